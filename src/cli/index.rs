@@ -1,0 +1,118 @@
+//! `cass index`.
+
+use std::io::IsTerminal;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{CliError, GlobalArgs, exit};
+use crate::config::DataDir;
+use crate::connectors::AgentEnv;
+use crate::indexer::{self, IndexOptions, IndexProgress, IndexReport};
+use crate::lock::WriterLock;
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Re-read every session file from the start.
+    #[arg(long)]
+    pub full: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+struct Bar(ProgressBar);
+
+impl IndexProgress for Bar {
+    fn files_planned(&self, total: usize) {
+        self.0.set_length(total as u64);
+    }
+    fn file_done(&self) {
+        self.0.inc(1);
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: &IndexArgs) -> Result<i32, CliError> {
+    let data = DataDir::resolve(global.data_dir.clone())
+        .map_err(|e| CliError::new("config", exit::USAGE, e.to_string()))?;
+    data.create().map_err(|e| {
+        CliError::new(
+            "io",
+            exit::USAGE,
+            format!(
+                "cannot create data directory {}: {e}",
+                data.root().display()
+            ),
+        )
+    })?;
+    let _lock = WriterLock::acquire(&data.lock(), "index")?;
+    let env = AgentEnv::from_process();
+    let bar = if std::io::stderr().is_terminal() && !global.quiet && !args.json {
+        let pb = ProgressBar::new(0);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} indexing {pos}/{len} files {wide_bar} {elapsed}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let progress = Bar(bar);
+    let report = indexer::run_ingest(&data, &env, &IndexOptions { full: args.full }, &progress)?;
+    progress.0.finish_and_clear();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else if !global.quiet {
+        print_human(&report);
+    }
+    Ok(exit::OK)
+}
+
+fn print_human(r: &IndexReport) {
+    for a in &r.agents {
+        let found: Vec<String> = a
+            .roots
+            .iter()
+            .map(|root| {
+                let state = if root.exists {
+                    format!("{} files", root.files)
+                } else {
+                    "not found".into()
+                };
+                format!("{} ({state})", root.path.display())
+            })
+            .collect();
+        if a.files == 0 {
+            eprintln!("{:<12} none found; looked in {}", a.name, found.join(", "));
+        } else {
+            eprintln!(
+                "{:<12} {} conversations, {} messages (+{}) from {}",
+                a.name,
+                a.conversations,
+                a.messages,
+                a.messages_added,
+                found.join(", ")
+            );
+        }
+    }
+    for p in &r.unreadable {
+        eprintln!("cass: {}: {}", p.path.display(), p.error);
+    }
+    println!(
+        "indexed {} files ({} skipped unchanged, {} parsed, {} appended): {} conversations, {} messages (+{}), {} malformed lines in {:.2}s",
+        r.files_scanned,
+        r.files_skipped,
+        r.files_parsed,
+        r.files_appended,
+        r.conversations,
+        r.messages,
+        r.messages_added,
+        r.malformed,
+        r.elapsed_ms as f64 / 1000.0
+    );
+}

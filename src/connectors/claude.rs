@@ -1,0 +1,269 @@
+//! Claude Code: `~/.claude/projects/<encoded cwd>/<session>.jsonl`, one JSON
+//! record per line, append-only. Sidechain transcripts (`agent-<id>.jsonl`,
+//! also nested under `<session>/subagents/`) are conversations of their own.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::content::{self, str_field};
+use super::{
+    AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout,
+};
+use crate::model::{Agent, ConversationHeader, Message, Role};
+use crate::time;
+
+pub struct ClaudeCode;
+
+impl Connector for ClaudeCode {
+    fn agent(&self) -> Agent {
+        Agent::ClaudeCode
+    }
+
+    fn roots(&self, env: &AgentEnv) -> Vec<Root> {
+        match env.path_var("CLAUDE_CONFIG_DIR") {
+            Some(dir) => vec![Root {
+                path: dir.join("projects"),
+                origin: "CLAUDE_CONFIG_DIR",
+            }],
+            None => vec![
+                Root {
+                    path: env.home.join(".claude/projects"),
+                    origin: "default",
+                },
+                Root {
+                    path: env.home.join(".config/claude/projects"),
+                    origin: "default (XDG)",
+                },
+            ],
+        }
+    }
+
+    fn is_source(&self, _root: &Path, path: &Path) -> bool {
+        path.extension().is_some_and(|e| e == "jsonl")
+    }
+
+    fn layout(&self, _path: &Path) -> SourceLayout {
+        SourceLayout::AppendOnlyLines
+    }
+
+    fn parse(
+        &self,
+        req: &ParseRequest<'_>,
+        sink: &mut dyn ParseSink,
+    ) -> Result<ParseEnd, ParseError> {
+        let mut state = ClaudeState {
+            external_id: req
+                .resume
+                .and_then(|r| r.get("external_id"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            fallback_id: file_stem(req.path),
+            header_sent: false,
+            title_proposed: req.start_offset > 0,
+            pending_title: None,
+        };
+        let end = super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| {
+            state.record(rec, line, offset, sink)
+        })?;
+        Ok(ParseEnd {
+            offset: end.offset,
+            next_line: end.last_number + 1 - u64::from(end.partial_tail),
+            resume: Some(json!({ "external_id": state.external_id })),
+            partial_tail: end.partial_tail,
+        })
+    }
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+struct ClaudeState {
+    external_id: Option<String>,
+    fallback_id: String,
+    header_sent: bool,
+    title_proposed: bool,
+    /// A summary seen before the first message.
+    pending_title: Option<String>,
+}
+
+impl ClaudeState {
+    fn record(&mut self, rec: &Value, line: u64, offset: u64, sink: &mut dyn ParseSink) {
+        let Some(obj) = rec.as_object() else {
+            sink.malformed(line, "record is not a JSON object".into());
+            return;
+        };
+        let rtype = obj.get("type").and_then(Value::as_str).unwrap_or("");
+        match rtype {
+            "summary" | "custom-title" => {
+                let title = str_field(rec, "summary")
+                    .or_else(|| str_field(rec, "customTitle"))
+                    .or_else(|| str_field(rec, "title"));
+                if let Some(t) = title {
+                    self.explicit_title(t.trim().to_string(), sink);
+                }
+                return;
+            }
+            "user" | "assistant" | "system" | "tool" | "message" | "" => {}
+            _ => return, // file-history-snapshot, queue-operation, …: not conversation text
+        }
+        let message = match obj.get("message") {
+            Some(m) => m,
+            None if rtype == "system" || rtype.is_empty() => return,
+            None => {
+                sink.malformed(line, format!("'{rtype}' record has no message"));
+                return;
+            }
+        };
+        let label = message.get("role").and_then(Value::as_str).unwrap_or(rtype);
+        let Some(mut role) = Role::from_agent_label(label) else {
+            sink.malformed(line, format!("unknown role '{label}'"));
+            return;
+        };
+        if obj.get("isMeta").and_then(Value::as_bool) == Some(true) {
+            role = Role::System;
+        }
+        let created_at = obj.get("timestamp").and_then(time::parse_value);
+        let author = str_field(message, "model").map(str::to_string);
+        let mut texts: Vec<(Role, String)> = Vec::new();
+        match message {
+            Value::String(s) => texts.push((role, s.clone())),
+            Value::Object(m) => match m.get("content") {
+                Some(Value::String(s)) => texts.push((role, s.clone())),
+                Some(Value::Array(blocks)) => split_blocks(role, blocks, &mut texts),
+                Some(Value::Null) | None if m.contains_key("tool_name") => {
+                    let name = m.get("tool_name").and_then(Value::as_str).unwrap_or("tool");
+                    let mut text = content::tool_call_line(name, m.get("tool_input"));
+                    if let Some(out) = m.get("tool_output").and_then(content::tool_output) {
+                        text.push('\n');
+                        text.push_str(&out);
+                    }
+                    texts.push((Role::Tool, text));
+                }
+                None => {
+                    sink.malformed(line, "message has no content".into());
+                    return;
+                }
+                Some(other) => {
+                    sink.malformed(
+                        line,
+                        format!("message.content is {}, not text", json_kind(other)),
+                    );
+                    return;
+                }
+            },
+            other => {
+                sink.malformed(
+                    line,
+                    format!("message is {}, not an object", json_kind(other)),
+                );
+                return;
+            }
+        }
+        for (role, text) in texts {
+            if text.trim().is_empty() {
+                continue;
+            }
+            self.ensure_header(rec, sink);
+            if role == Role::User && !self.title_proposed {
+                if let Some(title) = content::title_from_user_text(&text) {
+                    self.title_proposed = true;
+                    sink.conversation(ConversationHeader {
+                        external_id: self.id(),
+                        title: Some(title),
+                        title_explicit: false,
+                        workspace: None,
+                    });
+                }
+            }
+            sink.message(Message {
+                role,
+                author: author.clone(),
+                created_at,
+                content: text,
+                line_offset: Some(offset),
+            });
+        }
+    }
+
+    fn id(&self) -> String {
+        self.external_id
+            .clone()
+            .unwrap_or_else(|| self.fallback_id.clone())
+    }
+
+    fn ensure_header(&mut self, rec: &Value, sink: &mut dyn ParseSink) {
+        if self.header_sent {
+            return;
+        }
+        if self.external_id.is_none() {
+            self.external_id = Some(
+                str_field(rec, "sessionId")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| self.fallback_id.clone()),
+            );
+        }
+        let workspace = str_field(rec, "cwd")
+            .or_else(|| str_field(rec, "workspace"))
+            .map(str::to_string);
+        let title = self.pending_title.take();
+        sink.conversation(ConversationHeader {
+            external_id: self.id(),
+            title_explicit: title.is_some(),
+            title,
+            workspace,
+        });
+        self.header_sent = true;
+    }
+
+    fn explicit_title(&mut self, title: String, sink: &mut dyn ParseSink) {
+        if self.header_sent {
+            sink.conversation(ConversationHeader {
+                external_id: self.id(),
+                title: Some(title),
+                title_explicit: true,
+                workspace: None,
+            });
+        } else {
+            self.pending_title = Some(title);
+        }
+    }
+}
+
+/// Splits Anthropic content blocks: tool results become `tool` messages of
+/// their own; everything else flattens into one message of the record's role.
+fn split_blocks(role: Role, blocks: &[Value], out: &mut Vec<(Role, String)>) {
+    let (results, rest): (Vec<&Value>, Vec<&Value>) = blocks
+        .iter()
+        .partition(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"));
+    let rest: Vec<Value> = rest.into_iter().cloned().collect();
+    if let Some(text) = content::flatten(&Value::Array(rest)) {
+        out.push((role, text));
+    }
+    for r in results {
+        let body = r
+            .get("content")
+            .and_then(content::tool_output)
+            .unwrap_or_default();
+        let text = if r.get("is_error").and_then(Value::as_bool) == Some(true) {
+            format!("[tool error] {body}")
+        } else {
+            body
+        };
+        out.push((Role::Tool, text));
+    }
+}
+
+pub(crate) fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

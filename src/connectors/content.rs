@@ -1,0 +1,238 @@
+//! Shared rules for turning agent content into searchable text: parts
+//! flattened, tool calls as one compact line, tool output capped, reasoning
+//! kept out.
+
+use serde_json::Value;
+
+/// Tool output beyond this is cut (and the cut marked): long logs drown search.
+pub const TOOL_OUTPUT_CAP: usize = 8 * 1024;
+/// Titles derived from a user line are cut to this many characters.
+pub const TITLE_CHARS: usize = 100;
+/// A tool call's argument summary is cut to this many characters.
+const TOOL_ARG_CHARS: usize = 200;
+
+/// Text of a message body: a string, or an array of typed parts.
+///
+/// Keeps `text`, `input_text`, `output_text` and untyped text parts; renders
+/// `tool_use` / `toolCall` parts as `[tool: Name] summary`; drops reasoning
+/// (`thinking`, `reasoning`), images and tool results (which connectors emit
+/// as their own `tool` messages).
+pub fn flatten(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => {
+            let mut pieces: Vec<String> = Vec::new();
+            for part in parts {
+                if let Some(text) = flatten_part(part) {
+                    if !text.trim().is_empty() {
+                        pieces.push(text);
+                    }
+                }
+            }
+            Some(pieces.join("\n"))
+        }
+        Value::Object(_) => flatten_part(value),
+        _ => None,
+    }
+}
+
+fn flatten_part(part: &Value) -> Option<String> {
+    match part {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(map) => {
+            let kind = map.get("type").and_then(Value::as_str).unwrap_or("");
+            match kind {
+                "text" | "input_text" | "output_text" | "" => {
+                    map.get("text").and_then(Value::as_str).map(str::to_string)
+                }
+                "tool_use" | "toolCall" | "tool_call" | "function_call" => {
+                    let name = map.get("name").and_then(Value::as_str).unwrap_or("tool");
+                    let args = map.get("input").or_else(|| map.get("arguments"));
+                    Some(tool_call_line(name, args))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// One compact line for a tool call: `[tool: Bash] cargo test`.
+///
+/// The summary is the argument a person would recognise (command, path,
+/// pattern, query, URL, description), else the arguments as compact JSON.
+pub fn tool_call_line(name: &str, args: Option<&Value>) -> String {
+    let summary = args.map(tool_args_summary).unwrap_or_default();
+    if summary.is_empty() {
+        format!("[tool: {name}]")
+    } else {
+        format!("[tool: {name}] {summary}")
+    }
+}
+
+fn tool_args_summary(args: &Value) -> String {
+    // Codex encodes arguments as a JSON string.
+    if let Value::String(s) = args {
+        return match serde_json::from_str::<Value>(s) {
+            Ok(v @ Value::Object(_)) => tool_args_summary(&v),
+            _ => truncate_chars(&one_line(s), TOOL_ARG_CHARS),
+        };
+    }
+    const KEYS: &[&str] = &[
+        "command",
+        "cmd",
+        "file_path",
+        "path",
+        "pattern",
+        "query",
+        "url",
+        "description",
+        "prompt",
+    ];
+    if let Value::Object(map) = args {
+        for key in KEYS {
+            match map.get(*key) {
+                Some(Value::String(s)) if !s.trim().is_empty() => {
+                    return truncate_chars(&one_line(s), TOOL_ARG_CHARS);
+                }
+                Some(Value::Array(items)) if !items.is_empty() => {
+                    let joined: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                    if !joined.is_empty() {
+                        return truncate_chars(&one_line(&joined.join(" ")), TOOL_ARG_CHARS);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if map.is_empty() {
+            return String::new();
+        }
+    }
+    truncate_chars(&args.to_string(), TOOL_ARG_CHARS)
+}
+
+/// Text of a tool result, capped at [`TOOL_OUTPUT_CAP`] bytes with the cut marked.
+pub fn tool_output(value: &Value) -> Option<String> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Array(_) => flatten(value)?,
+        Value::Object(map) => {
+            if let Some(inner) = map.get("content").or_else(|| map.get("output")) {
+                return tool_output(inner);
+            }
+            value.to_string()
+        }
+        Value::Null => return None,
+        other => other.to_string(),
+    };
+    Some(cap_bytes(&text, TOOL_OUTPUT_CAP))
+}
+
+/// Cuts text to at most `cap` bytes on a char boundary, saying how much was cut.
+pub fn cap_bytes(text: &str, cap: usize) -> String {
+    if text.len() <= cap {
+        return text.to_string();
+    }
+    let mut end = cap;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n[… {} bytes cut]", &text[..end], text.len() - end)
+}
+
+/// Cuts to at most `n` characters, adding `…` when cut.
+pub fn truncate_chars(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Text the agent's harness injected into a user turn (environment blocks,
+/// instructions files, command caveats). Indexed, but never used as a title.
+pub fn is_injected_context(text: &str) -> bool {
+    let t = text.trim_start();
+    t.starts_with('<')
+        || t.starts_with("# AGENTS.md")
+        || t.starts_with("Caveat:")
+        || t.starts_with("[Request interrupted")
+}
+
+/// A title from a user message: its first non-empty line, cut to 100 chars.
+pub fn title_from_user_text(text: &str) -> Option<String> {
+    if is_injected_context(text) {
+        return None;
+    }
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(truncate_chars(line, TITLE_CHARS))
+}
+
+/// A string field, ignoring values of the wrong type (a number where a string
+/// belongs is treated as absent, not as text).
+pub fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn flattens_parts_and_renders_tool_calls() {
+        let v = json!([
+            {"type": "thinking", "thinking": "secret plan"},
+            {"type": "text", "text": "Running tests."},
+            {"type": "tool_use", "name": "Bash", "input": {"command": "cargo   test\n--all"}},
+            {"type": "image", "source": {}},
+        ]);
+        assert_eq!(
+            flatten(&v).unwrap(),
+            "Running tests.\n[tool: Bash] cargo test --all"
+        );
+    }
+
+    #[test]
+    fn codex_string_arguments_are_decoded() {
+        let args = json!("{\"command\":[\"bash\",\"-lc\",\"ls -la\"]}");
+        assert_eq!(
+            tool_call_line("shell", Some(&args)),
+            "[tool: shell] bash -lc ls -la"
+        );
+    }
+
+    #[test]
+    fn caps_tool_output_and_marks_the_cut() {
+        let long = "é".repeat(5000); // 10,000 bytes
+        let out = tool_output(&json!(long)).unwrap();
+        assert!(out.len() < TOOL_OUTPUT_CAP + 40);
+        assert!(
+            out.ends_with("[… 1808 bytes cut]"),
+            "{}",
+            &out[out.len() - 30..]
+        );
+    }
+
+    #[test]
+    fn titles_skip_injected_context() {
+        assert_eq!(
+            title_from_user_text("<environment_context>x</environment_context>"),
+            None
+        );
+        assert_eq!(
+            title_from_user_text("\n\n  Fix the bug\nmore").as_deref(),
+            Some("Fix the bug")
+        );
+        let long = "x".repeat(150);
+        assert_eq!(
+            title_from_user_text(&long).unwrap().chars().count(),
+            TITLE_CHARS + 1
+        );
+    }
+}

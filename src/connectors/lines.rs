@@ -1,0 +1,253 @@
+//! Streaming line reader for append-only JSONL files.
+//!
+//! Reads one line at a time with a hard cap on line length, so a 200 MiB line
+//! or a 150 MiB file never has to sit in memory whole, and reports each line's
+//! byte offset so a later run can resume exactly after the last complete line.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// Lines longer than this are skipped (and reported) rather than buffered.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// One complete line (without its `\n`).
+pub struct Line<'a> {
+    /// 1-based line number, counted from the start offset's line.
+    pub number: u64,
+    /// Byte offset where the line starts.
+    pub offset: u64,
+    pub bytes: &'a [u8],
+}
+
+/// What the reader found besides complete lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oversize {
+    /// A line over [`MAX_LINE_BYTES`] was skipped.
+    Skipped { number: u64, len: u64 },
+}
+
+/// Result of reading a file to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinesEnd {
+    /// Offset just past the last `\n` consumed.
+    pub offset: u64,
+    /// Bytes after that offset that did not end in `\n` (left for next time).
+    pub partial_tail: bool,
+    /// Number of the last line seen (complete or not).
+    pub last_number: u64,
+}
+
+/// Reads every complete line of `path` starting at `start`, calling `on_line`
+/// for each and `on_oversize` for skipped giants. `first_number` is the line
+/// number of the line at `start` (1 for a full read).
+pub fn read_lines(
+    path: &Path,
+    start: u64,
+    first_number: u64,
+    mut on_line: impl FnMut(Line<'_>),
+    mut on_oversize: impl FnMut(Oversize),
+) -> io::Result<LinesEnd> {
+    let mut file = File::open(path)?;
+    if start > 0 {
+        file.seek(SeekFrom::Start(start))?;
+    }
+    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut offset = start;
+    let mut number = first_number;
+    loop {
+        buf.clear();
+        let (len, complete, oversize) = read_capped_line(&mut reader, &mut buf)?;
+        if len == 0 {
+            return Ok(LinesEnd {
+                offset,
+                partial_tail: false,
+                last_number: number.saturating_sub(1),
+            });
+        }
+        if !complete {
+            // A final line without its newline may still be being written.
+            return Ok(LinesEnd {
+                offset,
+                partial_tail: true,
+                last_number: number,
+            });
+        }
+        if oversize {
+            on_oversize(Oversize::Skipped { number, len });
+        } else {
+            let mut bytes = &buf[..buf.len() - 1];
+            if bytes.last() == Some(&b'\r') {
+                bytes = &bytes[..bytes.len() - 1];
+            }
+            on_line(Line {
+                number,
+                offset,
+                bytes,
+            });
+        }
+        offset += len;
+        number += 1;
+        // Shrink a buffer a giant line inflated, so memory stays flat afterwards.
+        if buf.capacity() > 16 * 1024 * 1024 {
+            buf = Vec::with_capacity(64 * 1024);
+        }
+    }
+}
+
+/// Reads up to and including the next `\n`. Returns (bytes consumed, ended
+/// with newline, exceeded the cap). Past the cap, bytes are consumed but not kept.
+fn read_capped_line<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> io::Result<(u64, bool, bool)> {
+    let mut consumed: u64 = 0;
+    let mut oversize = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok((consumed, false, oversize));
+        }
+        let (take, done) = match memchr::memchr(b'\n', available) {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if !oversize {
+            if buf.len() + take > MAX_LINE_BYTES {
+                oversize = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(&available[..take]);
+            }
+        }
+        reader.consume(take);
+        consumed += take as u64;
+        if done {
+            if oversize {
+                buf.clear();
+                buf.push(b'\n');
+            }
+            return Ok((consumed, true, oversize));
+        }
+    }
+}
+
+/// Reads a whole file into memory, refusing files over `limit` bytes.
+pub fn read_whole(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > limit {
+        return Err(io::Error::other(format!(
+            "file is {} MiB, over the {} MiB limit for whole-document formats",
+            len >> 20,
+            limit >> 20
+        )));
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    file.take(limit + 1).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Decodes a line as UTF-8, replacing invalid sequences. The flag says whether
+/// anything was replaced, so the caller can record it without losing the line.
+pub fn decode_lossy(bytes: &[u8]) -> (std::borrow::Cow<'_, str>, bool) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (std::borrow::Cow::Borrowed(s), false),
+        Err(_) => (String::from_utf8_lossy(bytes), true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn collect(path: &Path, start: u64) -> (Vec<(u64, u64, String)>, LinesEnd) {
+        let mut out = Vec::new();
+        let end = read_lines(
+            path,
+            start,
+            1,
+            |l| {
+                out.push((
+                    l.number,
+                    l.offset,
+                    String::from_utf8_lossy(l.bytes).into_owned(),
+                ))
+            },
+            |_| {},
+        )
+        .unwrap();
+        (out, end)
+    }
+
+    #[test]
+    fn leaves_an_unterminated_final_line_for_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        std::fs::write(&p, b"one\r\ntwo\nthr").unwrap();
+        let (lines, end) = collect(&p, 0);
+        assert_eq!(lines, vec![(1, 0, "one".into()), (2, 5, "two".into())]);
+        assert_eq!(end.offset, 9);
+        assert!(end.partial_tail);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"ee\n")
+            .unwrap();
+        let (lines, end) = collect(&p, 9);
+        assert_eq!(lines, vec![(1, 9, "three".into())]);
+        assert_eq!(end.offset, 15);
+        assert!(!end.partial_tail);
+    }
+}
+
+/// Drives a JSONL parse: reads complete lines from the request's offset,
+/// decodes them (invalid UTF-8 is replaced and reported, never dropped),
+/// parses JSON, reports unusable lines to the sink, and hands each record to
+/// `on_record` with its line number and offset.
+pub fn parse_jsonl(
+    req: &super::ParseRequest<'_>,
+    sink: &mut dyn super::ParseSink,
+    mut on_record: impl FnMut(&serde_json::Value, u64, u64, &mut dyn super::ParseSink),
+) -> Result<LinesEnd, super::ParseError> {
+    let mut pending: Vec<(u64, String)> = Vec::new();
+    let end = read_lines(
+        req.path,
+        req.start_offset,
+        req.start_line.max(1),
+        |line| {
+            if line.bytes.iter().all(u8::is_ascii_whitespace) {
+                return;
+            }
+            let (text, replaced) = decode_lossy(line.bytes);
+            if replaced {
+                sink.malformed(line.number, "invalid UTF-8 (replaced with U+FFFD)".into());
+            }
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) => on_record(&v, line.number, line.offset, sink),
+                Err(e) => sink.malformed(line.number, format!("invalid JSON: {e}")),
+            }
+        },
+        |Oversize::Skipped { number, len }| {
+            pending.push((
+                number,
+                format!("line of {} MiB skipped (over the line limit)", len >> 20),
+            ))
+        },
+    )
+    .map_err(|source| super::ParseError::Io {
+        path: req.path.to_path_buf(),
+        source,
+    })?;
+    for (line, msg) in pending {
+        sink.malformed(line, msg);
+    }
+    Ok(end)
+}

@@ -1,0 +1,185 @@
+//! Discovery: which files each agent has, and which of them need reading.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::connectors::{AgentEnv, Connector, Root, SourceLayout};
+use crate::store::ingest::FileState;
+
+/// Deepest directory level walked below an agent root.
+const MAX_DEPTH: usize = 12;
+/// Bytes hashed at the head of a file to notice a rewrite.
+pub const HEAD_BYTES: u64 = 4096;
+
+/// One root and what was found there, for the per-agent report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RootReport {
+    pub path: PathBuf,
+    pub origin: &'static str,
+    pub exists: bool,
+    pub files: usize,
+}
+
+/// A file found below a root, with the stat facts change detection needs.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub connector: usize,
+    pub path: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub inode: u64,
+}
+
+/// Walks every root of every connector. Symlinks are not followed (no loops,
+/// no escaping the agent's root); unreadable directories are reported.
+pub fn discover(
+    connectors: &[Box<dyn Connector>],
+    env: &AgentEnv,
+    problems: &mut Vec<(PathBuf, String)>,
+) -> (Vec<Vec<RootReport>>, Vec<Candidate>) {
+    let mut reports = Vec::new();
+    let mut found = Vec::new();
+    let mut seen: std::collections::HashSet<PathBuf> = Default::default();
+    for (ci, conn) in connectors.iter().enumerate() {
+        let mut agent_roots = Vec::new();
+        for Root { path, origin } in conn.roots(env) {
+            let exists = path.is_dir();
+            let before = found.len();
+            if exists {
+                walk(
+                    &path,
+                    &path,
+                    0,
+                    &mut |file: &Path, meta: &fs::Metadata| {
+                        if conn.is_source(&path, file) && seen.insert(file.to_path_buf()) {
+                            found.push(Candidate {
+                                connector: ci,
+                                path: file.to_path_buf(),
+                                size: meta.len(),
+                                mtime_ns: mtime_ns(meta),
+                                inode: inode(meta),
+                            });
+                        }
+                    },
+                    problems,
+                );
+            }
+            agent_roots.push(RootReport {
+                path,
+                origin,
+                exists,
+                files: found.len() - before,
+            });
+        }
+        reports.push(agent_roots);
+    }
+    (reports, found)
+}
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    depth: usize,
+    on_file: &mut dyn FnMut(&Path, &fs::Metadata),
+    problems: &mut Vec<(PathBuf, String)>,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push((dir.to_path_buf(), format!("cannot list directory: {e}")));
+            return;
+        }
+    };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let Ok(ft) = entry.file_type() else { continue };
+        if ft.is_dir() {
+            walk(root, &path, depth + 1, on_file, problems);
+        } else if ft.is_file() {
+            match entry.metadata() {
+                Ok(meta) => on_file(&path, &meta),
+                Err(e) => problems.push((path, format!("cannot stat: {e}"))),
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn inode(meta: &fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(meta)
+}
+#[cfg(not(unix))]
+fn inode(_meta: &fs::Metadata) -> u64 {
+    0
+}
+
+fn mtime_ns(meta: &fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// What to do with one file this run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// Unchanged since the last run.
+    Skip,
+    /// Parse from the start, replacing what this file produced before.
+    Full,
+    /// Parse only what was appended after the stored offset.
+    Tail {
+        offset: u64,
+        line: u64,
+        resume: Option<String>,
+    },
+}
+
+/// Decides how to read a candidate given what the store remembers of it.
+pub fn plan(c: &Candidate, layout: SourceLayout, prev: Option<&FileState>, full: bool) -> Plan {
+    let Some(prev) = prev else { return Plan::Full };
+    if full {
+        return Plan::Full;
+    }
+    if prev.size == c.size && prev.mtime_ns == c.mtime_ns && prev.inode == c.inode {
+        return Plan::Skip;
+    }
+    if layout == SourceLayout::AppendOnlyLines
+        && prev.inode == c.inode
+        && c.size >= prev.offset
+        && head_hash(&c.path, prev.offset.min(HEAD_BYTES)).ok() == Some(prev.head_hash)
+    {
+        return Plan::Tail {
+            offset: prev.offset,
+            line: prev.next_line,
+            resume: prev.resume.clone(),
+        };
+    }
+    Plan::Full
+}
+
+/// FNV-1a 64 of the first `len` bytes of a file.
+pub fn head_hash(path: &Path, len: u64) -> std::io::Result<u64> {
+    let mut buf = Vec::with_capacity(len as usize);
+    fs::File::open(path)?.take(len).read_to_end(&mut buf)?;
+    Ok(fnv1a(&buf))
+}
+
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Indexes previous states by path for quick lookup.
+pub type StateMap = HashMap<String, FileState>;

@@ -1,0 +1,294 @@
+//! The ingest pipeline: connectors parse files in parallel and push what they
+//! read through a bounded channel to one writer thread, which owns the SQLite
+//! connection and commits in batches. The bound keeps memory flat however
+//! large the files are.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{SyncSender, sync_channel};
+
+use rayon::prelude::*;
+
+use super::discover::{Candidate, HEAD_BYTES, Plan, head_hash};
+use crate::connectors::{Connector, ParseEnd, ParseError, ParseRequest, ParseSink};
+use crate::model::{ConversationHeader, Message};
+use crate::store::{self, ingest as db};
+
+/// Messages (or bytes of content) buffered per file before a send.
+const BATCH_MESSAGES: usize = 512;
+const BATCH_BYTES: usize = 1 << 20;
+/// Rows written per SQLite transaction.
+const COMMIT_EVERY: usize = 20_000;
+
+/// A unit of work: one file and how to read it.
+pub struct Job {
+    pub candidate: Candidate,
+    pub plan: Plan,
+}
+
+enum Event {
+    Header(usize, ConversationHeader),
+    Messages(usize, Vec<Message>),
+    Malformed(usize, u64, String),
+    End(usize, Result<ParseEnd, ParseError>),
+}
+
+/// Per-file outcome, for the run report.
+#[derive(Debug, Default, Clone)]
+pub struct FileOutcome {
+    pub conversations: usize,
+    pub messages: usize,
+    pub malformed: usize,
+    pub partial_tail: bool,
+    pub unreadable: Option<String>,
+}
+
+struct ChannelSink {
+    job: usize,
+    tx: SyncSender<Event>,
+    buf: Vec<Message>,
+    bytes: usize,
+}
+
+impl ChannelSink {
+    fn flush(&mut self) {
+        if !self.buf.is_empty() {
+            let batch = std::mem::take(&mut self.buf);
+            self.bytes = 0;
+            let _ = self.tx.send(Event::Messages(self.job, batch));
+        }
+    }
+}
+
+impl ParseSink for ChannelSink {
+    fn conversation(&mut self, header: ConversationHeader) {
+        self.flush();
+        let _ = self.tx.send(Event::Header(self.job, header));
+    }
+    fn message(&mut self, message: Message) {
+        self.bytes += message.content.len();
+        self.buf.push(message);
+        if self.buf.len() >= BATCH_MESSAGES || self.bytes >= BATCH_BYTES {
+            self.flush();
+        }
+    }
+    fn malformed(&mut self, line: u64, error: String) {
+        let _ = self.tx.send(Event::Malformed(self.job, line, error));
+    }
+}
+
+/// Parses every job and writes the results. Returns one outcome per job.
+pub fn run(
+    conn: &mut rusqlite::Connection,
+    connectors: &[Box<dyn Connector>],
+    jobs: &[Job],
+    on_file_done: &(dyn Fn(&Candidate) + Sync),
+) -> store::Result<Vec<FileOutcome>> {
+    let (tx, rx) = sync_channel::<Event>(64);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            jobs.par_iter()
+                .enumerate()
+                .for_each_with(tx, |tx, (i, job)| {
+                    let conn = &connectors[job.candidate.connector];
+                    let (start_offset, start_line, resume) = match &job.plan {
+                        Plan::Tail {
+                            offset,
+                            line,
+                            resume,
+                        } => (
+                            *offset,
+                            *line,
+                            resume.as_deref().and_then(|r| serde_json::from_str(r).ok()),
+                        ),
+                        _ => (0, 1, None),
+                    };
+                    let req = ParseRequest {
+                        path: &job.candidate.path,
+                        start_offset,
+                        start_line,
+                        resume: resume.as_ref(),
+                    };
+                    let mut sink = ChannelSink {
+                        job: i,
+                        tx: tx.clone(),
+                        buf: Vec::new(),
+                        bytes: 0,
+                    };
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        conn.parse(&req, &mut sink)
+                    }))
+                    .unwrap_or_else(|_| {
+                        Err(ParseError::Format {
+                            path: job.candidate.path.clone(),
+                            message: "parser panicked".into(),
+                        })
+                    });
+                    sink.flush();
+                    let _ = tx.send(Event::End(i, result));
+                    on_file_done(&job.candidate);
+                });
+        });
+        let mut writer = Writer::new(conn, connectors, jobs)?;
+        for event in rx {
+            writer.apply(event)?;
+        }
+        writer.finish()
+    })
+}
+
+/// Where the writer is within one file.
+#[derive(Default)]
+struct FileCursor {
+    began: bool,
+    conversations: HashMap<String, (i64, i64)>, // external id → (conversation id, next ordinal)
+    current: Option<String>,
+    outcome: FileOutcome,
+}
+
+struct Writer<'a> {
+    tx: rusqlite::Transaction<'a>,
+    connectors: &'a [Box<dyn Connector>],
+    jobs: &'a [Job],
+    cursors: Vec<FileCursor>,
+    rows_since_commit: usize,
+}
+
+impl<'a> Writer<'a> {
+    fn new(
+        conn: &'a mut rusqlite::Connection,
+        connectors: &'a [Box<dyn Connector>],
+        jobs: &'a [Job],
+    ) -> store::Result<Self> {
+        let tx = conn.transaction()?;
+        Ok(Writer {
+            tx,
+            connectors,
+            jobs,
+            cursors: jobs.iter().map(|_| FileCursor::default()).collect(),
+            rows_since_commit: 0,
+        })
+    }
+
+    fn agent(&self, job: usize) -> &'static str {
+        self.connectors[self.jobs[job].candidate.connector]
+            .agent()
+            .slug()
+    }
+
+    fn path(&self, job: usize) -> String {
+        self.jobs[job].candidate.path.to_string_lossy().into_owned()
+    }
+
+    /// First event of a file: clear what a full re-parse replaces, or what a
+    /// crashed earlier append left past the stored offset.
+    fn begin(&mut self, job: usize) -> store::Result<()> {
+        if self.cursors[job].began {
+            return Ok(());
+        }
+        self.cursors[job].began = true;
+        let (agent, path) = (self.agent(job), self.path(job));
+        match &self.jobs[job].plan {
+            Plan::Tail { offset, .. } => {
+                db::truncate_source_from(&self.tx, agent, &path, *offset)?;
+            }
+            _ => {
+                db::delete_source(&self.tx, agent, &path)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Event) -> store::Result<()> {
+        match event {
+            Event::Header(job, header) => {
+                self.begin(job)?;
+                let (agent, path) = (self.agent(job), self.path(job));
+                let (id, next) = db::upsert_conversation(&self.tx, agent, &path, &header)?;
+                let cur = &mut self.cursors[job];
+                if !cur.conversations.contains_key(&header.external_id) {
+                    cur.outcome.conversations += 1;
+                }
+                let entry = cur
+                    .conversations
+                    .entry(header.external_id.clone())
+                    .or_insert((id, next));
+                entry.0 = id;
+                cur.current = Some(header.external_id);
+                self.rows_since_commit += 1;
+            }
+            Event::Messages(job, messages) => {
+                self.begin(job)?;
+                let cur = &mut self.cursors[job];
+                let Some(key) = cur.current.clone() else {
+                    cur.outcome.malformed += messages.len();
+                    return Ok(());
+                };
+                let (id, next) = cur.conversations[&key];
+                db::insert_messages(&self.tx, id, next, &messages)?;
+                cur.conversations
+                    .insert(key, (id, next + messages.len() as i64));
+                cur.outcome.messages += messages.len();
+                self.rows_since_commit += messages.len();
+            }
+            Event::Malformed(job, line, error) => {
+                self.begin(job)?;
+                let path = self.path(job);
+                db::record_error(&self.tx, &path, line, &error)?;
+                self.cursors[job].outcome.malformed += 1;
+            }
+            Event::End(job, result) => self.end(job, result)?,
+        }
+        if self.rows_since_commit >= COMMIT_EVERY {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, job: usize, result: Result<ParseEnd, ParseError>) -> store::Result<()> {
+        let (agent, path) = (self.agent(job), self.path(job));
+        match result {
+            Ok(end) => {
+                self.begin(job)?;
+                let c = &self.jobs[job].candidate;
+                let head = head_hash(&c.path, end.offset.min(HEAD_BYTES)).unwrap_or(0);
+                db::save_file_state(
+                    &self.tx,
+                    &db::FileState {
+                        path: path.clone(),
+                        agent: agent.to_string(),
+                        size: c.size.max(end.offset),
+                        mtime_ns: c.mtime_ns,
+                        inode: c.inode,
+                        head_hash: head,
+                        offset: end.offset,
+                        next_line: end.next_line,
+                        resume: end.resume.map(|r| r.to_string()),
+                    },
+                )?;
+                self.cursors[job].outcome.partial_tail = end.partial_tail;
+            }
+            Err(e) => {
+                // Unreadable now: say so (once per path), keep what an earlier
+                // run read from it, and try again next run.
+                db::clear_errors(&self.tx, &path)?;
+                db::record_error(&self.tx, &path, 0, &e.to_string())?;
+                self.cursors[job].outcome.unreadable = Some(e.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> store::Result<()> {
+        // Swap in a fresh transaction: commit consumes the old one.
+        let conn: &rusqlite::Connection = &self.tx;
+        conn.execute_batch("COMMIT; BEGIN")?;
+        self.rows_since_commit = 0;
+        Ok(())
+    }
+
+    fn finish(self) -> store::Result<Vec<FileOutcome>> {
+        db::prune_empty_conversations(&self.tx)?;
+        self.tx.commit()?;
+        Ok(self.cursors.into_iter().map(|c| c.outcome).collect())
+    }
+}

@@ -1,0 +1,173 @@
+//! `cass index`: discover → plan → parse in parallel → write in batches, then
+//! bring the derived indexes up to date.
+
+pub mod discover;
+pub mod ingest;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::DataDir;
+use crate::connectors::{self, AgentEnv};
+use crate::store::{self, Store, query};
+use discover::{Plan, discover, plan};
+use ingest::Job;
+
+/// What the caller wants from an index run.
+#[derive(Debug, Clone, Default)]
+pub struct IndexOptions {
+    /// Re-read every file from the start.
+    pub full: bool,
+}
+
+/// Per-agent part of the run report.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentReport {
+    pub agent: &'static str,
+    pub name: &'static str,
+    pub roots: Vec<discover::RootReport>,
+    pub files: usize,
+    pub files_changed: usize,
+    pub messages_added: usize,
+    pub malformed: usize,
+    /// Totals in the store after this run.
+    pub conversations: i64,
+    pub messages: i64,
+}
+
+/// The summary of one `cass index` run (also its `--json` output).
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexReport {
+    pub files_scanned: usize,
+    pub files_skipped: usize,
+    pub files_parsed: usize,
+    pub files_appended: usize,
+    pub conversations_touched: usize,
+    pub messages_added: usize,
+    pub malformed: usize,
+    pub partial_tails: usize,
+    pub unreadable: Vec<Problem>,
+    pub conversations: i64,
+    pub messages: i64,
+    pub elapsed_ms: u64,
+    pub agents: Vec<AgentReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub error: String,
+}
+
+/// Progress callbacks, so the CLI can draw a bar without the indexer knowing.
+pub trait IndexProgress: Sync {
+    fn files_planned(&self, _total: usize) {}
+    fn file_done(&self) {}
+}
+
+/// A progress observer that does nothing.
+pub struct NoProgress;
+impl IndexProgress for NoProgress {}
+
+/// Runs ingest into the store. The caller holds the writer lock.
+pub fn run_ingest(
+    data: &DataDir,
+    env: &AgentEnv,
+    opts: &IndexOptions,
+    progress: &dyn IndexProgress,
+) -> anyhow::Result<IndexReport> {
+    let started = Instant::now();
+    let mut store = Store::open(&data.db())?;
+    let connectors = connectors::all();
+    let mut problems = Vec::new();
+    let (root_reports, candidates) = discover(&connectors, env, &mut problems);
+    let states = store::ingest::load_file_states(store.conn())?;
+
+    let mut jobs = Vec::new();
+    let mut skipped = 0;
+    for c in candidates.iter() {
+        let layout = connectors[c.connector].layout(&c.path);
+        let prev = states.get(c.path.to_string_lossy().as_ref());
+        match plan(c, layout, prev, opts.full) {
+            Plan::Skip => skipped += 1,
+            p => jobs.push(Job {
+                candidate: c.clone(),
+                plan: p,
+            }),
+        }
+    }
+    // Big files first, so one giant does not start last and run alone.
+    jobs.sort_by(|a, b| b.candidate.size.cmp(&a.candidate.size));
+    progress.files_planned(jobs.len());
+
+    let outcomes = if jobs.is_empty() {
+        Vec::new() // nothing changed: write nothing at all
+    } else {
+        ingest::run(store.conn_mut(), &connectors, &jobs, &|_| {
+            progress.file_done()
+        })?
+    };
+
+    let totals = query::agent_totals(store.conn())?;
+    let mut agents: Vec<AgentReport> = connectors
+        .iter()
+        .zip(root_reports)
+        .map(|(c, roots)| {
+            let t = totals.iter().find(|t| t.agent == c.agent().slug());
+            AgentReport {
+                agent: c.agent().slug(),
+                name: c.agent().display_name(),
+                files: roots.iter().map(|r| r.files).sum(),
+                roots,
+                files_changed: 0,
+                messages_added: 0,
+                malformed: 0,
+                conversations: t.map_or(0, |t| t.conversations),
+                messages: t.map_or(0, |t| t.messages),
+            }
+        })
+        .collect();
+    let mut report = IndexReport {
+        files_scanned: candidates.len(),
+        files_skipped: skipped,
+        files_parsed: 0,
+        files_appended: 0,
+        conversations_touched: 0,
+        messages_added: 0,
+        malformed: 0,
+        partial_tails: 0,
+        unreadable: problems
+            .into_iter()
+            .map(|(path, error)| Problem { path, error })
+            .collect(),
+        conversations: totals.iter().map(|t| t.conversations).sum(),
+        messages: totals.iter().map(|t| t.messages).sum(),
+        elapsed_ms: 0,
+        agents: Vec::new(),
+    };
+    for (job, out) in jobs.iter().zip(&outcomes) {
+        match job.plan {
+            Plan::Tail { .. } => report.files_appended += 1,
+            _ => report.files_parsed += 1,
+        }
+        report.conversations_touched += out.conversations;
+        report.messages_added += out.messages;
+        report.malformed += out.malformed;
+        report.partial_tails += usize::from(out.partial_tail);
+        if let Some(e) = &out.unreadable {
+            report.unreadable.push(Problem {
+                path: job.candidate.path.clone(),
+                error: e.clone(),
+            });
+        }
+        let a = &mut agents[job.candidate.connector];
+        a.files_changed += 1;
+        a.messages_added += out.messages;
+        a.malformed += out.malformed;
+    }
+    report.agents = agents;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}

@@ -1,0 +1,166 @@
+//! The normalized types every connector produces and the store keeps.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A coding agent whose histories cass can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Agent {
+    ClaudeCode,
+    Codex,
+    Gemini,
+}
+
+impl Agent {
+    pub const ALL: &'static [Agent] = &[Agent::ClaudeCode, Agent::Codex, Agent::Gemini];
+
+    /// The stable identifier stored in the database and used on the command line.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Agent::ClaudeCode => "claude_code",
+            Agent::Codex => "codex",
+            Agent::Gemini => "gemini",
+        }
+    }
+
+    /// A human name for reports.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Agent::ClaudeCode => "Claude Code",
+            Agent::Codex => "Codex CLI",
+            Agent::Gemini => "Gemini CLI",
+        }
+    }
+}
+
+impl fmt::Display for Agent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.slug())
+    }
+}
+
+impl FromStr for Agent {
+    type Err = String;
+
+    /// Accepts the slug and a few common spellings (`claude`, `claude-code`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm = s.trim().to_ascii_lowercase().replace('-', "_");
+        let agent = match norm.as_str() {
+            "claude_code" | "claude" => Agent::ClaudeCode,
+            "codex" | "codex_cli" => Agent::Codex,
+            "gemini" | "gemini_cli" => Agent::Gemini,
+            _ => {
+                let known: Vec<&str> = Agent::ALL.iter().map(|a| a.slug()).collect();
+                return Err(format!("unknown agent '{s}' (known: {})", known.join(", ")));
+            }
+        };
+        Ok(agent)
+    }
+}
+
+/// Who spoke a message, normalized across agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    User,
+    Assistant,
+    System,
+    /// Output of a tool the assistant called (command output, file contents).
+    Tool,
+}
+
+impl Role {
+    pub const ALL: &'static [Role] = &[Role::User, Role::Assistant, Role::System, Role::Tool];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::System => "system",
+            Role::Tool => "tool",
+        }
+    }
+
+    /// Maps the many spellings agents use onto the four roles.
+    pub fn from_agent_label(label: &str) -> Option<Role> {
+        match label.to_ascii_lowercase().as_str() {
+            "user" | "human" => Some(Role::User),
+            "assistant" | "model" | "gemini" | "ai" | "bot" | "qwen" => Some(Role::Assistant),
+            "system" | "developer" | "info" | "error" => Some(Role::System),
+            "tool" | "toolresult" | "tool_result" | "function" => Some(Role::Tool),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::from_agent_label(s)
+            .ok_or_else(|| format!("unknown role '{s}' (known: user, assistant, system, tool)"))
+    }
+}
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type TimestampMs = i64;
+
+/// One message as a connector produced it, before the store gives it an id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    /// The model or person that wrote it, when the agent records one.
+    pub author: Option<String>,
+    pub created_at: Option<TimestampMs>,
+    /// Flattened text: what search sees.
+    pub content: String,
+    /// Byte offset of the source line in an append-only file. The store uses it
+    /// to make a re-append after a crash idempotent.
+    pub line_offset: Option<u64>,
+}
+
+/// What a connector knows about a conversation as it reads its file.
+///
+/// Connectors may emit a header more than once for the same conversation (a
+/// title can arrive at the end of a file); the store merges them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConversationHeader {
+    /// The agent's own session id (or the file stem when it has none).
+    pub external_id: String,
+    pub title: Option<String>,
+    /// True when the agent named the conversation itself (a summary record, a
+    /// title field). An explicit title replaces a derived one; never the reverse.
+    pub title_explicit: bool,
+    pub workspace: Option<String>,
+}
+
+/// A conversation as read back from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    pub id: i64,
+    pub agent: String,
+    pub external_id: String,
+    pub source_path: PathBuf,
+    pub title: Option<String>,
+    pub workspace: Option<String>,
+    pub started_at: Option<TimestampMs>,
+    pub ended_at: Option<TimestampMs>,
+    pub message_count: i64,
+}
+
+/// A message as read back from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub ordinal: i64,
+    pub role: Role,
+    pub author: Option<String>,
+    pub created_at: Option<TimestampMs>,
+    pub content: String,
+}

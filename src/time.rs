@@ -1,0 +1,106 @@
+//! Timestamps arrive in every shape (ISO with and without zone, epoch
+//! seconds, milliseconds, microseconds, numeric strings); one tolerant parser
+//! turns them all into epoch milliseconds.
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use serde_json::Value;
+
+use crate::model::TimestampMs;
+
+/// Interprets an epoch number by magnitude: below 1e11 it is seconds (that is
+/// before the year 5138), below 1e14 milliseconds, otherwise microseconds.
+pub fn from_epoch_number(n: f64) -> Option<TimestampMs> {
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    let ms = if n < 1e11 {
+        n * 1000.0
+    } else if n < 1e14 {
+        n
+    } else {
+        n / 1000.0
+    };
+    Some(ms.round() as i64)
+}
+
+/// Parses a timestamp string: RFC 3339, ISO without zone (taken as UTC),
+/// `YYYY-MM-DD HH:MM:SS`, or a number.
+pub fn parse_str(s: &str) -> Option<TimestampMs> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(n) = s.parse::<f64>() {
+        return from_epoch_number(n);
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(dt.timestamp_millis());
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(Utc.from_utc_datetime(&naive).timestamp_millis());
+        }
+    }
+    None
+}
+
+/// Parses a JSON value holding a timestamp of any supported shape.
+pub fn parse_value(v: &Value) -> Option<TimestampMs> {
+    match v {
+        Value::Number(n) => n.as_f64().and_then(from_epoch_number),
+        Value::String(s) => parse_str(s),
+        _ => None,
+    }
+}
+
+/// Formats epoch milliseconds as RFC 3339 UTC with millisecond precision.
+pub fn to_rfc3339(ms: TimestampMs) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(dt) => dt.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        None => ms.to_string(),
+    }
+}
+
+/// The current wall clock in epoch milliseconds.
+pub fn now_ms() -> TimestampMs {
+    Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_every_shape_to_the_same_instant() {
+        let want = 1_705_315_200_000; // 2024-01-15T10:40:00Z
+        assert_eq!(parse_str("2024-01-15T10:40:00Z"), Some(want));
+        assert_eq!(parse_str("2024-01-15T10:40:00.000Z"), Some(want));
+        assert_eq!(parse_str("2024-01-15T11:40:00+01:00"), Some(want));
+        assert_eq!(parse_str("2024-01-15T10:40:00"), Some(want));
+        assert_eq!(parse_str("2024-01-15 10:40:00"), Some(want));
+        assert_eq!(parse_value(&json!(1_705_315_200)), Some(want));
+        assert_eq!(parse_value(&json!(1_705_315_200.0)), Some(want));
+        assert_eq!(parse_value(&json!(1_705_315_200_000i64)), Some(want));
+        assert_eq!(parse_value(&json!(1_705_315_200_000_000i64)), Some(want));
+        assert_eq!(parse_value(&json!("1705315200")), Some(want));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert_eq!(parse_str("yesterday-ish"), None);
+        assert_eq!(parse_value(&json!(true)), None);
+        assert_eq!(parse_value(&json!(-5)), None);
+        assert_eq!(parse_str(""), None);
+    }
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(to_rfc3339(1_705_315_200_123), "2024-01-15T10:40:00.123Z");
+    }
+}
