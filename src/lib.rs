@@ -7,8 +7,11 @@
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod faults;
 pub mod indexer;
+pub mod lexical;
 pub mod lock;
 pub mod model;
+pub mod search;
 pub mod store;
 pub mod time;

@@ -60,13 +60,14 @@ pub fn run(global: &GlobalArgs, args: &IndexArgs) -> Result<i32, CliError> {
         ProgressBar::hidden()
     };
     let progress = Bar(bar);
-    let report = indexer::run_ingest(&data, &env, &IndexOptions { full: args.full }, &progress)?;
+    let mut report =
+        indexer::run_ingest(&data, &env, &IndexOptions { full: args.full }, &progress)?;
+    crate::faults::point("index.after_store_commit");
+    progress.0.set_message("lexical index");
+    report.lexical = Some(indexer::sync_lexical(&data)?);
     progress.0.finish_and_clear();
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        super::print_json(&report)?;
     } else if !global.quiet {
         print_human(&report);
     }
@@ -103,8 +104,16 @@ fn print_human(r: &IndexReport) {
     for p in &r.unreadable {
         eprintln!("cass: {}: {}", p.path.display(), p.error);
     }
-    println!(
-        "indexed {} files ({} skipped unchanged, {} parsed, {} appended): {} conversations, {} messages (+{}), {} malformed lines in {:.2}s",
+    if let Some(lex) = &r.lexical {
+        if lex.added > 0 || lex.rederived_conversations > 0 {
+            eprintln!(
+                "lexical index: +{} messages, {} segments",
+                lex.added, lex.segments
+            );
+        }
+    }
+    let _ = super::write_stdout(&format!(
+        "indexed {} files ({} skipped unchanged, {} parsed, {} appended): {} conversations, {} messages (+{}), {} malformed lines in {:.2}s\n",
         r.files_scanned,
         r.files_skipped,
         r.files_parsed,
@@ -114,5 +123,5 @@ fn print_human(r: &IndexReport) {
         r.messages_added,
         r.malformed,
         r.elapsed_ms as f64 / 1000.0
-    );
+    ));
 }

@@ -3,6 +3,9 @@
 
 mod error;
 mod index;
+mod search;
+mod style;
+mod view;
 
 use std::path::PathBuf;
 
@@ -33,6 +36,12 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Find agent sessions on this machine and index what changed.
     Index(index::IndexArgs),
+    /// Search every indexed conversation.
+    Search(search::SearchArgs),
+    /// Print a whole conversation (by id or session file) as markdown.
+    View(view::ViewArgs),
+    /// Print the messages around one message.
+    Expand(view::ExpandArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -59,6 +68,9 @@ pub fn main() -> i32 {
     };
     let (json, result) = match command {
         Command::Index(args) => (args.json, index::run(&cli.global, &args)),
+        Command::Search(args) => (args.json, search::run(&cli.global, &args)),
+        Command::View(args) => (args.json, view::view(&cli.global, &args)),
+        Command::Expand(args) => (args.json, view::expand(&cli.global, &args)),
     };
     match result {
         Ok(code) => code,
@@ -67,4 +79,45 @@ pub fn main() -> i32 {
             e.code
         }
     }
+}
+
+/// Writes to stdout; a closed pipe (`cass search x | head -1`) ends quietly.
+pub(crate) fn write_stdout(s: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(exit::OK),
+        Err(e) => Err(CliError::new(
+            "io",
+            exit::USAGE,
+            format!("cannot write output: {e}"),
+        )),
+    }
+}
+
+/// Prints one JSON document (robot output) on stdout.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+    let mut s = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::new("internal", exit::USAGE, e.to_string()))?;
+    s.push('\n');
+    write_stdout(&s)
+}
+
+/// A local wall-clock time for people.
+pub(crate) fn local_time(ms: i64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_millis_opt(ms).single() {
+        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        None => ms.to_string(),
+    }
+}
+
+/// A single line of session text, safe to print.
+pub(crate) fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        crate::search::snippet::push_visible(&mut out, if c == '\n' { ' ' } else { c });
+    }
+    out
 }

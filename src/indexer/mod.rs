@@ -53,6 +53,8 @@ pub struct IndexReport {
     pub messages: i64,
     pub elapsed_ms: u64,
     pub agents: Vec<AgentReport>,
+    /// What the lexical sync after ingest did.
+    pub lexical: Option<crate::lexical::SyncReport>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -146,6 +148,7 @@ pub fn run_ingest(
         messages: totals.iter().map(|t| t.messages).sum(),
         elapsed_ms: 0,
         agents: Vec::new(),
+        lexical: None,
     };
     for (job, out) in jobs.iter().zip(&outcomes) {
         match job.plan {
@@ -170,4 +173,11 @@ pub fn run_ingest(
     report.agents = agents;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Brings the lexical index up to date with the store. The caller holds the
+/// writer lock.
+pub fn sync_lexical(data: &DataDir) -> anyhow::Result<crate::lexical::SyncReport> {
+    let store = Store::open(&data.db())?;
+    Ok(crate::lexical::sync(&store, &data.lexical())?)
 }

@@ -68,6 +68,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE lexical_dirty (
         conversation_id INTEGER PRIMARY KEY
     );
+    -- The title is indexed with every message: a new title re-derives them.
+    CREATE TRIGGER conversations_title_dirty AFTER UPDATE OF title ON conversations
+    WHEN OLD.title IS NOT NEW.title AND OLD.message_count > 0
+    BEGIN
+        INSERT OR IGNORE INTO lexical_dirty (conversation_id) VALUES (NEW.id);
+    END;
     "#,
 ];
 

@@ -1,0 +1,171 @@
+//! `cass search`.
+
+use clap::Args;
+
+use super::style::{ColorChoice, Style};
+use super::{CliError, GlobalArgs, exit};
+use crate::config::DataDir;
+use crate::model::Role;
+use crate::search::filters::{Bound, parse_time};
+use crate::search::{Filters, SearchError, SearchRequest, SearchResults, Searcher};
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words (all must match), `a OR b`, `-exclude`, `"a phrase"`, `prefix*`.
+    #[arg(required = true, num_args = 1.., value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Only these agents (repeatable): claude_code, codex, gemini, …
+    #[arg(long = "agent", value_name = "AGENT")]
+    pub agents: Vec<String>,
+    /// Only sessions in this workspace directory or below it.
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<String>,
+    /// Only messages at or after this time: 2026-01-15, RFC 3339, 7d, 12h, today, yesterday.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only messages before this time (a bare date includes that whole day).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only messages of this role (repeatable): user, assistant, system, tool.
+    #[arg(long = "role", value_name = "ROLE")]
+    pub roles: Vec<String>,
+    /// Most hits to return.
+    #[arg(long, short = 'n', default_value_t = 10)]
+    pub limit: usize,
+    /// Hits to skip (for paging: use the previous `next_offset`).
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// Robot output: one JSON object on stdout (docs/ROBOT.md).
+    #[arg(long)]
+    pub json: bool,
+    /// When to colour output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+pub(crate) fn usage(msg: impl Into<String>) -> CliError {
+    CliError::new("usage", exit::USAGE, msg)
+}
+
+/// Turns flags into a validated request: every error surfaces here, before
+/// any index is opened.
+pub fn build_request(args: &SearchArgs) -> Result<SearchRequest, CliError> {
+    let mut filters = Filters::default();
+    for a in &args.agents {
+        let agent: crate::model::Agent = a.parse().map_err(usage)?;
+        filters.agents.push(agent.slug().to_string());
+    }
+    for r in &args.roles {
+        filters.roles.push(r.parse::<Role>().map_err(usage)?);
+    }
+    filters.workspace = args.workspace.clone();
+    filters.since = args
+        .since
+        .as_deref()
+        .map(|s| parse_time(s, Bound::Since))
+        .transpose()
+        .map_err(usage)?;
+    filters.until = args
+        .until
+        .as_deref()
+        .map(|s| parse_time(s, Bound::Until))
+        .transpose()
+        .map_err(usage)?;
+    let text = args.query.join(" ");
+    SearchRequest::new(&text, filters, args.limit, args.offset).map_err(search_error)
+}
+
+pub(crate) fn search_error(e: SearchError) -> CliError {
+    match e {
+        SearchError::Query(q) => usage(format!("bad query: {q}")),
+        SearchError::Limit => usage(e.to_string()),
+        SearchError::Lexical(crate::lexical::LexicalError::Missing(_))
+        | SearchError::Store(crate::store::StoreError::Missing(_)) => {
+            CliError::new("no_index", exit::NO_INDEX, e.to_string()).hint("run `cass index` first")
+        }
+        SearchError::Store(s) => CliError::from(s),
+        other => CliError::new("search", exit::USAGE, other.to_string()),
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: &SearchArgs) -> Result<i32, CliError> {
+    let req = build_request(args)?;
+    let data = DataDir::resolve(global.data_dir.clone()).map_err(|e| usage(e.to_string()))?;
+    let searcher = Searcher::open(&data).map_err(search_error)?;
+    let results = searcher.search(&req).map_err(search_error)?;
+    let code = if results.hits.is_empty() {
+        exit::NOT_FOUND
+    } else {
+        exit::OK
+    };
+    if args.json {
+        super::print_json(&results)?;
+    } else {
+        print_human(&results, Style::for_stdout(args.color))?;
+    }
+    Ok(code)
+}
+
+fn print_human(r: &SearchResults, style: Style) -> Result<(), CliError> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for hit in &r.hits {
+        let when = hit
+            .created_at
+            .map(super::local_time)
+            .unwrap_or_else(|| "-".into());
+        let title = hit
+            .title
+            .as_deref()
+            .map(super::visible)
+            .unwrap_or_else(|| "(untitled)".into());
+        let ws = hit
+            .workspace
+            .as_deref()
+            .map(super::visible)
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{} {} {} {}",
+            style.agent(&hit.agent),
+            style.dim(&when),
+            style.bold(&title),
+            style.dim(&ws)
+        );
+        let mut snippet = String::new();
+        let mut last = 0;
+        for &(a, b) in &hit.snippet.highlights {
+            snippet.push_str(&hit.snippet.text[last..a]);
+            snippet.push_str(&style.highlight(&hit.snippet.text[a..b]));
+            last = b;
+        }
+        snippet.push_str(&hit.snippet.text[last..]);
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            style.dim(&format!("{}:", hit.role)),
+            snippet
+        );
+        let _ = writeln!(
+            out,
+            "  {}",
+            style.dim(&format!(
+                "cass expand {} · cass view {}",
+                hit.message_id, hit.conversation_id
+            ))
+        );
+        out.push('\n');
+    }
+    let more = r
+        .next_offset
+        .map(|o| format!("; more with --offset {o}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{} of {} hits in {:.1} ms{more}",
+        r.hits.len(),
+        r.total,
+        r.elapsed_ms
+    );
+    super::write_stdout(&out)
+}

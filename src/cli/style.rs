@@ -1,0 +1,64 @@
+//! Colour for human output: on a terminal by default, never with `NO_COLOR`,
+//! or as `--color` says.
+
+use std::io::IsTerminal;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Resolved styling for one output stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub fn for_stdout(choice: ColorChoice) -> Style {
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        };
+        Style { color }
+    }
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    pub fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    pub fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+    pub fn highlight(&self, s: &str) -> String {
+        if self.color {
+            self.paint("1;33", s)
+        } else {
+            format!("[{s}]")
+        }
+    }
+    /// Each agent keeps one colour across runs.
+    pub fn agent(&self, agent: &str) -> String {
+        let code = match agent {
+            "claude_code" => "38;5;173",
+            "codex" => "38;5;75",
+            "gemini" => "38;5;141",
+            _ => "36",
+        };
+        self.paint(code, agent)
+    }
+}

@@ -1,0 +1,89 @@
+//! The lexical index: tantivy, derived from the store.
+//!
+//! The store records the highest message id the index holds
+//! (`lexical_high_message_id`) and which conversations changed underneath it
+//! (`lexical_dirty`). A sync adds everything past the mark and re-derives the
+//! dirty conversations, deleting by id before adding, so running it twice, or
+//! after a crash between the SQLite and tantivy commits, converges on each
+//! live message exactly once.
+
+pub mod schema;
+mod sync;
+pub mod tokenizer;
+
+use std::path::Path;
+
+use tantivy::Index;
+use tantivy::directory::MmapDirectory;
+
+pub use schema::{Fields, LEXICAL_VERSION, TOKENIZER};
+pub use sync::{SyncReport, sync};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LexicalError {
+    #[error("lexical index {path}: {source}")]
+    Tantivy {
+        path: String,
+        source: tantivy::TantivyError,
+    },
+    #[error("no lexical index yet at {0} (run `cass index`)")]
+    Missing(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("lexical index {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, LexicalError>;
+
+fn tantivy_err(path: &Path) -> impl FnOnce(tantivy::TantivyError) -> LexicalError + '_ {
+    move |source| LexicalError::Tantivy {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// An open lexical index with cass's tokenizer registered.
+pub struct LexicalIndex {
+    pub index: Index,
+    pub fields: Fields,
+}
+
+impl LexicalIndex {
+    /// Opens the index for reading; never creates it.
+    pub fn open(dir: &Path) -> Result<LexicalIndex> {
+        if !dir.join("meta.json").exists() {
+            return Err(LexicalError::Missing(dir.display().to_string()));
+        }
+        let index = Index::open_in_dir(dir).map_err(tantivy_err(dir))?;
+        Ok(Self::with_index(index))
+    }
+
+    /// Opens the index, creating an empty one when absent.
+    pub fn open_or_create(dir: &Path) -> Result<LexicalIndex> {
+        std::fs::create_dir_all(dir).map_err(|source| LexicalError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let (schema, _) = schema::build();
+        let mmap = MmapDirectory::open(dir).map_err(|e| LexicalError::Tantivy {
+            path: dir.display().to_string(),
+            source: e.into(),
+        })?;
+        let index = Index::open_or_create(mmap, schema).map_err(tantivy_err(dir))?;
+        Ok(Self::with_index(index))
+    }
+
+    fn with_index(index: Index) -> LexicalIndex {
+        index
+            .tokenizers()
+            .register(TOKENIZER, tokenizer::CodeTokenizer::default());
+        let (_, fields) = schema::build();
+        LexicalIndex { index, fields }
+    }
+}

@@ -1,0 +1,45 @@
+//! The lexical index's schema: one document per message.
+
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+
+/// Name under which [`super::tokenizer::CodeTokenizer`] is registered.
+pub const TOKENIZER: &str = "cass_code";
+
+/// Bumped when the schema or tokenizer changes: an index of another version
+/// is rebuilt from the store.
+pub const LEXICAL_VERSION: i64 = 1;
+
+/// Handles to every field.
+#[derive(Clone)]
+pub struct Fields {
+    pub content: Field,
+    pub title: Field,
+    pub agent: Field,
+    pub workspace: Field,
+    pub role: Field,
+    pub created_at: Field,
+    pub conversation_id: Field,
+    pub message_id: Field,
+}
+
+pub fn build() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        content: b.add_text_field("content", text.clone()),
+        title: b.add_text_field("title", text),
+        agent: b.add_text_field("agent", STRING),
+        workspace: b.add_text_field("workspace", STRING),
+        role: b.add_text_field("role", STRING),
+        created_at: b.add_i64_field("created_at", INDEXED | FAST),
+        conversation_id: b.add_i64_field("conversation_id", INDEXED | FAST),
+        message_id: b.add_i64_field("message_id", INDEXED | FAST | STORED),
+    };
+    (b.build(), fields)
+}

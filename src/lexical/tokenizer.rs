@@ -1,0 +1,287 @@
+//! Tokens for code and logs.
+//!
+//! People search their agent histories for identifiers: `unwrap_or_default`,
+//! `useEffect`, `bd-q3fy`, `src/main.rs`, `std::io::Error`. A prose tokenizer
+//! splits those into fragments and loses the whole; a whitespace tokenizer
+//! keeps the whole and loses the parts. This one emits both: the whole
+//! identifier at position `p`, and its parts at `p, p+1, …`, so the whole, each
+//! part, and a phrase of the parts all match. Everything is lowercased.
+//! CJK ideographs and kana become one token each, since those scripts do not
+//! separate words with spaces.
+
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+
+/// Tokens longer than this (base64, hashes of hashes) are not indexed whole.
+const MAX_TOKEN_BYTES: usize = 64;
+
+/// One token with its byte span in the source text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeToken {
+    pub text: String,
+    pub from: usize,
+    pub to: usize,
+    pub position: usize,
+    /// True for the whole identifier, false for a part of it.
+    pub whole: bool,
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF   // hiragana, katakana
+        | 0x3400..=0x4DBF // CJK extension A
+        | 0x4E00..=0x9FFF // CJK unified ideographs
+        | 0xF900..=0xFAFF // compatibility ideographs
+        | 0xAC00..=0xD7AF // hangul syllables
+        | 0x20000..=0x2FFFF)
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() && !is_cjk(c)
+}
+
+/// Characters that join the parts of one identifier.
+fn is_joiner(c: char) -> bool {
+    matches!(c, '_' | '-' | '.' | '/' | ':' | '\\')
+}
+
+/// Calls `emit` for every token of `text`, in position order.
+pub fn tokenize(text: &str, mut emit: impl FnMut(CodeToken)) {
+    let mut position = 0usize;
+    let mut chars = text.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        if is_cjk(c) {
+            let to = start + c.len_utf8();
+            emit(CodeToken {
+                text: c.to_lowercase().collect(),
+                from: start,
+                to,
+                position,
+                whole: true,
+            });
+            position += 1;
+            continue;
+        }
+        if !is_word(c) {
+            continue;
+        }
+        // A run of word characters and joiners, ending on a word character.
+        let mut end = start + c.len_utf8();
+        while let Some(&(i, n)) = chars.peek() {
+            if is_word(n) {
+                end = i + n.len_utf8();
+                chars.next();
+            } else if is_joiner(n) {
+                // Only join when a word character follows the joiners.
+                let rest = &text[i..];
+                let after = rest.trim_start_matches(is_joiner);
+                if after.chars().next().is_some_and(is_word) {
+                    let skip = rest.len() - after.len();
+                    while chars.peek().is_some_and(|&(j, _)| j < i + skip) {
+                        chars.next();
+                    }
+                } else {
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        position = emit_run(text, start, end, position, &mut emit);
+    }
+}
+
+/// Emits one identifier run; returns the next free position.
+fn emit_run(
+    text: &str,
+    start: usize,
+    end: usize,
+    position: usize,
+    emit: &mut impl FnMut(CodeToken),
+) -> usize {
+    let run = &text[start..end];
+    let parts = split_parts(run);
+    let whole = run.to_lowercase();
+    if parts.len() <= 1 {
+        if whole.len() <= MAX_TOKEN_BYTES {
+            emit(CodeToken {
+                text: whole,
+                from: start,
+                to: end,
+                position,
+                whole: true,
+            });
+        }
+        return position + 1;
+    }
+    if whole.len() <= MAX_TOKEN_BYTES {
+        emit(CodeToken {
+            text: whole,
+            from: start,
+            to: end,
+            position,
+            whole: true,
+        });
+    }
+    for (i, (a, b)) in parts.iter().enumerate() {
+        let part = run[*a..*b].to_lowercase();
+        if part.len() <= MAX_TOKEN_BYTES {
+            emit(CodeToken {
+                text: part,
+                from: start + a,
+                to: start + b,
+                position: position + i,
+                whole: false,
+            });
+        }
+    }
+    position + parts.len()
+}
+
+/// Byte ranges of the parts of an identifier: split at joiners and at case
+/// changes (`useEffect` → use|Effect, `HTTPServer` → HTTP|Server).
+fn split_parts(run: &str) -> Vec<(usize, usize)> {
+    let mut parts = Vec::new();
+    let chars: Vec<(usize, char)> = run.char_indices().collect();
+    let mut part_start: Option<usize> = None;
+    for (k, &(i, c)) in chars.iter().enumerate() {
+        if is_joiner(c) {
+            if let Some(s) = part_start.take() {
+                parts.push((s, i));
+            }
+            continue;
+        }
+        if let Some(s) = part_start {
+            let prev = chars[k - 1].1;
+            let next = chars.get(k + 1).map(|&(_, n)| n);
+            let lower_to_upper = prev.is_lowercase() && c.is_uppercase();
+            let acronym_end =
+                prev.is_uppercase() && c.is_uppercase() && next.is_some_and(char::is_lowercase);
+            if lower_to_upper || acronym_end {
+                parts.push((s, i));
+                part_start = Some(i);
+            }
+        } else {
+            part_start = Some(i);
+        }
+    }
+    if let Some(s) = part_start {
+        parts.push((s, run.len()));
+    }
+    parts
+}
+
+/// Convenience: all tokens of a text.
+pub fn tokens(text: &str) -> Vec<CodeToken> {
+    let mut out = Vec::new();
+    tokenize(text, |t| out.push(t));
+    out
+}
+
+/// The tantivy side of the tokenizer, registered as [`super::schema::TOKENIZER`].
+#[derive(Clone, Default)]
+pub struct CodeTokenizer {
+    buf: Vec<Token>,
+}
+
+pub struct CodeTokenStream<'a> {
+    tokens: &'a mut Vec<Token>,
+    index: usize,
+}
+
+impl Tokenizer for CodeTokenizer {
+    type TokenStream<'a> = CodeTokenStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> CodeTokenStream<'a> {
+        self.buf.clear();
+        tokenize(text, |t| {
+            self.buf.push(Token {
+                offset_from: t.from,
+                offset_to: t.to,
+                position: t.position,
+                text: t.text,
+                position_length: 1,
+            })
+        });
+        CodeTokenStream {
+            tokens: &mut self.buf,
+            index: usize::MAX,
+        }
+    }
+}
+
+impl TokenStream for CodeTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        self.index = self.index.wrapping_add(1);
+        self.index < self.tokens.len()
+    }
+    fn token(&self) -> &Token {
+        &self.tokens[self.index]
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.index]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(s: &str) -> Vec<(String, usize)> {
+        tokens(s)
+            .into_iter()
+            .map(|t| (t.text, t.position))
+            .collect()
+    }
+
+    #[test]
+    fn identifiers_are_whole_and_parts() {
+        let t = |s: &str| texts(s).into_iter().map(|(t, _)| t).collect::<Vec<_>>();
+        assert_eq!(
+            t("unwrap_or_default"),
+            ["unwrap_or_default", "unwrap", "or", "default"]
+        );
+        assert_eq!(t("useEffect"), ["useeffect", "use", "effect"]);
+        assert_eq!(t("bd-q3fy"), ["bd-q3fy", "bd", "q3fy"]);
+        assert_eq!(t("ECONNREFUSED"), ["econnrefused"]);
+        assert_eq!(t("src/main.rs"), ["src/main.rs", "src", "main", "rs"]);
+        assert_eq!(
+            t("std::io::Error"),
+            ["std::io::error", "std", "io", "error"]
+        );
+        assert_eq!(t("HTTPServer"), ["httpserver", "http", "server"]);
+    }
+
+    #[test]
+    fn punctuation_around_words_is_not_part_of_them() {
+        assert_eq!(
+            texts("(see src/main.rs.) -- done"),
+            [
+                ("see".into(), 0),
+                ("src/main.rs".into(), 1),
+                ("src".into(), 1),
+                ("main".into(), 2),
+                ("rs".into(), 3),
+                ("done".into(), 4)
+            ]
+        );
+    }
+
+    #[test]
+    fn positions_continue_after_parts() {
+        let toks = texts("call unwrap_or_default now");
+        assert_eq!(toks.last().unwrap(), &("now".to_string(), 4));
+    }
+
+    #[test]
+    fn cjk_characters_are_single_tokens_and_spans_are_exact() {
+        let s = "日本語 code";
+        let toks = tokens(s);
+        assert_eq!(
+            toks.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(),
+            ["日", "本", "語", "code"]
+        );
+        for t in toks {
+            assert_eq!(s[t.from..t.to].to_lowercase(), t.text);
+        }
+    }
+}

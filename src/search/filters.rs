@@ -1,0 +1,151 @@
+//! Filters that narrow a search inside retrieval (never after truncation).
+
+use chrono::{Duration, Local, NaiveDate, NaiveTime, TimeZone};
+
+use crate::model::{Role, TimestampMs};
+
+/// Narrowing applied by every retrieval mode.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filters {
+    /// Any of these agents (empty: all).
+    pub agents: Vec<String>,
+    /// The workspace or anything below it.
+    pub workspace: Option<String>,
+    /// Inclusive lower bound.
+    pub since: Option<TimestampMs>,
+    /// Exclusive upper bound.
+    pub until: Option<TimestampMs>,
+    /// Any of these roles (empty: all).
+    pub roles: Vec<Role>,
+}
+
+impl Filters {
+    pub fn is_empty(&self) -> bool {
+        self.agents.is_empty()
+            && self.workspace.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
+            && self.roles.is_empty()
+    }
+
+    /// Whether a message's attributes pass (used by scans outside tantivy).
+    pub fn accepts(
+        &self,
+        agent: &str,
+        workspace: Option<&str>,
+        created_at: Option<TimestampMs>,
+        role: Role,
+    ) -> bool {
+        if !self.agents.is_empty() && !self.agents.iter().any(|a| a == agent) {
+            return false;
+        }
+        if let Some(ws) = &self.workspace {
+            if !workspace.is_some_and(|w| workspace_matches(ws, w)) {
+                return false;
+            }
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let Some(t) = created_at else { return false };
+            if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u) {
+                return false;
+            }
+        }
+        self.roles.is_empty() || self.roles.contains(&role)
+    }
+}
+
+/// `filter` names `workspace` itself or a directory above it.
+pub fn workspace_matches(filter: &str, workspace: &str) -> bool {
+    let f = filter.trim_end_matches('/');
+    workspace == f
+        || workspace
+            .strip_prefix(f)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Which end of a range a time spec is for: a bare date means the start of
+/// that day for `--since` and the end of it for `--until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Since,
+    Until,
+}
+
+/// Parses `2026-01-15`, RFC 3339, `7d`, `12h`, `30m`, `2w`, `today`, `yesterday`
+/// (days in local time).
+pub fn parse_time(spec: &str, bound: Bound) -> Result<TimestampMs, String> {
+    let s = spec.trim().to_ascii_lowercase();
+    let now = Local::now();
+    let day_start = |d: NaiveDate| {
+        Local
+            .from_local_datetime(&d.and_time(NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.timestamp_millis())
+    };
+    let bad = || {
+        format!(
+            "cannot read time '{spec}' (try 2026-01-15, 2026-01-15T10:00:00Z, 7d, 12h, today, yesterday)"
+        )
+    };
+    let day = |d: NaiveDate| -> Result<TimestampMs, String> {
+        let d = if bound == Bound::Until {
+            d.succ_opt().ok_or_else(bad)?
+        } else {
+            d
+        };
+        day_start(d).ok_or_else(bad)
+    };
+    match s.as_str() {
+        "today" => return day(now.date_naive()),
+        "yesterday" => return day(now.date_naive() - Duration::days(1)),
+        "now" => return Ok(now.timestamp_millis()),
+        _ => {}
+    }
+    if let Some((num, unit)) = s.find(|c: char| !c.is_ascii_digit()).map(|i| s.split_at(i)) {
+        if let Ok(n) = num.parse::<i64>() {
+            let ms = match unit {
+                "m" | "min" => Some(n * 60_000),
+                "h" => Some(n * 3_600_000),
+                "d" => Some(n * 86_400_000),
+                "w" => Some(n * 7 * 86_400_000),
+                _ => None,
+            };
+            if let Some(ms) = ms {
+                return Ok(now.timestamp_millis() - ms);
+            }
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+        return day(d);
+    }
+    crate::time::parse_str(spec).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_and_absolute_times() {
+        let now = Local::now().timestamp_millis();
+        let week = parse_time("7d", Bound::Since).unwrap();
+        assert!((now - week - 7 * 86_400_000).abs() < 5_000);
+        let since = parse_time("2026-01-15", Bound::Since).unwrap();
+        let until = parse_time("2026-01-15", Bound::Until).unwrap();
+        assert_eq!(until - since, 86_400_000);
+        assert_eq!(
+            parse_time("2026-01-15T10:00:00Z", Bound::Since).unwrap(),
+            1_768_471_200_000
+        );
+        assert!(parse_time("today", Bound::Since).unwrap() <= now);
+        assert!(parse_time("yesterday", Bound::Until).unwrap() <= now);
+        assert!(parse_time("last tuesday", Bound::Since).is_err());
+    }
+
+    #[test]
+    fn workspace_filter_matches_the_dir_and_below_only() {
+        assert!(workspace_matches("/home/dev/api", "/home/dev/api"));
+        assert!(workspace_matches("/home/dev/api/", "/home/dev/api/sub"));
+        assert!(!workspace_matches("/home/dev/api", "/home/dev/api-server"));
+    }
+}

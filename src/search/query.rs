@@ -1,0 +1,219 @@
+//! The query language: words (implicit AND), `OR` between alternatives,
+//! `-word` / `-"phrase"` to exclude, `"exact phrase"`, and `prefix*`.
+
+/// One searchable unit of the query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Atom {
+    Term(String),
+    Phrase(String),
+    Prefix(String),
+}
+
+/// Atoms joined by OR; the clause matches when any of them does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clause {
+    pub negated: bool,
+    pub any_of: Vec<Atom>,
+}
+
+/// A parsed query: every non-negated clause must match, no negated one may.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParsedQuery {
+    pub clauses: Vec<Clause>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("the query is empty")]
+    Empty,
+    #[error("the query only excludes terms; add at least one term to look for")]
+    OnlyNegative,
+    #[error("'OR' needs a term on each side")]
+    DanglingOr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Lexeme {
+    Or,
+    Atom { negated: bool, atom: Atom },
+}
+
+fn lex(input: &str) -> Vec<Lexeme> {
+    let mut out = Vec::new();
+    let mut chars = input.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let mut negated = false;
+        if c == '-' {
+            chars.next();
+            match chars.peek() {
+                Some(n) if !n.is_whitespace() => negated = true,
+                _ => continue, // a lone '-' means nothing
+            }
+        }
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            let mut phrase = String::new();
+            for ch in chars.by_ref() {
+                if ch == '"' {
+                    break;
+                }
+                phrase.push(ch);
+            }
+            // An unclosed quote runs to the end of the query.
+            if !phrase.trim().is_empty() {
+                out.push(Lexeme::Atom {
+                    negated,
+                    atom: Atom::Phrase(phrase.trim().to_string()),
+                });
+            }
+            continue;
+        }
+        let mut word = String::new();
+        while let Some(&ch) = chars.peek() {
+            if ch.is_whitespace() || ch == '"' {
+                break;
+            }
+            word.push(ch);
+            chars.next();
+        }
+        if word == "OR" && !negated {
+            out.push(Lexeme::Or);
+        } else if let Some(stem) = word
+            .strip_suffix('*')
+            .filter(|s| !s.is_empty() && !s.ends_with('*'))
+        {
+            out.push(Lexeme::Atom {
+                negated,
+                atom: Atom::Prefix(stem.to_string()),
+            });
+        } else {
+            let word = word.trim_end_matches('*').to_string();
+            if !word.is_empty() {
+                out.push(Lexeme::Atom {
+                    negated,
+                    atom: Atom::Term(word),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Parses a query string.
+pub fn parse(input: &str) -> Result<ParsedQuery, QueryError> {
+    let lexemes = lex(input);
+    if lexemes.is_empty() {
+        return Err(QueryError::Empty);
+    }
+    let mut clauses: Vec<Clause> = Vec::new();
+    let mut join_next = false;
+    for (i, lx) in lexemes.iter().enumerate() {
+        match lx {
+            Lexeme::Or => {
+                let prev_ok =
+                    i > 0 && matches!(lexemes[i - 1], Lexeme::Atom { negated: false, .. });
+                let next_ok = matches!(
+                    lexemes.get(i + 1),
+                    Some(Lexeme::Atom { negated: false, .. })
+                );
+                if !prev_ok || !next_ok {
+                    return Err(QueryError::DanglingOr);
+                }
+                join_next = true;
+            }
+            Lexeme::Atom { negated, atom } => {
+                if join_next {
+                    clauses
+                        .last_mut()
+                        .expect("OR follows a clause")
+                        .any_of
+                        .push(atom.clone());
+                    join_next = false;
+                } else {
+                    clauses.push(Clause {
+                        negated: *negated,
+                        any_of: vec![atom.clone()],
+                    });
+                }
+            }
+        }
+    }
+    if clauses.iter().all(|c| c.negated) {
+        return Err(QueryError::OnlyNegative);
+    }
+    Ok(ParsedQuery { clauses })
+}
+
+impl ParsedQuery {
+    /// What to highlight: exact lowercase tokens and lowercase prefixes of
+    /// every atom that is looked for (not excluded).
+    pub fn highlight_terms(&self) -> (Vec<String>, Vec<String>) {
+        let mut exact = Vec::new();
+        let mut prefixes = Vec::new();
+        for clause in self.clauses.iter().filter(|c| !c.negated) {
+            for atom in &clause.any_of {
+                match atom {
+                    Atom::Term(t) | Atom::Phrase(t) => {
+                        crate::lexical::tokenizer::tokenize(t, |tok| exact.push(tok.text));
+                    }
+                    Atom::Prefix(p) => prefixes.push(p.to_lowercase()),
+                }
+            }
+        }
+        (exact, prefixes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn term(s: &str) -> Atom {
+        Atom::Term(s.into())
+    }
+
+    #[test]
+    fn implicit_and_or_negation_phrase_prefix() {
+        let q = parse(r#"tokio OR async-std -panic "connection reset" recon*"#).unwrap();
+        assert_eq!(
+            q.clauses,
+            vec![
+                Clause {
+                    negated: false,
+                    any_of: vec![term("tokio"), term("async-std")]
+                },
+                Clause {
+                    negated: true,
+                    any_of: vec![term("panic")]
+                },
+                Clause {
+                    negated: false,
+                    any_of: vec![Atom::Phrase("connection reset".into())]
+                },
+                Clause {
+                    negated: false,
+                    any_of: vec![Atom::Prefix("recon".into())]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_queries_that_cannot_match_anything_useful() {
+        assert_eq!(parse("   "), Err(QueryError::Empty));
+        assert_eq!(parse("-foo"), Err(QueryError::OnlyNegative));
+        assert_eq!(parse("foo OR"), Err(QueryError::DanglingOr));
+        assert_eq!(parse("OR foo"), Err(QueryError::DanglingOr));
+    }
+
+    #[test]
+    fn lowercase_or_is_a_word_and_unclosed_quotes_run_to_the_end() {
+        let q = parse(r#"this or "that thing"#).unwrap();
+        assert_eq!(q.clauses.len(), 3);
+        assert_eq!(q.clauses[2].any_of, vec![Atom::Phrase("that thing".into())]);
+    }
+}

@@ -1,0 +1,193 @@
+//! Snippets: a one-line window of a message around its best match, with the
+//! matched byte ranges, made from the stored text (the index keeps no copy).
+
+use serde::Serialize;
+
+use crate::lexical::tokenizer::tokenize;
+
+/// Target snippet length in characters.
+const WINDOW_CHARS: usize = 180;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snippet {
+    /// One line; control characters made visible; whitespace collapsed.
+    pub text: String,
+    /// Byte ranges of `text` that matched the query.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+/// Builds a snippet of `content` for tokens equal to one of `exact` or
+/// starting with one of `prefixes`.
+pub fn make(content: &str, exact: &[String], prefixes: &[String]) -> Snippet {
+    let mut matches: Vec<(usize, usize)> = Vec::new();
+    tokenize(content, |t| {
+        if exact.iter().any(|e| *e == t.text)
+            || prefixes.iter().any(|p| t.text.starts_with(p.as_str()))
+        {
+            matches.push((t.from, t.to));
+        }
+    });
+    matches.sort_unstable();
+    // Merge nested and touching ranges (a part inside its whole, CJK runs).
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in matches {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    // Start the window a little before the densest run of matches.
+    let start = best_window_start(content, &merged);
+    render(content, start, &merged)
+}
+
+fn best_window_start(content: &str, matches: &[(usize, usize)]) -> usize {
+    let Some(&(first, _)) = matches.first() else {
+        return 0;
+    };
+    let mut best = (0usize, first);
+    let approx_bytes = WINDOW_CHARS * 2;
+    for (i, &(a, _)) in matches.iter().enumerate() {
+        let count = matches[i..]
+            .iter()
+            .take_while(|m| m.0 < a + approx_bytes)
+            .count();
+        if count > best.0 {
+            best = (count, a);
+        }
+    }
+    // Back up about 40 characters for context, to a char boundary.
+    let mut start = best.1;
+    let mut backed = 0;
+    for (i, _) in content[..best.1].char_indices().rev() {
+        start = i;
+        backed += 1;
+        if backed >= 40 {
+            break;
+        }
+    }
+    start
+}
+
+fn render(content: &str, start: usize, matches: &[(usize, usize)]) -> Snippet {
+    let mut text = String::new();
+    let mut highlights = Vec::new();
+    if start > 0 {
+        text.push('…');
+    }
+    let mut chars = 0;
+    let mut last_space = true;
+    let mut open: Option<usize> = None;
+    let mut mi = matches
+        .iter()
+        .position(|m| m.1 > start)
+        .unwrap_or(matches.len());
+    let mut end_reached = true;
+    for (i, c) in content[start..].char_indices() {
+        let at = start + i;
+        if chars >= WINDOW_CHARS && open.is_none() {
+            end_reached = false;
+            break;
+        }
+        if let Some(o) = open {
+            if at >= matches[mi].1 {
+                highlights.push((o, text.len()));
+                open = None;
+                mi += 1;
+            }
+        }
+        if open.is_none() && mi < matches.len() && at >= matches[mi].0 && at < matches[mi].1 {
+            open = Some(text.len());
+        }
+        if c.is_whitespace() {
+            if !last_space {
+                text.push(' ');
+                last_space = true;
+                chars += 1;
+            }
+            continue;
+        }
+        last_space = false;
+        push_visible(&mut text, c);
+        chars += 1;
+    }
+    if let Some(o) = open {
+        highlights.push((o, text.len()));
+    }
+    let trimmed = text.trim_end().len();
+    text.truncate(trimmed);
+    if !end_reached {
+        text.push('…');
+    }
+    Snippet { text, highlights }
+}
+
+/// Appends `c`, showing control characters as `^X` (or U+FFFD for C1), so
+/// session text can never drive the terminal.
+pub fn push_visible(out: &mut String, c: char) {
+    match c as u32 {
+        0x00..=0x1F => {
+            out.push('^');
+            out.push(char::from_u32(c as u32 + 0x40).unwrap_or('?'));
+        }
+        0x7F => out.push_str("^?"),
+        0x80..=0x9F => out.push('\u{FFFD}'),
+        _ => out.push(c),
+    }
+}
+
+/// Makes a multi-line text safe for a terminal: keeps newlines and tabs,
+/// shows every other control character.
+pub fn sanitize_multiline(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\n' || c == '\t' {
+            out.push(c);
+        } else if c == '\r' {
+            continue;
+        } else {
+            push_visible(&mut out, c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlights_matches_in_a_single_line_window() {
+        let s = make(
+            "first line\nthe ECONNREFUSED error\n\n again",
+            &["econnrefused".into()],
+            &[],
+        );
+        assert_eq!(s.text, "first line the ECONNREFUSED error again");
+        assert_eq!(s.highlights.len(), 1);
+        let (a, b) = s.highlights[0];
+        assert_eq!(&s.text[a..b], "ECONNREFUSED");
+    }
+
+    #[test]
+    fn escapes_terminal_control_sequences() {
+        let s = make("\u{1b}[31mred\u{7} alert", &["alert".into()], &[]);
+        assert!(!s.text.contains('\u{1b}') && !s.text.contains('\u{7}'));
+        assert!(s.text.starts_with("^[[31mred^G"));
+    }
+
+    #[test]
+    fn windows_around_a_late_match() {
+        let content = format!("{} needle tail", "word ".repeat(200));
+        let s = make(&content, &["needle".into()], &[]);
+        assert!(s.text.starts_with('…'));
+        let (a, b) = s.highlights[0];
+        assert_eq!(&s.text[a..b], "needle");
+    }
+
+    #[test]
+    fn prefix_matches_are_highlighted() {
+        let s = make("reconnect and recompile", &[], &["recon".into()]);
+        assert_eq!(s.highlights.len(), 1);
+    }
+}

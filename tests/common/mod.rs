@@ -1,0 +1,166 @@
+//! Helpers shared by the integration tests: a fake home, a data dir, and a
+//! way to run the real `cass` binary against them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temp dir holding `home/` (agent files) and `data/` (cass's data dir).
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// `cass` with a clean environment pointing at this sandbox.
+    pub fn cass(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cass"));
+        for var in [
+            "CLAUDE_CONFIG_DIR",
+            "CODEX_HOME",
+            "GEMINI_HOME",
+            "GEMINI_DIR",
+            "CASS_SEMANTIC_PROGRESS_JSONL",
+            "RUST_LOG",
+            "NO_COLOR",
+        ] {
+            cmd.env_remove(var);
+        }
+        std::fs::create_dir_all(self.home()).unwrap();
+        cmd.env("HOME", self.home())
+            .env("CASS_DATA_DIR", self.data())
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// Runs `cass ARGS`, returning the output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cass().args(args).output().expect("run cass")
+    }
+
+    /// Runs `cass ARGS --json`, asserting success, and parses stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self
+            .cass()
+            .args(args)
+            .arg("--json")
+            .output()
+            .expect("run cass");
+        assert!(
+            out.status.success(),
+            "cass {args:?} failed ({:?}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "bad JSON from cass {args:?}: {e}\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Opens the store read-only.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            self.data().join("cass.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open db")
+    }
+}
+
+/// Copies a directory tree (files become writable copies).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::write(&target, std::fs::read(entry.path()).unwrap()).unwrap();
+        }
+    }
+}
+
+/// `../shared/fixtures`, when this checkout sits beside a shared folder.
+/// Tests that need it skip (saying so) where it is absent.
+pub fn shared_fixtures() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("skipping: ../shared/fixtures is not present");
+        None
+    }
+}
+
+/// The project's own fixtures: a fake home with sessions of each agent.
+pub fn own_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/home")
+}
+
+/// Lays out the shared fixtures for Claude, Codex and Gemini in a fake home,
+/// with `edge_cases/` and `malformed/` as one Claude project folder.
+pub fn install_shared(home: &Path, shared: &Path) {
+    copy_tree(&shared.join("claude"), &home.join(".claude"));
+    copy_tree(&shared.join("codex"), &home.join(".codex"));
+    copy_tree(&shared.join("gemini"), &home.join(".gemini"));
+    let proj = home.join(".claude/projects/-home-dev-project");
+    copy_tree(&shared.join("edge_cases"), &proj);
+    copy_tree(&shared.join("malformed"), &proj);
+}
+
+/// Rows of (role, content) of the conversation with this external id.
+pub fn messages_of(db: &rusqlite::Connection, external_id: &str) -> Vec<(String, String)> {
+    let mut stmt = db
+        .prepare(
+            "SELECT m.role, m.content FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE c.external_id = ?1 ORDER BY m.ordinal",
+        )
+        .unwrap();
+    stmt.query_map([external_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// (title, workspace, started_at, ended_at, message_count) of a conversation.
+pub fn conversation_row(
+    db: &rusqlite::Connection,
+    external_id: &str,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+) {
+    db.query_row(
+        "SELECT title, workspace, started_at, ended_at, message_count FROM conversations WHERE external_id = ?1",
+        [external_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )
+    .unwrap_or_else(|e| panic!("conversation {external_id}: {e}"))
+}
+
+/// Milliseconds for an RFC 3339 string, for readable assertions.
+pub fn ms(s: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .timestamp_millis()
+}
