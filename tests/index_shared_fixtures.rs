@@ -22,8 +22,9 @@ fn shared_fixtures_index_to_exact_conversations_and_messages() {
     let db = sb.db();
 
     // Claude Code, native shape: summary gives the title, tool_use is one line.
+    // `agent-*.jsonl` is a sidechain transcript: its file name is its id.
     assert_eq!(
-        conversation_row(&db, "test-session"),
+        conversation_row(&db, "agent-test123"),
         (
             Some("Discussed matrix completion".into()),
             Some("/test/project".into()),
@@ -33,7 +34,7 @@ fn shared_fixtures_index_to_exact_conversations_and_messages() {
         )
     );
     assert_eq!(
-        messages_of(&db, "test-session"),
+        messages_of(&db, "agent-test123"),
         vec![
             ("user".into(), "Help me implement smartedgar matrix completion".into()),
             (

@@ -104,13 +104,13 @@ fn print_human(r: &IndexReport) {
     for p in &r.unreadable {
         eprintln!("cass: {}: {}", p.path.display(), p.error);
     }
-    if let Some(lex) = &r.lexical {
-        if lex.added > 0 || lex.rederived_conversations > 0 {
-            eprintln!(
-                "lexical index: +{} messages, {} segments",
-                lex.added, lex.segments
-            );
-        }
+    if let Some(lex) = &r.lexical
+        && (lex.added > 0 || lex.rederived_conversations > 0)
+    {
+        eprintln!(
+            "lexical index: +{} messages, {} segments",
+            lex.added, lex.segments
+        );
     }
     let _ = super::write_stdout(&format!(
         "indexed {} files ({} skipped unchanged, {} parsed, {} appended): {} conversations, {} messages (+{}), {} malformed lines in {:.2}s\n",

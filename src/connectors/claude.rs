@@ -168,16 +168,17 @@ impl ClaudeState {
                 continue;
             }
             self.ensure_header(rec, sink);
-            if role == Role::User && !self.title_proposed {
-                if let Some(title) = content::title_from_user_text(&text) {
-                    self.title_proposed = true;
-                    sink.conversation(ConversationHeader {
-                        external_id: self.id(),
-                        title: Some(title),
-                        title_explicit: false,
-                        workspace: None,
-                    });
-                }
+            if role == Role::User
+                && !self.title_proposed
+                && let Some(title) = content::title_from_user_text(&text)
+            {
+                self.title_proposed = true;
+                sink.conversation(ConversationHeader {
+                    external_id: self.id(),
+                    title: Some(title),
+                    title_explicit: false,
+                    workspace: None,
+                });
             }
             sink.message(Message {
                 role,
@@ -200,11 +201,15 @@ impl ClaudeState {
             return;
         }
         if self.external_id.is_none() {
-            self.external_id = Some(
+            // A sidechain shares its parent's sessionId; its file name is its own.
+            let id = if self.fallback_id.starts_with("agent-") {
+                self.fallback_id.clone()
+            } else {
                 str_field(rec, "sessionId")
                     .map(str::to_string)
-                    .unwrap_or_else(|| self.fallback_id.clone()),
-            );
+                    .unwrap_or_else(|| self.fallback_id.clone())
+            };
+            self.external_id = Some(id);
         }
         let workspace = str_field(rec, "cwd")
             .or_else(|| str_field(rec, "workspace"))

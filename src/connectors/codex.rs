@@ -184,10 +184,10 @@ impl CodexState {
     }
 
     fn meta(&mut self, payload: &Value) {
-        if let Some(id) = str_field(payload, "id") {
-            if !self.header_sent {
-                self.external_id = id.to_string();
-            }
+        if let Some(id) = str_field(payload, "id")
+            && !self.header_sent
+        {
+            self.external_id = id.to_string();
         }
         if let Some(cwd) = str_field(payload, "cwd") {
             self.workspace.get_or_insert_with(|| cwd.to_string());
@@ -318,16 +318,17 @@ impl CodexState {
                 workspace: self.workspace.clone(),
             });
         }
-        if role == Role::User && !self.title_proposed {
-            if let Some(title) = content::title_from_user_text(&text) {
-                self.title_proposed = true;
-                sink.conversation(ConversationHeader {
-                    external_id: self.external_id.clone(),
-                    title: Some(title),
-                    title_explicit: false,
-                    workspace: self.workspace.clone(),
-                });
-            }
+        if role == Role::User
+            && !self.title_proposed
+            && let Some(title) = content::title_from_user_text(&text)
+        {
+            self.title_proposed = true;
+            sink.conversation(ConversationHeader {
+                external_id: self.external_id.clone(),
+                title: Some(title),
+                title_explicit: false,
+                workspace: self.workspace.clone(),
+            });
         }
         let author = if role == Role::Assistant {
             self.model.clone()
@@ -346,12 +347,11 @@ impl CodexState {
 
 /// Tool output is a string that is often itself JSON (`{"output": …, "metadata": …}`).
 fn codex_output(out: &Value) -> String {
-    if let Value::String(s) = out {
-        if let Ok(Value::Object(inner)) = serde_json::from_str::<Value>(s) {
-            if let Some(o) = inner.get("output") {
-                return content::tool_output(o).unwrap_or_default();
-            }
-        }
+    if let Value::String(s) = out
+        && let Ok(Value::Object(inner)) = serde_json::from_str::<Value>(s)
+        && let Some(o) = inner.get("output")
+    {
+        return content::tool_output(o).unwrap_or_default();
     }
     content::tool_output(out).unwrap_or_default()
 }

@@ -23,10 +23,10 @@ pub fn flatten(value: &Value) -> Option<String> {
         Value::Array(parts) => {
             let mut pieces: Vec<String> = Vec::new();
             for part in parts {
-                if let Some(text) = flatten_part(part) {
-                    if !text.trim().is_empty() {
-                        pieces.push(text);
-                    }
+                if let Some(text) = flatten_part(part)
+                    && !text.trim().is_empty()
+                {
+                    pieces.push(text);
                 }
             }
             Some(pieces.join("\n"))

@@ -164,16 +164,16 @@ fn emit(path: &Path, session: &Value, messages: &[Value], sink: &mut dyn ParseSi
             });
         }
         for call in &calls {
-            if let Some(result) = call.get("result").and_then(content::tool_output) {
-                if !result.trim().is_empty() {
-                    out.push(Message {
-                        role: Role::Tool,
-                        author: None,
-                        created_at,
-                        content: result,
-                        line_offset: None,
-                    });
-                }
+            if let Some(result) = call.get("result").and_then(content::tool_output)
+                && !result.trim().is_empty()
+            {
+                out.push(Message {
+                    role: Role::Tool,
+                    author: None,
+                    created_at,
+                    content: result,
+                    line_offset: None,
+                });
             }
         }
     }

@@ -162,6 +162,50 @@ pub fn decode_lossy(bytes: &[u8]) -> (std::borrow::Cow<'_, str>, bool) {
     }
 }
 
+/// Drives a JSONL parse: reads complete lines from the request's offset,
+/// decodes them (invalid UTF-8 is replaced and reported, never dropped),
+/// parses JSON, reports unusable lines to the sink, and hands each record to
+/// `on_record` with its line number and offset.
+pub fn parse_jsonl(
+    req: &super::ParseRequest<'_>,
+    sink: &mut dyn super::ParseSink,
+    mut on_record: impl FnMut(&serde_json::Value, u64, u64, &mut dyn super::ParseSink),
+) -> Result<LinesEnd, super::ParseError> {
+    let mut pending: Vec<(u64, String)> = Vec::new();
+    let end = read_lines(
+        req.path,
+        req.start_offset,
+        req.start_line.max(1),
+        |line| {
+            if line.bytes.iter().all(u8::is_ascii_whitespace) {
+                return;
+            }
+            let (text, replaced) = decode_lossy(line.bytes);
+            if replaced {
+                sink.malformed(line.number, "invalid UTF-8 (replaced with U+FFFD)".into());
+            }
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) => on_record(&v, line.number, line.offset, sink),
+                Err(e) => sink.malformed(line.number, format!("invalid JSON: {e}")),
+            }
+        },
+        |Oversize::Skipped { number, len }| {
+            pending.push((
+                number,
+                format!("line of {} MiB skipped (over the line limit)", len >> 20),
+            ))
+        },
+    )
+    .map_err(|source| super::ParseError::Io {
+        path: req.path.to_path_buf(),
+        source,
+    })?;
+    for (line, msg) in pending {
+        sink.malformed(line, msg);
+    }
+    Ok(end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,48 +250,4 @@ mod tests {
         assert_eq!(end.offset, 15);
         assert!(!end.partial_tail);
     }
-}
-
-/// Drives a JSONL parse: reads complete lines from the request's offset,
-/// decodes them (invalid UTF-8 is replaced and reported, never dropped),
-/// parses JSON, reports unusable lines to the sink, and hands each record to
-/// `on_record` with its line number and offset.
-pub fn parse_jsonl(
-    req: &super::ParseRequest<'_>,
-    sink: &mut dyn super::ParseSink,
-    mut on_record: impl FnMut(&serde_json::Value, u64, u64, &mut dyn super::ParseSink),
-) -> Result<LinesEnd, super::ParseError> {
-    let mut pending: Vec<(u64, String)> = Vec::new();
-    let end = read_lines(
-        req.path,
-        req.start_offset,
-        req.start_line.max(1),
-        |line| {
-            if line.bytes.iter().all(u8::is_ascii_whitespace) {
-                return;
-            }
-            let (text, replaced) = decode_lossy(line.bytes);
-            if replaced {
-                sink.malformed(line.number, "invalid UTF-8 (replaced with U+FFFD)".into());
-            }
-            match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(v) => on_record(&v, line.number, line.offset, sink),
-                Err(e) => sink.malformed(line.number, format!("invalid JSON: {e}")),
-            }
-        },
-        |Oversize::Skipped { number, len }| {
-            pending.push((
-                number,
-                format!("line of {} MiB skipped (over the line limit)", len >> 20),
-            ))
-        },
-    )
-    .map_err(|source| super::ParseError::Io {
-        path: req.path.to_path_buf(),
-        source,
-    })?;
-    for (line, msg) in pending {
-        sink.malformed(line, msg);
-    }
-    Ok(end)
 }

@@ -50,7 +50,6 @@ pub fn discover(
             if exists {
                 walk(
                     &path,
-                    &path,
                     0,
                     &mut |file: &Path, meta: &fs::Metadata| {
                         if conn.is_source(&path, file) && seen.insert(file.to_path_buf()) {
@@ -79,7 +78,6 @@ pub fn discover(
 }
 
 fn walk(
-    root: &Path,
     dir: &Path,
     depth: usize,
     on_file: &mut dyn FnMut(&Path, &fs::Metadata),
@@ -101,7 +99,7 @@ fn walk(
         let path = entry.path();
         let Ok(ft) = entry.file_type() else { continue };
         if ft.is_dir() {
-            walk(root, &path, depth + 1, on_file, problems);
+            walk(&path, depth + 1, on_file, problems);
         } else if ft.is_file() {
             match entry.metadata() {
                 Ok(meta) => on_file(&path, &meta),

@@ -101,7 +101,7 @@ pub fn run_ingest(
         }
     }
     // Big files first, so one giant does not start last and run alone.
-    jobs.sort_by(|a, b| b.candidate.size.cmp(&a.candidate.size));
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.candidate.size));
     progress.files_planned(jobs.len());
 
     let outcomes = if jobs.is_empty() {

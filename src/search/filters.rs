@@ -39,10 +39,10 @@ impl Filters {
         if !self.agents.is_empty() && !self.agents.iter().any(|a| a == agent) {
             return false;
         }
-        if let Some(ws) = &self.workspace {
-            if !workspace.is_some_and(|w| workspace_matches(ws, w)) {
-                return false;
-            }
+        if let Some(ws) = &self.workspace
+            && !workspace.is_some_and(|w| workspace_matches(ws, w))
+        {
+            return false;
         }
         if self.since.is_some() || self.until.is_some() {
             let Some(t) = created_at else { return false };
@@ -101,18 +101,18 @@ pub fn parse_time(spec: &str, bound: Bound) -> Result<TimestampMs, String> {
         "now" => return Ok(now.timestamp_millis()),
         _ => {}
     }
-    if let Some((num, unit)) = s.find(|c: char| !c.is_ascii_digit()).map(|i| s.split_at(i)) {
-        if let Ok(n) = num.parse::<i64>() {
-            let ms = match unit {
-                "m" | "min" => Some(n * 60_000),
-                "h" => Some(n * 3_600_000),
-                "d" => Some(n * 86_400_000),
-                "w" => Some(n * 7 * 86_400_000),
-                _ => None,
-            };
-            if let Some(ms) = ms {
-                return Ok(now.timestamp_millis() - ms);
-            }
+    if let Some((num, unit)) = s.find(|c: char| !c.is_ascii_digit()).map(|i| s.split_at(i))
+        && let Ok(n) = num.parse::<i64>()
+    {
+        let ms = match unit {
+            "m" | "min" => Some(n * 60_000),
+            "h" => Some(n * 3_600_000),
+            "d" => Some(n * 86_400_000),
+            "w" => Some(n * 7 * 86_400_000),
+            _ => None,
+        };
+        if let Some(ms) = ms {
+            return Ok(now.timestamp_millis() - ms);
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(&s, "%Y-%m-%d") {

@@ -21,9 +21,7 @@ pub struct Snippet {
 pub fn make(content: &str, exact: &[String], prefixes: &[String]) -> Snippet {
     let mut matches: Vec<(usize, usize)> = Vec::new();
     tokenize(content, |t| {
-        if exact.iter().any(|e| *e == t.text)
-            || prefixes.iter().any(|p| t.text.starts_with(p.as_str()))
-        {
+        if exact.contains(&t.text) || prefixes.iter().any(|p| t.text.starts_with(p.as_str())) {
             matches.push((t.from, t.to));
         }
     });
@@ -89,12 +87,12 @@ fn render(content: &str, start: usize, matches: &[(usize, usize)]) -> Snippet {
             end_reached = false;
             break;
         }
-        if let Some(o) = open {
-            if at >= matches[mi].1 {
-                highlights.push((o, text.len()));
-                open = None;
-                mi += 1;
-            }
+        if let Some(o) = open
+            && at >= matches[mi].1
+        {
+            highlights.push((o, text.len()));
+            open = None;
+            mi += 1;
         }
         if open.is_none() && mi < matches.len() && at >= matches[mi].0 && at < matches[mi].1 {
             open = Some(text.len());

@@ -72,7 +72,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER conversations_title_dirty AFTER UPDATE OF title ON conversations
     WHEN OLD.title IS NOT NEW.title AND OLD.message_count > 0
     BEGIN
-        INSERT OR IGNORE INTO lexical_dirty (conversation_id) VALUES (NEW.id);
+        -- Not OR IGNORE: an outer statement's conflict policy overrides it.
+        INSERT INTO lexical_dirty (conversation_id)
+        SELECT NEW.id WHERE NOT EXISTS (SELECT 1 FROM lexical_dirty WHERE conversation_id = NEW.id);
     END;
     "#,
 ];
