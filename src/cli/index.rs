@@ -16,6 +16,9 @@ pub struct IndexArgs {
     /// Re-read every session file from the start.
     #[arg(long)]
     pub full: bool,
+    /// Skip the fast-tier semantic backfill that follows ingest.
+    #[arg(long)]
+    pub no_semantic: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,

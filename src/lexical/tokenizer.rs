@@ -44,17 +44,39 @@ fn is_joiner(c: char) -> bool {
     matches!(c, '_' | '-' | '.' | '/' | ':' | '\\')
 }
 
+/// Where a token lies in the text; its text is the span lowercased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub from: usize,
+    pub to: usize,
+    pub position: usize,
+    pub whole: bool,
+}
+
 /// Calls `emit` for every token of `text`, in position order.
 pub fn tokenize(text: &str, mut emit: impl FnMut(CodeToken)) {
+    scan(text, |sp| {
+        let mut t = String::new();
+        push_lower(&mut t, &text[sp.from..sp.to]);
+        emit(CodeToken {
+            text: t,
+            from: sp.from,
+            to: sp.to,
+            position: sp.position,
+            whole: sp.whole,
+        })
+    });
+}
+
+/// Finds every token span of `text`, in position order, without allocating.
+pub fn scan(text: &str, mut emit: impl FnMut(Span)) {
     let mut position = 0usize;
     let mut chars = text.char_indices().peekable();
     while let Some((start, c)) = chars.next() {
         if is_cjk(c) {
-            let to = start + c.len_utf8();
-            emit(CodeToken {
-                text: c.to_lowercase().collect(),
+            emit(Span {
                 from: start,
-                to,
+                to: start + c.len_utf8(),
                 position,
                 whole: true,
             });
@@ -96,15 +118,14 @@ fn emit_run(
     start: usize,
     end: usize,
     position: usize,
-    emit: &mut impl FnMut(CodeToken),
+    emit: &mut impl FnMut(Span),
 ) -> usize {
     let run = &text[start..end];
-    let parts = split_parts(run);
-    let whole = run.to_lowercase();
-    if parts.len() <= 1 {
-        if whole.len() <= MAX_TOKEN_BYTES {
-            emit(CodeToken {
-                text: whole,
+    let whole_fits = run.len() <= MAX_TOKEN_BYTES;
+    if !run.contains(|c: char| is_joiner(c) || c.is_uppercase()) {
+        // The common case: a plain lowercase word or number has no parts.
+        if whole_fits {
+            emit(Span {
                 from: start,
                 to: end,
                 position,
@@ -113,20 +134,21 @@ fn emit_run(
         }
         return position + 1;
     }
-    if whole.len() <= MAX_TOKEN_BYTES {
-        emit(CodeToken {
-            text: whole,
+    let parts = split_parts(run);
+    if whole_fits {
+        emit(Span {
             from: start,
             to: end,
             position,
             whole: true,
         });
     }
+    if parts.len() <= 1 {
+        return position + 1;
+    }
     for (i, (a, b)) in parts.iter().enumerate() {
-        let part = run[*a..*b].to_lowercase();
-        if part.len() <= MAX_TOKEN_BYTES {
-            emit(CodeToken {
-                text: part,
+        if b - a <= MAX_TOKEN_BYTES {
+            emit(Span {
                 from: start + a,
                 to: start + b,
                 position: position + i,
@@ -178,6 +200,10 @@ pub fn tokens(text: &str) -> Vec<CodeToken> {
 }
 
 /// The tantivy side of the tokenizer, registered as [`super::schema::TOKENIZER`].
+///
+/// Indexing spends most of its time here and in tantivy's postings, so the
+/// stream reuses one buffer of tokens and their strings across documents
+/// instead of allocating a `String` per token.
 #[derive(Clone, Default)]
 pub struct CodeTokenizer {
     buf: Vec<Token>,
@@ -185,6 +211,7 @@ pub struct CodeTokenizer {
 
 pub struct CodeTokenStream<'a> {
     tokens: &'a mut Vec<Token>,
+    len: usize,
     index: usize,
 }
 
@@ -192,18 +219,28 @@ impl Tokenizer for CodeTokenizer {
     type TokenStream<'a> = CodeTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> CodeTokenStream<'a> {
-        self.buf.clear();
-        tokenize(text, |t| {
-            self.buf.push(Token {
-                offset_from: t.from,
-                offset_to: t.to,
-                position: t.position,
-                text: t.text,
-                position_length: 1,
-            })
+        let mut len = 0;
+        let buf = &mut self.buf;
+        scan(text, |sp| {
+            if len == buf.len() {
+                buf.push(Token::default());
+            }
+            let t = &mut buf[len];
+            t.offset_from = sp.from;
+            t.offset_to = sp.to;
+            t.position = sp.position;
+            t.position_length = 1;
+            t.text.clear();
+            push_lower(&mut t.text, &text[sp.from..sp.to]);
+            len += 1;
         });
+        // Do not let one giant document pin a huge buffer forever.
+        if self.buf.len() > 1 << 16 && len < 1 << 12 {
+            self.buf.truncate(1 << 12);
+        }
         CodeTokenStream {
             tokens: &mut self.buf,
+            len,
             index: usize::MAX,
         }
     }
@@ -212,13 +249,24 @@ impl Tokenizer for CodeTokenizer {
 impl TokenStream for CodeTokenStream<'_> {
     fn advance(&mut self) -> bool {
         self.index = self.index.wrapping_add(1);
-        self.index < self.tokens.len()
+        self.index < self.len
     }
     fn token(&self) -> &Token {
         &self.tokens[self.index]
     }
     fn token_mut(&mut self) -> &mut Token {
         &mut self.tokens[self.index]
+    }
+}
+
+/// Pushes `s` lowercased onto `out`, with an ASCII fast path.
+fn push_lower(out: &mut String, s: &str) {
+    if s.is_ascii() {
+        out.push_str(s);
+        let start = out.len() - s.len();
+        out[start..].make_ascii_lowercase();
+    } else {
+        out.extend(s.chars().flat_map(char::to_lowercase));
     }
 }
 

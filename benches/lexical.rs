@@ -1,0 +1,180 @@
+//! Lexical benchmark: index throughput, peak RSS and warm search latency on a
+//! generated corpus, with `rg` on the same files and queries for comparison.
+//!
+//! `cargo bench --bench lexical` (1M messages by default;
+//! `CASS_BENCH_MESSAGES=100000` for a quick run, `CASS_BENCH_DIR` for where
+//! the corpus lives, `CASS_BENCH_RG_QUERIES` to bound the rg side).
+
+#[path = "corpus.rs"]
+mod corpus;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+/// Runs a command under `/usr/bin/time -v`; returns (wall seconds, peak RSS MiB, stdout).
+fn timed(cmd: &mut Command) -> (f64, f64, String) {
+    let started = Instant::now();
+    let out = cmd.output().expect("run command");
+    let wall = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "command failed: {stderr}");
+    let rss_kb: f64 = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(f64::NAN);
+    (
+        wall,
+        rss_kb / 1024.0,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn ensure_corpus(dir: &Path, messages: usize, seed: u64) -> PathBuf {
+    let home = dir.join("home");
+    let marker = dir.join(format!(".corpus-{messages}-{seed}"));
+    if !marker.exists() {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(&home).expect("create corpus dir");
+        let t = Instant::now();
+        let stats = corpus::generate(&home, messages, seed).expect("generate corpus");
+        eprintln!(
+            "generated {} files, {} messages in {:.1}s",
+            stats.files,
+            stats.messages,
+            t.elapsed().as_secs_f64()
+        );
+        std::fs::write(&marker, b"").expect("marker");
+    }
+    home
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` lists targets: nothing to list here
+    }
+    let messages = env_usize("CASS_BENCH_MESSAGES", 1_000_000);
+    let seed = 42;
+    let dir = std::env::var("CASS_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench/corpus-{messages}"))
+        });
+    let home = ensure_corpus(&dir, messages, seed);
+    let raw = corpus::tree_bytes(&home);
+    let data = dir.join("data");
+    let _ = std::fs::remove_dir_all(&data);
+    let cass = env!("CARGO_BIN_EXE_cass");
+
+    let (wall, rss, stdout) = timed(
+        Command::new("/usr/bin/time")
+            .arg("-v")
+            .arg(cass)
+            .args(["index", "--full", "--json", "--no-semantic"])
+            .env("HOME", &home)
+            .env("CASS_DATA_DIR", &data)
+            .env_remove("CLAUDE_CONFIG_DIR")
+            .env_remove("CODEX_HOME"),
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("index report");
+    let indexed = report["messages"].as_u64().unwrap_or(0);
+    println!(
+        "corpus: {} files, {:.1} MiB raw JSONL, {} messages indexed",
+        report["files_scanned"],
+        raw as f64 / 1048576.0,
+        indexed
+    );
+    println!(
+        "index --full: {:.2} s wall, {:.1} MB/s raw JSONL, {:.0} messages/s, peak RSS {:.0} MiB",
+        wall,
+        raw as f64 / 1e6 / wall,
+        indexed as f64 / wall,
+        rss
+    );
+    let lexical_bytes = corpus::tree_bytes(&data.join("lexical"));
+    let db_bytes = std::fs::metadata(data.join("cass.db"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "on disk: store {:.1} MiB, lexical index {:.1} MiB",
+        db_bytes as f64 / 1048576.0,
+        lexical_bytes as f64 / 1048576.0
+    );
+
+    // Warm search latency, in process (what the TUI and a long-lived agent see).
+    let queries = corpus::queries(env_usize("CASS_BENCH_QUERIES", 300), seed);
+    let searcher =
+        cass::search::Searcher::open(&cass::config::DataDir::at(&data)).expect("open searcher");
+    let req =
+        |q: &str| cass::search::SearchRequest::new(q, Default::default(), 10, 0).expect("query");
+    let mut total_hits = 0;
+    for q in &queries {
+        total_hits += searcher.search(&req(q)).expect("search").total;
+    }
+    let mut lat = Vec::new();
+    for _ in 0..3 {
+        for q in &queries {
+            let r = req(q);
+            let t = Instant::now();
+            let res = searcher.search(&r).expect("search");
+            lat.push(t.elapsed().as_secs_f64() * 1e3);
+            std::hint::black_box(res);
+        }
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "search (warm, {} queries × 3, top 10 + total, hydrated with snippets): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; mean hits/query {:.0}",
+        queries.len(),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(f64::NAN),
+        total_hits as f64 / queries.len() as f64
+    );
+
+    // rg over the same files: the first term of each query, case-insensitive,
+    // counting matching lines (less work than an AND of all terms).
+    let rg_n = env_usize("CASS_BENCH_RG_QUERIES", 200).min(queries.len());
+    if Command::new("rg").arg("--version").output().is_ok() && rg_n > 0 {
+        let mut rg = Vec::new();
+        for q in queries.iter().take(rg_n) {
+            let term = q.split_whitespace().next().unwrap_or(q);
+            let t = Instant::now();
+            let out = Command::new("rg")
+                .args(["--hidden", "--no-ignore", "-i", "-F", "-c", "--", term])
+                .arg(&home)
+                .output()
+                .expect("rg");
+            rg.push(t.elapsed().as_secs_f64() * 1e3);
+            std::hint::black_box(out);
+        }
+        rg.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "rg (same files, first term of {} queries): p50 {:.1} ms, p99 {:.1} ms; cass p50 is {:.0}× faster",
+            rg_n,
+            percentile(&rg, 0.5),
+            percentile(&rg, 0.99),
+            percentile(&rg, 0.5) / percentile(&lat, 0.5)
+        );
+    } else {
+        println!("rg not found: skipping the comparison");
+    }
+}
