@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod embed;
 pub mod faults;
 pub mod indexer;
 pub mod lexical;
@@ -15,3 +16,4 @@ pub mod model;
 pub mod search;
 pub mod store;
 pub mod time;
+pub mod vector;

@@ -69,12 +69,30 @@ pub fn run(global: &GlobalArgs, args: &IndexArgs) -> Result<i32, CliError> {
     progress.0.set_message("lexical index");
     report.lexical = Some(indexer::sync_lexical(&data)?);
     progress.0.finish_and_clear();
+    if !args.no_semantic {
+        let r = super::semantic::run_backfill(
+            &data,
+            crate::indexer::semantic::Tier::Fast,
+            crate::indexer::semantic::DEFAULT_BATCH,
+            None,
+            !global.quiet && !args.json,
+        )?;
+        report.semantic = Some(r);
+    }
     if args.json {
         super::print_json(&report)?;
     } else if !global.quiet {
         print_human(&report);
     }
-    Ok(exit::OK)
+    let cancelled = report
+        .semantic
+        .as_ref()
+        .is_some_and(|s| s.outcome == "cancelled");
+    Ok(if cancelled {
+        exit::INTERRUPTED
+    } else {
+        exit::OK
+    })
 }
 
 fn print_human(r: &IndexReport) {
@@ -103,6 +121,9 @@ fn print_human(r: &IndexReport) {
                 found.join(", ")
             );
         }
+    }
+    if let Some(s) = &r.semantic {
+        eprint!("{}", super::semantic::describe(s));
     }
     for p in &r.unreadable {
         eprintln!("cass: {}: {}", p.path.display(), p.error);

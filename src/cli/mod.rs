@@ -4,6 +4,7 @@
 mod error;
 mod index;
 mod search;
+mod semantic;
 mod style;
 mod view;
 
@@ -42,6 +43,9 @@ pub enum Command {
     View(view::ViewArgs),
     /// Print the messages around one message.
     Expand(view::ExpandArgs),
+    /// Semantic tiers: backfill, status, report, compact.
+    #[command(subcommand)]
+    Semantic(semantic::SemanticCommand),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -71,6 +75,7 @@ pub fn main() -> i32 {
         Command::Search(args) => (args.json, search::run(&cli.global, &args)),
         Command::View(args) => (args.json, view::view(&cli.global, &args)),
         Command::Expand(args) => (args.json, view::expand(&cli.global, &args)),
+        Command::Semantic(cmd) => (cmd.json(), semantic::run(&cli.global, &cmd)),
     };
     match result {
         Ok(code) => code,

@@ -35,6 +35,13 @@ pub struct SearchArgs {
     /// Hits to skip (for paging: use the previous `next_offset`).
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
+    /// lexical, semantic or hybrid (default: hybrid with the best published
+    /// semantic tier, else lexical).
+    #[arg(long, value_enum)]
+    pub mode: Option<crate::search::Mode>,
+    /// The semantic tier to use (default: quality if published, else fast).
+    #[arg(long, value_enum)]
+    pub tier: Option<crate::indexer::semantic::Tier>,
     /// Robot output: one JSON object on stdout (docs/ROBOT.md).
     #[arg(long)]
     pub json: bool,
@@ -72,7 +79,11 @@ pub fn build_request(args: &SearchArgs) -> Result<SearchRequest, CliError> {
         .transpose()
         .map_err(usage)?;
     let text = args.query.join(" ");
-    SearchRequest::new(&text, filters, args.limit, args.offset).map_err(search_error)
+    let mut req =
+        SearchRequest::new(&text, filters, args.limit, args.offset).map_err(search_error)?;
+    req.mode = args.mode;
+    req.tier = args.tier;
+    Ok(req)
 }
 
 pub(crate) fn search_error(e: SearchError) -> CliError {
@@ -84,6 +95,11 @@ pub(crate) fn search_error(e: SearchError) -> CliError {
             CliError::new("no_index", exit::NO_INDEX, e.to_string()).hint("run `cass index` first")
         }
         SearchError::Store(s) => CliError::from(s),
+        SearchError::Tier(crate::search::TierError::NotPublished(t)) => {
+            CliError::new("no_semantic_tier", exit::NO_INDEX, e.to_string()).hint(format!(
+                "run `cass semantic backfill --tier {t}`, or search with --mode lexical"
+            ))
+        }
         other => CliError::new("search", exit::USAGE, other.to_string()),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod discover;
 pub mod ingest;
+pub mod semantic;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -55,6 +56,8 @@ pub struct IndexReport {
     pub agents: Vec<AgentReport>,
     /// What the lexical sync after ingest did.
     pub lexical: Option<crate::lexical::SyncReport>,
+    /// What the fast-tier backfill after ingest did (absent with --no-semantic).
+    pub semantic: Option<semantic::BackfillReport>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -149,6 +152,7 @@ pub fn run_ingest(
         elapsed_ms: 0,
         agents: Vec::new(),
         lexical: None,
+        semantic: None,
     };
     for (job, out) in jobs.iter().zip(&outcomes) {
         match job.plan {

@@ -5,20 +5,46 @@
 pub mod filters;
 pub mod lexical;
 pub mod query;
+pub mod semantic;
 pub mod snippet;
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::config::DataDir;
+use crate::indexer::semantic::Tier;
 use crate::lexical::{LexicalError, LexicalIndex};
 use crate::model::{Role, TimestampMs};
 use crate::store::{Store, StoreError};
 pub use filters::Filters;
 pub use query::{ParsedQuery, QueryError};
+pub use semantic::{LoadedTier, TierError};
 pub use snippet::Snippet;
+
+/// How hits are retrieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Words, phrases and prefixes through the lexical index.
+    Lexical,
+    /// Nearest neighbours of the query's embedding in a semantic tier.
+    Semantic,
+    /// Both, fused by reciprocal rank (k = 60).
+    Hybrid,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Lexical => "lexical",
+            Mode::Semantic => "semantic",
+            Mode::Hybrid => "hybrid",
+        }
+    }
+}
 
 /// Version of the robot JSON shape (docs/ROBOT.md).
 pub const ROBOT_SCHEMA: &str = "cass.search.v1";
@@ -34,6 +60,10 @@ pub struct SearchRequest {
     pub filters: Filters,
     pub limit: usize,
     pub offset: usize,
+    /// `None`: hybrid with the best published tier, else lexical.
+    pub mode: Option<Mode>,
+    /// `None`: the best published tier (quality, then fast).
+    pub tier: Option<Tier>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +76,10 @@ pub enum SearchError {
     Store(#[from] StoreError),
     #[error("--limit must be between 1 and {MAX_LIMIT}")]
     Limit,
+    #[error(transparent)]
+    Tier(#[from] TierError),
+    #[error("semantic search: {0}")]
+    Semantic(String),
 }
 
 impl SearchRequest {
@@ -65,6 +99,8 @@ impl SearchRequest {
             filters,
             limit,
             offset,
+            mode: None,
+            tier: None,
         })
     }
 }
@@ -98,18 +134,27 @@ pub struct SearchResults {
     pub schema: &'static str,
     pub query: String,
     pub mode: &'static str,
+    /// The semantic tier that ran (`fast`, `quality`), if any.
+    pub tier: Option<&'static str>,
+    /// Why the search ran in another mode or tier than the default would.
+    pub fallback: Option<String>,
     pub total: usize,
     pub elapsed_ms: f64,
     pub hits: Vec<Hit>,
     pub next_offset: Option<usize>,
 }
 
+/// The mode that will run, its tier, and why it differs from the default.
+type Resolved = (Mode, Option<Arc<LoadedTier>>, Option<String>);
+
 /// An open searcher over the data dir: the lexical index and the store,
 /// both read-only. Cheap to reuse across queries (the TUI keeps one).
 pub struct Searcher {
+    data: DataDir,
     store: Store,
     index: LexicalIndex,
     reader: tantivy::IndexReader,
+    tiers: Mutex<HashMap<Tier, Arc<LoadedTier>>>,
 }
 
 impl Searcher {
@@ -126,9 +171,11 @@ impl Searcher {
                 source,
             })?;
         Ok(Searcher {
+            data: data.clone(),
             store,
             index,
             reader,
+            tiers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -147,37 +194,166 @@ impl Searcher {
         Ok(())
     }
 
+    /// A tier's published state, opened once and reused.
+    pub fn tier(&self, tier: Tier) -> Result<Arc<LoadedTier>, TierError> {
+        if let Some(t) = self.tiers.lock().expect("tier cache").get(&tier) {
+            return Ok(t.clone());
+        }
+        let loaded = Arc::new(LoadedTier::open(&self.data, tier)?);
+        self.tiers
+            .lock()
+            .expect("tier cache")
+            .insert(tier, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The best published tier: quality, else fast. The note says why
+    /// quality was passed over when it is published but cannot run.
+    fn best_tier(&self) -> Result<(Arc<LoadedTier>, Option<String>), TierError> {
+        let mut note = None;
+        match self.tier(Tier::Quality) {
+            Ok(t) => return Ok((t, None)),
+            Err(TierError::NotPublished(_)) => {}
+            Err(e) => note = Some(format!("{e}; using the fast tier")),
+        }
+        self.tier(Tier::Fast).map(|t| (t, note))
+    }
+
+    /// Decides mode and tier. An explicit mode or tier that cannot run is an
+    /// error; only the default falls back, and says so.
+    fn resolve(&self, req: &SearchRequest) -> Result<Resolved, SearchError> {
+        match (req.mode, req.tier) {
+            (Some(Mode::Lexical), _) => Ok((Mode::Lexical, None, None)),
+            (mode, Some(t)) => Ok((mode.unwrap_or(Mode::Hybrid), Some(self.tier(t)?), None)),
+            (Some(mode), None) => {
+                let (t, note) = self.best_tier()?;
+                Ok((mode, Some(t), note))
+            }
+            (None, None) => match self.best_tier() {
+                Ok((t, note)) => Ok((Mode::Hybrid, Some(t), note)),
+                Err(e) => Ok((
+                    Mode::Lexical,
+                    None,
+                    Some(format!("{e}; searched lexically")),
+                )),
+            },
+        }
+    }
+
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
         let started = Instant::now();
-        let searcher = self.reader.searcher();
-        let (ids, total) = lexical::search(
-            &self.index,
-            &searcher,
-            &req.query,
-            &req.filters,
-            req.limit,
-            req.offset,
-        )?;
-        let hits = self.hydrate(&ids, &req.query)?;
-        let next = req.offset + ids.len();
-        Ok(SearchResults {
+        let (mode, tier, fallback) = self.resolve(req)?;
+        let want = req.offset + req.limit;
+        let (ranked, total): (Vec<(i64, f32)>, usize) = match (mode, &tier) {
+            (Mode::Lexical, _) | (_, None) => {
+                let searcher = self.reader.searcher();
+                let (ids, total) = lexical::search(
+                    &self.index,
+                    &searcher,
+                    &req.query,
+                    &req.filters,
+                    req.limit,
+                    req.offset,
+                )?;
+                let hits = self.hydrate(
+                    &ids.iter()
+                        .map(|s| (s.message_id, s.score))
+                        .collect::<Vec<_>>(),
+                    &req.query,
+                )?;
+                let next = req.offset + ids.len();
+                return Ok(self.results(
+                    req,
+                    mode,
+                    None,
+                    fallback,
+                    total,
+                    hits,
+                    (next < total).then_some(next),
+                    started,
+                ));
+            }
+            (Mode::Semantic, Some(t)) => {
+                // Over-fetch: rows of replaced messages are dropped at hydration.
+                let scored = t
+                    .search(&semantic_text(&req.query), &req.filters, want * 2 + 16)
+                    .map_err(SearchError::Semantic)?;
+                let n = scored.len();
+                (
+                    scored
+                        .into_iter()
+                        .map(|s| (s.message_id, s.score))
+                        .collect(),
+                    n,
+                )
+            }
+            (Mode::Hybrid, Some(t)) => {
+                let n = (want * 3).max(60);
+                let searcher = self.reader.searcher();
+                let (lex, _) =
+                    lexical::search(&self.index, &searcher, &req.query, &req.filters, n, 0)?;
+                let sem = t
+                    .search(&semantic_text(&req.query), &req.filters, n)
+                    .map_err(SearchError::Semantic)?;
+                let fused = semantic::rrf(&[
+                    lex.iter().map(|s| s.message_id).collect(),
+                    sem.iter().map(|s| s.message_id).collect(),
+                ]);
+                let n = fused.len();
+                (
+                    fused
+                        .into_iter()
+                        .map(|(id, score)| (id, score as f32))
+                        .collect(),
+                    n,
+                )
+            }
+        };
+        let mut hits = self.hydrate(&ranked[..ranked.len().min(want * 2 + 16)], &req.query)?;
+        let live = hits.len();
+        let page: Vec<Hit> = hits.drain(..).skip(req.offset).take(req.limit).collect();
+        let next = req.offset + page.len();
+        let more = next < live;
+        Ok(self.results(
+            req,
+            mode,
+            tier.map(|t| t.tier.name()),
+            fallback,
+            total.min(live.max(total)),
+            page,
+            more.then_some(next),
+            started,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn results(
+        &self,
+        req: &SearchRequest,
+        mode: Mode,
+        tier: Option<&'static str>,
+        fallback: Option<String>,
+        total: usize,
+        hits: Vec<Hit>,
+        next_offset: Option<usize>,
+        started: Instant,
+    ) -> SearchResults {
+        SearchResults {
             schema: ROBOT_SCHEMA,
             query: req.query_text.clone(),
-            mode: "lexical",
+            mode: mode.name(),
+            tier,
+            fallback,
             total,
             elapsed_ms: (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
             hits,
-            next_offset: (next < total).then_some(next),
-        })
+            next_offset,
+        }
     }
 
     /// Reads the hits' messages and conversations; ids no longer in the store
     /// (replaced since the index was built) are dropped.
-    fn hydrate(
-        &self,
-        ids: &[lexical::ScoredId],
-        query: &ParsedQuery,
-    ) -> Result<Vec<Hit>, SearchError> {
+    fn hydrate(&self, ids: &[(i64, f32)], query: &ParsedQuery) -> Result<Vec<Hit>, SearchError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -191,24 +367,21 @@ impl Searcher {
         let (exact, prefixes) = query.highlight_terms();
         let mut by_id: HashMap<i64, Hit> = HashMap::new();
         let rows = stmt
-            .query_map(
-                rusqlite::params_from_iter(ids.iter().map(|s| s.message_id)),
-                |r| {
-                    let content: String = r.get(4)?;
-                    Ok(Hit {
-                        message_id: r.get(0)?,
-                        conversation_id: r.get(1)?,
-                        role: r.get(2)?,
-                        created_at: r.get(3)?,
-                        agent: r.get(5)?,
-                        workspace: r.get(6)?,
-                        title: r.get(7)?,
-                        source_path: r.get(8)?,
-                        score: 0.0,
-                        snippet: snippet::make(&content, &exact, &prefixes),
-                    })
-                },
-            )
+            .query_map(rusqlite::params_from_iter(ids.iter().map(|s| s.0)), |r| {
+                let content: String = r.get(4)?;
+                Ok(Hit {
+                    message_id: r.get(0)?,
+                    conversation_id: r.get(1)?,
+                    role: r.get(2)?,
+                    created_at: r.get(3)?,
+                    agent: r.get(5)?,
+                    workspace: r.get(6)?,
+                    title: r.get(7)?,
+                    source_path: r.get(8)?,
+                    score: 0.0,
+                    snippet: snippet::make(&content, &exact, &prefixes),
+                })
+            })
             .map_err(StoreError::from)?;
         for row in rows {
             let hit = row.map_err(StoreError::from)?;
@@ -216,9 +389,9 @@ impl Searcher {
         }
         Ok(ids
             .iter()
-            .filter_map(|s| {
-                by_id.remove(&s.message_id).map(|mut h| {
-                    h.score = s.score;
+            .filter_map(|&(id, score)| {
+                by_id.remove(&id).map(|mut h| {
+                    h.score = score;
                     h
                 })
             })
@@ -229,4 +402,20 @@ impl Searcher {
 /// Parses a role filter value.
 pub fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+/// The words a semantic tier embeds for a query: every atom that is looked
+/// for, operators and exclusions removed.
+pub fn semantic_text(q: &ParsedQuery) -> String {
+    let mut parts = Vec::new();
+    for clause in q.clauses.iter().filter(|c| !c.negated) {
+        for atom in &clause.any_of {
+            match atom {
+                query::Atom::Term(t) | query::Atom::Phrase(t) | query::Atom::Prefix(t) => {
+                    parts.push(t.as_str())
+                }
+            }
+        }
+    }
+    parts.join(" ")
 }

@@ -1,0 +1,110 @@
+//! The `fast` tier's embedder: feature hashing, no model, always available.
+//!
+//! Lowercase, split on non-alphanumerics, drop tokens under 2 characters,
+//! FNV-1a 64 of each token picks a bucket (`hash mod 384`) and a sign (the
+//! top bit: set means −1), then the vector is L2-normalized. A text with no
+//! token of two or more characters maps to the all-zero vector, which scores
+//! 0 against everything; canonical text never sends such a text (it is not
+//! embedded), and a query that yields it is refused with a clear error.
+
+use super::{EmbedError, Embedder, l2_normalize};
+
+pub const HASH_DIMS: usize = 384;
+pub const HASH_ID: &str = "hash";
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HashEmbedder;
+
+/// FNV-1a 64 over bytes.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl HashEmbedder {
+    /// Embeds one text into `row` (length [`HASH_DIMS`], zeroed by the caller).
+    pub fn embed_one(text: &str, row: &mut [f32]) {
+        let mut token = String::new();
+        let flush = |token: &mut String, row: &mut [f32]| {
+            if token.chars().count() >= 2 {
+                let h = fnv1a64(token.as_bytes());
+                let bucket = (h % HASH_DIMS as u64) as usize;
+                row[bucket] += if h >> 63 == 1 { -1.0 } else { 1.0 };
+            }
+            token.clear();
+        };
+        for c in text.chars() {
+            if c.is_alphanumeric() {
+                token.extend(c.to_lowercase());
+            } else if !token.is_empty() {
+                flush(&mut token, row);
+            }
+        }
+        if !token.is_empty() {
+            flush(&mut token, row);
+        }
+        l2_normalize(row);
+    }
+}
+
+impl Embedder for HashEmbedder {
+    fn id(&self) -> &str {
+        HASH_ID
+    }
+    fn dims(&self) -> usize {
+        HASH_DIMS
+    }
+    fn embed(&self, texts: &[&str], out: &mut Vec<f32>) -> Result<(), EmbedError> {
+        let start = out.len();
+        out.resize(start + texts.len() * HASH_DIMS, 0.0);
+        for (text, row) in texts.iter().zip(out[start..].chunks_exact_mut(HASH_DIMS)) {
+            Self::embed_one(text, row);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn embed(s: &str) -> Vec<f32> {
+        let mut out = Vec::new();
+        HashEmbedder.embed(&[s], &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn follows_the_documented_recipe() {
+        let v = embed("Hello, hello WORLD a");
+        // "a" is dropped; hello twice, world once.
+        let h = fnv1a64(b"hello");
+        let w = fnv1a64(b"world");
+        let (hb, wb) = ((h % 384) as usize, (w % 384) as usize);
+        let (hs, ws) = (
+            if h >> 63 == 1 { -1.0 } else { 1.0 },
+            if w >> 63 == 1 { -1.0 } else { 1.0 },
+        );
+        let norm = (4.0f32 + 1.0).sqrt();
+        assert!((v[hb] - 2.0 * hs / norm).abs() < 1e-6);
+        assert!((v[wb] - ws / norm).abs() < 1e-6);
+        assert_eq!(v.iter().filter(|x| **x != 0.0).count(), 2);
+        assert!((v.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn text_without_tokens_is_the_zero_vector() {
+        assert!(embed("a . ! ?").iter().all(|x| *x == 0.0));
+        assert_eq!(embed("").len(), HASH_DIMS);
+    }
+
+    #[test]
+    fn fnv_matches_the_reference_values() {
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+    }
+}

@@ -1,0 +1,54 @@
+//! Embedders: text in, unit vectors out. The semantic tiers and query-time
+//! search share this trait, so a tier is always searched with the embedder
+//! that built it.
+
+pub mod canonical;
+pub mod hash;
+
+/// Why a batch could not be embedded.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("model {model}: {message}")]
+    Model { model: String, message: String },
+    #[error("model files missing at {path}: {message}")]
+    Missing { path: String, message: String },
+}
+
+pub trait Embedder: Send + Sync {
+    /// Stable id recorded in tier manifests (`hash`, `minilm-384`).
+    fn id(&self) -> &str;
+    fn dims(&self) -> usize;
+    /// Checksum of the model files, when there is a model; a manifest whose
+    /// checksum differs means the tier is rebuilt rather than mixed.
+    fn model_checksum(&self) -> Option<String> {
+        None
+    }
+    /// Embeds each text into `dims()` floats, appended to `out` row by row.
+    /// Every row is L2-normalized (or all zeros for a text with no tokens).
+    fn embed(&self, texts: &[&str], out: &mut Vec<f32>) -> Result<(), EmbedError>;
+    /// Largest `rows × longest input (in tokens)` one call should take, so
+    /// memory stays flat for models whose cost grows with padding. `None`
+    /// means batches need no such bound.
+    fn batch_token_budget(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// Scales a vector to unit length; leaves an all-zero vector as it is.
+pub fn l2_normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for x in v {
+            *x /= norm;
+        }
+    }
+}
+
+/// Loads the `quality` tier's embedder from the data dir's installed model.
+pub fn load_quality(data: &crate::config::DataDir) -> Result<Box<dyn Embedder>, EmbedError> {
+    let dir = data.models().join("minilm-384");
+    Err(EmbedError::Missing {
+        path: dir.display().to_string(),
+        message: "the quality model is not installed; run `cass models install --from DIR`".into(),
+    })
+}

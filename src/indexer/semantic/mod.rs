@@ -1,0 +1,542 @@
+//! The semantic backfill: a resumable, crash-safe loop that embeds every
+//! message past the tier's cursor and publishes the result atomically.
+//!
+//! Each batch: selection → packet replay → embed → staging write →
+//! checkpoint. When selection comes back empty, the staged rows are
+//! published as one immutable segment in the same run. A crash at any point
+//! resumes from the last checkpoint (staged bytes past it are cut off); a
+//! signal or time budget stops between batches, after a checkpoint. Every
+//! transition goes through the [`progress::ProgressSink`].
+
+pub mod progress;
+mod publish;
+pub mod report;
+mod tier;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::embed::{EmbedError, Embedder, canonical::canonical};
+use crate::store::Store;
+use crate::vector::VectorError;
+use crate::vector::manifest::Manifest;
+use crate::vector::staging::Staging;
+use progress::{Event, Fields, ProgressSink};
+pub use publish::{CompactReport, compact};
+pub use tier::{Tier, TierState, tier_state};
+
+/// The embedder that builds (and searches) a tier.
+pub fn embedder_for(
+    data: &crate::config::DataDir,
+    tier: Tier,
+) -> Result<Box<dyn Embedder>, EmbedError> {
+    match tier {
+        Tier::Fast => Ok(Box::new(crate::embed::hash::HashEmbedder)),
+        Tier::Quality => crate::embed::load_quality(data),
+    }
+}
+
+/// Messages selected per batch unless the caller says otherwise.
+pub const DEFAULT_BATCH: usize = 4096;
+/// How often packet replay says it is still alive.
+const REPLAY_TICK: Duration = Duration::from_millis(250);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Vector(#[from] VectorError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+}
+
+impl BackfillError {
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            BackfillError::Vector(v) => v.is_disk_full(),
+            BackfillError::Store(s) => s.is_disk_full(),
+            BackfillError::Sql(e) => {
+                matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull))
+            }
+            BackfillError::Embed(_) => false,
+        }
+    }
+}
+
+/// How a backfill run should behave.
+#[derive(Clone)]
+pub struct BackfillOptions {
+    pub batch_size: usize,
+    /// Stop (cooperatively, after a checkpoint) once this much time has passed.
+    pub max_duration: Option<Duration>,
+    /// Set by a signal handler: stop after the current batch's checkpoint.
+    pub cancel: Arc<AtomicBool>,
+    /// Called after each checkpoint with (rows processed, rows expected), for
+    /// a progress bar.
+    pub on_batch: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for BackfillOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackfillOptions")
+            .field("batch_size", &self.batch_size)
+            .field("max_duration", &self.max_duration)
+            .field("cancel", &self.cancel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for BackfillOptions {
+    fn default() -> Self {
+        BackfillOptions {
+            batch_size: DEFAULT_BATCH,
+            max_duration: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+            on_batch: None,
+        }
+    }
+}
+
+/// What one run did (also `cass semantic backfill --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BackfillReport {
+    pub tier: &'static str,
+    pub embedder_id: String,
+    /// `complete` or `cancelled`.
+    pub outcome: &'static str,
+    /// The tier was thrown away and rebuilt (another embedder or model).
+    pub rebuilt: bool,
+    pub batches: u64,
+    pub rows_processed: u64,
+    pub rows_embedded: u64,
+    pub rows_skipped: u64,
+    pub published: bool,
+    pub published_rows: u64,
+    pub pending_rows: u64,
+    pub elapsed_ms: u64,
+}
+
+/// Runs the backfill for one tier. The caller holds the writer lock.
+pub fn backfill(
+    store: &Store,
+    dir: &Path,
+    tier: Tier,
+    embedder: &dyn Embedder,
+    opts: &BackfillOptions,
+    sink: &ProgressSink,
+) -> Result<BackfillReport, BackfillError> {
+    let mut run = Run::new(tier, embedder, sink);
+    match run.go(store, dir, opts) {
+        Ok(report) => Ok(report),
+        Err(e) => {
+            sink.emit(
+                Event::Error,
+                &Fields {
+                    error: Some(e.to_string()),
+                    ..run.counters()
+                },
+            );
+            Err(e)
+        }
+    }
+}
+
+/// One message selected for embedding.
+struct Row {
+    id: i64,
+    conversation_id: i64,
+    content: String,
+}
+
+struct Run<'a> {
+    tier: Tier,
+    embedder: &'a dyn Embedder,
+    sink: &'a ProgressSink,
+    started: Instant,
+    batch_index: u64,
+    rows_processed: u64,
+    rows_total: u64,
+    embedded: u64,
+    skipped: u64,
+    cursor: i64,
+    cursor_conversation: i64,
+}
+
+impl<'a> Run<'a> {
+    fn new(tier: Tier, embedder: &'a dyn Embedder, sink: &'a ProgressSink) -> Run<'a> {
+        Run {
+            tier,
+            embedder,
+            sink,
+            started: Instant::now(),
+            batch_index: 0,
+            rows_processed: 0,
+            rows_total: 0,
+            embedded: 0,
+            skipped: 0,
+            cursor: 0,
+            cursor_conversation: 0,
+        }
+    }
+
+    fn counters(&self) -> Fields {
+        Fields {
+            batch_index: Some(self.batch_index),
+            rows_processed: Some(self.rows_processed),
+            rows_total: Some(self.rows_total),
+            last_conversation_id: Some(self.cursor_conversation),
+            last_message_id: Some(self.cursor),
+            ..Default::default()
+        }
+    }
+
+    fn emit(&self, event: Event, extra: Fields) {
+        let base = self.counters();
+        self.sink.emit(
+            event,
+            &Fields {
+                batch_rows: extra.batch_rows,
+                conversations_in_batch: extra.conversations_in_batch,
+                note: extra.note,
+                bytes: extra.bytes,
+                error: extra.error,
+                ..base
+            },
+        );
+    }
+
+    fn go(
+        &mut self,
+        store: &Store,
+        dir: &Path,
+        opts: &BackfillOptions,
+    ) -> Result<BackfillReport, BackfillError> {
+        std::fs::create_dir_all(dir.join("segments")).map_err(|e| VectorError::io(dir, e))?;
+        let (mut manifest, rebuilt) = tier::open_manifest(dir, self.tier, self.embedder)?;
+        let mut staging = Staging::open(
+            &tier::staging_path(dir),
+            manifest.dims,
+            manifest.checkpoint.staged_rows,
+        )?;
+        self.cursor = manifest.checkpoint.last_message_id;
+        self.cursor_conversation = manifest.checkpoint.last_conversation_id;
+        let conn = store.conn();
+        self.rows_total = conn.query_row(
+            "SELECT COUNT(*) FROM messages WHERE id > ?1",
+            [self.cursor],
+            |r| r.get::<_, i64>(0),
+        )? as u64;
+
+        let mut published = false;
+        loop {
+            let over_time = opts
+                .max_duration
+                .is_some_and(|d| self.started.elapsed() >= d);
+            if opts.cancel.load(Ordering::SeqCst) || over_time {
+                let why = if over_time {
+                    "time budget reached"
+                } else {
+                    "signal"
+                };
+                self.emit(
+                    Event::Cancelled,
+                    Fields {
+                        note: Some(why.into()),
+                        ..Default::default()
+                    },
+                );
+                return Ok(self.report(&manifest, "cancelled", rebuilt, published, store));
+            }
+            let rows = self.select(conn, opts.batch_size)?;
+            if rows.is_empty() {
+                break;
+            }
+            let inputs = self.replay(conn, &rows)?;
+            let (ids, vectors) = self.embed(&rows, &inputs)?;
+            self.stage(&mut staging, &ids, &vectors)?;
+            let last = rows.last().expect("non-empty batch");
+            self.cursor = last.id;
+            self.cursor_conversation = last.conversation_id;
+            self.rows_processed += rows.len() as u64;
+            self.checkpoint(dir, &mut manifest, rows.len() as u64, ids.len() as u64)?;
+            self.batch_index += 1;
+            if let Some(cb) = &opts.on_batch {
+                cb(self.rows_processed, self.rows_total);
+            }
+        }
+        if manifest.checkpoint.staged_rows > 0 {
+            self.emit(
+                Event::PublishStart,
+                Fields {
+                    batch_rows: Some(manifest.checkpoint.staged_rows),
+                    ..Default::default()
+                },
+            );
+            let bytes = publish::publish(store, dir, &mut manifest)?;
+            drop(staging);
+            published = true;
+            self.emit(
+                Event::PublishDone,
+                Fields {
+                    bytes: Some(bytes),
+                    ..Default::default()
+                },
+            );
+        }
+        self.emit(Event::Complete, Fields::default());
+        Ok(self.report(&manifest, "complete", rebuilt, published, store))
+    }
+
+    fn select(&self, conn: &rusqlite::Connection, batch: usize) -> Result<Vec<Row>, BackfillError> {
+        self.emit(Event::SelectionStart, Fields::default());
+        // By message id alone: ids only grow, so `id > cursor` never skips a
+        // conversation whose messages are older than another's.
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, conversation_id, content FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows: Vec<Row> = stmt
+            .query_map(rusqlite::params![self.cursor, batch.max(1) as i64], |r| {
+                Ok(Row {
+                    id: r.get(0)?,
+                    conversation_id: r.get(1)?,
+                    content: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let bytes: usize = rows.iter().map(|r| r.content.len()).sum();
+        self.emit(
+            Event::SelectionDone,
+            Fields {
+                batch_rows: Some(rows.len() as u64),
+                bytes: Some(bytes as u64),
+                ..Default::default()
+            },
+        );
+        Ok(rows)
+    }
+
+    /// Loads the batch's conversation envelopes and builds one canonical
+    /// input per message (`None`: nothing worth embedding).
+    fn replay(
+        &self,
+        conn: &rusqlite::Connection,
+        rows: &[Row],
+    ) -> Result<Vec<Option<String>>, BackfillError> {
+        let convs: Vec<i64> = {
+            let mut seen = HashSet::new();
+            rows.iter()
+                .map(|r| r.conversation_id)
+                .filter(|c| seen.insert(*c))
+                .collect()
+        };
+        let n_convs = Some(convs.len() as u64);
+        self.emit(
+            Event::PacketReplayStart,
+            Fields {
+                batch_rows: Some(rows.len() as u64),
+                conversations_in_batch: n_convs,
+                ..Default::default()
+            },
+        );
+        let mut envelopes: HashMap<i64, (String, Option<String>)> = HashMap::new();
+        let mut last_tick = Instant::now();
+        for chunk in convs.chunks(256) {
+            let placeholders = vec!["?"; chunk.len()].join(",");
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT id, agent, workspace FROM conversations WHERE id IN ({placeholders})"
+            ))?;
+            let found = stmt.query_map(rusqlite::params_from_iter(chunk), |r| {
+                Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?)))
+            })?;
+            for f in found {
+                let (id, env) = f?;
+                envelopes.insert(id, env);
+            }
+            if last_tick.elapsed() >= REPLAY_TICK {
+                last_tick = Instant::now();
+                self.emit(
+                    Event::PacketReplayProgress,
+                    Fields {
+                        conversations_in_batch: n_convs,
+                        note: Some(format!("{} envelopes", envelopes.len())),
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+        let inputs: Vec<Option<String>> = rows
+            .par_iter()
+            .map(|r| {
+                if envelopes.contains_key(&r.conversation_id) {
+                    canonical(&r.content)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let bytes: usize = inputs.iter().flatten().map(String::len).sum();
+        self.emit(
+            Event::PacketReplayDone,
+            Fields {
+                batch_rows: Some(rows.len() as u64),
+                conversations_in_batch: n_convs,
+                bytes: Some(bytes as u64),
+                ..Default::default()
+            },
+        );
+        Ok(inputs)
+    }
+
+    fn embed(
+        &mut self,
+        rows: &[Row],
+        inputs: &[Option<String>],
+    ) -> Result<(Vec<i64>, Vec<f32>), BackfillError> {
+        let mut ids = Vec::new();
+        let mut texts: Vec<&str> = Vec::new();
+        for (row, input) in rows.iter().zip(inputs) {
+            if let Some(t) = input {
+                ids.push(row.id);
+                texts.push(t);
+            }
+        }
+        self.skipped += (rows.len() - ids.len()) as u64;
+        let bytes: usize = texts.iter().map(|t| t.len()).sum();
+        let fields = || Fields {
+            batch_rows: Some(texts.len() as u64),
+            bytes: Some(bytes as u64),
+            ..Default::default()
+        };
+        self.emit(Event::EmbedBatchStart, fields());
+        let vectors = embed_bounded(self.embedder, &texts)?;
+        self.embedded += ids.len() as u64;
+        self.emit(Event::EmbedBatchDone, fields());
+        Ok((ids, vectors))
+    }
+
+    fn stage(
+        &self,
+        staging: &mut Staging,
+        ids: &[i64],
+        vectors: &[f32],
+    ) -> Result<(), BackfillError> {
+        self.emit(
+            Event::StagingWriteStart,
+            Fields {
+                batch_rows: Some(ids.len() as u64),
+                ..Default::default()
+            },
+        );
+        let bytes = staging.append(ids, vectors)?;
+        crate::faults::point("staging.before_sync");
+        staging.sync()?;
+        self.emit(
+            Event::StagingWriteDone,
+            Fields {
+                batch_rows: Some(ids.len() as u64),
+                bytes: Some(bytes),
+                ..Default::default()
+            },
+        );
+        Ok(())
+    }
+
+    fn checkpoint(
+        &self,
+        dir: &Path,
+        manifest: &mut Manifest,
+        processed: u64,
+        staged: u64,
+    ) -> Result<(), BackfillError> {
+        self.emit(Event::CheckpointSaveStart, Fields::default());
+        let cp = &mut manifest.checkpoint;
+        cp.last_message_id = self.cursor;
+        cp.last_conversation_id = self.cursor_conversation;
+        cp.rows_processed += processed;
+        cp.staged_rows += staged;
+        manifest.save(dir)?;
+        self.emit(Event::CheckpointSaveDone, Fields::default());
+        Ok(())
+    }
+
+    fn report(
+        &self,
+        m: &Manifest,
+        outcome: &'static str,
+        rebuilt: bool,
+        published: bool,
+        store: &Store,
+    ) -> BackfillReport {
+        let pending = store
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE id > ?1",
+                [m.checkpoint.last_message_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap_or(0) as u64;
+        BackfillReport {
+            tier: self.tier.name(),
+            embedder_id: self.embedder.id().to_string(),
+            outcome,
+            rebuilt,
+            batches: self.batch_index,
+            rows_processed: self.rows_processed,
+            rows_embedded: self.embedded,
+            rows_skipped: self.skipped,
+            published,
+            published_rows: m.published_rows(),
+            pending_rows: pending + m.checkpoint.staged_rows,
+            elapsed_ms: self.started.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+/// Embeds texts, respecting the embedder's padding budget: inputs are
+/// sorted by length and cut into sub-batches whose `rows × longest` stays
+/// under the budget, so one long message never inflates a whole batch.
+/// Embedders without a budget (the hash) run chunks in parallel.
+pub fn embed_bounded(embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<f32>, EmbedError> {
+    let dims = embedder.dims();
+    let mut out = vec![0f32; texts.len() * dims];
+    match embedder.batch_token_budget() {
+        None => {
+            out.par_chunks_mut(256 * dims)
+                .zip(texts.par_chunks(256))
+                .try_for_each(|(dst, chunk)| {
+                    let mut v = Vec::with_capacity(chunk.len() * dims);
+                    embedder.embed(chunk, &mut v)?;
+                    dst.copy_from_slice(&v);
+                    Ok::<(), EmbedError>(())
+                })?;
+        }
+        Some(budget) => {
+            let mut order: Vec<usize> = (0..texts.len()).collect();
+            order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+            let mut start = 0;
+            while start < order.len() {
+                // Characters / 4 approximates tokens; the longest comes first.
+                let longest = (texts[order[start]].len() / 4).max(1);
+                let rows = (budget / longest).max(1);
+                let end = (start + rows).min(order.len());
+                let batch: Vec<&str> = order[start..end].iter().map(|&i| texts[i]).collect();
+                let mut v = Vec::with_capacity(batch.len() * dims);
+                embedder.embed(&batch, &mut v)?;
+                for (k, &i) in order[start..end].iter().enumerate() {
+                    out[i * dims..(i + 1) * dims].copy_from_slice(&v[k * dims..(k + 1) * dims]);
+                }
+                start = end;
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,147 @@
+//! Tiers, where they live, and what state they are in.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::embed::Embedder;
+use crate::vector::manifest::Manifest;
+use crate::vector::{Result, VectorError};
+
+/// A semantic tier: the same pipeline with a different embedder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Feature hashing: always available, no model.
+    Fast,
+    /// all-MiniLM-L6-v2: needs the model installed.
+    Quality,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 2] = [Tier::Fast, Tier::Quality];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Fast => "fast",
+            Tier::Quality => "quality",
+        }
+    }
+
+    /// `semantic/<tier>/` under the data dir.
+    pub fn dir(self, data: &crate::config::DataDir) -> PathBuf {
+        data.semantic().join(self.name())
+    }
+}
+
+pub(super) fn staging_path(dir: &Path) -> PathBuf {
+    dir.join("staging.bin")
+}
+
+pub(super) fn segment_dir(dir: &Path) -> PathBuf {
+    dir.join("segments")
+}
+
+/// Loads the tier's manifest, or starts a new one when there is none or it
+/// was built by another embedder, model or dimension (never mix vectors).
+/// Also removes files a crash left behind: segments the manifest does not
+/// list, and temp files. Returns (manifest, rebuilt).
+pub(super) fn open_manifest(
+    dir: &Path,
+    tier: Tier,
+    embedder: &dyn Embedder,
+) -> Result<(Manifest, bool)> {
+    let checksum = embedder.model_checksum();
+    let existing = Manifest::load(dir)?;
+    let (mut manifest, rebuilt) = match existing {
+        Some(m) if m.matches(embedder.id(), embedder.dims(), checksum.as_deref()) => (m, false),
+        other => {
+            let rebuilt = other.is_some();
+            let _ = std::fs::remove_file(staging_path(dir));
+            let mut m = Manifest::new(tier.name(), embedder.id(), embedder.dims(), checksum);
+            if let Some(old) = other {
+                m.next_segment = old.next_segment; // never reuse a file name
+            }
+            m.save(dir)?;
+            (m, rebuilt)
+        }
+    };
+    let listed: std::collections::HashSet<String> =
+        manifest.segments.iter().map(|s| s.file.clone()).collect();
+    let segs = segment_dir(dir);
+    if let Ok(entries) = std::fs::read_dir(&segs) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !listed.contains(&name) {
+                std::fs::remove_file(e.path()).map_err(|err| VectorError::io(&e.path(), err))?;
+            }
+        }
+    }
+    if rebuilt {
+        manifest.save(dir)?;
+    }
+    Ok((manifest, rebuilt))
+}
+
+/// What `semantic status` shows for a tier, from its manifest and one
+/// indexed count (no scan of vectors or messages).
+#[derive(Debug, Clone, Serialize)]
+pub struct TierState {
+    pub tier: &'static str,
+    pub built: bool,
+    pub embedder_id: Option<String>,
+    pub dims: Option<usize>,
+    pub published_rows: u64,
+    pub segments: usize,
+    pub staged_rows: u64,
+    /// Messages past the checkpoint, plus staged rows not yet published.
+    pub pending_rows: u64,
+    pub checkpoint: Option<crate::vector::manifest::Checkpoint>,
+    pub updated_at: Option<String>,
+}
+
+pub fn tier_state(
+    data: &crate::config::DataDir,
+    tier: Tier,
+    conn: Option<&rusqlite::Connection>,
+) -> Result<TierState> {
+    let dir = tier.dir(data);
+    let m = Manifest::load(&dir)?;
+    let cursor = m.as_ref().map_or(0, |m| m.checkpoint.last_message_id);
+    let past_cursor = conn
+        .and_then(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM messages WHERE id > ?1",
+                [cursor],
+                |r| r.get::<_, i64>(0),
+            )
+            .ok()
+        })
+        .unwrap_or(0) as u64;
+    Ok(match m {
+        None => TierState {
+            tier: tier.name(),
+            built: false,
+            embedder_id: None,
+            dims: None,
+            published_rows: 0,
+            segments: 0,
+            staged_rows: 0,
+            pending_rows: past_cursor,
+            checkpoint: None,
+            updated_at: None,
+        },
+        Some(m) => TierState {
+            tier: tier.name(),
+            built: true,
+            embedder_id: Some(m.embedder_id.clone()),
+            dims: Some(m.dims),
+            published_rows: m.published_rows(),
+            segments: m.segments.len(),
+            staged_rows: m.checkpoint.staged_rows,
+            pending_rows: past_cursor + m.checkpoint.staged_rows,
+            updated_at: Some(crate::time::to_rfc3339(m.updated_at_ms)),
+            checkpoint: Some(m.checkpoint),
+        },
+    })
+}

@@ -1,0 +1,121 @@
+//! Semantic retrieval over a published tier, and reciprocal-rank fusion.
+
+use std::collections::HashMap;
+
+use crate::config::DataDir;
+use crate::embed::Embedder;
+use crate::indexer::semantic::Tier;
+use crate::vector::manifest::Manifest;
+use crate::vector::scan::{Scored, top_k};
+use crate::vector::segment::Segment;
+
+use super::Filters;
+
+/// RRF's constant: ranks matter, scores across engines are not compared.
+pub const RRF_K: f64 = 60.0;
+
+/// A tier opened for searching: its published segments and its embedder.
+pub struct LoadedTier {
+    pub tier: Tier,
+    pub manifest: Manifest,
+    pub segments: Vec<Segment>,
+    pub embedder: Box<dyn Embedder>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TierError {
+    #[error(
+        "the {0} tier is not published yet (run `cass index` or `cass semantic backfill --tier {0}`)"
+    )]
+    NotPublished(&'static str),
+    #[error("the {tier} tier cannot be searched: {message}")]
+    Unavailable { tier: &'static str, message: String },
+}
+
+impl LoadedTier {
+    /// Opens a tier's published state. Searches read only this: a running
+    /// backfill's staging file and checkpoints are invisible until publish.
+    pub fn open(data: &DataDir, tier: Tier) -> Result<LoadedTier, TierError> {
+        let dir = tier.dir(data);
+        let unavailable = |message: String| TierError::Unavailable {
+            tier: tier.name(),
+            message,
+        };
+        let manifest = match Manifest::load(&dir) {
+            Ok(Some(m)) if !m.segments.is_empty() => m,
+            Ok(_) => return Err(TierError::NotPublished(tier.name())),
+            Err(e) => return Err(unavailable(e.to_string())),
+        };
+        let embedder = crate::indexer::semantic::embedder_for(data, tier)
+            .map_err(|e| unavailable(e.to_string()))?;
+        if !manifest.matches(
+            embedder.id(),
+            embedder.dims(),
+            embedder.model_checksum().as_deref(),
+        ) {
+            return Err(unavailable(format!(
+                "it was built with {} and the installed embedder is {}; run `cass semantic backfill --tier {}`",
+                manifest.embedder_id,
+                embedder.id(),
+                tier.name()
+            )));
+        }
+        let seg_dir = dir.join("segments");
+        let segments = manifest
+            .segments
+            .iter()
+            .map(|s| Segment::open(&seg_dir.join(&s.file)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| unavailable(e.to_string()))?;
+        Ok(LoadedTier {
+            tier,
+            manifest,
+            segments,
+            embedder,
+        })
+    }
+
+    /// Embeds the query and scores every published row.
+    pub fn search(
+        &self,
+        query_text: &str,
+        filters: &Filters,
+        k: usize,
+    ) -> Result<Vec<Scored>, String> {
+        let mut q = Vec::with_capacity(self.embedder.dims());
+        self.embedder
+            .embed(&[query_text], &mut q)
+            .map_err(|e| e.to_string())?;
+        if q.iter().all(|x| *x == 0.0) {
+            return Err("the query has no words to embed".into());
+        }
+        Ok(top_k(&self.segments, &q, k, filters))
+    }
+}
+
+/// Fuses ranked id lists by reciprocal rank: each list adds `1 / (k + rank)`.
+pub fn rrf(lists: &[Vec<i64>]) -> Vec<(i64, f64)> {
+    let mut scores: HashMap<i64, f64> = HashMap::new();
+    for list in lists {
+        for (rank, id) in list.iter().enumerate() {
+            *scores.entry(*id).or_default() += 1.0 / (RRF_K + rank as f64 + 1.0);
+        }
+    }
+    let mut fused: Vec<(i64, f64)> = scores.into_iter().collect();
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    fused
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rrf_rewards_agreement() {
+        let fused = rrf(&[vec![1, 2, 3], vec![3, 4, 1]]);
+        assert_eq!(fused[0].0, 1); // rank 1 + rank 3
+        assert_eq!(fused[1].0, 3); // rank 3 + rank 1, higher id loses the tie
+        assert_eq!(fused.len(), 4);
+        assert!((fused[0].1 - (1.0 / 61.0 + 1.0 / 63.0)).abs() < 1e-12);
+    }
+}

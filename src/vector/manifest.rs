@@ -1,0 +1,112 @@
+//! `manifest.json`: a tier's commit point. It names the embedder the tier
+//! was built with, the published segments, and the backfill's checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Result, VectorError, fsio};
+
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// Where the backfill has got to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Conversation of the last message processed.
+    pub last_conversation_id: i64,
+    /// Every message with an id at or below this has been processed.
+    pub last_message_id: i64,
+    /// Messages processed over the tier's life (embedded or skipped).
+    pub rows_processed: u64,
+    /// Rows in the staging file that belong to this checkpoint; bytes past
+    /// them are from a crashed batch and are truncated on resume.
+    pub staged_rows: u64,
+}
+
+/// One published segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentEntry {
+    pub file: String,
+    pub rows: u64,
+    pub min_message_id: i64,
+    pub max_message_id: i64,
+    pub checksum: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub tier: String,
+    pub embedder_id: String,
+    pub dims: usize,
+    pub model_checksum: Option<String>,
+    pub segments: Vec<SegmentEntry>,
+    pub next_segment: u64,
+    pub checkpoint: Checkpoint,
+    pub updated_at_ms: i64,
+}
+
+impl Manifest {
+    pub fn new(
+        tier: &str,
+        embedder_id: &str,
+        dims: usize,
+        model_checksum: Option<String>,
+    ) -> Manifest {
+        Manifest {
+            version: MANIFEST_VERSION,
+            tier: tier.to_string(),
+            embedder_id: embedder_id.to_string(),
+            dims,
+            model_checksum,
+            segments: Vec::new(),
+            next_segment: 1,
+            checkpoint: Checkpoint::default(),
+            updated_at_ms: 0,
+        }
+    }
+
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join("manifest.json")
+    }
+
+    /// Reads a tier's manifest; `Ok(None)` when the tier was never built.
+    pub fn load(dir: &Path) -> Result<Option<Manifest>> {
+        let path = Self::path(dir);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(VectorError::io(&path, e)),
+        };
+        let m: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| VectorError::corrupt(&path, format!("bad manifest: {e}")))?;
+        if m.version != MANIFEST_VERSION {
+            return Err(VectorError::corrupt(
+                &path,
+                format!(
+                    "manifest version {} (expected {MANIFEST_VERSION})",
+                    m.version
+                ),
+            ));
+        }
+        Ok(Some(m))
+    }
+
+    /// Saves atomically (temp file, fsync, rename, fsync dir).
+    pub fn save(&mut self, dir: &Path) -> Result<()> {
+        self.updated_at_ms = crate::time::now_ms();
+        let bytes = serde_json::to_vec_pretty(self).expect("manifest serializes");
+        fsio::write_atomic(&Self::path(dir), &bytes, "manifest")
+    }
+
+    /// Whether this tier was built by the given embedder (else: rebuild).
+    pub fn matches(&self, embedder_id: &str, dims: usize, model_checksum: Option<&str>) -> bool {
+        self.embedder_id == embedder_id
+            && self.dims == dims
+            && self.model_checksum.as_deref() == model_checksum
+    }
+
+    pub fn published_rows(&self) -> u64 {
+        self.segments.iter().map(|s| s.rows).sum()
+    }
+}

@@ -1,0 +1,419 @@
+//! The immutable segment format.
+//!
+//! ```text
+//! 0    magic "CASSVEC\0"
+//! 8    version u32 (1)          12  dims u32
+//! 16   count u64                24  checksum u64 (of every byte after the header)
+//! 32   embedder id: len u16 + up to 62 bytes
+//! 96   meta_len u32             100 reserved, zero, to 128
+//! 128  meta: JSON {"agents": [...], "workspaces": [...]}, padded to 8
+//!      message ids   i64 × count
+//!      created_at    i64 × count (i64::MIN: unknown)
+//!      workspace     u32 × count (index into meta.workspaces; u32::MAX: none), padded to 8
+//!      agent         u8 × count  (index into meta.agents)
+//!      role          u8 × count
+//!      padding to a 64-byte boundary
+//!      vectors       f16 × count × dims (each row 64-byte aligned when dims is a multiple of 32)
+//! ```
+//! All integers little-endian. Per-row metadata lives beside the vectors so
+//! filters apply during the scan, without a round trip to SQLite.
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use half::f16;
+use memmap2::Mmap;
+use serde::{Deserialize, Serialize};
+
+use super::{Result, VectorError};
+use crate::model::Role;
+
+pub const MAGIC: &[u8; 8] = b"CASSVEC\0";
+pub const VERSION: u32 = 1;
+pub const HEADER_LEN: usize = 128;
+const MAX_ID_LEN: usize = 62;
+
+/// Attributes of one row, for filtering during the scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowMeta {
+    pub created_at: Option<i64>,
+    pub agent: String,
+    pub workspace: Option<String>,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Tables {
+    agents: Vec<String>,
+    workspaces: Vec<String>,
+}
+
+fn role_code(r: Role) -> u8 {
+    match r {
+        Role::User => 0,
+        Role::Assistant => 1,
+        Role::System => 2,
+        Role::Tool => 3,
+    }
+}
+
+pub fn role_from_code(c: u8) -> Role {
+    match c {
+        0 => Role::User,
+        1 => Role::Assistant,
+        2 => Role::System,
+        _ => Role::Tool,
+    }
+}
+
+fn pad_to(n: usize, align: usize) -> usize {
+    n.div_ceil(align) * align
+}
+
+/// A checksum of the body: FNV-1a 64 folded over little-endian u64 words
+/// (a tail shorter than 8 bytes is zero-padded). Word-wise so checking a
+/// gigabyte segment takes a fraction of a second.
+#[derive(Debug, Clone, Copy)]
+pub struct Checksum {
+    state: u64,
+    pending: [u8; 8],
+    pending_len: usize,
+}
+
+impl Default for Checksum {
+    fn default() -> Self {
+        Checksum {
+            state: 0xcbf2_9ce4_8422_2325,
+            pending: [0; 8],
+            pending_len: 0,
+        }
+    }
+}
+
+impl Checksum {
+    fn word(&mut self, w: u64) {
+        self.state ^= w;
+        self.state = self.state.wrapping_mul(0x0100_0000_01b3);
+    }
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        if self.pending_len > 0 {
+            let take = (8 - self.pending_len).min(bytes.len());
+            self.pending[self.pending_len..self.pending_len + take].copy_from_slice(&bytes[..take]);
+            self.pending_len += take;
+            bytes = &bytes[take..];
+            if self.pending_len < 8 {
+                return;
+            }
+            self.word(u64::from_le_bytes(self.pending));
+            self.pending_len = 0;
+        }
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.word(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        self.pending[..rest.len()].copy_from_slice(rest);
+        self.pending_len = rest.len();
+    }
+    pub fn finish(mut self) -> u64 {
+        if self.pending_len > 0 {
+            self.pending[self.pending_len..].fill(0);
+            self.word(u64::from_le_bytes(self.pending));
+        }
+        self.state
+    }
+}
+
+/// Writes a segment file from rows given in ascending id order. The
+/// vectors are streamed (`vectors` yields one row of f16 at a time), so a
+/// million-row segment never sits in memory.
+pub fn write(
+    path: &Path,
+    embedder_id: &str,
+    dims: usize,
+    ids: &[i64],
+    meta: &[RowMeta],
+    mut vectors: impl FnMut(usize, &mut [f16]) -> Result<()>,
+) -> Result<u64> {
+    assert_eq!(ids.len(), meta.len());
+    if embedder_id.len() > MAX_ID_LEN {
+        return Err(VectorError::corrupt(path, "embedder id too long"));
+    }
+    let mut tables = Tables::default();
+    let mut agent_idx = std::collections::HashMap::new();
+    let mut ws_idx = std::collections::HashMap::new();
+    let mut agents = Vec::with_capacity(meta.len());
+    let mut workspaces = Vec::with_capacity(meta.len());
+    for m in meta {
+        let a = *agent_idx.entry(m.agent.clone()).or_insert_with(|| {
+            tables.agents.push(m.agent.clone());
+            tables.agents.len() - 1
+        });
+        agents
+            .push(u8::try_from(a).map_err(|_| VectorError::corrupt(path, "more than 256 agents"))?);
+        workspaces.push(match &m.workspace {
+            None => u32::MAX,
+            Some(w) => *ws_idx.entry(w.clone()).or_insert_with(|| {
+                tables.workspaces.push(w.clone());
+                (tables.workspaces.len() - 1) as u32
+            }),
+        });
+    }
+    let meta_json = serde_json::to_vec(&tables).expect("tables serialize");
+    let io = |e| VectorError::io(path, e);
+    let file = File::create(path).map_err(io)?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    w.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
+    let mut sum = Checksum::default();
+    let mut put = |w: &mut BufWriter<File>, bytes: &[u8]| -> Result<()> {
+        sum.update(bytes);
+        w.write_all(bytes).map_err(io)
+    };
+    let n = ids.len();
+    let mut body = 0usize;
+    let padded_meta = pad_to(meta_json.len(), 8);
+    put(&mut w, &meta_json)?;
+    put(&mut w, &vec![0u8; padded_meta - meta_json.len()])?;
+    body += padded_meta;
+    let mut buf: Vec<u8> = Vec::with_capacity(n * 8);
+    buf.extend(ids.iter().flat_map(|i| i.to_le_bytes()));
+    buf.extend(
+        meta.iter()
+            .flat_map(|m| m.created_at.unwrap_or(i64::MIN).to_le_bytes()),
+    );
+    buf.extend(workspaces.iter().flat_map(|x| x.to_le_bytes()));
+    buf.resize(pad_to(buf.len(), 8), 0);
+    buf.extend(agents.iter());
+    buf.extend(meta.iter().map(|m| role_code(m.role)));
+    let vec_start = pad_to(HEADER_LEN + body + buf.len(), 64);
+    buf.resize(vec_start - HEADER_LEN - body, 0);
+    put(&mut w, &buf)?;
+    drop(buf);
+    let mut row = vec![f16::ZERO; dims];
+    let mut bytes = vec![0u8; dims * 2];
+    for i in 0..n {
+        vectors(i, &mut row)?;
+        for (b, v) in bytes.chunks_exact_mut(2).zip(&row) {
+            b.copy_from_slice(&v.to_bits().to_le_bytes());
+        }
+        put(&mut w, &bytes)?;
+    }
+    let checksum = sum.finish();
+    let mut header = [0u8; HEADER_LEN];
+    header[0..8].copy_from_slice(MAGIC);
+    header[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    header[12..16].copy_from_slice(&(dims as u32).to_le_bytes());
+    header[16..24].copy_from_slice(&(n as u64).to_le_bytes());
+    header[24..32].copy_from_slice(&checksum.to_le_bytes());
+    header[32..34].copy_from_slice(&(embedder_id.len() as u16).to_le_bytes());
+    header[34..34 + embedder_id.len()].copy_from_slice(embedder_id.as_bytes());
+    header[96..100].copy_from_slice(&(meta_json.len() as u32).to_le_bytes());
+    let mut file = w.into_inner().map_err(|e| io(e.into_error()))?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    file.write_all(&header).map_err(io)?;
+    crate::faults::point("segment.before_fsync");
+    file.sync_all().map_err(io)?;
+    Ok(checksum)
+}
+
+/// An open, memory-mapped segment.
+pub struct Segment {
+    map: Mmap,
+    pub dims: usize,
+    pub count: usize,
+    pub checksum: u64,
+    pub embedder_id: String,
+    pub agents: Vec<String>,
+    pub workspaces: Vec<String>,
+    ids_at: usize,
+    created_at: usize,
+    ws_at: usize,
+    agent_at: usize,
+    role_at: usize,
+    vec_at: usize,
+}
+
+impl Segment {
+    /// Maps a segment and checks its header and size (not its checksum:
+    /// that reads every byte; see [`Segment::verify`]).
+    pub fn open(path: &Path) -> Result<Segment> {
+        let file = File::open(path).map_err(|e| VectorError::io(path, e))?;
+        // SAFETY: segments are immutable once renamed into place; cass
+        // never writes to a published segment file, only replaces the list.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| VectorError::io(path, e))?;
+        let bad = |m: &str| VectorError::corrupt(path, m.to_string());
+        if map.len() < HEADER_LEN || &map[0..8] != MAGIC {
+            return Err(bad("not a cass vector segment"));
+        }
+        let u32_at = |o: usize| u32::from_le_bytes(map[o..o + 4].try_into().expect("4 bytes"));
+        let u64_at = |o: usize| u64::from_le_bytes(map[o..o + 8].try_into().expect("8 bytes"));
+        if u32_at(8) != VERSION {
+            return Err(bad("unsupported segment version"));
+        }
+        let dims = u32_at(12) as usize;
+        let count = u64_at(16) as usize;
+        let checksum = u64_at(24);
+        let id_len = u16::from_le_bytes([map[32], map[33]]) as usize;
+        if id_len > MAX_ID_LEN {
+            return Err(bad("bad embedder id length"));
+        }
+        let embedder_id = String::from_utf8_lossy(&map[34..34 + id_len]).into_owned();
+        let meta_len = u32_at(96) as usize;
+        let meta_end = HEADER_LEN + meta_len;
+        if meta_end > map.len() {
+            return Err(bad("truncated metadata"));
+        }
+        let tables: Tables = serde_json::from_slice(&map[HEADER_LEN..meta_end])
+            .map_err(|e| bad(&format!("bad metadata: {e}")))?;
+        let ids_at = HEADER_LEN + pad_to(meta_len, 8);
+        let created_at = ids_at + count * 8;
+        let ws_at = created_at + count * 8;
+        let agent_at = ws_at + pad_to(count * 4, 8);
+        let role_at = agent_at + count;
+        let vec_at = pad_to(role_at + count, 64);
+        if vec_at + count * dims * 2 != map.len() {
+            return Err(bad("size does not match the header (truncated or corrupt)"));
+        }
+        Ok(Segment {
+            map,
+            dims,
+            count,
+            checksum,
+            embedder_id,
+            agents: tables.agents,
+            workspaces: tables.workspaces,
+            ids_at,
+            created_at,
+            ws_at,
+            agent_at,
+            role_at,
+            vec_at,
+        })
+    }
+
+    /// Recomputes the checksum over every byte after the header.
+    pub fn verify(&self) -> bool {
+        let mut sum = Checksum::default();
+        sum.update(&self.map[HEADER_LEN..]);
+        sum.finish() == self.checksum
+    }
+
+    fn i64_at(&self, base: usize, i: usize) -> i64 {
+        let o = base + i * 8;
+        i64::from_le_bytes(self.map[o..o + 8].try_into().expect("8 bytes"))
+    }
+
+    pub fn message_id(&self, i: usize) -> i64 {
+        self.i64_at(self.ids_at, i)
+    }
+
+    pub fn created_at(&self, i: usize) -> Option<i64> {
+        Some(self.i64_at(self.created_at, i)).filter(|&t| t != i64::MIN)
+    }
+
+    pub fn workspace_index(&self, i: usize) -> Option<usize> {
+        let o = self.ws_at + i * 4;
+        let v = u32::from_le_bytes(self.map[o..o + 4].try_into().expect("4 bytes"));
+        (v != u32::MAX).then_some(v as usize)
+    }
+
+    pub fn agent_index(&self, i: usize) -> usize {
+        self.map[self.agent_at + i] as usize
+    }
+
+    pub fn role(&self, i: usize) -> Role {
+        role_from_code(self.map[self.role_at + i])
+    }
+
+    /// Row `i`'s vector.
+    pub fn vector(&self, i: usize) -> &[f16] {
+        let bytes =
+            &self.map[self.vec_at + i * self.dims * 2..self.vec_at + (i + 1) * self.dims * 2];
+        // SAFETY: `f16` is `repr(transparent)` over `u16`; the map is page
+        // aligned and `vec_at` and row sizes are even, so the pointer is
+        // 2-byte aligned; the length is exactly `dims` elements. The file is
+        // little-endian, as is every platform cass supports (checked below).
+        debug_assert_eq!(bytes.as_ptr() as usize % 2, 0);
+        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f16>(), self.dims) }
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
+        (0..self.count).map(|i| self.message_id(i))
+    }
+}
+
+#[cfg(not(target_endian = "little"))]
+compile_error!("cass vector segments are little-endian; big-endian targets are not supported");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(agent: &str, ws: Option<&str>, t: i64, role: Role) -> RowMeta {
+        RowMeta {
+            created_at: Some(t),
+            agent: agent.into(),
+            workspace: ws.map(str::to_string),
+            role,
+        }
+    }
+
+    #[test]
+    fn round_trips_rows_metadata_and_vectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.cvs");
+        let ids = [3, 7, 9];
+        let metas = [
+            meta("codex", Some("/a"), 100, Role::User),
+            meta("claude_code", None, 200, Role::Tool),
+            meta("codex", Some("/b"), 300, Role::Assistant),
+        ];
+        let sum = write(&p, "hash", 64, &ids, &metas, |i, row| {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = f16::from_f32((i * 64 + j) as f32 / 256.0);
+            }
+            Ok(())
+        })
+        .unwrap();
+        let s = Segment::open(&p).unwrap();
+        assert_eq!(
+            (s.count, s.dims, s.checksum, s.embedder_id.as_str()),
+            (3, 64, sum, "hash")
+        );
+        assert!(s.verify());
+        assert_eq!(s.ids().collect::<Vec<_>>(), ids);
+        assert_eq!(s.agents[s.agent_index(1)], "claude_code");
+        assert_eq!(s.workspace_index(1), None);
+        assert_eq!(s.workspaces[s.workspace_index(2).unwrap()], "/b");
+        assert_eq!((s.created_at(0), s.role(1)), (Some(100), Role::Tool));
+        assert_eq!(s.vector(2)[5].to_f32(), (2 * 64 + 5) as f32 / 256.0);
+        assert_eq!(s.vec_at % 64, 0);
+    }
+
+    #[test]
+    fn detects_truncation_and_flipped_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.cvs");
+        write(
+            &p,
+            "hash",
+            32,
+            &[1],
+            &[meta("a", None, 1, Role::User)],
+            |_, row| {
+                row.fill(f16::ONE);
+                Ok(())
+            },
+        )
+        .unwrap();
+        let mut bytes = std::fs::read(&p).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        std::fs::write(&p, &bytes).unwrap();
+        assert!(!Segment::open(&p).unwrap().verify());
+        bytes.pop();
+        std::fs::write(&p, &bytes).unwrap();
+        assert!(Segment::open(&p).is_err());
+    }
+}

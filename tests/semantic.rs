@@ -1,0 +1,724 @@
+//! The semantic backfill through the real binary: the progress JSONL
+//! contract, crash safety under SIGKILL, incremental segments, the report,
+//! and semantic / hybrid search.
+
+mod common;
+use common::*;
+
+#[path = "../benches/corpus.rs"]
+mod corpus;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const EVENTS: &[(&str, &str, &str)] = &[
+    ("selection_start", "selection", "start"),
+    ("selection_done", "selection", "done"),
+    ("packet_replay_start", "packet_replay", "start"),
+    ("packet_replay_progress", "packet_replay", "progress"),
+    ("packet_replay_done", "packet_replay", "done"),
+    ("embed_batch_start", "embed", "start"),
+    ("embed_batch_done", "embed", "done"),
+    ("staging_write_start", "staging", "start"),
+    ("staging_write_done", "staging", "done"),
+    ("checkpoint_save_start", "checkpoint", "start"),
+    ("checkpoint_save_done", "checkpoint", "done"),
+    ("publish_start", "publish", "start"),
+    ("publish_done", "publish", "done"),
+    ("error", "error", "error"),
+    ("cancelled", "cancelled", "cancelled"),
+    ("complete", "complete", "complete"),
+];
+const BASE_KEYS: &[&str] = &[
+    "schema",
+    "event",
+    "phase",
+    "sub_phase",
+    "ts_ms",
+    "elapsed_ms",
+    "tier",
+    "embedder_id",
+];
+const OPTIONAL_KEYS: &[&str] = &[
+    "batch_index",
+    "batch_rows",
+    "rows_processed",
+    "rows_total",
+    "last_conversation_id",
+    "last_message_id",
+    "conversations_in_batch",
+    "note",
+    "bytes",
+    "error",
+];
+
+/// Top-level keys of a one-line JSON object, in the order written.
+fn keys_in_order(line: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut depth = 0;
+    let mut in_str = false;
+    let mut esc = false;
+    let mut cur = String::new();
+    let mut expect_key = false;
+    let mut reading_key = false;
+    for c in line.chars() {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == '\\' {
+                esc = true;
+            } else if c == '"' {
+                in_str = false;
+                if reading_key {
+                    keys.push(std::mem::take(&mut cur));
+                    reading_key = false;
+                }
+                continue;
+            }
+            if reading_key {
+                cur.push(c);
+            }
+            continue;
+        }
+        match c {
+            '{' | '[' => {
+                depth += 1;
+                expect_key = c == '{' && depth == 1;
+            }
+            '}' | ']' => depth -= 1,
+            ',' if depth == 1 => expect_key = true,
+            '"' => {
+                in_str = true;
+                reading_key = expect_key && depth == 1;
+                expect_key = false;
+            }
+            _ => {}
+        }
+    }
+    keys
+}
+
+/// Checks every line of a progress file against the contract; returns the
+/// events grouped by run.
+fn check_contract(path: &Path) -> Vec<Vec<Value>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut runs: Vec<Vec<Value>> = vec![Vec::new()];
+    for line in text.lines() {
+        assert!(!line.contains("null"), "null in {line}");
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {line}: {e}"));
+        assert_eq!(v["schema"], "cass.semantic.progress.v1");
+        let name = v["event"].as_str().unwrap().to_string();
+        let name = name.as_str();
+        let &(_, phase, sub) = EVENTS
+            .iter()
+            .find(|e| e.0 == name)
+            .unwrap_or_else(|| panic!("unknown event {name}"));
+        assert_eq!(
+            (
+                v["phase"].as_str().unwrap(),
+                v["sub_phase"].as_str().unwrap()
+            ),
+            (phase, sub),
+            "{line}"
+        );
+        let keys = keys_in_order(line);
+        assert_eq!(&keys[..8], BASE_KEYS, "{line}");
+        let mut rest = &keys[8..];
+        if rest.first().map(String::as_str) == Some("rss_mib") {
+            assert!(v["rss_mib"].is_u64());
+            rest = &rest[1..];
+        }
+        let positions: Vec<usize> = rest
+            .iter()
+            .map(|k| {
+                OPTIONAL_KEYS
+                    .iter()
+                    .position(|o| o == k)
+                    .unwrap_or_else(|| panic!("unknown key {k} in {line}"))
+            })
+            .collect();
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "optional keys out of order: {line}"
+        );
+        assert!(v["ts_ms"].is_u64() && v["elapsed_ms"].is_u64());
+        assert!(["fast", "quality", "unknown"].contains(&v["tier"].as_str().unwrap()));
+        runs.last_mut().unwrap().push(v);
+        if ["complete", "cancelled", "error"].contains(&name) {
+            runs.push(Vec::new());
+        }
+    }
+    assert!(
+        runs.last().unwrap().is_empty(),
+        "the last run has no terminal event"
+    );
+    runs.pop();
+    for run in &runs {
+        let terminals = run
+            .iter()
+            .filter(|e| ["complete", "cancelled", "error"].contains(&e["event"].as_str().unwrap()))
+            .count();
+        assert_eq!(terminals, 1, "exactly one terminal event per run");
+        // Start/done pairs balance, and never nest within a phase.
+        let mut open: std::collections::HashMap<String, bool> = Default::default();
+        for e in run {
+            let phase = e["phase"].as_str().unwrap().to_string();
+            match e["sub_phase"].as_str().unwrap() {
+                "start" => assert!(
+                    !open.insert(phase.clone(), true).unwrap_or(false),
+                    "{phase} started twice"
+                ),
+                "done" => assert_eq!(
+                    open.insert(phase.clone(), false),
+                    Some(true),
+                    "{phase} done without start"
+                ),
+                _ => {}
+            }
+        }
+        let last = run.last().unwrap()["event"].as_str().unwrap();
+        if last == "complete" {
+            assert!(
+                open.values().all(|o| !o),
+                "unbalanced phases in a complete run"
+            );
+        }
+        // Counters never go backwards.
+        for key in [
+            "rows_processed",
+            "last_message_id",
+            "batch_index",
+            "elapsed_ms",
+            "ts_ms",
+        ] {
+            let vals: Vec<u64> = run.iter().filter_map(|e| e[key].as_u64()).collect();
+            assert!(
+                vals.windows(2).all(|w| w[0] <= w[1]),
+                "{key} went backwards: {vals:?}"
+            );
+        }
+    }
+    runs
+}
+
+fn corpus_sandbox(messages: usize) -> Sandbox {
+    let sb = Sandbox::new();
+    corpus::generate(&sb.home(), messages, 7).unwrap();
+    let r = sb.json(&["index", "--no-semantic"]);
+    assert!(r["messages"].as_u64().unwrap() >= messages as u64);
+    sb
+}
+
+/// (ids in the published fast tier with duplicates kept, expected live embeddable ids).
+fn tier_ids(sb: &Sandbox) -> (Vec<i64>, BTreeSet<i64>) {
+    let dir = sb.data().join("semantic/fast");
+    let m = cass::vector::manifest::Manifest::load(&dir)
+        .unwrap()
+        .expect("manifest");
+    assert_eq!(
+        m.checkpoint.staged_rows, 0,
+        "everything staged was published"
+    );
+    let mut ids = Vec::new();
+    for s in &m.segments {
+        let seg =
+            cass::vector::segment::Segment::open(&dir.join("segments").join(&s.file)).unwrap();
+        assert!(seg.verify(), "segment {} checksum", s.file);
+        ids.extend(seg.ids());
+    }
+    let db = sb.db();
+    let mut stmt = db.prepare("SELECT id, content FROM messages").unwrap();
+    let want: BTreeSet<i64> = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .filter(|(_, c)| cass::embed::canonical::canonical(c).is_some())
+        .map(|(id, _)| id)
+        .collect();
+    (ids, want)
+}
+
+fn assert_exactly_once(sb: &Sandbox) {
+    let (mut ids, want) = tier_ids(sb);
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "duplicate message ids in the published tier");
+    let got: BTreeSet<i64> = ids.into_iter().collect();
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "published ids differ from the live messages");
+}
+
+#[test]
+fn progress_file_follows_the_contract() {
+    let sb = corpus_sandbox(3000);
+    let p = sb.dir.path().join("telemetry/deep/progress.jsonl");
+    let out = sb
+        .cass()
+        .env(
+            "CASS_SEMANTIC_PROGRESS_JSONL",
+            format!("  {}  ", p.display()),
+        )
+        .args(["semantic", "backfill", "--batch-size", "500", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing to do: a second run is its own run with one terminal event.
+    let again = sb
+        .cass()
+        .env("CASS_SEMANTIC_PROGRESS_JSONL", &p)
+        .args(["semantic", "backfill"])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    let runs = check_contract(&p);
+    assert_eq!(runs.len(), 2);
+    let first = &runs[0];
+    let names: Vec<&str> = first.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(names.last(), Some(&"complete"));
+    assert_eq!(names[names.len() - 2], "publish_done");
+    assert!(names.contains(&"publish_start"));
+    let rows: u64 = first
+        .iter()
+        .filter(|e| e["event"] == "selection_done")
+        .map(|e| e["batch_rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows, first[0]["rows_total"].as_u64().unwrap());
+    assert_eq!(
+        first
+            .iter()
+            .filter(|e| e["event"] == "checkpoint_save_done")
+            .count(),
+        rows.div_ceil(500) as usize
+    );
+    let second: Vec<&str> = runs[1]
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(second, ["selection_start", "selection_done", "complete"]);
+}
+
+#[test]
+fn telemetry_off_when_unset_or_blank_and_never_fatal() {
+    let sb = corpus_sandbox(200);
+    let p = sb.dir.path().join("never.jsonl");
+    for value in ["", "   ", "\t"] {
+        let out = sb
+            .cass()
+            .env("CASS_SEMANTIC_PROGRESS_JSONL", value)
+            .args(["semantic", "backfill"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(!p.exists());
+    }
+    assert!(
+        std::fs::read_dir(sb.dir.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".jsonl"))
+    );
+    // An unwritable path: one warning, a successful backfill.
+    let blocker = sb.dir.path().join("file-not-dir");
+    std::fs::write(&blocker, b"x").unwrap();
+    let bad = blocker.join("sub/progress.jsonl");
+    let more = "{\"type\":\"user\",\"sessionId\":\"n\",\"message\":{\"role\":\"user\",\"content\":\"fresh words for the tier\"},\"timestamp\":\"2026-01-01T00:00:00Z\"}\n";
+    std::fs::create_dir_all(sb.home().join(".claude/projects/-n")).unwrap();
+    std::fs::write(sb.home().join(".claude/projects/-n/n.jsonl"), more).unwrap();
+    let out = sb
+        .cass()
+        .env("CASS_SEMANTIC_PROGRESS_JSONL", &bad)
+        .args(["index"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("warning: semantic progress file").count(),
+        1,
+        "{stderr}"
+    );
+    // From a .env file in the working directory.
+    let from_env = sb.dir.path().join("dotenv.jsonl");
+    std::fs::write(
+        sb.dir.path().join(".env"),
+        format!("CASS_SEMANTIC_PROGRESS_JSONL={}\n", from_env.display()),
+    )
+    .unwrap();
+    let out = sb.cass().args(["semantic", "backfill"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(check_contract(&from_env).len(), 1);
+}
+
+#[test]
+fn sigkill_at_random_instants_never_loses_or_duplicates_a_vector() {
+    let sb = corpus_sandbox(12_000);
+    let named = [
+        "staging.before_sync",
+        "manifest.before_fsync",
+        "manifest.before_rename",
+        "manifest.after_rename",
+        "segment.before_fsync",
+        "publish.before_rename",
+        "publish.before_manifest",
+        "publish.after_manifest",
+    ];
+    let mut rng = corpus::Rng::new(2024);
+    let mut kills = 0;
+    let mut extra = 0;
+    let mut round = 0;
+    while kills < 24 || round < named.len() {
+        let mut cmd = sb.cass();
+        cmd.args(["semantic", "backfill", "--batch-size", "64"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if round < named.len() {
+            // Deterministic: abort exactly at a durable step.
+            let status = cmd
+                .env("CASS_TEST_CRASH_AT", named[round])
+                .status()
+                .unwrap();
+            let _ = status;
+        } else {
+            let mut child = cmd.spawn().unwrap();
+            std::thread::sleep(Duration::from_millis(rng.range(5, 250) as u64));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+                kills += 1;
+            }
+            child.wait().unwrap();
+        }
+        round += 1;
+        // When the tier caught up, give it more to do (and test incremental segments).
+        let m = cass::vector::manifest::Manifest::load(&sb.data().join("semantic/fast")).unwrap();
+        let max_id: i64 = sb
+            .db()
+            .query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0))
+            .unwrap();
+        if m.is_some_and(|m| {
+            m.checkpoint.last_message_id >= max_id && m.checkpoint.staged_rows == 0
+        }) {
+            extra += 1;
+            add_sessions(&sb, &format!("more{extra}"), 1500, 100 + extra);
+        }
+        assert!(round < 400, "too many rounds");
+    }
+    let done = sb.json(&["semantic", "backfill"]);
+    assert_eq!(done["outcome"], "complete");
+    eprintln!(
+        "{kills} random SIGKILLs and {} crash points over {round} rounds",
+        named.len()
+    );
+    assert!(kills >= 20);
+    assert_exactly_once(&sb);
+}
+
+#[test]
+fn new_sessions_after_a_publish_embed_only_the_new_messages() {
+    let sb = corpus_sandbox(2000);
+    let first = sb.json(&["semantic", "backfill"]);
+    assert_eq!(first["published"], true);
+    let before = first["published_rows"].as_u64().unwrap();
+    let added = add_sessions(&sb, "extra", 300, 99);
+    assert!(added >= 300);
+    let p = sb.dir.path().join("inc.jsonl");
+    let out = sb
+        .cass()
+        .env("CASS_SEMANTIC_PROGRESS_JSONL", &p)
+        .args(["semantic", "backfill", "--json"])
+        .output()
+        .unwrap();
+    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = check_contract(&p);
+    let selected: u64 = runs[0]
+        .iter()
+        .filter(|e| e["event"] == "selection_done")
+        .map(|e| e["batch_rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(selected, added, "only the new messages are selected");
+    assert_eq!(runs[0][0]["rows_total"].as_u64().unwrap(), added);
+    assert_eq!(second["rows_processed"].as_u64().unwrap(), added);
+    let m = cass::vector::manifest::Manifest::load(&sb.data().join("semantic/fast"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        m.segments.len(),
+        2,
+        "the new messages went into a new segment"
+    );
+    assert_eq!(
+        m.published_rows(),
+        before + second["rows_embedded"].as_u64().unwrap()
+    );
+    assert_exactly_once(&sb);
+}
+
+#[test]
+fn report_phase_totals_add_up_to_the_wall_time() {
+    let sb = corpus_sandbox(20_000);
+    let p = sb.dir.path().join("report.jsonl");
+    let out = sb
+        .cass()
+        .env("CASS_SEMANTIC_PROGRESS_JSONL", &p)
+        .args(["semantic", "backfill", "--batch-size", "1000"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let r = sb.json(&["semantic", "report", p.to_str().unwrap()]);
+    let run = &r["runs"][0];
+    let wall = run["wall_ms"].as_f64().unwrap();
+    let phases: f64 = run["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ms"].as_f64().unwrap())
+        .sum();
+    assert!(wall >= 100.0, "run too short to measure: {wall} ms");
+    assert!(
+        (phases - wall).abs() <= wall * 0.05,
+        "phases {phases} ms vs wall {wall} ms"
+    );
+    assert_eq!(run["outcome"], "complete");
+    assert_eq!(
+        run["rows_processed"].as_u64().unwrap(),
+        20_000u64.max(run["rows_processed"].as_u64().unwrap())
+    );
+    let text =
+        String::from_utf8_lossy(&sb.run(&["semantic", "report", p.to_str().unwrap()]).stdout)
+            .into_owned();
+    for word in [
+        "selection",
+        "packet_replay",
+        "embed",
+        "staging",
+        "checkpoint",
+        "publish",
+        "rows/s",
+        "peak RSS",
+        "model-side",
+        "storage-side",
+    ] {
+        assert!(text.contains(word), "report lacks {word}: {text}");
+    }
+}
+
+#[test]
+fn signals_and_time_budgets_stop_between_batches() {
+    let sb = corpus_sandbox(12_000);
+    let p = sb.dir.path().join("cancel.jsonl");
+    let out = sb
+        .cass()
+        .env("CASS_SEMANTIC_PROGRESS_JSONL", &p)
+        .args([
+            "semantic",
+            "backfill",
+            "--batch-size",
+            "16",
+            "--max-seconds",
+            "0.3",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["outcome"], "cancelled");
+    let runs = check_contract(&p);
+    assert_eq!(runs[0].last().unwrap()["event"], "cancelled");
+    // SIGTERM and SIGINT: cooperative, exit 130, checkpoint kept.
+    for sig in ["-TERM", "-INT"] {
+        let child = sb
+            .cass()
+            .env("CASS_SEMANTIC_PROGRESS_JSONL", &p)
+            .args(["semantic", "backfill", "--batch-size", "16"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        std::process::Command::new("kill")
+            .arg(sig)
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{sig}");
+    }
+    let runs = check_contract(&p);
+    assert_eq!(runs.len(), 3);
+    assert!(
+        runs.iter()
+            .all(|r| r.last().unwrap()["event"] == "cancelled")
+    );
+    let done = sb.json(&["semantic", "backfill"]);
+    assert_eq!(done["outcome"], "complete");
+    assert_exactly_once(&sb);
+}
+
+#[test]
+fn a_manifest_of_another_embedder_is_rebuilt_not_mixed() {
+    let sb = corpus_sandbox(500);
+    sb.json(&["semantic", "backfill"]);
+    let path = sb.data().join("semantic/fast/manifest.json");
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    m["embedder_id"] = "some-other-model".into();
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    let r = sb.json(&["semantic", "backfill"]);
+    assert_eq!(r["rebuilt"], true);
+    assert_exactly_once(&sb);
+    let m = cass::vector::manifest::Manifest::load(&sb.data().join("semantic/fast"))
+        .unwrap()
+        .unwrap();
+    assert_eq!((m.embedder_id.as_str(), m.segments.len()), ("hash", 1));
+}
+
+#[test]
+fn semantic_and_hybrid_search_with_filters_and_fallbacks() {
+    let sb = Sandbox::new();
+    copy_tree(&own_fixtures(), &sb.home());
+    // Lexical only first: the default falls back and says so.
+    sb.json(&["index", "--no-semantic"]);
+    let lex = sb.json(&["search", "websocket"]);
+    assert_eq!(lex["mode"], "lexical");
+    assert!(lex["fallback"].as_str().unwrap().contains("not published"));
+    let out = sb.run(&["search", "websocket", "--mode", "semantic", "--json"]);
+    assert_eq!(out.status.code(), Some(cass::cli::exit::NO_INDEX));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["kind"], "no_semantic_tier");
+
+    sb.json(&["index"]);
+    let hybrid = sb.json(&["search", "websocket reconnect"]);
+    assert_eq!(
+        (hybrid["mode"].as_str(), hybrid["tier"].as_str()),
+        (Some("hybrid"), Some("fast"))
+    );
+    assert_eq!(hybrid["fallback"], Value::Null);
+    let sem = sb.json(&[
+        "search",
+        "reconnect websocket test",
+        "--mode",
+        "semantic",
+        "--limit",
+        "3",
+    ]);
+    assert_eq!(sem["mode"], "semantic");
+    assert!(
+        sem["hits"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("websocket"),
+        "{sem}"
+    );
+    // Filters apply during the scan.
+    let only_codex = sb.json(&[
+        "search",
+        "test failures",
+        "--mode",
+        "semantic",
+        "--agent",
+        "codex",
+        "--limit",
+        "50",
+    ]);
+    let hits = only_codex["hits"].as_array().unwrap();
+    assert!(!hits.is_empty());
+    assert!(hits.iter().all(|h| h["agent"] == "codex"));
+    let tools = sb.json(&[
+        "search",
+        "test output",
+        "--mode",
+        "semantic",
+        "--role",
+        "tool",
+        "--limit",
+        "50",
+    ]);
+    assert!(
+        tools["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["role"] == "tool")
+    );
+    let quality = sb.run(&["search", "x", "--tier", "quality", "--json"]);
+    assert_eq!(quality.status.code(), Some(cass::cli::exit::NO_INDEX));
+
+    // Searches never wait for a writer.
+    let _held = cass::lock::WriterLock::acquire(&sb.data().join("cass.lock"), "test").unwrap();
+    let t = std::time::Instant::now();
+    let r = sb.json(&["search", "websocket", "--mode", "hybrid"]);
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(!r["hits"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn status_and_compact() {
+    let sb = corpus_sandbox(800);
+    let st = sb.json(&["semantic", "status"]);
+    let fast = &st["tiers"][0];
+    assert_eq!(
+        (fast["tier"].as_str(), fast["built"].as_bool()),
+        (Some("fast"), Some(false))
+    );
+    assert!(fast["pending_rows"].as_u64().unwrap() >= 800);
+    sb.json(&["semantic", "backfill"]);
+    let st = sb.json(&["semantic", "status"]);
+    assert_eq!(st["tiers"][0]["pending_rows"], 0);
+    assert!(st["tiers"][0]["published_rows"].as_u64().unwrap() > 700);
+    // Rewrite one session: its old vectors become dead rows until compact.
+    let f = walk_first_jsonl(&sb.home().join(".claude"));
+    std::fs::write(&f, "{\"type\":\"user\",\"sessionId\":\"r\",\"message\":{\"role\":\"user\",\"content\":\"rewritten completely\"}}\n").unwrap();
+    sb.json(&["index"]);
+    let c = sb.json(&["semantic", "compact"]);
+    assert!(c["dropped_dead"].as_u64().unwrap() > 0);
+    assert_eq!(c["segments_after"], 1);
+    assert_exactly_once(&sb);
+}
+
+/// Generates more sessions under new paths (nothing existing is rewritten)
+/// and indexes them without the backfill; returns the messages added.
+fn add_sessions(sb: &Sandbox, name: &str, messages: usize, seed: u64) -> u64 {
+    let tmp = sb.dir.path().join(format!("gen-{name}"));
+    corpus::generate(&tmp, messages, seed).unwrap();
+    for (agent_root, sub) in [(".claude", "projects"), (".codex", "sessions")] {
+        let from = tmp.join(agent_root).join(sub);
+        if from.is_dir() {
+            copy_tree(&from, &sb.home().join(agent_root).join(sub).join(name));
+        }
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+    sb.json(&["index", "--no-semantic"])["messages_added"]
+        .as_u64()
+        .unwrap()
+}
+
+fn walk_first_jsonl(dir: &Path) -> std::path::PathBuf {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut found = Vec::new();
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "jsonl") {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    found.remove(0)
+}
