@@ -102,13 +102,12 @@ const CODE_WORDS: &[&str] = &[
     "benchmark",
 ];
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ren", "tor", "vel", "sha", "din", "pra", "gul", "zen", "fo", "qua", "bri",
-    "mon", "tes", "lan", "cor", "vi", "xan", "pel", "dru", "sti", "nom", "ral", "ek", "ith", "os",
-    "un", "ar",
+    "ka", "lo", "mi", "ren", "tor", "vel", "sha", "din", "pra", "gul", "zen", "fo", "qua", "bri", "mon", "tes", "lan",
+    "cor", "vi", "xan", "pel", "dru", "sti", "nom", "ral", "ek", "ith", "os", "un", "ar",
 ];
 const STOP: &[&str] = &[
-    "the", "a", "to", "of", "and", "in", "is", "it", "that", "for", "on", "with", "this", "we",
-    "can", "be", "not", "you", "when", "if", "but", "so", "from", "at", "as", "or", "then", "now",
+    "the", "a", "to", "of", "and", "in", "is", "it", "that", "for", "on", "with", "this", "we", "can", "be", "not",
+    "you", "when", "if", "but", "so", "from", "at", "as", "or", "then", "now",
 ];
 
 /// A vocabulary sampled with Zipf-like frequencies (rank^-1.07).
@@ -119,17 +118,11 @@ pub struct Vocab {
 
 impl Vocab {
     pub fn new(rng: &mut Rng, size: usize) -> Vocab {
-        let mut words: Vec<String> = STOP
-            .iter()
-            .chain(CODE_WORDS)
-            .map(|s| s.to_string())
-            .collect();
+        let mut words: Vec<String> = STOP.iter().chain(CODE_WORDS).map(|s| s.to_string()).collect();
         let mut seen: std::collections::HashSet<String> = words.iter().cloned().collect();
         while words.len() < size {
             let n = rng.range(2, 4);
-            let w: String = (0..n)
-                .map(|_| SYLLABLES[rng.below(SYLLABLES.len())])
-                .collect();
+            let w: String = (0..n).map(|_| SYLLABLES[rng.below(SYLLABLES.len())]).collect();
             if seen.insert(w.clone()) {
                 words.push(w);
             }
@@ -148,10 +141,7 @@ impl Vocab {
 
     pub fn word(&self, rng: &mut Rng) -> &str {
         let x = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        let i = self
-            .cdf
-            .partition_point(|&c| c < x)
-            .min(self.words.len() - 1);
+        let i = self.cdf.partition_point(|&c| c < x).min(self.words.len() - 1);
         &self.words[i]
     }
 
@@ -202,23 +192,10 @@ fn code_block(v: &Vocab, rng: &mut Rng) -> String {
     for _ in 0..rng.range(4, 24) {
         let indent = "    ".repeat(rng.below(3));
         match rng.below(4) {
-            0 => s.push_str(&format!(
-                "{indent}let {} = {}(&{})?;\n",
-                identifier(v, rng),
-                v.word(rng),
-                v.word(rng)
-            )),
-            1 => s.push_str(&format!(
-                "{indent}fn {}(x: {}) -> Result<(), Error> {{\n",
-                v.word(rng),
-                v.word(rng)
-            )),
+            0 => s.push_str(&format!("{indent}let {} = {}(&{})?;\n", identifier(v, rng), v.word(rng), v.word(rng))),
+            1 => s.push_str(&format!("{indent}fn {}(x: {}) -> Result<(), Error> {{\n", v.word(rng), v.word(rng))),
             2 => s.push_str(&format!("{indent}// {}\n", v.sentence(rng, 6))),
-            _ => s.push_str(&format!(
-                "{indent}{}.{}();\n",
-                v.word(rng),
-                identifier(v, rng)
-            )),
+            _ => s.push_str(&format!("{indent}{}.{}();\n", v.word(rng), identifier(v, rng))),
         }
     }
     s.push_str("```");
@@ -344,11 +321,7 @@ pub fn generate(home: &Path, messages: usize, seed: u64) -> std::io::Result<Corp
             };
             written += 1;
             if tool {
-                let cmd = format!(
-                    "cargo test -p {} {}",
-                    vocab.word(&mut rng),
-                    identifier(&vocab, &mut rng)
-                );
+                let cmd = format!("cargo test -p {} {}", vocab.word(&mut rng), identifier(&vocab, &mut rng));
                 let output = tool_output(&vocab, &mut rng);
                 stats.bytes += if codex {
                     codex_tool(&mut out, t + 1000, &cmd, &output)?
@@ -368,9 +341,7 @@ pub fn generate(home: &Path, messages: usize, seed: u64) -> std::io::Result<Corp
 }
 
 fn ts(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .expect("time")
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    chrono::DateTime::from_timestamp_millis(ms).expect("time").to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn writeln_json(out: &mut impl Write, v: &serde_json::Value) -> std::io::Result<u64> {
@@ -415,11 +386,7 @@ fn claude_tool(
 }
 
 fn codex_line(out: &mut impl Write, t: i64, role: &str, text: &str) -> std::io::Result<u64> {
-    let kind = if role == "user" {
-        "input_text"
-    } else {
-        "output_text"
-    };
+    let kind = if role == "user" { "input_text" } else { "output_text" };
     let v = serde_json::json!({"timestamp": ts(t), "type": "response_item", "payload": {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}});
     writeln_json(out, &v)
 }
@@ -439,10 +406,7 @@ pub fn queries(count: usize, seed: u64) -> Vec<String> {
     (0..count)
         .map(|_| {
             let n = q.range(1, 3);
-            (0..n)
-                .map(|_| vocab.query_word(&mut q).to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
+            (0..n).map(|_| vocab.query_word(&mut q).to_string()).collect::<Vec<_>>().join(" ")
         })
         .collect()
 }

@@ -13,10 +13,7 @@ use std::process::Command;
 use std::time::Instant;
 
 fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -36,17 +33,10 @@ fn timed(cmd: &mut Command) -> (f64, f64, String) {
     assert!(out.status.success(), "command failed: {stderr}");
     let rss_kb: f64 = stderr
         .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(f64::NAN);
-    (
-        wall,
-        rss_kb / 1024.0,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    (wall, rss_kb / 1024.0, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn ensure_corpus(dir: &Path, messages: usize, seed: u64) -> PathBuf {
@@ -57,12 +47,7 @@ fn ensure_corpus(dir: &Path, messages: usize, seed: u64) -> PathBuf {
         std::fs::create_dir_all(&home).expect("create corpus dir");
         let t = Instant::now();
         let stats = corpus::generate(&home, messages, seed).expect("generate corpus");
-        eprintln!(
-            "generated {} files, {} messages in {:.1}s",
-            stats.files,
-            stats.messages,
-            t.elapsed().as_secs_f64()
-        );
+        eprintln!("generated {} files, {} messages in {:.1}s", stats.files, stats.messages, t.elapsed().as_secs_f64());
         std::fs::write(&marker, b"").expect("marker");
     }
     home
@@ -76,9 +61,7 @@ fn main() {
     let seed = 42;
     let dir = std::env::var("CASS_BENCH_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench/corpus-{messages}"))
-        });
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench/corpus-{messages}")));
     let home = ensure_corpus(&dir, messages, seed);
     let raw = corpus::tree_bytes(&home);
     let data = dir.join("data");
@@ -111,9 +94,7 @@ fn main() {
         rss
     );
     let lexical_bytes = corpus::tree_bytes(&data.join("lexical"));
-    let db_bytes = std::fs::metadata(data.join("cass.db"))
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let db_bytes = std::fs::metadata(data.join("cass.db")).map(|m| m.len()).unwrap_or(0);
     println!(
         "on disk: store {:.1} MiB, lexical index {:.1} MiB",
         db_bytes as f64 / 1048576.0,
@@ -122,10 +103,8 @@ fn main() {
 
     // Warm search latency, in process (what the TUI and a long-lived agent see).
     let queries = corpus::queries(env_usize("CASS_BENCH_QUERIES", 300), seed);
-    let searcher =
-        cass::search::Searcher::open(&cass::config::DataDir::at(&data)).expect("open searcher");
-    let req =
-        |q: &str| cass::search::SearchRequest::new(q, Default::default(), 10, 0).expect("query");
+    let searcher = cass::search::Searcher::open(&cass::config::DataDir::at(&data)).expect("open searcher");
+    let req = |q: &str| cass::search::SearchRequest::new(q, Default::default(), 10, 0).expect("query");
     let mut total_hits = 0;
     for q in &queries {
         total_hits += searcher.search(&req(q)).expect("search").total;

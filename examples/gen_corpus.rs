@@ -14,9 +14,7 @@ fn main() {
     }
     let home = std::path::PathBuf::from(&args[1]);
     let messages: usize = args[2].parse().expect("messages must be a number");
-    let seed: u64 = args
-        .get(3)
-        .map_or(42, |s| s.parse().expect("seed must be a number"));
+    let seed: u64 = args.get(3).map_or(42, |s| s.parse().expect("seed must be a number"));
     let started = std::time::Instant::now();
     let stats = corpus::generate(&home, messages, seed).expect("write corpus");
     println!(

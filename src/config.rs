@@ -17,9 +17,7 @@ impl DataDir {
             Some(p) => p,
             None => directories::BaseDirs::new()
                 .map(|b| b.data_dir().join("cass"))
-                .ok_or_else(|| {
-                    io::Error::other("cannot find a home directory; set CASS_DATA_DIR")
-                })?,
+                .ok_or_else(|| io::Error::other("cannot find a home directory; set CASS_DATA_DIR"))?,
         };
         Ok(DataDir { root })
     }

@@ -19,25 +19,16 @@ pub struct LockHolder {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("another cass is writing to this index{}", holder_text(.holder))]
-    Busy {
-        path: PathBuf,
-        holder: Option<LockHolder>,
-    },
+    Busy { path: PathBuf, holder: Option<LockHolder> },
     #[error("cannot open lock file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 fn holder_text(h: &Option<LockHolder>) -> String {
     match h {
-        Some(h) => format!(
-            " (pid {}, `cass {}`, since {})",
-            h.pid,
-            h.command,
-            crate::time::to_rfc3339(h.started_at_ms)
-        ),
+        Some(h) => {
+            format!(" (pid {}, `cass {}`, since {})", h.pid, h.command, crate::time::to_rfc3339(h.started_at_ms))
+        }
         None => String::new(),
     }
 }
@@ -58,37 +49,21 @@ impl WriterLock {
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(|source| LockError::Io {
-                path: path.into(),
-                source,
-            })?;
+            .map_err(|source| LockError::Io { path: path.into(), source })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(LockError::Busy {
-                    path: path.into(),
-                    holder: read_holder(path),
-                });
+                return Err(LockError::Busy { path: path.into(), holder: read_holder(path) });
             }
             Err(std::fs::TryLockError::Error(source)) => {
-                return Err(LockError::Io {
-                    path: path.into(),
-                    source,
-                });
+                return Err(LockError::Io { path: path.into(), source });
             }
         }
-        let holder = LockHolder {
-            pid: std::process::id(),
-            started_at_ms: crate::time::now_ms(),
-            command: command.into(),
-        };
+        let holder =
+            LockHolder { pid: std::process::id(), started_at_ms: crate::time::now_ms(), command: command.into() };
         let _ = file.set_len(0);
         let _ = file.seek(SeekFrom::Start(0));
-        let _ = file.write_all(
-            serde_json::to_string(&holder)
-                .unwrap_or_default()
-                .as_bytes(),
-        );
+        let _ = file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes());
         Ok(WriterLock { _file: file })
     }
 }

@@ -102,8 +102,7 @@ impl fmt::Display for Role {
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::from_agent_label(s)
-            .ok_or_else(|| format!("unknown role '{s}' (known: user, assistant, system, tool)"))
+        Role::from_agent_label(s).ok_or_else(|| format!("unknown role '{s}' (known: user, assistant, system, tool)"))
     }
 }
 

@@ -34,10 +34,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if e.file_type().unwrap().is_dir() {
                 stack.push(e.path());
             } else if e.file_name() != "cass.lock" {
-                out.insert(
-                    e.path().display().to_string(),
-                    std::fs::read(e.path()).unwrap(),
-                );
+                out.insert(e.path().display().to_string(), std::fs::read(e.path()).unwrap());
             }
         }
     }
@@ -55,10 +52,7 @@ fn rerun_with_nothing_changed_writes_nothing() {
     assert_eq!(second["files_skipped"], second["files_scanned"]);
     assert_eq!(second["messages_added"], 0);
     let after = snapshot(&sb.data());
-    assert_eq!(
-        before.keys().collect::<Vec<_>>(),
-        after.keys().collect::<Vec<_>>()
-    );
+    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
     for (path, bytes) in &before {
         assert!(bytes == &after[path], "{path} changed on a no-op run");
     }
@@ -78,29 +72,16 @@ fn appended_lines_become_new_messages_with_higher_ids() {
     );
     sb.json(&["index"]);
     let db = sb.db();
-    let (max_before, count_before): (i64, i64) = db
-        .query_row("SELECT MAX(id), COUNT(*) FROM messages", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
+    let (max_before, count_before): (i64, i64) =
+        db.query_row("SELECT MAX(id), COUNT(*) FROM messages", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     drop(db);
 
     let mut f = std::fs::OpenOptions::new().append(true).open(&s).unwrap();
     for i in 0..3 {
-        f.write_all(
-            claude_line(
-                "s1",
-                "user",
-                &format!("appended {i}"),
-                "2026-01-01T00:01:00Z",
-            )
-            .as_bytes(),
-        )
-        .unwrap();
+        f.write_all(claude_line("s1", "user", &format!("appended {i}"), "2026-01-01T00:01:00Z").as_bytes()).unwrap();
     }
     // A line still being written is not consumed yet.
-    f.write_all(b"{\"type\":\"user\",\"sessionId\":\"s1\",\"mess")
-        .unwrap();
+    f.write_all(b"{\"type\":\"user\",\"sessionId\":\"s1\",\"mess").unwrap();
     drop(f);
 
     let report = sb.json(&["index"]);
@@ -109,9 +90,7 @@ fn appended_lines_become_new_messages_with_higher_ids() {
     assert_eq!(report["messages_added"], 3);
     assert_eq!(report["malformed"], 0);
     let db = sb.db();
-    let count_after: i64 = db
-        .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
-        .unwrap();
+    let count_after: i64 = db.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0)).unwrap();
     assert_eq!(count_after, count_before + 3);
     let new_ids: Vec<i64> = db
         .prepare("SELECT id FROM messages WHERE content LIKE 'appended %' ORDER BY id")
@@ -135,15 +114,11 @@ fn appended_lines_become_new_messages_with_higher_ids() {
 
     // Finishing the partial line adds exactly that message.
     let mut f = std::fs::OpenOptions::new().append(true).open(&s).unwrap();
-    f.write_all(b"age\":{\"role\":\"user\",\"content\":\"completed later\"}}\n")
-        .unwrap();
+    f.write_all(b"age\":{\"role\":\"user\",\"content\":\"completed later\"}}\n").unwrap();
     drop(f);
     let report = sb.json(&["index"]);
     assert_eq!(report["messages_added"], 1);
-    assert_eq!(
-        messages_of(&sb.db(), "s1").last().unwrap().1,
-        "completed later"
-    );
+    assert_eq!(messages_of(&sb.db(), "s1").last().unwrap().1, "completed later");
 }
 
 #[test]
@@ -158,31 +133,16 @@ fn a_rewritten_file_replaces_its_conversation() {
         ],
     );
     sb.json(&["index"]);
-    let old_max: i64 = sb
-        .db()
-        .query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0))
-        .unwrap();
+    let old_max: i64 = sb.db().query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0)).unwrap();
     // Shorter, different content: a shrunk file is a rewrite.
-    std::fs::write(
-        &s,
-        claude_line("s2", "user", "new only", "2026-01-02T00:00:00Z"),
-    )
-    .unwrap();
+    std::fs::write(&s, claude_line("s2", "user", "new only", "2026-01-02T00:00:00Z")).unwrap();
     let report = sb.json(&["index"]);
     assert_eq!(report["files_parsed"], 1);
     let db = sb.db();
-    assert_eq!(
-        messages_of(&db, "s2"),
-        vec![("user".to_string(), "new only".to_string())]
-    );
-    let id: i64 = db
-        .query_row("SELECT id FROM messages", [], |r| r.get(0))
-        .unwrap();
+    assert_eq!(messages_of(&db, "s2"), vec![("user".to_string(), "new only".to_string())]);
+    let id: i64 = db.query_row("SELECT id FROM messages", [], |r| r.get(0)).unwrap();
     assert!(id > old_max, "replaced messages get new ids");
-    assert_eq!(
-        conversation_row(&db, "s2").2,
-        Some(ms("2026-01-02T00:00:00Z"))
-    );
+    assert_eq!(conversation_row(&db, "s2").2, Some(ms("2026-01-02T00:00:00Z")));
 }
 
 #[test]
@@ -199,11 +159,7 @@ fn full_flag_rebuilds_every_file() {
 fn empty_home_succeeds_and_says_where_it_looked() {
     let sb = Sandbox::new();
     let out = sb.run(&["index"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let home = sb.home().display().to_string();
     for (name, place) in [
@@ -211,27 +167,16 @@ fn empty_home_succeeds_and_says_where_it_looked() {
         ("Codex CLI", format!("{home}/.codex/sessions")),
         ("Gemini CLI", format!("{home}/.gemini/tmp")),
     ] {
-        let line = stderr
-            .lines()
-            .find(|l| l.starts_with(name))
-            .unwrap_or_else(|| panic!("no line for {name}: {stderr}"));
+        let line =
+            stderr.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no line for {name}: {stderr}"));
         assert!(line.contains("none found"), "{line}");
-        assert!(
-            line.contains(&place) && line.contains("not found"),
-            "{line}"
-        );
+        assert!(line.contains(&place) && line.contains("not found"), "{line}");
     }
     let report = sb.json(&["index"]);
     assert_eq!(report["messages"], 0);
     for agent in report["agents"].as_array().unwrap() {
         assert_eq!(agent["files"], 0);
-        assert!(
-            agent["roots"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|r| r["exists"] == false)
-        );
+        assert!(agent["roots"].as_array().unwrap().iter().all(|r| r["exists"] == false));
     }
 }
 
@@ -246,31 +191,11 @@ fn agent_overrides_are_honoured() {
     )
     .unwrap();
     // A session in the default place must be ignored when the override is set.
-    write_session(
-        &sb.home(),
-        "b.jsonl",
-        &[claude_line(
-            "default",
-            "user",
-            "from default",
-            "2026-01-01T00:00:00Z",
-        )],
-    );
-    let out = sb
-        .cass()
-        .env("CLAUDE_CONFIG_DIR", &elsewhere)
-        .args(["index", "--json"])
-        .output()
-        .unwrap();
+    write_session(&sb.home(), "b.jsonl", &[claude_line("default", "user", "from default", "2026-01-01T00:00:00Z")]);
+    let out = sb.cass().env("CLAUDE_CONFIG_DIR", &elsewhere).args(["index", "--json"]).output().unwrap();
     assert!(out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let claude = report["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["agent"] == "claude_code")
-        .unwrap()
-        .clone();
+    let claude = report["agents"].as_array().unwrap().iter().find(|a| a["agent"] == "claude_code").unwrap().clone();
     assert_eq!(claude["roots"][0]["origin"], "CLAUDE_CONFIG_DIR");
     assert_eq!(claude["messages"], 1);
     assert_eq!(messages_of(&sb.db(), "ov")[0].1, "from override");
@@ -286,10 +211,7 @@ fn a_second_writer_fails_at_once_with_the_lock_busy_code() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert_eq!(out.status.code(), Some(cass::cli::exit::LOCK_BUSY));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("another cass is writing") && stderr.contains("pid"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("another cass is writing") && stderr.contains("pid"), "{stderr}");
     let out = sb.run(&["index", "--json"]);
     assert_eq!(out.status.code(), Some(cass::cli::exit::LOCK_BUSY));
     let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();

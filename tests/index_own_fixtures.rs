@@ -23,18 +23,7 @@ fn own_fixtures_index_exactly() {
 
     // Claude: isMeta → system, tool_result → tool, thinking dropped, summary → title.
     let main = "7f3c2a10-1111-4a2b-9c3d-000000000001";
-    assert_eq!(
-        roles(&db, main),
-        [
-            "system",
-            "user",
-            "assistant",
-            "tool",
-            "assistant",
-            "user",
-            "assistant"
-        ]
-    );
+    assert_eq!(roles(&db, main), ["system", "user", "assistant", "tool", "assistant", "user", "assistant"]);
     assert_eq!(
         conversation_row(&db, main),
         (
@@ -53,40 +42,20 @@ fn own_fixtures_index_exactly() {
     assert!(msgs[3].1.contains("ECONNREFUSED 127.0.0.1:4010"));
     assert!(msgs[1].1.contains("田中さん") && msgs[1].1.contains("cafe\u{301}"));
     let all: String = msgs.iter().map(|m| m.1.clone()).collect();
-    assert!(
-        !all.contains("Intermittent"),
-        "thinking must stay out of the text"
-    );
+    assert!(!all.contains("Intermittent"), "thinking must stay out of the text");
 
     // The sidechain is its own conversation, named by its file.
-    assert_eq!(
-        roles(&db, "agent-a1b2c3"),
-        ["user", "assistant", "assistant"]
-    );
-    assert_eq!(
-        messages_of(&db, "agent-a1b2c3")[1].1,
-        "[tool: Grep] unwrap_or_default"
-    );
+    assert_eq!(roles(&db, "agent-a1b2c3"), ["user", "assistant", "assistant"]);
+    assert_eq!(messages_of(&db, "agent-a1b2c3")[1].1, "[tool: Grep] unwrap_or_default");
     let side = conversation_row(&db, "agent-a1b2c3");
-    assert!(
-        side.0
-            .unwrap()
-            .starts_with("Search the Rust mock server for places that call unwrap_or_default")
-    );
+    assert!(side.0.unwrap().starts_with("Search the Rust mock server for places that call unwrap_or_default"));
     assert_eq!(side.1.as_deref(), Some("/home/dev/webapp"));
 
     // Broken file: valid lines kept, invalid UTF-8 kept (replaced) and
     // reported, the unterminated last line left for later.
     let broken = "0000bad0-0000-0000-0000-000000000002";
-    assert_eq!(
-        roles(&db, broken),
-        ["user", "assistant", "assistant", "user"]
-    );
-    assert!(
-        messages_of(&db, broken)[2]
-            .1
-            .contains("MOJIBAKE_MARKER\u{FFFD}\u{FFFD}")
-    );
+    assert_eq!(roles(&db, broken), ["user", "assistant", "assistant", "user"]);
+    assert!(messages_of(&db, broken)[2].1.contains("MOJIBAKE_MARKER\u{FFFD}\u{FFFD}"));
     let errs: Vec<(i64, String)> = db
         .prepare("SELECT line, message FROM ingest_errors ORDER BY line")
         .unwrap()
@@ -96,22 +65,14 @@ fn own_fixtures_index_exactly() {
         .collect();
     assert_eq!(errs.iter().map(|e| e.0).collect::<Vec<_>>(), [2, 4, 5]);
     assert!(errs[1].1.contains("number") && errs[2].1.contains("UTF-8"));
-    let offset: i64 = db
-        .query_row(
-            "SELECT offset FROM file_state WHERE path LIKE '%0000bad0%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let offset: i64 =
+        db.query_row("SELECT offset FROM file_state WHERE path LIKE '%0000bad0%'", [], |r| r.get(0)).unwrap();
     assert_eq!(offset, 2382);
 
     // Codex: injected context is system, doubled turns are dropped, the
     // function call is one line and its output is decoded.
     let codex = "0194a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
-    assert_eq!(
-        roles(&db, codex),
-        ["system", "user", "assistant", "tool", "assistant"]
-    );
+    assert_eq!(roles(&db, codex), ["system", "user", "assistant", "tool", "assistant"]);
     let cm = messages_of(&db, codex);
     assert_eq!(cm[2].1, "[tool: shell] bash -lc cargo test -p api");
     assert!(cm[3].1.starts_with("running 14 tests"), "{}", cm[3].1);
@@ -119,57 +80,27 @@ fn own_fixtures_index_exactly() {
     assert!(c.0.unwrap().starts_with("Pick up bd-q3fy"));
     assert_eq!(
         (c.1.as_deref(), c.2, c.3),
-        (
-            Some("/home/dev/api-server"),
-            Some(ms("2026-03-14T09:12:33.420Z")),
-            Some(ms("2026-03-14T09:13:30.250Z"))
-        )
+        (Some("/home/dev/api-server"), Some(ms("2026-03-14T09:12:33.420Z")), Some(ms("2026-03-14T09:13:30.250Z")))
     );
-    let author: String = db
-        .query_row(
-            "SELECT author FROM messages WHERE content LIKE 'Found it.%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let author: String =
+        db.query_row("SELECT author FROM messages WHERE content LIKE 'Found it.%'", [], |r| r.get(0)).unwrap();
     assert_eq!(author, "gpt-5-codex");
 
     // Gemini legacy JSON: tool calls appended, results as tool messages.
     let legacy = "a1b2c3d4-gem-legacy";
-    assert_eq!(
-        roles(&db, legacy),
-        ["user", "assistant", "tool", "assistant", "system"]
-    );
-    assert_eq!(
-        messages_of(&db, legacy)[1].1,
-        "I'll read the parser first.\n[tool: read_file] src/lib.rs"
-    );
+    assert_eq!(roles(&db, legacy), ["user", "assistant", "tool", "assistant", "system"]);
+    assert_eq!(messages_of(&db, legacy)[1].1, "I'll read the parser first.\n[tool: read_file] src/lib.rs");
     let g = conversation_row(&db, legacy);
-    assert_eq!(
-        (g.1, g.2, g.3),
-        (
-            None,
-            Some(ms("2026-02-02T10:00:04.118Z")),
-            Some(ms("2026-02-02T10:03:20.502Z"))
-        )
-    );
+    assert_eq!((g.1, g.2, g.3), (None, Some(ms("2026-02-02T10:00:04.118Z")), Some(ms("2026-02-02T10:03:20.502Z"))));
 
     // Gemini event log: replayed, the rewind dropped m3 and m4.
     let events = "e5f6a7b8-gem-events";
-    assert_eq!(
-        roles(&db, events),
-        ["user", "assistant", "user", "assistant"]
-    );
+    assert_eq!(roles(&db, events), ["user", "assistant", "user", "assistant"]);
     let em = messages_of(&db, events);
     assert!(
-        em[1]
-            .1
-            .starts_with("The file is read with the locale default encoding"),
+        em[1].1.starts_with("The file is read with the locale default encoding"),
         "streamed rewrite kept: {}",
         em[1].1
     );
-    assert!(
-        !em.iter().any(|m| m.1.contains("serde_yaml")),
-        "rewound turns must be gone"
-    );
+    assert!(!em.iter().any(|m| m.1.contains("serde_yaml")), "rewound turns must be gone");
 }

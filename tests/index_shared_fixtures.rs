@@ -39,50 +39,28 @@ fn shared_fixtures_index_to_exact_conversations_and_messages() {
             ("user".into(), "Help me implement smartedgar matrix completion".into()),
             (
                 "assistant".into(),
-                "I'll help you implement matrix completion using CMA-ES optimization.\n[tool: Read] /test/file.rs".into()
+                "I'll help you implement matrix completion using CMA-ES optimization.\n[tool: Read] /test/file.rs"
+                    .into()
             ),
         ]
     );
-    let author: String = db
-        .query_row(
-            "SELECT author FROM messages WHERE content LIKE 'I''ll help%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let author: String =
+        db.query_row("SELECT author FROM messages WHERE content LIKE 'I''ll help%'", [], |r| r.get(0)).unwrap();
     assert_eq!(author, "claude-opus-4");
 
     // Every role, including the generic-export tool record.
-    let roles: Vec<String> = messages_of(&db, "all-types-001")
-        .into_iter()
-        .map(|(r, _)| r)
-        .collect();
+    let roles: Vec<String> = messages_of(&db, "all-types-001").into_iter().map(|(r, _)| r).collect();
     assert_eq!(roles, ["system", "user", "assistant", "tool", "assistant"]);
     let tool = &messages_of(&db, "all-types-001")[3].1;
-    assert!(
-        tool.starts_with("[tool: Read] /home/dev/project/src/main.rs\nfn main()"),
-        "{tool}"
-    );
+    assert!(tool.starts_with("[tool: Read] /home/dev/project/src/main.rs\nfn main()"), "{tool}");
     assert_eq!(
         conversation_row(&db, "all-types-001").0.as_deref(),
-        Some(
-            "Demonstrated all message types: system, user, assistant, and tool with Read operation."
-        )
+        Some("Demonstrated all message types: system, user, assistant, and tool with Read operation.")
     );
 
     // Malformed files: everything valid is kept.
-    let kept: Vec<String> = messages_of(&db, "invalid-001")
-        .into_iter()
-        .map(|(_, c)| c)
-        .collect();
-    assert_eq!(
-        kept,
-        [
-            "Valid first message",
-            "Valid third message after invalid one",
-            "Final valid message"
-        ]
-    );
+    let kept: Vec<String> = messages_of(&db, "invalid-001").into_iter().map(|(_, c)| c).collect();
+    assert_eq!(kept, ["Valid first message", "Valid third message after invalid one", "Final valid message"]);
     assert_eq!(conversation_row(&db, "truncated-001").4, 2);
     assert_eq!(conversation_row(&db, "missing_fields").4, 5);
     // wrong_types: its first sessionId is a number, so the file stem names it;
@@ -113,20 +91,10 @@ fn shared_fixtures_index_to_exact_conversations_and_messages() {
 
     // Edge cases: unicode survives, a 1000-message session is whole.
     assert_eq!(conversation_row(&db, "unicode-001").4, 8);
-    assert!(
-        messages_of(&db, "unicode-001")[0]
-            .1
-            .starts_with("日本語でコードを書いてください")
-    );
+    assert!(messages_of(&db, "unicode-001")[0].1.starts_with("日本語でコードを書いてください"));
     let large = conversation_row(&db, "large-session-001");
     assert_eq!(large.4, 1000);
-    assert_eq!(
-        (large.2, large.3),
-        (
-            Some(ms("2026-01-15T10:00:00Z")),
-            Some(ms("2026-01-15T18:19:30Z"))
-        )
-    );
+    assert_eq!((large.2, large.3), (Some(ms("2026-01-15T10:00:00Z")), Some(ms("2026-01-15T18:19:30Z"))));
     assert_eq!(conversation_row(&db, "single-001").4, 1);
 
     // Codex: reasoning and token counts stay out; the tool call is one line.
@@ -158,20 +126,11 @@ fn shared_fixtures_index_to_exact_conversations_and_messages() {
     // Gemini legacy JSON: model → assistant.
     assert_eq!(
         conversation_row(&db, "test-session-1"),
-        (
-            Some("Gemini hello".into()),
-            None,
-            Some(ms("2024-01-01T12:00:00Z")),
-            Some(ms("2024-01-01T12:01:00Z")),
-            2
-        )
+        (Some("Gemini hello".into()), None, Some(ms("2024-01-01T12:00:00Z")), Some(ms("2024-01-01T12:01:00Z")), 2)
     );
     assert_eq!(
         messages_of(&db, "test-session-1"),
-        vec![
-            ("user".into(), "Gemini hello".into()),
-            ("assistant".into(), "Hello from Gemini!".into())
-        ]
+        vec![("user".into(), "Gemini hello".into()), ("assistant".into(), "Hello from Gemini!".into())]
     );
 
     // The per-agent report says where each agent was looked for.

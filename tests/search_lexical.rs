@@ -21,11 +21,7 @@ fn codex_session(home: &Path, text: &str) {
         r#"{"timestamp":"2026-02-01T09:00:00Z","type":"session_meta","payload":{"id":"cx1","cwd":"/srv/api"}}"#.to_string(),
         serde_json::json!({"timestamp":"2026-02-01T09:00:01Z","type":"response_item","payload":{"type":"message","role":"user","content":[{"type":"input_text","text":text}]}}).to_string(),
     ];
-    std::fs::write(
-        dir.join("rollout-2026-02-01T09-00-00-cx1.jsonl"),
-        lines.join("\n") + "\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("rollout-2026-02-01T09-00-00-cx1.jsonl"), lines.join("\n") + "\n").unwrap();
 }
 
 /// A corpus with known tokens, agents, workspaces, times and roles.
@@ -34,13 +30,7 @@ fn corpus() -> Sandbox {
     let dir = sb.home().join(".claude/projects/-home-dev-app");
     std::fs::create_dir_all(&dir).unwrap();
     let s1 = [
-        line(
-            "c1",
-            "user",
-            "why does unwrap_or_default hide the error?",
-            "2026-01-10T10:00:00Z",
-            "/home/dev/app",
-        ),
+        line("c1", "user", "why does unwrap_or_default hide the error?", "2026-01-10T10:00:00Z", "/home/dev/app"),
         line(
             "c1",
             "assistant",
@@ -48,13 +38,7 @@ fn corpus() -> Sandbox {
             "2026-01-10T10:00:05Z",
             "/home/dev/app",
         ),
-        line(
-            "c1",
-            "user",
-            "the server said ECONNREFUSED again",
-            "2026-01-10T10:00:10Z",
-            "/home/dev/app",
-        ),
+        line("c1", "user", "the server said ECONNREFUSED again", "2026-01-10T10:00:10Z", "/home/dev/app"),
         line(
             "c1",
             "assistant",
@@ -62,20 +46,8 @@ fn corpus() -> Sandbox {
             "2026-01-10T10:00:15Z",
             "/home/dev/app",
         ),
-        line(
-            "c1",
-            "user",
-            "quick brown fox jumps over the lazy dog",
-            "2026-01-10T10:00:20Z",
-            "/home/dev/app",
-        ),
-        line(
-            "c1",
-            "assistant",
-            "the fox was quick but the dog was brown",
-            "2026-01-10T10:00:25Z",
-            "/home/dev/app",
-        ),
+        line("c1", "user", "quick brown fox jumps over the lazy dog", "2026-01-10T10:00:20Z", "/home/dev/app"),
+        line("c1", "assistant", "the fox was quick but the dog was brown", "2026-01-10T10:00:25Z", "/home/dev/app"),
     ];
     std::fs::write(dir.join("c1.jsonl"), s1.concat()).unwrap();
     let dir2 = sb.home().join(".claude/projects/-home-dev-other");
@@ -83,20 +55,8 @@ fn corpus() -> Sandbox {
     std::fs::write(
         dir2.join("c2.jsonl"),
         [
-            line(
-                "c2",
-                "user",
-                "ECONNREFUSED in the other project",
-                "2026-03-05T08:00:00Z",
-                "/home/dev/other",
-            ),
-            line(
-                "c2",
-                "assistant",
-                "retry with backoff",
-                "2026-03-05T08:00:01Z",
-                "/home/dev/other",
-            ),
+            line("c2", "user", "ECONNREFUSED in the other project", "2026-03-05T08:00:00Z", "/home/dev/other"),
+            line("c2", "assistant", "retry with backoff", "2026-03-05T08:00:01Z", "/home/dev/other"),
         ]
         .concat(),
     )
@@ -107,20 +67,9 @@ fn corpus() -> Sandbox {
 }
 
 fn hits(sb: &Sandbox, args: &[&str]) -> Vec<serde_json::Value> {
-    let out = sb
-        .cass()
-        .arg("search")
-        .args(args)
-        .arg("--json")
-        .arg("--limit")
-        .arg("50")
-        .output()
-        .unwrap();
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out =
+        sb.cass().arg("search").args(args).args(["--json", "--limit", "50", "--mode", "lexical"]).output().unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v["hits"].as_array().unwrap().clone()
 }
@@ -130,11 +79,9 @@ fn contents(sb: &Sandbox, args: &[&str]) -> Vec<String> {
     hits(sb, args)
         .iter()
         .map(|h| {
-            db.query_row(
-                "SELECT content FROM messages WHERE id = ?1",
-                [h["message_id"].as_i64().unwrap()],
-                |r| r.get(0),
-            )
+            db.query_row("SELECT content FROM messages WHERE id = ?1", [h["message_id"].as_i64().unwrap()], |r| {
+                r.get(0)
+            })
             .unwrap()
         })
         .collect()
@@ -144,36 +91,17 @@ fn contents(sb: &Sandbox, args: &[&str]) -> Vec<String> {
 fn code_tokens_are_found_whole_and_by_each_part() {
     let sb = corpus();
     let cases: &[(&str, &[&str], &str)] = &[
-        (
-            "unwrap_or_default",
-            &["unwrap", "default"],
-            "unwrap_or_default hide",
-        ),
-        (
-            "useEffect",
-            &["use", "effect", "useeffect"],
-            "useEffect the cleanup",
-        ),
+        ("unwrap_or_default", &["unwrap", "default"], "unwrap_or_default hide"),
+        ("useEffect", &["use", "effect", "useeffect"], "useEffect the cleanup"),
         ("bd-q3fy", &["bd", "q3fy"], "see bd-q3fy"),
         ("ECONNREFUSED", &["econnrefused"], "the server said"),
-        (
-            "src/main.rs",
-            &["src", "main", "rs", "main.rs"],
-            "Open src/main.rs",
-        ),
-        (
-            "std::io::Error",
-            &["std", "io", "Error", "io::Error"],
-            "map std::io::Error",
-        ),
+        ("src/main.rs", &["src", "main", "rs", "main.rs"], "Open src/main.rs"),
+        ("std::io::Error", &["std", "io", "Error", "io::Error"], "map std::io::Error"),
     ];
     for (whole, parts, needle) in cases {
         for q in std::iter::once(whole).chain(parts.iter()) {
             let found = contents(&sb, &[q]);
-            assert!(
-                found.iter().any(|c| c.contains(needle)),
-                "query {q:?} did not find {needle:?}: {found:?}"
-            );
+            assert!(found.iter().any(|c| c.contains(needle)), "query {q:?} did not find {needle:?}: {found:?}");
         }
     }
     // `or` is a part of unwrap_or_default too, but a word of its own elsewhere
@@ -184,10 +112,7 @@ fn code_tokens_are_found_whole_and_by_each_part() {
 #[test]
 fn phrases_need_adjacent_words() {
     let sb = corpus();
-    assert_eq!(
-        contents(&sb, &["\"quick brown fox\""]),
-        ["quick brown fox jumps over the lazy dog"]
-    );
+    assert_eq!(contents(&sb, &["\"quick brown fox\""]), ["quick brown fox jumps over the lazy dog"]);
     // Both words occur in the second message, far apart and out of order.
     assert_eq!(contents(&sb, &["\"brown fox\""]).len(), 1);
     assert_eq!(contents(&sb, &["fox brown"]).len(), 2);
@@ -197,10 +122,7 @@ fn phrases_need_adjacent_words() {
 #[test]
 fn boolean_operators_and_prefixes() {
     let sb = corpus();
-    assert_eq!(
-        contents(&sb, &["fox -lazy"]),
-        ["the fox was quick but the dog was brown"]
-    );
+    assert_eq!(contents(&sb, &["fox -lazy"]), ["the fox was quick but the dog was brown"]);
     assert_eq!(contents(&sb, &["backoff OR cleanup"]).len(), 2);
     let pre = contents(&sb, &["econn*"]);
     assert_eq!(pre.len(), 3, "{pre:?}");
@@ -214,48 +136,22 @@ fn every_filter_narrows_inside_retrieval() {
     assert_eq!(by_agent.len(), 1);
     assert_eq!(by_agent[0]["agent"], "codex");
     assert_eq!(by_agent[0]["workspace"], "/srv/api");
-    assert_eq!(
-        hits(
-            &sb,
-            &["ECONNREFUSED", "--agent", "claude", "--agent", "codex"]
-        )
-        .len(),
-        3
-    );
+    assert_eq!(hits(&sb, &["ECONNREFUSED", "--agent", "claude", "--agent", "codex"]).len(), 3);
     let ws = hits(&sb, &["ECONNREFUSED", "--workspace", "/home/dev/other"]);
     assert_eq!(ws.len(), 1);
     assert_eq!(ws[0]["workspace"], "/home/dev/other");
-    assert_eq!(
-        hits(&sb, &["ECONNREFUSED", "--workspace", "/home/dev"]).len(),
-        2
-    );
-    assert_eq!(
-        hits(&sb, &["ECONNREFUSED", "--workspace", "/home/dev/ot"]).len(),
-        0
-    );
+    assert_eq!(hits(&sb, &["ECONNREFUSED", "--workspace", "/home/dev"]).len(), 2);
+    assert_eq!(hits(&sb, &["ECONNREFUSED", "--workspace", "/home/dev/ot"]).len(), 0);
     let since = hits(&sb, &["ECONNREFUSED", "--since", "2026-03-01"]);
     assert_eq!(since.len(), 1);
     assert_eq!(since[0]["created_at"], "2026-03-05T08:00:00.000Z");
     let until = hits(&sb, &["ECONNREFUSED", "--until", "2026-01-10"]);
     assert_eq!(until.len(), 1);
     assert_eq!(until[0]["created_at"], "2026-01-10T10:00:10.000Z");
-    assert_eq!(
-        hits(
-            &sb,
-            &[
-                "ECONNREFUSED",
-                "--since",
-                "2026-01-11",
-                "--until",
-                "2026-02-28"
-            ]
-        )
-        .len(),
-        1
-    );
+    assert_eq!(hits(&sb, &["ECONNREFUSED", "--since", "2026-01-11", "--until", "2026-02-28"]).len(), 1);
     // Filters apply before the top-K cut: with limit 1 the only hit is the
     // filtered one, not the best overall hit filtered away.
-    let out = sb.json(&["search", "fox", "--role", "assistant", "--limit", "1"]);
+    let out = sb.json(&["search", "fox", "--role", "assistant", "--limit", "1", "--mode", "lexical"]);
     assert_eq!(out["total"], 1);
     assert_eq!(out["hits"][0]["role"], "assistant");
     assert_eq!(hits(&sb, &["fox", "--role", "user"]).len(), 1);
@@ -264,7 +160,7 @@ fn every_filter_narrows_inside_retrieval() {
 #[test]
 fn robot_output_has_the_documented_shape_and_exit_codes() {
     let sb = corpus();
-    let v = sb.json(&["search", "ECONNREFUSED", "--limit", "2"]);
+    let v = sb.json(&["search", "ECONNREFUSED", "--limit", "2", "--mode", "lexical"]);
     assert_eq!(v["schema"], "cass.search.v1");
     assert_eq!(v["query"], "ECONNREFUSED");
     assert_eq!(v["mode"], "lexical");
@@ -292,11 +188,11 @@ fn robot_output_has_the_documented_shape_and_exit_codes() {
         hit["snippet"]["highlights"][0][1].as_u64().unwrap() as usize,
     );
     assert_eq!(&text[a..b], "ECONNREFUSED");
-    let page2 = sb.json(&["search", "ECONNREFUSED", "--limit", "2", "--offset", "2"]);
+    let page2 = sb.json(&["search", "ECONNREFUSED", "--limit", "2", "--offset", "2", "--mode", "lexical"]);
     assert_eq!(page2["hits"].as_array().unwrap().len(), 1);
     assert_eq!(page2["next_offset"], serde_json::Value::Null);
 
-    let none = sb.run(&["search", "zzzznothing", "--json"]);
+    let none = sb.run(&["search", "zzzznothing", "--json", "--mode", "lexical"]);
     assert_eq!(none.status.code(), Some(1));
     let bad = sb.run(&["search", "foo OR", "--json"]);
     assert_eq!(bad.status.code(), Some(2));
@@ -316,27 +212,15 @@ fn human_output_never_writes_session_escapes_raw() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("e.jsonl"),
-        line(
-            "e1",
-            "user",
-            "evil \u{1b}]0;pwned\u{7} \u{1b}[2J payload",
-            "2026-01-01T00:00:00Z",
-            "/x",
-        ),
+        line("e1", "user", "evil \u{1b}]0;pwned\u{7} \u{1b}[2J payload", "2026-01-01T00:00:00Z", "/x"),
     )
     .unwrap();
     sb.json(&["index"]);
-    for args in [
-        vec!["search", "payload", "--color", "always"],
-        vec!["view", "1"],
-        vec!["expand", "1"],
-    ] {
+    for args in [vec!["search", "payload", "--color", "always"], vec!["view", "1"], vec!["expand", "1"]] {
         let out = sb.run(&args);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
-            !stdout.contains("\u{1b}]")
-                && !stdout.contains("\u{1b}[2J")
-                && !stdout.contains('\u{7}'),
+            !stdout.contains("\u{1b}]") && !stdout.contains("\u{1b}[2J") && !stdout.contains('\u{7}'),
             "{args:?}: {stdout:?}"
         );
     }
@@ -348,26 +232,18 @@ fn human_output_never_writes_session_escapes_raw() {
 fn view_and_expand_print_the_right_messages() {
     let sb = corpus();
     let hit = &hits(&sb, &["useEffect"])[0];
-    let (mid, cid) = (
-        hit["message_id"].as_i64().unwrap(),
-        hit["conversation_id"].as_i64().unwrap(),
-    );
+    let (mid, cid) = (hit["message_id"].as_i64().unwrap(), hit["conversation_id"].as_i64().unwrap());
 
     let view = sb.json(&["view", &cid.to_string()]);
     let msgs = view["messages"].as_array().unwrap();
     assert_eq!(msgs.len(), 6);
-    assert_eq!(
-        msgs[0]["content"],
-        "why does unwrap_or_default hide the error?"
-    );
+    assert_eq!(msgs[0]["content"], "why does unwrap_or_default hide the error?");
     assert_eq!(view["conversation"]["workspace"], "/home/dev/app");
 
     let out = sb.run(&["view", &cid.to_string()]);
     let md = String::from_utf8_lossy(&out.stdout);
     assert!(
-        md.contains("## user")
-            && md.contains("## assistant")
-            && md.contains("In useEffect the cleanup runs first")
+        md.contains("## user") && md.contains("## assistant") && md.contains("In useEffect the cleanup runs first")
     );
 
     // By session file path, too.
@@ -376,12 +252,7 @@ fn view_and_expand_print_the_right_messages() {
     assert_eq!(by_path["conversation"]["id"], cid);
 
     let ex = sb.json(&["expand", &mid.to_string(), "-C", "1"]);
-    let around: Vec<&str> = ex["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let around: Vec<&str> = ex["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
     assert_eq!(
         around,
         [
@@ -391,49 +262,24 @@ fn view_and_expand_print_the_right_messages() {
         ]
     );
     assert_eq!(ex["target_message_id"], mid);
-    let text = String::from_utf8_lossy(&sb.run(&["expand", &mid.to_string(), "-C", "0"]).stdout)
-        .into_owned();
-    assert!(
-        text.contains("## ▶ assistant") && text.contains("useEffect"),
-        "{text}"
-    );
+    let text = String::from_utf8_lossy(&sb.run(&["expand", &mid.to_string(), "-C", "0"]).stdout).into_owned();
+    assert!(text.contains("## ▶ assistant") && text.contains("useEffect"), "{text}");
     assert_eq!(text.matches("\n## ").count(), 1, "{text}");
     assert_eq!(sb.run(&["expand", "999999"]).status.code(), Some(1));
 }
 
 #[test]
 fn a_crash_between_store_and_index_commits_heals_on_the_next_run() {
-    for point in [
-        "index.after_store_commit",
-        "lexical.before_commit",
-        "lexical.after_commit",
-    ] {
+    for point in ["index.after_store_commit", "lexical.before_commit", "lexical.after_commit"] {
         let sb = corpus();
         let f = sb.home().join(".claude/projects/-home-dev-app/c1.jsonl");
         let mut text = std::fs::read_to_string(&f).unwrap();
-        text.push_str(&line(
-            "c1",
-            "user",
-            "zebracorn appears once",
-            "2026-01-10T11:00:00Z",
-            "/home/dev/app",
-        ));
+        text.push_str(&line("c1", "user", "zebracorn appears once", "2026-01-10T11:00:00Z", "/home/dev/app"));
         std::fs::write(&f, text).unwrap();
-        let crashed = sb
-            .cass()
-            .env("CASS_TEST_CRASH_AT", point)
-            .args(["index"])
-            .output()
-            .unwrap();
-        assert!(
-            !crashed.status.success(),
-            "{point}: the crash point was not reached"
-        );
+        let crashed = sb.cass().env("CASS_TEST_CRASH_AT", point).args(["index"]).output().unwrap();
+        assert!(!crashed.status.success(), "{point}: the crash point was not reached");
         let healed = sb.json(&["index"]);
-        assert_eq!(
-            healed["messages_added"], 0,
-            "{point}: the store already had it"
-        );
+        assert_eq!(healed["messages_added"], 0, "{point}: the store already had it");
         let found = hits(&sb, &["zebracorn"]);
         assert_eq!(found.len(), 1, "{point}: {found:?}");
         // And nothing else was duplicated.
@@ -445,17 +291,7 @@ fn a_crash_between_store_and_index_commits_heals_on_the_next_run() {
 fn rewritten_sessions_leave_no_stale_hits() {
     let sb = corpus();
     let f = sb.home().join(".claude/projects/-home-dev-other/c2.jsonl");
-    std::fs::write(
-        &f,
-        line(
-            "c2",
-            "user",
-            "totally different now",
-            "2026-03-06T08:00:00Z",
-            "/home/dev/other",
-        ),
-    )
-    .unwrap();
+    std::fs::write(&f, line("c2", "user", "totally different now", "2026-03-06T08:00:00Z", "/home/dev/other")).unwrap();
     sb.json(&["index"]);
     assert_eq!(hits(&sb, &["backoff"]).len(), 0);
     assert_eq!(hits(&sb, &["different"]).len(), 1);
@@ -469,21 +305,12 @@ fn many_small_runs_do_not_pile_up_segments() {
     let mut segments = 0;
     for i in 0..40 {
         let mut text = std::fs::read_to_string(&f).unwrap();
-        text.push_str(&line(
-            "c1",
-            "user",
-            &format!("incremental note {i}"),
-            "2026-01-10T12:00:00Z",
-            "/home/dev/app",
-        ));
+        text.push_str(&line("c1", "user", &format!("incremental note {i}"), "2026-01-10T12:00:00Z", "/home/dev/app"));
         std::fs::write(&f, text).unwrap();
         let r = sb.json(&["index"]);
         assert_eq!(r["lexical"]["added"], 1);
         segments = r["lexical"]["segments"].as_u64().unwrap();
     }
-    assert!(
-        segments <= 12,
-        "{segments} segments after 40 incremental runs"
-    );
+    assert!(segments <= 12, "{segments} segments after 40 incremental runs");
     assert_eq!(hits(&sb, &["incremental"]).len(), 40);
 }

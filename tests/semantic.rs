@@ -33,16 +33,7 @@ const EVENTS: &[(&str, &str, &str)] = &[
     ("cancelled", "cancelled", "cancelled"),
     ("complete", "complete", "complete"),
 ];
-const BASE_KEYS: &[&str] = &[
-    "schema",
-    "event",
-    "phase",
-    "sub_phase",
-    "ts_ms",
-    "elapsed_ms",
-    "tier",
-    "embedder_id",
-];
+const BASE_KEYS: &[&str] = &["schema", "event", "phase", "sub_phase", "ts_ms", "elapsed_ms", "tier", "embedder_id"];
 const OPTIONAL_KEYS: &[&str] = &[
     "batch_index",
     "batch_rows",
@@ -109,23 +100,12 @@ fn check_contract(path: &Path) -> Vec<Vec<Value>> {
     let mut runs: Vec<Vec<Value>> = vec![Vec::new()];
     for line in text.lines() {
         assert!(!line.contains("null"), "null in {line}");
-        let v: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {line}: {e}"));
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {line}: {e}"));
         assert_eq!(v["schema"], "cass.semantic.progress.v1");
         let name = v["event"].as_str().unwrap().to_string();
         let name = name.as_str();
-        let &(_, phase, sub) = EVENTS
-            .iter()
-            .find(|e| e.0 == name)
-            .unwrap_or_else(|| panic!("unknown event {name}"));
-        assert_eq!(
-            (
-                v["phase"].as_str().unwrap(),
-                v["sub_phase"].as_str().unwrap()
-            ),
-            (phase, sub),
-            "{line}"
-        );
+        let &(_, phase, sub) = EVENTS.iter().find(|e| e.0 == name).unwrap_or_else(|| panic!("unknown event {name}"));
+        assert_eq!((v["phase"].as_str().unwrap(), v["sub_phase"].as_str().unwrap()), (phase, sub), "{line}");
         let keys = keys_in_order(line);
         assert_eq!(&keys[..8], BASE_KEYS, "{line}");
         let mut rest = &keys[8..];
@@ -135,17 +115,9 @@ fn check_contract(path: &Path) -> Vec<Vec<Value>> {
         }
         let positions: Vec<usize> = rest
             .iter()
-            .map(|k| {
-                OPTIONAL_KEYS
-                    .iter()
-                    .position(|o| o == k)
-                    .unwrap_or_else(|| panic!("unknown key {k} in {line}"))
-            })
+            .map(|k| OPTIONAL_KEYS.iter().position(|o| o == k).unwrap_or_else(|| panic!("unknown key {k} in {line}")))
             .collect();
-        assert!(
-            positions.windows(2).all(|w| w[0] < w[1]),
-            "optional keys out of order: {line}"
-        );
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "optional keys out of order: {line}");
         assert!(v["ts_ms"].is_u64() && v["elapsed_ms"].is_u64());
         assert!(["fast", "quality", "unknown"].contains(&v["tier"].as_str().unwrap()));
         runs.last_mut().unwrap().push(v);
@@ -153,54 +125,30 @@ fn check_contract(path: &Path) -> Vec<Vec<Value>> {
             runs.push(Vec::new());
         }
     }
-    assert!(
-        runs.last().unwrap().is_empty(),
-        "the last run has no terminal event"
-    );
+    assert!(runs.last().unwrap().is_empty(), "the last run has no terminal event");
     runs.pop();
     for run in &runs {
-        let terminals = run
-            .iter()
-            .filter(|e| ["complete", "cancelled", "error"].contains(&e["event"].as_str().unwrap()))
-            .count();
+        let terminals =
+            run.iter().filter(|e| ["complete", "cancelled", "error"].contains(&e["event"].as_str().unwrap())).count();
         assert_eq!(terminals, 1, "exactly one terminal event per run");
         // Start/done pairs balance, and never nest within a phase.
         let mut open: std::collections::HashMap<String, bool> = Default::default();
         for e in run {
             let phase = e["phase"].as_str().unwrap().to_string();
             match e["sub_phase"].as_str().unwrap() {
-                "start" => assert!(
-                    !open.insert(phase.clone(), true).unwrap_or(false),
-                    "{phase} started twice"
-                ),
-                "done" => assert_eq!(
-                    open.insert(phase.clone(), false),
-                    Some(true),
-                    "{phase} done without start"
-                ),
+                "start" => assert!(!open.insert(phase.clone(), true).unwrap_or(false), "{phase} started twice"),
+                "done" => assert_eq!(open.insert(phase.clone(), false), Some(true), "{phase} done without start"),
                 _ => {}
             }
         }
         let last = run.last().unwrap()["event"].as_str().unwrap();
         if last == "complete" {
-            assert!(
-                open.values().all(|o| !o),
-                "unbalanced phases in a complete run"
-            );
+            assert!(open.values().all(|o| !o), "unbalanced phases in a complete run");
         }
         // Counters never go backwards.
-        for key in [
-            "rows_processed",
-            "last_message_id",
-            "batch_index",
-            "elapsed_ms",
-            "ts_ms",
-        ] {
+        for key in ["rows_processed", "last_message_id", "batch_index", "elapsed_ms", "ts_ms"] {
             let vals: Vec<u64> = run.iter().filter_map(|e| e[key].as_u64()).collect();
-            assert!(
-                vals.windows(2).all(|w| w[0] <= w[1]),
-                "{key} went backwards: {vals:?}"
-            );
+            assert!(vals.windows(2).all(|w| w[0] <= w[1]), "{key} went backwards: {vals:?}");
         }
     }
     runs
@@ -217,17 +165,11 @@ fn corpus_sandbox(messages: usize) -> Sandbox {
 /// (ids in the published fast tier with duplicates kept, expected live embeddable ids).
 fn tier_ids(sb: &Sandbox) -> (Vec<i64>, BTreeSet<i64>) {
     let dir = sb.data().join("semantic/fast");
-    let m = cass::vector::manifest::Manifest::load(&dir)
-        .unwrap()
-        .expect("manifest");
-    assert_eq!(
-        m.checkpoint.staged_rows, 0,
-        "everything staged was published"
-    );
+    let m = cass::vector::manifest::Manifest::load(&dir).unwrap().expect("manifest");
+    assert_eq!(m.checkpoint.staged_rows, 0, "everything staged was published");
     let mut ids = Vec::new();
     for s in &m.segments {
-        let seg =
-            cass::vector::segment::Segment::open(&dir.join("segments").join(&s.file)).unwrap();
+        let seg = cass::vector::segment::Segment::open(&dir.join("segments").join(&s.file)).unwrap();
         assert!(seg.verify(), "segment {} checksum", s.file);
         ids.extend(seg.ids());
     }
@@ -260,25 +202,13 @@ fn progress_file_follows_the_contract() {
     let p = sb.dir.path().join("telemetry/deep/progress.jsonl");
     let out = sb
         .cass()
-        .env(
-            "CASS_SEMANTIC_PROGRESS_JSONL",
-            format!("  {}  ", p.display()),
-        )
+        .env("CASS_SEMANTIC_PROGRESS_JSONL", format!("  {}  ", p.display()))
         .args(["semantic", "backfill", "--batch-size", "500", "--json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Nothing to do: a second run is its own run with one terminal event.
-    let again = sb
-        .cass()
-        .env("CASS_SEMANTIC_PROGRESS_JSONL", &p)
-        .args(["semantic", "backfill"])
-        .output()
-        .unwrap();
+    let again = sb.cass().env("CASS_SEMANTIC_PROGRESS_JSONL", &p).args(["semantic", "backfill"]).output().unwrap();
     assert!(again.status.success());
     let runs = check_contract(&p);
     assert_eq!(runs.len(), 2);
@@ -287,23 +217,11 @@ fn progress_file_follows_the_contract() {
     assert_eq!(names.last(), Some(&"complete"));
     assert_eq!(names[names.len() - 2], "publish_done");
     assert!(names.contains(&"publish_start"));
-    let rows: u64 = first
-        .iter()
-        .filter(|e| e["event"] == "selection_done")
-        .map(|e| e["batch_rows"].as_u64().unwrap())
-        .sum();
+    let rows: u64 =
+        first.iter().filter(|e| e["event"] == "selection_done").map(|e| e["batch_rows"].as_u64().unwrap()).sum();
     assert_eq!(rows, first[0]["rows_total"].as_u64().unwrap());
-    assert_eq!(
-        first
-            .iter()
-            .filter(|e| e["event"] == "checkpoint_save_done")
-            .count(),
-        rows.div_ceil(500) as usize
-    );
-    let second: Vec<&str> = runs[1]
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    assert_eq!(first.iter().filter(|e| e["event"] == "checkpoint_save_done").count(), rows.div_ceil(500) as usize);
+    let second: Vec<&str> = runs[1].iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(second, ["selection_start", "selection_done", "complete"]);
 }
 
@@ -312,12 +230,7 @@ fn telemetry_off_when_unset_or_blank_and_never_fatal() {
     let sb = corpus_sandbox(200);
     let p = sb.dir.path().join("never.jsonl");
     for value in ["", "   ", "\t"] {
-        let out = sb
-            .cass()
-            .env("CASS_SEMANTIC_PROGRESS_JSONL", value)
-            .args(["semantic", "backfill"])
-            .output()
-            .unwrap();
+        let out = sb.cass().env("CASS_SEMANTIC_PROGRESS_JSONL", value).args(["semantic", "backfill"]).output().unwrap();
         assert!(out.status.success());
         assert!(!p.exists());
     }
@@ -335,30 +248,14 @@ fn telemetry_off_when_unset_or_blank_and_never_fatal() {
     let more = "{\"type\":\"user\",\"sessionId\":\"n\",\"message\":{\"role\":\"user\",\"content\":\"fresh words for the tier\"},\"timestamp\":\"2026-01-01T00:00:00Z\"}\n";
     std::fs::create_dir_all(sb.home().join(".claude/projects/-n")).unwrap();
     std::fs::write(sb.home().join(".claude/projects/-n/n.jsonl"), more).unwrap();
-    let out = sb
-        .cass()
-        .env("CASS_SEMANTIC_PROGRESS_JSONL", &bad)
-        .args(["index"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = sb.cass().env("CASS_SEMANTIC_PROGRESS_JSONL", &bad).args(["index"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        stderr.matches("warning: semantic progress file").count(),
-        1,
-        "{stderr}"
-    );
+    assert_eq!(stderr.matches("warning: semantic progress file").count(), 1, "{stderr}");
     // From a .env file in the working directory.
     let from_env = sb.dir.path().join("dotenv.jsonl");
-    std::fs::write(
-        sb.dir.path().join(".env"),
-        format!("CASS_SEMANTIC_PROGRESS_JSONL={}\n", from_env.display()),
-    )
-    .unwrap();
+    std::fs::write(sb.dir.path().join(".env"), format!("CASS_SEMANTIC_PROGRESS_JSONL={}\n", from_env.display()))
+        .unwrap();
     let out = sb.cass().args(["semantic", "backfill"]).output().unwrap();
     assert!(out.status.success());
     assert_eq!(check_contract(&from_env).len(), 1);
@@ -383,15 +280,10 @@ fn sigkill_at_random_instants_never_loses_or_duplicates_a_vector() {
     let mut round = 0;
     while kills < 24 || round < named.len() {
         let mut cmd = sb.cass();
-        cmd.args(["semantic", "backfill", "--batch-size", "64"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args(["semantic", "backfill", "--batch-size", "64"]).stdout(Stdio::null()).stderr(Stdio::null());
         if round < named.len() {
             // Deterministic: abort exactly at a durable step.
-            let status = cmd
-                .env("CASS_TEST_CRASH_AT", named[round])
-                .status()
-                .unwrap();
+            let status = cmd.env("CASS_TEST_CRASH_AT", named[round]).status().unwrap();
             let _ = status;
         } else {
             let mut child = cmd.spawn().unwrap();
@@ -405,13 +297,8 @@ fn sigkill_at_random_instants_never_loses_or_duplicates_a_vector() {
         round += 1;
         // When the tier caught up, give it more to do (and test incremental segments).
         let m = cass::vector::manifest::Manifest::load(&sb.data().join("semantic/fast")).unwrap();
-        let max_id: i64 = sb
-            .db()
-            .query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0))
-            .unwrap();
-        if m.is_some_and(|m| {
-            m.checkpoint.last_message_id >= max_id && m.checkpoint.staged_rows == 0
-        }) {
+        let max_id: i64 = sb.db().query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0)).unwrap();
+        if m.is_some_and(|m| m.checkpoint.last_message_id >= max_id && m.checkpoint.staged_rows == 0) {
             extra += 1;
             add_sessions(&sb, &format!("more{extra}"), 1500, 100 + extra);
         }
@@ -419,10 +306,7 @@ fn sigkill_at_random_instants_never_loses_or_duplicates_a_vector() {
     }
     let done = sb.json(&["semantic", "backfill"]);
     assert_eq!(done["outcome"], "complete");
-    eprintln!(
-        "{kills} random SIGKILLs and {} crash points over {round} rounds",
-        named.len()
-    );
+    eprintln!("{kills} random SIGKILLs and {} crash points over {round} rounds", named.len());
     assert!(kills >= 20);
     assert_exactly_once(&sb);
 }
@@ -436,34 +320,18 @@ fn new_sessions_after_a_publish_embed_only_the_new_messages() {
     let added = add_sessions(&sb, "extra", 300, 99);
     assert!(added >= 300);
     let p = sb.dir.path().join("inc.jsonl");
-    let out = sb
-        .cass()
-        .env("CASS_SEMANTIC_PROGRESS_JSONL", &p)
-        .args(["semantic", "backfill", "--json"])
-        .output()
-        .unwrap();
+    let out =
+        sb.cass().env("CASS_SEMANTIC_PROGRESS_JSONL", &p).args(["semantic", "backfill", "--json"]).output().unwrap();
     let second: Value = serde_json::from_slice(&out.stdout).unwrap();
     let runs = check_contract(&p);
-    let selected: u64 = runs[0]
-        .iter()
-        .filter(|e| e["event"] == "selection_done")
-        .map(|e| e["batch_rows"].as_u64().unwrap())
-        .sum();
+    let selected: u64 =
+        runs[0].iter().filter(|e| e["event"] == "selection_done").map(|e| e["batch_rows"].as_u64().unwrap()).sum();
     assert_eq!(selected, added, "only the new messages are selected");
     assert_eq!(runs[0][0]["rows_total"].as_u64().unwrap(), added);
     assert_eq!(second["rows_processed"].as_u64().unwrap(), added);
-    let m = cass::vector::manifest::Manifest::load(&sb.data().join("semantic/fast"))
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        m.segments.len(),
-        2,
-        "the new messages went into a new segment"
-    );
-    assert_eq!(
-        m.published_rows(),
-        before + second["rows_embedded"].as_u64().unwrap()
-    );
+    let m = cass::vector::manifest::Manifest::load(&sb.data().join("semantic/fast")).unwrap().unwrap();
+    assert_eq!(m.segments.len(), 2, "the new messages went into a new segment");
+    assert_eq!(m.published_rows(), before + second["rows_embedded"].as_u64().unwrap());
     assert_exactly_once(&sb);
 }
 
@@ -481,25 +349,12 @@ fn report_phase_totals_add_up_to_the_wall_time() {
     let r = sb.json(&["semantic", "report", p.to_str().unwrap()]);
     let run = &r["runs"][0];
     let wall = run["wall_ms"].as_f64().unwrap();
-    let phases: f64 = run["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["ms"].as_f64().unwrap())
-        .sum();
+    let phases: f64 = run["phases"].as_array().unwrap().iter().map(|p| p["ms"].as_f64().unwrap()).sum();
     assert!(wall >= 100.0, "run too short to measure: {wall} ms");
-    assert!(
-        (phases - wall).abs() <= wall * 0.05,
-        "phases {phases} ms vs wall {wall} ms"
-    );
+    assert!((phases - wall).abs() <= wall * 0.05, "phases {phases} ms vs wall {wall} ms");
     assert_eq!(run["outcome"], "complete");
-    assert_eq!(
-        run["rows_processed"].as_u64().unwrap(),
-        20_000u64.max(run["rows_processed"].as_u64().unwrap())
-    );
-    let text =
-        String::from_utf8_lossy(&sb.run(&["semantic", "report", p.to_str().unwrap()]).stdout)
-            .into_owned();
+    assert_eq!(run["rows_processed"].as_u64().unwrap(), 20_000u64.max(run["rows_processed"].as_u64().unwrap()));
+    let text = String::from_utf8_lossy(&sb.run(&["semantic", "report", p.to_str().unwrap()]).stdout).into_owned();
     for word in [
         "selection",
         "packet_replay",
@@ -523,15 +378,7 @@ fn signals_and_time_budgets_stop_between_batches() {
     let out = sb
         .cass()
         .env("CASS_SEMANTIC_PROGRESS_JSONL", &p)
-        .args([
-            "semantic",
-            "backfill",
-            "--batch-size",
-            "16",
-            "--max-seconds",
-            "0.3",
-            "--json",
-        ])
+        .args(["semantic", "backfill", "--batch-size", "16", "--max-seconds", "0.3", "--json"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(130));
@@ -550,20 +397,13 @@ fn signals_and_time_budgets_stop_between_batches() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(300));
-        std::process::Command::new("kill")
-            .arg(sig)
-            .arg(child.id().to_string())
-            .status()
-            .unwrap();
+        std::process::Command::new("kill").arg(sig).arg(child.id().to_string()).status().unwrap();
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(130), "{sig}");
     }
     let runs = check_contract(&p);
     assert_eq!(runs.len(), 3);
-    assert!(
-        runs.iter()
-            .all(|r| r.last().unwrap()["event"] == "cancelled")
-    );
+    assert!(runs.iter().all(|r| r.last().unwrap()["event"] == "cancelled"));
     let done = sb.json(&["semantic", "backfill"]);
     assert_eq!(done["outcome"], "complete");
     assert_exactly_once(&sb);
@@ -580,9 +420,7 @@ fn a_manifest_of_another_embedder_is_rebuilt_not_mixed() {
     let r = sb.json(&["semantic", "backfill"]);
     assert_eq!(r["rebuilt"], true);
     assert_exactly_once(&sb);
-    let m = cass::vector::manifest::Manifest::load(&sb.data().join("semantic/fast"))
-        .unwrap()
-        .unwrap();
+    let m = cass::vector::manifest::Manifest::load(&sb.data().join("semantic/fast")).unwrap().unwrap();
     assert_eq!((m.embedder_id.as_str(), m.segments.len()), ("hash", 1));
 }
 
@@ -602,58 +440,18 @@ fn semantic_and_hybrid_search_with_filters_and_fallbacks() {
 
     sb.json(&["index"]);
     let hybrid = sb.json(&["search", "websocket reconnect"]);
-    assert_eq!(
-        (hybrid["mode"].as_str(), hybrid["tier"].as_str()),
-        (Some("hybrid"), Some("fast"))
-    );
+    assert_eq!((hybrid["mode"].as_str(), hybrid["tier"].as_str()), (Some("hybrid"), Some("fast")));
     assert_eq!(hybrid["fallback"], Value::Null);
-    let sem = sb.json(&[
-        "search",
-        "reconnect websocket test",
-        "--mode",
-        "semantic",
-        "--limit",
-        "3",
-    ]);
+    let sem = sb.json(&["search", "reconnect websocket test", "--mode", "semantic", "--limit", "3"]);
     assert_eq!(sem["mode"], "semantic");
-    assert!(
-        sem["hits"][0]["title"]
-            .as_str()
-            .unwrap()
-            .contains("websocket"),
-        "{sem}"
-    );
+    assert!(sem["hits"][0]["title"].as_str().unwrap().contains("websocket"), "{sem}");
     // Filters apply during the scan.
-    let only_codex = sb.json(&[
-        "search",
-        "test failures",
-        "--mode",
-        "semantic",
-        "--agent",
-        "codex",
-        "--limit",
-        "50",
-    ]);
+    let only_codex = sb.json(&["search", "test failures", "--mode", "semantic", "--agent", "codex", "--limit", "50"]);
     let hits = only_codex["hits"].as_array().unwrap();
     assert!(!hits.is_empty());
     assert!(hits.iter().all(|h| h["agent"] == "codex"));
-    let tools = sb.json(&[
-        "search",
-        "test output",
-        "--mode",
-        "semantic",
-        "--role",
-        "tool",
-        "--limit",
-        "50",
-    ]);
-    assert!(
-        tools["hits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|h| h["role"] == "tool")
-    );
+    let tools = sb.json(&["search", "test output", "--mode", "semantic", "--role", "tool", "--limit", "50"]);
+    assert!(tools["hits"].as_array().unwrap().iter().all(|h| h["role"] == "tool"));
     let quality = sb.run(&["search", "x", "--tier", "quality", "--json"]);
     assert_eq!(quality.status.code(), Some(cass::cli::exit::NO_INDEX));
 
@@ -670,10 +468,7 @@ fn status_and_compact() {
     let sb = corpus_sandbox(800);
     let st = sb.json(&["semantic", "status"]);
     let fast = &st["tiers"][0];
-    assert_eq!(
-        (fast["tier"].as_str(), fast["built"].as_bool()),
-        (Some("fast"), Some(false))
-    );
+    assert_eq!((fast["tier"].as_str(), fast["built"].as_bool()), (Some("fast"), Some(false)));
     assert!(fast["pending_rows"].as_u64().unwrap() >= 800);
     sb.json(&["semantic", "backfill"]);
     let st = sb.json(&["semantic", "status"]);
@@ -701,9 +496,7 @@ fn add_sessions(sb: &Sandbox, name: &str, messages: usize, seed: u64) -> u64 {
         }
     }
     std::fs::remove_dir_all(&tmp).unwrap();
-    sb.json(&["index", "--no-semantic"])["messages_added"]
-        .as_u64()
-        .unwrap()
+    sb.json(&["index", "--no-semantic"])["messages_added"].as_u64().unwrap()
 }
 
 fn walk_first_jsonl(dir: &Path) -> std::path::PathBuf {

@@ -30,12 +30,7 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(kind: &'static str, code: i32, message: impl Into<String>) -> CliError {
-        CliError {
-            kind,
-            message: message.into(),
-            hint: None,
-            code,
-        }
+        CliError { kind, message: message.into(), hint: None, code }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> CliError {
@@ -59,10 +54,8 @@ impl CliError {
 impl From<crate::lock::LockError> for CliError {
     fn from(e: crate::lock::LockError) -> CliError {
         match e {
-            crate::lock::LockError::Busy { .. } => {
-                CliError::new("lock_busy", exit::LOCK_BUSY, e.to_string())
-                    .hint("wait for it to finish; searches keep working meanwhile")
-            }
+            crate::lock::LockError::Busy { .. } => CliError::new("lock_busy", exit::LOCK_BUSY, e.to_string())
+                .hint("wait for it to finish; searches keep working meanwhile"),
             crate::lock::LockError::Io { .. } => CliError::new("io", exit::USAGE, e.to_string()),
         }
     }
@@ -72,9 +65,7 @@ impl From<crate::store::StoreError> for CliError {
     fn from(e: crate::store::StoreError) -> CliError {
         use crate::store::StoreError;
         match &e {
-            StoreError::Missing(_) => {
-                CliError::new("no_index", exit::NO_INDEX, e.to_string()).hint("run `cass index`")
-            }
+            StoreError::Missing(_) => CliError::new("no_index", exit::NO_INDEX, e.to_string()).hint("run `cass index`"),
             _ if e.is_disk_full() => CliError::new("disk_full", exit::USAGE, e.to_string())
                 .hint("free some space; what was indexed before is intact"),
             _ if e.is_busy() => CliError::new("db_busy", exit::USAGE, e.to_string()),
@@ -87,17 +78,12 @@ impl From<anyhow::Error> for CliError {
     fn from(e: anyhow::Error) -> CliError {
         if let Some(store) = e.downcast_ref::<crate::store::StoreError>() {
             let mut c = CliError::from(crate::store::StoreError::Missing(Default::default()));
-            c.kind = if store.is_disk_full() {
-                "disk_full"
-            } else {
-                "store"
-            };
+            c.kind = if store.is_disk_full() { "disk_full" } else { "store" };
             c.code = exit::USAGE;
             c.hint = None;
             c.message = format!("{e:#}");
             if let crate::store::StoreError::Missing(_) = store {
-                return CliError::new("no_index", exit::NO_INDEX, format!("{e:#}"))
-                    .hint("run `cass index`");
+                return CliError::new("no_index", exit::NO_INDEX, format!("{e:#}")).hint("run `cass index`");
             }
             return c;
         }

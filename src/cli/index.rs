@@ -36,35 +36,25 @@ impl IndexProgress for Bar {
 }
 
 pub fn run(global: &GlobalArgs, args: &IndexArgs) -> Result<i32, CliError> {
-    let data = DataDir::resolve(global.data_dir.clone())
-        .map_err(|e| CliError::new("config", exit::USAGE, e.to_string()))?;
+    let data =
+        DataDir::resolve(global.data_dir.clone()).map_err(|e| CliError::new("config", exit::USAGE, e.to_string()))?;
     data.create().map_err(|e| {
-        CliError::new(
-            "io",
-            exit::USAGE,
-            format!(
-                "cannot create data directory {}: {e}",
-                data.root().display()
-            ),
-        )
+        CliError::new("io", exit::USAGE, format!("cannot create data directory {}: {e}", data.root().display()))
     })?;
     let _lock = WriterLock::acquire(&data.lock(), "index")?;
     let env = AgentEnv::from_process();
     let bar = if std::io::stderr().is_terminal() && !global.quiet && !args.json {
         let pb = ProgressBar::new(0);
         pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} indexing {pos}/{len} files {wide_bar} {elapsed}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{spinner} indexing {pos}/{len} files {wide_bar} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         pb
     } else {
         ProgressBar::hidden()
     };
     let progress = Bar(bar);
-    let mut report =
-        indexer::run_ingest(&data, &env, &IndexOptions { full: args.full }, &progress)?;
+    let mut report = indexer::run_ingest(&data, &env, &IndexOptions { full: args.full }, &progress)?;
     crate::faults::point("index.after_store_commit");
     progress.0.set_message("lexical index");
     report.lexical = Some(indexer::sync_lexical(&data)?);
@@ -84,15 +74,8 @@ pub fn run(global: &GlobalArgs, args: &IndexArgs) -> Result<i32, CliError> {
     } else if !global.quiet {
         print_human(&report);
     }
-    let cancelled = report
-        .semantic
-        .as_ref()
-        .is_some_and(|s| s.outcome == "cancelled");
-    Ok(if cancelled {
-        exit::INTERRUPTED
-    } else {
-        exit::OK
-    })
+    let cancelled = report.semantic.as_ref().is_some_and(|s| s.outcome == "cancelled");
+    Ok(if cancelled { exit::INTERRUPTED } else { exit::OK })
 }
 
 fn print_human(r: &IndexReport) {
@@ -101,11 +84,7 @@ fn print_human(r: &IndexReport) {
             .roots
             .iter()
             .map(|root| {
-                let state = if root.exists {
-                    format!("{} files", root.files)
-                } else {
-                    "not found".into()
-                };
+                let state = if root.exists { format!("{} files", root.files) } else { "not found".into() };
                 format!("{} ({state})", root.path.display())
             })
             .collect();
@@ -131,10 +110,7 @@ fn print_human(r: &IndexReport) {
     if let Some(lex) = &r.lexical
         && (lex.added > 0 || lex.rederived_conversations > 0)
     {
-        eprintln!(
-            "lexical index: +{} messages, {} segments",
-            lex.added, lex.segments
-        );
+        eprintln!("lexical index: +{} messages, {} segments", lex.added, lex.segments);
     }
     let _ = super::write_stdout(&format!(
         "indexed {} files ({} skipped unchanged, {} parsed, {} appended): {} conversations, {} messages (+{}), {} malformed lines in {:.2}s\n",

@@ -56,11 +56,7 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
             let _ = e.print();
             return code;
         }
@@ -93,18 +89,14 @@ pub(crate) fn write_stdout(s: &str) -> Result<(), CliError> {
     match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(exit::OK),
-        Err(e) => Err(CliError::new(
-            "io",
-            exit::USAGE,
-            format!("cannot write output: {e}"),
-        )),
+        Err(e) => Err(CliError::new("io", exit::USAGE, format!("cannot write output: {e}"))),
     }
 }
 
 /// Prints one JSON document (robot output) on stdout.
 pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
-    let mut s = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::new("internal", exit::USAGE, e.to_string()))?;
+    let mut s =
+        serde_json::to_string_pretty(value).map_err(|e| CliError::new("internal", exit::USAGE, e.to_string()))?;
     s.push('\n');
     write_stdout(&s)
 }

@@ -66,21 +66,10 @@ pub fn build_request(args: &SearchArgs) -> Result<SearchRequest, CliError> {
         filters.roles.push(r.parse::<Role>().map_err(usage)?);
     }
     filters.workspace = args.workspace.clone();
-    filters.since = args
-        .since
-        .as_deref()
-        .map(|s| parse_time(s, Bound::Since))
-        .transpose()
-        .map_err(usage)?;
-    filters.until = args
-        .until
-        .as_deref()
-        .map(|s| parse_time(s, Bound::Until))
-        .transpose()
-        .map_err(usage)?;
+    filters.since = args.since.as_deref().map(|s| parse_time(s, Bound::Since)).transpose().map_err(usage)?;
+    filters.until = args.until.as_deref().map(|s| parse_time(s, Bound::Until)).transpose().map_err(usage)?;
     let text = args.query.join(" ");
-    let mut req =
-        SearchRequest::new(&text, filters, args.limit, args.offset).map_err(search_error)?;
+    let mut req = SearchRequest::new(&text, filters, args.limit, args.offset).map_err(search_error)?;
     req.mode = args.mode;
     req.tier = args.tier;
     Ok(req)
@@ -96,9 +85,8 @@ pub(crate) fn search_error(e: SearchError) -> CliError {
         }
         SearchError::Store(s) => CliError::from(s),
         SearchError::Tier(crate::search::TierError::NotPublished(t)) => {
-            CliError::new("no_semantic_tier", exit::NO_INDEX, e.to_string()).hint(format!(
-                "run `cass semantic backfill --tier {t}`, or search with --mode lexical"
-            ))
+            CliError::new("no_semantic_tier", exit::NO_INDEX, e.to_string())
+                .hint(format!("run `cass semantic backfill --tier {t}`, or search with --mode lexical"))
         }
         other => CliError::new("search", exit::USAGE, other.to_string()),
     }
@@ -109,11 +97,7 @@ pub fn run(global: &GlobalArgs, args: &SearchArgs) -> Result<i32, CliError> {
     let data = DataDir::resolve(global.data_dir.clone()).map_err(|e| usage(e.to_string()))?;
     let searcher = Searcher::open(&data).map_err(search_error)?;
     let results = searcher.search(&req).map_err(search_error)?;
-    let code = if results.hits.is_empty() {
-        exit::NOT_FOUND
-    } else {
-        exit::OK
-    };
+    let code = if results.hits.is_empty() { exit::NOT_FOUND } else { exit::OK };
     if args.json {
         super::print_json(&results)?;
     } else {
@@ -126,28 +110,11 @@ fn print_human(r: &SearchResults, style: Style) -> Result<(), CliError> {
     use std::fmt::Write;
     let mut out = String::new();
     for hit in &r.hits {
-        let when = hit
-            .created_at
-            .map(super::local_time)
-            .unwrap_or_else(|| "-".into());
-        let title = hit
-            .title
-            .as_deref()
-            .map(super::visible)
-            .unwrap_or_else(|| "(untitled)".into());
-        let ws = hit
-            .workspace
-            .as_deref()
-            .map(super::visible)
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{} {} {} {}",
-            style.agent(&hit.agent),
-            style.dim(&when),
-            style.bold(&title),
-            style.dim(&ws)
-        );
+        let when = hit.created_at.map(super::local_time).unwrap_or_else(|| "-".into());
+        let title = hit.title.as_deref().map(super::visible).unwrap_or_else(|| "(untitled)".into());
+        let ws = hit.workspace.as_deref().map(super::visible).unwrap_or_default();
+        let _ =
+            writeln!(out, "{} {} {} {}", style.agent(&hit.agent), style.dim(&when), style.bold(&title), style.dim(&ws));
         let mut snippet = String::new();
         let mut last = 0;
         for &(a, b) in &hit.snippet.highlights {
@@ -156,32 +123,15 @@ fn print_human(r: &SearchResults, style: Style) -> Result<(), CliError> {
             last = b;
         }
         snippet.push_str(&hit.snippet.text[last..]);
-        let _ = writeln!(
-            out,
-            "  {} {}",
-            style.dim(&format!("{}:", hit.role)),
-            snippet
-        );
+        let _ = writeln!(out, "  {} {}", style.dim(&format!("{}:", hit.role)), snippet);
         let _ = writeln!(
             out,
             "  {}",
-            style.dim(&format!(
-                "cass expand {} · cass view {}",
-                hit.message_id, hit.conversation_id
-            ))
+            style.dim(&format!("cass expand {} · cass view {}", hit.message_id, hit.conversation_id))
         );
         out.push('\n');
     }
-    let more = r
-        .next_offset
-        .map(|o| format!("; more with --offset {o}"))
-        .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "{} of {} hits in {:.1} ms{more}",
-        r.hits.len(),
-        r.total,
-        r.elapsed_ms
-    );
+    let more = r.next_offset.map(|o| format!("; more with --offset {o}")).unwrap_or_default();
+    let _ = writeln!(out, "{} of {} hits in {:.1} ms{more}", r.hits.len(), r.total, r.elapsed_ms);
     super::write_stdout(&out)
 }

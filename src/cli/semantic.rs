@@ -13,9 +13,7 @@ use super::search::usage;
 use super::{CliError, GlobalArgs, exit};
 use crate::config::DataDir;
 use crate::indexer::semantic::progress::ProgressSink;
-use crate::indexer::semantic::{
-    self, BackfillError, BackfillOptions, BackfillReport, Tier, report,
-};
+use crate::indexer::semantic::{self, BackfillError, BackfillOptions, BackfillReport, Tier, report};
 use crate::lock::WriterLock;
 use crate::store::Store;
 
@@ -84,13 +82,8 @@ pub fn run(global: &GlobalArgs, cmd: &SemanticCommand) -> Result<i32, CliError> 
         SemanticCommand::Backfill(a) => backfill(global, &data, a),
         SemanticCommand::Status(a) => status(&data, a.json),
         SemanticCommand::Report(a) => {
-            let r = report::read(&a.file).map_err(|e| {
-                CliError::new(
-                    "io",
-                    exit::USAGE,
-                    format!("cannot read {}: {e}", a.file.display()),
-                )
-            })?;
+            let r = report::read(&a.file)
+                .map_err(|e| CliError::new("io", exit::USAGE, format!("cannot read {}: {e}", a.file.display())))?;
             if a.json {
                 super::print_json(&r)?
             } else {
@@ -101,19 +94,13 @@ pub fn run(global: &GlobalArgs, cmd: &SemanticCommand) -> Result<i32, CliError> 
         SemanticCommand::Compact(a) => {
             let _lock = WriterLock::acquire(&data.lock(), "semantic compact")?;
             let store = Store::open(&data.db())?;
-            let r =
-                semantic::compact(&store, &a.tier.dir(&data), a.tier).map_err(backfill_error)?;
+            let r = semantic::compact(&store, &a.tier.dir(&data), a.tier).map_err(backfill_error)?;
             if a.json {
                 super::print_json(&r)?;
             } else {
                 super::write_stdout(&format!(
                     "{} tier: {} segments → {}, {} rows → {} ({} dropped: their messages were replaced)\n",
-                    r.tier,
-                    r.segments_before,
-                    r.segments_after,
-                    r.rows_before,
-                    r.rows_after,
-                    r.dropped_dead
+                    r.tier, r.segments_before, r.segments_after, r.rows_before, r.rows_after, r.dropped_dead
                 ))?;
             }
             Ok(exit::OK)
@@ -128,8 +115,7 @@ pub(crate) fn backfill_error(e: BackfillError) -> CliError {
     }
     match e {
         BackfillError::Embed(crate::embed::EmbedError::Missing { .. }) => {
-            CliError::new("model_missing", exit::USAGE, e.to_string())
-                .hint("run `cass models install --from DIR`")
+            CliError::new("model_missing", exit::USAGE, e.to_string()).hint("run `cass models install --from DIR`")
         }
         other => CliError::new("backfill", exit::USAGE, other.to_string()),
     }
@@ -141,9 +127,7 @@ pub(crate) fn cancel_flag() -> Arc<AtomicBool> {
     FLAG.get_or_init(|| {
         let flag = Arc::new(AtomicBool::new(false));
         let f = flag.clone();
-        if let Err(e) =
-            ctrlc::set_handler(move || f.store(true, std::sync::atomic::Ordering::SeqCst))
-        {
+        if let Err(e) = ctrlc::set_handler(move || f.store(true, std::sync::atomic::Ordering::SeqCst)) {
             eprintln!("cass: warning: cannot install the signal handler: {e}");
         }
         flag
@@ -160,17 +144,14 @@ pub(crate) fn run_backfill(
     max_seconds: Option<f64>,
     show_bar: bool,
 ) -> Result<BackfillReport, CliError> {
-    let embedder =
-        semantic::embedder_for(data, tier).map_err(|e| backfill_error(BackfillError::Embed(e)))?;
+    let embedder = semantic::embedder_for(data, tier).map_err(|e| backfill_error(BackfillError::Embed(e)))?;
     let sink = ProgressSink::from_env(tier.name(), embedder.id());
     let store = Store::open(&data.db())?;
     let bar = if show_bar && std::io::stderr().is_terminal() {
         let pb = ProgressBar::new(0);
         pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {msg} {pos}/{len} messages {wide_bar} {elapsed}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{spinner} {msg} {pos}/{len} messages {wide_bar} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         pb.set_message(format!("{} tier", tier.name()));
         pb
@@ -187,14 +168,7 @@ pub(crate) fn run_backfill(
             bar_cb.set_position(done);
         })),
     };
-    let result = semantic::backfill(
-        &store,
-        &tier.dir(data),
-        tier,
-        embedder.as_ref(),
-        &opts,
-        &sink,
-    );
+    let result = semantic::backfill(&store, &tier.dir(data), tier, embedder.as_ref(), &opts, &sink);
     bar.finish_and_clear();
     result.map_err(backfill_error)
 }
@@ -203,34 +177,19 @@ fn backfill(global: &GlobalArgs, data: &DataDir, a: &BackfillArgs) -> Result<i32
     if a.max_seconds.is_some_and(|s| s.is_nan() || s <= 0.0) {
         return Err(usage("--max-seconds must be positive"));
     }
-    data.create()
-        .map_err(|e| CliError::new("io", exit::USAGE, e.to_string()))?;
+    data.create().map_err(|e| CliError::new("io", exit::USAGE, e.to_string()))?;
     if !data.db().exists() {
-        return Err(CliError::new(
-            "no_index",
-            exit::NO_INDEX,
-            format!("no index yet at {}", data.db().display()),
-        )
-        .hint("run `cass index` first"));
+        return Err(CliError::new("no_index", exit::NO_INDEX, format!("no index yet at {}", data.db().display()))
+            .hint("run `cass index` first"));
     }
     let _lock = WriterLock::acquire(&data.lock(), "semantic backfill")?;
-    let r = run_backfill(
-        data,
-        a.tier,
-        a.batch_size,
-        a.max_seconds,
-        !global.quiet && !a.json,
-    )?;
+    let r = run_backfill(data, a.tier, a.batch_size, a.max_seconds, !global.quiet && !a.json)?;
     if a.json {
         super::print_json(&r)?;
     } else if !global.quiet {
         super::write_stdout(&describe(&r))?;
     }
-    Ok(if r.outcome == "cancelled" {
-        exit::INTERRUPTED
-    } else {
-        exit::OK
-    })
+    Ok(if r.outcome == "cancelled" { exit::INTERRUPTED } else { exit::OK })
 }
 
 pub(crate) fn describe(r: &BackfillReport) -> String {
@@ -247,11 +206,7 @@ pub(crate) fn describe(r: &BackfillReport) -> String {
         r.published_rows,
         r.pending_rows,
         if r.published { "; published" } else { "" },
-        if r.rebuilt {
-            "; rebuilt for a new embedder"
-        } else {
-            ""
-        },
+        if r.rebuilt { "; rebuilt for a new embedder" } else { "" },
     )
 }
 
@@ -282,10 +237,7 @@ fn status(data: &DataDir, json: bool) -> Result<i32, CliError> {
                 s.updated_at.as_deref().unwrap_or("-"),
             ));
         } else {
-            out.push_str(&format!(
-                "{:<8} not built; {} messages pending\n",
-                s.tier, s.pending_rows
-            ));
+            out.push_str(&format!("{:<8} not built; {} messages pending\n", s.tier, s.pending_rows));
         }
     }
     super::write_stdout(&out)?;

@@ -23,19 +23,14 @@ impl Style {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal()
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
             }
         };
         Style { color }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
     }
 
     pub fn bold(&self, s: &str) -> String {
@@ -45,11 +40,7 @@ impl Style {
         self.paint("2", s)
     }
     pub fn highlight(&self, s: &str) -> String {
-        if self.color {
-            self.paint("1;33", s)
-        } else {
-            format!("[{s}]")
-        }
+        if self.color { self.paint("1;33", s) } else { format!("[{s}]") }
     }
     /// Each agent keeps one colour across runs.
     pub fn agent(&self, agent: &str) -> String {

@@ -103,10 +103,8 @@ pub fn view(global: &GlobalArgs, args: &ViewArgs) -> Result<i32, CliError> {
         }
     };
     if convs.is_empty() {
-        return Err(
-            not_found(format!("no conversation '{}' in the index", args.target))
-                .hint("use an id from `cass search`, or the path of an indexed session file"),
-        );
+        return Err(not_found(format!("no conversation '{}' in the index", args.target))
+            .hint("use an id from `cass search`, or the path of an indexed session file"));
     }
     if args.json {
         let items: Vec<serde_json::Value> = convs
@@ -142,10 +140,7 @@ pub fn expand(global: &GlobalArgs, args: &ExpandArgs) -> Result<i32, CliError> {
     let store = open_store(global)?;
     let conn = store.conn();
     let Some(target) = query::message(conn, args.message_id)? else {
-        return Err(not_found(format!(
-            "no message {} in the index",
-            args.message_id
-        )));
+        return Err(not_found(format!("no message {} in the index", args.message_id)));
     };
     let conv = query::conversation(conn, target.conversation_id)?
         .ok_or_else(|| not_found(format!("message {} has no conversation", args.message_id)))?;
@@ -167,11 +162,7 @@ fn render(c: &Conversation, msgs: &[StoredMessage], mark: Option<i64>) -> String
     use crate::search::snippet::sanitize_multiline as safe;
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# {}\n",
-        safe(c.title.as_deref().unwrap_or("(untitled)"))
-    );
+    let _ = writeln!(out, "# {}\n", safe(c.title.as_deref().unwrap_or("(untitled)")));
     let mut facts = vec![c.agent.clone()];
     if let Some(ws) = &c.workspace {
         facts.push(safe(ws));
@@ -189,15 +180,8 @@ fn render(c: &Conversation, msgs: &[StoredMessage], mark: Option<i64>) -> String
     );
     for m in msgs {
         let marker = if Some(m.id) == mark { "▶ " } else { "" };
-        let author = m
-            .author
-            .as_deref()
-            .map(|a| format!(" ({})", safe(a)))
-            .unwrap_or_default();
-        let when = m
-            .created_at
-            .map(|t| format!(" · {}", super::local_time(t)))
-            .unwrap_or_default();
+        let author = m.author.as_deref().map(|a| format!(" ({})", safe(a))).unwrap_or_default();
+        let when = m.created_at.map(|t| format!(" · {}", super::local_time(t))).unwrap_or_default();
         let _ = writeln!(out, "## {marker}{}{author}{when} · #{}\n", m.role, m.id);
         let _ = writeln!(out, "{}\n", safe(m.content.trim_end()));
     }

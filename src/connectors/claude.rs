@@ -7,9 +7,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::content::{self, str_field};
-use super::{
-    AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout,
-};
+use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
@@ -22,19 +20,10 @@ impl Connector for ClaudeCode {
 
     fn roots(&self, env: &AgentEnv) -> Vec<Root> {
         match env.path_var("CLAUDE_CONFIG_DIR") {
-            Some(dir) => vec![Root {
-                path: dir.join("projects"),
-                origin: "CLAUDE_CONFIG_DIR",
-            }],
+            Some(dir) => vec![Root { path: dir.join("projects"), origin: "CLAUDE_CONFIG_DIR" }],
             None => vec![
-                Root {
-                    path: env.home.join(".claude/projects"),
-                    origin: "default",
-                },
-                Root {
-                    path: env.home.join(".config/claude/projects"),
-                    origin: "default (XDG)",
-                },
+                Root { path: env.home.join(".claude/projects"), origin: "default" },
+                Root { path: env.home.join(".config/claude/projects"), origin: "default (XDG)" },
             ],
         }
     }
@@ -47,25 +36,16 @@ impl Connector for ClaudeCode {
         SourceLayout::AppendOnlyLines
     }
 
-    fn parse(
-        &self,
-        req: &ParseRequest<'_>,
-        sink: &mut dyn ParseSink,
-    ) -> Result<ParseEnd, ParseError> {
+    fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
         let mut state = ClaudeState {
-            external_id: req
-                .resume
-                .and_then(|r| r.get("external_id"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            external_id: req.resume.and_then(|r| r.get("external_id")).and_then(Value::as_str).map(str::to_string),
             fallback_id: file_stem(req.path),
             header_sent: false,
             title_proposed: req.start_offset > 0,
             pending_title: None,
         };
-        let end = super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| {
-            state.record(rec, line, offset, sink)
-        })?;
+        let end =
+            super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| state.record(rec, line, offset, sink))?;
         Ok(ParseEnd {
             offset: end.offset,
             next_line: end.last_number + 1 - u64::from(end.partial_tail),
@@ -76,9 +56,7 @@ impl Connector for ClaudeCode {
 }
 
 fn file_stem(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 struct ClaudeState {
@@ -148,18 +126,12 @@ impl ClaudeState {
                     return;
                 }
                 Some(other) => {
-                    sink.malformed(
-                        line,
-                        format!("message.content is {}, not text", json_kind(other)),
-                    );
+                    sink.malformed(line, format!("message.content is {}, not text", json_kind(other)));
                     return;
                 }
             },
             other => {
-                sink.malformed(
-                    line,
-                    format!("message is {}, not an object", json_kind(other)),
-                );
+                sink.malformed(line, format!("message is {}, not an object", json_kind(other)));
                 return;
             }
         }
@@ -191,9 +163,7 @@ impl ClaudeState {
     }
 
     fn id(&self) -> String {
-        self.external_id
-            .clone()
-            .unwrap_or_else(|| self.fallback_id.clone())
+        self.external_id.clone().unwrap_or_else(|| self.fallback_id.clone())
     }
 
     fn ensure_header(&mut self, rec: &Value, sink: &mut dyn ParseSink) {
@@ -205,15 +175,11 @@ impl ClaudeState {
             let id = if self.fallback_id.starts_with("agent-") {
                 self.fallback_id.clone()
             } else {
-                str_field(rec, "sessionId")
-                    .map(str::to_string)
-                    .unwrap_or_else(|| self.fallback_id.clone())
+                str_field(rec, "sessionId").map(str::to_string).unwrap_or_else(|| self.fallback_id.clone())
             };
             self.external_id = Some(id);
         }
-        let workspace = str_field(rec, "cwd")
-            .or_else(|| str_field(rec, "workspace"))
-            .map(str::to_string);
+        let workspace = str_field(rec, "cwd").or_else(|| str_field(rec, "workspace")).map(str::to_string);
         let title = self.pending_title.take();
         sink.conversation(ConversationHeader {
             external_id: self.id(),
@@ -241,18 +207,14 @@ impl ClaudeState {
 /// Splits Anthropic content blocks: tool results become `tool` messages of
 /// their own; everything else flattens into one message of the record's role.
 fn split_blocks(role: Role, blocks: &[Value], out: &mut Vec<(Role, String)>) {
-    let (results, rest): (Vec<&Value>, Vec<&Value>) = blocks
-        .iter()
-        .partition(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"));
+    let (results, rest): (Vec<&Value>, Vec<&Value>) =
+        blocks.iter().partition(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"));
     let rest: Vec<Value> = rest.into_iter().cloned().collect();
     if let Some(text) = content::flatten(&Value::Array(rest)) {
         out.push((role, text));
     }
     for r in results {
-        let body = r
-            .get("content")
-            .and_then(content::tool_output)
-            .unwrap_or_default();
+        let body = r.get("content").and_then(content::tool_output).unwrap_or_default();
         let text = if r.get("is_error").and_then(Value::as_bool) == Some(true) {
             format!("[tool error] {body}")
         } else {

@@ -9,9 +9,7 @@ use std::path::{Component, Path};
 use serde_json::{Value, json};
 
 use super::content::{self, str_field};
-use super::{
-    AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout,
-};
+use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
@@ -31,23 +29,11 @@ impl Connector for Codex {
             Some(dir) => (dir, "CODEX_HOME"),
             None => (env.home.join(".codex"), "default"),
         };
-        vec![
-            Root {
-                path: home.join("sessions"),
-                origin,
-            },
-            Root {
-                path: home.join("archived_sessions"),
-                origin,
-            },
-        ]
+        vec![Root { path: home.join("sessions"), origin }, Root { path: home.join("archived_sessions"), origin }]
     }
 
     fn is_source(&self, _root: &Path, path: &Path) -> bool {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         name.starts_with("rollout-") && (name.ends_with(".jsonl") || name.ends_with(".json"))
     }
 
@@ -59,11 +45,7 @@ impl Connector for Codex {
         }
     }
 
-    fn parse(
-        &self,
-        req: &ParseRequest<'_>,
-        sink: &mut dyn ParseSink,
-    ) -> Result<ParseEnd, ParseError> {
+    fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
         let mut state = CodexState::resume(req.path, req.resume);
         if self.layout(req.path) == SourceLayout::WholeFile {
             return parse_legacy(req, &mut state, sink);
@@ -85,37 +67,19 @@ fn parse_legacy(
     state: &mut CodexState,
     sink: &mut dyn ParseSink,
 ) -> Result<ParseEnd, ParseError> {
-    let bytes =
-        super::lines::read_whole(req.path, LEGACY_JSON_LIMIT).map_err(|source| ParseError::Io {
-            path: req.path.to_path_buf(),
-            source,
-        })?;
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| ParseError::Format {
-        path: req.path.to_path_buf(),
-        message: format!("invalid JSON: {e}"),
-    })?;
+    let bytes = super::lines::read_whole(req.path, LEGACY_JSON_LIMIT)
+        .map_err(|source| ParseError::Io { path: req.path.to_path_buf(), source })?;
+    let doc: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ParseError::Format { path: req.path.to_path_buf(), message: format!("invalid JSON: {e}") })?;
     if let Some(session) = doc.get("session") {
         state.meta(session);
     }
     let fallback_ts = doc.get("session").and_then(|s| s.get("timestamp")).cloned();
-    for item in doc
-        .get("items")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let ts = item
-            .get("timestamp")
-            .or(fallback_ts.as_ref())
-            .and_then(time::parse_value);
+    for item in doc.get("items").and_then(Value::as_array).into_iter().flatten() {
+        let ts = item.get("timestamp").or(fallback_ts.as_ref()).and_then(time::parse_value);
         state.response_item(item, ts, None, sink);
     }
-    Ok(ParseEnd {
-        offset: bytes.len() as u64,
-        next_line: 1,
-        resume: None,
-        partial_tail: false,
-    })
+    Ok(ParseEnd { offset: bytes.len() as u64, next_line: 1, resume: None, partial_tail: false })
 }
 
 /// Where a message came from; the same prompt is logged by both in newer files.
@@ -137,29 +101,13 @@ struct CodexState {
 
 impl CodexState {
     fn resume(path: &Path, resume: Option<&Value>) -> CodexState {
-        let get = |k: &str| {
-            resume
-                .and_then(|r| r.get(k))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
+        let get = |k: &str| resume.and_then(|r| r.get(k)).and_then(Value::as_str).map(str::to_string);
         let mut recent = VecDeque::new();
-        for entry in resume
-            .and_then(|r| r.get("recent"))
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let role = entry
-                .get(0)
-                .and_then(Value::as_str)
-                .and_then(Role::from_agent_label);
+        for entry in resume.and_then(|r| r.get("recent")).and_then(Value::as_array).into_iter().flatten() {
+            let role = entry.get(0).and_then(Value::as_str).and_then(Role::from_agent_label);
             let hash = entry.get(1).and_then(Value::as_u64);
-            let origin = if entry.get(2).and_then(Value::as_bool) == Some(true) {
-                Origin::Event
-            } else {
-                Origin::ResponseItem
-            };
+            let origin =
+                if entry.get(2).and_then(Value::as_bool) == Some(true) { Origin::Event } else { Origin::ResponseItem };
             if let (Some(role), Some(hash)) = (role, hash) {
                 recent.push_back((role, hash, origin));
             }
@@ -175,11 +123,8 @@ impl CodexState {
     }
 
     fn save(&self) -> Value {
-        let recent: Vec<Value> = self
-            .recent
-            .iter()
-            .map(|(r, h, o)| json!([r.as_str(), h, *o == Origin::Event]))
-            .collect();
+        let recent: Vec<Value> =
+            self.recent.iter().map(|(r, h, o)| json!([r.as_str(), h, *o == Origin::Event])).collect();
         json!({ "external_id": self.external_id, "model": self.model, "recent": recent })
     }
 
@@ -217,13 +162,7 @@ impl CodexState {
         }
     }
 
-    fn response_item(
-        &mut self,
-        p: &Value,
-        ts: Option<i64>,
-        offset: Option<u64>,
-        sink: &mut dyn ParseSink,
-    ) {
+    fn response_item(&mut self, p: &Value, ts: Option<i64>, offset: Option<u64>, sink: &mut dyn ParseSink) {
         let ptype = p.get("type").and_then(Value::as_str).unwrap_or("message");
         let (role, text) = match ptype {
             "message" => {
@@ -241,19 +180,10 @@ impl CodexState {
             }
             "function_call" | "custom_tool_call" => {
                 let name = str_field(p, "name").unwrap_or("tool");
-                (
-                    Role::Assistant,
-                    content::tool_call_line(name, p.get("arguments").or_else(|| p.get("input"))),
-                )
+                (Role::Assistant, content::tool_call_line(name, p.get("arguments").or_else(|| p.get("input"))))
             }
-            "local_shell_call" => (
-                Role::Assistant,
-                content::tool_call_line("shell", p.get("action")),
-            ),
-            "web_search_call" => (
-                Role::Assistant,
-                content::tool_call_line("web_search", p.get("action")),
-            ),
+            "local_shell_call" => (Role::Assistant, content::tool_call_line("shell", p.get("action"))),
+            "web_search_call" => (Role::Assistant, content::tool_call_line("web_search", p.get("action"))),
             "function_call_output" | "custom_tool_call_output" => {
                 let Some(out) = p.get("output") else { return };
                 (Role::Tool, codex_output(out))
@@ -275,10 +205,7 @@ impl CodexState {
             },
             "tool_call" => {
                 let name = str_field(p, "name").unwrap_or("tool");
-                (
-                    Role::Assistant,
-                    content::tool_call_line(name, p.get("input").or_else(|| p.get("arguments"))),
-                )
+                (Role::Assistant, content::tool_call_line(name, p.get("input").or_else(|| p.get("arguments"))))
             }
             _ => return, // reasoning, token counts, exec chatter
         };
@@ -298,11 +225,7 @@ impl CodexState {
             return;
         }
         let hash = text_hash(&text);
-        if self
-            .recent
-            .iter()
-            .any(|&(r, h, o)| r == role && h == hash && o != origin)
-        {
+        if self.recent.iter().any(|&(r, h, o)| r == role && h == hash && o != origin) {
             return; // the same turn, logged a second time
         }
         self.recent.push_back((role, hash, origin));
@@ -330,18 +253,8 @@ impl CodexState {
                 workspace: self.workspace.clone(),
             });
         }
-        let author = if role == Role::Assistant {
-            self.model.clone()
-        } else {
-            None
-        };
-        sink.message(Message {
-            role,
-            author,
-            created_at: ts,
-            content: text,
-            line_offset: offset,
-        });
+        let author = if role == Role::Assistant { self.model.clone() } else { None };
+        sink.message(Message { role, author, created_at: ts, content: text, line_offset: offset });
     }
 }
 
@@ -368,9 +281,7 @@ fn session_relative_id(path: &Path) -> String {
     let comps: Vec<Component<'_>> = path.components().collect();
     let start = comps
         .iter()
-        .rposition(
-            |c| matches!(c, Component::Normal(n) if *n == "sessions" || *n == "archived_sessions"),
-        )
+        .rposition(|c| matches!(c, Component::Normal(n) if *n == "sessions" || *n == "archived_sessions"))
         .map(|i| i + 1)
         .unwrap_or(comps.len().saturating_sub(1));
     let rel: std::path::PathBuf = comps[start..].iter().collect();

@@ -63,11 +63,7 @@ fn flatten_part(part: &Value) -> Option<String> {
 /// pattern, query, URL, description), else the arguments as compact JSON.
 pub fn tool_call_line(name: &str, args: Option<&Value>) -> String {
     let summary = args.map(tool_args_summary).unwrap_or_default();
-    if summary.is_empty() {
-        format!("[tool: {name}]")
-    } else {
-        format!("[tool: {name}] {summary}")
-    }
+    if summary.is_empty() { format!("[tool: {name}]") } else { format!("[tool: {name}] {summary}") }
 }
 
 fn tool_args_summary(args: &Value) -> String {
@@ -78,17 +74,7 @@ fn tool_args_summary(args: &Value) -> String {
             _ => truncate_chars(&one_line(s), TOOL_ARG_CHARS),
         };
     }
-    const KEYS: &[&str] = &[
-        "command",
-        "cmd",
-        "file_path",
-        "path",
-        "pattern",
-        "query",
-        "url",
-        "description",
-        "prompt",
-    ];
+    const KEYS: &[&str] = &["command", "cmd", "file_path", "path", "pattern", "query", "url", "description", "prompt"];
     if let Value::Object(map) = args {
         for key in KEYS {
             match map.get(*key) {
@@ -174,9 +160,7 @@ pub fn title_from_user_text(text: &str) -> Option<String> {
 /// A string field, ignoring values of the wrong type (a number where a string
 /// belongs is treated as absent, not as text).
 pub fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
+    v.get(key).and_then(Value::as_str).filter(|s| !s.trim().is_empty())
 }
 
 #[cfg(test)]
@@ -192,19 +176,13 @@ mod tests {
             {"type": "tool_use", "name": "Bash", "input": {"command": "cargo   test\n--all"}},
             {"type": "image", "source": {}},
         ]);
-        assert_eq!(
-            flatten(&v).unwrap(),
-            "Running tests.\n[tool: Bash] cargo test --all"
-        );
+        assert_eq!(flatten(&v).unwrap(), "Running tests.\n[tool: Bash] cargo test --all");
     }
 
     #[test]
     fn codex_string_arguments_are_decoded() {
         let args = json!("{\"command\":[\"bash\",\"-lc\",\"ls -la\"]}");
-        assert_eq!(
-            tool_call_line("shell", Some(&args)),
-            "[tool: shell] bash -lc ls -la"
-        );
+        assert_eq!(tool_call_line("shell", Some(&args)), "[tool: shell] bash -lc ls -la");
     }
 
     #[test]
@@ -212,27 +190,14 @@ mod tests {
         let long = "é".repeat(5000); // 10,000 bytes
         let out = tool_output(&json!(long)).unwrap();
         assert!(out.len() < TOOL_OUTPUT_CAP + 40);
-        assert!(
-            out.ends_with("[… 1808 bytes cut]"),
-            "{}",
-            &out[out.len() - 30..]
-        );
+        assert!(out.ends_with("[… 1808 bytes cut]"), "{}", &out[out.len() - 30..]);
     }
 
     #[test]
     fn titles_skip_injected_context() {
-        assert_eq!(
-            title_from_user_text("<environment_context>x</environment_context>"),
-            None
-        );
-        assert_eq!(
-            title_from_user_text("\n\n  Fix the bug\nmore").as_deref(),
-            Some("Fix the bug")
-        );
+        assert_eq!(title_from_user_text("<environment_context>x</environment_context>"), None);
+        assert_eq!(title_from_user_text("\n\n  Fix the bug\nmore").as_deref(), Some("Fix the bug"));
         let long = "x".repeat(150);
-        assert_eq!(
-            title_from_user_text(&long).unwrap().chars().count(),
-            TITLE_CHARS + 1
-        );
+        assert_eq!(title_from_user_text(&long).unwrap().chars().count(), TITLE_CHARS + 1);
     }
 }

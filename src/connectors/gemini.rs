@@ -8,9 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::content::{self, str_field};
-use super::{
-    AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout,
-};
+use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
@@ -28,95 +26,50 @@ impl Connector for Gemini {
             if let Some(dir) = env.path_var(var) {
                 // Documented both as `~/.gemini` and as its `tmp/`; the walk is
                 // recursive, so either works.
-                return vec![Root {
-                    path: dir,
-                    origin: var,
-                }];
+                return vec![Root { path: dir, origin: var }];
             }
         }
-        vec![Root {
-            path: env.home.join(".gemini/tmp"),
-            origin: "default",
-        }]
+        vec![Root { path: env.home.join(".gemini/tmp"), origin: "default" }]
     }
 
     fn is_source(&self, _root: &Path, path: &Path) -> bool {
-        let in_chats = path
-            .parent()
-            .and_then(Path::file_name)
-            .is_some_and(|n| n == "chats");
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default();
-        in_chats
-            && name.starts_with("session-")
-            && (name.ends_with(".json") || name.ends_with(".jsonl"))
+        let in_chats = path.parent().and_then(Path::file_name).is_some_and(|n| n == "chats");
+        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        in_chats && name.starts_with("session-") && (name.ends_with(".json") || name.ends_with(".jsonl"))
     }
 
     fn layout(&self, _path: &Path) -> SourceLayout {
         SourceLayout::WholeFile
     }
 
-    fn parse(
-        &self,
-        req: &ParseRequest<'_>,
-        sink: &mut dyn ParseSink,
-    ) -> Result<ParseEnd, ParseError> {
+    fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
         let is_jsonl = req.path.extension().is_some_and(|e| e == "jsonl");
         let (session, messages, offset) = if is_jsonl {
-            let full = ParseRequest {
-                path: req.path,
-                start_offset: 0,
-                start_line: 1,
-                resume: None,
-            };
+            let full = ParseRequest { path: req.path, start_offset: 0, start_line: 1, resume: None };
             let mut replay = Replay::default();
-            let end = super::lines::parse_jsonl(&full, sink, |rec, line, _, sink| {
-                replay.apply(rec, line, sink)
-            })?;
+            let end = super::lines::parse_jsonl(&full, sink, |rec, line, _, sink| replay.apply(rec, line, sink))?;
             let session = std::mem::take(&mut replay.session);
             (session, replay.into_messages(), end.offset)
         } else {
-            let bytes = super::lines::read_whole(req.path, WHOLE_FILE_LIMIT).map_err(|source| {
-                ParseError::Io {
-                    path: req.path.to_path_buf(),
-                    source,
-                }
-            })?;
+            let bytes = super::lines::read_whole(req.path, WHOLE_FILE_LIMIT)
+                .map_err(|source| ParseError::Io { path: req.path.to_path_buf(), source })?;
             let doc: Value = serde_json::from_slice(&bytes).map_err(|e| ParseError::Format {
                 path: req.path.to_path_buf(),
                 message: format!("invalid JSON: {e}"),
             })?;
-            let messages = doc
-                .get("messages")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let messages = doc.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
             (doc, messages, bytes.len() as u64)
         };
         emit(req.path, &session, &messages, sink);
-        Ok(ParseEnd {
-            offset,
-            next_line: 1,
-            resume: None,
-            partial_tail: false,
-        })
+        Ok(ParseEnd { offset, next_line: 1, resume: None, partial_tail: false })
     }
 }
 
 fn emit(path: &Path, session: &Value, messages: &[Value], sink: &mut dyn ParseSink) {
     let external_id = str_field(session, "sessionId")
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
-    let mut header = ConversationHeader {
-        external_id,
-        ..Default::default()
-    };
+        .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let mut header = ConversationHeader { external_id, ..Default::default() };
     if let Some(t) = str_field(session, "summary").or_else(|| str_field(session, "title")) {
         header.title = Some(t.to_string());
         header.title_explicit = true;
@@ -124,26 +77,15 @@ fn emit(path: &Path, session: &Value, messages: &[Value], sink: &mut dyn ParseSi
     let mut out: Vec<Message> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let line = i as u64 + 1;
-        let label = m
-            .get("type")
-            .or_else(|| m.get("role"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let label = m.get("type").or_else(|| m.get("role")).and_then(Value::as_str).unwrap_or("");
         let Some(role) = Role::from_agent_label(label) else {
             sink.malformed(0, format!("message {line}: unknown type '{label}'"));
             continue;
         };
         let created_at = m.get("timestamp").and_then(time::parse_value);
         let author = str_field(m, "model").map(str::to_string);
-        let mut text = m
-            .get("content")
-            .and_then(content::flatten)
-            .unwrap_or_default();
-        let calls = m
-            .get("toolCalls")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let mut text = m.get("content").and_then(content::flatten).unwrap_or_default();
+        let calls = m.get("toolCalls").and_then(Value::as_array).cloned().unwrap_or_default();
         for call in &calls {
             let name = str_field(call, "name").unwrap_or("tool");
             if !text.is_empty() {
@@ -155,25 +97,13 @@ fn emit(path: &Path, session: &Value, messages: &[Value], sink: &mut dyn ParseSi
             if role == Role::User && header.title.is_none() {
                 header.title = content::title_from_user_text(&text);
             }
-            out.push(Message {
-                role,
-                author,
-                created_at,
-                content: text,
-                line_offset: None,
-            });
+            out.push(Message { role, author, created_at, content: text, line_offset: None });
         }
         for call in &calls {
             if let Some(result) = call.get("result").and_then(content::tool_output)
                 && !result.trim().is_empty()
             {
-                out.push(Message {
-                    role: Role::Tool,
-                    author: None,
-                    created_at,
-                    content: result,
-                    line_offset: None,
-                });
+                out.push(Message { role: Role::Tool, author: None, created_at, content: result, line_offset: None });
             }
         }
     }
@@ -222,9 +152,7 @@ impl Replay {
             }
         } else if obj.contains_key("id") && obj.contains_key("type") {
             self.upsert(rec.clone());
-        } else if obj.contains_key("sessionId")
-            || obj.get("kind").and_then(Value::as_str) == Some("main")
-        {
+        } else if obj.contains_key("sessionId") || obj.get("kind").and_then(Value::as_str) == Some("main") {
             for (k, v) in obj {
                 self.set_session(k, v.clone());
             }
@@ -235,10 +163,7 @@ impl Replay {
         if !self.session.is_object() {
             self.session = Value::Object(Default::default());
         }
-        self.session
-            .as_object_mut()
-            .expect("object")
-            .insert(key.to_string(), value);
+        self.session.as_object_mut().expect("object").insert(key.to_string(), value);
     }
 
     fn upsert(&mut self, m: Value) {
@@ -280,42 +205,21 @@ impl Replay {
                 _ => self.upsert(u),
             }
         }
-        for id in patch
-            .get("removeIds")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
+        for id in patch.get("removeIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
             if self.by_id.remove(id).is_some() {
                 self.order.retain(|o| o != id);
             }
         }
         if let Some(ids) = patch.get("orderIds").and_then(Value::as_array) {
-            let wanted: Vec<String> = ids
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect();
-            let mut rest: Vec<String> = self
-                .order
-                .iter()
-                .filter(|id| !wanted.contains(id))
-                .cloned()
-                .collect();
-            let mut order: Vec<String> = wanted
-                .into_iter()
-                .filter(|id| self.by_id.contains_key(id))
-                .collect();
+            let wanted: Vec<String> = ids.iter().filter_map(Value::as_str).map(str::to_string).collect();
+            let mut rest: Vec<String> = self.order.iter().filter(|id| !wanted.contains(id)).cloned().collect();
+            let mut order: Vec<String> = wanted.into_iter().filter(|id| self.by_id.contains_key(id)).collect();
             order.append(&mut rest);
             self.order = order;
         }
     }
 
     fn into_messages(mut self) -> Vec<Value> {
-        self.order
-            .iter()
-            .filter_map(|id| self.by_id.remove(id))
-            .collect()
+        self.order.iter().filter_map(|id| self.by_id.remove(id)).collect()
     }
 }

@@ -60,19 +60,11 @@ pub fn read_lines(
         buf.clear();
         let (len, complete, oversize) = read_capped_line(&mut reader, &mut buf)?;
         if len == 0 {
-            return Ok(LinesEnd {
-                offset,
-                partial_tail: false,
-                last_number: number.saturating_sub(1),
-            });
+            return Ok(LinesEnd { offset, partial_tail: false, last_number: number.saturating_sub(1) });
         }
         if !complete {
             // A final line without its newline may still be being written.
-            return Ok(LinesEnd {
-                offset,
-                partial_tail: true,
-                last_number: number,
-            });
+            return Ok(LinesEnd { offset, partial_tail: true, last_number: number });
         }
         if oversize {
             on_oversize(Oversize::Skipped { number, len });
@@ -81,11 +73,7 @@ pub fn read_lines(
             if bytes.last() == Some(&b'\r') {
                 bytes = &bytes[..bytes.len() - 1];
             }
-            on_line(Line {
-                number,
-                offset,
-                bytes,
-            });
+            on_line(Line { number, offset, bytes });
         }
         offset += len;
         number += 1;
@@ -98,10 +86,7 @@ pub fn read_lines(
 
 /// Reads up to and including the next `\n`. Returns (bytes consumed, ended
 /// with newline, exceeded the cap). Past the cap, bytes are consumed but not kept.
-fn read_capped_line<R: BufRead>(
-    reader: &mut R,
-    buf: &mut Vec<u8>,
-) -> io::Result<(u64, bool, bool)> {
+fn read_capped_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> io::Result<(u64, bool, bool)> {
     let mut consumed: u64 = 0;
     let mut oversize = false;
     loop {
@@ -190,16 +175,10 @@ pub fn parse_jsonl(
             }
         },
         |Oversize::Skipped { number, len }| {
-            pending.push((
-                number,
-                format!("line of {} MiB skipped (over the line limit)", len >> 20),
-            ))
+            pending.push((number, format!("line of {} MiB skipped (over the line limit)", len >> 20)))
         },
     )
-    .map_err(|source| super::ParseError::Io {
-        path: req.path.to_path_buf(),
-        source,
-    })?;
+    .map_err(|source| super::ParseError::Io { path: req.path.to_path_buf(), source })?;
     for (line, msg) in pending {
         sink.malformed(line, msg);
     }
@@ -217,13 +196,7 @@ mod tests {
             path,
             start,
             1,
-            |l| {
-                out.push((
-                    l.number,
-                    l.offset,
-                    String::from_utf8_lossy(l.bytes).into_owned(),
-                ))
-            },
+            |l| out.push((l.number, l.offset, String::from_utf8_lossy(l.bytes).into_owned())),
             |_| {},
         )
         .unwrap();
@@ -239,12 +212,7 @@ mod tests {
         assert_eq!(lines, vec![(1, 0, "one".into()), (2, 5, "two".into())]);
         assert_eq!(end.offset, 9);
         assert!(end.partial_tail);
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&p)
-            .unwrap()
-            .write_all(b"ee\n")
-            .unwrap();
+        std::fs::OpenOptions::new().append(true).open(&p).unwrap().write_all(b"ee\n").unwrap();
         let (lines, end) = collect(&p, 9);
         assert_eq!(lines, vec![(1, 9, "three".into())]);
         assert_eq!(end.offset, 15);

@@ -27,9 +27,8 @@ pub struct AgentEnv {
 impl AgentEnv {
     /// Reads `HOME` and the agents' overrides from the process environment.
     pub fn from_process() -> AgentEnv {
-        let vars: HashMap<String, OsString> = std::env::vars_os()
-            .filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v)))
-            .collect();
+        let vars: HashMap<String, OsString> =
+            std::env::vars_os().filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v))).collect();
         let home = vars
             .get("HOME")
             .filter(|h| !h.is_empty())
@@ -41,10 +40,7 @@ impl AgentEnv {
 
     /// An environment with only a home directory (for tests).
     pub fn with_home(home: impl Into<PathBuf>) -> AgentEnv {
-        AgentEnv {
-            home: home.into(),
-            vars: HashMap::new(),
-        }
+        AgentEnv { home: home.into(), vars: HashMap::new() }
     }
 
     pub fn set_var(&mut self, key: &str, value: impl Into<OsString>) {
@@ -53,10 +49,7 @@ impl AgentEnv {
 
     /// A non-empty environment variable as a path.
     pub fn path_var(&self, key: &str) -> Option<PathBuf> {
-        self.vars
-            .get(key)
-            .filter(|v| !v.to_string_lossy().trim().is_empty())
-            .map(PathBuf::from)
+        self.vars.get(key).filter(|v| !v.to_string_lossy().trim().is_empty()).map(PathBuf::from)
     }
 }
 
@@ -118,10 +111,7 @@ pub trait ParseSink {
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
 }
@@ -133,28 +123,17 @@ pub trait Connector: Send + Sync {
     /// Whether a file found below `root` is one of this agent's sessions.
     fn is_source(&self, root: &Path, path: &Path) -> bool;
     fn layout(&self, path: &Path) -> SourceLayout;
-    fn parse(
-        &self,
-        req: &ParseRequest<'_>,
-        sink: &mut dyn ParseSink,
-    ) -> Result<ParseEnd, ParseError>;
+    fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError>;
 }
 
 /// Every connector cass ships, in report order.
 pub fn all() -> Vec<Box<dyn Connector>> {
-    vec![
-        Box::new(claude::ClaudeCode),
-        Box::new(codex::Codex),
-        Box::new(gemini::Gemini),
-    ]
+    vec![Box::new(claude::ClaudeCode), Box::new(codex::Codex), Box::new(gemini::Gemini)]
 }
 
 /// The connector for one agent.
 pub fn for_agent(agent: Agent) -> Box<dyn Connector> {
-    all()
-        .into_iter()
-        .find(|c| c.agent() == agent)
-        .expect("every agent has a connector")
+    all().into_iter().find(|c| c.agent() == agent).expect("every agent has a connector")
 }
 
 /// A sink that collects everything in memory; handy for tests and small files.
@@ -170,11 +149,7 @@ impl ParseSink for CollectSink {
         self.headers.push(header);
     }
     fn message(&mut self, message: Message) {
-        let id = self
-            .headers
-            .last()
-            .map(|h| h.external_id.clone())
-            .unwrap_or_default();
+        let id = self.headers.last().map(|h| h.external_id.clone()).unwrap_or_default();
         self.messages.push((id, message));
     }
     fn malformed(&mut self, line: u64, error: String) {

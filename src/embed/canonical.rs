@@ -68,10 +68,7 @@ pub fn canonical(text: &str) -> Option<String> {
     }
     let out = out.trim().to_string();
     let key = out.trim_end_matches(['.', '!', '?']).to_lowercase();
-    if out.is_empty()
-        || LOW_SIGNAL.contains(&key.as_str())
-        || !out.chars().any(char::is_alphanumeric)
-    {
+    if out.is_empty() || LOW_SIGNAL.contains(&key.as_str()) || !out.chars().any(char::is_alphanumeric) {
         return None;
     }
     Some(out)
@@ -148,11 +145,7 @@ fn trim_code_blocks(text: &str) -> String {
 
 fn flush_block(out: &mut String, block: &[&str]) {
     let keep: Box<dyn Iterator<Item = &&str>> = if block.len() > CODE_HEAD + CODE_TAIL {
-        Box::new(
-            block[..CODE_HEAD]
-                .iter()
-                .chain(block[block.len() - CODE_TAIL..].iter()),
-        )
+        Box::new(block[..CODE_HEAD].iter().chain(block[block.len() - CODE_TAIL..].iter()))
     } else {
         Box::new(block.iter())
     };
@@ -166,10 +159,7 @@ fn flush_block(out: &mut String, block: &[&str]) {
 /// emphasis and inline-code punctuation, link targets.
 fn strip_markdown(line: &str) -> String {
     let mut l = line.trim_start();
-    l = l
-        .trim_start_matches('#')
-        .trim_start_matches('>')
-        .trim_start();
+    l = l.trim_start_matches('#').trim_start_matches('>').trim_start();
     for bullet in ["- ", "* ", "+ "] {
         if let Some(rest) = l.strip_prefix(bullet) {
             l = rest;
@@ -214,12 +204,7 @@ mod tests {
         let body: Vec<String> = (0..100).map(|i| format!("line{i}")).collect();
         let t = format!("Look:\n```rust\n{}\n```\nafter", body.join("\n"));
         let c = canonical(&t).unwrap();
-        assert!(
-            c.contains("line0 ")
-                && c.contains("line19 ")
-                && !c.contains("line20 ")
-                && !c.contains("line89 ")
-        );
+        assert!(c.contains("line0 ") && c.contains("line19 ") && !c.contains("line20 ") && !c.contains("line89 "));
         assert!(c.contains("line90 ") && c.contains("line99 after"));
     }
 

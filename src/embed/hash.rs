@@ -85,10 +85,7 @@ mod tests {
         let h = fnv1a64(b"hello");
         let w = fnv1a64(b"world");
         let (hb, wb) = ((h % 384) as usize, (w % 384) as usize);
-        let (hs, ws) = (
-            if h >> 63 == 1 { -1.0 } else { 1.0 },
-            if w >> 63 == 1 { -1.0 } else { 1.0 },
-        );
+        let (hs, ws) = (if h >> 63 == 1 { -1.0 } else { 1.0 }, if w >> 63 == 1 { -1.0 } else { 1.0 });
         let norm = (4.0f32 + 1.0).sqrt();
         assert!((v[hb] - 2.0 * hs / norm).abs() < 1e-6);
         assert!((v[wb] - ws / norm).abs() < 1e-6);

@@ -65,12 +65,7 @@ pub fn discover(
                     problems,
                 );
             }
-            agent_roots.push(RootReport {
-                path,
-                origin,
-                exists,
-                files: found.len() - before,
-            });
+            agent_roots.push(RootReport { path, origin, exists, files: found.len() - before });
         }
         reports.push(agent_roots);
     }
@@ -119,10 +114,7 @@ fn inode(_meta: &fs::Metadata) -> u64 {
 }
 
 fn mtime_ns(meta: &fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i64)
+    meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64)
 }
 
 /// What to do with one file this run.
@@ -133,11 +125,7 @@ pub enum Plan {
     /// Parse from the start, replacing what this file produced before.
     Full,
     /// Parse only what was appended after the stored offset.
-    Tail {
-        offset: u64,
-        line: u64,
-        resume: Option<String>,
-    },
+    Tail { offset: u64, line: u64, resume: Option<String> },
 }
 
 /// Decides how to read a candidate given what the store remembers of it.
@@ -154,11 +142,7 @@ pub fn plan(c: &Candidate, layout: SourceLayout, prev: Option<&FileState>, full:
         && c.size >= prev.offset
         && head_hash(&c.path, prev.offset.min(HEAD_BYTES)).ok() == Some(prev.head_hash)
     {
-        return Plan::Tail {
-            offset: prev.offset,
-            line: prev.next_line,
-            resume: prev.resume.clone(),
-        };
+        return Plan::Tail { offset: prev.offset, line: prev.next_line, resume: prev.resume.clone() };
     }
     Plan::Full
 }

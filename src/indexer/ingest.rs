@@ -86,47 +86,24 @@ pub fn run(
     let (tx, rx) = sync_channel::<Event>(64);
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            jobs.par_iter()
-                .enumerate()
-                .for_each_with(tx, |tx, (i, job)| {
-                    let conn = &connectors[job.candidate.connector];
-                    let (start_offset, start_line, resume) = match &job.plan {
-                        Plan::Tail {
-                            offset,
-                            line,
-                            resume,
-                        } => (
-                            *offset,
-                            *line,
-                            resume.as_deref().and_then(|r| serde_json::from_str(r).ok()),
-                        ),
-                        _ => (0, 1, None),
-                    };
-                    let req = ParseRequest {
-                        path: &job.candidate.path,
-                        start_offset,
-                        start_line,
-                        resume: resume.as_ref(),
-                    };
-                    let mut sink = ChannelSink {
-                        job: i,
-                        tx: tx.clone(),
-                        buf: Vec::new(),
-                        bytes: 0,
-                    };
-                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        conn.parse(&req, &mut sink)
-                    }))
+            jobs.par_iter().enumerate().for_each_with(tx, |tx, (i, job)| {
+                let conn = &connectors[job.candidate.connector];
+                let (start_offset, start_line, resume) = match &job.plan {
+                    Plan::Tail { offset, line, resume } => {
+                        (*offset, *line, resume.as_deref().and_then(|r| serde_json::from_str(r).ok()))
+                    }
+                    _ => (0, 1, None),
+                };
+                let req = ParseRequest { path: &job.candidate.path, start_offset, start_line, resume: resume.as_ref() };
+                let mut sink = ChannelSink { job: i, tx: tx.clone(), buf: Vec::new(), bytes: 0 };
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.parse(&req, &mut sink)))
                     .unwrap_or_else(|_| {
-                        Err(ParseError::Format {
-                            path: job.candidate.path.clone(),
-                            message: "parser panicked".into(),
-                        })
+                        Err(ParseError::Format { path: job.candidate.path.clone(), message: "parser panicked".into() })
                     });
-                    sink.flush();
-                    let _ = tx.send(Event::End(i, result));
-                    on_file_done(&job.candidate);
-                });
+                sink.flush();
+                let _ = tx.send(Event::End(i, result));
+                on_file_done(&job.candidate);
+            });
         });
         let mut writer = Writer::new(conn, connectors, jobs)?;
         for event in rx {
@@ -170,9 +147,7 @@ impl<'a> Writer<'a> {
     }
 
     fn agent(&self, job: usize) -> &'static str {
-        self.connectors[self.jobs[job].candidate.connector]
-            .agent()
-            .slug()
+        self.connectors[self.jobs[job].candidate.connector].agent().slug()
     }
 
     fn path(&self, job: usize) -> String {
@@ -208,10 +183,7 @@ impl<'a> Writer<'a> {
                 if !cur.conversations.contains_key(&header.external_id) {
                     cur.outcome.conversations += 1;
                 }
-                let entry = cur
-                    .conversations
-                    .entry(header.external_id.clone())
-                    .or_insert((id, next));
+                let entry = cur.conversations.entry(header.external_id.clone()).or_insert((id, next));
                 entry.0 = id;
                 cur.current = Some(header.external_id);
                 self.rows_since_commit += 1;
@@ -225,8 +197,7 @@ impl<'a> Writer<'a> {
                 };
                 let (id, next) = cur.conversations[&key];
                 db::insert_messages(&self.tx, id, next, &messages)?;
-                cur.conversations
-                    .insert(key, (id, next + messages.len() as i64));
+                cur.conversations.insert(key, (id, next + messages.len() as i64));
                 cur.outcome.messages += messages.len();
                 self.rows_since_commit += messages.len();
             }

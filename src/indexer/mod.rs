@@ -97,10 +97,7 @@ pub fn run_ingest(
         let prev = states.get(c.path.to_string_lossy().as_ref());
         match plan(c, layout, prev, opts.full) {
             Plan::Skip => skipped += 1,
-            p => jobs.push(Job {
-                candidate: c.clone(),
-                plan: p,
-            }),
+            p => jobs.push(Job { candidate: c.clone(), plan: p }),
         }
     }
     // Big files first, so one giant does not start last and run alone.
@@ -110,9 +107,7 @@ pub fn run_ingest(
     let outcomes = if jobs.is_empty() {
         Vec::new() // nothing changed: write nothing at all
     } else {
-        ingest::run(store.conn_mut(), &connectors, &jobs, &|_| {
-            progress.file_done()
-        })?
+        ingest::run(store.conn_mut(), &connectors, &jobs, &|_| progress.file_done())?
     };
 
     let totals = query::agent_totals(store.conn())?;
@@ -143,10 +138,7 @@ pub fn run_ingest(
         messages_added: 0,
         malformed: 0,
         partial_tails: 0,
-        unreadable: problems
-            .into_iter()
-            .map(|(path, error)| Problem { path, error })
-            .collect(),
+        unreadable: problems.into_iter().map(|(path, error)| Problem { path, error }).collect(),
         conversations: totals.iter().map(|t| t.conversations).sum(),
         messages: totals.iter().map(|t| t.messages).sum(),
         elapsed_ms: 0,
@@ -164,10 +156,7 @@ pub fn run_ingest(
         report.malformed += out.malformed;
         report.partial_tails += usize::from(out.partial_tail);
         if let Some(e) = &out.unreadable {
-            report.unreadable.push(Problem {
-                path: job.candidate.path.clone(),
-                error: e.clone(),
-            });
+            report.unreadable.push(Problem { path: job.candidate.path.clone(), error: e.clone() });
         }
         let a = &mut agents[job.candidate.connector];
         a.files_changed += 1;

@@ -22,10 +22,7 @@ pub use sync::{SyncReport, sync};
 #[derive(Debug, thiserror::Error)]
 pub enum LexicalError {
     #[error("lexical index {path}: {source}")]
-    Tantivy {
-        path: String,
-        source: tantivy::TantivyError,
-    },
+    Tantivy { path: String, source: tantivy::TantivyError },
     #[error("no lexical index yet at {0} (run `cass index`)")]
     Missing(String),
     #[error(transparent)]
@@ -33,19 +30,13 @@ pub enum LexicalError {
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("lexical index {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
 }
 
 pub type Result<T> = std::result::Result<T, LexicalError>;
 
 fn tantivy_err(path: &Path) -> impl FnOnce(tantivy::TantivyError) -> LexicalError + '_ {
-    move |source| LexicalError::Tantivy {
-        path: path.display().to_string(),
-        source,
-    }
+    move |source| LexicalError::Tantivy { path: path.display().to_string(), source }
 }
 
 /// An open lexical index with cass's tokenizer registered.
@@ -66,23 +57,16 @@ impl LexicalIndex {
 
     /// Opens the index, creating an empty one when absent.
     pub fn open_or_create(dir: &Path) -> Result<LexicalIndex> {
-        std::fs::create_dir_all(dir).map_err(|source| LexicalError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| LexicalError::Io { path: dir.display().to_string(), source })?;
         let (schema, _) = schema::build();
-        let mmap = MmapDirectory::open(dir).map_err(|e| LexicalError::Tantivy {
-            path: dir.display().to_string(),
-            source: e.into(),
-        })?;
+        let mmap = MmapDirectory::open(dir)
+            .map_err(|e| LexicalError::Tantivy { path: dir.display().to_string(), source: e.into() })?;
         let index = Index::open_or_create(mmap, schema).map_err(tantivy_err(dir))?;
         Ok(Self::with_index(index))
     }
 
     fn with_index(index: Index) -> LexicalIndex {
-        index
-            .tokenizers()
-            .register(TOKENIZER, tokenizer::CodeTokenizer::default());
+        index.tokenizers().register(TOKENIZER, tokenizer::CodeTokenizer::default());
         let (_, fields) = schema::build();
         LexicalIndex { index, fields }
     }

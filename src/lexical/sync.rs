@@ -45,18 +45,14 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
     if version != Some(LEXICAL_VERSION) || !dir.join("meta.json").exists() {
         // First build, or an index of another schema: rebuild from the store.
         if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|source| LexicalError::Io {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            std::fs::remove_dir_all(dir)
+                .map_err(|source| LexicalError::Io { path: dir.display().to_string(), source })?;
         }
         conn.execute("DELETE FROM lexical_dirty", [])?;
         high = 0;
         report.rebuilt = true;
     }
-    let max_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
-        r.get(0)
-    })?;
+    let max_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| r.get(0))?;
     let dirty: Vec<i64> = conn
         .prepare("SELECT conversation_id FROM lexical_dirty ORDER BY conversation_id")?
         .query_map([], |r| r.get(0))?
@@ -70,37 +66,16 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
     // Messages up to here may already be in the index: delete before adding.
     let maybe_present = committed_high(&idx).max(high);
     let pending = (max_id - high).max(0) as usize;
-    let (threads, heap) = if pending > 50_000 {
-        (2, 256 << 20)
-    } else {
-        (1, 64 << 20)
-    };
-    let mut writer: IndexWriter = idx
-        .index
-        .writer_with_num_threads(threads, heap)
-        .map_err(tantivy_err(dir))?;
+    let (threads, heap) = if pending > 50_000 { (2, 256 << 20) } else { (1, 64 << 20) };
+    let mut writer: IndexWriter = idx.index.writer_with_num_threads(threads, heap).map_err(tantivy_err(dir))?;
     let f = idx.fields.clone();
 
     for &conv in &dirty {
         writer.delete_term(Term::from_field_i64(f.conversation_id, conv));
-        report.added += add_rows(
-            &writer,
-            &idx,
-            conn,
-            "m.conversation_id = ?1 AND m.id <= ?2",
-            params![conv, high],
-            0,
-        )?;
+        report.added += add_rows(&writer, &idx, conn, "m.conversation_id = ?1 AND m.id <= ?2", params![conv, high], 0)?;
         report.rederived_conversations += 1;
     }
-    report.added += add_rows(
-        &writer,
-        &idx,
-        conn,
-        "m.id > ?1 AND m.id <= ?2",
-        params![high, max_id],
-        maybe_present,
-    )?;
+    report.added += add_rows(&writer, &idx, conn, "m.id > ?1 AND m.id <= ?2", params![high, max_id], maybe_present)?;
 
     crate::faults::point("lexical.before_commit");
     let mut prepared = writer.prepare_commit().map_err(tantivy_err(dir))?;
@@ -110,10 +85,7 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
 
     let tx = conn.unchecked_transaction()?;
     if !dirty.is_empty() {
-        tx.execute(
-            "DELETE FROM lexical_dirty WHERE conversation_id <= ?1",
-            [dirty[dirty.len() - 1]],
-        )?;
+        tx.execute("DELETE FROM lexical_dirty WHERE conversation_id <= ?1", [dirty[dirty.len() - 1]])?;
     }
     tx.execute(
         "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -127,11 +99,7 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
     // Let background merges finish so segments do not pile up across runs.
     writer.wait_merging_threads().map_err(tantivy_err(dir))?;
     report.high = max_id;
-    report.segments = idx
-        .index
-        .searchable_segment_ids()
-        .map_err(tantivy_err(dir))?
-        .len();
+    report.segments = idx.index.searchable_segment_ids().map_err(tantivy_err(dir))?.len();
     Ok(report)
 }
 
@@ -175,12 +143,7 @@ fn add_rows(
         if let Some(t) = get_s(7)? {
             doc.add_text(f.title, t);
         }
-        writer
-            .add_document(doc)
-            .map_err(|source| LexicalError::Tantivy {
-                path: "lexical".into(),
-                source,
-            })?;
+        writer.add_document(doc).map_err(|source| LexicalError::Tantivy { path: "lexical".into(), source })?;
         n += 1;
     }
     Ok(n)

@@ -58,13 +58,7 @@ pub fn tokenize(text: &str, mut emit: impl FnMut(CodeToken)) {
     scan(text, |sp| {
         let mut t = String::new();
         push_lower(&mut t, &text[sp.from..sp.to]);
-        emit(CodeToken {
-            text: t,
-            from: sp.from,
-            to: sp.to,
-            position: sp.position,
-            whole: sp.whole,
-        })
+        emit(CodeToken { text: t, from: sp.from, to: sp.to, position: sp.position, whole: sp.whole })
     });
 }
 
@@ -74,12 +68,7 @@ pub fn scan(text: &str, mut emit: impl FnMut(Span)) {
     let mut chars = text.char_indices().peekable();
     while let Some((start, c)) = chars.next() {
         if is_cjk(c) {
-            emit(Span {
-                from: start,
-                to: start + c.len_utf8(),
-                position,
-                whole: true,
-            });
+            emit(Span { from: start, to: start + c.len_utf8(), position, whole: true });
             position += 1;
             continue;
         }
@@ -113,47 +102,26 @@ pub fn scan(text: &str, mut emit: impl FnMut(Span)) {
 }
 
 /// Emits one identifier run; returns the next free position.
-fn emit_run(
-    text: &str,
-    start: usize,
-    end: usize,
-    position: usize,
-    emit: &mut impl FnMut(Span),
-) -> usize {
+fn emit_run(text: &str, start: usize, end: usize, position: usize, emit: &mut impl FnMut(Span)) -> usize {
     let run = &text[start..end];
     let whole_fits = run.len() <= MAX_TOKEN_BYTES;
     if !run.contains(|c: char| is_joiner(c) || c.is_uppercase()) {
         // The common case: a plain lowercase word or number has no parts.
         if whole_fits {
-            emit(Span {
-                from: start,
-                to: end,
-                position,
-                whole: true,
-            });
+            emit(Span { from: start, to: end, position, whole: true });
         }
         return position + 1;
     }
     let parts = split_parts(run);
     if whole_fits {
-        emit(Span {
-            from: start,
-            to: end,
-            position,
-            whole: true,
-        });
+        emit(Span { from: start, to: end, position, whole: true });
     }
     if parts.len() <= 1 {
         return position + 1;
     }
     for (i, (a, b)) in parts.iter().enumerate() {
         if b - a <= MAX_TOKEN_BYTES {
-            emit(Span {
-                from: start + a,
-                to: start + b,
-                position: position + i,
-                whole: false,
-            });
+            emit(Span { from: start + a, to: start + b, position: position + i, whole: false });
         }
     }
     position + parts.len()
@@ -176,8 +144,7 @@ fn split_parts(run: &str) -> Vec<(usize, usize)> {
             let prev = chars[k - 1].1;
             let next = chars.get(k + 1).map(|&(_, n)| n);
             let lower_to_upper = prev.is_lowercase() && c.is_uppercase();
-            let acronym_end =
-                prev.is_uppercase() && c.is_uppercase() && next.is_some_and(char::is_lowercase);
+            let acronym_end = prev.is_uppercase() && c.is_uppercase() && next.is_some_and(char::is_lowercase);
             if lower_to_upper || acronym_end {
                 parts.push((s, i));
                 part_start = Some(i);
@@ -238,11 +205,7 @@ impl Tokenizer for CodeTokenizer {
         if self.buf.len() > 1 << 16 && len < 1 << 12 {
             self.buf.truncate(1 << 12);
         }
-        CodeTokenStream {
-            tokens: &mut self.buf,
-            len,
-            index: usize::MAX,
-        }
+        CodeTokenStream { tokens: &mut self.buf, len, index: usize::MAX }
     }
 }
 
@@ -275,27 +238,18 @@ mod tests {
     use super::*;
 
     fn texts(s: &str) -> Vec<(String, usize)> {
-        tokens(s)
-            .into_iter()
-            .map(|t| (t.text, t.position))
-            .collect()
+        tokens(s).into_iter().map(|t| (t.text, t.position)).collect()
     }
 
     #[test]
     fn identifiers_are_whole_and_parts() {
         let t = |s: &str| texts(s).into_iter().map(|(t, _)| t).collect::<Vec<_>>();
-        assert_eq!(
-            t("unwrap_or_default"),
-            ["unwrap_or_default", "unwrap", "or", "default"]
-        );
+        assert_eq!(t("unwrap_or_default"), ["unwrap_or_default", "unwrap", "or", "default"]);
         assert_eq!(t("useEffect"), ["useeffect", "use", "effect"]);
         assert_eq!(t("bd-q3fy"), ["bd-q3fy", "bd", "q3fy"]);
         assert_eq!(t("ECONNREFUSED"), ["econnrefused"]);
         assert_eq!(t("src/main.rs"), ["src/main.rs", "src", "main", "rs"]);
-        assert_eq!(
-            t("std::io::Error"),
-            ["std::io::error", "std", "io", "error"]
-        );
+        assert_eq!(t("std::io::Error"), ["std::io::error", "std", "io", "error"]);
         assert_eq!(t("HTTPServer"), ["httpserver", "http", "server"]);
     }
 
@@ -324,10 +278,7 @@ mod tests {
     fn cjk_characters_are_single_tokens_and_spans_are_exact() {
         let s = "日本語 code";
         let toks = tokens(s);
-        assert_eq!(
-            toks.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(),
-            ["日", "本", "語", "code"]
-        );
+        assert_eq!(toks.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(), ["日", "本", "語", "code"]);
         for t in toks {
             assert_eq!(s[t.from..t.to].to_lowercase(), t.text);
         }

@@ -29,13 +29,7 @@ impl Filters {
     }
 
     /// Whether a message's attributes pass (used by scans outside tantivy).
-    pub fn accepts(
-        &self,
-        agent: &str,
-        workspace: Option<&str>,
-        created_at: Option<TimestampMs>,
-        role: Role,
-    ) -> bool {
+    pub fn accepts(&self, agent: &str, workspace: Option<&str>, created_at: Option<TimestampMs>, role: Role) -> bool {
         if !self.agents.is_empty() && !self.agents.iter().any(|a| a == agent) {
             return false;
         }
@@ -57,10 +51,7 @@ impl Filters {
 /// `filter` names `workspace` itself or a directory above it.
 pub fn workspace_matches(filter: &str, workspace: &str) -> bool {
     let f = filter.trim_end_matches('/');
-    workspace == f
-        || workspace
-            .strip_prefix(f)
-            .is_some_and(|rest| rest.starts_with('/'))
+    workspace == f || workspace.strip_prefix(f).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Which end of a range a time spec is for: a bare date means the start of
@@ -76,23 +67,11 @@ pub enum Bound {
 pub fn parse_time(spec: &str, bound: Bound) -> Result<TimestampMs, String> {
     let s = spec.trim().to_ascii_lowercase();
     let now = Local::now();
-    let day_start = |d: NaiveDate| {
-        Local
-            .from_local_datetime(&d.and_time(NaiveTime::MIN))
-            .earliest()
-            .map(|t| t.timestamp_millis())
-    };
-    let bad = || {
-        format!(
-            "cannot read time '{spec}' (try 2026-01-15, 2026-01-15T10:00:00Z, 7d, 12h, today, yesterday)"
-        )
-    };
+    let day_start =
+        |d: NaiveDate| Local.from_local_datetime(&d.and_time(NaiveTime::MIN)).earliest().map(|t| t.timestamp_millis());
+    let bad = || format!("cannot read time '{spec}' (try 2026-01-15, 2026-01-15T10:00:00Z, 7d, 12h, today, yesterday)");
     let day = |d: NaiveDate| -> Result<TimestampMs, String> {
-        let d = if bound == Bound::Until {
-            d.succ_opt().ok_or_else(bad)?
-        } else {
-            d
-        };
+        let d = if bound == Bound::Until { d.succ_opt().ok_or_else(bad)? } else { d };
         day_start(d).ok_or_else(bad)
     };
     match s.as_str() {
@@ -133,10 +112,7 @@ mod tests {
         let since = parse_time("2026-01-15", Bound::Since).unwrap();
         let until = parse_time("2026-01-15", Bound::Until).unwrap();
         assert_eq!(until - since, 86_400_000);
-        assert_eq!(
-            parse_time("2026-01-15T10:00:00Z", Bound::Since).unwrap(),
-            1_768_471_200_000
-        );
+        assert_eq!(parse_time("2026-01-15T10:00:00Z", Bound::Since).unwrap(), 1_768_471_200_000);
         assert!(parse_time("today", Bound::Since).unwrap() <= now);
         assert!(parse_time("yesterday", Bound::Until).unwrap() <= now);
         assert!(parse_time("last tuesday", Bound::Since).is_err());

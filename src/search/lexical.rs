@@ -5,8 +5,7 @@ use std::ops::Bound as RangeBound;
 
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery,
-    TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Searcher, Term};
@@ -36,27 +35,13 @@ pub fn search(
     offset: usize,
 ) -> Result<(Vec<ScoredId>, usize), LexicalError> {
     let q = build(&idx.fields, query, filters);
-    let err = |source| LexicalError::Tantivy {
-        path: "lexical".into(),
-        source,
-    };
+    let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
     let (total, top) = searcher
-        .search(
-            &q,
-            &(
-                Count,
-                TopDocs::with_limit(limit.max(1))
-                    .and_offset(offset)
-                    .order_by_score(),
-            ),
-        )
+        .search(&q, &(Count, TopDocs::with_limit(limit.max(1)).and_offset(offset).order_by_score()))
         .map_err(err)?;
     let mut out = Vec::with_capacity(top.len());
     for (score, addr) in top {
-        out.push(ScoredId {
-            message_id: message_id(searcher, idx, addr).map_err(err)?,
-            score,
-        });
+        out.push(ScoredId { message_id: message_id(searcher, idx, addr).map_err(err)?, score });
     }
     if limit == 0 {
         out.clear();
@@ -65,10 +50,7 @@ pub fn search(
 }
 
 fn message_id(searcher: &Searcher, idx: &LexicalIndex, addr: DocAddress) -> tantivy::Result<i64> {
-    let col = searcher
-        .segment_reader(addr.segment_ord)
-        .fast_fields()
-        .i64("message_id")?;
+    let col = searcher.segment_reader(addr.segment_ord).fast_fields().i64("message_id")?;
     let _ = idx;
     Ok(col.first(addr.doc_id).unwrap_or(0))
 }
@@ -78,19 +60,12 @@ pub fn build(f: &Fields, query: &ParsedQuery, filters: &Filters) -> Box<dyn Quer
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut positive = 0;
     for clause in &query.clauses {
-        let alts: Vec<Box<dyn Query>> = clause
-            .any_of
-            .iter()
-            .filter_map(|a| field_query(f.content, a))
-            .collect();
+        let alts: Vec<Box<dyn Query>> = clause.any_of.iter().filter_map(|a| field_query(f.content, a)).collect();
         if alts.is_empty() {
             continue;
         }
-        let q = if alts.len() == 1 {
-            alts.into_iter().next().expect("one")
-        } else {
-            Box::new(BooleanQuery::union(alts))
-        };
+        let q =
+            if alts.len() == 1 { alts.into_iter().next().expect("one") } else { Box::new(BooleanQuery::union(alts)) };
         if clause.negated {
             clauses.push((Occur::MustNot, q));
         } else {
@@ -108,10 +83,7 @@ pub fn build(f: &Fields, query: &ParsedQuery, filters: &Filters) -> Box<dyn Quer
     if positive == 0 {
         // Every term analysed to nothing (pure punctuation): match nothing
         // rather than everything.
-        return Box::new(BooleanQuery::new(vec![(
-            Occur::MustNot,
-            Box::new(AllQuery) as Box<dyn Query>,
-        )]));
+        return Box::new(BooleanQuery::new(vec![(Occur::MustNot, Box::new(AllQuery) as Box<dyn Query>)]));
     }
     add_filters(f, filters, &mut clauses);
     Box::new(BooleanQuery::new(clauses))
@@ -121,61 +93,39 @@ fn add_filters(f: &Fields, filters: &Filters, clauses: &mut Vec<(Occur, Box<dyn 
     let any_of = |field: Field, values: &mut dyn Iterator<Item = String>| -> Box<dyn Query> {
         let qs: Vec<Box<dyn Query>> = values
             .map(|v| {
-                Box::new(TermQuery::new(
-                    Term::from_field_text(field, &v),
-                    IndexRecordOption::Basic,
-                )) as Box<dyn Query>
+                Box::new(TermQuery::new(Term::from_field_text(field, &v), IndexRecordOption::Basic)) as Box<dyn Query>
             })
             .collect();
         Box::new(BooleanQuery::union(qs))
     };
     if !filters.agents.is_empty() {
-        clauses.push((
-            Occur::Must,
-            any_of(f.agent, &mut filters.agents.iter().cloned()),
-        ));
+        clauses.push((Occur::Must, any_of(f.agent, &mut filters.agents.iter().cloned())));
     }
     if !filters.roles.is_empty() {
-        clauses.push((
-            Occur::Must,
-            any_of(
-                f.role,
-                &mut filters.roles.iter().map(|r| r.as_str().to_string()),
-            ),
-        ));
+        clauses.push((Occur::Must, any_of(f.role, &mut filters.roles.iter().map(|r| r.as_str().to_string()))));
     }
     if let Some(ws) = &filters.workspace {
         let ws = ws.trim_end_matches('/').to_string();
-        let exact: Box<dyn Query> = Box::new(TermQuery::new(
-            Term::from_field_text(f.workspace, &ws),
-            IndexRecordOption::Basic,
-        ));
-        let below: Box<dyn Query> = Box::new(FuzzyTermQuery::new_prefix(
-            Term::from_field_text(f.workspace, &format!("{ws}/")),
-            0,
-            true,
-        ));
-        clauses.push((
-            Occur::Must,
-            Box::new(BooleanQuery::union(vec![exact, below])),
-        ));
+        let exact: Box<dyn Query> =
+            Box::new(TermQuery::new(Term::from_field_text(f.workspace, &ws), IndexRecordOption::Basic));
+        let below: Box<dyn Query> =
+            Box::new(FuzzyTermQuery::new_prefix(Term::from_field_text(f.workspace, &format!("{ws}/")), 0, true));
+        clauses.push((Occur::Must, Box::new(BooleanQuery::union(vec![exact, below]))));
     }
     if filters.since.is_some() || filters.until.is_some() {
-        let lo = filters.since.map_or(RangeBound::Unbounded, |s| {
-            RangeBound::Included(Term::from_field_i64(f.created_at, s))
-        });
-        let hi = filters.until.map_or(RangeBound::Unbounded, |u| {
-            RangeBound::Excluded(Term::from_field_i64(f.created_at, u))
-        });
+        let lo = filters
+            .since
+            .map_or(RangeBound::Unbounded, |s| RangeBound::Included(Term::from_field_i64(f.created_at, s)));
+        let hi = filters
+            .until
+            .map_or(RangeBound::Unbounded, |u| RangeBound::Excluded(Term::from_field_i64(f.created_at, u)));
         clauses.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
     }
 }
 
 fn field_query(field: Field, atom: &Atom) -> Option<Box<dyn Query>> {
     let term = |t: &str| Term::from_field_text(field, t);
-    let term_q = |t: &str| -> Box<dyn Query> {
-        Box::new(TermQuery::new(term(t), IndexRecordOption::WithFreqs))
-    };
+    let term_q = |t: &str| -> Box<dyn Query> { Box::new(TermQuery::new(term(t), IndexRecordOption::WithFreqs)) };
     match atom {
         Atom::Prefix(p) => {
             let p = p.to_lowercase();
@@ -192,10 +142,7 @@ fn field_query(field: Field, atom: &Atom) -> Option<Box<dyn Query>> {
                     // An identifier: its whole form, or its parts in order
                     // (so `main.rs` finds `src/main.rs`).
                     let parts = phrase(field, text, false)?;
-                    Some(Box::new(BooleanQuery::union(vec![
-                        term_q(&wholes[0].text),
-                        parts,
-                    ])))
+                    Some(Box::new(BooleanQuery::union(vec![term_q(&wholes[0].text), parts])))
                 }
                 _ => phrase(field, text, true),
             }
@@ -207,28 +154,15 @@ fn field_query(field: Field, atom: &Atom) -> Option<Box<dyn Query>> {
 /// false, only the parts are used (to match an identifier inside a longer one).
 fn phrase(field: Field, text: &str, with_wholes: bool) -> Option<Box<dyn Query>> {
     let toks = tokens(text);
-    let has_parts: std::collections::HashSet<usize> = toks
-        .iter()
-        .filter(|t| !t.whole)
-        .map(|t| t.position)
-        .collect();
+    let has_parts: std::collections::HashSet<usize> = toks.iter().filter(|t| !t.whole).map(|t| t.position).collect();
     let terms: Vec<(usize, Term)> = toks
         .iter()
-        .filter(|t| {
-            if with_wholes {
-                true
-            } else {
-                !t.whole || !has_parts.contains(&t.position)
-            }
-        })
+        .filter(|t| if with_wholes { true } else { !t.whole || !has_parts.contains(&t.position) })
         .map(|t| (t.position, Term::from_field_text(field, &t.text)))
         .collect();
     match terms.len() {
         0 => None,
-        1 => Some(Box::new(TermQuery::new(
-            terms[0].1.clone(),
-            IndexRecordOption::WithFreqs,
-        ))),
+        1 => Some(Box::new(TermQuery::new(terms[0].1.clone(), IndexRecordOption::WithFreqs))),
         _ => {
             let base = terms.iter().map(|t| t.0).min().unwrap_or(0);
             let terms: Vec<(usize, Term)> = terms.into_iter().map(|(p, t)| (p - base, t)).collect();

@@ -84,12 +84,7 @@ pub enum SearchError {
 
 impl SearchRequest {
     /// Validates the query text and limits into a request.
-    pub fn new(
-        text: &str,
-        filters: Filters,
-        limit: usize,
-        offset: usize,
-    ) -> Result<SearchRequest, SearchError> {
+    pub fn new(text: &str, filters: Filters, limit: usize, offset: usize) -> Result<SearchRequest, SearchError> {
         if limit == 0 || limit > MAX_LIMIT {
             return Err(SearchError::Limit);
         }
@@ -166,17 +161,8 @@ impl Searcher {
             .reader_builder()
             .reload_policy(tantivy::ReloadPolicy::Manual)
             .try_into()
-            .map_err(|source| LexicalError::Tantivy {
-                path: data.lexical().display().to_string(),
-                source,
-            })?;
-        Ok(Searcher {
-            data: data.clone(),
-            store,
-            index,
-            reader,
-            tiers: Mutex::new(HashMap::new()),
-        })
+            .map_err(|source| LexicalError::Tantivy { path: data.lexical().display().to_string(), source })?;
+        Ok(Searcher { data: data.clone(), store, index, reader, tiers: Mutex::new(HashMap::new()) })
     }
 
     pub fn store(&self) -> &Store {
@@ -185,12 +171,7 @@ impl Searcher {
 
     /// Picks up what a writer committed since this searcher opened.
     pub fn refresh(&self) -> Result<(), SearchError> {
-        self.reader
-            .reload()
-            .map_err(|source| LexicalError::Tantivy {
-                path: "lexical".into(),
-                source,
-            })?;
+        self.reader.reload().map_err(|source| LexicalError::Tantivy { path: "lexical".into(), source })?;
         Ok(())
     }
 
@@ -200,10 +181,7 @@ impl Searcher {
             return Ok(t.clone());
         }
         let loaded = Arc::new(LoadedTier::open(&self.data, tier)?);
-        self.tiers
-            .lock()
-            .expect("tier cache")
-            .insert(tier, loaded.clone());
+        self.tiers.lock().expect("tier cache").insert(tier, loaded.clone());
         Ok(loaded)
     }
 
@@ -231,11 +209,7 @@ impl Searcher {
             }
             (None, None) => match self.best_tier() {
                 Ok((t, note)) => Ok((Mode::Hybrid, Some(t), note)),
-                Err(e) => Ok((
-                    Mode::Lexical,
-                    None,
-                    Some(format!("{e}; searched lexically")),
-                )),
+                Err(e) => Ok((Mode::Lexical, None, Some(format!("{e}; searched lexically")))),
             },
         }
     }
@@ -247,20 +221,10 @@ impl Searcher {
         let (ranked, total): (Vec<(i64, f32)>, usize) = match (mode, &tier) {
             (Mode::Lexical, _) | (_, None) => {
                 let searcher = self.reader.searcher();
-                let (ids, total) = lexical::search(
-                    &self.index,
-                    &searcher,
-                    &req.query,
-                    &req.filters,
-                    req.limit,
-                    req.offset,
-                )?;
-                let hits = self.hydrate(
-                    &ids.iter()
-                        .map(|s| (s.message_id, s.score))
-                        .collect::<Vec<_>>(),
-                    &req.query,
-                )?;
+                let (ids, total) =
+                    lexical::search(&self.index, &searcher, &req.query, &req.filters, req.limit, req.offset)?;
+                let hits =
+                    self.hydrate(&ids.iter().map(|s| (s.message_id, s.score)).collect::<Vec<_>>(), &req.query)?;
                 let next = req.offset + ids.len();
                 return Ok(self.results(
                     req,
@@ -275,38 +239,22 @@ impl Searcher {
             }
             (Mode::Semantic, Some(t)) => {
                 // Over-fetch: rows of replaced messages are dropped at hydration.
-                let scored = t
-                    .search(&semantic_text(&req.query), &req.filters, want * 2 + 16)
-                    .map_err(SearchError::Semantic)?;
+                let scored =
+                    t.search(&semantic_text(&req.query), &req.filters, want * 2 + 16).map_err(SearchError::Semantic)?;
                 let n = scored.len();
-                (
-                    scored
-                        .into_iter()
-                        .map(|s| (s.message_id, s.score))
-                        .collect(),
-                    n,
-                )
+                (scored.into_iter().map(|s| (s.message_id, s.score)).collect(), n)
             }
             (Mode::Hybrid, Some(t)) => {
                 let n = (want * 3).max(60);
                 let searcher = self.reader.searcher();
-                let (lex, _) =
-                    lexical::search(&self.index, &searcher, &req.query, &req.filters, n, 0)?;
-                let sem = t
-                    .search(&semantic_text(&req.query), &req.filters, n)
-                    .map_err(SearchError::Semantic)?;
+                let (lex, _) = lexical::search(&self.index, &searcher, &req.query, &req.filters, n, 0)?;
+                let sem = t.search(&semantic_text(&req.query), &req.filters, n).map_err(SearchError::Semantic)?;
                 let fused = semantic::rrf(&[
                     lex.iter().map(|s| s.message_id).collect(),
                     sem.iter().map(|s| s.message_id).collect(),
                 ]);
                 let n = fused.len();
-                (
-                    fused
-                        .into_iter()
-                        .map(|(id, score)| (id, score as f32))
-                        .collect(),
-                    n,
-                )
+                (fused.into_iter().map(|(id, score)| (id, score as f32)).collect(), n)
             }
         };
         let mut hits = self.hydrate(&ranked[..ranked.len().min(want * 2 + 16)], &req.query)?;
@@ -411,9 +359,7 @@ pub fn semantic_text(q: &ParsedQuery) -> String {
     for clause in q.clauses.iter().filter(|c| !c.negated) {
         for atom in &clause.any_of {
             match atom {
-                query::Atom::Term(t) | query::Atom::Phrase(t) | query::Atom::Prefix(t) => {
-                    parts.push(t.as_str())
-                }
+                query::Atom::Term(t) | query::Atom::Phrase(t) | query::Atom::Prefix(t) => parts.push(t.as_str()),
             }
         }
     }

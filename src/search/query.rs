@@ -65,10 +65,7 @@ fn lex(input: &str) -> Vec<Lexeme> {
             }
             // An unclosed quote runs to the end of the query.
             if !phrase.trim().is_empty() {
-                out.push(Lexeme::Atom {
-                    negated,
-                    atom: Atom::Phrase(phrase.trim().to_string()),
-                });
+                out.push(Lexeme::Atom { negated, atom: Atom::Phrase(phrase.trim().to_string()) });
             }
             continue;
         }
@@ -82,21 +79,12 @@ fn lex(input: &str) -> Vec<Lexeme> {
         }
         if word == "OR" && !negated {
             out.push(Lexeme::Or);
-        } else if let Some(stem) = word
-            .strip_suffix('*')
-            .filter(|s| !s.is_empty() && !s.ends_with('*'))
-        {
-            out.push(Lexeme::Atom {
-                negated,
-                atom: Atom::Prefix(stem.to_string()),
-            });
+        } else if let Some(stem) = word.strip_suffix('*').filter(|s| !s.is_empty() && !s.ends_with('*')) {
+            out.push(Lexeme::Atom { negated, atom: Atom::Prefix(stem.to_string()) });
         } else {
             let word = word.trim_end_matches('*').to_string();
             if !word.is_empty() {
-                out.push(Lexeme::Atom {
-                    negated,
-                    atom: Atom::Term(word),
-                });
+                out.push(Lexeme::Atom { negated, atom: Atom::Term(word) });
             }
         }
     }
@@ -114,12 +102,8 @@ pub fn parse(input: &str) -> Result<ParsedQuery, QueryError> {
     for (i, lx) in lexemes.iter().enumerate() {
         match lx {
             Lexeme::Or => {
-                let prev_ok =
-                    i > 0 && matches!(lexemes[i - 1], Lexeme::Atom { negated: false, .. });
-                let next_ok = matches!(
-                    lexemes.get(i + 1),
-                    Some(Lexeme::Atom { negated: false, .. })
-                );
+                let prev_ok = i > 0 && matches!(lexemes[i - 1], Lexeme::Atom { negated: false, .. });
+                let next_ok = matches!(lexemes.get(i + 1), Some(Lexeme::Atom { negated: false, .. }));
                 if !prev_ok || !next_ok {
                     return Err(QueryError::DanglingOr);
                 }
@@ -127,17 +111,10 @@ pub fn parse(input: &str) -> Result<ParsedQuery, QueryError> {
             }
             Lexeme::Atom { negated, atom } => {
                 if join_next {
-                    clauses
-                        .last_mut()
-                        .expect("OR follows a clause")
-                        .any_of
-                        .push(atom.clone());
+                    clauses.last_mut().expect("OR follows a clause").any_of.push(atom.clone());
                     join_next = false;
                 } else {
-                    clauses.push(Clause {
-                        negated: *negated,
-                        any_of: vec![atom.clone()],
-                    });
+                    clauses.push(Clause { negated: *negated, any_of: vec![atom.clone()] });
                 }
             }
         }
@@ -182,22 +159,10 @@ mod tests {
         assert_eq!(
             q.clauses,
             vec![
-                Clause {
-                    negated: false,
-                    any_of: vec![term("tokio"), term("async-std")]
-                },
-                Clause {
-                    negated: true,
-                    any_of: vec![term("panic")]
-                },
-                Clause {
-                    negated: false,
-                    any_of: vec![Atom::Phrase("connection reset".into())]
-                },
-                Clause {
-                    negated: false,
-                    any_of: vec![Atom::Prefix("recon".into())]
-                },
+                Clause { negated: false, any_of: vec![term("tokio"), term("async-std")] },
+                Clause { negated: true, any_of: vec![term("panic")] },
+                Clause { negated: false, any_of: vec![Atom::Phrase("connection reset".into())] },
+                Clause { negated: false, any_of: vec![Atom::Prefix("recon".into())] },
             ]
         );
     }

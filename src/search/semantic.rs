@@ -24,9 +24,7 @@ pub struct LoadedTier {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TierError {
-    #[error(
-        "the {0} tier is not published yet (run `cass index` or `cass semantic backfill --tier {0}`)"
-    )]
+    #[error("the {0} tier is not published yet (run `cass index` or `cass semantic backfill --tier {0}`)")]
     NotPublished(&'static str),
     #[error("the {tier} tier cannot be searched: {message}")]
     Unavailable { tier: &'static str, message: String },
@@ -37,22 +35,14 @@ impl LoadedTier {
     /// backfill's staging file and checkpoints are invisible until publish.
     pub fn open(data: &DataDir, tier: Tier) -> Result<LoadedTier, TierError> {
         let dir = tier.dir(data);
-        let unavailable = |message: String| TierError::Unavailable {
-            tier: tier.name(),
-            message,
-        };
+        let unavailable = |message: String| TierError::Unavailable { tier: tier.name(), message };
         let manifest = match Manifest::load(&dir) {
             Ok(Some(m)) if !m.segments.is_empty() => m,
             Ok(_) => return Err(TierError::NotPublished(tier.name())),
             Err(e) => return Err(unavailable(e.to_string())),
         };
-        let embedder = crate::indexer::semantic::embedder_for(data, tier)
-            .map_err(|e| unavailable(e.to_string()))?;
-        if !manifest.matches(
-            embedder.id(),
-            embedder.dims(),
-            embedder.model_checksum().as_deref(),
-        ) {
+        let embedder = crate::indexer::semantic::embedder_for(data, tier).map_err(|e| unavailable(e.to_string()))?;
+        if !manifest.matches(embedder.id(), embedder.dims(), embedder.model_checksum().as_deref()) {
             return Err(unavailable(format!(
                 "it was built with {} and the installed embedder is {}; run `cass semantic backfill --tier {}`",
                 manifest.embedder_id,
@@ -67,25 +57,13 @@ impl LoadedTier {
             .map(|s| Segment::open(&seg_dir.join(&s.file)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| unavailable(e.to_string()))?;
-        Ok(LoadedTier {
-            tier,
-            manifest,
-            segments,
-            embedder,
-        })
+        Ok(LoadedTier { tier, manifest, segments, embedder })
     }
 
     /// Embeds the query and scores every published row.
-    pub fn search(
-        &self,
-        query_text: &str,
-        filters: &Filters,
-        k: usize,
-    ) -> Result<Vec<Scored>, String> {
+    pub fn search(&self, query_text: &str, filters: &Filters, k: usize) -> Result<Vec<Scored>, String> {
         let mut q = Vec::with_capacity(self.embedder.dims());
-        self.embedder
-            .embed(&[query_text], &mut q)
-            .map_err(|e| e.to_string())?;
+        self.embedder.embed(&[query_text], &mut q).map_err(|e| e.to_string())?;
         if q.iter().all(|x| *x == 0.0) {
             return Err("the query has no words to embed".into());
         }

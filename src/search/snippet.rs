@@ -46,10 +46,7 @@ fn best_window_start(content: &str, matches: &[(usize, usize)]) -> usize {
     let mut best = (0usize, first);
     let approx_bytes = WINDOW_CHARS * 2;
     for (i, &(a, _)) in matches.iter().enumerate() {
-        let count = matches[i..]
-            .iter()
-            .take_while(|m| m.0 < a + approx_bytes)
-            .count();
+        let count = matches[i..].iter().take_while(|m| m.0 < a + approx_bytes).count();
         if count > best.0 {
             best = (count, a);
         }
@@ -76,10 +73,7 @@ fn render(content: &str, start: usize, matches: &[(usize, usize)]) -> Snippet {
     let mut chars = 0;
     let mut last_space = true;
     let mut open: Option<usize> = None;
-    let mut mi = matches
-        .iter()
-        .position(|m| m.1 > start)
-        .unwrap_or(matches.len());
+    let mut mi = matches.iter().position(|m| m.1 > start).unwrap_or(matches.len());
     let mut end_reached = true;
     for (i, c) in content[start..].char_indices() {
         let at = start + i;
@@ -156,11 +150,7 @@ mod tests {
 
     #[test]
     fn highlights_matches_in_a_single_line_window() {
-        let s = make(
-            "first line\nthe ECONNREFUSED error\n\n again",
-            &["econnrefused".into()],
-            &[],
-        );
+        let s = make("first line\nthe ECONNREFUSED error\n\n again", &["econnrefused".into()], &[]);
         assert_eq!(s.text, "first line the ECONNREFUSED error again");
         assert_eq!(s.highlights.len(), 1);
         let (a, b) = s.highlights[0];

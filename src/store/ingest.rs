@@ -24,9 +24,8 @@ pub struct FileState {
 }
 
 pub fn load_file_states(conn: &Connection) -> Result<std::collections::HashMap<String, FileState>> {
-    let mut stmt = conn.prepare(
-        "SELECT path, agent, size, mtime_ns, inode, head_hash, offset, next_line, resume FROM file_state",
-    )?;
+    let mut stmt = conn
+        .prepare("SELECT path, agent, size, mtime_ns, inode, head_hash, offset, next_line, resume FROM file_state")?;
     let rows = stmt.query_map([], |r| {
         Ok(FileState {
             path: r.get(0)?,
@@ -81,41 +80,28 @@ pub fn delete_source(conn: &Connection, agent: &str, path: &str) -> Result<usize
     )?
     .execute([agent, path])?;
     let removed: i64 = conn
-        .prepare_cached("SELECT COALESCE(SUM(message_count), 0) FROM conversations WHERE agent = ?1 AND source_path = ?2")?
+        .prepare_cached(
+            "SELECT COALESCE(SUM(message_count), 0) FROM conversations WHERE agent = ?1 AND source_path = ?2",
+        )?
         .query_row([agent, path], |r| r.get(0))?;
-    conn.prepare_cached("DELETE FROM conversations WHERE agent = ?1 AND source_path = ?2")?
-        .execute([agent, path])?;
-    conn.prepare_cached("DELETE FROM ingest_errors WHERE path = ?1")?
-        .execute([path])?;
+    conn.prepare_cached("DELETE FROM conversations WHERE agent = ?1 AND source_path = ?2")?.execute([agent, path])?;
+    conn.prepare_cached("DELETE FROM ingest_errors WHERE path = ?1")?.execute([path])?;
     Ok(removed as usize)
 }
 
 /// Drops messages from lines at or after `offset` of `path`: left behind by
 /// a run that crashed mid-append, they are about to be read again.
-pub fn truncate_source_from(
-    conn: &Connection,
-    agent: &str,
-    path: &str,
-    offset: u64,
-) -> Result<usize> {
-    let mut convs =
-        conn.prepare_cached("SELECT id FROM conversations WHERE agent = ?1 AND source_path = ?2")?;
-    let ids: Vec<i64> = convs
-        .query_map([agent, path], |r| r.get(0))?
-        .collect::<std::result::Result<_, _>>()?;
+pub fn truncate_source_from(conn: &Connection, agent: &str, path: &str, offset: u64) -> Result<usize> {
+    let mut convs = conn.prepare_cached("SELECT id FROM conversations WHERE agent = ?1 AND source_path = ?2")?;
+    let ids: Vec<i64> = convs.query_map([agent, path], |r| r.get(0))?.collect::<std::result::Result<_, _>>()?;
     let mut removed = 0;
     for id in ids {
         let n = conn
-            .prepare_cached(
-                "DELETE FROM messages WHERE conversation_id = ?1 AND line_offset >= ?2",
-            )?
+            .prepare_cached("DELETE FROM messages WHERE conversation_id = ?1 AND line_offset >= ?2")?
             .execute(params![id, offset as i64])?;
         if n > 0 {
             removed += n;
-            conn.prepare_cached(
-                "INSERT OR IGNORE INTO lexical_dirty (conversation_id) VALUES (?1)",
-            )?
-            .execute([id])?;
+            conn.prepare_cached("INSERT OR IGNORE INTO lexical_dirty (conversation_id) VALUES (?1)")?.execute([id])?;
             refresh_conversation_stats(conn, id)?;
         }
     }
@@ -125,12 +111,7 @@ pub fn truncate_source_from(
 /// Inserts or merges a conversation header; returns its id and the next
 /// free ordinal. An explicit title replaces a derived one, never the reverse;
 /// a workspace, once known, is kept.
-pub fn upsert_conversation(
-    conn: &Connection,
-    agent: &str,
-    path: &str,
-    h: &ConversationHeader,
-) -> Result<(i64, i64)> {
+pub fn upsert_conversation(conn: &Connection, agent: &str, path: &str, h: &ConversationHeader) -> Result<(i64, i64)> {
     let id: i64 = conn
         .prepare_cached(
             "INSERT INTO conversations (agent, source_path, external_id, title, title_explicit, workspace, updated_at)
@@ -158,12 +139,7 @@ pub fn upsert_conversation(
 }
 
 /// Appends messages to a conversation starting at `ordinal`; returns the new ids.
-pub fn insert_messages(
-    conn: &Connection,
-    conversation_id: i64,
-    mut ordinal: i64,
-    messages: &[Message],
-) -> Result<()> {
+pub fn insert_messages(conn: &Connection, conversation_id: i64, mut ordinal: i64, messages: &[Message]) -> Result<()> {
     if messages.is_empty() {
         return Ok(());
     }
@@ -217,15 +193,12 @@ pub fn prune_empty_conversations(conn: &Connection) -> Result<usize> {
 }
 
 pub fn record_error(conn: &Connection, path: &str, line: u64, message: &str) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO ingest_errors (path, line, message, recorded_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![path, line as i64, message, now_ms()])?;
+    conn.prepare_cached("INSERT INTO ingest_errors (path, line, message, recorded_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![path, line as i64, message, now_ms()])?;
     Ok(())
 }
 
 pub fn clear_errors(conn: &Connection, path: &str) -> Result<()> {
-    conn.prepare_cached("DELETE FROM ingest_errors WHERE path = ?1")?
-        .execute([path])?;
+    conn.prepare_cached("DELETE FROM ingest_errors WHERE path = ?1")?.execute([path])?;
     Ok(())
 }

@@ -16,18 +16,9 @@ pub use schema::SCHEMA_VERSION;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
-    #[error(
-        "database {path} has schema version {found}, newer than this cass understands ({supported}); upgrade cass"
-    )]
-    TooNew {
-        path: PathBuf,
-        found: i64,
-        supported: i64,
-    },
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("database {path} has schema version {found}, newer than this cass understands ({supported}); upgrade cass")]
+    TooNew { path: PathBuf, found: i64, supported: i64 },
     #[error("no index yet at {0} (run `cass index` first)")]
     Missing(PathBuf),
     #[error(transparent)]
@@ -49,10 +40,7 @@ impl StoreError {
             StoreError::Open { source, .. } | StoreError::Sql(source) => source,
             _ => return false,
         };
-        matches!(
-            err.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        )
+        matches!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
     }
 }
 
@@ -68,10 +56,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating and migrating as needed) the store for writing.
     pub fn open(path: &Path) -> Result<Store> {
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.into(),
-            source,
-        })?;
+        let conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.into(), source })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -81,10 +66,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store {
-            conn,
-            path: path.into(),
-        };
+        let mut store = Store { conn, path: path.into() };
         schema::migrate(&mut store.conn, path)?;
         Ok(store)
     }
@@ -94,30 +76,18 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing(path.into()));
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|source| StoreError::Open {
-            path: path.into(),
-            source,
-        })?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|source| StoreError::Open { path: path.into(), source })?;
         conn.busy_timeout(Duration::from_secs(5))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: path.into(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
+            return Err(StoreError::TooNew { path: path.into(), found: version, supported: SCHEMA_VERSION });
         }
         if version == 0 {
             return Err(StoreError::Missing(path.into()));
         }
-        Ok(Store {
-            conn,
-            path: path.into(),
-        })
+        Ok(Store { conn, path: path.into() })
     }
 
     pub fn conn(&self) -> &Connection {
@@ -135,10 +105,7 @@ impl Store {
     /// A value from the `meta` table.
     pub fn meta_get(&self, key: &str) -> Result<Option<String>> {
         use rusqlite::OptionalExtension;
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
     }
 
     pub fn meta_set(&self, key: &str, value: &str) -> Result<()> {

@@ -19,31 +19,20 @@ pub fn agent_totals(conn: &Connection) -> Result<Vec<AgentTotals>> {
     let mut stmt = conn.prepare(
         "SELECT agent, COUNT(*), COALESCE(SUM(message_count), 0) FROM conversations GROUP BY agent ORDER BY agent",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(AgentTotals {
-            agent: r.get(0)?,
-            conversations: r.get(1)?,
-            messages: r.get(2)?,
-        })
-    })?;
+    let rows =
+        stmt.query_map([], |r| Ok(AgentTotals { agent: r.get(0)?, conversations: r.get(1)?, messages: r.get(2)? }))?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
 /// Highest message id ever assigned (AUTOINCREMENT's counter, so it never
 /// goes back even when the newest messages were deleted).
 pub fn max_message_id(conn: &Connection) -> Result<i64> {
-    let seq: Option<i64> = conn
-        .query_row(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'messages'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let seq: Option<i64> =
+        conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'messages'", [], |r| r.get(0)).optional()?;
     Ok(seq.unwrap_or(0))
 }
 
-const CONV_COLS: &str =
-    "id, agent, external_id, source_path, title, workspace, started_at, ended_at, message_count";
+const CONV_COLS: &str = "id, agent, external_id, source_path, title, workspace, started_at, ended_at, message_count";
 
 fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
     Ok(Conversation {
@@ -61,25 +50,20 @@ fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
 
 pub fn conversation(conn: &Connection, id: i64) -> Result<Option<Conversation>> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {CONV_COLS} FROM conversations WHERE id = ?1"
-        ))?
+        .prepare_cached(&format!("SELECT {CONV_COLS} FROM conversations WHERE id = ?1"))?
         .query_row([id], conv_from_row)
         .optional()?)
 }
 
 pub fn conversations_by_source(conn: &Connection, path: &str) -> Result<Vec<Conversation>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {CONV_COLS} FROM conversations WHERE source_path = ?1 ORDER BY id"
-    ))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {CONV_COLS} FROM conversations WHERE source_path = ?1 ORDER BY id"))?;
     let rows = stmt.query_map([path], conv_from_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
 pub fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {CONV_COLS} FROM conversations ORDER BY id"
-    ))?;
+    let mut stmt = conn.prepare(&format!("SELECT {CONV_COLS} FROM conversations ORDER BY id"))?;
     let rows = stmt.query_map([], conv_from_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
@@ -100,9 +84,8 @@ fn msg_from_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
 const MSG_COLS: &str = "id, conversation_id, ordinal, role, author, created_at, content";
 
 pub fn messages_of(conn: &Connection, conversation_id: i64) -> Result<Vec<StoredMessage>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1 ORDER BY ordinal"
-    ))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1 ORDER BY ordinal"))?;
     let rows = stmt.query_map([conversation_id], msg_from_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
@@ -125,18 +108,14 @@ pub fn messages_around(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1 AND ordinal BETWEEN ?2 AND ?3 ORDER BY ordinal"
     ))?;
-    let rows = stmt.query_map(
-        params![conversation_id, ordinal - before, ordinal + after],
-        msg_from_row,
-    )?;
+    let rows = stmt.query_map(params![conversation_id, ordinal - before, ordinal + after], msg_from_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
 /// Messages with id in `(after, upto]`, in id order, at most `limit`.
 pub fn messages_after(conn: &Connection, after: i64, limit: usize) -> Result<Vec<StoredMessage>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {MSG_COLS} FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2"
-    ))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {MSG_COLS} FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
     let rows = stmt.query_map(params![after, limit as i64], msg_from_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
@@ -149,14 +128,8 @@ pub struct IngestError {
 }
 
 pub fn ingest_errors(conn: &Connection, limit: usize) -> Result<Vec<IngestError>> {
-    let mut stmt =
-        conn.prepare("SELECT path, line, message FROM ingest_errors ORDER BY id LIMIT ?1")?;
-    let rows = stmt.query_map([limit as i64], |r| {
-        Ok(IngestError {
-            path: r.get(0)?,
-            line: r.get(1)?,
-            message: r.get(2)?,
-        })
-    })?;
+    let mut stmt = conn.prepare("SELECT path, line, message FROM ingest_errors ORDER BY id LIMIT ?1")?;
+    let rows =
+        stmt.query_map([limit as i64], |r| Ok(IngestError { path: r.get(0)?, line: r.get(1)?, message: r.get(2)? }))?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }

@@ -84,11 +84,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {
-        return Err(StoreError::TooNew {
-            path: path.into(),
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
+        return Err(StoreError::TooNew { path: path.into(), found: version, supported: SCHEMA_VERSION });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;

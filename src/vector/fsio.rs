@@ -27,16 +27,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], crash_prefix: &str) -> Result<()>
 
 /// Fsyncs a directory so a rename in it is durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| VectorError::io(dir, e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| VectorError::io(dir, e))
 }
 
 /// Opens a file for appending, creating it.
 pub fn open_append(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| VectorError::io(path, e))
+    OpenOptions::new().create(true).append(true).open(path).map_err(|e| VectorError::io(path, e))
 }

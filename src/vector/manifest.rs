@@ -47,12 +47,7 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    pub fn new(
-        tier: &str,
-        embedder_id: &str,
-        dims: usize,
-        model_checksum: Option<String>,
-    ) -> Manifest {
+    pub fn new(tier: &str, embedder_id: &str, dims: usize, model_checksum: Option<String>) -> Manifest {
         Manifest {
             version: MANIFEST_VERSION,
             tier: tier.to_string(),
@@ -78,15 +73,12 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(VectorError::io(&path, e)),
         };
-        let m: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| VectorError::corrupt(&path, format!("bad manifest: {e}")))?;
+        let m: Manifest =
+            serde_json::from_slice(&bytes).map_err(|e| VectorError::corrupt(&path, format!("bad manifest: {e}")))?;
         if m.version != MANIFEST_VERSION {
             return Err(VectorError::corrupt(
                 &path,
-                format!(
-                    "manifest version {} (expected {MANIFEST_VERSION})",
-                    m.version
-                ),
+                format!("manifest version {} (expected {MANIFEST_VERSION})", m.version),
             ));
         }
         Ok(Some(m))
@@ -101,9 +93,7 @@ impl Manifest {
 
     /// Whether this tier was built by the given embedder (else: rebuild).
     pub fn matches(&self, embedder_id: &str, dims: usize, model_checksum: Option<&str>) -> bool {
-        self.embedder_id == embedder_id
-            && self.dims == dims
-            && self.model_checksum.as_deref() == model_checksum
+        self.embedder_id == embedder_id && self.dims == dims && self.model_checksum.as_deref() == model_checksum
     }
 
     pub fn published_rows(&self) -> u64 {

@@ -12,26 +12,17 @@ pub mod staging;
 #[derive(Debug, thiserror::Error)]
 pub enum VectorError {
     #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Corrupt { path: String, message: String },
 }
 
 impl VectorError {
     pub fn io(path: &std::path::Path, source: std::io::Error) -> VectorError {
-        VectorError::Io {
-            path: path.display().to_string(),
-            source,
-        }
+        VectorError::Io { path: path.display().to_string(), source }
     }
     pub fn corrupt(path: &std::path::Path, message: impl Into<String>) -> VectorError {
-        VectorError::Corrupt {
-            path: path.display().to_string(),
-            message: message.into(),
-        }
+        VectorError::Corrupt { path: path.display().to_string(), message: message.into() }
     }
     /// True when the disk (or a quota) is full.
     pub fn is_disk_full(&self) -> bool {

@@ -30,10 +30,7 @@ impl PartialOrd for Scored {
 /// Reversed so that a `BinaryHeap<Scored>` is a min-heap of the best K.
 impl Ord for Scored {
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .score
-            .total_cmp(&self.score)
-            .then_with(|| self.message_id.cmp(&other.message_id))
+        other.score.total_cmp(&self.score).then_with(|| self.message_id.cmp(&other.message_id))
     }
 }
 
@@ -49,14 +46,8 @@ struct SegmentFilter {
 impl SegmentFilter {
     fn new(seg: &Segment, f: &Filters) -> SegmentFilter {
         SegmentFilter {
-            agents: (!f.agents.is_empty())
-                .then(|| seg.agents.iter().map(|a| f.agents.contains(a)).collect()),
-            workspaces: f.workspace.as_ref().map(|w| {
-                seg.workspaces
-                    .iter()
-                    .map(|s| workspace_matches(w, s))
-                    .collect()
-            }),
+            agents: (!f.agents.is_empty()).then(|| seg.agents.iter().map(|a| f.agents.contains(a)).collect()),
+            workspaces: f.workspace.as_ref().map(|w| seg.workspaces.iter().map(|s| workspace_matches(w, s)).collect()),
             since: f.since,
             until: f.until,
             roles: f.roles.clone(),
@@ -70,9 +61,7 @@ impl SegmentFilter {
             return false;
         }
         if let Some(w) = &self.workspaces
-            && !seg
-                .workspace_index(i)
-                .is_some_and(|x| w.get(x).copied().unwrap_or(false))
+            && !seg.workspace_index(i).is_some_and(|x| w.get(x).copied().unwrap_or(false))
         {
             return false;
         }
@@ -116,16 +105,9 @@ pub fn top_k(segments: &[Segment], query: &[f32], k: usize, filters: &Filters) -
     let tasks: Vec<(usize, usize)> = segments
         .iter()
         .enumerate()
-        .flat_map(|(s, seg)| {
-            (0..seg.count)
-                .step_by(CHUNK_ROWS)
-                .map(move |start| (s, start))
-        })
+        .flat_map(|(s, seg)| (0..seg.count).step_by(CHUNK_ROWS).map(move |start| (s, start)))
         .collect();
-    let compiled: Vec<SegmentFilter> = segments
-        .iter()
-        .map(|s| SegmentFilter::new(s, filters))
-        .collect();
+    let compiled: Vec<SegmentFilter> = segments.iter().map(|s| SegmentFilter::new(s, filters)).collect();
     let unfiltered = filters.is_empty();
     let heaps: Vec<BinaryHeap<Scored>> = tasks
         .par_iter()
@@ -139,28 +121,22 @@ pub fn top_k(segments: &[Segment], query: &[f32], k: usize, filters: &Filters) -
                     continue;
                 }
                 let score = dot_f16(query, seg.vector(i), &mut scratch);
+                // No similarity at all is not a hit, whatever K asks for.
+                if score <= 0.0 {
+                    continue;
+                }
                 if heap.len() < k {
-                    heap.push(Scored {
-                        score,
-                        message_id: seg.message_id(i),
-                    });
+                    heap.push(Scored { score, message_id: seg.message_id(i) });
                 } else if heap.peek().is_some_and(|worst| score > worst.score) {
                     heap.pop();
-                    heap.push(Scored {
-                        score,
-                        message_id: seg.message_id(i),
-                    });
+                    heap.push(Scored { score, message_id: seg.message_id(i) });
                 }
             }
             heap
         })
         .collect();
     let mut all: Vec<Scored> = heaps.into_iter().flatten().collect();
-    all.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.message_id.cmp(&b.message_id))
-    });
+    all.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.message_id.cmp(&b.message_id)));
     all.truncate(k);
     all
 }
@@ -172,9 +148,7 @@ mod tests {
     #[test]
     fn dot_matches_a_plain_sum() {
         let q: Vec<f32> = (0..384).map(|i| (i as f32 * 0.37).sin()).collect();
-        let r: Vec<f16> = (0..384)
-            .map(|i| f16::from_f32((i as f32 * 0.11).cos()))
-            .collect();
+        let r: Vec<f16> = (0..384).map(|i| f16::from_f32((i as f32 * 0.11).cos())).collect();
         let want: f32 = q.iter().zip(&r).map(|(a, b)| a * b.to_f32()).sum();
         let mut scratch = vec![0f32; 384];
         assert!((dot_f16(&q, &r, &mut scratch) - want).abs() < 1e-3);

@@ -83,11 +83,7 @@ pub struct Checksum {
 
 impl Default for Checksum {
     fn default() -> Self {
-        Checksum {
-            state: 0xcbf2_9ce4_8422_2325,
-            pending: [0; 8],
-            pending_len: 0,
-        }
+        Checksum { state: 0xcbf2_9ce4_8422_2325, pending: [0; 8], pending_len: 0 }
     }
 }
 
@@ -150,8 +146,7 @@ pub fn write(
             tables.agents.push(m.agent.clone());
             tables.agents.len() - 1
         });
-        agents
-            .push(u8::try_from(a).map_err(|_| VectorError::corrupt(path, "more than 256 agents"))?);
+        agents.push(u8::try_from(a).map_err(|_| VectorError::corrupt(path, "more than 256 agents"))?);
         workspaces.push(match &m.workspace {
             None => u32::MAX,
             Some(w) => *ws_idx.entry(w.clone()).or_insert_with(|| {
@@ -178,10 +173,7 @@ pub fn write(
     body += padded_meta;
     let mut buf: Vec<u8> = Vec::with_capacity(n * 8);
     buf.extend(ids.iter().flat_map(|i| i.to_le_bytes()));
-    buf.extend(
-        meta.iter()
-            .flat_map(|m| m.created_at.unwrap_or(i64::MIN).to_le_bytes()),
-    );
+    buf.extend(meta.iter().flat_map(|m| m.created_at.unwrap_or(i64::MIN).to_le_bytes()));
     buf.extend(workspaces.iter().flat_map(|x| x.to_le_bytes()));
     buf.resize(pad_to(buf.len(), 8), 0);
     buf.extend(agents.iter());
@@ -264,8 +256,8 @@ impl Segment {
         if meta_end > map.len() {
             return Err(bad("truncated metadata"));
         }
-        let tables: Tables = serde_json::from_slice(&map[HEADER_LEN..meta_end])
-            .map_err(|e| bad(&format!("bad metadata: {e}")))?;
+        let tables: Tables =
+            serde_json::from_slice(&map[HEADER_LEN..meta_end]).map_err(|e| bad(&format!("bad metadata: {e}")))?;
         let ids_at = HEADER_LEN + pad_to(meta_len, 8);
         let created_at = ids_at + count * 8;
         let ws_at = created_at + count * 8;
@@ -328,8 +320,7 @@ impl Segment {
 
     /// Row `i`'s vector.
     pub fn vector(&self, i: usize) -> &[f16] {
-        let bytes =
-            &self.map[self.vec_at + i * self.dims * 2..self.vec_at + (i + 1) * self.dims * 2];
+        let bytes = &self.map[self.vec_at + i * self.dims * 2..self.vec_at + (i + 1) * self.dims * 2];
         // SAFETY: `f16` is `repr(transparent)` over `u16`; the map is page
         // aligned and `vec_at` and row sizes are even, so the pointer is
         // 2-byte aligned; the length is exactly `dims` elements. The file is
@@ -351,12 +342,7 @@ mod tests {
     use super::*;
 
     fn meta(agent: &str, ws: Option<&str>, t: i64, role: Role) -> RowMeta {
-        RowMeta {
-            created_at: Some(t),
-            agent: agent.into(),
-            workspace: ws.map(str::to_string),
-            role,
-        }
+        RowMeta { created_at: Some(t), agent: agent.into(), workspace: ws.map(str::to_string), role }
     }
 
     #[test]
@@ -377,10 +363,7 @@ mod tests {
         })
         .unwrap();
         let s = Segment::open(&p).unwrap();
-        assert_eq!(
-            (s.count, s.dims, s.checksum, s.embedder_id.as_str()),
-            (3, 64, sum, "hash")
-        );
+        assert_eq!((s.count, s.dims, s.checksum, s.embedder_id.as_str()), (3, 64, sum, "hash"));
         assert!(s.verify());
         assert_eq!(s.ids().collect::<Vec<_>>(), ids);
         assert_eq!(s.agents[s.agent_index(1)], "claude_code");
@@ -395,17 +378,10 @@ mod tests {
     fn detects_truncation_and_flipped_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.cvs");
-        write(
-            &p,
-            "hash",
-            32,
-            &[1],
-            &[meta("a", None, 1, Role::User)],
-            |_, row| {
-                row.fill(f16::ONE);
-                Ok(())
-            },
-        )
+        write(&p, "hash", 32, &[1], &[meta("a", None, 1, Role::User)], |_, row| {
+            row.fill(f16::ONE);
+            Ok(())
+        })
         .unwrap();
         let mut bytes = std::fs::read(&p).unwrap();
         let last = bytes.len() - 1;

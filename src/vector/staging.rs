@@ -26,30 +26,20 @@ impl Staging {
     /// Opens the staging file keeping exactly `rows` rows (creating it, or
     /// cutting off whatever a crashed batch wrote past the checkpoint).
     pub fn open(path: &Path, dims: usize, rows: u64) -> Result<Staging> {
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| VectorError::io(path, e))?;
+        let file =
+            OpenOptions::new().create(true).read(true).append(true).open(path).map_err(|e| VectorError::io(path, e))?;
         let want = rows * row_len(dims) as u64;
         let have = file.metadata().map_err(|e| VectorError::io(path, e))?.len();
         if have < want {
             return Err(VectorError::corrupt(
                 path,
-                format!(
-                    "staging holds {have} bytes but the checkpoint counts {rows} rows ({want} bytes)"
-                ),
+                format!("staging holds {have} bytes but the checkpoint counts {rows} rows ({want} bytes)"),
             ));
         }
         if have > want {
             file.set_len(want).map_err(|e| VectorError::io(path, e))?;
         }
-        Ok(Staging {
-            path: path.to_path_buf(),
-            dims,
-            file,
-        })
+        Ok(Staging { path: path.to_path_buf(), dims, file })
     }
 
     /// Appends rows (vectors as f32, converted to f16) in one write.
@@ -65,17 +55,13 @@ impl Staging {
                 buf.extend_from_slice(&h.to_bits().to_le_bytes());
             }
         }
-        self.file
-            .write_all(&buf)
-            .map_err(|e| VectorError::io(&self.path, e))?;
+        self.file.write_all(&buf).map_err(|e| VectorError::io(&self.path, e))?;
         Ok(buf.len() as u64)
     }
 
     /// Makes appended rows durable (before the checkpoint that counts them).
     pub fn sync(&self) -> Result<()> {
-        self.file
-            .sync_data()
-            .map_err(|e| VectorError::io(&self.path, e))
+        self.file.sync_data().map_err(|e| VectorError::io(&self.path, e))
     }
 }
 
@@ -89,27 +75,16 @@ pub struct StagedRows {
 impl StagedRows {
     pub fn open(path: &Path, dims: usize, rows: u64) -> Result<StagedRows> {
         if rows == 0 {
-            return Ok(StagedRows {
-                map: None,
-                dims,
-                rows: 0,
-            });
+            return Ok(StagedRows { map: None, dims, rows: 0 });
         }
         let file = File::open(path).map_err(|e| VectorError::io(path, e))?;
         // SAFETY: only this process (the lock holder) writes the staging
         // file, and it does not append while publishing.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| VectorError::io(path, e))?;
         if (map.len() as u64) < rows * row_len(dims) as u64 {
-            return Err(VectorError::corrupt(
-                path,
-                "staging file shorter than its checkpoint",
-            ));
+            return Err(VectorError::corrupt(path, "staging file shorter than its checkpoint"));
         }
-        Ok(StagedRows {
-            map: Some(map),
-            dims,
-            rows: rows as usize,
-        })
+        Ok(StagedRows { map: Some(map), dims, rows: rows as usize })
     }
 
     fn row(&self, i: usize) -> &[u8] {

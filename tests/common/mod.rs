@@ -12,9 +12,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
+        Sandbox { dir: tempfile::tempdir().expect("tempdir") }
     }
 
     pub fn home(&self) -> PathBuf {
@@ -40,9 +38,7 @@ impl Sandbox {
             cmd.env_remove(var);
         }
         std::fs::create_dir_all(self.home()).unwrap();
-        cmd.env("HOME", self.home())
-            .env("CASS_DATA_DIR", self.data())
-            .current_dir(self.dir.path());
+        cmd.env("HOME", self.home()).env("CASS_DATA_DIR", self.data()).current_dir(self.dir.path());
         cmd
     }
 
@@ -53,33 +49,21 @@ impl Sandbox {
 
     /// Runs `cass ARGS --json`, asserting success, and parses stdout.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
-        let out = self
-            .cass()
-            .args(args)
-            .arg("--json")
-            .output()
-            .expect("run cass");
+        let out = self.cass().args(args).arg("--json").output().expect("run cass");
         assert!(
             out.status.success(),
             "cass {args:?} failed ({:?}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "bad JSON from cass {args:?}: {e}\n{}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("bad JSON from cass {args:?}: {e}\n{}", String::from_utf8_lossy(&out.stdout)))
     }
 
     /// Opens the store read-only.
     pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open_with_flags(
-            self.data().join("cass.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("open db")
+        rusqlite::Connection::open_with_flags(self.data().join("cass.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open db")
     }
 }
 
@@ -133,23 +117,14 @@ pub fn messages_of(db: &rusqlite::Connection, external_id: &str) -> Vec<(String,
              WHERE c.external_id = ?1 ORDER BY m.ordinal",
         )
         .unwrap();
-    stmt.query_map([external_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    stmt.query_map([external_id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
 }
 
 /// (title, workspace, started_at, ended_at, message_count) of a conversation.
 pub fn conversation_row(
     db: &rusqlite::Connection,
     external_id: &str,
-) -> (
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    i64,
-) {
+) -> (Option<String>, Option<String>, Option<i64>, Option<i64>, i64) {
     db.query_row(
         "SELECT title, workspace, started_at, ended_at, message_count FROM conversations WHERE external_id = ?1",
         [external_id],
@@ -160,7 +135,5 @@ pub fn conversation_row(
 
 /// Milliseconds for an RFC 3339 string, for readable assertions.
 pub fn ms(s: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .unwrap()
-        .timestamp_millis()
+    chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
 }

@@ -32,10 +32,7 @@ pub use publish::{CompactReport, compact};
 pub use tier::{Tier, TierState, tier_state};
 
 /// The embedder that builds (and searches) a tier.
-pub fn embedder_for(
-    data: &crate::config::DataDir,
-    tier: Tier,
-) -> Result<Box<dyn Embedder>, EmbedError> {
+pub fn embedder_for(data: &crate::config::DataDir, tier: Tier) -> Result<Box<dyn Embedder>, EmbedError> {
     match tier {
         Tier::Fast => Ok(Box::new(crate::embed::hash::HashEmbedder)),
         Tier::Quality => crate::embed::load_quality(data),
@@ -138,13 +135,7 @@ pub fn backfill(
     match run.go(store, dir, opts) {
         Ok(report) => Ok(report),
         Err(e) => {
-            sink.emit(
-                Event::Error,
-                &Fields {
-                    error: Some(e.to_string()),
-                    ..run.counters()
-                },
-            );
+            sink.emit(Event::Error, &Fields { error: Some(e.to_string()), ..run.counters() });
             Err(e)
         }
     }
@@ -214,46 +205,25 @@ impl<'a> Run<'a> {
         );
     }
 
-    fn go(
-        &mut self,
-        store: &Store,
-        dir: &Path,
-        opts: &BackfillOptions,
-    ) -> Result<BackfillReport, BackfillError> {
+    fn go(&mut self, store: &Store, dir: &Path, opts: &BackfillOptions) -> Result<BackfillReport, BackfillError> {
         std::fs::create_dir_all(dir.join("segments")).map_err(|e| VectorError::io(dir, e))?;
         let (mut manifest, rebuilt) = tier::open_manifest(dir, self.tier, self.embedder)?;
-        let mut staging = Staging::open(
-            &tier::staging_path(dir),
-            manifest.dims,
-            manifest.checkpoint.staged_rows,
-        )?;
+        // Opened (and any torn tail cut off) only when a batch needs it, so a
+        // run with nothing to do writes nothing.
+        let mut staging: Option<Staging> = None;
         self.cursor = manifest.checkpoint.last_message_id;
         self.cursor_conversation = manifest.checkpoint.last_conversation_id;
         let conn = store.conn();
-        self.rows_total = conn.query_row(
-            "SELECT COUNT(*) FROM messages WHERE id > ?1",
-            [self.cursor],
-            |r| r.get::<_, i64>(0),
-        )? as u64;
+        self.rows_total = conn
+            .query_row("SELECT COUNT(*) FROM messages WHERE id > ?1", [self.cursor], |r| r.get::<_, i64>(0))?
+            as u64;
 
         let mut published = false;
         loop {
-            let over_time = opts
-                .max_duration
-                .is_some_and(|d| self.started.elapsed() >= d);
+            let over_time = opts.max_duration.is_some_and(|d| self.started.elapsed() >= d);
             if opts.cancel.load(Ordering::SeqCst) || over_time {
-                let why = if over_time {
-                    "time budget reached"
-                } else {
-                    "signal"
-                };
-                self.emit(
-                    Event::Cancelled,
-                    Fields {
-                        note: Some(why.into()),
-                        ..Default::default()
-                    },
-                );
+                let why = if over_time { "time budget reached" } else { "signal" };
+                self.emit(Event::Cancelled, Fields { note: Some(why.into()), ..Default::default() });
                 return Ok(self.report(&manifest, "cancelled", rebuilt, published, store));
             }
             let rows = self.select(conn, opts.batch_size)?;
@@ -262,7 +232,11 @@ impl<'a> Run<'a> {
             }
             let inputs = self.replay(conn, &rows)?;
             let (ids, vectors) = self.embed(&rows, &inputs)?;
-            self.stage(&mut staging, &ids, &vectors)?;
+            if staging.is_none() {
+                let path = tier::staging_path(dir);
+                staging = Some(Staging::open(&path, manifest.dims, manifest.checkpoint.staged_rows)?);
+            }
+            self.stage(staging.as_mut().expect("opened"), &ids, &vectors)?;
             let last = rows.last().expect("non-empty batch");
             self.cursor = last.id;
             self.cursor_conversation = last.conversation_id;
@@ -276,21 +250,12 @@ impl<'a> Run<'a> {
         if manifest.checkpoint.staged_rows > 0 {
             self.emit(
                 Event::PublishStart,
-                Fields {
-                    batch_rows: Some(manifest.checkpoint.staged_rows),
-                    ..Default::default()
-                },
+                Fields { batch_rows: Some(manifest.checkpoint.staged_rows), ..Default::default() },
             );
             let bytes = publish::publish(store, dir, &mut manifest)?;
             drop(staging);
             published = true;
-            self.emit(
-                Event::PublishDone,
-                Fields {
-                    bytes: Some(bytes),
-                    ..Default::default()
-                },
-            );
+            self.emit(Event::PublishDone, Fields { bytes: Some(bytes), ..Default::default() });
         }
         self.emit(Event::Complete, Fields::default());
         Ok(self.report(&manifest, "complete", rebuilt, published, store))
@@ -300,52 +265,32 @@ impl<'a> Run<'a> {
         self.emit(Event::SelectionStart, Fields::default());
         // By message id alone: ids only grow, so `id > cursor` never skips a
         // conversation whose messages are older than another's.
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, conversation_id, content FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )?;
+        let mut stmt = conn
+            .prepare_cached("SELECT id, conversation_id, content FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2")?;
         let rows: Vec<Row> = stmt
             .query_map(rusqlite::params![self.cursor, batch.max(1) as i64], |r| {
-                Ok(Row {
-                    id: r.get(0)?,
-                    conversation_id: r.get(1)?,
-                    content: r.get(2)?,
-                })
+                Ok(Row { id: r.get(0)?, conversation_id: r.get(1)?, content: r.get(2)? })
             })?
             .collect::<Result<_, _>>()?;
         let bytes: usize = rows.iter().map(|r| r.content.len()).sum();
         self.emit(
             Event::SelectionDone,
-            Fields {
-                batch_rows: Some(rows.len() as u64),
-                bytes: Some(bytes as u64),
-                ..Default::default()
-            },
+            Fields { batch_rows: Some(rows.len() as u64), bytes: Some(bytes as u64), ..Default::default() },
         );
         Ok(rows)
     }
 
     /// Loads the batch's conversation envelopes and builds one canonical
     /// input per message (`None`: nothing worth embedding).
-    fn replay(
-        &self,
-        conn: &rusqlite::Connection,
-        rows: &[Row],
-    ) -> Result<Vec<Option<String>>, BackfillError> {
+    fn replay(&self, conn: &rusqlite::Connection, rows: &[Row]) -> Result<Vec<Option<String>>, BackfillError> {
         let convs: Vec<i64> = {
             let mut seen = HashSet::new();
-            rows.iter()
-                .map(|r| r.conversation_id)
-                .filter(|c| seen.insert(*c))
-                .collect()
+            rows.iter().map(|r| r.conversation_id).filter(|c| seen.insert(*c)).collect()
         };
         let n_convs = Some(convs.len() as u64);
         self.emit(
             Event::PacketReplayStart,
-            Fields {
-                batch_rows: Some(rows.len() as u64),
-                conversations_in_batch: n_convs,
-                ..Default::default()
-            },
+            Fields { batch_rows: Some(rows.len() as u64), conversations_in_batch: n_convs, ..Default::default() },
         );
         let mut envelopes: HashMap<i64, (String, Option<String>)> = HashMap::new();
         let mut last_tick = Instant::now();
@@ -354,9 +299,8 @@ impl<'a> Run<'a> {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT id, agent, workspace FROM conversations WHERE id IN ({placeholders})"
             ))?;
-            let found = stmt.query_map(rusqlite::params_from_iter(chunk), |r| {
-                Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?)))
-            })?;
+            let found = stmt
+                .query_map(rusqlite::params_from_iter(chunk), |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?))))?;
             for f in found {
                 let (id, env) = f?;
                 envelopes.insert(id, env);
@@ -375,13 +319,7 @@ impl<'a> Run<'a> {
         }
         let inputs: Vec<Option<String>> = rows
             .par_iter()
-            .map(|r| {
-                if envelopes.contains_key(&r.conversation_id) {
-                    canonical(&r.content)
-                } else {
-                    None
-                }
-            })
+            .map(|r| if envelopes.contains_key(&r.conversation_id) { canonical(&r.content) } else { None })
             .collect();
         let bytes: usize = inputs.iter().flatten().map(String::len).sum();
         self.emit(
@@ -396,11 +334,7 @@ impl<'a> Run<'a> {
         Ok(inputs)
     }
 
-    fn embed(
-        &mut self,
-        rows: &[Row],
-        inputs: &[Option<String>],
-    ) -> Result<(Vec<i64>, Vec<f32>), BackfillError> {
+    fn embed(&mut self, rows: &[Row], inputs: &[Option<String>]) -> Result<(Vec<i64>, Vec<f32>), BackfillError> {
         let mut ids = Vec::new();
         let mut texts: Vec<&str> = Vec::new();
         for (row, input) in rows.iter().zip(inputs) {
@@ -411,11 +345,8 @@ impl<'a> Run<'a> {
         }
         self.skipped += (rows.len() - ids.len()) as u64;
         let bytes: usize = texts.iter().map(|t| t.len()).sum();
-        let fields = || Fields {
-            batch_rows: Some(texts.len() as u64),
-            bytes: Some(bytes as u64),
-            ..Default::default()
-        };
+        let fields =
+            || Fields { batch_rows: Some(texts.len() as u64), bytes: Some(bytes as u64), ..Default::default() };
         self.emit(Event::EmbedBatchStart, fields());
         let vectors = embed_bounded(self.embedder, &texts)?;
         self.embedded += ids.len() as u64;
@@ -423,29 +354,14 @@ impl<'a> Run<'a> {
         Ok((ids, vectors))
     }
 
-    fn stage(
-        &self,
-        staging: &mut Staging,
-        ids: &[i64],
-        vectors: &[f32],
-    ) -> Result<(), BackfillError> {
-        self.emit(
-            Event::StagingWriteStart,
-            Fields {
-                batch_rows: Some(ids.len() as u64),
-                ..Default::default()
-            },
-        );
+    fn stage(&self, staging: &mut Staging, ids: &[i64], vectors: &[f32]) -> Result<(), BackfillError> {
+        self.emit(Event::StagingWriteStart, Fields { batch_rows: Some(ids.len() as u64), ..Default::default() });
         let bytes = staging.append(ids, vectors)?;
         crate::faults::point("staging.before_sync");
         staging.sync()?;
         self.emit(
             Event::StagingWriteDone,
-            Fields {
-                batch_rows: Some(ids.len() as u64),
-                bytes: Some(bytes),
-                ..Default::default()
-            },
+            Fields { batch_rows: Some(ids.len() as u64), bytes: Some(bytes), ..Default::default() },
         );
         Ok(())
     }
@@ -478,11 +394,9 @@ impl<'a> Run<'a> {
     ) -> BackfillReport {
         let pending = store
             .conn()
-            .query_row(
-                "SELECT COUNT(*) FROM messages WHERE id > ?1",
-                [m.checkpoint.last_message_id],
-                |r| r.get::<_, i64>(0),
-            )
+            .query_row("SELECT COUNT(*) FROM messages WHERE id > ?1", [m.checkpoint.last_message_id], |r| {
+                r.get::<_, i64>(0)
+            })
             .unwrap_or(0) as u64;
         BackfillReport {
             tier: self.tier.name(),
@@ -510,14 +424,12 @@ pub fn embed_bounded(embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<f32>
     let mut out = vec![0f32; texts.len() * dims];
     match embedder.batch_token_budget() {
         None => {
-            out.par_chunks_mut(256 * dims)
-                .zip(texts.par_chunks(256))
-                .try_for_each(|(dst, chunk)| {
-                    let mut v = Vec::with_capacity(chunk.len() * dims);
-                    embedder.embed(chunk, &mut v)?;
-                    dst.copy_from_slice(&v);
-                    Ok::<(), EmbedError>(())
-                })?;
+            out.par_chunks_mut(256 * dims).zip(texts.par_chunks(256)).try_for_each(|(dst, chunk)| {
+                let mut v = Vec::with_capacity(chunk.len() * dims);
+                embedder.embed(chunk, &mut v)?;
+                dst.copy_from_slice(&v);
+                Ok::<(), EmbedError>(())
+            })?;
         }
         Some(budget) => {
             let mut order: Vec<usize> = (0..texts.len()).collect();

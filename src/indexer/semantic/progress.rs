@@ -146,12 +146,8 @@ impl ProgressSink {
             OpenOptions::new().create(true).append(true).open(path)
         };
         match open() {
-            Ok(f) => ProgressSink {
-                file: Some(Mutex::new(f)),
-                path: Some(path.to_path_buf()),
-                ..Self::disabled()
-            }
-            .labelled(tier, embedder_id),
+            Ok(f) => ProgressSink { file: Some(Mutex::new(f)), path: Some(path.to_path_buf()), ..Self::disabled() }
+                .labelled(tier, embedder_id),
             Err(e) => {
                 eprintln!(
                     "cass: warning: semantic progress file {}: {e}; continuing without telemetry",
@@ -181,13 +177,9 @@ impl ProgressSink {
         let Some(file) = &self.file else { return };
         let line = self.render(event, fields);
         let result = match file.lock() {
-            Ok(mut f) => f.write(line.as_bytes()).and_then(|n| {
-                if n == line.len() {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::other("short write"))
-                }
-            }),
+            Ok(mut f) => f
+                .write(line.as_bytes())
+                .and_then(|n| if n == line.len() { Ok(()) } else { Err(std::io::Error::other("short write")) }),
             Err(_) => Err(std::io::Error::other("sink lock poisoned")),
         };
         match result {
@@ -195,12 +187,8 @@ impl ProgressSink {
                 self.writes_ok.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
-                if self.writes_ok.load(Ordering::Relaxed) > 0
-                    && !self.warned.swap(true, Ordering::Relaxed)
-                {
-                    eprintln!(
-                        "cass: warning: cannot write semantic progress: {e}; further failures are silent"
-                    );
+                if self.writes_ok.load(Ordering::Relaxed) > 0 && !self.warned.swap(true, Ordering::Relaxed) {
+                    eprintln!("cass: warning: cannot write semantic progress: {e}; further failures are silent");
                 }
             }
         }
@@ -213,24 +201,10 @@ impl ProgressSink {
         let mut s = String::with_capacity(256);
         s.push('{');
         let _ = write!(s, "\"schema\":{}", json_str(SCHEMA));
-        let _ = write!(
-            s,
-            ",\"event\":{},\"phase\":{},\"sub_phase\":{}",
-            json_str(name),
-            json_str(phase),
-            json_str(sub)
-        );
-        let _ = write!(
-            s,
-            ",\"ts_ms\":{now_ms},\"elapsed_ms\":{}",
-            self.opened.elapsed().as_millis()
-        );
-        let _ = write!(
-            s,
-            ",\"tier\":{},\"embedder_id\":{}",
-            json_str(&self.tier),
-            json_str(&self.embedder_id)
-        );
+        let _ =
+            write!(s, ",\"event\":{},\"phase\":{},\"sub_phase\":{}", json_str(name), json_str(phase), json_str(sub));
+        let _ = write!(s, ",\"ts_ms\":{now_ms},\"elapsed_ms\":{}", self.opened.elapsed().as_millis());
+        let _ = write!(s, ",\"tier\":{},\"embedder_id\":{}", json_str(&self.tier), json_str(&self.embedder_id));
         if let Some(rss) = rss_mib() {
             let _ = write!(s, ",\"rss_mib\":{rss}");
         }
@@ -243,15 +217,9 @@ impl ProgressSink {
         num("batch_rows", f.batch_rows.map(|v| v.to_string()));
         num("rows_processed", f.rows_processed.map(|v| v.to_string()));
         num("rows_total", f.rows_total.map(|v| v.to_string()));
-        num(
-            "last_conversation_id",
-            f.last_conversation_id.map(|v| v.to_string()),
-        );
+        num("last_conversation_id", f.last_conversation_id.map(|v| v.to_string()));
         num("last_message_id", f.last_message_id.map(|v| v.to_string()));
-        num(
-            "conversations_in_batch",
-            f.conversations_in_batch.map(|v| v.to_string()),
-        );
+        num("conversations_in_batch", f.conversations_in_batch.map(|v| v.to_string()));
         num("note", f.note.as_deref().map(json_str));
         num("bytes", f.bytes.map(|v| v.to_string()));
         num("error", f.error.as_deref().map(json_str));
@@ -281,12 +249,7 @@ mod tests {
         let sink = ProgressSink::disabled().labelled("fast", "hash");
         let line = sink.render(
             Event::EmbedBatchDone,
-            &Fields {
-                batch_index: Some(3),
-                batch_rows: Some(128),
-                rows_processed: Some(512),
-                ..Default::default()
-            },
+            &Fields { batch_index: Some(3), batch_rows: Some(128), rows_processed: Some(512), ..Default::default() },
         );
         assert!(line.ends_with("}\n"));
         let keys: Vec<String> = {
@@ -303,16 +266,7 @@ mod tests {
             }
             ks
         };
-        let mut want = vec![
-            "schema",
-            "event",
-            "phase",
-            "sub_phase",
-            "ts_ms",
-            "elapsed_ms",
-            "tier",
-            "embedder_id",
-        ];
+        let mut want = vec!["schema", "event", "phase", "sub_phase", "ts_ms", "elapsed_ms", "tier", "embedder_id"];
         if keys.contains(&"rss_mib".to_string()) {
             want.push("rss_mib");
         }

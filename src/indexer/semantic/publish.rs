@@ -55,16 +55,8 @@ fn live_meta(store: &Store, ids: &[i64]) -> Result<Vec<Option<RowMeta>>, Backfil
 /// commit point; then the staging file goes. A crash before the manifest
 /// write leaves an unlisted file (removed on the next run) and the staging
 /// rows intact; after it, a stale staging file that the checkpoint ignores.
-pub(super) fn publish(
-    store: &Store,
-    dir: &Path,
-    manifest: &mut Manifest,
-) -> Result<u64, BackfillError> {
-    let staged = StagedRows::open(
-        &staging_path(dir),
-        manifest.dims,
-        manifest.checkpoint.staged_rows,
-    )?;
+pub(super) fn publish(store: &Store, dir: &Path, manifest: &mut Manifest) -> Result<u64, BackfillError> {
+    let staged = StagedRows::open(&staging_path(dir), manifest.dims, manifest.checkpoint.staged_rows)?;
     let ids: Vec<i64> = (0..staged.rows).map(|i| staged.id(i)).collect();
     let metas = live_meta(store, &ids)?;
     let keep: Vec<usize> = (0..ids.len()).filter(|&i| metas[i].is_some()).collect();
@@ -73,21 +65,12 @@ pub(super) fn publish(
     let final_path = segs.join(&name);
     let tmp = segs.join(format!("{name}.tmp"));
     let kept_ids: Vec<i64> = keep.iter().map(|&i| ids[i]).collect();
-    let kept_meta: Vec<RowMeta> = keep
-        .iter()
-        .map(|&i| metas[i].clone().expect("kept"))
-        .collect();
-    let checksum = segment::write(
-        &tmp,
-        &manifest.embedder_id,
-        manifest.dims,
-        &kept_ids,
-        &kept_meta,
-        |k, row: &mut [f16]| {
+    let kept_meta: Vec<RowMeta> = keep.iter().map(|&i| metas[i].clone().expect("kept")).collect();
+    let checksum =
+        segment::write(&tmp, &manifest.embedder_id, manifest.dims, &kept_ids, &kept_meta, |k, row: &mut [f16]| {
             staged.vector_into(keep[k], row);
             Ok(())
-        },
-    )?;
+        })?;
     crate::faults::point("publish.before_rename");
     std::fs::rename(&tmp, &final_path).map_err(|e| VectorError::io(&final_path, e))?;
     fsio::sync_dir(&segs)?;
@@ -126,11 +109,7 @@ pub struct CompactReport {
 
 /// Merges a tier's segments into one, dropping rows whose message is gone
 /// and refreshing row metadata. The caller holds the writer lock.
-pub fn compact(
-    store: &Store,
-    dir: &Path,
-    tier: super::Tier,
-) -> Result<CompactReport, BackfillError> {
+pub fn compact(store: &Store, dir: &Path, tier: super::Tier) -> Result<CompactReport, BackfillError> {
     let Some(mut manifest) = Manifest::load(dir)? else {
         return Ok(CompactReport {
             tier: tier.name(),
@@ -142,25 +121,15 @@ pub fn compact(
         });
     };
     let segs = segment_dir(dir);
-    let opened: Vec<Segment> = manifest
-        .segments
-        .iter()
-        .map(|s| Segment::open(&segs.join(&s.file)))
-        .collect::<Result<_, _>>()?;
+    let opened: Vec<Segment> =
+        manifest.segments.iter().map(|s| Segment::open(&segs.join(&s.file))).collect::<Result<_, _>>()?;
     let rows_before: u64 = opened.iter().map(|s| s.count as u64).sum();
-    let mut all: Vec<(i64, usize, usize)> = opened
-        .iter()
-        .enumerate()
-        .flat_map(|(si, s)| (0..s.count).map(move |r| (s.message_id(r), si, r)))
-        .collect();
+    let mut all: Vec<(i64, usize, usize)> =
+        opened.iter().enumerate().flat_map(|(si, s)| (0..s.count).map(move |r| (s.message_id(r), si, r))).collect();
     all.sort_unstable();
     all.dedup_by_key(|x| x.0);
     let ids: Vec<i64> = all.iter().map(|x| x.0).collect();
-    let metas = if ids.is_empty() {
-        Vec::new()
-    } else {
-        live_meta(store, &ids)?
-    };
+    let metas = if ids.is_empty() { Vec::new() } else { live_meta(store, &ids)? };
     let keep: Vec<usize> = (0..ids.len()).filter(|&i| metas[i].is_some()).collect();
     let before = manifest.segments.len();
     let old_files: Vec<String> = manifest.segments.iter().map(|s| s.file.clone()).collect();
@@ -169,22 +138,12 @@ pub fn compact(
         let name = format!("seg-{:06}.cvs", manifest.next_segment);
         let tmp = segs.join(format!("{name}.tmp"));
         let kept_ids: Vec<i64> = keep.iter().map(|&i| ids[i]).collect();
-        let kept_meta: Vec<RowMeta> = keep
-            .iter()
-            .map(|&i| metas[i].clone().expect("kept"))
-            .collect();
-        let checksum = segment::write(
-            &tmp,
-            &manifest.embedder_id,
-            manifest.dims,
-            &kept_ids,
-            &kept_meta,
-            |k, row| {
-                let (_, si, r) = all[keep[k]];
-                row.copy_from_slice(opened[si].vector(r));
-                Ok(())
-            },
-        )?;
+        let kept_meta: Vec<RowMeta> = keep.iter().map(|&i| metas[i].clone().expect("kept")).collect();
+        let checksum = segment::write(&tmp, &manifest.embedder_id, manifest.dims, &kept_ids, &kept_meta, |k, row| {
+            let (_, si, r) = all[keep[k]];
+            row.copy_from_slice(opened[si].vector(r));
+            Ok(())
+        })?;
         let final_path = segs.join(&name);
         std::fs::rename(&tmp, &final_path).map_err(|e| VectorError::io(&final_path, e))?;
         fsio::sync_dir(&segs)?;

@@ -96,17 +96,11 @@ pub fn read(path: &Path) -> std::io::Result<Report> {
         }
         // A new run starts when elapsed time goes backwards (a new sink).
         let elapsed = v.get("elapsed_ms").and_then(Value::as_u64).unwrap_or(0);
-        let prev = current
-            .last()
-            .and_then(|p| p.get("elapsed_ms"))
-            .and_then(Value::as_u64);
+        let prev = current.last().and_then(|p| p.get("elapsed_ms")).and_then(Value::as_u64);
         if prev.is_some_and(|p| elapsed < p) {
             runs.push(summarize(std::mem::take(&mut current)));
         }
-        let terminal = matches!(
-            v.get("event").and_then(Value::as_str),
-            Some("complete" | "cancelled" | "error")
-        );
+        let terminal = matches!(v.get("event").and_then(Value::as_str), Some("complete" | "cancelled" | "error"));
         current.push(v);
         if terminal {
             runs.push(summarize(std::mem::take(&mut current)));
@@ -115,12 +109,7 @@ pub fn read(path: &Path) -> std::io::Result<Report> {
     if !current.is_empty() {
         runs.push(summarize(current));
     }
-    Ok(Report {
-        file: path.display().to_string(),
-        lines,
-        unreadable_lines: bad,
-        runs,
-    })
+    Ok(Report { file: path.display().to_string(), lines, unreadable_lines: bad, runs })
 }
 
 fn summarize(events: Vec<Value>) -> RunSummary {
@@ -161,21 +150,8 @@ fn summarize(events: Vec<Value>) -> RunSummary {
     let phases: Vec<PhaseTotal> = PHASES
         .iter()
         .map(|&(phase, side)| {
-            let (ms, count) = intervals
-                .iter()
-                .filter(|i| i.0 == phase)
-                .fold((0, 0), |(m, c), i| (m + i.2, c + 1));
-            PhaseTotal {
-                phase,
-                side,
-                ms,
-                count,
-                share: if wall > 0 {
-                    ms as f64 / wall as f64
-                } else {
-                    0.0
-                },
-            }
+            let (ms, count) = intervals.iter().filter(|i| i.0 == phase).fold((0, 0), |(m, c), i| (m + i.2, c + 1));
+            PhaseTotal { phase, side, ms, count, share: if wall > 0 { ms as f64 / wall as f64 } else { 0.0 } }
         })
         .collect();
     let mut per_batch: BTreeMap<u64, u64> = BTreeMap::new();
@@ -189,11 +165,7 @@ fn summarize(events: Vec<Value>) -> RunSummary {
     slowest.truncate(5);
     let mut stalls = Vec::new();
     for &(phase, side) in &PHASES {
-        let mut durs: Vec<u64> = intervals
-            .iter()
-            .filter(|i| i.0 == phase)
-            .map(|i| i.2)
-            .collect();
+        let mut durs: Vec<u64> = intervals.iter().filter(|i| i.0 == phase).map(|i| i.2).collect();
         if durs.len() < 3 {
             continue;
         }
@@ -201,23 +173,13 @@ fn summarize(events: Vec<Value>) -> RunSummary {
         let median = durs[durs.len() / 2].max(1);
         for &(p, batch, ms) in &intervals {
             if p == phase && ms >= 100 && ms >= 4 * median {
-                stalls.push(Stall {
-                    phase,
-                    side,
-                    batch_index: batch,
-                    ms,
-                    times_median: ms as f64 / median as f64,
-                });
+                stalls.push(Stall { phase, side, batch_index: batch, ms, times_median: ms as f64 / median as f64 });
             }
         }
     }
     stalls.sort_by_key(|s| std::cmp::Reverse(s.ms));
     stalls.truncate(10);
-    let rows = events
-        .iter()
-        .filter_map(|e| get_u(e, "rows_processed"))
-        .max()
-        .unwrap_or(0);
+    let rows = events.iter().filter_map(|e| get_u(e, "rows_processed")).max().unwrap_or(0);
     RunSummary {
         tier: get_s(first, "tier").unwrap_or_default(),
         embedder_id: get_s(first, "embedder_id").unwrap_or_default(),
@@ -227,15 +189,8 @@ fn summarize(events: Vec<Value>) -> RunSummary {
         phases_ms,
         phases,
         rows_processed: rows,
-        rows_per_s: if wall > 0 {
-            rows as f64 * 1000.0 / wall as f64
-        } else {
-            0.0
-        },
-        batches: events
-            .iter()
-            .filter(|e| get_s(e, "event").as_deref() == Some("checkpoint_save_done"))
-            .count() as u64,
+        rows_per_s: if wall > 0 { rows as f64 * 1000.0 / wall as f64 } else { 0.0 },
+        batches: events.iter().filter(|e| get_s(e, "event").as_deref() == Some("checkpoint_save_done")).count() as u64,
         peak_rss_mib: events.iter().filter_map(|e| get_u(e, "rss_mib")).max(),
         slowest_batches: slowest,
         stalls,
@@ -246,14 +201,7 @@ fn summarize(events: Vec<Value>) -> RunSummary {
 pub fn render(r: &Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{}: {} events, {} unreadable, {} runs",
-        r.file,
-        r.lines,
-        r.unreadable_lines,
-        r.runs.len()
-    );
+    let _ = writeln!(s, "{}: {} events, {} unreadable, {} runs", r.file, r.lines, r.unreadable_lines, r.runs.len());
     for (i, run) in r.runs.iter().enumerate() {
         let _ = writeln!(
             s,
@@ -266,8 +214,7 @@ pub fn render(r: &Report) -> String {
             run.wall_ms as f64 / 1000.0,
             run.rows_per_s,
             run.batches,
-            run.peak_rss_mib
-                .map_or("n/a".into(), |m| format!("{m} MiB"))
+            run.peak_rss_mib.map_or("n/a".into(), |m| format!("{m} MiB"))
         );
         if let Some(e) = &run.error {
             let _ = writeln!(s, "  error: {e}");
@@ -289,18 +236,10 @@ pub fn render(r: &Report) -> String {
             "  {:<14} {:>9} ms {:>6.1}%",
             "between events",
             other,
-            if run.wall_ms > 0 {
-                other as f64 * 100.0 / run.wall_ms as f64
-            } else {
-                0.0
-            }
+            if run.wall_ms > 0 { other as f64 * 100.0 / run.wall_ms as f64 } else { 0.0 }
         );
         if !run.slowest_batches.is_empty() {
-            let list: Vec<String> = run
-                .slowest_batches
-                .iter()
-                .map(|(b, ms)| format!("#{b} {ms} ms"))
-                .collect();
+            let list: Vec<String> = run.slowest_batches.iter().map(|(b, ms)| format!("#{b} {ms} ms")).collect();
             let _ = writeln!(s, "  slowest batches: {}", list.join(", "));
         }
         for st in &run.stalls {

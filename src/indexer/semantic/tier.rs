@@ -46,11 +46,7 @@ pub(super) fn segment_dir(dir: &Path) -> PathBuf {
 /// was built by another embedder, model or dimension (never mix vectors).
 /// Also removes files a crash left behind: segments the manifest does not
 /// list, and temp files. Returns (manifest, rebuilt).
-pub(super) fn open_manifest(
-    dir: &Path,
-    tier: Tier,
-    embedder: &dyn Embedder,
-) -> Result<(Manifest, bool)> {
+pub(super) fn open_manifest(dir: &Path, tier: Tier, embedder: &dyn Embedder) -> Result<(Manifest, bool)> {
     let checksum = embedder.model_checksum();
     let existing = Manifest::load(dir)?;
     let (mut manifest, rebuilt) = match existing {
@@ -66,8 +62,7 @@ pub(super) fn open_manifest(
             (m, rebuilt)
         }
     };
-    let listed: std::collections::HashSet<String> =
-        manifest.segments.iter().map(|s| s.file.clone()).collect();
+    let listed: std::collections::HashSet<String> = manifest.segments.iter().map(|s| s.file.clone()).collect();
     let segs = segment_dir(dir);
     if let Ok(entries) = std::fs::read_dir(&segs) {
         for e in entries.flatten() {
@@ -100,23 +95,12 @@ pub struct TierState {
     pub updated_at: Option<String>,
 }
 
-pub fn tier_state(
-    data: &crate::config::DataDir,
-    tier: Tier,
-    conn: Option<&rusqlite::Connection>,
-) -> Result<TierState> {
+pub fn tier_state(data: &crate::config::DataDir, tier: Tier, conn: Option<&rusqlite::Connection>) -> Result<TierState> {
     let dir = tier.dir(data);
     let m = Manifest::load(&dir)?;
     let cursor = m.as_ref().map_or(0, |m| m.checkpoint.last_message_id);
     let past_cursor = conn
-        .and_then(|c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM messages WHERE id > ?1",
-                [cursor],
-                |r| r.get::<_, i64>(0),
-            )
-            .ok()
-        })
+        .and_then(|c| c.query_row("SELECT COUNT(*) FROM messages WHERE id > ?1", [cursor], |r| r.get::<_, i64>(0)).ok())
         .unwrap_or(0) as u64;
     Ok(match m {
         None => TierState {
