@@ -77,9 +77,22 @@ impl SegmentFilter {
     }
 }
 
-/// Dot product of an f32 query with an f16 row. Sixteen independent lanes
-/// let the compiler vectorize without reassociating a single sum.
+/// Dot product of an f32 query with an f16 row.
+///
+/// On x86-64 with AVX2, FMA and F16C (checked once at run time) the row is
+/// converted and multiplied in registers, 8 lanes at a time with four
+/// accumulators, so a scan reads each vector byte once and writes nothing:
+/// at a million rows the scan is bound by memory bandwidth, not arithmetic.
+/// Elsewhere, a portable loop with sixteen independent lanes.
 pub fn dot_f16(query: &[f32], row: &[f16], scratch: &mut [f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd::available() && query.len() == row.len() && query.len().is_multiple_of(32) {
+            // SAFETY: the CPU features were detected at run time and the
+            // lengths are equal multiples of 32.
+            return unsafe { simd::dot_avx2(query, row) };
+        }
+    }
     half::slice::HalfFloatSliceExt::convert_to_f32_slice(row, scratch);
     let mut acc = [0f32; 16];
     let mut q = query.chunks_exact(16);
@@ -94,6 +107,56 @@ pub fn dot_f16(query: &[f32], row: &[f16], scratch: &mut [f32]) -> f32 {
         sum += a * b;
     }
     sum
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+    use std::sync::OnceLock;
+
+    use half::f16;
+
+    pub fn available() -> bool {
+        static OK: OnceLock<bool> = OnceLock::new();
+        *OK.get_or_init(|| {
+            is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c")
+        })
+    }
+
+    /// # Safety
+    /// Requires AVX2, FMA and F16C, and `q.len() == r.len()`, a multiple of 32.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn dot_avx2(q: &[f32], r: &[f16]) -> f32 {
+        let n = q.len();
+        let qp = q.as_ptr();
+        let rp = r.as_ptr().cast::<u16>();
+        let mut a0 = _mm256_setzero_ps();
+        let mut a1 = _mm256_setzero_ps();
+        let mut a2 = _mm256_setzero_ps();
+        let mut a3 = _mm256_setzero_ps();
+        let mut i = 0;
+        while i < n {
+            // SAFETY: i + 32 <= n for both slices (n is a multiple of 32).
+            unsafe {
+                let h0 = _mm_loadu_si128(rp.add(i).cast());
+                let h1 = _mm_loadu_si128(rp.add(i + 8).cast());
+                let h2 = _mm_loadu_si128(rp.add(i + 16).cast());
+                let h3 = _mm_loadu_si128(rp.add(i + 24).cast());
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qp.add(i)), _mm256_cvtph_ps(h0), a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(qp.add(i + 8)), _mm256_cvtph_ps(h1), a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(qp.add(i + 16)), _mm256_cvtph_ps(h2), a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(qp.add(i + 24)), _mm256_cvtph_ps(h3), a3);
+            }
+            i += 32;
+        }
+        let s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+        let hi = _mm256_extractf128_ps(s, 1);
+        let lo = _mm256_castps256_ps128(s);
+        let x = _mm_add_ps(hi, lo);
+        let x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+        let x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+        _mm_cvtss_f32(x)
+    }
 }
 
 /// The best `k` rows across `segments` for `query`, filtered, best first.
@@ -147,10 +210,12 @@ mod tests {
 
     #[test]
     fn dot_matches_a_plain_sum() {
-        let q: Vec<f32> = (0..384).map(|i| (i as f32 * 0.37).sin()).collect();
-        let r: Vec<f16> = (0..384).map(|i| f16::from_f32((i as f32 * 0.11).cos())).collect();
-        let want: f32 = q.iter().zip(&r).map(|(a, b)| a * b.to_f32()).sum();
-        let mut scratch = vec![0f32; 384];
-        assert!((dot_f16(&q, &r, &mut scratch) - want).abs() < 1e-3);
+        for n in [384, 100] {
+            let q: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let r: Vec<f16> = (0..n).map(|i| f16::from_f32((i as f32 * 0.11).cos())).collect();
+            let want: f32 = q.iter().zip(&r).map(|(a, b)| a * b.to_f32()).sum();
+            let mut scratch = vec![0f32; n];
+            assert!((dot_f16(&q, &r, &mut scratch) - want).abs() < 1e-3, "n = {n}");
+        }
     }
 }

@@ -34,13 +34,61 @@ pub const VERSION: u32 = 1;
 pub const HEADER_LEN: usize = 128;
 const MAX_ID_LEN: usize = 62;
 
-/// Attributes of one row, for filtering during the scan.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RowMeta {
-    pub created_at: Option<i64>,
-    pub agent: String,
-    pub workspace: Option<String>,
-    pub role: Role,
+/// Per-row attributes for filtering during the scan, column by column,
+/// with agent and workspace names interned (a million rows share a few
+/// dozen of each).
+#[derive(Debug, Clone, Default)]
+pub struct RowTable {
+    pub ids: Vec<i64>,
+    pub created_at: Vec<i64>,
+    pub roles: Vec<u8>,
+    pub agents: Vec<u8>,
+    pub workspaces: Vec<u32>,
+    agent_names: Vec<String>,
+    workspace_names: Vec<String>,
+    agent_index: std::collections::HashMap<String, u8>,
+    workspace_index: std::collections::HashMap<String, u32>,
+}
+
+impl RowTable {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Appends a row. Fails past 256 distinct agents.
+    pub fn push(&mut self, id: i64, created_at: Option<i64>, role: Role, agent: &str, workspace: Option<&str>) -> bool {
+        let a = match self.agent_index.get(agent) {
+            Some(&a) => a,
+            None => {
+                let Ok(a) = u8::try_from(self.agent_names.len()) else { return false };
+                self.agent_names.push(agent.to_string());
+                self.agent_index.insert(agent.to_string(), a);
+                a
+            }
+        };
+        let w = match workspace {
+            None => u32::MAX,
+            Some(ws) => match self.workspace_index.get(ws) {
+                Some(&w) => w,
+                None => {
+                    let w = self.workspace_names.len() as u32;
+                    self.workspace_names.push(ws.to_string());
+                    self.workspace_index.insert(ws.to_string(), w);
+                    w
+                }
+            },
+        };
+        self.ids.push(id);
+        self.created_at.push(created_at.unwrap_or(i64::MIN));
+        self.roles.push(role_code(role));
+        self.agents.push(a);
+        self.workspaces.push(w);
+        true
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -128,33 +176,13 @@ pub fn write(
     path: &Path,
     embedder_id: &str,
     dims: usize,
-    ids: &[i64],
-    meta: &[RowMeta],
+    rows: &RowTable,
     mut vectors: impl FnMut(usize, &mut [f16]) -> Result<()>,
 ) -> Result<u64> {
-    assert_eq!(ids.len(), meta.len());
     if embedder_id.len() > MAX_ID_LEN {
         return Err(VectorError::corrupt(path, "embedder id too long"));
     }
-    let mut tables = Tables::default();
-    let mut agent_idx = std::collections::HashMap::new();
-    let mut ws_idx = std::collections::HashMap::new();
-    let mut agents = Vec::with_capacity(meta.len());
-    let mut workspaces = Vec::with_capacity(meta.len());
-    for m in meta {
-        let a = *agent_idx.entry(m.agent.clone()).or_insert_with(|| {
-            tables.agents.push(m.agent.clone());
-            tables.agents.len() - 1
-        });
-        agents.push(u8::try_from(a).map_err(|_| VectorError::corrupt(path, "more than 256 agents"))?);
-        workspaces.push(match &m.workspace {
-            None => u32::MAX,
-            Some(w) => *ws_idx.entry(w.clone()).or_insert_with(|| {
-                tables.workspaces.push(w.clone());
-                (tables.workspaces.len() - 1) as u32
-            }),
-        });
-    }
+    let tables = Tables { agents: rows.agent_names.clone(), workspaces: rows.workspace_names.clone() };
     let meta_json = serde_json::to_vec(&tables).expect("tables serialize");
     let io = |e| VectorError::io(path, e);
     let file = File::create(path).map_err(io)?;
@@ -165,19 +193,19 @@ pub fn write(
         sum.update(bytes);
         w.write_all(bytes).map_err(io)
     };
-    let n = ids.len();
+    let n = rows.len();
     let mut body = 0usize;
     let padded_meta = pad_to(meta_json.len(), 8);
     put(&mut w, &meta_json)?;
     put(&mut w, &vec![0u8; padded_meta - meta_json.len()])?;
     body += padded_meta;
     let mut buf: Vec<u8> = Vec::with_capacity(n * 8);
-    buf.extend(ids.iter().flat_map(|i| i.to_le_bytes()));
-    buf.extend(meta.iter().flat_map(|m| m.created_at.unwrap_or(i64::MIN).to_le_bytes()));
-    buf.extend(workspaces.iter().flat_map(|x| x.to_le_bytes()));
+    buf.extend(rows.ids.iter().flat_map(|i| i.to_le_bytes()));
+    buf.extend(rows.created_at.iter().flat_map(|t| t.to_le_bytes()));
+    buf.extend(rows.workspaces.iter().flat_map(|x| x.to_le_bytes()));
     buf.resize(pad_to(buf.len(), 8), 0);
-    buf.extend(agents.iter());
-    buf.extend(meta.iter().map(|m| role_code(m.role)));
+    buf.extend(rows.agents.iter());
+    buf.extend(rows.roles.iter());
     let vec_start = pad_to(HEADER_LEN + body + buf.len(), 64);
     buf.resize(vec_start - HEADER_LEN - body, 0);
     put(&mut w, &buf)?;
@@ -341,21 +369,16 @@ compile_error!("cass vector segments are little-endian; big-endian targets are n
 mod tests {
     use super::*;
 
-    fn meta(agent: &str, ws: Option<&str>, t: i64, role: Role) -> RowMeta {
-        RowMeta { created_at: Some(t), agent: agent.into(), workspace: ws.map(str::to_string), role }
-    }
-
     #[test]
     fn round_trips_rows_metadata_and_vectors() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.cvs");
         let ids = [3, 7, 9];
-        let metas = [
-            meta("codex", Some("/a"), 100, Role::User),
-            meta("claude_code", None, 200, Role::Tool),
-            meta("codex", Some("/b"), 300, Role::Assistant),
-        ];
-        let sum = write(&p, "hash", 64, &ids, &metas, |i, row| {
+        let mut rows = RowTable::default();
+        rows.push(3, Some(100), Role::User, "codex", Some("/a"));
+        rows.push(7, Some(200), Role::Tool, "claude_code", None);
+        rows.push(9, Some(300), Role::Assistant, "codex", Some("/b"));
+        let sum = write(&p, "hash", 64, &rows, |i, row| {
             for (j, v) in row.iter_mut().enumerate() {
                 *v = f16::from_f32((i * 64 + j) as f32 / 256.0);
             }
@@ -378,7 +401,9 @@ mod tests {
     fn detects_truncation_and_flipped_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.cvs");
-        write(&p, "hash", 32, &[1], &[meta("a", None, 1, Role::User)], |_, row| {
+        let mut rows = RowTable::default();
+        rows.push(1, Some(1), Role::User, "a", None);
+        write(&p, "hash", 32, &rows, |_, row| {
             row.fill(f16::ONE);
             Ok(())
         })

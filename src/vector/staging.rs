@@ -8,7 +8,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use half::f16;
-use memmap2::Mmap;
 
 use super::{Result, VectorError};
 
@@ -65,40 +64,62 @@ impl Staging {
     }
 }
 
-/// Read access to a staging file's first `rows` rows, for publishing.
-pub struct StagedRows {
-    map: Option<Mmap>,
+/// Sequential reader of a staging file's first `rows` rows, for publishing.
+/// Buffered reads rather than a map, so publishing a gigabyte of staged
+/// vectors does not show up as a gigabyte of resident memory.
+pub struct StagedReader {
+    reader: std::io::BufReader<File>,
+    path: PathBuf,
     dims: usize,
     pub rows: usize,
+    next: usize,
+    buf: Vec<u8>,
 }
 
-impl StagedRows {
-    pub fn open(path: &Path, dims: usize, rows: u64) -> Result<StagedRows> {
-        if rows == 0 {
-            return Ok(StagedRows { map: None, dims, rows: 0 });
-        }
+impl StagedReader {
+    pub fn open(path: &Path, dims: usize, rows: u64) -> Result<StagedReader> {
         let file = File::open(path).map_err(|e| VectorError::io(path, e))?;
-        // SAFETY: only this process (the lock holder) writes the staging
-        // file, and it does not append while publishing.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| VectorError::io(path, e))?;
-        if (map.len() as u64) < rows * row_len(dims) as u64 {
+        let have = file.metadata().map_err(|e| VectorError::io(path, e))?.len();
+        if have < rows * row_len(dims) as u64 {
             return Err(VectorError::corrupt(path, "staging file shorter than its checkpoint"));
         }
-        Ok(StagedRows { map: Some(map), dims, rows: rows as usize })
+        Ok(StagedReader {
+            reader: std::io::BufReader::with_capacity(1 << 20, file),
+            path: path.to_path_buf(),
+            dims,
+            rows: rows as usize,
+            next: 0,
+            buf: vec![0; row_len(dims)],
+        })
     }
 
-    fn row(&self, i: usize) -> &[u8] {
-        let len = row_len(self.dims);
-        &self.map.as_ref().expect("rows > 0")[i * len..(i + 1) * len]
-    }
-
-    pub fn id(&self, i: usize) -> i64 {
-        i64::from_le_bytes(self.row(i)[..8].try_into().expect("8 bytes"))
-    }
-
-    pub fn vector_into(&self, i: usize, out: &mut [f16]) {
-        for (o, b) in out.iter_mut().zip(self.row(i)[8..].chunks_exact(2)) {
+    /// Reads row `index` (rows must be asked for in ascending order),
+    /// returning its id and filling `out` with its vector.
+    pub fn read_row(&mut self, index: usize, out: &mut [f16]) -> Result<i64> {
+        use std::io::Read;
+        assert!(index >= self.next && index < self.rows, "rows are read forward");
+        while self.next <= index {
+            self.reader.read_exact(&mut self.buf).map_err(|e| VectorError::io(&self.path, e))?;
+            self.next += 1;
+        }
+        for (o, b) in out.iter_mut().zip(self.buf[8..].chunks_exact(2)) {
             *o = f16::from_bits(u16::from_le_bytes([b[0], b[1]]));
         }
+        let _ = self.dims;
+        Ok(i64::from_le_bytes(self.buf[..8].try_into().expect("8 bytes")))
+    }
+
+    /// Every staged id, in order (one sequential pass; rewinds afterwards).
+    pub fn ids(&mut self) -> Result<Vec<i64>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut ids = Vec::with_capacity(self.rows);
+        self.reader.seek(SeekFrom::Start(0)).map_err(|e| VectorError::io(&self.path, e))?;
+        for _ in 0..self.rows {
+            self.reader.read_exact(&mut self.buf).map_err(|e| VectorError::io(&self.path, e))?;
+            ids.push(i64::from_le_bytes(self.buf[..8].try_into().expect("8 bytes")));
+        }
+        self.reader.seek(SeekFrom::Start(0)).map_err(|e| VectorError::io(&self.path, e))?;
+        self.next = 0;
+        Ok(ids)
     }
 }

@@ -10,43 +10,42 @@ use super::tier::{segment_dir, staging_path};
 use crate::model::Role;
 use crate::store::Store;
 use crate::vector::manifest::{Manifest, SegmentEntry};
-use crate::vector::segment::{self, RowMeta, Segment};
-use crate::vector::staging::StagedRows;
+use crate::vector::segment::{self, RowTable, Segment};
+use crate::vector::staging::StagedReader;
 use crate::vector::{VectorError, fsio};
 
-/// Metadata for live message ids (ascending); ids not in the store are
-/// absent from the result (replaced or deleted since they were embedded).
-fn live_meta(store: &Store, ids: &[i64]) -> Result<Vec<Option<RowMeta>>, BackfillError> {
-    let mut out = Vec::with_capacity(ids.len());
+/// Rows for the ids (ascending) that are still live in the store, with
+/// fresh metadata, and the positions in `ids` they came from. Ids no longer
+/// in the store (replaced or deleted since they were embedded) are left out.
+fn live_rows(store: &Store, ids: &[i64]) -> Result<(RowTable, Vec<usize>), BackfillError> {
+    let mut table = RowTable::default();
+    let mut kept = Vec::with_capacity(ids.len());
     let conn = store.conn();
     let mut stmt = conn.prepare_cached(
         "SELECT m.id, m.created_at, m.role, c.agent, c.workspace FROM messages m
          JOIN conversations c ON c.id = m.conversation_id WHERE m.id BETWEEN ?1 AND ?2 ORDER BY m.id",
     )?;
+    let mut pos = 0usize;
     for chunk in ids.chunks(8192) {
         let (lo, hi) = (chunk[0], chunk[chunk.len() - 1]);
         let mut rows = stmt.query(rusqlite::params![lo, hi])?;
-        let mut want = chunk.iter().peekable();
         while let Some(r) = rows.next()? {
             let id: i64 = r.get(0)?;
-            while want.peek().is_some_and(|&&w| w < id) {
-                want.next();
-                out.push(None);
+            while pos < ids.len() && ids[pos] < id {
+                pos += 1;
             }
-            if want.peek() == Some(&&id) {
-                want.next();
-                let role: String = r.get(2)?;
-                out.push(Some(RowMeta {
-                    created_at: r.get(1)?,
-                    role: role.parse().unwrap_or(Role::System),
-                    agent: r.get(3)?,
-                    workspace: r.get(4)?,
-                }));
+            if pos < ids.len() && ids[pos] == id {
+                let role: String = r.get_ref(2)?.as_str().unwrap_or("system").to_string();
+                let agent = r.get_ref(3)?.as_str().unwrap_or("");
+                let workspace = r.get_ref(4)?.as_str_or_null().ok().flatten();
+                if table.push(id, r.get(1)?, role.parse().unwrap_or(Role::System), agent, workspace) {
+                    kept.push(pos);
+                }
+                pos += 1;
             }
         }
-        out.extend(want.map(|_| None));
     }
-    Ok(out)
+    Ok((table, kept))
 }
 
 /// Makes the staged rows a published segment. Order: segment file written
@@ -56,32 +55,29 @@ fn live_meta(store: &Store, ids: &[i64]) -> Result<Vec<Option<RowMeta>>, Backfil
 /// write leaves an unlisted file (removed on the next run) and the staging
 /// rows intact; after it, a stale staging file that the checkpoint ignores.
 pub(super) fn publish(store: &Store, dir: &Path, manifest: &mut Manifest) -> Result<u64, BackfillError> {
-    let staged = StagedRows::open(&staging_path(dir), manifest.dims, manifest.checkpoint.staged_rows)?;
-    let ids: Vec<i64> = (0..staged.rows).map(|i| staged.id(i)).collect();
-    let metas = live_meta(store, &ids)?;
-    let keep: Vec<usize> = (0..ids.len()).filter(|&i| metas[i].is_some()).collect();
+    let mut staged = StagedReader::open(&staging_path(dir), manifest.dims, manifest.checkpoint.staged_rows)?;
+    let ids = staged.ids()?;
+    let (rows, keep) = live_rows(store, &ids)?;
+    drop(ids);
     let name = format!("seg-{:06}.cvs", manifest.next_segment);
     let segs = segment_dir(dir);
     let final_path = segs.join(&name);
     let tmp = segs.join(format!("{name}.tmp"));
-    let kept_ids: Vec<i64> = keep.iter().map(|&i| ids[i]).collect();
-    let kept_meta: Vec<RowMeta> = keep.iter().map(|&i| metas[i].clone().expect("kept")).collect();
-    let checksum =
-        segment::write(&tmp, &manifest.embedder_id, manifest.dims, &kept_ids, &kept_meta, |k, row: &mut [f16]| {
-            staged.vector_into(keep[k], row);
-            Ok(())
-        })?;
+    let checksum = segment::write(&tmp, &manifest.embedder_id, manifest.dims, &rows, |k, row: &mut [f16]| {
+        staged.read_row(keep[k], row)?;
+        Ok(())
+    })?;
     crate::faults::point("publish.before_rename");
     std::fs::rename(&tmp, &final_path).map_err(|e| VectorError::io(&final_path, e))?;
     fsio::sync_dir(&segs)?;
     crate::faults::point("publish.before_manifest");
     let bytes = std::fs::metadata(&final_path).map(|m| m.len()).unwrap_or(0);
-    if !kept_ids.is_empty() {
+    if !rows.is_empty() {
         manifest.segments.push(SegmentEntry {
             file: name,
-            rows: kept_ids.len() as u64,
-            min_message_id: kept_ids[0],
-            max_message_id: kept_ids[kept_ids.len() - 1],
+            rows: rows.len() as u64,
+            min_message_id: rows.ids[0],
+            max_message_id: rows.ids[rows.len() - 1],
             checksum,
         });
     }
@@ -90,7 +86,7 @@ pub(super) fn publish(store: &Store, dir: &Path, manifest: &mut Manifest) -> Res
     manifest.save(dir)?;
     crate::faults::point("publish.after_manifest");
     drop(staged);
-    if kept_ids.is_empty() {
+    if rows.is_empty() {
         let _ = std::fs::remove_file(&final_path);
     }
     let _ = std::fs::remove_file(staging_path(dir));
@@ -129,17 +125,15 @@ pub fn compact(store: &Store, dir: &Path, tier: super::Tier) -> Result<CompactRe
     all.sort_unstable();
     all.dedup_by_key(|x| x.0);
     let ids: Vec<i64> = all.iter().map(|x| x.0).collect();
-    let metas = if ids.is_empty() { Vec::new() } else { live_meta(store, &ids)? };
-    let keep: Vec<usize> = (0..ids.len()).filter(|&i| metas[i].is_some()).collect();
+    let (rows, keep) = if ids.is_empty() { (RowTable::default(), Vec::new()) } else { live_rows(store, &ids)? };
     let before = manifest.segments.len();
     let old_files: Vec<String> = manifest.segments.iter().map(|s| s.file.clone()).collect();
     manifest.segments.clear();
     if !keep.is_empty() {
         let name = format!("seg-{:06}.cvs", manifest.next_segment);
         let tmp = segs.join(format!("{name}.tmp"));
-        let kept_ids: Vec<i64> = keep.iter().map(|&i| ids[i]).collect();
-        let kept_meta: Vec<RowMeta> = keep.iter().map(|&i| metas[i].clone().expect("kept")).collect();
-        let checksum = segment::write(&tmp, &manifest.embedder_id, manifest.dims, &kept_ids, &kept_meta, |k, row| {
+        let kept_ids = &rows.ids;
+        let checksum = segment::write(&tmp, &manifest.embedder_id, manifest.dims, &rows, |k, row| {
             let (_, si, r) = all[keep[k]];
             row.copy_from_slice(opened[si].vector(r));
             Ok(())
