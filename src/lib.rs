@@ -13,6 +13,7 @@ pub mod indexer;
 pub mod lexical;
 pub mod lock;
 pub mod model;
+pub mod models;
 pub mod search;
 pub mod store;
 pub mod time;

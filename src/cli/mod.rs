@@ -3,6 +3,7 @@
 
 mod error;
 mod index;
+mod models;
 mod search;
 mod semantic;
 mod style;
@@ -43,6 +44,9 @@ pub enum Command {
     View(view::ViewArgs),
     /// Print the messages around one message.
     Expand(view::ExpandArgs),
+    /// The quality tier's model: install, list, verify, remove.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
     /// Semantic tiers: backfill, status, report, compact.
     #[command(subcommand)]
     Semantic(semantic::SemanticCommand),
@@ -72,6 +76,7 @@ pub fn main() -> i32 {
         Command::View(args) => (args.json, view::view(&cli.global, &args)),
         Command::Expand(args) => (args.json, view::expand(&cli.global, &args)),
         Command::Semantic(cmd) => (cmd.json(), semantic::run(&cli.global, &cmd)),
+        Command::Models(cmd) => (cmd.json(), models::run(&cli.global, &cmd)),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@
 
 pub mod canonical;
 pub mod hash;
+pub mod minilm;
 
 /// Why a batch could not be embedded.
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +47,12 @@ pub fn l2_normalize(v: &mut [f32]) {
 
 /// Loads the `quality` tier's embedder from the data dir's installed model.
 pub fn load_quality(data: &crate::config::DataDir) -> Result<Box<dyn Embedder>, EmbedError> {
-    let dir = data.models().join("minilm-384");
-    Err(EmbedError::Missing {
-        path: dir.display().to_string(),
-        message: "the quality model is not installed; run `cass models install --from DIR`".into(),
-    })
+    let dir = crate::models::minilm_dir(data);
+    if !dir.join("model.safetensors").exists() {
+        return Err(EmbedError::Missing {
+            path: dir.display().to_string(),
+            message: "the quality model is not installed; run `cass models install --from DIR`".into(),
+        });
+    }
+    Ok(Box::new(minilm::MiniLm::load(&dir, crate::models::minilm_checksum(), None)?))
 }

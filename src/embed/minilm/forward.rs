@@ -1,0 +1,174 @@
+//! The BERT encoder forward pass, for sentence embeddings.
+//!
+//! Sequences are packed, not padded: the tokens of every sequence in a
+//! batch are rows of one `[tokens × hidden]` matrix, so the dense layers
+//! (≈ 90 % of the FLOPs) run as a few large GEMMs over real tokens only, and
+//! attention runs per (sequence, head) on exactly that sequence's rows. No
+//! mask is needed because no row is padding, and a batch of one long and
+//! thirty-one short inputs costs what those inputs cost, not 32 × the long one.
+
+use rayon::prelude::*;
+
+use super::math::{View, add_bias, add_layer_norm, bias_gelu, dense, matmul, scaled_softmax, transposed};
+use super::weights::Weights;
+
+/// A raw pointer that may cross threads: every task writes a disjoint
+/// region (its own rows, or its own head's columns of its own rows).
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+// SAFETY: see the type's doc; the regions written through it never overlap.
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// Through a method, so closures capture the whole (Send) wrapper.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Embeds token-id sequences: mean-pooled over each sequence's tokens and
+/// L2-normalized. Returns `seqs.len() × hidden` floats.
+pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize) -> Vec<f32> {
+    let cfg = &w.config;
+    let h = cfg.hidden_size;
+    let f = cfg.intermediate_size;
+    let heads = cfg.num_attention_heads;
+    let dh = h / heads;
+    let eps = cfg.layer_norm_eps;
+    let starts: Vec<usize> = seqs
+        .iter()
+        .scan(0usize, |acc, s| {
+            let start = *acc;
+            *acc += s.len();
+            Some(start)
+        })
+        .collect();
+    let total: usize = seqs.iter().map(Vec::len).sum();
+    let mut out = vec![0f32; seqs.len() * h];
+    if total == 0 {
+        return out;
+    }
+    // Embeddings: word + position + token type 0, then layer norm.
+    let tokens: Vec<(u32, usize)> =
+        seqs.iter().flat_map(|s| s.iter().enumerate().map(|(pos, &id)| (id, pos))).collect();
+    let mut x = vec![0f32; total * h];
+    x.par_chunks_mut(h).zip(tokens.par_iter()).for_each(|(row, &(id, pos))| {
+        let id = (id as usize).min(cfg.vocab_size - 1);
+        let pos = pos.min(cfg.max_position_embeddings - 1);
+        let word = &w.word[id * h..(id + 1) * h];
+        let p = &w.position[pos * h..(pos + 1) * h];
+        for j in 0..h {
+            row[j] = word[j] + p[j] + w.token_type0[j];
+        }
+        add_layer_norm(row, None, &w.emb_ln_g, &w.emb_ln_b, eps);
+    });
+
+    let mut qkv = vec![0f32; total * 3 * h];
+    let mut ctx = vec![0f32; total * h];
+    let mut tmp = vec![0f32; total * h];
+    let mut up = vec![0f32; total * f];
+    let scale = 1.0 / (dh as f32).sqrt();
+    let tasks: Vec<(usize, usize)> = (0..seqs.len()).flat_map(|s| (0..heads).map(move |hd| (s, hd))).collect();
+
+    for layer in &w.layers {
+        // SAFETY (all matmuls below): buffers are sized for `total` rows of
+        // the stated widths, and each output buffer is written by one call.
+        unsafe {
+            matmul(
+                total,
+                h,
+                3 * h,
+                dense(x.as_ptr(), h),
+                transposed(layer.qkv_w.as_ptr(), h),
+                qkv.as_mut_ptr(),
+                3 * h,
+                threads,
+            )
+        };
+        qkv.par_chunks_mut(3 * h).for_each(|row| add_bias(row, &layer.qkv_b));
+
+        let qkv_ptr = qkv.as_ptr() as usize;
+        let ctx_ptr = SharedMut(ctx.as_mut_ptr());
+        tasks.par_iter().for_each(|&(s, hd)| {
+            let len = seqs[s].len();
+            if len == 0 {
+                return;
+            }
+            let base = (qkv_ptr as *const f32).wrapping_add(starts[s] * 3 * h + hd * dh);
+            let q = View { ptr: base, row_stride: (3 * h) as isize, col_stride: 1 };
+            let k_t = transposed(base.wrapping_add(h), 3 * h);
+            let v = View { ptr: base.wrapping_add(2 * h), row_stride: (3 * h) as isize, col_stride: 1 };
+            let mut scores = vec![0f32; len * len];
+            // SAFETY: q, k and v address `len` rows of this sequence and `dh`
+            // columns of this head inside `qkv`; the output block (this
+            // sequence's rows, this head's columns of `ctx`) is written by
+            // this task alone.
+            unsafe {
+                matmul(len, dh, len, q, k_t, scores.as_mut_ptr(), len, 1);
+                for row in scores.chunks_exact_mut(len) {
+                    scaled_softmax(row, scale);
+                }
+                let out = ctx_ptr.get().add(starts[s] * h + hd * dh);
+                matmul(len, len, dh, dense(scores.as_ptr(), len), v, out, h, 1);
+            }
+        });
+
+        unsafe {
+            matmul(
+                total,
+                h,
+                h,
+                dense(ctx.as_ptr(), h),
+                transposed(layer.out_w.as_ptr(), h),
+                tmp.as_mut_ptr(),
+                h,
+                threads,
+            )
+        };
+        x.par_chunks_mut(h).zip(tmp.par_chunks_mut(h)).for_each(|(xr, tr)| {
+            add_bias(tr, &layer.out_b);
+            add_layer_norm(xr, Some(tr), &layer.ln1_g, &layer.ln1_b, eps);
+        });
+
+        unsafe {
+            matmul(total, h, f, dense(x.as_ptr(), h), transposed(layer.up_w.as_ptr(), h), up.as_mut_ptr(), f, threads)
+        };
+        up.par_chunks_mut(f).for_each(|row| bias_gelu(row, &layer.up_b));
+
+        unsafe {
+            matmul(
+                total,
+                f,
+                h,
+                dense(up.as_ptr(), f),
+                transposed(layer.down_w.as_ptr(), f),
+                tmp.as_mut_ptr(),
+                h,
+                threads,
+            )
+        };
+        x.par_chunks_mut(h).zip(tmp.par_chunks_mut(h)).for_each(|(xr, tr)| {
+            add_bias(tr, &layer.down_b);
+            add_layer_norm(xr, Some(tr), &layer.ln2_g, &layer.ln2_b, eps);
+        });
+    }
+
+    // Mean pooling over each sequence's tokens, then L2 normalization.
+    out.par_chunks_mut(h).enumerate().for_each(|(s, o)| {
+        let len = seqs[s].len();
+        if len == 0 {
+            return;
+        }
+        for row in x[starts[s] * h..(starts[s] + len) * h].chunks_exact(h) {
+            for (a, b) in o.iter_mut().zip(row) {
+                *a += b;
+            }
+        }
+        for a in o.iter_mut() {
+            *a /= len as f32;
+        }
+        crate::embed::l2_normalize(o);
+    });
+    out
+}

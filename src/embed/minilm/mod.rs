@@ -1,0 +1,117 @@
+//! The `quality` tier's embedder: sentence-transformers all-MiniLM-L6-v2
+//! (BERT, 6 layers, hidden 384), in pure Rust. The tokenizer is the model's
+//! own `tokenizer.json` through the `tokenizers` crate (truncation at 256,
+//! no padding, as sentence-transformers runs it); the forward pass is our
+//! own on the `gemm` crate ([`forward`]); weights come from
+//! `model.safetensors` ([`weights`]).
+
+mod forward;
+pub mod math;
+pub mod weights;
+
+use std::path::Path;
+
+use tokenizers::{Tokenizer, TruncationParams};
+
+use super::{EmbedError, Embedder};
+pub use weights::{BertConfig, Weights};
+
+pub const MINILM_ID: &str = "minilm-384";
+/// sentence-transformers' `max_seq_length` for this model.
+pub const MAX_TOKENS: usize = 256;
+/// Largest padded-free batch, in tokens: bounds the `[tokens × 1536]`
+/// intermediate activations (about 100 MB here) whatever the input mix.
+pub const BATCH_TOKEN_BUDGET: usize = 16_384;
+
+pub struct MiniLm {
+    tokenizer: Tokenizer,
+    weights: Weights,
+    pool: rayon::ThreadPool,
+    threads: usize,
+    checksum: String,
+    id: String,
+}
+
+fn model_err(dir: &Path, message: impl std::fmt::Display) -> EmbedError {
+    EmbedError::Model { model: dir.display().to_string(), message: message.to_string() }
+}
+
+impl MiniLm {
+    /// Loads the model in `dir`. `checksum` is what tier manifests record
+    /// for it (the pinned sha256 of `model.safetensors` for an installed
+    /// model). `threads`: `None` means every core.
+    pub fn load(dir: &Path, checksum: &str, threads: Option<usize>) -> Result<MiniLm, EmbedError> {
+        let tok_path = dir.join("tokenizer.json");
+        if !tok_path.exists() {
+            return Err(EmbedError::Missing {
+                path: tok_path.display().to_string(),
+                message: "no tokenizer.json".into(),
+            });
+        }
+        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| model_err(&tok_path, e))?;
+        // The shipped tokenizer.json truncates and pads to 128; the model
+        // was trained and is served truncating at 256, padding to nothing.
+        tokenizer
+            .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
+            .map_err(|e| model_err(&tok_path, e))?;
+        tokenizer.with_padding(None);
+        let weights = Weights::load(dir)?;
+        let threads = threads
+            .or_else(|| std::env::var("CASS_EMBED_THREADS").ok().and_then(|v| v.parse().ok()))
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("cass-embed-{i}"))
+            .build()
+            .map_err(|e| model_err(dir, e))?;
+        let id = if weights.config.hidden_size == 384 {
+            MINILM_ID.to_string()
+        } else {
+            format!("bert-{}", weights.config.hidden_size)
+        };
+        Ok(MiniLm { tokenizer, weights, pool, threads, checksum: checksum.to_string(), id })
+    }
+
+    pub fn config(&self) -> &BertConfig {
+        &self.weights.config
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Token ids per text: `[CLS] … [SEP]`, at most 256.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, EmbedError> {
+        let enc = self
+            .pool
+            .install(|| self.tokenizer.encode_batch(texts.to_vec(), true))
+            .map_err(|e| EmbedError::Model { model: self.id.clone(), message: e.to_string() })?;
+        Ok(enc.into_iter().map(|e| e.get_ids().to_vec()).collect())
+    }
+
+    /// Embeds already-tokenized sequences.
+    pub fn embed_tokens(&self, seqs: &[Vec<u32>]) -> Vec<f32> {
+        self.pool.install(|| forward::embed(&self.weights, seqs, self.threads))
+    }
+}
+
+impl Embedder for MiniLm {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn dims(&self) -> usize {
+        self.weights.config.hidden_size
+    }
+    fn model_checksum(&self) -> Option<String> {
+        Some(self.checksum.clone())
+    }
+    fn embed(&self, texts: &[&str], out: &mut Vec<f32>) -> Result<(), EmbedError> {
+        let seqs = self.tokenize(texts)?;
+        out.extend(self.embed_tokens(&seqs));
+        Ok(())
+    }
+    fn batch_token_budget(&self) -> Option<usize> {
+        Some(BATCH_TOKEN_BUDGET)
+    }
+}

@@ -1,0 +1,301 @@
+//! Installed model files: install from a directory or a URL the user names,
+//! verify against checksums pinned in the binary, list, remove.
+//!
+//! Nothing is downloaded unless the user asks. A model whose files do not
+//! match the pinned sha256 is refused: an embedder must be exactly the one a
+//! tier was built with, or vectors from two models would be mixed.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::DataDir;
+
+/// The quality tier's model id (and its folder under `models/`).
+pub const MINILM_ID: &str = "minilm-384";
+
+/// One file of a model, with its pinned checksum.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelFile {
+    pub path: &'static str,
+    pub sha256: &'static str,
+    /// Needed to run; optional files are copied and verified when present.
+    pub required: bool,
+}
+
+/// sentence-transformers/all-MiniLM-L6-v2, as published (Apache-2.0).
+pub const MINILM_FILES: &[ModelFile] = &[
+    ModelFile {
+        path: "config.json",
+        sha256: "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+        required: true,
+    },
+    ModelFile {
+        path: "tokenizer.json",
+        sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        required: true,
+    },
+    ModelFile {
+        path: "model.safetensors",
+        sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        required: true,
+    },
+    ModelFile {
+        path: "1_Pooling/config.json",
+        sha256: "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+        required: false,
+    },
+    ModelFile {
+        path: "config_sentence_transformers.json",
+        sha256: "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3",
+        required: false,
+    },
+    ModelFile {
+        path: "modules.json",
+        sha256: "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+        required: false,
+    },
+    ModelFile {
+        path: "sentence_bert_config.json",
+        sha256: "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
+        required: false,
+    },
+    ModelFile {
+        path: "special_tokens_map.json",
+        sha256: "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+        required: false,
+    },
+    ModelFile {
+        path: "tokenizer_config.json",
+        sha256: "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+        required: false,
+    },
+    ModelFile {
+        path: "vocab.txt",
+        sha256: "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+        required: false,
+    },
+    ModelFile {
+        path: "MODEL_CARD.md",
+        sha256: "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",
+        required: false,
+    },
+];
+
+/// The checksum recorded in tier manifests for the MiniLM model.
+pub fn minilm_checksum() -> &'static str {
+    MINILM_FILES.iter().find(|f| f.path == "model.safetensors").expect("pinned").sha256
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: sha256 {actual} does not match the pinned {expected}; refusing this file")]
+    Mismatch { path: PathBuf, expected: &'static str, actual: String },
+    #[error("{path}: required model file missing")]
+    Missing { path: PathBuf },
+    #[error("download {url}: {message}")]
+    Download { url: String, message: String },
+    #[error("no model installed at {0} (run `cass models install --from DIR`)")]
+    NotInstalled(PathBuf),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
+    move |source| ModelError::Io { path: path.to_path_buf(), source }
+}
+
+/// The folder the MiniLM model is installed in.
+pub fn minilm_dir(data: &DataDir) -> PathBuf {
+    data.models().join(MINILM_ID)
+}
+
+/// sha256 of a file, hex.
+pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
+    let mut f = File::open(path).map_err(io(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where install takes files from.
+pub enum Source<'a> {
+    Dir(&'a Path),
+    Url(&'a str),
+}
+
+/// What install did.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallReport {
+    pub model: &'static str,
+    pub dir: PathBuf,
+    pub files: Vec<String>,
+    pub bytes: u64,
+}
+
+/// Installs the MiniLM files into `models/minilm-384/`, verifying each one.
+/// Files land as `.partial` first and are renamed only after every file
+/// verified, so a failed install never leaves a half-model in place.
+pub fn install(
+    data: &DataDir,
+    source: Source<'_>,
+    progress: &dyn Fn(&str, u64, u64),
+) -> Result<InstallReport, ModelError> {
+    let dest = minilm_dir(data);
+    fs::create_dir_all(&dest).map_err(io(&dest))?;
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut files = Vec::new();
+    let mut bytes = 0;
+    for f in MINILM_FILES {
+        let target = dest.join(f.path);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        let partial = PathBuf::from(format!("{}.partial", target.display()));
+        let fetched = match &source {
+            Source::Dir(dir) => copy_file(&dir.join(f.path), &partial)?,
+            Source::Url(url) => download(&format!("{}/{}", url.trim_end_matches('/'), f.path), &partial, progress)?,
+        };
+        let Some(len) = fetched else {
+            if f.required {
+                return Err(ModelError::Missing { path: PathBuf::from(f.path) });
+            }
+            continue;
+        };
+        let actual = sha256_file(&partial)?;
+        if actual != f.sha256 {
+            let _ = fs::remove_file(&partial);
+            return Err(ModelError::Mismatch { path: PathBuf::from(f.path), expected: f.sha256, actual });
+        }
+        bytes += len;
+        files.push(f.path.to_string());
+        staged.push((partial, target));
+    }
+    for (partial, target) in staged {
+        fs::rename(&partial, &target).map_err(io(&target))?;
+    }
+    Ok(InstallReport { model: MINILM_ID, dir: dest, files, bytes })
+}
+
+/// Copies `from` to `to`; `Ok(None)` when `from` does not exist.
+fn copy_file(from: &Path, to: &Path) -> Result<Option<u64>, ModelError> {
+    match fs::copy(from, to) {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ModelError::Io { path: from.to_path_buf(), source: e }),
+    }
+}
+
+/// Downloads `url` into `to`, resuming a `.partial` left by an earlier try
+/// (HTTP Range). `Ok(None)` on 404.
+fn download(url: &str, to: &Path, progress: &dyn Fn(&str, u64, u64)) -> Result<Option<u64>, ModelError> {
+    let err = |message: String| ModelError::Download { url: url.to_string(), message };
+    let have = fs::metadata(to).map(|m| m.len()).unwrap_or(0);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut req = agent.get(url);
+    if have > 0 {
+        req = req.header("Range", format!("bytes={have}-"));
+    }
+    let resp = req.call().map_err(|e| err(e.to_string()))?;
+    let status = resp.status().as_u16();
+    let (mut file, start) = match status {
+        404 => return Ok(None),
+        206 => (fs::OpenOptions::new().append(true).open(to).map_err(io(to))?, have),
+        200 => (File::create(to).map_err(io(to))?, 0),
+        416 if have > 0 => return Ok(Some(have)), // already complete
+        s => return Err(err(format!("HTTP status {s}"))),
+    };
+    let total = resp
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|n| n + start)
+        .unwrap_or(0);
+    let mut body = resp.into_body().into_reader();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut done = start;
+    loop {
+        let n = body.read(&mut buf).map_err(|e| err(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        file.write_all(&buf[..n]).map_err(io(to))?;
+        done += n as u64;
+        progress(url, done, total);
+    }
+    file.sync_all().map_err(io(to))?;
+    Ok(Some(done))
+}
+
+/// One installed file's state.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileCheck {
+    pub path: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Re-hashes every installed file against the pinned checksums.
+pub fn verify(data: &DataDir) -> Result<Vec<FileCheck>, ModelError> {
+    let dir = minilm_dir(data);
+    if !dir.join("model.safetensors").exists() {
+        return Err(ModelError::NotInstalled(dir));
+    }
+    let mut out = Vec::new();
+    for f in MINILM_FILES {
+        let p = dir.join(f.path);
+        if !p.exists() {
+            if f.required {
+                out.push(FileCheck { path: f.path.into(), ok: false, detail: "missing".into() });
+            }
+            continue;
+        }
+        let actual = sha256_file(&p)?;
+        let ok = actual == f.sha256;
+        let detail = if ok { "ok".into() } else { format!("sha256 {actual}, pinned {}", f.sha256) };
+        out.push(FileCheck { path: f.path.into(), ok, detail });
+    }
+    Ok(out)
+}
+
+/// Installed models and their size (no hashing).
+#[derive(Debug, Clone, Serialize)]
+pub struct Installed {
+    pub model: &'static str,
+    pub dir: PathBuf,
+    pub installed: bool,
+    pub bytes: u64,
+    pub tier: &'static str,
+}
+
+pub fn list(data: &DataDir) -> Vec<Installed> {
+    let dir = minilm_dir(data);
+    let bytes = MINILM_FILES.iter().filter_map(|f| fs::metadata(dir.join(f.path)).ok()).map(|m| m.len()).sum();
+    let installed = MINILM_FILES.iter().filter(|f| f.required).all(|f| dir.join(f.path).exists());
+    vec![Installed { model: MINILM_ID, dir, installed, bytes, tier: "quality" }]
+}
+
+/// Removes the installed model (the quality tier stays, but cannot run).
+pub fn remove(data: &DataDir) -> Result<bool, ModelError> {
+    let dir = minilm_dir(data);
+    if !dir.exists() {
+        return Ok(false);
+    }
+    fs::remove_dir_all(&dir).map_err(io(&dir))?;
+    Ok(true)
+}
