@@ -1,0 +1,215 @@
+//! The quality tier end to end: install the model (from a directory, and
+//! from a URL served on 127.0.0.1 with an interrupted download resumed),
+//! refuse tampered files, backfill, and find a paraphrase. Needs
+//! ../shared/models (skips, saying so, where it is absent).
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+fn model_dir() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models/all-MiniLM-L6-v2");
+    if p.join("model.safetensors").exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: ../shared/models is not present");
+        None
+    }
+}
+
+fn line(session: &str, role: &str, text: &str, ts: &str) -> String {
+    format!(
+        "{{\"type\":\"{role}\",\"sessionId\":\"{session}\",\"cwd\":\"/home/dev/misc\",\"timestamp\":\"{ts}\",\"message\":{{\"role\":\"{role}\",\"content\":{}}}}}\n",
+        serde_json::to_string(text).unwrap()
+    )
+}
+
+#[test]
+fn install_backfill_and_find_a_paraphrase() {
+    let Some(model) = model_dir() else { return };
+    let sb = Sandbox::new();
+    copy_tree(&own_fixtures(), &sb.home());
+    let dir = sb.home().join(".claude/projects/-home-dev-misc");
+    std::fs::create_dir_all(&dir).unwrap();
+    let msgs = [
+        "My laptop battery drains very quickly overnight even when it is asleep.",
+        "How do I center a div horizontally with flexbox?",
+        "Postgres query planner ignores my index on the orders table.",
+        "The borrow checker complains that I move a value inside a loop.",
+        "Add retries with exponential backoff to the HTTP client.",
+    ];
+    let text: String = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| line("misc", "user", m, &format!("2026-04-0{}T10:00:00Z", i + 1)))
+        .collect();
+    std::fs::write(dir.join("misc.jsonl"), text).unwrap();
+    sb.json(&["index"]);
+
+    let installed = sb.json(&["models", "install", "--from", model.to_str().unwrap()]);
+    assert_eq!(installed["model"], "minilm-384");
+    assert!(installed["files"].as_array().unwrap().len() >= 3);
+    assert_eq!(sb.json(&["models", "list"])["models"][0]["installed"], true);
+    assert_eq!(sb.json(&["models", "verify"])["ok"], true);
+
+    let r = sb.json(&["semantic", "backfill", "--tier", "quality"]);
+    assert_eq!((r["outcome"].as_str(), r["published"].as_bool()), (Some("complete"), Some(true)));
+    assert_eq!(r["embedder_id"], "minilm-384");
+    let status = sb.json(&["semantic", "status"]);
+    let q = status["tiers"].as_array().unwrap().iter().find(|t| t["tier"] == "quality").unwrap().clone();
+    assert_eq!((q["built"].as_bool(), q["pending_rows"].as_u64()), (Some(true), Some(0)));
+
+    // No word in common with the target message.
+    let query = "notebook power cell depletes fast during standby";
+    let target = msgs[0].to_lowercase();
+    for w in query.split_whitespace() {
+        assert!(!target.split(|c: char| !c.is_alphanumeric()).any(|t| t == w), "{w} is in the target");
+    }
+    let res = sb.json(&["search", query, "--mode", "semantic", "--tier", "quality", "--limit", "3"]);
+    assert_eq!((res["mode"].as_str(), res["tier"].as_str()), (Some("semantic"), Some("quality")));
+    let top: Vec<String> = res["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            sb.db()
+                .query_row("SELECT content FROM messages WHERE id = ?1", [h["message_id"].as_i64().unwrap()], |r| {
+                    r.get(0)
+                })
+                .unwrap()
+        })
+        .collect();
+    assert!(top.iter().any(|c| c == msgs[0]), "target not in top 3: {top:?}");
+    // With the quality tier published, the default picks it.
+    let default = sb.json(&["search", "battery"]);
+    assert_eq!((default["mode"].as_str(), default["tier"].as_str()), (Some("hybrid"), Some("quality")));
+
+    // Removing the model: quality is published but cannot run. The default
+    // says so and uses fast; asking for quality explicitly is an error.
+    sb.json(&["models", "remove"]);
+    let fallback = sb.json(&["search", "battery"]);
+    assert_eq!(fallback["tier"], "fast");
+    assert!(fallback["fallback"].as_str().unwrap().contains("quality"), "{fallback}");
+    assert_eq!(sb.run(&["search", "battery", "--tier", "quality", "--json"]).status.code(), Some(2));
+}
+
+#[test]
+fn tampered_model_files_are_refused() {
+    let Some(model) = model_dir() else { return };
+    let sb = Sandbox::new();
+    // Installing from a copy with one byte flipped is refused, and nothing
+    // is left installed.
+    let bad = sb.dir.path().join("bad-model");
+    copy_tree(&model, &bad);
+    let tok = bad.join("tokenizer.json");
+    let mut bytes = std::fs::read(&tok).unwrap();
+    bytes[100] ^= 0x01;
+    std::fs::write(&tok, &bytes).unwrap();
+    let out = sb.run(&["models", "install", "--from", bad.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["kind"], "checksum_mismatch");
+    assert!(err["error"]["message"].as_str().unwrap().contains("tokenizer.json"));
+    assert_eq!(sb.json(&["models", "list"])["models"][0]["installed"], false);
+
+    // A good install, then one byte flipped on disk: verify refuses it.
+    sb.json(&["models", "install", "--from", model.to_str().unwrap()]);
+    let installed = sb.data().join("models/minilm-384/model.safetensors");
+    let mut f = std::fs::OpenOptions::new().read(true).write(true).open(&installed).unwrap();
+    use std::io::{Seek, SeekFrom};
+    f.seek(SeekFrom::Start(4096)).unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact(&mut b).unwrap();
+    f.seek(SeekFrom::Start(4096)).unwrap();
+    f.write_all(&[b[0] ^ 0x80]).unwrap();
+    drop(f);
+    let out = sb.run(&["models", "verify", "--json"]);
+    assert_ne!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    let bad_files: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["ok"] == false)
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(bad_files, ["model.safetensors"]);
+}
+
+/// A tiny HTTP/1.1 file server on 127.0.0.1 with Range support, counting
+/// the body bytes it sends. Bounded: it stops when the test drops it.
+struct FileServer {
+    port: u16,
+    sent: Arc<AtomicU64>,
+}
+
+fn serve(root: PathBuf) -> FileServer {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = sent.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(64) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            let mut range_start = 0u64;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                    range_start = v.trim().trim_end_matches('-').parse().unwrap_or(0);
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+            match std::fs::read(root.join(&path)) {
+                Ok(body) => {
+                    let start = (range_start as usize).min(body.len());
+                    let status = if range_start > 0 { "206 Partial Content" } else { "200 OK" };
+                    let part = &body[start..];
+                    let head =
+                        format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", part.len());
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(part);
+                    counter.fetch_add(part.len() as u64, Ordering::SeqCst);
+                }
+                Err(_) => {
+                    let _ =
+                        stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                }
+            }
+        }
+    });
+    FileServer { port, sent }
+}
+
+#[test]
+fn install_from_a_url_resumes_an_interrupted_download() {
+    let Some(model) = model_dir() else { return };
+    let sb = Sandbox::new();
+    let server = serve(model.clone());
+    // An earlier attempt got the first 10 MB of the weights.
+    let dest = sb.data().join("models/minilm-384");
+    std::fs::create_dir_all(&dest).unwrap();
+    let weights = std::fs::read(model.join("model.safetensors")).unwrap();
+    std::fs::write(dest.join("model.safetensors.partial"), &weights[..10_000_000]).unwrap();
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let r = sb.json(&["models", "install", "--url", &url]);
+    assert_eq!(r["model"], "minilm-384");
+    let total: u64 = r["bytes"].as_u64().unwrap();
+    let sent = server.sent.load(Ordering::SeqCst);
+    assert_eq!(sent, total - 10_000_000, "only the missing part of the weights was fetched");
+    assert_eq!(sb.json(&["models", "verify"])["ok"], true);
+    assert!(!dest.join("model.safetensors.partial").exists());
+}
