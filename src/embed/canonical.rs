@@ -7,6 +7,8 @@
 //! skip messages that carry no signal ("ok", "thanks"), and cut at 2,000
 //! characters. An empty result means "do not embed".
 
+use std::borrow::Cow;
+
 /// Longest canonical text, in characters.
 pub const MAX_CHARS: usize = 2000;
 const CODE_HEAD: usize = 20;
@@ -43,26 +45,38 @@ const LOW_SIGNAL: &[&str] = &[
 
 /// The canonical form of a message, or `None` when it should not be embedded.
 pub fn canonical(text: &str) -> Option<String> {
-    let stripped = strip_escapes(text);
-    let trimmed = trim_code_blocks(&stripped);
+    // Most messages have no escapes and no fences: skip those copies.
+    let stripped: Cow<'_, str> = if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        Cow::Owned(strip_escapes(text))
+    } else {
+        Cow::Borrowed(text)
+    };
+    let trimmed: Cow<'_, str> =
+        if stripped.contains("```") { Cow::Owned(trim_code_blocks(&stripped)) } else { stripped };
     let mut out = String::with_capacity(trimmed.len().min(MAX_CHARS * 4));
     let mut chars = 0;
     'lines: for line in trimmed.lines() {
         let line = strip_markdown(line);
         for word in line.split_whitespace() {
-            if word.chars().count() > MAX_WORD_CHARS {
+            let n = if word.is_ascii() { word.len() } else { word.chars().count() };
+            if n > MAX_WORD_CHARS {
                 continue;
             }
             if !out.is_empty() {
-                out.push(' ');
-                chars += 1;
-            }
-            for c in word.chars() {
                 if chars >= MAX_CHARS {
                     break 'lines;
                 }
-                out.push(c);
+                out.push(' ');
                 chars += 1;
+            }
+            if chars + n <= MAX_CHARS {
+                out.push_str(word);
+                chars += n;
+            } else {
+                for c in word.chars().take(MAX_CHARS - chars) {
+                    out.push(c);
+                }
+                break 'lines;
             }
         }
     }
@@ -157,13 +171,16 @@ fn flush_block(out: &mut String, block: &[&str]) {
 
 /// Drops markdown decoration: heading and quote markers, list bullets,
 /// emphasis and inline-code punctuation, link targets.
-fn strip_markdown(line: &str) -> String {
+fn strip_markdown(line: &str) -> Cow<'_, str> {
     let mut l = line.trim_start();
     l = l.trim_start_matches('#').trim_start_matches('>').trim_start();
     for bullet in ["- ", "* ", "+ "] {
         if let Some(rest) = l.strip_prefix(bullet) {
             l = rest;
         }
+    }
+    if !l.contains(['*', '`', '|', '_', '[', ']']) {
+        return Cow::Borrowed(l);
     }
     let mut out = String::with_capacity(l.len());
     let mut chars = l.chars().peekable();
@@ -186,7 +203,7 @@ fn strip_markdown(line: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

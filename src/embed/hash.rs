@@ -28,24 +28,42 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 impl HashEmbedder {
     /// Embeds one text into `row` (length [`HASH_DIMS`], zeroed by the caller).
     pub fn embed_one(text: &str, row: &mut [f32]) {
-        let mut token = String::new();
-        let flush = |token: &mut String, row: &mut [f32]| {
-            if token.chars().count() >= 2 {
-                let h = fnv1a64(token.as_bytes());
-                let bucket = (h % HASH_DIMS as u64) as usize;
-                row[bucket] += if h >> 63 == 1 { -1.0 } else { 1.0 };
-            }
-            token.clear();
+        let mut add = |token: &[u8]| {
+            let h = fnv1a64(token);
+            let bucket = (h % HASH_DIMS as u64) as usize;
+            row[bucket] += if h >> 63 == 1 { -1.0 } else { 1.0 };
         };
-        for c in text.chars() {
-            if c.is_alphanumeric() {
-                token.extend(c.to_lowercase());
-            } else if !token.is_empty() {
-                flush(&mut token, row);
+        if text.is_ascii() {
+            // Fast path: bytes, lowercased into a small stack buffer.
+            let mut buf = [0u8; 256];
+            for token in text.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
+                if token.len() < 2 {
+                    continue;
+                }
+                if token.len() <= buf.len() {
+                    let t = &mut buf[..token.len()];
+                    t.copy_from_slice(token);
+                    t.make_ascii_lowercase();
+                    add(t);
+                } else {
+                    add(token.to_ascii_lowercase().as_slice());
+                }
             }
-        }
-        if !token.is_empty() {
-            flush(&mut token, row);
+        } else {
+            let mut token = String::new();
+            let mut chars = 0;
+            for c in text.chars().chain(std::iter::once(' ')) {
+                if c.is_alphanumeric() {
+                    token.extend(c.to_lowercase());
+                    chars += 1;
+                } else if !token.is_empty() {
+                    if chars >= 2 {
+                        add(token.as_bytes());
+                    }
+                    token.clear();
+                    chars = 0;
+                }
+            }
         }
         l2_normalize(row);
     }
@@ -91,6 +109,16 @@ mod tests {
         assert!((v[wb] - ws / norm).abs() < 1e-6);
         assert_eq!(v.iter().filter(|x| **x != 0.0).count(), 2);
         assert!((v.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn ascii_and_unicode_paths_agree() {
+        // The same tokens reached through the byte path and the char path.
+        let a = embed("Hello WORLD parser_error x");
+        let b = embed("Hello WORLD parser_error x é");
+        assert_eq!(a, b, "a one-char token is dropped on both paths");
+        let c = embed("naïve café");
+        assert_eq!(c.iter().filter(|x| **x != 0.0).count(), 2);
     }
 
     #[test]

@@ -50,9 +50,11 @@ impl Staging {
         for (id, row) in ids.iter().zip(vectors.chunks_exact(self.dims)) {
             buf.extend_from_slice(&id.to_le_bytes());
             half::slice::HalfFloatSliceExt::convert_from_f32_slice(&mut half_row[..], row);
-            for h in &half_row {
-                buf.extend_from_slice(&h.to_bits().to_le_bytes());
-            }
+            // SAFETY: `f16` is `repr(transparent)` over `u16`, and cass only
+            // builds for little-endian targets (see `segment.rs`), so these
+            // are the row's bytes as the file stores them.
+            let bytes = unsafe { std::slice::from_raw_parts(half_row.as_ptr().cast::<u8>(), half_row.len() * 2) };
+            buf.extend_from_slice(bytes);
         }
         self.file.write_all(&buf).map_err(|e| VectorError::io(&self.path, e))?;
         Ok(buf.len() as u64)

@@ -40,7 +40,7 @@ pub fn embedder_for(data: &crate::config::DataDir, tier: Tier) -> Result<Box<dyn
 }
 
 /// Messages selected per batch unless the caller says otherwise.
-pub const DEFAULT_BATCH: usize = 4096;
+pub const DEFAULT_BATCH: usize = 16_384;
 /// How often packet replay says it is still alive.
 const REPLAY_TICK: Duration = Duration::from_millis(250);
 
