@@ -63,7 +63,7 @@ pub fn run(global: &GlobalArgs, args: &IndexArgs) -> Result<i32, CliError> {
         let r = super::semantic::run_backfill(
             &data,
             crate::indexer::semantic::Tier::Fast,
-            crate::indexer::semantic::DEFAULT_BATCH,
+            crate::indexer::semantic::Tier::Fast.default_batch(),
             None,
             !global.quiet && !args.json,
         )?;

@@ -39,9 +39,9 @@ pub struct JsonArg {
 pub struct BackfillArgs {
     #[arg(long, value_enum, default_value_t = Tier::Fast)]
     pub tier: Tier,
-    /// Messages selected per batch.
-    #[arg(long, default_value_t = semantic::DEFAULT_BATCH)]
-    pub batch_size: usize,
+    /// Messages selected per batch (default: 16384 for fast, 256 for quality).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Stop cooperatively (after a checkpoint) after this many seconds.
     #[arg(long, value_name = "N")]
     pub max_seconds: Option<f64>,
@@ -183,7 +183,8 @@ fn backfill(global: &GlobalArgs, data: &DataDir, a: &BackfillArgs) -> Result<i32
             .hint("run `cass index` first"));
     }
     let _lock = WriterLock::acquire(&data.lock(), "semantic backfill")?;
-    let r = run_backfill(data, a.tier, a.batch_size, a.max_seconds, !global.quiet && !a.json)?;
+    let batch = a.batch_size.unwrap_or_else(|| a.tier.default_batch());
+    let r = run_backfill(data, a.tier, batch, a.max_seconds, !global.quiet && !a.json)?;
     if a.json {
         super::print_json(&r)?;
     } else if !global.quiet {

@@ -28,6 +28,17 @@ impl Tier {
         }
     }
 
+    /// Messages per batch by default: the fast tier embeds 100k+ rows a
+    /// second, so big batches amortize fsyncs; the quality tier does tens
+    /// a second, so small batches keep checkpoints (and cancellation)
+    /// seconds apart.
+    pub fn default_batch(self) -> usize {
+        match self {
+            Tier::Fast => 16_384,
+            Tier::Quality => 256,
+        }
+    }
+
     /// `semantic/<tier>/` under the data dir.
     pub fn dir(self, data: &crate::config::DataDir) -> PathBuf {
         data.semantic().join(self.name())
