@@ -1,9 +1,7 @@
 //! `cass index`.
 
-use std::io::IsTerminal;
-
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::{CliError, GlobalArgs, exit};
 use crate::config::DataDir;
@@ -43,16 +41,8 @@ pub fn run(global: &GlobalArgs, args: &IndexArgs) -> Result<i32, CliError> {
     })?;
     let _lock = WriterLock::acquire(&data.lock(), "index")?;
     let env = AgentEnv::from_process();
-    let bar = if std::io::stderr().is_terminal() && !global.quiet && !args.json {
-        let pb = ProgressBar::new(0);
-        pb.set_style(
-            ProgressStyle::with_template("{spinner} indexing {pos}/{len} files {wide_bar} {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar =
+        super::progress_bar(!global.quiet && !args.json, "{spinner} indexing {pos}/{len} files {wide_bar} {elapsed}");
     let progress = Bar(bar);
     let mut report = indexer::run_ingest(&data, &env, &IndexOptions { full: args.full }, &progress)?;
     crate::faults::point("index.after_store_commit");

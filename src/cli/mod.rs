@@ -123,3 +123,17 @@ pub(crate) fn visible(s: &str) -> String {
     }
     out
 }
+
+/// A progress bar on stderr when it is a terminal and `show` holds; a
+/// hidden (free) one otherwise, so callers update it unconditionally.
+pub(crate) fn progress_bar(show: bool, template: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !show || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(0);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb
+}

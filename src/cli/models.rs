@@ -1,10 +1,8 @@
 //! `cass models …`: install, list, verify, remove.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::search::usage;
 use super::{CliError, GlobalArgs, exit};
@@ -70,16 +68,8 @@ pub fn run(global: &GlobalArgs, cmd: &ModelsCommand) -> Result<i32, CliError> {
                 _ => return Err(usage("say where the model comes from: --from DIR or --url URL")),
             };
             data.create().map_err(|e| CliError::new("io", exit::USAGE, e.to_string()))?;
-            let bar = if std::io::stderr().is_terminal() && !a.json && !global.quiet {
-                let pb = ProgressBar::new(0);
-                pb.set_style(
-                    ProgressStyle::with_template("{msg} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-                pb
-            } else {
-                ProgressBar::hidden()
-            };
+            let bar =
+                super::progress_bar(!a.json && !global.quiet, "{msg} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec}");
             let progress = |url: &str, done: u64, total: u64| {
                 bar.set_message(url.rsplit('/').next().unwrap_or(url).to_string());
                 bar.set_length(total.max(done));

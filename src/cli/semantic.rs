@@ -1,13 +1,11 @@
 //! `cass semantic …`: backfill, status, report, compact.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::search::usage;
 use super::{CliError, GlobalArgs, exit};
@@ -147,17 +145,8 @@ pub(crate) fn run_backfill(
     let embedder = semantic::embedder_for(data, tier).map_err(|e| backfill_error(BackfillError::Embed(e)))?;
     let sink = ProgressSink::from_env(tier.name(), embedder.id());
     let store = Store::open(&data.db())?;
-    let bar = if show_bar && std::io::stderr().is_terminal() {
-        let pb = ProgressBar::new(0);
-        pb.set_style(
-            ProgressStyle::with_template("{spinner} {msg} {pos}/{len} messages {wide_bar} {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        pb.set_message(format!("{} tier", tier.name()));
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = super::progress_bar(show_bar, "{spinner} {msg} {pos}/{len} messages {wide_bar} {elapsed}");
+    bar.set_message(format!("{} tier", tier.name()));
     let bar_cb = bar.clone();
     let opts = BackfillOptions {
         batch_size: batch_size.max(1),
