@@ -41,7 +41,7 @@ pub fn search(
         .map_err(err)?;
     let mut out = Vec::with_capacity(top.len());
     for (score, addr) in top {
-        out.push(ScoredId { message_id: message_id(searcher, idx, addr).map_err(err)?, score });
+        out.push(ScoredId { message_id: message_id(searcher, addr).map_err(err)?, score });
     }
     if limit == 0 {
         out.clear();
@@ -49,9 +49,8 @@ pub fn search(
     Ok((out, total))
 }
 
-fn message_id(searcher: &Searcher, idx: &LexicalIndex, addr: DocAddress) -> tantivy::Result<i64> {
+fn message_id(searcher: &Searcher, addr: DocAddress) -> tantivy::Result<i64> {
     let col = searcher.segment_reader(addr.segment_ord).fast_fields().i64("message_id")?;
-    let _ = idx;
     Ok(col.first(addr.doc_id).unwrap_or(0))
 }
 

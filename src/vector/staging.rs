@@ -72,7 +72,6 @@ impl Staging {
 pub struct StagedReader {
     reader: std::io::BufReader<File>,
     path: PathBuf,
-    dims: usize,
     pub rows: usize,
     next: usize,
     buf: Vec<u8>,
@@ -88,7 +87,6 @@ impl StagedReader {
         Ok(StagedReader {
             reader: std::io::BufReader::with_capacity(1 << 20, file),
             path: path.to_path_buf(),
-            dims,
             rows: rows as usize,
             next: 0,
             buf: vec![0; row_len(dims)],
@@ -107,7 +105,6 @@ impl StagedReader {
         for (o, b) in out.iter_mut().zip(self.buf[8..].chunks_exact(2)) {
             *o = f16::from_bits(u16::from_le_bytes([b[0], b[1]]));
         }
-        let _ = self.dims;
         Ok(i64::from_le_bytes(self.buf[..8].try_into().expect("8 bytes")))
     }
 
