@@ -9,13 +9,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-fn claude_line(session: &str, role: &str, text: &str, ts: &str) -> String {
-    format!(
-        "{{\"type\":\"{role}\",\"sessionId\":\"{session}\",\"cwd\":\"/w\",\"timestamp\":\"{ts}\",\"message\":{{\"role\":\"{role}\",\"content\":{}}}}}\n",
-        serde_json::to_string(text).unwrap()
-    )
-}
-
 fn write_session(home: &Path, name: &str, lines: &[String]) -> std::path::PathBuf {
     let dir = home.join(".claude/projects/-w");
     std::fs::create_dir_all(&dir).unwrap();
@@ -66,8 +59,8 @@ fn appended_lines_become_new_messages_with_higher_ids() {
         &sb.home(),
         "s1.jsonl",
         &[
-            claude_line("s1", "user", "first question", "2026-01-01T00:00:00Z"),
-            claude_line("s1", "assistant", "first answer", "2026-01-01T00:00:01Z"),
+            claude_line("s1", "user", "first question", "2026-01-01T00:00:00Z", "/w"),
+            claude_line("s1", "assistant", "first answer", "2026-01-01T00:00:01Z", "/w"),
         ],
     );
     sb.json(&["index"]);
@@ -78,7 +71,8 @@ fn appended_lines_become_new_messages_with_higher_ids() {
 
     let mut f = std::fs::OpenOptions::new().append(true).open(&s).unwrap();
     for i in 0..3 {
-        f.write_all(claude_line("s1", "user", &format!("appended {i}"), "2026-01-01T00:01:00Z").as_bytes()).unwrap();
+        f.write_all(claude_line("s1", "user", &format!("appended {i}"), "2026-01-01T00:01:00Z", "/w").as_bytes())
+            .unwrap();
     }
     // A line still being written is not consumed yet.
     f.write_all(b"{\"type\":\"user\",\"sessionId\":\"s1\",\"mess").unwrap();
@@ -128,14 +122,14 @@ fn a_rewritten_file_replaces_its_conversation() {
         &sb.home(),
         "s2.jsonl",
         &[
-            claude_line("s2", "user", "old one", "2026-01-01T00:00:00Z"),
-            claude_line("s2", "assistant", "old two", "2026-01-01T00:00:01Z"),
+            claude_line("s2", "user", "old one", "2026-01-01T00:00:00Z", "/w"),
+            claude_line("s2", "assistant", "old two", "2026-01-01T00:00:01Z", "/w"),
         ],
     );
     sb.json(&["index"]);
     let old_max: i64 = sb.db().query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0)).unwrap();
     // Shorter, different content: a shrunk file is a rewrite.
-    std::fs::write(&s, claude_line("s2", "user", "new only", "2026-01-02T00:00:00Z")).unwrap();
+    std::fs::write(&s, claude_line("s2", "user", "new only", "2026-01-02T00:00:00Z", "/w")).unwrap();
     let report = sb.json(&["index"]);
     assert_eq!(report["files_parsed"], 1);
     let db = sb.db();
@@ -187,11 +181,15 @@ fn agent_overrides_are_honoured() {
     std::fs::create_dir_all(elsewhere.join("projects/-x")).unwrap();
     std::fs::write(
         elsewhere.join("projects/-x/a.jsonl"),
-        claude_line("ov", "user", "from override", "2026-01-01T00:00:00Z"),
+        claude_line("ov", "user", "from override", "2026-01-01T00:00:00Z", "/w"),
     )
     .unwrap();
     // A session in the default place must be ignored when the override is set.
-    write_session(&sb.home(), "b.jsonl", &[claude_line("default", "user", "from default", "2026-01-01T00:00:00Z")]);
+    write_session(
+        &sb.home(),
+        "b.jsonl",
+        &[claude_line("default", "user", "from default", "2026-01-01T00:00:00Z", "/w")],
+    );
     let out = sb.cass().env("CLAUDE_CONFIG_DIR", &elsewhere).args(["index", "--json"]).output().unwrap();
     assert!(out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

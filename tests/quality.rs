@@ -22,13 +22,6 @@ fn model_dir() -> Option<PathBuf> {
     }
 }
 
-fn line(session: &str, role: &str, text: &str, ts: &str) -> String {
-    format!(
-        "{{\"type\":\"{role}\",\"sessionId\":\"{session}\",\"cwd\":\"/home/dev/misc\",\"timestamp\":\"{ts}\",\"message\":{{\"role\":\"{role}\",\"content\":{}}}}}\n",
-        serde_json::to_string(text).unwrap()
-    )
-}
-
 #[test]
 fn install_backfill_and_find_a_paraphrase() {
     let Some(model) = model_dir() else { return };
@@ -46,7 +39,7 @@ fn install_backfill_and_find_a_paraphrase() {
     let text: String = msgs
         .iter()
         .enumerate()
-        .map(|(i, m)| line("misc", "user", m, &format!("2026-04-0{}T10:00:00Z", i + 1)))
+        .map(|(i, m)| claude_line("misc", "user", m, &format!("2026-04-0{}T10:00:00Z", i + 1), "/home/dev/misc"))
         .collect();
     std::fs::write(dir.join("misc.jsonl"), text).unwrap();
     sb.json(&["index"]);

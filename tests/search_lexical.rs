@@ -7,13 +7,6 @@ use common::*;
 
 use std::path::Path;
 
-fn line(session: &str, role: &str, text: &str, ts: &str, cwd: &str) -> String {
-    format!(
-        "{{\"type\":\"{role}\",\"sessionId\":\"{session}\",\"cwd\":\"{cwd}\",\"timestamp\":\"{ts}\",\"message\":{{\"role\":\"{role}\",\"content\":{}}}}}\n",
-        serde_json::to_string(text).unwrap()
-    )
-}
-
 fn codex_session(home: &Path, text: &str) {
     let dir = home.join(".codex/sessions/2026/02/01");
     std::fs::create_dir_all(&dir).unwrap();
@@ -30,24 +23,36 @@ fn corpus() -> Sandbox {
     let dir = sb.home().join(".claude/projects/-home-dev-app");
     std::fs::create_dir_all(&dir).unwrap();
     let s1 = [
-        line("c1", "user", "why does unwrap_or_default hide the error?", "2026-01-10T10:00:00Z", "/home/dev/app"),
-        line(
+        claude_line(
+            "c1",
+            "user",
+            "why does unwrap_or_default hide the error?",
+            "2026-01-10T10:00:00Z",
+            "/home/dev/app",
+        ),
+        claude_line(
             "c1",
             "assistant",
             "In useEffect the cleanup runs first; see bd-q3fy.",
             "2026-01-10T10:00:05Z",
             "/home/dev/app",
         ),
-        line("c1", "user", "the server said ECONNREFUSED again", "2026-01-10T10:00:10Z", "/home/dev/app"),
-        line(
+        claude_line("c1", "user", "the server said ECONNREFUSED again", "2026-01-10T10:00:10Z", "/home/dev/app"),
+        claude_line(
             "c1",
             "assistant",
             "Open src/main.rs and map std::io::Error properly.",
             "2026-01-10T10:00:15Z",
             "/home/dev/app",
         ),
-        line("c1", "user", "quick brown fox jumps over the lazy dog", "2026-01-10T10:00:20Z", "/home/dev/app"),
-        line("c1", "assistant", "the fox was quick but the dog was brown", "2026-01-10T10:00:25Z", "/home/dev/app"),
+        claude_line("c1", "user", "quick brown fox jumps over the lazy dog", "2026-01-10T10:00:20Z", "/home/dev/app"),
+        claude_line(
+            "c1",
+            "assistant",
+            "the fox was quick but the dog was brown",
+            "2026-01-10T10:00:25Z",
+            "/home/dev/app",
+        ),
     ];
     std::fs::write(dir.join("c1.jsonl"), s1.concat()).unwrap();
     let dir2 = sb.home().join(".claude/projects/-home-dev-other");
@@ -55,8 +60,8 @@ fn corpus() -> Sandbox {
     std::fs::write(
         dir2.join("c2.jsonl"),
         [
-            line("c2", "user", "ECONNREFUSED in the other project", "2026-03-05T08:00:00Z", "/home/dev/other"),
-            line("c2", "assistant", "retry with backoff", "2026-03-05T08:00:01Z", "/home/dev/other"),
+            claude_line("c2", "user", "ECONNREFUSED in the other project", "2026-03-05T08:00:00Z", "/home/dev/other"),
+            claude_line("c2", "assistant", "retry with backoff", "2026-03-05T08:00:01Z", "/home/dev/other"),
         ]
         .concat(),
     )
@@ -212,7 +217,7 @@ fn human_output_never_writes_session_escapes_raw() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("e.jsonl"),
-        line("e1", "user", "evil \u{1b}]0;pwned\u{7} \u{1b}[2J payload", "2026-01-01T00:00:00Z", "/x"),
+        claude_line("e1", "user", "evil \u{1b}]0;pwned\u{7} \u{1b}[2J payload", "2026-01-01T00:00:00Z", "/x"),
     )
     .unwrap();
     sb.json(&["index"]);
@@ -274,7 +279,7 @@ fn a_crash_between_store_and_index_commits_heals_on_the_next_run() {
         let sb = corpus();
         let f = sb.home().join(".claude/projects/-home-dev-app/c1.jsonl");
         let mut text = std::fs::read_to_string(&f).unwrap();
-        text.push_str(&line("c1", "user", "zebracorn appears once", "2026-01-10T11:00:00Z", "/home/dev/app"));
+        text.push_str(&claude_line("c1", "user", "zebracorn appears once", "2026-01-10T11:00:00Z", "/home/dev/app"));
         std::fs::write(&f, text).unwrap();
         let crashed = sb.cass().env("CASS_TEST_CRASH_AT", point).args(["index"]).output().unwrap();
         assert!(!crashed.status.success(), "{point}: the crash point was not reached");
@@ -291,7 +296,8 @@ fn a_crash_between_store_and_index_commits_heals_on_the_next_run() {
 fn rewritten_sessions_leave_no_stale_hits() {
     let sb = corpus();
     let f = sb.home().join(".claude/projects/-home-dev-other/c2.jsonl");
-    std::fs::write(&f, line("c2", "user", "totally different now", "2026-03-06T08:00:00Z", "/home/dev/other")).unwrap();
+    std::fs::write(&f, claude_line("c2", "user", "totally different now", "2026-03-06T08:00:00Z", "/home/dev/other"))
+        .unwrap();
     sb.json(&["index"]);
     assert_eq!(hits(&sb, &["backoff"]).len(), 0);
     assert_eq!(hits(&sb, &["different"]).len(), 1);
@@ -305,7 +311,13 @@ fn many_small_runs_do_not_pile_up_segments() {
     let mut segments = 0;
     for i in 0..40 {
         let mut text = std::fs::read_to_string(&f).unwrap();
-        text.push_str(&line("c1", "user", &format!("incremental note {i}"), "2026-01-10T12:00:00Z", "/home/dev/app"));
+        text.push_str(&claude_line(
+            "c1",
+            "user",
+            &format!("incremental note {i}"),
+            "2026-01-10T12:00:00Z",
+            "/home/dev/app",
+        ));
         std::fs::write(&f, text).unwrap();
         let r = sb.json(&["index"]);
         assert_eq!(r["lexical"]["added"], 1);

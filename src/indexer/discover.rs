@@ -151,16 +151,7 @@ pub fn plan(c: &Candidate, layout: SourceLayout, prev: Option<&FileState>, full:
 pub fn head_hash(path: &Path, len: u64) -> std::io::Result<u64> {
     let mut buf = Vec::with_capacity(len as usize);
     fs::File::open(path)?.take(len).read_to_end(&mut buf)?;
-    Ok(fnv1a(&buf))
-}
-
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    Ok(crate::embed::hash::fnv1a64(&buf))
 }
 
 /// Indexes previous states by path for quick lookup.

@@ -137,3 +137,11 @@ pub fn conversation_row(
 pub fn ms(s: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
 }
+
+/// One Claude Code JSONL record (with its newline) for a message.
+pub fn claude_line(session: &str, role: &str, text: &str, ts: &str, cwd: &str) -> String {
+    format!(
+        "{{\"type\":\"{role}\",\"sessionId\":\"{session}\",\"cwd\":\"{cwd}\",\"timestamp\":\"{ts}\",\"message\":{{\"role\":\"{role}\",\"content\":{}}}}}\n",
+        serde_json::to_string(text).unwrap()
+    )
+}
