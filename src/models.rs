@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::config::DataDir;
 
 /// The quality tier's model id (and its folder under `models/`).
-pub const MINILM_ID: &str = "minilm-384";
+pub use crate::embed::minilm::MINILM_ID;
 
 /// One file of a model, with its pinned checksum.
 #[derive(Debug, Clone, Copy)]

@@ -63,30 +63,28 @@ impl From<crate::lock::LockError> for CliError {
 
 impl From<crate::store::StoreError> for CliError {
     fn from(e: crate::store::StoreError) -> CliError {
-        use crate::store::StoreError;
-        match &e {
-            StoreError::Missing(_) => CliError::new("no_index", exit::NO_INDEX, e.to_string()).hint("run `cass index`"),
-            _ if e.is_disk_full() => CliError::new("disk_full", exit::USAGE, e.to_string())
-                .hint("free some space; what was indexed before is intact"),
-            _ if e.is_busy() => CliError::new("db_busy", exit::USAGE, e.to_string()),
-            _ => CliError::new("store", exit::USAGE, e.to_string()),
+        store_error(&e, e.to_string())
+    }
+}
+
+/// Classifies a store failure; `message` carries whatever context wraps it.
+fn store_error(e: &crate::store::StoreError, message: String) -> CliError {
+    use crate::store::StoreError;
+    match e {
+        StoreError::Missing(_) => CliError::new("no_index", exit::NO_INDEX, message).hint("run `cass index`"),
+        _ if e.is_disk_full() => {
+            CliError::new("disk_full", exit::USAGE, message).hint("free some space; what was indexed before is intact")
         }
+        _ if e.is_busy() => CliError::new("db_busy", exit::USAGE, message),
+        _ => CliError::new("store", exit::USAGE, message),
     }
 }
 
 impl From<anyhow::Error> for CliError {
     fn from(e: anyhow::Error) -> CliError {
-        if let Some(store) = e.downcast_ref::<crate::store::StoreError>() {
-            let mut c = CliError::from(crate::store::StoreError::Missing(Default::default()));
-            c.kind = if store.is_disk_full() { "disk_full" } else { "store" };
-            c.code = exit::USAGE;
-            c.hint = None;
-            c.message = format!("{e:#}");
-            if let crate::store::StoreError::Missing(_) = store {
-                return CliError::new("no_index", exit::NO_INDEX, format!("{e:#}")).hint("run `cass index`");
-            }
-            return c;
+        match e.downcast_ref::<crate::store::StoreError>() {
+            Some(store) => store_error(store, format!("{e:#}")),
+            None => CliError::new("error", exit::USAGE, format!("{e:#}")),
         }
-        CliError::new("error", exit::USAGE, format!("{e:#}"))
     }
 }

@@ -130,29 +130,3 @@ pub trait Connector: Send + Sync {
 pub fn all() -> Vec<Box<dyn Connector>> {
     vec![Box::new(claude::ClaudeCode), Box::new(codex::Codex), Box::new(gemini::Gemini)]
 }
-
-/// The connector for one agent.
-pub fn for_agent(agent: Agent) -> Box<dyn Connector> {
-    all().into_iter().find(|c| c.agent() == agent).expect("every agent has a connector")
-}
-
-/// A sink that collects everything in memory; handy for tests and small files.
-#[derive(Debug, Default)]
-pub struct CollectSink {
-    pub headers: Vec<ConversationHeader>,
-    pub messages: Vec<(String, Message)>,
-    pub malformed: Vec<(u64, String)>,
-}
-
-impl ParseSink for CollectSink {
-    fn conversation(&mut self, header: ConversationHeader) {
-        self.headers.push(header);
-    }
-    fn message(&mut self, message: Message) {
-        let id = self.headers.last().map(|h| h.external_id.clone()).unwrap_or_default();
-        self.messages.push((id, message));
-    }
-    fn malformed(&mut self, line: u64, error: String) {
-        self.malformed.push((line, error));
-    }
-}

@@ -34,17 +34,14 @@ pub fn search(
     limit: usize,
     offset: usize,
 ) -> Result<(Vec<ScoredId>, usize), LexicalError> {
+    debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
     let q = build(&idx.fields, query, filters);
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
-    let (total, top) = searcher
-        .search(&q, &(Count, TopDocs::with_limit(limit.max(1)).and_offset(offset).order_by_score()))
-        .map_err(err)?;
+    let (total, top) =
+        searcher.search(&q, &(Count, TopDocs::with_limit(limit).and_offset(offset).order_by_score())).map_err(err)?;
     let mut out = Vec::with_capacity(top.len());
     for (score, addr) in top {
         out.push(ScoredId { message_id: message_id(searcher, addr).map_err(err)?, score });
-    }
-    if limit == 0 {
-        out.clear();
     }
     Ok((out, total))
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::config::DataDir;
 use crate::indexer::semantic::Tier;
 use crate::lexical::{LexicalError, LexicalIndex};
-use crate::model::{Role, TimestampMs};
+use crate::model::TimestampMs;
 use crate::store::{Store, StoreError};
 pub use filters::Filters;
 pub use query::{ParsedQuery, QueryError};
@@ -262,16 +262,7 @@ impl Searcher {
         let page: Vec<Hit> = hits.drain(..).skip(req.offset).take(req.limit).collect();
         let next = req.offset + page.len();
         let more = next < live;
-        Ok(self.results(
-            req,
-            mode,
-            tier.map(|t| t.tier.name()),
-            fallback,
-            total.min(live.max(total)),
-            page,
-            more.then_some(next),
-            started,
-        ))
+        Ok(self.results(req, mode, tier.map(|t| t.tier.name()), fallback, total, page, more.then_some(next), started))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -345,11 +336,6 @@ impl Searcher {
             })
             .collect())
     }
-}
-
-/// Parses a role filter value.
-pub fn parse_role(s: &str) -> Result<Role, String> {
-    s.parse()
 }
 
 /// The words a semantic tier embeds for a query: every atom that is looked

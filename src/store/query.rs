@@ -24,14 +24,6 @@ pub fn agent_totals(conn: &Connection) -> Result<Vec<AgentTotals>> {
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
-/// Highest message id ever assigned (AUTOINCREMENT's counter, so it never
-/// goes back even when the newest messages were deleted).
-pub fn max_message_id(conn: &Connection) -> Result<i64> {
-    let seq: Option<i64> =
-        conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'messages'", [], |r| r.get(0)).optional()?;
-    Ok(seq.unwrap_or(0))
-}
-
 const CONV_COLS: &str = "id, agent, external_id, source_path, title, workspace, started_at, ended_at, message_count";
 
 fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
@@ -59,12 +51,6 @@ pub fn conversations_by_source(conn: &Connection, path: &str) -> Result<Vec<Conv
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {CONV_COLS} FROM conversations WHERE source_path = ?1 ORDER BY id"))?;
     let rows = stmt.query_map([path], conv_from_row)?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
-}
-
-pub fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>> {
-    let mut stmt = conn.prepare(&format!("SELECT {CONV_COLS} FROM conversations ORDER BY id"))?;
-    let rows = stmt.query_map([], conv_from_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
@@ -109,27 +95,5 @@ pub fn messages_around(
         "SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1 AND ordinal BETWEEN ?2 AND ?3 ORDER BY ordinal"
     ))?;
     let rows = stmt.query_map(params![conversation_id, ordinal - before, ordinal + after], msg_from_row)?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
-}
-
-/// Messages with id in `(after, upto]`, in id order, at most `limit`.
-pub fn messages_after(conn: &Connection, after: i64, limit: usize) -> Result<Vec<StoredMessage>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {MSG_COLS} FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
-    let rows = stmt.query_map(params![after, limit as i64], msg_from_row)?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct IngestError {
-    pub path: String,
-    pub line: i64,
-    pub message: String,
-}
-
-pub fn ingest_errors(conn: &Connection, limit: usize) -> Result<Vec<IngestError>> {
-    let mut stmt = conn.prepare("SELECT path, line, message FROM ingest_errors ORDER BY id LIMIT ?1")?;
-    let rows =
-        stmt.query_map([limit as i64], |r| Ok(IngestError { path: r.get(0)?, line: r.get(1)?, message: r.get(2)? }))?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }

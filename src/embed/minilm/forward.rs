@@ -72,20 +72,7 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize) -> Vec<f32> {
     let tasks: Vec<(usize, usize)> = (0..seqs.len()).flat_map(|s| (0..heads).map(move |hd| (s, hd))).collect();
 
     for layer in &w.layers {
-        // SAFETY (all matmuls below): buffers are sized for `total` rows of
-        // the stated widths, and each output buffer is written by one call.
-        unsafe {
-            matmul(
-                total,
-                h,
-                3 * h,
-                dense(x.as_ptr(), h),
-                transposed(layer.qkv_w.as_ptr(), h),
-                qkv.as_mut_ptr(),
-                3 * h,
-                threads,
-            )
-        };
+        linear(&x, h, &layer.qkv_w, &mut qkv, 3 * h, threads);
         qkv.par_chunks_mut(3 * h).for_each(|row| add_bias(row, &layer.qkv_b));
 
         let qkv_ptr = qkv.as_ptr() as usize;
@@ -114,44 +101,14 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize) -> Vec<f32> {
             }
         });
 
-        unsafe {
-            matmul(
-                total,
-                h,
-                h,
-                dense(ctx.as_ptr(), h),
-                transposed(layer.out_w.as_ptr(), h),
-                tmp.as_mut_ptr(),
-                h,
-                threads,
-            )
-        };
-        x.par_chunks_mut(h).zip(tmp.par_chunks_mut(h)).for_each(|(xr, tr)| {
-            add_bias(tr, &layer.out_b);
-            add_layer_norm(xr, Some(tr), &layer.ln1_g, &layer.ln1_b, eps);
-        });
+        linear(&ctx, h, &layer.out_w, &mut tmp, h, threads);
+        residual_layer_norm(&mut x, &mut tmp, &layer.out_b, &layer.ln1_g, &layer.ln1_b, eps);
 
-        unsafe {
-            matmul(total, h, f, dense(x.as_ptr(), h), transposed(layer.up_w.as_ptr(), h), up.as_mut_ptr(), f, threads)
-        };
+        linear(&x, h, &layer.up_w, &mut up, f, threads);
         up.par_chunks_mut(f).for_each(|row| bias_gelu(row, &layer.up_b));
 
-        unsafe {
-            matmul(
-                total,
-                f,
-                h,
-                dense(up.as_ptr(), f),
-                transposed(layer.down_w.as_ptr(), f),
-                tmp.as_mut_ptr(),
-                h,
-                threads,
-            )
-        };
-        x.par_chunks_mut(h).zip(tmp.par_chunks_mut(h)).for_each(|(xr, tr)| {
-            add_bias(tr, &layer.down_b);
-            add_layer_norm(xr, Some(tr), &layer.ln2_g, &layer.ln2_b, eps);
-        });
+        linear(&up, f, &layer.down_w, &mut tmp, h, threads);
+        residual_layer_norm(&mut x, &mut tmp, &layer.down_b, &layer.ln2_g, &layer.ln2_b, eps);
     }
 
     // Mean pooling over each sequence's tokens, then L2 normalization.
@@ -171,4 +128,37 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize) -> Vec<f32> {
         crate::embed::l2_normalize(o);
     });
     out
+}
+
+/// `out[rows × out_dim] = input[rows × in_dim] · weightᵀ`, with `weight` in
+/// the HF `[out_dim × in_dim]` layout: a safe, size-checked matmul.
+fn linear(input: &[f32], in_dim: usize, weight: &[f32], out: &mut [f32], out_dim: usize, threads: usize) {
+    let rows = input.len() / in_dim;
+    assert_eq!(input.len(), rows * in_dim);
+    assert_eq!(weight.len(), out_dim * in_dim);
+    assert_eq!(out.len(), rows * out_dim);
+    // SAFETY: the three slices were just checked to hold exactly the
+    // elements the views address, and `out` is borrowed mutably.
+    unsafe {
+        matmul(
+            rows,
+            in_dim,
+            out_dim,
+            dense(input.as_ptr(), in_dim),
+            transposed(weight.as_ptr(), in_dim),
+            out.as_mut_ptr(),
+            out_dim,
+            threads,
+        )
+    };
+}
+
+/// `x = layer_norm(x + (delta + bias))`, row by row: the residual step that
+/// closes both the attention and the feed-forward block.
+fn residual_layer_norm(x: &mut [f32], delta: &mut [f32], bias: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    let h = gamma.len();
+    x.par_chunks_mut(h).zip(delta.par_chunks_mut(h)).for_each(|(xr, dr)| {
+        add_bias(dr, bias);
+        add_layer_norm(xr, Some(dr), gamma, beta, eps);
+    });
 }

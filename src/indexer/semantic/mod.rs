@@ -39,8 +39,6 @@ pub fn embedder_for(data: &crate::config::DataDir, tier: Tier) -> Result<Box<dyn
     }
 }
 
-/// Messages selected per batch unless the caller says otherwise.
-pub const DEFAULT_BATCH: usize = 16_384;
 /// How often packet replay says it is still alive.
 const REPLAY_TICK: Duration = Duration::from_millis(250);
 
@@ -95,7 +93,7 @@ impl std::fmt::Debug for BackfillOptions {
 impl Default for BackfillOptions {
     fn default() -> Self {
         BackfillOptions {
-            batch_size: DEFAULT_BATCH,
+            batch_size: Tier::Fast.default_batch(),
             max_duration: None,
             cancel: Arc::new(AtomicBool::new(false)),
             on_batch: None,
