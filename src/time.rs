@@ -66,6 +66,35 @@ pub fn now_ms() -> TimestampMs {
     Utc::now().timestamp_millis()
 }
 
+/// Parses a span like `45s`, `30m`, `12h`, `7d`, `2w` into milliseconds.
+pub fn parse_duration_ms(spec: &str) -> Option<i64> {
+    let s = spec.trim().to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num.parse().ok()?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms)
+}
+
+/// A span for people, at the coarsest unit that keeps it honest: `42s`,
+/// `17m`, `5h 3m`, `3d 4h`.
+pub fn human_duration_ms(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +126,17 @@ mod tests {
     #[test]
     fn formats_rfc3339() {
         assert_eq!(to_rfc3339(1_705_315_200_123), "2024-01-15T10:40:00.123Z");
+    }
+
+    #[test]
+    fn durations_both_ways() {
+        assert_eq!(parse_duration_ms("45s"), Some(45_000));
+        assert_eq!(parse_duration_ms("30m"), Some(1_800_000));
+        assert_eq!(parse_duration_ms("2w"), Some(14 * 86_400_000));
+        assert_eq!(parse_duration_ms("7"), None);
+        assert_eq!(parse_duration_ms("7y"), None);
+        assert_eq!(human_duration_ms(42_000), "42s");
+        assert_eq!(human_duration_ms(5 * 3_600_000 + 3 * 60_000), "5h 3m");
+        assert_eq!(human_duration_ms(3 * 86_400_000 + 4 * 3_600_000), "3d 4h");
     }
 }

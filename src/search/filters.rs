@@ -80,19 +80,8 @@ pub fn parse_time(spec: &str, bound: Bound) -> Result<TimestampMs, String> {
         "now" => return Ok(now.timestamp_millis()),
         _ => {}
     }
-    if let Some((num, unit)) = s.find(|c: char| !c.is_ascii_digit()).map(|i| s.split_at(i))
-        && let Ok(n) = num.parse::<i64>()
-    {
-        let ms = match unit {
-            "m" | "min" => Some(n * 60_000),
-            "h" => Some(n * 3_600_000),
-            "d" => Some(n * 86_400_000),
-            "w" => Some(n * 7 * 86_400_000),
-            _ => None,
-        };
-        if let Some(ms) = ms {
-            return Ok(now.timestamp_millis() - ms);
-        }
+    if let Some(ms) = crate::time::parse_duration_ms(&s) {
+        return Ok(now.timestamp_millis() - ms);
     }
     if let Ok(d) = NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
         return day(d);
