@@ -28,7 +28,7 @@ use crate::vector::VectorError;
 use crate::vector::manifest::Manifest;
 use crate::vector::staging::Staging;
 use progress::{Event, Fields, ProgressSink};
-pub use publish::{CompactReport, compact};
+pub use publish::{CompactReport, compact, merge_small_segments};
 pub use tier::{Tier, TierState, tier_state};
 
 /// The embedder that builds (and searches) a tier.
@@ -241,6 +241,10 @@ impl<'a> Run<'a> {
             self.rows_processed += rows.len() as u64;
             self.checkpoint(dir, &mut manifest, rows.len() as u64, ids.len() as u64)?;
             self.batch_index += 1;
+            crate::lock::note_progress(match self.tier {
+                Tier::Fast => "semantic fast",
+                Tier::Quality => "semantic quality",
+            });
             if let Some(cb) = &opts.on_batch {
                 cb(self.rows_processed, self.rows_total);
             }

@@ -116,9 +116,59 @@ pub fn compact(store: &Store, dir: &Path, tier: super::Tier) -> Result<CompactRe
             dropped_dead: 0,
         });
     };
+    let before = manifest.segments.len();
+    let all: Vec<usize> = (0..before).collect();
+    let (rows_before, rows_after) = merge(store, dir, &mut manifest, &all)?;
+    Ok(CompactReport {
+        tier: tier.name(),
+        segments_before: before,
+        segments_after: manifest.segments.len(),
+        rows_before,
+        rows_after,
+        dropped_dead: rows_before - rows_after,
+    })
+}
+
+/// Small segments (below this many rows, or a sixteenth of the tier) are
+/// merged once [`SMALL_SEGMENTS_MAX`] of them pile up.
+const SMALL_SEGMENT_ROWS: u64 = 65_536;
+const SMALL_SEGMENTS_MAX: usize = 8;
+
+/// Keeps frequent small publishes (`cass index --watch`, many incremental
+/// runs) from piling up segments: once enough small segments exist they are
+/// merged into one. Each row is rewritten a bounded number of times, as in
+/// a log-structured merge. Returns what was merged, if anything.
+pub fn merge_small_segments(
+    store: &Store,
+    dir: &Path,
+    tier: super::Tier,
+) -> Result<Option<CompactReport>, BackfillError> {
+    let Some(mut manifest) = Manifest::load(dir)? else { return Ok(None) };
+    let total: u64 = manifest.segments.iter().map(|s| s.rows).sum();
+    let small = SMALL_SEGMENT_ROWS.max(total / 16);
+    let pick: Vec<usize> = (0..manifest.segments.len()).filter(|&i| manifest.segments[i].rows < small).collect();
+    if pick.len() < SMALL_SEGMENTS_MAX {
+        return Ok(None);
+    }
+    let before = manifest.segments.len();
+    let (rows_before, rows_after) = merge(store, dir, &mut manifest, &pick)?;
+    Ok(Some(CompactReport {
+        tier: tier.name(),
+        segments_before: before,
+        segments_after: manifest.segments.len(),
+        rows_before,
+        rows_after,
+        dropped_dead: rows_before - rows_after,
+    }))
+}
+
+/// Replaces the segments at `pick` (ascending positions) with one segment
+/// of their live rows, committed by the manifest write like a publish.
+/// Returns (rows before, rows after).
+fn merge(store: &Store, dir: &Path, manifest: &mut Manifest, pick: &[usize]) -> Result<(u64, u64), BackfillError> {
     let segs = segment_dir(dir);
     let opened: Vec<Segment> =
-        manifest.segments.iter().map(|s| Segment::open(&segs.join(&s.file))).collect::<Result<_, _>>()?;
+        pick.iter().map(|&i| Segment::open(&segs.join(&manifest.segments[i].file))).collect::<Result<_, _>>()?;
     let rows_before: u64 = opened.iter().map(|s| s.count as u64).sum();
     let mut all: Vec<(i64, usize, usize)> =
         opened.iter().enumerate().flat_map(|(si, s)| (0..s.count).map(move |r| (s.message_id(r), si, r))).collect();
@@ -126,10 +176,10 @@ pub fn compact(store: &Store, dir: &Path, tier: super::Tier) -> Result<CompactRe
     all.dedup_by_key(|x| x.0);
     let ids: Vec<i64> = all.iter().map(|x| x.0).collect();
     let (rows, keep) = if ids.is_empty() { (RowTable::default(), Vec::new()) } else { live_rows(store, &ids)? };
-    let before = manifest.segments.len();
-    let old_files: Vec<String> = manifest.segments.iter().map(|s| s.file.clone()).collect();
-    manifest.segments.clear();
-    if !keep.is_empty() {
+    let old_files: Vec<String> = pick.iter().map(|&i| manifest.segments[i].file.clone()).collect();
+    let mut merged = if keep.is_empty() {
+        None
+    } else {
         let name = format!("seg-{:06}.cvs", manifest.next_segment);
         let tmp = segs.join(format!("{name}.tmp"));
         let kept_ids = &rows.ids;
@@ -141,27 +191,33 @@ pub fn compact(store: &Store, dir: &Path, tier: super::Tier) -> Result<CompactRe
         let final_path = segs.join(&name);
         std::fs::rename(&tmp, &final_path).map_err(|e| VectorError::io(&final_path, e))?;
         fsio::sync_dir(&segs)?;
-        manifest.segments.push(SegmentEntry {
+        Some(SegmentEntry {
             file: name,
             rows: kept_ids.len() as u64,
             min_message_id: kept_ids[0],
             max_message_id: kept_ids[kept_ids.len() - 1],
             checksum,
-        });
+        })
+    };
+    // The merged segment takes the place of the first one it replaces.
+    let first = pick[0];
+    let mut kept_entries = Vec::with_capacity(manifest.segments.len() + 1 - pick.len());
+    for (i, e) in manifest.segments.drain(..).enumerate() {
+        if i == first
+            && let Some(m) = merged.take()
+        {
+            kept_entries.push(m);
+        }
+        if !pick.contains(&i) {
+            kept_entries.push(e);
+        }
     }
+    manifest.segments = kept_entries;
     manifest.next_segment += 1;
     manifest.save(dir)?;
     drop(opened);
     for f in old_files {
         let _ = std::fs::remove_file(segs.join(f));
     }
-    let rows_after = keep.len() as u64;
-    Ok(CompactReport {
-        tier: tier.name(),
-        segments_before: before,
-        segments_after: manifest.segments.len(),
-        rows_before,
-        rows_after,
-        dropped_dead: rows_before - rows_after,
-    })
+    Ok((rows_before, keep.len() as u64))
 }
