@@ -15,6 +15,8 @@ pub mod lock;
 pub mod model;
 pub mod models;
 pub mod search;
+pub mod settings;
+pub mod status;
 pub mod store;
 pub mod time;
 pub mod vector;

@@ -5,6 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,17 @@ pub struct LockHolder {
     pub pid: u32,
     pub started_at_ms: i64,
     pub command: String,
+    /// What the writer is doing now (`ingest`, `lexical`, `semantic fast`,
+    /// `watching`), and when it last said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_at_ms: Option<i64>,
+    /// When an ingest last finished, carried from holder to holder. It
+    /// lives here, not in the store, so a run that finds nothing changed
+    /// writes nothing to the store or the indexes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_index_at_ms: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,13 +71,65 @@ impl WriterLock {
                 return Err(LockError::Io { path: path.into(), source });
             }
         }
-        let holder =
-            LockHolder { pid: std::process::id(), started_at_ms: crate::time::now_ms(), command: command.into() };
-        let _ = file.set_len(0);
-        let _ = file.seek(SeekFrom::Start(0));
-        let _ = file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes());
+        let now = crate::time::now_ms();
+        let holder = LockHolder {
+            pid: std::process::id(),
+            started_at_ms: now,
+            command: command.into(),
+            phase: Some("starting".into()),
+            progress_at_ms: Some(now),
+            last_index_at_ms: read_holder(path).and_then(|h| h.last_index_at_ms),
+        };
+        write_holder(&mut file, &holder);
+        let shared = file.try_clone().ok().map(|f| (f, holder));
+        *HELD.lock().unwrap_or_else(|p| p.into_inner()) = shared;
         Ok(WriterLock { _file: file })
     }
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        *HELD.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// The lock this process holds, so any layer can report progress without
+/// the handle being threaded through every call.
+static HELD: Mutex<Option<(File, LockHolder)>> = Mutex::new(None);
+
+/// Records what the writer is doing, for `cass status`. Cheap enough to
+/// call per batch: the same phase is rewritten at most once a second.
+pub fn note_progress(phase: &str) {
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    let Some((file, holder)) = held.as_mut() else { return };
+    let now = crate::time::now_ms();
+    if holder.phase.as_deref() == Some(phase) && holder.progress_at_ms.is_some_and(|t| now - t < 1000) {
+        return;
+    }
+    holder.phase = Some(phase.to_string());
+    holder.progress_at_ms = Some(now);
+    write_holder(file, holder);
+}
+
+/// Records that an ingest finished now (for `status` and `health`).
+pub fn note_index_finished() {
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    let Some((file, holder)) = held.as_mut() else { return };
+    holder.last_index_at_ms = Some(crate::time::now_ms());
+    write_holder(file, holder);
+}
+
+/// When an ingest last finished, whoever holds the lock now.
+pub fn last_index_at(path: &Path) -> Option<i64> {
+    read_holder(path).and_then(|h| h.last_index_at_ms)
+}
+
+/// Rewrites the holder record in place. Best effort: a reader that catches
+/// it half-written sees no holder details, never a wrong lock state.
+fn write_holder(file: &mut File, holder: &LockHolder) {
+    let text = serde_json::to_string(holder).unwrap_or_default();
+    let _ = file.seek(SeekFrom::Start(0)).and_then(|_| file.write_all(text.as_bytes()));
+    let _ = file.set_len(text.len() as u64);
 }
 
 /// The current holder, if the lock is held right now (does not take it).

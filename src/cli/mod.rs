@@ -3,9 +3,12 @@
 
 mod error;
 mod index;
+mod info;
 mod models;
 mod search;
 mod semantic;
+mod signal;
+mod status;
 mod style;
 mod view;
 
@@ -30,8 +33,14 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "CASS_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Only print errors.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// More log lines on stderr (-v info, -vv debug, -vvv trace); `RUST_LOG` overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// When to colour output (`NO_COLOR` turns `auto` off).
+    #[arg(long, global = true, value_enum, env = "CASS_COLOR", default_value_t = style::ColorChoice::Auto)]
+    pub color: style::ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,13 +59,30 @@ pub enum Command {
     /// Semantic tiers: backfill, status, report, compact.
     #[command(subcommand)]
     Semantic(semantic::SemanticCommand),
+    /// Per agent counts, index lag, tiers, and who is writing.
+    Status(status::StatusArgs),
+    /// Exit 0 when the store and every index agree, 1 with the reasons otherwise.
+    Health(status::HealthArgs),
+    /// What this build supports, as JSON: versions, schemas, agents, modes, tiers.
+    Capabilities(info::CapabilitiesArgs),
+    /// The robot JSON contract, as plain text for agents.
+    RobotDocs,
+    /// Shell completions: bash, zsh, fish, elvish, powershell.
+    Completions(info::CompletionsArgs),
+    /// The manual page (roff), for `man -l -` or a man directory.
+    Man(info::ManArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
     // `.env` in the working directory fills in settings the process
-    // environment does not already have (dotenv semantics).
+    // environment does not already have (dotenv semantics); the config file
+    // fills in what is still unset; flags override both.
     let _ = dotenvy::dotenv();
+    if let Err(e) = apply_config_file() {
+        e.print(std::env::args().any(|a| a == "--json"));
+        return e.code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -65,6 +91,8 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    init_logging(&cli.global);
+    signal::install();
     let Some(command) = cli.command else {
         use clap::CommandFactory;
         let _ = Cli::command().print_help();
@@ -77,6 +105,12 @@ pub fn main() -> i32 {
         Command::Expand(args) => (args.json, view::expand(&cli.global, &args)),
         Command::Semantic(cmd) => (cmd.json(), semantic::run(&cli.global, &cmd)),
         Command::Models(cmd) => (cmd.json(), models::run(&cli.global, &cmd)),
+        Command::Status(args) => (args.json, status::status(&cli.global, &args)),
+        Command::Health(args) => (args.json, status::health(&cli.global, &args)),
+        Command::Capabilities(args) => (true, info::capabilities(&cli.global, &args)),
+        Command::RobotDocs => (false, info::robot_docs()),
+        Command::Completions(args) => (false, info::completions(&args)),
+        Command::Man(args) => (false, info::man(&args)),
     };
     match result {
         Ok(code) => code,
@@ -85,6 +119,48 @@ pub fn main() -> i32 {
             e.code
         }
     }
+}
+
+/// Loads the config file into the `CASS_*` variables still unset.
+fn apply_config_file() -> Result<(), CliError> {
+    let Some(path) = crate::settings::config_path() else { return Ok(()) };
+    let settings = crate::settings::load(&path).map_err(|e| {
+        CliError::new("config", exit::USAGE, e.to_string())
+            .hint(format!("fix the file, or set {}=/dev/null to run without it", crate::settings::CONFIG_ENV))
+    })?;
+    for (key, value) in crate::settings::missing_from_env(&settings) {
+        // SAFETY: called first thing in `main`, before any thread exists
+        // (no signal handler, no rayon pool), so nothing reads the
+        // environment concurrently.
+        unsafe { std::env::set_var(key, value) };
+    }
+    Ok(())
+}
+
+/// Logs go to stderr through `tracing`: warnings by default, more with
+/// `-v`, errors only with `-q`, or exactly what `RUST_LOG` says.
+fn init_logging(global: &GlobalArgs) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new(level));
+    let ansi = std::io::stderr().is_terminal() && style::color_allowed(global.color);
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .try_init();
 }
 
 /// Writes to stdout; a closed pipe (`cass search x | head -1`) ends quietly.

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::style::{ColorChoice, Style};
+use super::style::Style;
 use super::{CliError, GlobalArgs, exit};
 use crate::config::DataDir;
 use crate::model::Role;
@@ -30,24 +30,21 @@ pub struct SearchArgs {
     #[arg(long = "role", value_name = "ROLE")]
     pub roles: Vec<String>,
     /// Most hits to return.
-    #[arg(long, short = 'n', default_value_t = 10)]
+    #[arg(long, short = 'n', default_value_t = 10, env = "CASS_SEARCH_LIMIT")]
     pub limit: usize,
     /// Hits to skip (for paging: use the previous `next_offset`).
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
     /// lexical, semantic or hybrid (default: hybrid with the best published
     /// semantic tier, else lexical).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "CASS_SEARCH_MODE")]
     pub mode: Option<crate::search::Mode>,
     /// The semantic tier to use (default: quality if published, else fast).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "CASS_SEARCH_TIER")]
     pub tier: Option<crate::indexer::semantic::Tier>,
     /// Robot output: one JSON object on stdout (docs/ROBOT.md).
     #[arg(long)]
     pub json: bool,
-    /// When to colour output.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
 }
 
 pub(crate) fn usage(msg: impl Into<String>) -> CliError {
@@ -101,7 +98,7 @@ pub fn run(global: &GlobalArgs, args: &SearchArgs) -> Result<i32, CliError> {
     if args.json {
         super::print_json(&results)?;
     } else {
-        print_human(&results, Style::for_stdout(args.color))?;
+        print_human(&results, Style::for_stdout(global.color))?;
     }
     Ok(code)
 }

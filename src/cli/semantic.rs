@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -119,20 +118,6 @@ pub(crate) fn backfill_error(e: BackfillError) -> CliError {
     }
 }
 
-/// The cancellation flag, set by SIGINT/SIGTERM once the handler is installed.
-pub(crate) fn cancel_flag() -> Arc<AtomicBool> {
-    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
-    FLAG.get_or_init(|| {
-        let flag = Arc::new(AtomicBool::new(false));
-        let f = flag.clone();
-        if let Err(e) = ctrlc::set_handler(move || f.store(true, std::sync::atomic::Ordering::SeqCst)) {
-            eprintln!("cass: warning: cannot install the signal handler: {e}");
-        }
-        flag
-    })
-    .clone()
-}
-
 /// Runs one tier's backfill with telemetry, a progress bar on a terminal,
 /// and cooperative cancellation. The caller holds the writer lock.
 pub(crate) fn run_backfill(
@@ -148,10 +133,11 @@ pub(crate) fn run_backfill(
     let bar = super::progress_bar(show_bar, "{spinner} {msg} {pos}/{len} messages {wide_bar} {elapsed}");
     bar.set_message(format!("{} tier", tier.name()));
     let bar_cb = bar.clone();
+    let (_cooperative, cancel) = super::signal::Cooperative::begin();
     let opts = BackfillOptions {
         batch_size: batch_size.max(1),
         max_duration: max_seconds.map(Duration::from_secs_f64),
-        cancel: cancel_flag(),
+        cancel,
         on_batch: Some(Arc::new(move |done, total| {
             bar_cb.set_length(total);
             bar_cb.set_position(done);
@@ -159,7 +145,18 @@ pub(crate) fn run_backfill(
     };
     let result = semantic::backfill(&store, &tier.dir(data), tier, embedder.as_ref(), &opts, &sink);
     bar.finish_and_clear();
-    result.map_err(backfill_error)
+    let report = result.map_err(backfill_error)?;
+    if report.published
+        && let Some(m) = semantic::merge_small_segments(&store, &tier.dir(data), tier).map_err(backfill_error)?
+    {
+        tracing::info!(
+            tier = m.tier,
+            segments_before = m.segments_before,
+            segments_after = m.segments_after,
+            "merged small segments"
+        );
+    }
+    Ok(report)
 }
 
 fn backfill(global: &GlobalArgs, data: &DataDir, a: &BackfillArgs) -> Result<i32, CliError> {

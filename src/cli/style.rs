@@ -11,6 +11,16 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Whether `choice` allows colour at all (`auto` yields to `NO_COLOR`); the
+/// caller still checks that its stream is a terminal for `auto`.
+pub fn color_allowed(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
+}
+
 /// Resolved styling for one output stream.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
@@ -19,14 +29,7 @@ pub struct Style {
 
 impl Style {
     pub fn for_stdout(choice: ColorChoice) -> Style {
-        let color = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
-            }
-        };
-        Style { color }
+        Style { color: color_allowed(choice) && (choice == ColorChoice::Always || std::io::stdout().is_terminal()) }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {

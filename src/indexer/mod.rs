@@ -4,6 +4,7 @@
 pub mod discover;
 pub mod ingest;
 pub mod semantic;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -103,6 +104,7 @@ pub fn run_ingest(
     // Big files first, so one giant does not start last and run alone.
     jobs.sort_by_key(|j| std::cmp::Reverse(j.candidate.size));
     progress.files_planned(jobs.len());
+    crate::lock::note_progress("ingest");
 
     let outcomes = if jobs.is_empty() {
         Vec::new() // nothing changed: write nothing at all
@@ -164,13 +166,22 @@ pub fn run_ingest(
         a.malformed += out.malformed;
     }
     report.agents = agents;
+    crate::lock::note_index_finished();
     report.elapsed_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(
+        files = report.files_scanned,
+        changed = jobs.len(),
+        messages_added = report.messages_added,
+        elapsed_ms = report.elapsed_ms,
+        "ingest done"
+    );
     Ok(report)
 }
 
 /// Brings the lexical index up to date with the store. The caller holds the
 /// writer lock.
 pub fn sync_lexical(data: &DataDir) -> anyhow::Result<crate::lexical::SyncReport> {
+    crate::lock::note_progress("lexical");
     let store = Store::open(&data.db())?;
     Ok(crate::lexical::sync(&store, &data.lexical())?)
 }

@@ -17,7 +17,7 @@ use tantivy::Index;
 use tantivy::directory::MmapDirectory;
 
 pub use schema::{Fields, LEXICAL_VERSION, TOKENIZER};
-pub use sync::{SyncReport, sync};
+pub use sync::{LexicalState, SyncReport, state, sync};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LexicalError {

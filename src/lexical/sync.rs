@@ -35,6 +35,44 @@ fn committed_high(idx: &LexicalIndex) -> i64 {
         .unwrap_or(0)
 }
 
+/// Where the index stands against the store, from stored marks only: the
+/// store's meta, tantivy's `meta.json`, and the (small) dirty list.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LexicalState {
+    pub exists: bool,
+    /// Highest message id the store says the index holds.
+    pub high_message_id: i64,
+    /// Highest message id in tantivy's last commit (ahead of the store's
+    /// mark only after a crash between the two commits; the next sync heals).
+    pub committed_high_message_id: i64,
+    pub dirty_conversations: i64,
+    pub segments: usize,
+    /// The index was built with this build's schema and tokenizer.
+    pub current_schema: bool,
+}
+
+pub fn state(store: &Store, dir: &Path) -> Result<LexicalState> {
+    let high = store.meta_get_i64(META_HIGH)?.unwrap_or(0);
+    let current_schema = store.meta_get_i64(META_VERSION)? == Some(LEXICAL_VERSION);
+    let dirty: i64 = store.conn().query_row("SELECT COUNT(*) FROM lexical_dirty", [], |r| r.get(0))?;
+    let (exists, committed, segments) = match LexicalIndex::open(dir) {
+        Ok(idx) => {
+            let segments = idx.index.load_metas().map(|m| m.segments.len()).unwrap_or(0);
+            (true, committed_high(&idx), segments)
+        }
+        Err(LexicalError::Missing(_)) => (false, 0, 0),
+        Err(e) => return Err(e),
+    };
+    Ok(LexicalState {
+        exists,
+        high_message_id: high,
+        committed_high_message_id: committed,
+        dirty_conversations: dirty,
+        segments,
+        current_schema,
+    })
+}
+
 /// Adds every message past the store's mark, re-derives dirty conversations,
 /// commits tantivy, then records the new mark in the store.
 pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {

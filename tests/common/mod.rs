@@ -34,6 +34,16 @@ impl Sandbox {
             "CASS_SEMANTIC_PROGRESS_JSONL",
             "RUST_LOG",
             "NO_COLOR",
+            // The config file and every variable it can set.
+            "CASS_CONFIG",
+            "XDG_CONFIG_HOME",
+            "CASS_COLOR",
+            "CASS_EMBED_THREADS",
+            "CASS_SEARCH_LIMIT",
+            "CASS_SEARCH_MODE",
+            "CASS_SEARCH_TIER",
+            "CASS_NO_SEMANTIC",
+            "CASS_WATCH_DEBOUNCE_MS",
         ] {
             cmd.env_remove(var);
         }

@@ -89,6 +89,25 @@ pub(super) fn open_manifest(dir: &Path, tier: Tier, embedder: &dyn Embedder) -> 
     Ok((manifest, rebuilt))
 }
 
+/// Counting is exact up to this many pending messages; past it the count
+/// is taken from the id range (exact unless messages past the cursor were
+/// since replaced), so a status question never scans a million rows.
+const EXACT_PENDING_LIMIT: i64 = 100_000;
+
+/// Messages with an id past `cursor`, in time bounded by the limit above.
+pub fn messages_past(conn: &rusqlite::Connection, cursor: i64) -> rusqlite::Result<u64> {
+    let counted: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE id > ?1 LIMIT ?2)",
+        rusqlite::params![cursor, EXACT_PENDING_LIMIT + 1],
+        |r| r.get(0),
+    )?;
+    if counted <= EXACT_PENDING_LIMIT {
+        return Ok(counted as u64);
+    }
+    let max: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| r.get(0))?;
+    Ok((max - cursor).max(counted) as u64)
+}
+
 /// What `semantic status` shows for a tier, from its manifest and one
 /// indexed count (no scan of vectors or messages).
 #[derive(Debug, Clone, Serialize)]
@@ -110,9 +129,7 @@ pub fn tier_state(data: &crate::config::DataDir, tier: Tier, conn: Option<&rusql
     let dir = tier.dir(data);
     let m = Manifest::load(&dir)?;
     let cursor = m.as_ref().map_or(0, |m| m.checkpoint.last_message_id);
-    let past_cursor = conn
-        .and_then(|c| c.query_row("SELECT COUNT(*) FROM messages WHERE id > ?1", [cursor], |r| r.get::<_, i64>(0)).ok())
-        .unwrap_or(0) as u64;
+    let past_cursor = conn.and_then(|c| messages_past(c, cursor).ok()).unwrap_or(0);
     Ok(match m {
         None => TierState {
             tier: tier.name(),

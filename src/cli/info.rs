@@ -1,0 +1,111 @@
+//! What cass is and how to drive it: `capabilities`, `robot-docs`,
+//! `completions`, `man`. None of these needs an index.
+
+use clap::{Args, CommandFactory};
+use serde_json::json;
+
+use super::{Cli, CliError, GlobalArgs, exit};
+use crate::config::DataDir;
+use crate::indexer::semantic::Tier;
+
+/// The robot contract, compiled in so agents get the text that matches the
+/// binary they run.
+const ROBOT_DOCS: &str = include_str!("../../docs/ROBOT.md");
+
+#[derive(Debug, Args)]
+pub struct CapabilitiesArgs {
+    /// Accepted for symmetry with other commands: the output is always JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand's page instead of the main one (e.g. `search`).
+    pub command: Option<String>,
+}
+
+pub fn capabilities(global: &GlobalArgs, _args: &CapabilitiesArgs) -> Result<i32, CliError> {
+    let data = DataDir::resolve(global.data_dir.clone()).ok();
+    let tiers: Vec<_> = Tier::ALL
+        .iter()
+        .map(|&t| {
+            let available = match (t, &data) {
+                (Tier::Fast, _) => true,
+                (Tier::Quality, Some(d)) => crate::models::list(d).iter().all(|m| m.installed),
+                (Tier::Quality, None) => false,
+            };
+            let published = data
+                .as_ref()
+                .and_then(|d| crate::vector::manifest::Manifest::load(&t.dir(d)).ok().flatten())
+                .is_some_and(|m| m.published_rows() > 0);
+            let embedder = match t {
+                Tier::Fast => crate::embed::hash::HASH_ID,
+                Tier::Quality => crate::embed::minilm::MINILM_ID,
+            };
+            json!({ "name": t.name(), "embedder": embedder, "dims": 384, "available": available, "published": published })
+        })
+        .collect();
+    let agents: Vec<_> =
+        crate::model::Agent::ALL.iter().map(|a| json!({ "id": a.slug(), "name": a.display_name() })).collect();
+    let commands: Vec<String> = Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
+    super::print_json(&json!({
+        "name": "cass",
+        "version": env!("CARGO_PKG_VERSION"),
+        "schemas": {
+            "search": crate::search::ROBOT_SCHEMA,
+            "semantic_progress": crate::indexer::semantic::progress::SCHEMA,
+            "store": crate::store::SCHEMA_VERSION,
+            "lexical": crate::lexical::LEXICAL_VERSION,
+            "vector_manifest": crate::vector::manifest::MANIFEST_VERSION,
+        },
+        "agents": agents,
+        "modes": ["lexical", "semantic", "hybrid"],
+        "tiers": tiers,
+        "commands": commands,
+        "exit_codes": {
+            "ok": exit::OK, "no_hits_or_unhealthy": exit::NOT_FOUND, "usage_or_error": exit::USAGE,
+            "no_index": exit::NO_INDEX, "lock_busy": exit::LOCK_BUSY, "interrupted": exit::INTERRUPTED,
+        },
+    }))?;
+    Ok(exit::OK)
+}
+
+pub fn robot_docs() -> Result<i32, CliError> {
+    super::write_stdout(ROBOT_DOCS)?;
+    Ok(exit::OK)
+}
+
+pub fn completions(args: &CompletionsArgs) -> Result<i32, CliError> {
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "cass", &mut buf);
+    super::write_stdout(&String::from_utf8_lossy(&buf))?;
+    Ok(exit::OK)
+}
+
+pub fn man(args: &ManArgs) -> Result<i32, CliError> {
+    let root = Cli::command();
+    let cmd = match &args.command {
+        None => root,
+        Some(name) => {
+            let sub = root
+                .find_subcommand(name)
+                .cloned()
+                .ok_or_else(|| super::search::usage(format!("no command '{name}' (see `cass --help`)")))?;
+            // The page is titled `cass-search`, as man(1) looks it up.
+            sub.name(format!("cass-{name}"))
+        }
+    };
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut buf)
+        .map_err(|e| CliError::new("io", exit::USAGE, format!("cannot render the manual: {e}")))?;
+    super::write_stdout(&String::from_utf8_lossy(&buf))?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,49 @@
+//! Ctrl-C and SIGTERM. Work that checkpoints (a backfill, the watch loop)
+//! asks to be told and stops at its next safe point; anything else exits
+//! with 130 at once, which is safe because every write commits atomically
+//! and a half-done run heals on the next one. A second signal always exits.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use super::exit;
+
+/// How many cooperative scopes are open (they nest: a backfill inside the
+/// watch loop).
+static COOPERATIVE: AtomicUsize = AtomicUsize::new(0);
+
+fn flag() -> &'static Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
+}
+
+/// Installs the handler; call once, early in `main`.
+pub fn install() {
+    let result = ctrlc::set_handler(|| {
+        if COOPERATIVE.load(Ordering::SeqCst) > 0 && !flag().swap(true, Ordering::SeqCst) {
+            eprintln!("cass: stopping at the next checkpoint (press Ctrl-C again to quit now)");
+            return;
+        }
+        std::process::exit(exit::INTERRUPTED);
+    });
+    if let Err(e) = result {
+        tracing::warn!("cannot install the signal handler: {e}");
+    }
+}
+
+/// While the guard lives, a first signal sets the returned flag instead of
+/// exiting; the holder must poll it.
+pub struct Cooperative(());
+
+impl Cooperative {
+    pub fn begin() -> (Cooperative, Arc<AtomicBool>) {
+        COOPERATIVE.fetch_add(1, Ordering::SeqCst);
+        (Cooperative(()), flag().clone())
+    }
+}
+
+impl Drop for Cooperative {
+    fn drop(&mut self) {
+        COOPERATIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}

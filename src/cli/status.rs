@@ -1,0 +1,131 @@
+//! `cass status` and `cass health`.
+
+use clap::Args;
+
+use super::{CliError, GlobalArgs, exit};
+use crate::config::DataDir;
+use crate::status::{self, Status, StatusError};
+use crate::store::StoreError;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Robot output: one JSON object on stdout (docs/ROBOT.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Also unhealthy when the last index run finished longer ago than
+    /// this: 30m, 12h, 7d.
+    #[arg(long, value_name = "SPAN")]
+    pub max_age: Option<String>,
+    /// Robot output: one JSON object on stdout (docs/ROBOT.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn read_status(global: &GlobalArgs) -> Result<Status, CliError> {
+    let data =
+        DataDir::resolve(global.data_dir.clone()).map_err(|e| CliError::new("config", exit::USAGE, e.to_string()))?;
+    status::status(&data).map_err(|e| match e {
+        StatusError::Store(StoreError::Missing(p)) => {
+            CliError::new("no_index", exit::NO_INDEX, format!("no index yet at {}", p.display()))
+                .hint("run `cass index` first")
+        }
+        other => CliError::new("status", exit::USAGE, other.to_string()),
+    })
+}
+
+pub fn status(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError> {
+    let s = read_status(global)?;
+    if args.json {
+        super::print_json(&s)?;
+    } else {
+        super::write_stdout(&render(&s))?;
+    }
+    Ok(exit::OK)
+}
+
+pub fn health(global: &GlobalArgs, args: &HealthArgs) -> Result<i32, CliError> {
+    let max_age = args
+        .max_age
+        .as_deref()
+        .map(|s| {
+            crate::time::parse_duration_ms(s)
+                .ok_or_else(|| super::search::usage(format!("cannot read span '{s}' (try 30m, 12h, 7d)")))
+        })
+        .transpose()?;
+    let h = status::health(read_status(global)?, max_age, crate::time::now_ms());
+    if args.json {
+        super::print_json(&h)?;
+    } else if h.healthy {
+        if !global.quiet {
+            super::write_stdout(&format!(
+                "healthy: {} messages, lexical index and {} published tier(s) up to date\n",
+                h.status.store.messages,
+                h.status.tiers.iter().filter(|t| t.built).count()
+            ))?;
+        }
+    } else {
+        let mut out = String::from("unhealthy:\n");
+        for p in &h.problems {
+            out.push_str(&format!("  {}: {}\n", p.kind, p.message));
+        }
+        super::write_stdout(&out)?;
+    }
+    Ok(if h.healthy { exit::OK } else { exit::NOT_FOUND })
+}
+
+fn render(s: &Status) -> String {
+    let mut out = String::new();
+    let age = s
+        .store
+        .last_index_at_ms
+        .map(|t| {
+            format!("{} ({} ago)", super::local_time(t), crate::time::human_duration_ms(crate::time::now_ms() - t))
+        })
+        .unwrap_or_else(|| "never".into());
+    out.push_str(&format!("data dir   {}\n", s.data_dir.display()));
+    out.push_str(&format!(
+        "store      {} conversations, {} messages; last index {age}\n",
+        s.store.conversations, s.store.messages
+    ));
+    for a in &s.agents {
+        out.push_str(&format!("  {:<14} {:>8} conversations {:>10} messages\n", a.agent, a.conversations, a.messages));
+    }
+    let lex = &s.lexical.state;
+    if lex.exists {
+        out.push_str(&format!(
+            "lexical    up to message {} ({} behind, {} conversations to re-index), {} segments\n",
+            lex.high_message_id, s.lexical.lag, lex.dirty_conversations, lex.segments
+        ));
+    } else {
+        out.push_str("lexical    not built\n");
+    }
+    for t in &s.tiers {
+        if t.built {
+            out.push_str(&format!(
+                "{:<10} {} published, {} pending, cursor at message {}\n",
+                format!("{} tier", t.tier),
+                t.published_rows,
+                t.pending_rows,
+                t.checkpoint.as_ref().map_or(0, |c| c.last_message_id)
+            ));
+        } else {
+            out.push_str(&format!("{:<10} not built\n", format!("{} tier", t.tier)));
+        }
+    }
+    match &s.writer {
+        Some(w) => out.push_str(&format!(
+            "writer     pid {} `cass {}` since {}, {} at {}\n",
+            w.pid,
+            w.command,
+            w.started_at,
+            w.phase.as_deref().unwrap_or("?"),
+            w.last_progress_at.as_deref().unwrap_or("?")
+        )),
+        None => out.push_str("writer     none\n"),
+    }
+    out
+}

@@ -1,0 +1,173 @@
+//! `cass status` and `cass health`: where the store, the lexical index and
+//! the semantic tiers stand, answered from stored counters and marks only.
+//! Nothing here scans messages, so the answer takes milliseconds at a
+//! million messages and never waits on a running writer (the store is
+//! opened read-only; WAL readers do not block).
+
+use serde::Serialize;
+
+use crate::config::DataDir;
+use crate::indexer::semantic::{Tier, TierState, tier_state};
+use crate::lexical::LexicalState;
+use crate::lock::LockHolder;
+use crate::store::{Store, StoreError, query};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Lexical(#[from] crate::lexical::LexicalError),
+    #[error(transparent)]
+    Vector(#[from] crate::vector::VectorError),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStatus {
+    pub path: std::path::PathBuf,
+    pub conversations: i64,
+    pub messages: i64,
+    pub max_message_id: i64,
+    pub last_index_at: Option<String>,
+    #[serde(skip)]
+    pub last_index_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LexicalStatus {
+    #[serde(flatten)]
+    pub state: LexicalState,
+    /// Messages in the store past the index's mark (by id).
+    pub lag: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WriterStatus {
+    pub pid: u32,
+    pub command: String,
+    pub started_at: String,
+    pub phase: Option<String>,
+    pub last_progress_at: Option<String>,
+}
+
+impl From<LockHolder> for WriterStatus {
+    fn from(h: LockHolder) -> Self {
+        WriterStatus {
+            pid: h.pid,
+            command: h.command,
+            started_at: crate::time::to_rfc3339(h.started_at_ms),
+            phase: h.phase,
+            last_progress_at: h.progress_at_ms.map(crate::time::to_rfc3339),
+        }
+    }
+}
+
+/// Everything `cass status` shows (also its `--json` output).
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub data_dir: std::path::PathBuf,
+    pub store: StoreStatus,
+    pub agents: Vec<query::AgentTotals>,
+    pub lexical: LexicalStatus,
+    pub tiers: Vec<TierState>,
+    pub quality_model_installed: bool,
+    /// The process holding the writer lock, if an index or backfill runs.
+    pub writer: Option<WriterStatus>,
+}
+
+/// Reads the status. `Err(StoreError::Missing)` means nothing was indexed yet.
+pub fn status(data: &DataDir) -> Result<Status, StatusError> {
+    let store = Store::open_readonly(&data.db())?;
+    let conn = store.conn();
+    let agents = query::agent_totals(conn)?;
+    let max_message_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| r.get(0))?;
+    // The lock file says when an ingest last finished; without it (deleted,
+    // or torn), the last time a session file was read is the best we know.
+    let last_ms = match crate::lock::last_index_at(&data.lock()) {
+        Some(t) => Some(t),
+        None => conn.query_row("SELECT MAX(indexed_at) FROM file_state", [], |r| r.get(0))?,
+    };
+    let lexical = crate::lexical::state(&store, &data.lexical())?;
+    let lag = (max_message_id - lexical.high_message_id).max(0);
+    let tiers = Tier::ALL.iter().map(|&t| tier_state(data, t, Some(conn))).collect::<Result<Vec<_>, _>>()?;
+    Ok(Status {
+        data_dir: data.root().to_path_buf(),
+        store: StoreStatus {
+            path: data.db(),
+            conversations: agents.iter().map(|a| a.conversations).sum(),
+            messages: agents.iter().map(|a| a.messages).sum(),
+            max_message_id,
+            last_index_at: last_ms.map(crate::time::to_rfc3339),
+            last_index_at_ms: last_ms,
+        },
+        agents,
+        lexical: LexicalStatus { state: lexical, lag },
+        tiers,
+        quality_model_installed: crate::models::list(data).iter().all(|m| m.installed),
+        writer: crate::lock::current_holder(&data.lock()).map(WriterStatus::from),
+    })
+}
+
+/// One reason the index is not healthy, with a stable machine-readable kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Problem {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// `cass health`: healthy when the lexical index and every published tier
+/// hold every message of the store, and (with `max_age`) the last index run
+/// is recent enough.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub healthy: bool,
+    pub problems: Vec<Problem>,
+    pub status: Status,
+}
+
+pub fn health(status: Status, max_age_ms: Option<i64>, now_ms: i64) -> Health {
+    let mut problems = Vec::new();
+    let mut add = |kind: &'static str, message: String| problems.push(Problem { kind, message });
+    let max = status.store.max_message_id;
+    let lex = &status.lexical.state;
+    if !lex.exists {
+        add("lexical_missing", format!("no lexical index at {}", status.data_dir.join("lexical").display()));
+    } else {
+        if !lex.current_schema {
+            add("lexical_schema", "the lexical index was built by another version of cass".into());
+        }
+        if status.lexical.lag > 0 {
+            add(
+                "lexical_behind",
+                format!(
+                    "the lexical index holds messages up to id {}, the store up to {max} ({} behind)",
+                    lex.high_message_id, status.lexical.lag
+                ),
+            );
+        }
+        if lex.dirty_conversations > 0 {
+            add(
+                "lexical_dirty",
+                format!("{} conversations changed in the store and await re-indexing", lex.dirty_conversations),
+            );
+        }
+    }
+    for t in status.tiers.iter().filter(|t| t.built) {
+        if t.pending_rows > 0 {
+            add("tier_behind", format!("the {} tier has {} messages not yet published", t.tier, t.pending_rows));
+        }
+        if t.tier == Tier::Quality.name() && !status.quality_model_installed {
+            add("model_missing", "the quality tier is published but its model is not installed".into());
+        }
+    }
+    match (status.store.last_index_at_ms, max_age_ms) {
+        (None, _) => add("never_indexed", "no index run has finished yet".into()),
+        (Some(last), Some(age)) if now_ms - last > age => {
+            add("stale", format!("the last index run finished {} ago", crate::time::human_duration_ms(now_ms - last)))
+        }
+        _ => {}
+    }
+    Health { healthy: problems.is_empty(), problems, status }
+}
