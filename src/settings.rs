@@ -72,7 +72,7 @@ impl Settings {
                 v.push((k, val));
             }
         };
-        put("CASS_DATA_DIR", self.data_dir.as_ref().map(|p| p.display().to_string()));
+        put("CASS_DATA_DIR", self.data_dir.as_deref().map(|p| expand_home(p).display().to_string()));
         put("CASS_COLOR", self.color.clone());
         put("CASS_EMBED_THREADS", self.embed_threads.map(|n| n.to_string()));
         put("CASS_SEARCH_LIMIT", self.search.limit.map(|n| n.to_string()));
@@ -81,6 +81,14 @@ impl Settings {
         put("CASS_NO_SEMANTIC", self.index.semantic.map(|on| (!on).to_string()));
         put("CASS_WATCH_DEBOUNCE_MS", self.index.watch_debounce_ms.map(|n| n.to_string()));
         v
+    }
+}
+
+/// `~/x` is under the home directory, as people write it in config files.
+fn expand_home(p: &Path) -> PathBuf {
+    match (p.strip_prefix("~"), directories::BaseDirs::new()) {
+        (Ok(rest), Some(b)) => b.home_dir().join(rest),
+        _ => p.to_path_buf(),
     }
 }
 
@@ -156,6 +164,13 @@ mod tests {
         assert!(e.starts_with("config file c.toml:") && e.contains("colour") && !e.contains('\n'), "{e}");
         let e = Settings::parse(Path::new("c.toml"), "[search]\nlimit = \"ten\"\n").unwrap_err().to_string();
         assert!(e.contains("limit") || e.contains("integer"), "{e}");
+    }
+
+    #[test]
+    fn a_data_dir_under_home_is_expanded() {
+        let s = Settings::parse(Path::new("c.toml"), "data_dir = \"~/cass-data\"\n").unwrap();
+        let (_, v) = &s.variables()[0];
+        assert!(!v.starts_with('~') && v.ends_with("/cass-data"), "{v}");
     }
 
     #[test]

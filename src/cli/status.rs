@@ -86,10 +86,10 @@ fn render(s: &Status) -> String {
             format!("{} ({} ago)", super::local_time(t), crate::time::human_duration_ms(crate::time::now_ms() - t))
         })
         .unwrap_or_else(|| "never".into());
-    out.push_str(&format!("data dir   {}\n", s.data_dir.display()));
+    out.push_str(&format!("{:<13}{}\n", "data dir", s.data_dir.display()));
     out.push_str(&format!(
-        "store      {} conversations, {} messages; last index {age}\n",
-        s.store.conversations, s.store.messages
+        "{:<13}{} conversations, {} messages; last index {age}\n",
+        "store", s.store.conversations, s.store.messages
     ));
     for a in &s.agents {
         out.push_str(&format!("  {:<14} {:>8} conversations {:>10} messages\n", a.agent, a.conversations, a.messages));
@@ -97,35 +97,36 @@ fn render(s: &Status) -> String {
     let lex = &s.lexical.state;
     if lex.exists {
         out.push_str(&format!(
-            "lexical    up to message {} ({} behind, {} conversations to re-index), {} segments\n",
-            lex.high_message_id, s.lexical.lag, lex.dirty_conversations, lex.segments
+            "{:<13}up to message {} ({} behind, {} conversations to re-index), {} segments\n",
+            "lexical", lex.high_message_id, s.lexical.lag, lex.dirty_conversations, lex.segments
         ));
     } else {
-        out.push_str("lexical    not built\n");
+        out.push_str(&format!("{:<13}not built\n", "lexical"));
     }
     for t in &s.tiers {
         if t.built {
             out.push_str(&format!(
-                "{:<10} {} published, {} pending, cursor at message {}\n",
+                "{:<13}{} published, {} pending, cursor at message {}\n",
                 format!("{} tier", t.tier),
                 t.published_rows,
                 t.pending_rows,
                 t.checkpoint.as_ref().map_or(0, |c| c.last_message_id)
             ));
         } else {
-            out.push_str(&format!("{:<10} not built\n", format!("{} tier", t.tier)));
+            out.push_str(&format!("{:<13}not built\n", format!("{} tier", t.tier)));
         }
     }
     match &s.writer {
         Some(w) => out.push_str(&format!(
-            "writer     pid {} `cass {}` since {}, {} at {}\n",
+            "{:<13}pid {} `cass {}` since {}, {} at {}\n",
+            "writer",
             w.pid,
             w.command,
             w.started_at,
             w.phase.as_deref().unwrap_or("?"),
             w.last_progress_at.as_deref().unwrap_or("?")
         )),
-        None => out.push_str("writer     none\n"),
+        None => out.push_str(&format!("{:<13}none\n", "writer")),
     }
     out
 }

@@ -96,6 +96,11 @@ const EXACT_PENDING_LIMIT: i64 = 100_000;
 
 /// Messages with an id past `cursor`, in time bounded by the limit above.
 pub fn messages_past(conn: &rusqlite::Connection, cursor: i64) -> rusqlite::Result<u64> {
+    if cursor == 0 {
+        // Every message: the per-conversation counters have the answer.
+        let all: i64 = conn.query_row("SELECT COALESCE(SUM(message_count), 0) FROM conversations", [], |r| r.get(0))?;
+        return Ok(all as u64);
+    }
     let counted: i64 = conn.query_row(
         "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE id > ?1 LIMIT ?2)",
         rusqlite::params![cursor, EXACT_PENDING_LIMIT + 1],
