@@ -284,12 +284,23 @@ pub struct CorpusStats {
 
 /// Writes sessions totalling about `messages` messages under `home`.
 pub fn generate(home: &Path, messages: usize, seed: u64) -> std::io::Result<CorpusStats> {
+    generate_shaped(home, messages, seed, (20, 400))
+}
+
+/// As [`generate`], with `per_session` (lowest, highest) messages a session:
+/// small sessions give the thousands of files a reliability harness wants.
+pub fn generate_shaped(
+    home: &Path,
+    messages: usize,
+    seed: u64,
+    per_session: (usize, usize),
+) -> std::io::Result<CorpusStats> {
     let mut rng = Rng::new(seed);
     let vocab = Vocab::new(&mut rng, 60_000);
     let mut stats = CorpusStats::default();
     let mut session = 0usize;
     while stats.messages < messages {
-        let n = rng.range(20, 400).min(messages - stats.messages).max(1);
+        let n = rng.range(per_session.0, per_session.1).min(messages - stats.messages).max(1);
         let codex = rng.chance(0.3);
         let path = if codex {
             let day = 1 + session % 28;

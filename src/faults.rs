@@ -15,3 +15,16 @@ pub fn point(name: &str) {
         std::process::abort();
     }
 }
+
+/// Removes `path` just before it is read if `CASS_TEST_VANISH` names its
+/// file name: a file deleted between discovery and reading, made
+/// deterministic for the hostile-input tests.
+pub fn vanish(path: &std::path::Path) {
+    static TARGET: OnceLock<Option<String>> = OnceLock::new();
+    let target = TARGET.get_or_init(|| std::env::var("CASS_TEST_VANISH").ok().filter(|s| !s.is_empty()));
+    if let Some(name) = target.as_deref()
+        && path.file_name().is_some_and(|f| f.to_string_lossy() == name)
+    {
+        let _ = std::fs::remove_file(path);
+    }
+}

@@ -9,6 +9,7 @@ pub mod config;
 pub mod connectors;
 pub mod embed;
 pub mod faults;
+pub mod fuzzing;
 pub mod indexer;
 pub mod lexical;
 pub mod lock;

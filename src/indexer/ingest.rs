@@ -96,6 +96,7 @@ pub fn run(
                 };
                 let req = ParseRequest { path: &job.candidate.path, start_offset, start_line, resume: resume.as_ref() };
                 let mut sink = ChannelSink { job: i, tx: tx.clone(), buf: Vec::new(), bytes: 0 };
+                crate::faults::vanish(&job.candidate.path);
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.parse(&req, &mut sink)))
                     .unwrap_or_else(|_| {
                         Err(ParseError::Format { path: job.candidate.path.clone(), message: "parser panicked".into() })

@@ -1,0 +1,106 @@
+//! Entry points for the fuzz targets in `fuzz/` and for their bounded
+//! replay in the test suite: arbitrary bytes go to a connector's parser, or
+//! an arbitrary string to the query parser, and the invariants that hold for
+//! any input are checked (a violation panics, which is what a fuzzer finds).
+
+use std::path::PathBuf;
+
+use crate::connectors::{self, ParseRequest, ParseSink};
+use crate::model::{ConversationHeader, Message};
+
+/// What one parse produced, for the invariant checks.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Parsed {
+    pub conversations: usize,
+    pub messages: usize,
+    pub malformed: usize,
+    /// The parse could not run at all (a clean error, not a failure).
+    pub error: Option<String>,
+}
+
+#[derive(Default)]
+struct Counter(Parsed);
+
+impl ParseSink for Counter {
+    fn conversation(&mut self, _header: ConversationHeader) {
+        self.0.conversations += 1;
+    }
+    fn message(&mut self, message: Message) {
+        assert!(self.0.conversations > 0, "a message before any conversation");
+        std::hint::black_box(message);
+        self.0.messages += 1;
+    }
+    fn malformed(&mut self, _line: u64, _error: String) {
+        self.0.malformed += 1;
+    }
+}
+
+/// Fuzz targets over connectors: (target name, agent id, the file name the
+/// bytes are parsed as). `fuzz/fuzz_targets/<name>.rs` and the corpus
+/// directory `fuzz/corpus/<name>/` follow these names.
+pub const CONNECTOR_TARGETS: &[(&str, &str, &str)] = &[
+    ("parse_claude", "claude_code", "0000-session.jsonl"),
+    ("parse_codex", "codex", "rollout-2026-01-01T00-00-00-0000.jsonl"),
+    ("parse_gemini_json", "gemini", "session-2026-01-01T00-00-0000.json"),
+    ("parse_gemini_jsonl", "gemini", "session-2026-01-01T00-00-0000.jsonl"),
+];
+
+/// Runs one connector target by name (what `fuzz/fuzz_targets/*.rs` call).
+pub fn run_target(name: &str, data: &[u8]) -> Parsed {
+    let &(_, agent, file) =
+        CONNECTOR_TARGETS.iter().find(|t| t.0 == name).unwrap_or_else(|| panic!("no fuzz target {name}"));
+    parse_as(agent, file, data)
+}
+
+/// A scratch file per thread, so parallel fuzzing jobs do not collide.
+fn scratch(file_name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cass-fuzz-{}-{:?}", std::process::id(), std::thread::current().id()));
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir.join(file_name)
+}
+
+/// Parses `data` as the session file `file_name` of the connector for
+/// `agent`, then checks that the parse ended inside the file and that a
+/// resumed parse from its end reads nothing new.
+pub fn parse_as(agent: &str, file_name: &str, data: &[u8]) -> Parsed {
+    let all = connectors::all();
+    let connector = all.iter().find(|c| c.agent().slug() == agent).unwrap_or_else(|| panic!("no connector {agent}"));
+    let path = scratch(file_name);
+    std::fs::write(&path, data).expect("write scratch file");
+    let mut sink = Counter::default();
+    let req = ParseRequest { path: &path, start_offset: 0, start_line: 1, resume: None };
+    let end = match connector.parse(&req, &mut sink) {
+        Ok(end) => end,
+        Err(e) => {
+            sink.0.error = Some(e.to_string());
+            return sink.0;
+        }
+    };
+    assert!(end.offset <= data.len() as u64, "parse ended at {} past the file's {} bytes", end.offset, data.len());
+    assert!(end.next_line >= 1);
+    if connector.layout(&path) == connectors::SourceLayout::AppendOnlyLines {
+        // Everything before `offset` was consumed; resuming there must find
+        // at most the partial tail, never re-read consumed lines.
+        let mut again = Counter::default();
+        let resume = end.resume.clone();
+        let req =
+            ParseRequest { path: &path, start_offset: end.offset, start_line: end.next_line, resume: resume.as_ref() };
+        if let Ok(end2) = connector.parse(&req, &mut again) {
+            assert_eq!(end2.offset, end.offset, "a resumed parse moved past what a full parse consumed");
+            assert_eq!(again.0.messages, 0, "a resumed parse found messages a full parse had consumed");
+        }
+    }
+    sink.0
+}
+
+/// Parses a query; an accepted query must yield terms to highlight without
+/// panicking.
+pub fn parse_query(input: &str) -> bool {
+    match crate::search::query::parse(input) {
+        Ok(q) => {
+            std::hint::black_box(q.highlight_terms());
+            true
+        }
+        Err(_) => false,
+    }
+}
