@@ -448,8 +448,13 @@ fn an_unreadable_file_is_reported_and_the_rest_indexed() {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
         }
         std::fs::set_permissions(dir.join("ok.jsonl"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        // A copy of the binary nobody can reach (the checkout may sit
+        // under a directory only root may enter).
+        let exe = sb.dir.path().join("cass");
+        std::fs::copy(env!("CARGO_BIN_EXE_cass"), &exe).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_cass")]);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&exe);
         for (k, v) in cmd.get_envs() {
             if let Some(v) = v {
                 c.env(k, v);

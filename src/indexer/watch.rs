@@ -76,20 +76,38 @@ pub fn watch(
         let _ = tx.send(ev);
     })?;
     let mut armed: HashMap<PathBuf, RecursiveMode> = HashMap::new();
-    arm(&mut watcher, &roots, &mut armed);
-    cycle(Trigger::Start);
+    let mut complete = arm(&mut watcher, &roots, &mut armed);
+    let mut last_cycle = timed(&mut cycle, Trigger::Start);
+    let mut last_end = Instant::now();
 
     let tick = Duration::from_secs(1);
     while !stop.load(Ordering::SeqCst) {
         let first = match rx.recv_timeout(tick) {
-            Ok(ev) => ev,
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Ok(ev) => Some(ev),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
         let mut burst = Burst::default();
-        burst.add(first, &roots, &connectors);
+        match first {
+            Some(ev) => burst.add(ev, &roots, &connectors),
+            // Some place could not be watched (inotify's watch limit, an
+            // unreadable directory): poll it instead, every POLL_EVERY.
+            None if !complete && last_end.elapsed() >= POLL_EVERY => burst.rearm = true,
+            None => continue,
+        }
         if burst.relevant == 0 && !burst.rearm {
             continue;
+        }
+        // A source rewritten continuously (an editor's database) must not
+        // keep cass busy: cycles are spaced by four times the last one's
+        // length, so indexing takes at most a fifth of the time.
+        let gap = (last_cycle * 4).min(MAX_GAP);
+        while last_end.elapsed() < gap {
+            match rx.recv_timeout(gap - last_end.elapsed()) {
+                Ok(ev) => burst.add(ev, &roots, &connectors),
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            }
         }
         // Debounce: wait for a quiet moment, but not past max_delay.
         let started = Instant::now();
@@ -104,12 +122,24 @@ pub fn watch(
             }
         }
         if burst.rearm {
-            arm(&mut watcher, &roots, &mut armed);
+            complete = arm(&mut watcher, &roots, &mut armed);
         }
         tracing::debug!(events = burst.relevant, rearm = burst.rearm, "change burst");
-        cycle(Trigger::Changes { events: burst.relevant });
+        last_cycle = timed(&mut cycle, Trigger::Changes { events: burst.relevant });
+        last_end = Instant::now();
     }
     Ok(())
+}
+
+/// How often places that could not be watched are polled.
+const POLL_EVERY: Duration = Duration::from_secs(30);
+/// The longest pause forced between two cycles.
+const MAX_GAP: Duration = Duration::from_secs(30);
+
+fn timed(cycle: &mut impl FnMut(Trigger), trigger: Trigger) -> Duration {
+    let t = Instant::now();
+    cycle(trigger);
+    t.elapsed()
 }
 
 /// What one burst of events asks for.
@@ -176,7 +206,8 @@ fn is_relevant(connector: &dyn Connector, root: &Path, path: &Path) -> bool {
 
 /// Watches each existing root recursively and, for a missing one, its
 /// nearest existing ancestor non-recursively. Stale watches are dropped.
-fn arm(watcher: &mut impl Watcher, roots: &[WatchedRoot], armed: &mut HashMap<PathBuf, RecursiveMode>) {
+/// Returns false when some place could not be watched.
+fn arm(watcher: &mut impl Watcher, roots: &[WatchedRoot], armed: &mut HashMap<PathBuf, RecursiveMode>) -> bool {
     let mut want: HashMap<PathBuf, RecursiveMode> = HashMap::new();
     for r in roots {
         if r.path.is_dir() {
@@ -192,6 +223,7 @@ fn arm(watcher: &mut impl Watcher, roots: &[WatchedRoot], armed: &mut HashMap<Pa
         }
         keep
     });
+    let mut complete = true;
     for (path, mode) in want {
         if armed.contains_key(&path) {
             continue;
@@ -201,7 +233,11 @@ fn arm(watcher: &mut impl Watcher, roots: &[WatchedRoot], armed: &mut HashMap<Pa
                 tracing::debug!(path = %path.display(), recursive = (mode == RecursiveMode::Recursive), "watching");
                 armed.insert(path, mode);
             }
-            Err(e) => tracing::warn!("cannot watch {}: {e}", path.display()),
+            Err(e) => {
+                tracing::warn!("cannot watch {} ({e}); polling it every {}s", path.display(), POLL_EVERY.as_secs());
+                complete = false;
+            }
         }
     }
+    complete
 }
