@@ -17,4 +17,5 @@ pub mod models;
 pub mod search;
 pub mod store;
 pub mod time;
+pub mod tui;
 pub mod vector;
