@@ -7,6 +7,7 @@ mod models;
 mod search;
 mod semantic;
 mod style;
+mod tui;
 mod view;
 
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ pub enum Command {
     /// Semantic tiers: backfill, status, report, compact.
     #[command(subcommand)]
     Semantic(semantic::SemanticCommand),
+    /// The terminal UI: search as you type (what `cass` alone opens on a terminal).
+    Tui,
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -65,10 +68,14 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        let _ = Cli::command().print_help();
-        return exit::USAGE;
+    let command = match cli.command {
+        Some(command) => command,
+        None if tui::on_terminal() => Command::Tui,
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            return exit::USAGE;
+        }
     };
     let (json, result) = match command {
         Command::Index(args) => (args.json, index::run(&cli.global, &args)),
@@ -77,6 +84,7 @@ pub fn main() -> i32 {
         Command::Expand(args) => (args.json, view::expand(&cli.global, &args)),
         Command::Semantic(cmd) => (cmd.json(), semantic::run(&cli.global, &cmd)),
         Command::Models(cmd) => (cmd.json(), models::run(&cli.global, &cmd)),
+        Command::Tui => (false, tui::run(&cli.global)),
     };
     match result {
         Ok(code) => code,
