@@ -53,6 +53,8 @@ pub enum Part {
     Edge,
     Header,
     Block(usize),
+    /// The blank line after a message.
+    Gap,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +89,9 @@ pub struct Detail {
     /// Scroll so the hit shows near the top at the next render.
     pub reveal_cursor: bool,
     theme: Theme,
+    /// Width of the last layout, kept when the layout is dropped so the
+    /// cursor is placed against the width the pane really has.
+    width: usize,
     layout: Option<(usize, Vec<DetailLine>)>,
 }
 
@@ -102,13 +107,17 @@ impl Detail {
         let more_before = before.len() as i64 > BEFORE_HIT;
         let more_after = after.len() as i64 > PAGE;
         let skip = before.len().saturating_sub(BEFORE_HIT as usize);
-        let messages = before
+        let mut messages = before
             .into_iter()
             .skip(skip)
             .chain(std::iter::once(hit))
             .chain(after.into_iter().take(PAGE as usize))
             .map(|m| MessageView::new(m, theme))
-            .collect();
+            .collect::<VecDeque<_>>();
+        // The hit is what the reader came for: its tool blocks open expanded.
+        for m in messages.iter_mut().filter(|m| m.id == message_id) {
+            m.blocks.iter_mut().for_each(|b| b.expanded = true);
+        }
         let mut detail = Detail {
             conversation,
             messages,
@@ -119,6 +128,7 @@ impl Detail {
             scroll: 0,
             reveal_cursor: true,
             theme,
+            width: 80,
             layout: None,
         };
         detail.cursor_to(Anchor { message_id, part: Part::Header });
@@ -178,6 +188,7 @@ impl Detail {
 
     /// The display lines at `width` (cached until width or content changes).
     pub fn lines(&mut self, width: usize) -> &[DetailLine] {
+        self.width = width;
         if self.layout.as_ref().is_none_or(|(w, _)| *w != width) {
             let keep = self.layout.as_ref().and_then(|(_, l)| l.get(self.cursor)).map(|l| l.anchor);
             self.layout = Some((width, layout(self, width)));
@@ -189,7 +200,7 @@ impl Detail {
     }
 
     fn width(&self) -> usize {
-        self.layout.as_ref().map(|(w, _)| *w).unwrap_or(80)
+        self.width
     }
 
     fn cursor_anchor(&mut self) -> Option<Anchor> {
@@ -240,7 +251,7 @@ impl Detail {
                 let expand = tools().any(|b| !b.expanded);
                 msg.blocks.iter_mut().filter(|b| b.collapsible()).for_each(|b| b.expanded = expand);
             }
-            Part::Edge => return false,
+            Part::Edge | Part::Gap => return false,
         }
         self.layout = None;
         self.cursor_to(anchor);
@@ -322,7 +333,7 @@ fn layout(d: &Detail, width: usize) -> Vec<DetailLine> {
                 push(pieces, anchor, Some(indent));
             }
         }
-        push(vec![(Style::new(), String::new())], Anchor { message_id: m.id, part: Part::Header }, Some(0));
+        push(vec![(Style::new(), String::new())], Anchor { message_id: m.id, part: Part::Gap }, Some(0));
     }
     if let (true, Some(last)) = (d.more_after, d.messages.back()) {
         let a = Anchor { message_id: last.id, part: Part::Edge };

@@ -219,7 +219,8 @@ fn render_detail(frame: &mut Frame, app: &mut App, area: Rect) {
     let width = inner.width as usize;
     let n = d.lines(width).len();
     if d.reveal_cursor {
-        d.scroll = d.cursor.saturating_sub(2);
+        // A quarter of the pane above the hit shows how the exchange got there.
+        d.scroll = d.cursor.saturating_sub(height / 4);
         d.reveal_cursor = false;
     }
     if d.cursor < d.scroll {
@@ -264,7 +265,8 @@ fn render_status(frame: &mut Frame, app: &App, area: Rect) {
         Line::styled("F1 help · q quit", theme.dim())
     };
     let right = app.status.describe(crate::time::now_ms());
-    let right_width = (text::width(&right) as u16 + 1).min(area.width / 2);
+    // The left part (counts, latency, mode) keeps at least 40 columns.
+    let right_width = (text::width(&right) as u16 + 1).min(area.width.saturating_sub(40));
     let [l, rt] = Layout::horizontal([Constraint::Min(1), Constraint::Length(right_width)]).areas(area);
     frame.render_widget(Paragraph::new(left), l);
     let style = if app.status.writer.is_some() { theme.matched() } else { theme.dim() };
