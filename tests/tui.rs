@@ -300,8 +300,9 @@ fn y_copies_and_o_opens_the_selected_session_file() {
     assert_eq!(ui.press(KeyCode::Char('q')), Effect::Quit);
 }
 
-#[test]
-fn a_long_conversation_is_paged_around_the_hit() {
+/// One indexed conversation of 300 user messages `line0` … `line299`, with
+/// `needlezz` in place of `line200`.
+fn long_conversation() -> Sandbox {
     let sb = Sandbox::new();
     let dir = sb.home().join(".claude/projects/-home-dev-long");
     std::fs::create_dir_all(&dir).unwrap();
@@ -313,6 +314,46 @@ fn a_long_conversation_is_paged_around_the_hit() {
         .collect();
     std::fs::write(dir.join("long1.jsonl"), body).unwrap();
     assert!(sb.run(&["index"]).status.success());
+    sb
+}
+
+#[test]
+fn the_next_page_of_hits_loads_when_the_selection_reaches_the_end() {
+    let sb = long_conversation();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.press(KeyCode::F(5));
+    ui.search("line*");
+    assert_eq!(ui.session.app.results.hits.len(), cass::tui::app::PAGE_SIZE);
+    assert!(ui.screen().contains("100 of 299 hits"), "{}", ui.screen());
+    ui.press(KeyCode::Tab);
+    ui.press(KeyCode::End);
+    ui.settle();
+    assert_eq!(ui.session.app.results.hits.len(), 200);
+    ui.press(KeyCode::End);
+    ui.settle();
+    assert!(ui.screen().contains("299 of 299 hits"), "{}", ui.screen());
+    let mut ids: Vec<i64> = ui.session.app.results.hits.iter().map(|h| h.message_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 299, "pages neither repeat nor skip hits");
+}
+
+#[test]
+fn a_long_query_scrolls_in_the_bar() {
+    let sb = Sandbox::new();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    let long = format!("{} tailword", "word ".repeat(40));
+    for c in long.chars() {
+        ui.press(KeyCode::Char(c));
+    }
+    let screen = ui.screen();
+    assert!(screen.lines().nth(1).unwrap().contains("tailword"), "the end being typed is visible: {screen}");
+    assert_eq!(ui.term.get_cursor_position().unwrap().y, 1);
+}
+
+#[test]
+fn a_long_conversation_is_paged_around_the_hit() {
+    let sb = long_conversation();
     let mut ui = Ui::open(&sb.data(), Theme::mono());
     ui.search("needlezz");
     ui.press(KeyCode::Enter);

@@ -145,7 +145,12 @@ impl Session {
     /// corpus size and the filter choices).
     pub fn refresh_status(&mut self) {
         self.probed = Some(Instant::now());
-        self.app.status = IndexStatus::probe(&self.data);
+        let status = IndexStatus::probe(&self.data);
+        if self.app.status.writer.is_some() && status.writer.is_none() {
+            // A writer finished: what it published (a tier) needs a fresh searcher.
+            self.worker.reopen();
+        }
+        self.app.status = status;
         if self.store.is_none() {
             self.store = Store::open_readonly(&self.data.db()).ok();
         }

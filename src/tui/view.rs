@@ -63,14 +63,21 @@ fn render_query(frame: &mut Frame, app: &App, area: Rect) {
     let focused = app.focus == Focus::Query && !app.help;
     let block = pane(theme, " cass · search every agent ".into(), focused);
     let inner = block.inner(area);
-    let line = if app.query.text.is_empty() {
+    // A query longer than the bar scrolls so the cursor stays in sight.
+    let room = (inner.width as usize).saturating_sub(3);
+    let q = &app.query;
+    let mut start = 0;
+    while text::width(&q.text[start..q.cursor]) > room {
+        start += q.text[start..].chars().next().map_or(1, char::len_utf8);
+    }
+    let line = if q.text.is_empty() {
         Line::from(vec![Span::styled("› ", theme.bold()), Span::styled("type to search…", theme.dim())])
     } else {
-        Line::from(vec![Span::styled("› ", theme.bold()), Span::raw(app.query.text.clone())])
+        Line::from(vec![Span::styled("› ", theme.bold()), Span::raw(q.text[start..].to_string())])
     };
     frame.render_widget(Paragraph::new(line).block(block), area);
     if focused {
-        let before = text::width(&app.query.text[..app.query.cursor]) as u16;
+        let before = text::width(&q.text[start..q.cursor]) as u16;
         let x = (inner.x + 2 + before).min(inner.right().saturating_sub(1));
         frame.set_cursor_position(Position::new(x, inner.y));
     }

@@ -5,8 +5,12 @@
 //! before a debounced job, and sends back a [`SearchOutcome`] tagged with the
 //! job's generation so the UI can drop answers to queries it has moved past.
 //! The searcher is opened on first use and reopened while the index is
-//! missing, so `cass index` run elsewhere is picked up without a restart.
+//! missing, so `cass index` run elsewhere is picked up without a restart;
+//! [`SearchWorker::reopen`] drops it after a writer finished, so tiers the
+//! writer published (which a searcher caches) are seen too.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -71,6 +75,7 @@ pub struct SearchOutcome {
 pub struct SearchWorker {
     jobs: Option<Sender<SearchJob>>,
     outcomes: Receiver<SearchOutcome>,
+    stale: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -78,11 +83,18 @@ impl SearchWorker {
     pub fn spawn(data: DataDir, debounce: Duration) -> SearchWorker {
         let (jobs_tx, jobs_rx) = mpsc::channel::<SearchJob>();
         let (out_tx, out_rx) = mpsc::channel();
+        let stale = Arc::new(AtomicBool::new(false));
+        let flag = stale.clone();
         let thread = std::thread::Builder::new()
             .name("cass-search".into())
-            .spawn(move || serve(&data, debounce, &jobs_rx, &out_tx))
+            .spawn(move || serve(&data, debounce, &flag, &jobs_rx, &out_tx))
             .expect("spawn the search thread");
-        SearchWorker { jobs: Some(jobs_tx), outcomes: out_rx, thread: Some(thread) }
+        SearchWorker { jobs: Some(jobs_tx), outcomes: out_rx, stale, thread: Some(thread) }
+    }
+
+    /// Makes the next search open the index afresh (semantic tiers included).
+    pub fn reopen(&self) {
+        self.stale.store(true, Ordering::Relaxed);
     }
 
     pub fn submit(&self, job: SearchJob) {
@@ -109,7 +121,13 @@ impl Drop for SearchWorker {
     }
 }
 
-fn serve(data: &DataDir, debounce: Duration, jobs: &Receiver<SearchJob>, out: &Sender<SearchOutcome>) {
+fn serve(
+    data: &DataDir,
+    debounce: Duration,
+    stale: &AtomicBool,
+    jobs: &Receiver<SearchJob>,
+    out: &Sender<SearchOutcome>,
+) {
     let mut searcher: Option<Searcher> = None;
     while let Ok(mut job) = jobs.recv() {
         // Keep only the newest job; for typing, wait until the keys pause.
@@ -125,6 +143,9 @@ fn serve(data: &DataDir, debounce: Duration, jobs: &Receiver<SearchJob>, out: &S
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => return,
             }
+        }
+        if stale.swap(false, Ordering::Relaxed) {
+            searcher = None;
         }
         let result = run(data, &mut searcher, &job.request);
         if out.send(SearchOutcome { generation: job.generation, append: job.append, result }).is_err() {
