@@ -428,3 +428,11 @@ fn a_burst_of_keystrokes_runs_one_search_for_the_last_query() {
     assert_eq!(first.result.expect("found").total as u64, cli_total(&sb, &["cargo"]));
     assert!(worker.recv_timeout(Duration::from_millis(600)).is_none(), "no answers to the older prefixes");
 }
+
+#[test]
+fn docs_list_every_key() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/TUI.md")).unwrap();
+    for (keys, what) in cass::tui::app::KEY_MAP {
+        assert!(doc.contains(what), "docs/TUI.md lacks the key {keys}: {what}");
+    }
+}
