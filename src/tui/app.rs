@@ -16,8 +16,10 @@ use super::worker::{SearchFailure, SearchJob, SearchOutcome};
 use crate::model::TimestampMs;
 use crate::search::{Filters, Hit, Mode, SearchRequest};
 
-/// Hits fetched per request; the next page loads when the selection nears the end.
-pub const PAGE_SIZE: usize = 100;
+/// Hits fetched per request; the next page loads when the selection nears
+/// the end. A screen shows about 15, and each hit costs a snippet, so a
+/// small page keeps a keystroke's search within a frame on a large corpus.
+pub const PAGE_SIZE: usize = 50;
 
 /// Every key, as the help overlay and docs/TUI.md show it.
 pub const KEY_MAP: &[(&str, &str)] = &[

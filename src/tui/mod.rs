@@ -192,7 +192,11 @@ fn event_loop(screen: &mut terminal::Screen, session: &mut Session) -> std::io::
             screen.terminal.draw(|f| view::render(f, &mut session.app))?;
             dirty = false;
         }
-        if event::poll(Duration::from_millis(30))? {
+        // Poll briefly while a search is out, so its answer is drawn within
+        // a frame of arriving; idle, wake only for the status refresh.
+        let searching = session.app.results.pending || session.app.results.loading_more;
+        let wait = if searching { Duration::from_millis(8) } else { Duration::from_millis(250) };
+        if event::poll(wait)? {
             match event::read()? {
                 Event::Key(key) => {
                     dirty = true;

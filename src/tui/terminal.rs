@@ -21,8 +21,13 @@ pub struct Screen {
 impl Screen {
     pub fn enter() -> io::Result<Screen> {
         install_panic_hook();
-        raw_on()?;
-        let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        // Half-entered states (raw mode on, no alternate screen) are undone too.
+        let undo = |e: io::Error| {
+            let _ = restore();
+            e
+        };
+        raw_on().map_err(undo)?;
+        let terminal = Terminal::new(CrosstermBackend::new(io::stdout())).map_err(undo)?;
         Ok(Screen { terminal })
     }
 
