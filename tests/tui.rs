@@ -125,6 +125,17 @@ fn enter_opens_the_conversation_at_the_hit_with_tool_blocks_collapsed_elsewhere(
     assert_eq!(ui.rows_with("▸ [tool: Bash] npm test -- --watch=false").len(), 1, "{screen}");
     assert!(screen.contains("Let me run the test suite once"), "context above the hit: {screen}");
     assert!(screen.contains("┌ Fix flaky websocket reconnect test · claude_code · /home/dev/web"), "{screen}");
+    // The query's word is marked in the conversation too (the detail pane is the right 60 %).
+    let buf = ui.term.backend().buffer().clone();
+    let marked = (0..buf.area.height).any(|y| {
+        let row: Vec<&str> = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        let line = row.concat();
+        line.find("Error: connect ECONNREFUSED").is_some_and(|at| {
+            let x = line[..at].chars().count() as u16 + "Error: connect ".len() as u16;
+            x > 48 && buf[(x, y)].modifier.contains(Modifier::UNDERLINED)
+        })
+    });
+    assert!(marked, "ECONNREFUSED is marked in the conversation");
 
     // Enter on the hit's header collapses its output to one summary line.
     ui.press(KeyCode::Enter);

@@ -66,12 +66,79 @@ impl Block {
     }
 }
 
+/// The query's words, marked wherever they occur in the conversation.
+#[derive(Debug, Clone, Default)]
+pub struct Marks {
+    exact: Vec<String>,
+    prefixes: Vec<String>,
+}
+
+impl Marks {
+    /// The words a query looks for (none when it does not parse).
+    pub fn from_query(text: &str) -> Marks {
+        match crate::search::query::parse(text) {
+            Ok(q) => {
+                let (exact, prefixes) = q.highlight_terms();
+                Marks { exact, prefixes }
+            }
+            Err(_) => Marks::default(),
+        }
+    }
+
+    /// Byte ranges of `line` whose tokens match, the way snippets match them.
+    fn ranges(&self, line: &str) -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        if self.exact.is_empty() && self.prefixes.is_empty() {
+            return out;
+        }
+        crate::lexical::tokenizer::tokenize(line, |t| {
+            if self.exact.contains(&t.text) || self.prefixes.iter().any(|p| t.text.starts_with(p.as_str())) {
+                match out.last_mut() {
+                    Some(last) if t.from <= last.1 => last.1 = last.1.max(t.to),
+                    _ => out.push((t.from, t.to)),
+                }
+            }
+        });
+        out.sort_unstable();
+        out
+    }
+
+    /// Re-styles the matched parts of a line with `mark` on top of their style.
+    fn apply(&self, pieces: Styled, mark: Style) -> Styled {
+        let line: String = pieces.iter().map(|p| p.1.as_str()).collect();
+        let ranges = self.ranges(&line);
+        if ranges.is_empty() {
+            return pieces;
+        }
+        let mut out = Vec::new();
+        let mut offset = 0;
+        for (style, text) in pieces {
+            let (start, end) = (offset, offset + text.len());
+            offset = end;
+            let mut cut = start;
+            for &(a, b) in ranges.iter().filter(|r| r.0 < end && r.1 > start) {
+                let (a, b) = (a.max(start), b.min(end));
+                if a > cut {
+                    out.push((style, text[cut - start..a - start].to_string()));
+                }
+                out.push((style.patch(mark), text[a - start..b - start].to_string()));
+                cut = b;
+            }
+            if cut < end {
+                out.push((style, text[cut - start..].to_string()));
+            }
+        }
+        out
+    }
+}
+
 fn plain(style: Style, line: String) -> Styled {
     vec![(style, line)]
 }
 
-/// Cuts a message body into blocks. Every line is sanitized here, once.
-pub fn parse(role: Role, content: &str, theme: Theme) -> Vec<Block> {
+/// Cuts a message body into blocks, marking the query's words. Every line
+/// is sanitized here, once.
+pub fn parse(role: Role, content: &str, theme: Theme, marks: &Marks) -> Vec<Block> {
     let mut lines = safe_lines(content.trim_end());
     let cut = lines.len().saturating_sub(MAX_MESSAGE_LINES);
     lines.truncate(MAX_MESSAGE_LINES);
@@ -84,6 +151,10 @@ pub fn parse(role: Role, content: &str, theme: Theme) -> Vec<Block> {
         });
     } else {
         split(lines, theme, &mut blocks);
+    }
+    for block in &mut blocks {
+        let lines = std::mem::take(&mut block.lines);
+        block.lines = lines.into_iter().map(|l| marks.apply(l, theme.matched())).collect();
     }
     if cut > 0 {
         blocks.push(Block {
@@ -152,7 +223,7 @@ mod tests {
     #[test]
     fn prose_code_and_tool_calls_become_blocks() {
         let body = "Let me check.\n```rust\nfn x() {}\n```\n[tool: Bash] cargo test\n[tool: Read] src/lib.rs\nDone.";
-        let blocks = parse(Role::Assistant, body, Theme::mono());
+        let blocks = parse(Role::Assistant, body, Theme::mono(), &Marks::default());
         let kinds: Vec<&BlockKind> = blocks.iter().map(|b| &b.kind).collect();
         assert_eq!(
             kinds,
@@ -170,14 +241,19 @@ mod tests {
 
     #[test]
     fn tool_messages_collapse_to_a_summary() {
-        let blocks = parse(Role::Tool, "\nError: connect ECONNREFUSED\n  at x\n", Theme::mono());
+        let blocks = parse(Role::Tool, "\nError: connect ECONNREFUSED\n  at x\n", Theme::mono(), &Marks::default());
         assert_eq!(blocks.len(), 1);
         assert_eq!(blocks[0].summary(), "tool output · 3 lines · Error: connect ECONNREFUSED");
     }
 
     #[test]
     fn escape_sequences_never_survive() {
-        let blocks = parse(Role::User, "red \u{1b}[31mtext\u{7}\n```sh\n\u{1b}]52;c;AAAA\u{7}\n```", Theme::colored());
+        let blocks = parse(
+            Role::User,
+            "red \u{1b}[31mtext\u{7}\n```sh\n\u{1b}]52;c;AAAA\u{7}\n```",
+            Theme::colored(),
+            &Marks::default(),
+        );
         for b in &blocks {
             for l in texts(b) {
                 assert!(!l.chars().any(|c| c.is_control()), "{l:?}");
@@ -187,9 +263,26 @@ mod tests {
     }
 
     #[test]
+    fn query_words_are_marked_across_style_pieces() {
+        let marks = Marks::from_query("econnrefused conn*");
+        let bold = Style::new().add_modifier(ratatui::style::Modifier::BOLD);
+        let pieces = vec![(bold, "x ECONN".to_string()), (Style::new(), "REFUSED y connect".to_string())];
+        let out = marks.apply(pieces, Theme::mono().matched());
+        let marked: Vec<&str> = out
+            .iter()
+            .filter(|p| p.0.add_modifier.contains(ratatui::style::Modifier::UNDERLINED))
+            .map(|p| p.1.as_str())
+            .collect();
+        assert_eq!(marked, vec!["ECONN", "REFUSED", "connect"]);
+        assert_eq!(out.iter().map(|p| p.1.as_str()).collect::<String>(), "x ECONNREFUSED y connect");
+        assert!(out[1].0.add_modifier.contains(ratatui::style::Modifier::BOLD), "marks keep the piece's style");
+        assert_eq!(Marks::from_query("-only").apply(vec![(bold, "only".into())], bold).len(), 1);
+    }
+
+    #[test]
     fn long_messages_are_cut_with_a_note() {
         let body = "x\n".repeat(MAX_MESSAGE_LINES + 5);
-        let blocks = parse(Role::User, &body, Theme::mono());
+        let blocks = parse(Role::User, &body, Theme::mono(), &Marks::default());
         let last = texts(blocks.last().unwrap());
         assert_eq!(last, vec!["… 5 more lines (o opens the session file)"]);
     }

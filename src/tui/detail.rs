@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use ratatui::style::Style;
 
-use super::blocks::{self, Block, BlockKind};
+use super::blocks::{self, Block, BlockKind, Marks};
 use super::text::{self, Styled};
 use super::theme::Theme;
 use crate::model::{Conversation, Role, StoredMessage, TimestampMs};
@@ -34,9 +34,9 @@ pub struct MessageView {
 }
 
 impl MessageView {
-    fn new(m: StoredMessage, theme: Theme) -> MessageView {
+    fn new(m: StoredMessage, theme: Theme, marks: &Marks) -> MessageView {
         MessageView {
-            blocks: blocks::parse(m.role, &m.content, theme),
+            blocks: blocks::parse(m.role, &m.content, theme, marks),
             id: m.id,
             ordinal: m.ordinal,
             role: m.role,
@@ -89,6 +89,7 @@ pub struct Detail {
     /// Scroll so the hit shows near the top at the next render.
     pub reveal_cursor: bool,
     theme: Theme,
+    marks: Marks,
     /// Width of the last layout, kept when the layout is dropped so the
     /// cursor is placed against the width the pane really has.
     width: usize,
@@ -96,9 +97,11 @@ pub struct Detail {
 }
 
 impl Detail {
-    /// Loads the conversation of `message_id` around it; `None` when the
-    /// message is gone (replaced by a re-index since the search ran).
-    pub fn load(store: &Store, message_id: i64, theme: Theme) -> Result<Option<Detail>, StoreError> {
+    /// Loads the conversation of `message_id` around it, marking the words
+    /// of `query`; `None` when the message is gone (replaced by a re-index
+    /// since the search ran).
+    pub fn load(store: &Store, message_id: i64, query: &str, theme: Theme) -> Result<Option<Detail>, StoreError> {
+        let marks = Marks::from_query(query);
         let conn = store.conn();
         let Some(hit) = query::message(conn, message_id)? else { return Ok(None) };
         let Some(conversation) = query::conversation(conn, hit.conversation_id)? else { return Ok(None) };
@@ -112,7 +115,7 @@ impl Detail {
             .skip(skip)
             .chain(std::iter::once(hit))
             .chain(after.into_iter().take(PAGE as usize))
-            .map(|m| MessageView::new(m, theme))
+            .map(|m| MessageView::new(m, theme, &marks))
             .collect::<VecDeque<_>>();
         // The hit is what the reader came for: its tool blocks open expanded.
         for m in messages.iter_mut().filter(|m| m.id == message_id) {
@@ -128,6 +131,7 @@ impl Detail {
             scroll: 0,
             reveal_cursor: true,
             theme,
+            marks,
             width: 80,
             layout: None,
         };
@@ -152,7 +156,7 @@ impl Detail {
                 self.more_before = rows.len() as i64 > PAGE;
                 let skip = rows.len().saturating_sub(PAGE as usize);
                 for m in rows.into_iter().skip(skip).rev() {
-                    self.messages.push_front(MessageView::new(m, self.theme));
+                    self.messages.push_front(MessageView::new(m, self.theme, &self.marks));
                 }
                 while self.messages.len() > MAX_WINDOW {
                     self.messages.pop_back();
@@ -164,7 +168,7 @@ impl Detail {
                 let rows = query::messages_after(conn, self.conversation.id, last.ordinal, PAGE + 1)?;
                 self.more_after = rows.len() as i64 > PAGE;
                 for m in rows.into_iter().take(PAGE as usize) {
-                    self.messages.push_back(MessageView::new(m, self.theme));
+                    self.messages.push_back(MessageView::new(m, self.theme, &self.marks));
                 }
                 while self.messages.len() > MAX_WINDOW {
                     self.messages.pop_front();
@@ -298,7 +302,7 @@ fn layout(d: &Detail, width: usize) -> Vec<DetailLine> {
             facts.push(a.clone());
         }
         if let Some(t) = m.created_at {
-            facts.push(crate::cli::local_time(t));
+            facts.push(super::status::clock_time(t));
         }
         facts.push(format!("#{}", m.id));
         header.push((theme.dim(), format!(" · {}", facts.join(" · "))));

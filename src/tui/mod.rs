@@ -109,7 +109,7 @@ impl Session {
             self.app.notice = Some("no index to read the conversation from".into());
             return;
         };
-        match Detail::load(store, message_id, self.app.theme) {
+        match Detail::load(store, message_id, &self.app.query.text, self.app.theme) {
             Ok(Some(d)) => self.app.show_detail(d),
             Ok(None) => self.app.notice = Some("that message was re-indexed since the search; search again".into()),
             Err(e) => self.app.notice = Some(format!("cannot read the conversation: {e}")),

@@ -43,6 +43,15 @@ impl IndexStatus {
     }
 }
 
+/// A local wall-clock time, `2026-03-10 14:02`, for message headers.
+pub fn clock_time(ms: TimestampMs) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_millis_opt(ms).single() {
+        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        None => ms.to_string(),
+    }
+}
+
 /// `now`, `5m ago`, `3h ago`, `2d ago`, `4mo ago`, `1y ago`.
 pub fn relative_time(now: TimestampMs, then: TimestampMs) -> String {
     let secs = (now - then) / 1000;
