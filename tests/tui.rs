@@ -451,3 +451,23 @@ fn docs_list_every_key() {
         assert!(doc.contains(what), "docs/TUI.md lacks the key {keys}: {what}");
     }
 }
+
+#[test]
+fn semantic_mode_without_a_published_tier_says_how_to_get_one() {
+    let sb = Sandbox::new();
+    copy_tree(&own_fixtures(), &sb.home());
+    assert!(sb.run(&["index", "--no-semantic"]).status.success());
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("cargo");
+    let screen = ui.screen();
+    assert!(screen.contains("ms · lexical (fallback)"), "auto falls back: {screen}");
+    assert!(screen.contains("the fast tier is not published yet"), "and says why, under the results: {screen}");
+    ui.press(KeyCode::F(5));
+    ui.settle();
+    ui.press(KeyCode::F(5));
+    ui.settle();
+    let screen = ui.screen();
+    assert!(screen.contains("F5 mode: semantic"), "{screen}");
+    assert!(screen.contains("run `cass semantic backfill`, or press F5 for lexical"), "{screen}");
+    assert!(ui.session.app.results.hits.is_empty());
+}

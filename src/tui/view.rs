@@ -108,7 +108,11 @@ fn render_results(frame: &mut Frame, app: &mut App, area: Rect) {
         (Some(m), false) => format!(" results · {} of {} ", r.hits.len(), m.total),
         _ => " results ".to_string(),
     };
-    let block = pane(theme, title, app.focus == Focus::Results && !app.help);
+    let mut block = pane(theme, title, app.focus == Focus::Results && !app.help);
+    if let Some(note) = r.meta.as_ref().and_then(|m| m.fallback.as_deref()) {
+        let note = text::fit(&format!(" {} ", text::one_line(note)), area.width.saturating_sub(4) as usize);
+        block = block.title_bottom(Line::styled(note, theme.dim()));
+    }
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if r.hits.is_empty() {
@@ -261,11 +265,11 @@ fn render_status(frame: &mut Frame, app: &App, area: Rect) {
         if r.pending {
             s.push_str(" · searching…");
         }
-        let mut spans = vec![Span::raw(s)];
-        if let Some(note) = &m.fallback {
-            spans.push(Span::styled(format!(" · {}", text::one_line(note)), theme.dim()));
+        if m.fallback.is_some() {
+            // The reason is under the results, where there is room for it.
+            s.push_str(" (fallback)");
         }
-        Line::from(spans)
+        Line::raw(s)
     } else if r.pending {
         Line::styled("searching…", theme.dim())
     } else {
