@@ -447,7 +447,7 @@ fn a_burst_of_keystrokes_runs_one_search_for_the_last_query() {
 #[test]
 fn docs_list_every_key() {
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/TUI.md")).unwrap();
-    for (keys, what) in cass::tui::app::KEY_MAP {
+    for (keys, what) in cass::tui::keys::KEY_MAP {
         assert!(doc.contains(what), "docs/TUI.md lacks the key {keys}: {what}");
     }
 }

@@ -1,6 +1,6 @@
 //! The terminal UI: search as you type across every agent.
 //!
-//! [`app`] holds the state and the pure key handler, [`view`] draws it,
+//! [`app`] holds the state, [`keys`] is the pure key handler, [`view`] draws it,
 //! [`worker`] runs searches off the UI thread, [`detail`] pages a
 //! conversation around a hit, and [`Session`] ties them to a data dir so the
 //! same loop runs under a real terminal ([`run`]) or in tests (ratatui's
@@ -12,6 +12,7 @@ pub mod app;
 pub mod blocks;
 pub mod detail;
 pub mod highlight;
+pub mod keys;
 pub mod osc52;
 pub mod status;
 pub mod terminal;
@@ -25,8 +26,9 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event, KeyEvent};
 
-use app::{Action, App, Corpus, FilterOptions, handle_key};
+use app::{Action, App, Corpus, FilterOptions};
 use detail::Detail;
+use keys::handle_key;
 use status::IndexStatus;
 pub use theme::Theme;
 use worker::SearchWorker;

@@ -9,7 +9,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use super::app::{App, Focus, KEY_MAP};
+use super::app::{App, Focus};
+use super::keys::KEY_MAP;
 use super::status::relative_time;
 use super::text::{self, Styled};
 use super::theme::Theme;
