@@ -89,6 +89,15 @@ impl FilterState {
     }
 }
 
+/// One filter chip, as keys name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chip {
+    Agent,
+    Workspace,
+    Time,
+    Mode,
+}
+
 /// What the filters can cycle through, read from the store.
 #[derive(Debug, Clone, Default)]
 pub struct FilterOptions {
@@ -178,6 +187,9 @@ pub struct ResultList {
     pub pending: bool,
     /// The next page is on its way.
     pub loading_more: bool,
+    /// The current search's request: later pages reuse it (same filters,
+    /// same time bounds) with another offset.
+    request: Option<SearchRequest>,
 }
 
 /// Effects [`handle_key`] asks the runtime to carry out.
@@ -240,10 +252,6 @@ impl App {
         }
     }
 
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
     pub fn selected_hit(&self) -> Option<&Hit> {
         self.results.hits.get(self.results.selected)
     }
@@ -263,6 +271,7 @@ impl App {
             Ok(mut request) => {
                 request.mode = self.filters.mode;
                 self.results.pending = true;
+                self.results.request = Some(request.clone());
                 Action::Search(SearchJob { generation: self.generation, request, debounce, append: false })
             }
             Err(e) => {
@@ -281,11 +290,8 @@ impl App {
         if !near_end || self.results.loading_more || self.results.pending {
             return Action::None;
         }
-        let filters = self.filters.to_filters(crate::time::now_ms());
-        let Ok(mut request) = SearchRequest::new(self.query.text.trim(), filters, PAGE_SIZE, offset) else {
-            return Action::None;
-        };
-        request.mode = self.filters.mode;
+        let Some(mut request) = self.results.request.clone() else { return Action::None };
+        request.offset = offset;
         self.results.loading_more = true;
         Action::Search(SearchJob { generation: self.generation, request, debounce: false, append: true })
     }
@@ -347,7 +353,8 @@ impl App {
         self.more_if_needed()
     }
 
-    pub(super) fn cycle_filter(&mut self, which: char) -> Action {
+    /// Moves a chip to its next value (after the last: back to all) and searches.
+    pub(super) fn cycle_filter(&mut self, chip: Chip) -> Action {
         fn next(options: &[String], current: &Option<String>) -> Option<String> {
             match current {
                 None => options.first().cloned(),
@@ -355,11 +362,11 @@ impl App {
             }
         }
         let f = &mut self.filters;
-        match which {
-            'a' => f.agent = next(&self.options.agents, &f.agent),
-            'w' => f.workspace = next(&self.options.workspaces, &f.workspace),
-            't' => f.time = f.time.next(),
-            _ => {
+        match chip {
+            Chip::Agent => f.agent = next(&self.options.agents, &f.agent),
+            Chip::Workspace => f.workspace = next(&self.options.workspaces, &f.workspace),
+            Chip::Time => f.time = f.time.next(),
+            Chip::Mode => {
                 f.mode = match f.mode {
                     None => Some(Mode::Lexical),
                     Some(Mode::Lexical) => Some(Mode::Semantic),

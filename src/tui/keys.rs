@@ -4,7 +4,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::app::{Action, App, Focus, QueryInput};
+use super::app::{Action, App, Chip, Focus, QueryInput};
 
 /// Every key, as the help overlay and docs/TUI.md show it.
 pub const KEY_MAP: &[(&str, &str)] = &[
@@ -50,10 +50,10 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Action {
             app.help = true;
             return Action::None;
         }
-        KeyCode::F(2) => return app.cycle_filter('a'),
-        KeyCode::F(3) => return app.cycle_filter('w'),
-        KeyCode::F(4) => return app.cycle_filter('t'),
-        KeyCode::F(5) => return app.cycle_filter('m'),
+        KeyCode::F(2) => return app.cycle_filter(Chip::Agent),
+        KeyCode::F(3) => return app.cycle_filter(Chip::Workspace),
+        KeyCode::F(4) => return app.cycle_filter(Chip::Time),
+        KeyCode::F(5) => return app.cycle_filter(Chip::Mode),
         KeyCode::Tab => {
             app.focus = app.next_focus(false);
             return Action::None;
@@ -134,7 +134,10 @@ fn common_key(app: &mut App, key: KeyEvent) -> Option<Action> {
             app.focus = Focus::Query;
             Action::None
         }
-        KeyCode::Char(c @ ('a' | 'w' | 't' | 'm')) => app.cycle_filter(c),
+        KeyCode::Char('a') => app.cycle_filter(Chip::Agent),
+        KeyCode::Char('w') => app.cycle_filter(Chip::Workspace),
+        KeyCode::Char('t') => app.cycle_filter(Chip::Time),
+        KeyCode::Char('m') => app.cycle_filter(Chip::Mode),
         KeyCode::Char('y') => match app.target() {
             Some((path, _)) => Action::Copy { text: path.display().to_string(), what: "session path" },
             None => Action::None,
