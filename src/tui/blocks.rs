@@ -13,6 +13,9 @@ use crate::model::Role;
 /// Lines of one message shown at most; the rest is summarized in one line
 /// (the whole text is one `o` away, in the editor).
 pub const MAX_MESSAGE_LINES: usize = 2000;
+/// Bytes of one message shown at most: a single minified line can be
+/// megabytes, which the line cap alone would not bound.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// Prefix connectors give the one-line form of a tool call (see
 /// `connectors::content::tool_call_line`).
@@ -139,7 +142,13 @@ fn plain(style: Style, line: String) -> Styled {
 /// Cuts a message body into blocks, marking the query's words. Every line
 /// is sanitized here, once.
 pub fn parse(role: Role, content: &str, theme: Theme, marks: &Marks) -> Vec<Block> {
-    let mut lines = safe_lines(content.trim_end());
+    let content = content.trim_end();
+    let mut end = content.len().min(MAX_MESSAGE_BYTES);
+    while !content.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut_bytes = content.len() - end;
+    let mut lines = safe_lines(&content[..end]);
     let cut = lines.len().saturating_sub(MAX_MESSAGE_LINES);
     lines.truncate(MAX_MESSAGE_LINES);
     let mut blocks = Vec::new();
@@ -156,12 +165,14 @@ pub fn parse(role: Role, content: &str, theme: Theme, marks: &Marks) -> Vec<Bloc
         let lines = std::mem::take(&mut block.lines);
         block.lines = lines.into_iter().map(|l| marks.apply(l, theme.matched())).collect();
     }
-    if cut > 0 {
-        blocks.push(Block {
-            kind: BlockKind::Text,
-            lines: vec![plain(theme.dim(), format!("… {cut} more lines (o opens the session file)"))],
-            expanded: true,
-        });
+    let note = match (cut, cut_bytes) {
+        (0, 0) => None,
+        (0, bytes) => Some(format!("… {bytes} more bytes (o opens the session file)")),
+        (lines, 0) => Some(format!("… {lines} more lines (o opens the session file)")),
+        (lines, bytes) => Some(format!("… {lines} more lines and {bytes} more bytes (o opens the session file)")),
+    };
+    if let Some(note) = note {
+        blocks.push(Block { kind: BlockKind::Text, lines: vec![plain(theme.dim(), note)], expanded: true });
     }
     blocks
 }
@@ -285,5 +296,11 @@ mod tests {
         let blocks = parse(Role::User, &body, Theme::mono(), &Marks::default());
         let last = texts(blocks.last().unwrap());
         assert_eq!(last, vec!["… 5 more lines (o opens the session file)"]);
+        let one_line = "é".repeat(MAX_MESSAGE_BYTES); // two bytes a char: cut mid-way, on a boundary
+        let blocks = parse(Role::User, &one_line, Theme::mono(), &Marks::default());
+        let shown: usize = blocks[0].lines.iter().flatten().map(|p| p.1.len()).sum();
+        assert_eq!(shown, MAX_MESSAGE_BYTES);
+        let half = MAX_MESSAGE_BYTES.to_string();
+        assert_eq!(texts(blocks.last().unwrap()), vec![format!("… {half} more bytes (o opens the session file)")]);
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! The grammars and theme load once, on first use (tens of milliseconds), and
 //! only when a conversation with a fenced code block of a known language is
-//! opened. Blocks longer than [`MAX_LINES`] stay plain: highlighting is
-//! regex work per line and a pasted log must not stall the UI.
+//! opened. Blocks longer than [`MAX_LINES`] or [`MAX_BYTES`] stay plain:
+//! highlighting is regex work per line and a pasted log must not stall the UI.
 
 use std::sync::OnceLock;
 
@@ -14,8 +14,10 @@ use syntect::parsing::SyntaxSet;
 
 use super::text::Styled;
 
-/// Longest block that is highlighted.
+/// Longest block that is highlighted, in lines.
 pub const MAX_LINES: usize = 400;
+/// Longest block that is highlighted, in bytes (minified code is one huge line).
+pub const MAX_BYTES: usize = 32 * 1024;
 
 fn syntaxes() -> &'static SyntaxSet {
     static SET: OnceLock<SyntaxSet> = OnceLock::new();
@@ -35,7 +37,7 @@ fn theme() -> &'static SyntectTheme {
 /// so the caller shows it plain.
 pub fn highlight(lang: &str, lines: &[String]) -> Option<Vec<Styled>> {
     let lang = lang.trim();
-    if lang.is_empty() || lines.len() > MAX_LINES {
+    if lang.is_empty() || lines.len() > MAX_LINES || lines.iter().map(String::len).sum::<usize>() > MAX_BYTES {
         return None;
     }
     let set = syntaxes();
@@ -77,5 +79,6 @@ mod tests {
         assert!(highlight("", &["x".into()]).is_none());
         assert!(highlight("no-such-language", &["x".into()]).is_none());
         assert!(highlight("rust", &vec!["x".to_string(); MAX_LINES + 1]).is_none());
+        assert!(highlight("rust", &["x".repeat(MAX_BYTES + 1)]).is_none());
     }
 }
