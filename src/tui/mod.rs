@@ -31,7 +31,7 @@ use detail::Detail;
 use keys::handle_key;
 use status::IndexStatus;
 pub use theme::Theme;
-use worker::SearchWorker;
+use worker::{SearchFailure, SearchWorker};
 
 use crate::config::DataDir;
 use crate::store::{Store, query};
@@ -123,6 +123,14 @@ impl Session {
         let mut changed = false;
         while let Some(outcome) = self.worker.try_recv() {
             changed |= self.app.apply(outcome);
+        }
+        let r = &mut self.app.results;
+        if (r.pending || r.loading_more) && !self.worker.is_alive() {
+            // Without this the UI would say "searching…" forever.
+            r.pending = false;
+            r.loading_more = false;
+            r.failure = Some(SearchFailure::Other("the search thread stopped; restart cass".into()));
+            changed = true;
         }
         changed
     }

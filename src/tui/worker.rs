@@ -71,12 +71,13 @@ pub struct SearchOutcome {
     pub result: Result<SearchResults, SearchFailure>,
 }
 
-/// The handle the UI holds; dropping it ends the thread.
+/// The handle the UI holds. Dropping it lets the thread end after the
+/// search it is running (quitting never waits for a search).
 pub struct SearchWorker {
-    jobs: Option<Sender<SearchJob>>,
+    jobs: Sender<SearchJob>,
     outcomes: Receiver<SearchOutcome>,
     stale: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: JoinHandle<()>,
 }
 
 impl SearchWorker {
@@ -89,7 +90,7 @@ impl SearchWorker {
             .name("cass-search".into())
             .spawn(move || serve(&data, debounce, &flag, &jobs_rx, &out_tx))
             .expect("spawn the search thread");
-        SearchWorker { jobs: Some(jobs_tx), outcomes: out_rx, stale, thread: Some(thread) }
+        SearchWorker { jobs: jobs_tx, outcomes: out_rx, stale, thread }
     }
 
     /// Makes the next search open the index afresh (semantic tiers included).
@@ -98,9 +99,7 @@ impl SearchWorker {
     }
 
     pub fn submit(&self, job: SearchJob) {
-        if let Some(tx) = &self.jobs {
-            let _ = tx.send(job);
-        }
+        let _ = self.jobs.send(job);
     }
 
     pub fn try_recv(&self) -> Option<SearchOutcome> {
@@ -110,14 +109,10 @@ impl SearchWorker {
     pub fn recv_timeout(&self, timeout: Duration) -> Option<SearchOutcome> {
         self.outcomes.recv_timeout(timeout).ok()
     }
-}
 
-impl Drop for SearchWorker {
-    fn drop(&mut self) {
-        self.jobs.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    /// False once the thread has ended (it only ends early by panicking).
+    pub fn is_alive(&self) -> bool {
+        !self.thread.is_finished()
     }
 }
 
