@@ -183,3 +183,31 @@ fn no_color_reaches_the_terminal_as_a_monochrome_screen() {
     assert!(counts[0] > 0, "with colour, agents and chips are coloured");
     assert_eq!(counts[1], 0, "NO_COLOR=1: no colour escapes at all");
 }
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let sb = Sandbox::new();
+    let status = sb.dir.path().join("status.txt");
+    let command = format!(
+        "env CASS_DATA_DIR={} TERM=xterm-256color {}; echo $? > {}",
+        shell_quote(&sb.data()),
+        shell_quote(Path::new(env!("CARGO_BIN_EXE_cass"))),
+        shell_quote(&status),
+    );
+    let Some(tmux) = Tmux::start(&command) else { return };
+    tmux.wait("the no-index screen", |s| s.contains("No index yet."));
+    assert_eq!(tmux.format("#{alternate_on}"), "1");
+    // The pane runs `sh -c`; cass is its child.
+    let shell = tmux.format("#{pane_pid}");
+    let out = Command::new("pgrep").args(["-P", &shell]).output().expect("pgrep");
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!pid.is_empty(), "cass's pid under {shell}");
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::fs::read_to_string(&status).unwrap_or_default().trim().is_empty() {
+        assert!(Instant::now() < deadline, "cass did not exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "130");
+    assert_eq!(tmux.format("#{alternate_on}"), "0", "the terminal left the alternate screen");
+}

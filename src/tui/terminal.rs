@@ -1,6 +1,7 @@
 //! Raw mode and the alternate screen, entered and always left: on return,
-//! on error (the guard's drop) and on panic (a hook that restores the
-//! terminal before the panic message prints, so it is readable).
+//! on error (the guard's drop), on panic (a hook that restores the terminal
+//! before the panic message prints, so it is readable), and on SIGTERM or
+//! SIGHUP (a handler that restores it and exits).
 
 use std::io::{self, Stdout, Write};
 use std::sync::Once;
@@ -21,6 +22,7 @@ pub struct Screen {
 impl Screen {
     pub fn enter() -> io::Result<Screen> {
         install_panic_hook();
+        install_signal_handler();
         // Half-entered states (raw mode on, no alternate screen) are undone too.
         let undo = |e: io::Error| {
             let _ = restore();
@@ -74,5 +76,16 @@ fn install_panic_hook() {
             let _ = restore();
             previous(info);
         }));
+    });
+}
+
+/// In raw mode Ctrl-C is a key, not SIGINT; what still arrives as a signal
+/// is SIGTERM (`kill`) or SIGHUP. Either restores the terminal and exits
+/// with 130, the code cass uses for an interruption (docs/ROBOT.md). When a
+/// handler is already installed the UI keeps it and relies on the guard.
+fn install_signal_handler() {
+    let _ = ctrlc::set_handler(|| {
+        let _ = restore();
+        std::process::exit(130);
     });
 }
