@@ -5,6 +5,7 @@
 
 use std::io::{self, Stdout, Write};
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -56,13 +57,22 @@ impl Drop for Screen {
     }
 }
 
+/// Whether this process has the terminal in UI mode right now.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
 fn raw_on() -> io::Result<()> {
+    ACTIVE.store(true, Ordering::SeqCst);
     enable_raw_mode()?;
     execute!(io::stdout(), EnterAlternateScreen)
 }
 
-/// Leaves raw mode and the alternate screen; safe to call more than once.
+/// Leaves raw mode and the alternate screen if the UI had entered them;
+/// otherwise does nothing (writes no escape into a pipe), so any signal
+/// handler or hook in the process may call it. Safe to call more than once.
 pub fn restore() -> io::Result<()> {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return Ok(());
+    }
     let raw = disable_raw_mode();
     execute!(io::stdout(), LeaveAlternateScreen, Show)?;
     raw
@@ -81,8 +91,9 @@ fn install_panic_hook() {
 
 /// In raw mode Ctrl-C is a key, not SIGINT; what still arrives as a signal
 /// is SIGTERM (`kill`) or SIGHUP. Either restores the terminal and exits
-/// with 130, the code cass uses for an interruption (docs/ROBOT.md). When a
-/// handler is already installed the UI keeps it and relies on the guard.
+/// with 130, the code cass uses for an interruption (docs/ROBOT.md). A
+/// process may have only one handler: one installed earlier wins, and must
+/// call [`restore`] itself before it exits.
 fn install_signal_handler() {
     let _ = ctrlc::set_handler(|| {
         let _ = restore();
