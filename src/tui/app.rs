@@ -36,16 +36,6 @@ pub enum TimeRange {
 }
 
 impl TimeRange {
-    fn next(self) -> TimeRange {
-        match self {
-            TimeRange::Any => TimeRange::Day,
-            TimeRange::Day => TimeRange::Week,
-            TimeRange::Week => TimeRange::Month,
-            TimeRange::Month => TimeRange::Year,
-            TimeRange::Year => TimeRange::Any,
-        }
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             TimeRange::Any => "any",
@@ -353,27 +343,27 @@ impl App {
         self.more_if_needed()
     }
 
-    /// Moves a chip to its next value (after the last: back to all) and searches.
-    pub(super) fn cycle_filter(&mut self, chip: Chip) -> Action {
-        fn next(options: &[String], current: &Option<String>) -> Option<String> {
-            match current {
-                None => options.first().cloned(),
-                Some(c) => options.iter().position(|o| o == c).and_then(|i| options.get(i + 1)).cloned(),
-            }
+    /// Moves a chip to its next value, or its previous one when `back`
+    /// (past either end: all / any / auto), and searches.
+    pub(super) fn cycle_filter(&mut self, chip: Chip, back: bool) -> Action {
+        /// One step through `all, values…` in a ring.
+        fn step<T: Clone + PartialEq>(values: &[T], current: &Option<T>, back: bool) -> Option<T> {
+            let ring: Vec<Option<T>> = std::iter::once(None).chain(values.iter().cloned().map(Some)).collect();
+            let i = ring.iter().position(|v| v == current).unwrap_or(0);
+            let n = ring.len();
+            ring[if back { (i + n - 1) % n } else { (i + 1) % n }].clone()
         }
+        const TIMES: &[TimeRange] = &[TimeRange::Day, TimeRange::Week, TimeRange::Month, TimeRange::Year];
+        const MODES: &[Mode] = &[Mode::Lexical, Mode::Semantic, Mode::Hybrid];
         let f = &mut self.filters;
         match chip {
-            Chip::Agent => f.agent = next(&self.options.agents, &f.agent),
-            Chip::Workspace => f.workspace = next(&self.options.workspaces, &f.workspace),
-            Chip::Time => f.time = f.time.next(),
-            Chip::Mode => {
-                f.mode = match f.mode {
-                    None => Some(Mode::Lexical),
-                    Some(Mode::Lexical) => Some(Mode::Semantic),
-                    Some(Mode::Semantic) => Some(Mode::Hybrid),
-                    Some(Mode::Hybrid) => None,
-                }
+            Chip::Agent => f.agent = step(&self.options.agents, &f.agent, back),
+            Chip::Workspace => f.workspace = step(&self.options.workspaces, &f.workspace, back),
+            Chip::Time => {
+                let current = (f.time != TimeRange::Any).then_some(f.time);
+                f.time = step(TIMES, &current, back).unwrap_or(TimeRange::Any);
             }
+            Chip::Mode => f.mode = step(MODES, &f.mode, back),
         }
         self.new_search(false)
     }

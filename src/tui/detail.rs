@@ -276,20 +276,33 @@ impl Detail {
     }
 }
 
+/// How a line meets the pane's width.
+#[derive(Clone, Copy)]
+enum Fit {
+    /// One line, cut with `…` (headers, collapsed blocks, markers).
+    Cut,
+    /// Wrapped between words (prose), continuation indented.
+    Words(usize),
+    /// Wrapped at any character (code, tool output: where a line ends matters).
+    Chars(usize),
+}
+
 /// Lays the window out as wrapped lines: a header per message, its blocks
 /// indented under it, collapsed blocks as one line.
 fn layout(d: &Detail, width: usize) -> Vec<DetailLine> {
     let theme = d.theme;
     let mut out = Vec::new();
-    let mut push = |text: Styled, anchor: Anchor, wrap_indent: Option<usize>| match wrap_indent {
-        Some(indent) => {
-            out.extend(text::wrap(&text, width, indent).into_iter().map(|t| DetailLine { text: t, anchor }))
-        }
-        None => out.push(DetailLine { text: text::truncate(&text, width), anchor }),
+    let mut push = |text: Styled, anchor: Anchor, fit: Fit| {
+        let lines = match fit {
+            Fit::Cut => vec![text::truncate(&text, width)],
+            Fit::Words(indent) => text::wrap_words(&text, width, indent),
+            Fit::Chars(indent) => text::wrap(&text, width, indent),
+        };
+        out.extend(lines.into_iter().map(|t| DetailLine { text: t, anchor }));
     };
     if let (true, Some(first)) = (d.more_before, d.messages.front()) {
         let a = Anchor { message_id: first.id, part: Part::Edge };
-        push(vec![(theme.dim(), "  ↑ earlier messages: move up to load them".into())], a, None);
+        push(vec![(theme.dim(), "  ↑ earlier messages: move up to load them".into())], a, Fit::Cut);
     }
     for m in &d.messages {
         let anchor = Anchor { message_id: m.id, part: Part::Header };
@@ -306,42 +319,42 @@ fn layout(d: &Detail, width: usize) -> Vec<DetailLine> {
         }
         facts.push(format!("#{}", m.id));
         header.push((theme.dim(), format!(" · {}", facts.join(" · "))));
-        push(header, anchor, None);
+        push(header, anchor, Fit::Cut);
         for (bi, block) in m.blocks.iter().enumerate() {
             let anchor = Anchor { message_id: m.id, part: Part::Block(bi) };
             if block.collapsible() && !block.expanded {
-                push(vec![(theme.tool(), format!("  ▸ {}", block.summary()))], anchor, None);
+                push(vec![(theme.tool(), format!("  ▸ {}", block.summary()))], anchor, Fit::Cut);
                 continue;
             }
-            let (prefix, indent) = match &block.kind {
-                BlockKind::Text => ("  ", 2),
-                BlockKind::Code { .. } => ("  │ ", 4),
-                BlockKind::ToolCalls { .. } | BlockKind::ToolOutput => ("    ", 4),
+            let (prefix, fit) = match &block.kind {
+                BlockKind::Text => ("  ", Fit::Words(2)),
+                BlockKind::Code { .. } => ("  │ ", Fit::Chars(4)),
+                BlockKind::ToolCalls { .. } | BlockKind::ToolOutput => ("    ", Fit::Chars(4)),
             };
             match &block.kind {
                 BlockKind::ToolOutput => {
                     let n = block.lines.len();
-                    push(vec![(theme.tool(), format!("  ▾ tool output · {n} lines"))], anchor, None);
+                    push(vec![(theme.tool(), format!("  ▾ tool output · {n} lines"))], anchor, Fit::Cut);
                 }
                 BlockKind::ToolCalls { names } => {
-                    push(vec![(theme.tool(), format!("  ▾ {} tool call(s)", names.len()))], anchor, None);
+                    push(vec![(theme.tool(), format!("  ▾ {} tool call(s)", names.len()))], anchor, Fit::Cut);
                 }
                 BlockKind::Code { lang } if !lang.is_empty() => {
-                    push(vec![(theme.dim(), format!("  ┌ {lang}"))], anchor, None);
+                    push(vec![(theme.dim(), format!("  ┌ {lang}"))], anchor, Fit::Cut);
                 }
                 _ => {}
             }
             for line in &block.lines {
                 let mut pieces: Styled = vec![(theme.dim(), prefix.to_string())];
                 pieces.extend(line.iter().cloned());
-                push(pieces, anchor, Some(indent));
+                push(pieces, anchor, fit);
             }
         }
-        push(vec![(Style::new(), String::new())], Anchor { message_id: m.id, part: Part::Gap }, Some(0));
+        push(vec![(Style::new(), String::new())], Anchor { message_id: m.id, part: Part::Gap }, Fit::Cut);
     }
     if let (true, Some(last)) = (d.more_after, d.messages.back()) {
         let a = Anchor { message_id: last.id, part: Part::Edge };
-        push(vec![(theme.dim(), "  ↓ later messages: move down to load them".into())], a, None);
+        push(vec![(theme.dim(), "  ↓ later messages: move down to load them".into())], a, Fit::Cut);
     }
     out
 }

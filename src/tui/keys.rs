@@ -21,6 +21,7 @@ pub const KEY_MAP: &[(&str, &str)] = &[
     ("F3  w", "filter by workspace (cycles through the busiest workspaces)"),
     ("F4  t", "filter by time: any, 24 h, 7 d, 30 d, 1 year"),
     ("F5  m", "search mode: auto, lexical, semantic, hybrid"),
+    ("Shift-F2…5  A W T M", "the same filters, cycled backwards"),
     ("Ctrl-U  Ctrl-W", "clear the query / delete a word"),
     ("y", "copy the session file path (OSC 52)"),
     ("Y", "copy the conversation id (for `cass view ID`)"),
@@ -50,10 +51,10 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Action {
             app.help = true;
             return Action::None;
         }
-        KeyCode::F(2) => return app.cycle_filter(Chip::Agent),
-        KeyCode::F(3) => return app.cycle_filter(Chip::Workspace),
-        KeyCode::F(4) => return app.cycle_filter(Chip::Time),
-        KeyCode::F(5) => return app.cycle_filter(Chip::Mode),
+        KeyCode::F(n @ 2..=5) => {
+            let chip = [Chip::Agent, Chip::Workspace, Chip::Time, Chip::Mode][usize::from(n - 2)];
+            return app.cycle_filter(chip, key.modifiers.contains(KeyModifiers::SHIFT));
+        }
         KeyCode::Tab => {
             app.focus = app.next_focus(false);
             return Action::None;
@@ -134,10 +135,15 @@ fn common_key(app: &mut App, key: KeyEvent) -> Option<Action> {
             app.focus = Focus::Query;
             Action::None
         }
-        KeyCode::Char('a') => app.cycle_filter(Chip::Agent),
-        KeyCode::Char('w') => app.cycle_filter(Chip::Workspace),
-        KeyCode::Char('t') => app.cycle_filter(Chip::Time),
-        KeyCode::Char('m') => app.cycle_filter(Chip::Mode),
+        KeyCode::Char(c @ ('a' | 'w' | 't' | 'm' | 'A' | 'W' | 'T' | 'M')) => {
+            let chip = match c.to_ascii_lowercase() {
+                'a' => Chip::Agent,
+                'w' => Chip::Workspace,
+                't' => Chip::Time,
+                _ => Chip::Mode,
+            };
+            app.cycle_filter(chip, c.is_ascii_uppercase())
+        }
         KeyCode::Char('y') => match app.target() {
             Some((path, _)) => Action::Copy { text: path.display().to_string(), what: "session path" },
             None => Action::None,
@@ -346,6 +352,15 @@ mod tests {
         assert_eq!(app.filters.agent.as_deref(), Some("codex"));
         handle_key(&mut app, key(KeyCode::F(2)));
         assert_eq!(app.filters.agent, None);
+        handle_key(&mut app, KeyEvent::new(KeyCode::F(2), KeyModifiers::SHIFT));
+        assert_eq!(app.filters.agent.as_deref(), Some("codex"), "Shift goes back, past all to the last");
+        app.focus = Focus::Results;
+        handle_key(&mut app, key(KeyCode::Char('A')));
+        assert_eq!(app.filters.agent.as_deref(), Some("claude_code"));
+        handle_key(&mut app, key(KeyCode::Char('T')));
+        assert_eq!(app.filters.time.label(), "1y", "back from any is the widest range");
+        handle_key(&mut app, key(KeyCode::Char('t')));
+        app.focus = Focus::Query;
         let Action::Search(job) = handle_key(&mut app, key(KeyCode::F(4))) else { panic!() };
         assert!(job.request.filters.since.is_some());
         let Action::Search(job) = handle_key(&mut app, key(KeyCode::F(5))) else { panic!() };

@@ -108,6 +108,50 @@ pub fn wrap(pieces: &Styled, width: usize, indent: usize) -> Vec<Styled> {
     lines
 }
 
+/// Wraps prose at word boundaries: each line breaks after the last space
+/// that fits, and only a word longer than a line is cut by character.
+/// Continuation lines start with `indent` spaces.
+pub fn wrap_words(pieces: &Styled, width: usize, indent: usize) -> Vec<Styled> {
+    let width = width.max(indent + 8);
+    let chars: Vec<(Style, char)> = pieces.iter().flat_map(|(s, t)| t.chars().map(move |c| (*s, c))).collect();
+    let mut lines = Vec::new();
+    let mut start = 0;
+    loop {
+        let first = lines.is_empty();
+        let room = if first { width } else { width - indent };
+        let (mut used, mut end, mut space) = (0, start, None);
+        while end < chars.len() {
+            let w = char_width(chars[end].1);
+            if used + w > room {
+                break;
+            }
+            if chars[end].1 == ' ' {
+                space = Some(end);
+            }
+            used += w;
+            end += 1;
+        }
+        let (stop, next) = match space {
+            Some(sp) if end < chars.len() && sp > start => (sp, sp + 1),
+            // A character wider than the room still takes a line of its own.
+            _ if end == start && end < chars.len() => (end + 1, end + 1),
+            _ => (end, end),
+        };
+        let mut line: Styled = if first { Vec::new() } else { vec![(Style::default(), " ".repeat(indent))] };
+        for &(style, c) in &chars[start..stop] {
+            match line.last_mut() {
+                Some(last) if last.0 == style => last.1.push(c),
+                _ => line.push((style, c.to_string())),
+            }
+        }
+        lines.push(line);
+        start = next;
+        if start >= chars.len() {
+            return lines;
+        }
+    }
+}
+
 /// The first `max` cells of styled pieces, ending with `…` when cut.
 pub fn truncate(pieces: &Styled, max: usize) -> Styled {
     let mut lines = wrap(pieces, max, 0);
@@ -151,6 +195,15 @@ mod tests {
         let text: Vec<String> = lines.iter().map(|l| l.iter().map(|p| p.1.as_str()).collect()).collect();
         assert_eq!(text, vec!["abcdefghijkl", "  mno"]);
         assert_eq!(lines[0][0].0, bold);
+        let words = vec![(bold, "the quick brown".to_string()), (Style::default(), " fox jumps over".to_string())];
+        let lines = wrap_words(&words, 12, 2);
+        let text: Vec<String> = lines.iter().map(|l| l.iter().map(|p| p.1.as_str()).collect()).collect();
+        assert_eq!(text, vec!["the quick", "  brown fox", "  jumps over"]);
+        let long = vec![(bold, "abcdefghijklmnopqrstuvwxyz".to_string())];
+        let text: Vec<String> =
+            wrap_words(&long, 10, 0).iter().map(|l| l.iter().map(|p| p.1.as_str()).collect()).collect();
+        assert_eq!(text, vec!["abcdefghij", "klmnopqrst", "uvwxyz"], "a long word is cut");
+        assert_eq!(wrap_words(&Vec::new(), 10, 2), vec![Vec::new()], "an empty line stays one line");
         let cut = truncate(&pieces, 12);
         assert_eq!(cut.iter().map(|p| p.1.as_str()).collect::<String>(), "abcdefghijk…");
     }

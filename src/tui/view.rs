@@ -286,12 +286,12 @@ fn render_status(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn render_help(frame: &mut Frame, theme: Theme, area: Rect) {
-    let width = area.width.saturating_sub(4).min(96);
+    let width = area.width.saturating_sub(4).min(104);
     let height = (KEY_MAP.len() as u16 + 4).min(area.height.saturating_sub(2));
     let rect = Rect::new(area.x + (area.width - width) / 2, area.y + (area.height - height) / 2, width, height);
     let mut lines = vec![Line::raw("")];
     for (keys, what) in KEY_MAP {
-        lines.push(Line::from(vec![Span::styled(format!("  {keys:<16}"), theme.bold()), Span::raw(*what)]));
+        lines.push(Line::from(vec![Span::styled(format!("  {keys:<22}"), theme.bold()), Span::raw(*what)]));
     }
     let block = pane(theme, " keys · Esc closes ".into(), true);
     frame.render_widget(Clear, rect);
