@@ -152,7 +152,7 @@ impl Session {
     }
 
     /// Re-reads index status, and opens the store once it exists (for the
-    /// corpus size and the filter choices).
+    /// corpus size and the filter choices, re-read when the index changed).
     pub fn refresh_status(&mut self) {
         self.probed = Some(Instant::now());
         let status = IndexStatus::probe(&self.data);
@@ -160,11 +160,17 @@ impl Session {
             // A writer finished: what it published (a tier) needs a fresh searcher.
             self.worker.reopen();
         }
+        // Counts and filter choices change only when the index does: re-read
+        // them then, not on every probe (they scan the conversations table).
+        let index_changed = self.app.status.updated_at != status.updated_at || self.app.corpus.is_none();
         self.app.status = status;
         if self.store.is_none() {
             self.store = Store::open_readonly(&self.data.db()).ok();
         }
         let Some(store) = &self.store else { return };
+        if !index_changed {
+            return;
+        }
         let conn = store.conn();
         if let Ok(totals) = query::agent_totals(conn) {
             self.app.corpus = Some(Corpus {
