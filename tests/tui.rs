@@ -471,3 +471,30 @@ fn semantic_mode_without_a_published_tier_says_how_to_get_one() {
     assert!(screen.contains("run `cass semantic backfill`, or press F5 for lexical"), "{screen}");
     assert!(ui.session.app.results.hits.is_empty());
 }
+
+#[test]
+fn agents_and_roles_are_told_apart_by_colour() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::colored());
+    ui.search("cargo");
+    ui.press(KeyCode::Enter);
+    ui.draw();
+    let buf = ui.term.backend().buffer().clone();
+    // The colour of the first cell of `word` found in columns `cols`.
+    let colour_of = |word: &str, cols: std::ops::Range<u16>| -> Option<Color> {
+        (0..buf.area.height).find_map(|y| {
+            let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+            let at =
+                row.char_indices().filter(|(i, _)| row[*i..].starts_with(word)).map(|(i, _)| row[..i].chars().count());
+            at.map(|x| x as u16).find(|x| cols.contains(x)).map(|x| buf[(x, y)].fg)
+        })
+    };
+    // The results are the left 40 % (48 columns), the conversation the rest.
+    let codex = colour_of("codex ", 0..48).expect("a codex row");
+    let claude = colour_of("claude_code ", 0..48).expect("a claude_code row");
+    assert_ne!(codex, claude, "each agent has its own colour");
+    assert!(codex != Color::Reset && claude != Color::Reset);
+    let user = colour_of("user · ", 48..120).expect("a user header");
+    let assistant = colour_of("assistant · ", 48..120).expect("an assistant header");
+    assert_ne!(user, assistant, "roles are distinct");
+}
