@@ -311,16 +311,17 @@ fn y_copies_and_o_opens_the_selected_session_file() {
     assert_eq!(ui.press(KeyCode::Char('q')), Effect::Quit);
 }
 
-/// One indexed conversation of 300 user messages `line0` … `line299`, with
+/// One indexed conversation of `n` user messages `line0` …, with
 /// `needlezz` in place of `line200`.
-fn long_conversation() -> Sandbox {
+fn long_conversation(n: usize) -> Sandbox {
     let sb = Sandbox::new();
     let dir = sb.home().join(".claude/projects/-home-dev-long");
     std::fs::create_dir_all(&dir).unwrap();
-    let body: String = (0..300)
+    let body: String = (0..n)
         .map(|i| {
             let word = if i == 200 { "needlezz".to_string() } else { format!("line{i}") };
-            claude_line("long1", "user", &word, &format!("2026-01-10T10:{:02}:{:02}Z", i / 60, i % 60), "/w")
+            let ts = format!("2026-01-10T{:02}:{:02}:{:02}Z", i / 3600, i / 60 % 60, i % 60);
+            claude_line("long1", "user", &word, &ts, "/w")
         })
         .collect();
     std::fs::write(dir.join("long1.jsonl"), body).unwrap();
@@ -330,7 +331,7 @@ fn long_conversation() -> Sandbox {
 
 #[test]
 fn the_next_page_of_hits_loads_when_the_selection_reaches_the_end() {
-    let sb = long_conversation();
+    let sb = long_conversation(300);
     let mut ui = Ui::open(&sb.data(), Theme::mono());
     ui.press(KeyCode::F(5));
     ui.search("line*");
@@ -368,7 +369,7 @@ fn a_long_query_scrolls_in_the_bar() {
 
 #[test]
 fn a_long_conversation_is_paged_around_the_hit() {
-    let sb = long_conversation();
+    let sb = long_conversation(300);
     let mut ui = Ui::open(&sb.data(), Theme::mono());
     ui.search("needlezz");
     ui.press(KeyCode::Enter);
@@ -497,4 +498,30 @@ fn agents_and_roles_are_told_apart_by_colour() {
     let user = colour_of("user · ", 48..120).expect("a user header");
     let assistant = colour_of("assistant · ", 48..120).expect("an assistant header");
     assert_ne!(user, assistant, "roles are distinct");
+}
+
+#[test]
+fn the_conversation_window_stays_bounded_however_far_one_scrolls() {
+    use cass::tui::detail::MAX_WINDOW;
+    let sb = long_conversation(1000);
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("needlezz");
+    ui.press(KeyCode::Enter);
+    ui.draw();
+    for _ in 0..600 {
+        ui.press(KeyCode::PageDown);
+    }
+    let d = ui.session.app.detail.as_ref().unwrap();
+    assert_eq!(d.messages.back().unwrap().ordinal, 999, "reached the end");
+    assert!(!d.more_after);
+    assert_eq!(d.messages.len(), MAX_WINDOW, "the far side was dropped");
+    assert!(d.more_before && d.messages.front().unwrap().ordinal > 200);
+    assert!(ui.screen().contains("line999"));
+    for _ in 0..800 {
+        ui.press(KeyCode::PageUp);
+    }
+    let d = ui.session.app.detail.as_ref().unwrap();
+    assert_eq!(d.messages.front().unwrap().ordinal, 0, "and back to the start");
+    assert!(d.messages.len() <= MAX_WINDOW && d.more_after);
+    assert!(ui.screen().contains("line0"));
 }
