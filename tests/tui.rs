@@ -224,6 +224,12 @@ fn without_an_index_the_ui_says_to_run_cass_index() {
     ui.session.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
     ui.search("cargo");
     assert!(ui.screen().contains("results · "), "{}", ui.screen());
+
+    // An index deleted under the UI is reported, not an error loop.
+    std::fs::remove_dir_all(sb.data()).unwrap();
+    ui.press(KeyCode::Backspace);
+    ui.settle();
+    assert!(ui.screen().contains("No index yet."), "{}", ui.screen());
 }
 
 #[test]

@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use super::app::{App, Focus};
+use super::app::{App, Focus, TimeRange};
 use super::keys::KEY_MAP;
 use super::status::relative_time;
 use super::text::{self, Styled};
@@ -90,7 +90,7 @@ fn render_chips(frame: &mut Frame, app: &App, area: Rect) {
     let chips = [
         ("F2 agent", f.agent.as_deref().map(text::one_line), "all"),
         ("F3 workspace", f.workspace.as_deref().map(|w| text::fit(&text::one_line(w), 32)), "all"),
-        ("F4 time", (f.time.label() != "any").then(|| f.time.label().to_string()), "any"),
+        ("F4 time", (f.time != TimeRange::Any).then(|| f.time.label().to_string()), "any"),
         ("F5 mode", f.mode.map(|m| m.name().to_string()), "auto"),
     ];
     let mut spans = Vec::new();

@@ -150,9 +150,14 @@ fn serve(
 }
 
 fn run(data: &DataDir, searcher: &mut Option<Searcher>, req: &SearchRequest) -> Result<SearchResults, SearchFailure> {
-    match searcher {
-        Some(s) => s.refresh().map_err(SearchFailure::from_error)?,
-        None => *searcher = Some(Searcher::open(data).map_err(SearchFailure::from_error)?),
+    // A searcher that cannot reload (its index was deleted or rebuilt) is
+    // dropped and the index opened afresh.
+    if searcher.as_ref().is_some_and(|s| s.refresh().is_err()) {
+        *searcher = None;
     }
-    searcher.as_ref().expect("opened above").search(req).map_err(SearchFailure::from_error)
+    let s = match searcher {
+        Some(s) => s,
+        None => searcher.insert(Searcher::open(data).map_err(SearchFailure::from_error)?),
+    };
+    s.search(req).map_err(SearchFailure::from_error)
 }
