@@ -164,7 +164,8 @@ impl Session {
         // them then, not on every probe (they scan the conversations table).
         let index_changed = self.app.status.updated_at != status.updated_at || self.app.corpus.is_none();
         self.app.status = status;
-        if self.store.is_none() {
+        if self.store.is_none() || index_changed {
+            // Reopened when the index changed: a rebuilt data dir is a new file.
             self.store = Store::open_readonly(&self.data.db()).ok();
         }
         let Some(store) = &self.store else { return };
