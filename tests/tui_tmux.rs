@@ -11,9 +11,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A private tmux server (its own socket), killed on drop.
+/// A private tmux server (its own socket), killed on drop and its socket
+/// file removed (tmux leaves it behind when the server is killed).
 struct Tmux {
     socket: String,
+    socket_path: String,
 }
 
 impl Tmux {
@@ -24,9 +26,10 @@ impl Tmux {
         }
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let t = Tmux { socket: format!("cass-test-{}-{n}", std::process::id()) };
+        let mut t = Tmux { socket: format!("cass-test-{}-{n}", std::process::id()), socket_path: String::new() };
         let ok = t.cmd(&["-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "120", "-y", "35", command]);
         assert!(ok, "tmux new-session");
+        t.socket_path = t.format("#{socket_path}");
         assert!(t.cmd(&["set-option", "-g", "set-clipboard", "on"]));
         assert!(t.cmd(&["set-option", "-g", "remain-on-exit", "on"]));
         Some(t)
@@ -76,6 +79,9 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]);
+        if !self.socket_path.is_empty() {
+            let _ = std::fs::remove_file(&self.socket_path);
+        }
     }
 }
 
