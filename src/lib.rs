@@ -20,4 +20,5 @@ pub mod settings;
 pub mod status;
 pub mod store;
 pub mod time;
+pub mod tui;
 pub mod vector;

@@ -10,6 +10,7 @@ mod semantic;
 mod signal;
 mod status;
 mod style;
+mod tui;
 mod view;
 
 use std::path::PathBuf;
@@ -71,6 +72,8 @@ pub enum Command {
     Completions(info::CompletionsArgs),
     /// The manual page (roff), for `man -l -` or a man directory.
     Man(info::ManArgs),
+    /// The terminal UI: search as you type (what `cass` alone opens on a terminal).
+    Tui,
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -93,10 +96,14 @@ pub fn main() -> i32 {
     };
     init_logging(&cli.global);
     signal::install();
-    let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        let _ = Cli::command().print_help();
-        return exit::USAGE;
+    let command = match cli.command {
+        Some(command) => command,
+        None if tui::on_terminal() => Command::Tui,
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            return exit::USAGE;
+        }
     };
     let (json, result) = match command {
         Command::Index(args) => (args.json, index::run(&cli.global, &args)),
@@ -111,6 +118,7 @@ pub fn main() -> i32 {
         Command::RobotDocs => (false, info::robot_docs()),
         Command::Completions(args) => (false, info::completions(&args)),
         Command::Man(args) => (false, info::man(&args)),
+        Command::Tui => (false, tui::run(&cli.global)),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,8 @@
 //! asks to be told and stops at its next safe point; anything else exits
 //! with 130 at once, which is safe because every write commits atomically
 //! and a half-done run heals on the next one. A second signal always exits.
+//! In the terminal UI, Ctrl-C is a key; SIGTERM and SIGHUP arrive here and
+//! exit after the terminal is restored.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -24,6 +26,9 @@ pub fn install() {
             eprintln!("cass: stopping at the next checkpoint (press Ctrl-C again to quit now)");
             return;
         }
+        // The terminal UI may hold the terminal in raw mode: give it back
+        // (a no-op when the UI is not running).
+        let _ = crate::tui::terminal::restore();
         std::process::exit(exit::INTERRUPTED);
     });
     if let Err(e) = result {

@@ -97,3 +97,39 @@ pub fn messages_around(
     let rows = stmt.query_map(params![conversation_id, ordinal - before, ordinal + after], msg_from_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
+
+/// Up to `limit` messages just before `ordinal`, in ordinal order. Keyset
+/// paging, so gaps in ordinals are fine (the detail pane pages with it).
+pub fn messages_before(
+    conn: &Connection,
+    conversation_id: i64,
+    ordinal: i64,
+    limit: i64,
+) -> Result<Vec<StoredMessage>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1 AND ordinal < ?2 ORDER BY ordinal DESC LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![conversation_id, ordinal, limit], msg_from_row)?;
+    let mut out: Vec<StoredMessage> = rows.collect::<std::result::Result<_, _>>()?;
+    out.reverse();
+    Ok(out)
+}
+
+/// Up to `limit` messages after `ordinal`, in ordinal order.
+pub fn messages_after(conn: &Connection, conversation_id: i64, ordinal: i64, limit: i64) -> Result<Vec<StoredMessage>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1 AND ordinal > ?2 ORDER BY ordinal LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![conversation_id, ordinal, limit], msg_from_row)?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// The workspaces with the most conversations, most first.
+pub fn top_workspaces(conn: &Connection, limit: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT workspace FROM conversations WHERE workspace IS NOT NULL
+         GROUP BY workspace ORDER BY COUNT(*) DESC, workspace LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit], |r| r.get(0))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}

@@ -1,0 +1,391 @@
+//! The UI's state: query, filters, results, the open conversation, and
+//! the effects ([`Action`]) a key can ask for. `keys::handle_key` changes it;
+//! nothing here touches the terminal, the disk or a thread, so tests drive
+//! the whole interaction with key events and a real store.
+
+use std::path::PathBuf;
+
+use super::detail::{Detail, Edge};
+use super::status::IndexStatus;
+use super::theme::Theme;
+use super::worker::{SearchFailure, SearchJob, SearchOutcome};
+use crate::model::TimestampMs;
+use crate::search::{Filters, Hit, Mode, SearchRequest};
+
+/// Hits fetched per request; the next page loads when the selection nears
+/// the end. A screen shows about 15, and each hit costs a snippet, so a
+/// small page keeps a keystroke's search within a frame on a large corpus.
+pub const PAGE_SIZE: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Query,
+    Results,
+    Detail,
+}
+
+/// The time filter's steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeRange {
+    #[default]
+    Any,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl TimeRange {
+    pub fn label(self) -> &'static str {
+        match self {
+            TimeRange::Any => "any",
+            TimeRange::Day => "24h",
+            TimeRange::Week => "7d",
+            TimeRange::Month => "30d",
+            TimeRange::Year => "1y",
+        }
+    }
+
+    fn since(self, now: TimestampMs) -> Option<TimestampMs> {
+        let days = match self {
+            TimeRange::Any => return None,
+            TimeRange::Day => 1,
+            TimeRange::Week => 7,
+            TimeRange::Month => 30,
+            TimeRange::Year => 365,
+        };
+        Some(now - days * 86_400_000)
+    }
+}
+
+/// The filters as chips show them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FilterState {
+    pub agent: Option<String>,
+    pub workspace: Option<String>,
+    pub time: TimeRange,
+    /// `None`: the search's default (hybrid with the best tier, else lexical).
+    pub mode: Option<Mode>,
+}
+
+impl FilterState {
+    fn to_filters(&self, now: TimestampMs) -> Filters {
+        Filters {
+            agents: self.agent.iter().cloned().collect(),
+            workspace: self.workspace.clone(),
+            since: self.time.since(now),
+            ..Filters::default()
+        }
+    }
+}
+
+/// One filter chip, as keys name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chip {
+    Agent,
+    Workspace,
+    Time,
+    Mode,
+}
+
+/// What the filters can cycle through, read from the store.
+#[derive(Debug, Clone, Default)]
+pub struct FilterOptions {
+    pub agents: Vec<String>,
+    pub workspaces: Vec<String>,
+}
+
+/// Size of the indexed corpus, for the empty-query screen.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Corpus {
+    pub conversations: i64,
+    pub messages: i64,
+}
+
+/// The query being typed; `cursor` is a byte index on a char boundary.
+#[derive(Debug, Clone, Default)]
+pub struct QueryInput {
+    pub text: String,
+    pub cursor: usize,
+}
+
+impl QueryInput {
+    pub(super) fn insert(&mut self, c: char) {
+        self.text.insert(self.cursor, c);
+        self.cursor += c.len_utf8();
+    }
+
+    pub(super) fn prev_boundary(&self) -> usize {
+        self.text[..self.cursor].char_indices().next_back().map(|(i, _)| i).unwrap_or(0)
+    }
+
+    pub(super) fn next_boundary(&self) -> usize {
+        self.text[self.cursor..].chars().next().map(|c| self.cursor + c.len_utf8()).unwrap_or(self.cursor)
+    }
+
+    pub(super) fn backspace(&mut self) -> bool {
+        if self.cursor == 0 {
+            return false;
+        }
+        let at = self.prev_boundary();
+        self.text.replace_range(at..self.cursor, "");
+        self.cursor = at;
+        true
+    }
+
+    pub(super) fn delete(&mut self) -> bool {
+        let end = self.next_boundary();
+        if end == self.cursor {
+            return false;
+        }
+        self.text.replace_range(self.cursor..end, "");
+        true
+    }
+
+    pub(super) fn delete_word(&mut self) -> bool {
+        let before = &self.text[..self.cursor];
+        let kept = before.trim_end().rfind(char::is_whitespace).map(|i| i + 1).unwrap_or(0);
+        if kept == self.cursor {
+            return false;
+        }
+        self.text.replace_range(kept..self.cursor, "");
+        self.cursor = kept;
+        true
+    }
+}
+
+/// What the last search said besides its hits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultsMeta {
+    pub total: usize,
+    pub elapsed_ms: f64,
+    pub mode: &'static str,
+    pub tier: Option<&'static str>,
+    pub fallback: Option<String>,
+    pub next_offset: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+pub struct ResultList {
+    pub hits: Vec<Hit>,
+    pub selected: usize,
+    /// First visible hit (kept by the view so the selection stays in sight).
+    pub scroll: usize,
+    pub meta: Option<ResultsMeta>,
+    pub failure: Option<SearchFailure>,
+    /// A search for the current query is on its way.
+    pub pending: bool,
+    /// The next page is on its way.
+    pub loading_more: bool,
+    /// The current search's request: later pages reuse it (same filters,
+    /// same time bounds) with another offset.
+    request: Option<SearchRequest>,
+}
+
+/// Effects [`handle_key`] asks the runtime to carry out.
+#[derive(Debug)]
+pub enum Action {
+    None,
+    Quit,
+    Search(SearchJob),
+    /// Open the conversation of this message in the detail pane.
+    Open(i64),
+    /// Load more of the open conversation at this edge.
+    Extend(Edge),
+    /// Put this text on the clipboard; `what` names it for the notice.
+    Copy {
+        text: String,
+        what: &'static str,
+    },
+    /// Open this file in the user's editor.
+    Edit(PathBuf),
+}
+
+pub struct App {
+    pub query: QueryInput,
+    pub focus: Focus,
+    pub filters: FilterState,
+    pub options: FilterOptions,
+    pub results: ResultList,
+    pub detail: Option<Detail>,
+    pub help: bool,
+    pub status: IndexStatus,
+    /// `None` until a store is found.
+    pub corpus: Option<Corpus>,
+    /// A one-off message for the status line (copied, editor failed, …).
+    pub notice: Option<String>,
+    pub theme: Theme,
+    /// Rows of the detail pane at the last render, for paging.
+    pub detail_rows: usize,
+    /// Hits visible at the last render, for paging.
+    pub result_rows: usize,
+    generation: u64,
+}
+
+impl App {
+    pub fn new(theme: Theme) -> App {
+        App {
+            query: QueryInput::default(),
+            focus: Focus::Query,
+            filters: FilterState::default(),
+            options: FilterOptions::default(),
+            results: ResultList::default(),
+            detail: None,
+            help: false,
+            status: IndexStatus::default(),
+            corpus: None,
+            notice: None,
+            theme,
+            detail_rows: 20,
+            result_rows: 10,
+            generation: 0,
+        }
+    }
+
+    pub fn selected_hit(&self) -> Option<&Hit> {
+        self.results.hits.get(self.results.selected)
+    }
+
+    /// Starts a new search for the current query and filters. Answers to
+    /// earlier searches are dropped from here on (their generation is old).
+    pub fn new_search(&mut self, debounce: bool) -> Action {
+        self.generation += 1;
+        self.results.loading_more = false;
+        let text = self.query.text.trim();
+        if text.is_empty() {
+            self.results = ResultList::default();
+            return Action::None;
+        }
+        let filters = self.filters.to_filters(crate::time::now_ms());
+        match SearchRequest::new(text, filters, PAGE_SIZE, 0) {
+            Ok(mut request) => {
+                request.mode = self.filters.mode;
+                self.results.pending = true;
+                self.results.request = Some(request.clone());
+                Action::Search(SearchJob { generation: self.generation, request, debounce, append: false })
+            }
+            Err(e) => {
+                // Half-typed queries (`foo OR`, `-bar`) keep the last results.
+                self.results.pending = false;
+                self.results.failure = Some(SearchFailure::Other(e.to_string()));
+                Action::None
+            }
+        }
+    }
+
+    /// Asks for the next page when the selection is near the end of the hits.
+    pub(super) fn more_if_needed(&mut self) -> Action {
+        let near_end = self.results.selected + self.result_rows.max(1) >= self.results.hits.len();
+        let Some(offset) = self.results.meta.as_ref().and_then(|m| m.next_offset) else { return Action::None };
+        if !near_end || self.results.loading_more || self.results.pending {
+            return Action::None;
+        }
+        let Some(mut request) = self.results.request.clone() else { return Action::None };
+        request.offset = offset;
+        self.results.loading_more = true;
+        Action::Search(SearchJob { generation: self.generation, request, debounce: false, append: true })
+    }
+
+    /// Takes a search's answer; returns false when it was stale and dropped.
+    pub fn apply(&mut self, outcome: SearchOutcome) -> bool {
+        if outcome.generation != self.generation {
+            return false;
+        }
+        let r = &mut self.results;
+        if outcome.append {
+            r.loading_more = false;
+        } else {
+            r.pending = false;
+        }
+        match outcome.result {
+            Ok(found) => {
+                r.meta = Some(ResultsMeta {
+                    total: found.total,
+                    elapsed_ms: found.elapsed_ms,
+                    mode: found.mode,
+                    tier: found.tier,
+                    fallback: found.fallback,
+                    next_offset: found.next_offset,
+                });
+                r.failure = None;
+                if outcome.append {
+                    r.hits.extend(found.hits);
+                } else {
+                    r.hits = found.hits;
+                    r.selected = 0;
+                    r.scroll = 0;
+                }
+            }
+            Err(failure) => {
+                if !outcome.append {
+                    r.hits.clear();
+                    r.meta = None;
+                    r.selected = 0;
+                }
+                r.failure = Some(failure);
+            }
+        }
+        true
+    }
+
+    /// Shows a loaded conversation and moves the focus to it.
+    pub fn show_detail(&mut self, detail: Detail) {
+        self.detail = Some(detail);
+        self.focus = Focus::Detail;
+    }
+
+    pub(super) fn move_selection(&mut self, delta: isize) -> Action {
+        let n = self.results.hits.len();
+        if n == 0 {
+            return Action::None;
+        }
+        self.results.selected = (self.results.selected as isize + delta).clamp(0, n as isize - 1) as usize;
+        self.more_if_needed()
+    }
+
+    /// Moves a chip to its next value, or its previous one when `back`
+    /// (past either end: all / any / auto), and searches.
+    pub(super) fn cycle_filter(&mut self, chip: Chip, back: bool) -> Action {
+        /// One step through `all, values…` in a ring.
+        fn step<T: Clone + PartialEq>(values: &[T], current: &Option<T>, back: bool) -> Option<T> {
+            let ring: Vec<Option<T>> = std::iter::once(None).chain(values.iter().cloned().map(Some)).collect();
+            let i = ring.iter().position(|v| v == current).unwrap_or(0);
+            let n = ring.len();
+            ring[if back { (i + n - 1) % n } else { (i + 1) % n }].clone()
+        }
+        const TIMES: &[TimeRange] = &[TimeRange::Day, TimeRange::Week, TimeRange::Month, TimeRange::Year];
+        const MODES: &[Mode] = &[Mode::Lexical, Mode::Semantic, Mode::Hybrid];
+        let f = &mut self.filters;
+        match chip {
+            Chip::Agent => f.agent = step(&self.options.agents, &f.agent, back),
+            Chip::Workspace => f.workspace = step(&self.options.workspaces, &f.workspace, back),
+            Chip::Time => {
+                let current = (f.time != TimeRange::Any).then_some(f.time);
+                f.time = step(TIMES, &current, back).unwrap_or(TimeRange::Any);
+            }
+            Chip::Mode => f.mode = step(MODES, &f.mode, back),
+        }
+        self.new_search(false)
+    }
+
+    /// The session file and conversation id of what is selected: the open
+    /// conversation in the detail pane, else the selected hit.
+    pub(super) fn target(&self) -> Option<(PathBuf, i64)> {
+        if self.focus == Focus::Detail
+            && let Some(d) = &self.detail
+        {
+            return Some((d.conversation.source_path.clone(), d.conversation.id));
+        }
+        self.selected_hit().map(|h| (PathBuf::from(&h.source_path), h.conversation_id))
+    }
+
+    pub(super) fn next_focus(&self, back: bool) -> Focus {
+        let mut order = vec![Focus::Query, Focus::Results];
+        if self.detail.is_some() {
+            order.push(Focus::Detail);
+        }
+        let i = order.iter().position(|f| *f == self.focus).unwrap_or(0);
+        let n = order.len();
+        order[if back { (i + n - 1) % n } else { (i + 1) % n }]
+    }
+}

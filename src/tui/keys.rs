@@ -1,0 +1,390 @@
+//! The key map: [`handle_key`] applies one key press to [`App`] and returns
+//! the one [`Action`] that needs the outside world (a search, a store read,
+//! the clipboard, an editor). Pure, so tests drive it without a terminal.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::app::{Action, App, Chip, Focus, QueryInput};
+
+/// Every key, as the help overlay and docs/TUI.md show it.
+pub const KEY_MAP: &[(&str, &str)] = &[
+    ("type", "search as you type (words, \"phrases\", prefix*, a OR b, -exclude)"),
+    ("↑ ↓  j k", "move in the results or the conversation"),
+    ("PgUp PgDn", "move a page"),
+    ("Home End  g G", "first / last"),
+    ("Enter", "open the selected hit; in a conversation, expand or collapse a tool block"),
+    ("x", "expand or collapse every tool block in the conversation"),
+    ("Esc", "back: close the conversation, leave the query"),
+    ("Tab  Shift-Tab", "switch pane: query, results, conversation"),
+    ("/", "focus the query"),
+    ("F2  a", "filter by agent (cycles through the indexed agents)"),
+    ("F3  w", "filter by workspace (cycles through the busiest workspaces)"),
+    ("F4  t", "filter by time: any, 24 h, 7 d, 30 d, 1 year"),
+    ("F5  m", "search mode: auto, lexical, semantic, hybrid"),
+    ("Shift-F2…5  A W T M", "the same filters, cycled backwards"),
+    ("Ctrl-U  Ctrl-W", "clear the query / delete a word"),
+    ("y", "copy the session file path (OSC 52)"),
+    ("Y", "copy the conversation id (for `cass view ID`)"),
+    ("o", "open the session file in $VISUAL / $EDITOR"),
+    ("?  F1", "this help"),
+    ("q  Ctrl-C", "quit (q outside the query)"),
+];
+
+/// Applies one key press to the state.
+pub fn handle_key(app: &mut App, key: KeyEvent) -> Action {
+    if key.kind == KeyEventKind::Release {
+        return Action::None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    app.notice = None;
+    if ctrl && key.code == KeyCode::Char('c') {
+        return Action::Quit;
+    }
+    if app.help {
+        if matches!(key.code, KeyCode::Esc | KeyCode::F(1) | KeyCode::Char('?') | KeyCode::Char('q')) {
+            app.help = false;
+        }
+        return Action::None;
+    }
+    match key.code {
+        KeyCode::F(1) => {
+            app.help = true;
+            return Action::None;
+        }
+        KeyCode::F(n @ 2..=5) => {
+            let chip = [Chip::Agent, Chip::Workspace, Chip::Time, Chip::Mode][usize::from(n - 2)];
+            return app.cycle_filter(chip, key.modifiers.contains(KeyModifiers::SHIFT));
+        }
+        KeyCode::Tab => {
+            app.focus = app.next_focus(false);
+            return Action::None;
+        }
+        KeyCode::BackTab => {
+            app.focus = app.next_focus(true);
+            return Action::None;
+        }
+        _ => {}
+    }
+    match app.focus {
+        Focus::Query => query_key(app, key, ctrl),
+        Focus::Results => results_key(app, key),
+        Focus::Detail => detail_key(app, key),
+    }
+}
+
+fn query_key(app: &mut App, key: KeyEvent, ctrl: bool) -> Action {
+    let q = &mut app.query;
+    let changed = match key.code {
+        KeyCode::Char('u') if ctrl => {
+            let had = !q.text.is_empty();
+            *q = QueryInput::default();
+            had
+        }
+        KeyCode::Char('w') if ctrl => q.delete_word(),
+        KeyCode::Char(c) if !ctrl && !key.modifiers.contains(KeyModifiers::ALT) && !c.is_control() => {
+            q.insert(c);
+            true
+        }
+        KeyCode::Backspace => q.backspace(),
+        KeyCode::Delete => q.delete(),
+        KeyCode::Left => {
+            q.cursor = q.prev_boundary();
+            false
+        }
+        KeyCode::Right => {
+            q.cursor = q.next_boundary();
+            false
+        }
+        KeyCode::Home => {
+            q.cursor = 0;
+            false
+        }
+        KeyCode::End => {
+            q.cursor = q.text.len();
+            false
+        }
+        KeyCode::Up => return app.move_selection(-1),
+        KeyCode::Down => return app.move_selection(1),
+        KeyCode::PageUp => return app.move_selection(-(app.result_rows.max(1) as isize)),
+        KeyCode::PageDown => return app.move_selection(app.result_rows.max(1) as isize),
+        KeyCode::Enter => return open_selected(app),
+        KeyCode::Esc => {
+            if app.detail.take().is_none() {
+                app.focus = Focus::Results;
+            }
+            false
+        }
+        _ => false,
+    };
+    if changed { app.new_search(true) } else { Action::None }
+}
+
+fn open_selected(app: &App) -> Action {
+    app.selected_hit().map(|h| Action::Open(h.message_id)).unwrap_or(Action::None)
+}
+
+/// Keys that mean the same in the results and the conversation.
+fn common_key(app: &mut App, key: KeyEvent) -> Option<Action> {
+    let action = match key.code {
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('?') => {
+            app.help = true;
+            Action::None
+        }
+        KeyCode::Char('/') => {
+            app.focus = Focus::Query;
+            Action::None
+        }
+        KeyCode::Char(c @ ('a' | 'w' | 't' | 'm' | 'A' | 'W' | 'T' | 'M')) => {
+            let chip = match c.to_ascii_lowercase() {
+                'a' => Chip::Agent,
+                'w' => Chip::Workspace,
+                't' => Chip::Time,
+                _ => Chip::Mode,
+            };
+            app.cycle_filter(chip, c.is_ascii_uppercase())
+        }
+        KeyCode::Char('y') => match app.target() {
+            Some((path, _)) => Action::Copy { text: path.display().to_string(), what: "session path" },
+            None => Action::None,
+        },
+        KeyCode::Char('Y') => match app.target() {
+            Some((_, id)) => Action::Copy { text: id.to_string(), what: "conversation id" },
+            None => Action::None,
+        },
+        KeyCode::Char('o') => match app.target() {
+            Some((path, _)) => Action::Edit(path),
+            None => Action::None,
+        },
+        _ => return None,
+    };
+    Some(action)
+}
+
+fn results_key(app: &mut App, key: KeyEvent) -> Action {
+    if let Some(a) = common_key(app, key) {
+        return a;
+    }
+    let page = app.result_rows.max(1) as isize;
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => app.move_selection(-1),
+        KeyCode::Down | KeyCode::Char('j') => app.move_selection(1),
+        KeyCode::PageUp => app.move_selection(-page),
+        KeyCode::PageDown => app.move_selection(page),
+        KeyCode::Home | KeyCode::Char('g') => app.move_selection(-(app.results.hits.len() as isize)),
+        KeyCode::End | KeyCode::Char('G') => app.move_selection(app.results.hits.len() as isize),
+        KeyCode::Enter => open_selected(app),
+        KeyCode::Esc => {
+            if app.detail.take().is_none() {
+                app.focus = Focus::Query;
+            }
+            Action::None
+        }
+        _ => Action::None,
+    }
+}
+
+fn detail_key(app: &mut App, key: KeyEvent) -> Action {
+    if let Some(a) = common_key(app, key) {
+        return a;
+    }
+    let page = app.detail_rows.saturating_sub(2).max(1) as isize;
+    let Some(d) = app.detail.as_mut() else {
+        app.focus = Focus::Results;
+        return Action::None;
+    };
+    let edge = match key.code {
+        KeyCode::Up | KeyCode::Char('k') => d.move_cursor(-1),
+        KeyCode::Down | KeyCode::Char('j') => d.move_cursor(1),
+        KeyCode::PageUp => d.move_cursor(-page),
+        KeyCode::PageDown => d.move_cursor(page),
+        KeyCode::Home | KeyCode::Char('g') => d.move_cursor(-(d.cursor as isize)),
+        KeyCode::End | KeyCode::Char('G') => d.move_cursor(isize::MAX / 2),
+        KeyCode::Enter | KeyCode::Char(' ') => {
+            d.toggle_at_cursor();
+            None
+        }
+        KeyCode::Char('x') => {
+            d.toggle_all();
+            None
+        }
+        KeyCode::Esc => {
+            app.detail = None;
+            app.focus = Focus::Results;
+            None
+        }
+        _ => None,
+    };
+    edge.map(Action::Extend).unwrap_or(Action::None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::{Hit, Mode, SearchResults, Snippet};
+    use crate::tui::theme::Theme;
+    use crate::tui::worker::SearchOutcome;
+    use std::path::Path;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn hit(id: i64) -> Hit {
+        Hit {
+            message_id: id,
+            conversation_id: id * 10,
+            agent: "codex".into(),
+            workspace: None,
+            title: None,
+            role: "user".into(),
+            created_at: None,
+            source_path: format!("/s/{id}.jsonl"),
+            score: 1.0,
+            snippet: Snippet { text: String::new(), highlights: vec![] },
+        }
+    }
+
+    fn outcome(generation: u64, ids: &[i64]) -> SearchOutcome {
+        SearchOutcome {
+            generation,
+            append: false,
+            result: Ok(SearchResults {
+                schema: "",
+                query: String::new(),
+                mode: "lexical",
+                tier: None,
+                fallback: None,
+                total: ids.len(),
+                elapsed_ms: 1.0,
+                hits: ids.iter().map(|&i| hit(i)).collect(),
+                next_offset: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn typing_asks_for_a_debounced_search_and_stale_answers_are_dropped() {
+        let mut app = App::new(Theme::mono());
+        let mut generations = Vec::new();
+        for c in "err".chars() {
+            match handle_key(&mut app, key(KeyCode::Char(c))) {
+                Action::Search(job) => {
+                    assert!(job.debounce && !job.append);
+                    assert_eq!(job.request.query_text, app.query.text);
+                    generations.push(job.generation);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(app.query.text, "err");
+        assert!(!app.apply(outcome(generations[0], &[1])), "an answer to 'e' is stale");
+        assert!(app.results.hits.is_empty() && app.results.pending);
+        assert!(app.apply(outcome(generations[2], &[2, 3])));
+        assert_eq!(app.results.hits.len(), 2);
+        assert!(!app.results.pending);
+    }
+
+    #[test]
+    fn half_typed_queries_keep_the_results_and_say_why() {
+        let mut app = App::new(Theme::mono());
+        let Action::Search(job) = handle_key(&mut app, key(KeyCode::Char('x'))) else { panic!() };
+        app.apply(outcome(job.generation, &[7]));
+        app.query = QueryInput { text: "x OR".into(), cursor: 4 };
+        assert!(matches!(app.new_search(true), Action::None));
+        assert_eq!(app.results.hits.len(), 1);
+        assert!(app.results.failure.as_ref().unwrap().message().contains("OR"));
+    }
+
+    #[test]
+    fn query_editing_respects_char_boundaries() {
+        let mut app = App::new(Theme::mono());
+        for c in "café x".chars() {
+            handle_key(&mut app, key(KeyCode::Char(c)));
+        }
+        handle_key(&mut app, key(KeyCode::Left));
+        handle_key(&mut app, key(KeyCode::Left));
+        handle_key(&mut app, key(KeyCode::Backspace));
+        assert_eq!(app.query.text, "caf x");
+        handle_key(&mut app, KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL));
+        assert_eq!(app.query.text, " x");
+        handle_key(&mut app, KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        assert_eq!((app.query.text.as_str(), app.query.cursor), ("", 0));
+    }
+
+    #[test]
+    fn focus_keys_and_quit() {
+        let mut app = App::new(Theme::mono());
+        assert!(matches!(handle_key(&mut app, key(KeyCode::Char('q'))), Action::Search(_)), "q types in the query");
+        handle_key(&mut app, key(KeyCode::Tab));
+        assert_eq!(app.focus, Focus::Results);
+        handle_key(&mut app, key(KeyCode::Tab));
+        assert_eq!(app.focus, Focus::Query, "no detail pane to visit");
+        handle_key(&mut app, key(KeyCode::Esc));
+        assert_eq!(app.focus, Focus::Results);
+        handle_key(&mut app, key(KeyCode::Char('/')));
+        assert_eq!(app.focus, Focus::Query);
+        handle_key(&mut app, key(KeyCode::Esc));
+        assert!(matches!(handle_key(&mut app, key(KeyCode::Char('q'))), Action::Quit));
+        assert!(matches!(handle_key(&mut app, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Action::Quit));
+    }
+
+    #[test]
+    fn help_opens_and_swallows_keys_until_closed() {
+        let mut app = App::new(Theme::mono());
+        handle_key(&mut app, key(KeyCode::F(1)));
+        assert!(app.help);
+        assert!(matches!(handle_key(&mut app, key(KeyCode::Char('z'))), Action::None));
+        assert_eq!(app.query.text, "");
+        handle_key(&mut app, key(KeyCode::Esc));
+        assert!(!app.help);
+    }
+
+    #[test]
+    fn filters_cycle_through_options_and_back_to_all() {
+        let mut app = App::new(Theme::mono());
+        app.options.agents = vec!["claude_code".into(), "codex".into()];
+        app.query = QueryInput { text: "x".into(), cursor: 1 };
+        let Action::Search(job) = handle_key(&mut app, key(KeyCode::F(2))) else { panic!() };
+        assert!(!job.debounce);
+        assert_eq!(job.request.filters.agents, vec!["claude_code".to_string()]);
+        handle_key(&mut app, key(KeyCode::F(2)));
+        assert_eq!(app.filters.agent.as_deref(), Some("codex"));
+        handle_key(&mut app, key(KeyCode::F(2)));
+        assert_eq!(app.filters.agent, None);
+        handle_key(&mut app, KeyEvent::new(KeyCode::F(2), KeyModifiers::SHIFT));
+        assert_eq!(app.filters.agent.as_deref(), Some("codex"), "Shift goes back, past all to the last");
+        app.focus = Focus::Results;
+        handle_key(&mut app, key(KeyCode::Char('A')));
+        assert_eq!(app.filters.agent.as_deref(), Some("claude_code"));
+        handle_key(&mut app, key(KeyCode::Char('T')));
+        assert_eq!(app.filters.time.label(), "1y", "back from any is the widest range");
+        handle_key(&mut app, key(KeyCode::Char('t')));
+        app.focus = Focus::Query;
+        let Action::Search(job) = handle_key(&mut app, key(KeyCode::F(4))) else { panic!() };
+        assert!(job.request.filters.since.is_some());
+        let Action::Search(job) = handle_key(&mut app, key(KeyCode::F(5))) else { panic!() };
+        assert_eq!(job.request.mode, Some(Mode::Lexical));
+    }
+
+    #[test]
+    fn copy_and_edit_name_the_selected_session() {
+        let mut app = App::new(Theme::mono());
+        let Action::Search(job) = handle_key(&mut app, key(KeyCode::Char('x'))) else { panic!() };
+        app.apply(outcome(job.generation, &[1, 2]));
+        app.focus = Focus::Results;
+        handle_key(&mut app, key(KeyCode::Char('j')));
+        match handle_key(&mut app, key(KeyCode::Char('y'))) {
+            Action::Copy { text, .. } => assert_eq!(text, "/s/2.jsonl"),
+            other => panic!("{other:?}"),
+        }
+        match handle_key(&mut app, key(KeyCode::Char('Y'))) {
+            Action::Copy { text, .. } => assert_eq!(text, "20"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(handle_key(&mut app, key(KeyCode::Char('o'))), Action::Edit(p) if p == Path::new("/s/2.jsonl"))
+        );
+        assert!(matches!(handle_key(&mut app, key(KeyCode::Enter)), Action::Open(2)));
+    }
+}

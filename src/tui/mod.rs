@@ -1,0 +1,256 @@
+//! The terminal UI: search as you type across every agent.
+//!
+//! [`app`] holds the state, [`keys`] is the pure key handler, [`view`] draws it,
+//! [`worker`] runs searches off the UI thread, [`detail`] pages a
+//! conversation around a hit, and [`Session`] ties them to a data dir so the
+//! same loop runs under a real terminal ([`run`]) or in tests (ratatui's
+//! `TestBackend`). The UI only reads: the store read-only, the lexical index
+//! through its reader, and `cass.lock` to tell whether a writer runs, so it
+//! never waits for an index or a backfill.
+
+pub mod app;
+pub mod blocks;
+pub mod detail;
+pub mod highlight;
+pub mod keys;
+pub mod osc52;
+pub mod status;
+pub mod terminal;
+pub mod text;
+pub mod theme;
+pub mod view;
+pub mod worker;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{self, Event, KeyEvent};
+
+use app::{Action, App, Corpus, FilterOptions};
+use detail::Detail;
+use keys::handle_key;
+use status::IndexStatus;
+pub use theme::Theme;
+use worker::{SearchFailure, SearchWorker};
+
+use crate::config::DataDir;
+use crate::store::{Store, query};
+
+/// How often the status line re-reads index freshness and the writer lock.
+const STATUS_EVERY: Duration = Duration::from_secs(2);
+/// Workspaces the workspace filter cycles through.
+const WORKSPACE_CHOICES: i64 = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+}
+
+/// What the terminal itself must do after a key.
+#[derive(Debug, PartialEq)]
+pub enum Effect {
+    None,
+    Quit,
+    /// Put this text on the clipboard.
+    Copy(String),
+    /// Open this file in the user's editor.
+    Edit(PathBuf),
+}
+
+/// The UI over one data dir: state, search worker, and a read-only store for
+/// conversations and filter choices (opened when it appears).
+pub struct Session {
+    pub app: App,
+    data: DataDir,
+    worker: SearchWorker,
+    store: Option<Store>,
+    probed: Option<Instant>,
+}
+
+impl Session {
+    pub fn open(data: DataDir, theme: Theme, debounce: Duration) -> Session {
+        let worker = SearchWorker::spawn(data.clone(), debounce);
+        let mut s = Session { app: App::new(theme), data, worker, store: None, probed: None };
+        s.refresh_status();
+        s
+    }
+
+    /// Applies a key; searches and store reads happen here, terminal work
+    /// is returned for the caller.
+    pub fn key(&mut self, key: KeyEvent) -> Effect {
+        match handle_key(&mut self.app, key) {
+            Action::None => Effect::None,
+            Action::Quit => Effect::Quit,
+            Action::Search(job) => {
+                self.worker.submit(job);
+                Effect::None
+            }
+            Action::Open(message_id) => {
+                self.open_detail(message_id);
+                Effect::None
+            }
+            Action::Extend(edge) => {
+                if let (Some(store), Some(d)) = (&self.store, self.app.detail.as_mut())
+                    && let Err(e) = d.extend(store, edge)
+                {
+                    self.app.notice = Some(format!("cannot read the conversation: {e}"));
+                }
+                Effect::None
+            }
+            Action::Copy { text, what } => {
+                self.app.notice = Some(format!("copied the {what} (OSC 52): {}", text::one_line(&text)));
+                Effect::Copy(text)
+            }
+            Action::Edit(path) => Effect::Edit(path),
+        }
+    }
+
+    fn open_detail(&mut self, message_id: i64) {
+        let Some(store) = &self.store else {
+            self.app.notice = Some("no index to read the conversation from".into());
+            return;
+        };
+        match Detail::load(store, message_id, &self.app.query.text, self.app.theme) {
+            Ok(Some(d)) => self.app.show_detail(d),
+            Ok(None) => self.app.notice = Some("that message was re-indexed since the search; search again".into()),
+            Err(e) => self.app.notice = Some(format!("cannot read the conversation: {e}")),
+        }
+    }
+
+    /// Takes every finished search; true when the screen changed.
+    pub fn pump(&mut self) -> bool {
+        let mut changed = false;
+        while let Some(outcome) = self.worker.try_recv() {
+            changed |= self.app.apply(outcome);
+        }
+        let r = &mut self.app.results;
+        if (r.pending || r.loading_more) && !self.worker.is_alive() {
+            // Without this the UI would say "searching…" forever.
+            r.pending = false;
+            r.loading_more = false;
+            r.failure = Some(SearchFailure::Other("the search thread stopped; restart cass".into()));
+            changed = true;
+        }
+        changed
+    }
+
+    /// Waits until the current search (and page) has answered, or `timeout`
+    /// passes; true when nothing is pending any more.
+    pub fn wait_for_search(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.app.results.pending || self.app.results.loading_more {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.worker.recv_timeout(left) {
+                Some(outcome) => {
+                    self.app.apply(outcome);
+                }
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Re-reads index status, and opens the store once it exists (for the
+    /// corpus size and the filter choices, re-read when the index changed).
+    pub fn refresh_status(&mut self) {
+        self.probed = Some(Instant::now());
+        let status = IndexStatus::probe(&self.data);
+        if self.app.status.writer.is_some() && status.writer.is_none() {
+            // A writer finished: what it published (a tier) needs a fresh searcher.
+            self.worker.reopen();
+        }
+        // Counts and filter choices change only when the index does: re-read
+        // them then, not on every probe (they scan the conversations table).
+        let index_changed = self.app.status.updated_at != status.updated_at || self.app.corpus.is_none();
+        self.app.status = status;
+        if self.store.is_none() || index_changed {
+            // Reopened when the index changed: a rebuilt data dir is a new file.
+            self.store = Store::open_readonly(&self.data.db()).ok();
+        }
+        let Some(store) = &self.store else { return };
+        if !index_changed {
+            return;
+        }
+        let conn = store.conn();
+        if let Ok(totals) = query::agent_totals(conn) {
+            self.app.corpus = Some(Corpus {
+                conversations: totals.iter().map(|t| t.conversations).sum(),
+                messages: totals.iter().map(|t| t.messages).sum(),
+            });
+            let workspaces = query::top_workspaces(conn, WORKSPACE_CHOICES).unwrap_or_default();
+            self.app.options = FilterOptions { agents: totals.into_iter().map(|t| t.agent).collect(), workspaces };
+        }
+    }
+
+    /// Refreshes the status when it is due; true when it ran.
+    fn tick(&mut self) -> bool {
+        if self.probed.is_some_and(|t| t.elapsed() < STATUS_EVERY) {
+            return false;
+        }
+        self.refresh_status();
+        true
+    }
+}
+
+/// Runs the UI on the process's terminal until the user quits.
+pub fn run(data: DataDir, theme: Theme) -> Result<(), TuiError> {
+    let mut session = Session::open(data, theme, worker::DEBOUNCE);
+    let mut screen = terminal::Screen::enter()?;
+    event_loop(&mut screen, &mut session)?;
+    drop(screen);
+    Ok(())
+}
+
+fn event_loop(screen: &mut terminal::Screen, session: &mut Session) -> std::io::Result<()> {
+    let mut dirty = true;
+    loop {
+        if dirty {
+            screen.terminal.draw(|f| view::render(f, &mut session.app))?;
+            dirty = false;
+        }
+        // Poll briefly while a search is out, so its answer is drawn within
+        // a frame of arriving; idle, wake only for the status refresh.
+        let searching = session.app.results.pending || session.app.results.loading_more;
+        let wait = if searching { Duration::from_millis(8) } else { Duration::from_millis(250) };
+        if event::poll(wait)? {
+            match event::read()? {
+                Event::Key(key) => {
+                    dirty = true;
+                    match session.key(key) {
+                        Effect::None => {}
+                        Effect::Quit => return Ok(()),
+                        Effect::Copy(text) => screen.write_raw(osc52::sequence(&text).as_bytes())?,
+                        Effect::Edit(path) => {
+                            let result = screen.suspend(|| edit(&path))?;
+                            if let Err(e) = result {
+                                session.app.notice = Some(e);
+                            }
+                        }
+                    }
+                }
+                Event::Resize(..) => dirty = true,
+                _ => {}
+            }
+        }
+        dirty |= session.pump();
+        dirty |= session.tick();
+    }
+}
+
+/// Runs `$VISUAL`, else `$EDITOR`, else `vi` on `path` (the variable may
+/// carry arguments, as in `code -w`).
+fn edit(path: &Path) -> Result<(), String> {
+    let editor = ["VISUAL", "EDITOR"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "vi".into());
+    let mut words = editor.split_whitespace();
+    let program = words.next().unwrap_or("vi");
+    match std::process::Command::new(program).args(words).arg(path).status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("{editor} exited with {s}")),
+        Err(e) => Err(format!("cannot run {editor}: {e}")),
+    }
+}

@@ -1,0 +1,98 @@
+//! What the status line says about the index: when it last changed, and
+//! whether a writer (index or backfill) is running right now.
+//!
+//! Both facts come from the file system without opening anything for
+//! writing: freshness is the time of the lexical index's last commit (its
+//! `meta.json` is replaced atomically on every commit), and a running writer
+//! is whoever holds `cass.lock`.
+
+use std::time::UNIX_EPOCH;
+
+use crate::config::DataDir;
+use crate::lock::{LockHolder, current_holder};
+use crate::model::TimestampMs;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexStatus {
+    /// Time of the last lexical commit; `None` when there is no index.
+    pub updated_at: Option<TimestampMs>,
+    /// The process holding the writer lock, if one does.
+    pub writer: Option<LockHolder>,
+}
+
+impl IndexStatus {
+    pub fn probe(data: &DataDir) -> IndexStatus {
+        let updated_at = std::fs::metadata(data.lexical().join("meta.json"))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as TimestampMs);
+        IndexStatus { updated_at, writer: current_holder(&data.lock()) }
+    }
+
+    /// `index 3m old · cass index running (pid 42)`, for the status line.
+    pub fn describe(&self, now: TimestampMs) -> String {
+        let fresh = match self.updated_at {
+            Some(t) => format!("index updated {}", relative_time(now, t)),
+            None => "no index yet".to_string(),
+        };
+        match &self.writer {
+            Some(w) => format!("{fresh} · `cass {}` running (pid {})", super::text::one_line(&w.command), w.pid),
+            None => fresh,
+        }
+    }
+}
+
+/// A local wall-clock time, `2026-03-10 14:02`, for message headers.
+pub fn clock_time(ms: TimestampMs) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_millis_opt(ms).single() {
+        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        None => ms.to_string(),
+    }
+}
+
+/// `now`, `5m ago`, `3h ago`, `2d ago`, `4mo ago`, `1y ago`.
+pub fn relative_time(now: TimestampMs, then: TimestampMs) -> String {
+    let secs = (now - then) / 1000;
+    if secs < 0 {
+        return "in the future".into();
+    }
+    match secs {
+        0..60 => "just now".into(),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86_400 => format!("{}h ago", secs / 3600),
+        86_400..2_592_000 => format!("{}d ago", secs / 86_400),
+        2_592_000..31_536_000 => format!("{}mo ago", secs / 2_592_000),
+        _ => format!("{}y ago", secs / 31_536_000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let now = 1_000_000_000_000;
+        assert_eq!(relative_time(now, now - 5_000), "just now");
+        assert_eq!(relative_time(now, now - 5 * 60_000), "5m ago");
+        assert_eq!(relative_time(now, now - 3 * 3_600_000), "3h ago");
+        assert_eq!(relative_time(now, now - 2 * 86_400_000), "2d ago");
+        assert_eq!(relative_time(now, now - 95 * 86_400_000), "3mo ago");
+        assert_eq!(relative_time(now, now - 800 * 86_400_000), "2y ago");
+        assert_eq!(relative_time(now, now + 60_000), "in the future");
+    }
+
+    #[test]
+    fn a_held_writer_lock_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::at(dir.path());
+        assert_eq!(IndexStatus::probe(&data), IndexStatus::default());
+        let _lock = crate::lock::WriterLock::acquire(&data.lock(), "index").unwrap();
+        let st = IndexStatus::probe(&data);
+        let w = st.writer.as_ref().expect("held");
+        assert_eq!((w.pid, w.command.as_str()), (std::process::id(), "index"));
+        assert!(st.describe(0).contains("`cass index` running"), "{}", st.describe(0));
+    }
+}

@@ -1,0 +1,163 @@
+//! Searches run on their own thread so typing never waits for one.
+//!
+//! The UI sends a [`SearchJob`] per change; the worker keeps only the newest
+//! job (a burst of keystrokes runs one search), waits for a short quiet spell
+//! before a debounced job, and sends back a [`SearchOutcome`] tagged with the
+//! job's generation so the UI can drop answers to queries it has moved past.
+//! The searcher is opened on first use and reopened while the index is
+//! missing, so `cass index` run elsewhere is picked up without a restart;
+//! [`SearchWorker::reopen`] drops it after a writer finished, so tiers the
+//! writer published (which a searcher caches) are seen too.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::config::DataDir;
+use crate::lexical::LexicalError;
+use crate::search::{SearchError, SearchRequest, SearchResults, Searcher, TierError};
+use crate::store::StoreError;
+
+/// Quiet time after a keystroke before its search runs.
+pub const DEBOUNCE: Duration = Duration::from_millis(70);
+
+#[derive(Debug, Clone)]
+pub struct SearchJob {
+    pub generation: u64,
+    pub request: SearchRequest,
+    /// Wait for [`DEBOUNCE`] of quiet first (typing); filter changes and
+    /// paging run at once.
+    pub debounce: bool,
+    /// Append to the current results (the next page) instead of replacing them.
+    pub append: bool,
+}
+
+/// Why a search gave no results, in words for the UI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchFailure {
+    /// No store or lexical index yet.
+    NoIndex(String),
+    /// The mode needs a semantic tier that is not published.
+    NoTier(String),
+    Other(String),
+}
+
+impl SearchFailure {
+    fn from_error(e: SearchError) -> SearchFailure {
+        match e {
+            SearchError::Lexical(LexicalError::Missing(_)) | SearchError::Store(StoreError::Missing(_)) => {
+                SearchFailure::NoIndex(e.to_string())
+            }
+            SearchError::Tier(TierError::NotPublished(t)) => SearchFailure::NoTier(format!(
+                "no semantic tier '{t}' is published: run `cass semantic backfill`, or press F5 for lexical"
+            )),
+            other => SearchFailure::Other(other.to_string()),
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            SearchFailure::NoIndex(m) | SearchFailure::NoTier(m) | SearchFailure::Other(m) => m,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct SearchOutcome {
+    pub generation: u64,
+    pub append: bool,
+    pub result: Result<SearchResults, SearchFailure>,
+}
+
+/// The handle the UI holds. Dropping it lets the thread end after the
+/// search it is running (quitting never waits for a search).
+pub struct SearchWorker {
+    jobs: Sender<SearchJob>,
+    outcomes: Receiver<SearchOutcome>,
+    stale: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl SearchWorker {
+    pub fn spawn(data: DataDir, debounce: Duration) -> SearchWorker {
+        let (jobs_tx, jobs_rx) = mpsc::channel::<SearchJob>();
+        let (out_tx, out_rx) = mpsc::channel();
+        let stale = Arc::new(AtomicBool::new(false));
+        let flag = stale.clone();
+        let thread = std::thread::Builder::new()
+            .name("cass-search".into())
+            .spawn(move || serve(&data, debounce, &flag, &jobs_rx, &out_tx))
+            .expect("spawn the search thread");
+        SearchWorker { jobs: jobs_tx, outcomes: out_rx, stale, thread }
+    }
+
+    /// Makes the next search open the index afresh (semantic tiers included).
+    pub fn reopen(&self) {
+        self.stale.store(true, Ordering::Relaxed);
+    }
+
+    pub fn submit(&self, job: SearchJob) {
+        let _ = self.jobs.send(job);
+    }
+
+    pub fn try_recv(&self) -> Option<SearchOutcome> {
+        self.outcomes.try_recv().ok()
+    }
+
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<SearchOutcome> {
+        self.outcomes.recv_timeout(timeout).ok()
+    }
+
+    /// False once the thread has ended (it only ends early by panicking).
+    pub fn is_alive(&self) -> bool {
+        !self.thread.is_finished()
+    }
+}
+
+fn serve(
+    data: &DataDir,
+    debounce: Duration,
+    stale: &AtomicBool,
+    jobs: &Receiver<SearchJob>,
+    out: &Sender<SearchOutcome>,
+) {
+    let mut searcher: Option<Searcher> = None;
+    while let Ok(mut job) = jobs.recv() {
+        // Keep only the newest job; for typing, wait until the keys pause.
+        loop {
+            while let Ok(newer) = jobs.try_recv() {
+                job = newer;
+            }
+            if !job.debounce {
+                break;
+            }
+            match jobs.recv_timeout(debounce) {
+                Ok(newer) => job = newer,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        if stale.swap(false, Ordering::Relaxed) {
+            searcher = None;
+        }
+        let result = run(data, &mut searcher, &job.request);
+        if out.send(SearchOutcome { generation: job.generation, append: job.append, result }).is_err() {
+            return;
+        }
+    }
+}
+
+fn run(data: &DataDir, searcher: &mut Option<Searcher>, req: &SearchRequest) -> Result<SearchResults, SearchFailure> {
+    // A searcher that cannot reload (its index was deleted or rebuilt) is
+    // dropped and the index opened afresh.
+    if searcher.as_ref().is_some_and(|s| s.refresh().is_err()) {
+        *searcher = None;
+    }
+    let s = match searcher {
+        Some(s) => s,
+        None => searcher.insert(Searcher::open(data).map_err(SearchFailure::from_error)?),
+    };
+    s.search(req).map_err(SearchFailure::from_error)
+}

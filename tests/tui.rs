@@ -1,0 +1,533 @@
+//! The terminal UI driven without a terminal: key events go through the real
+//! session (search worker, read-only store) over a data dir built by the real
+//! `cass index`, and each frame is drawn into ratatui's `TestBackend` and read
+//! back as text and styles.
+
+mod common;
+use common::*;
+
+use std::path::Path;
+use std::time::Duration;
+
+use cass::config::DataDir;
+use cass::tui::{Effect, Session, Theme, view};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::{Color, Modifier};
+
+/// The own fixtures, indexed by the real binary (which also publishes the fast tier).
+fn indexed() -> Sandbox {
+    let sb = Sandbox::new();
+    copy_tree(&own_fixtures(), &sb.home());
+    let out = sb.run(&["index"]);
+    assert!(out.status.success(), "cass index: {}", String::from_utf8_lossy(&out.stderr));
+    sb
+}
+
+struct Ui {
+    session: Session,
+    term: Terminal<TestBackend>,
+}
+
+impl Ui {
+    fn open(data: &Path, theme: Theme) -> Ui {
+        Ui {
+            session: Session::open(DataDir::at(data), theme, Duration::ZERO),
+            term: Terminal::new(TestBackend::new(120, 35)).unwrap(),
+        }
+    }
+
+    fn press(&mut self, code: KeyCode) -> Effect {
+        self.session.key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    /// Types `s` and waits for its search to answer.
+    fn search(&mut self, s: &str) {
+        for c in s.chars() {
+            self.press(KeyCode::Char(c));
+        }
+        self.settle();
+    }
+
+    fn settle(&mut self) {
+        assert!(self.session.wait_for_search(Duration::from_secs(20)), "search did not answer");
+    }
+
+    fn draw(&mut self) {
+        self.term.draw(|f| view::render(f, &mut self.session.app)).unwrap();
+    }
+
+    /// The frame as text, one line per row.
+    fn screen(&mut self) -> String {
+        self.draw();
+        let buf = self.term.backend().buffer();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Rows of the frame that contain `needle`.
+    fn rows_with(&mut self, needle: &str) -> Vec<String> {
+        self.screen().lines().filter(|l| l.contains(needle)).map(str::to_string).collect()
+    }
+}
+
+fn cli_total(sb: &Sandbox, args: &[&str]) -> u64 {
+    let mut all = vec!["search"];
+    all.extend_from_slice(args);
+    sb.json(&all)["total"].as_u64().unwrap()
+}
+
+#[test]
+fn typing_shows_hits_with_agent_time_title_workspace_and_highlighted_snippet() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    let welcome = ui.screen();
+    assert!(welcome.contains("Type to search 28 messages in 6 conversations"), "{welcome}");
+    ui.search("ECONNREFUSED");
+    let screen = ui.screen();
+    assert!(screen.contains("› ECONNREFUSED"), "{screen}");
+    let head = ui.rows_with("Fix flaky websocket reconnect test");
+    assert_eq!(head.len(), 1, "{screen}");
+    assert!(head[0].contains("claude_code") && head[0].contains("ago") && head[0].contains("/home/dev/webapp"));
+    let want = cli_total(&sb, &["ECONNREFUSED"]);
+    assert!(screen.contains(&format!("{want} of {want} hits")), "{screen}");
+    assert!(screen.contains("hybrid · fast tier"), "the default mode uses the published tier: {screen}");
+
+    // The matched word in the snippet row is emphasised, the text around it is not.
+    let buf = ui.term.backend().buffer().clone();
+    let (y, line) = (0..buf.area.height)
+        .map(|y| (y, (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<String>()))
+        .find(|(_, l)| l.contains("tool: ") && l.contains("ECONNREFUSED"))
+        .expect("snippet row");
+    let col = line[..line.find("ECONNREFUSED").unwrap()].chars().count() as u16;
+    let style_at = |x: u16| buf[(x, y)].modifier;
+    assert!(style_at(col).contains(Modifier::UNDERLINED), "match not highlighted");
+    assert!(!style_at(col - 2).contains(Modifier::UNDERLINED), "highlight spills before the match");
+}
+
+#[test]
+fn enter_opens_the_conversation_at_the_hit_with_tool_blocks_collapsed_elsewhere() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("ECONNREFUSED");
+    ui.press(KeyCode::Enter);
+    let screen = ui.screen();
+    // The hit (a tool message) is marked and open; the earlier tool call is one line.
+    assert_eq!(ui.rows_with("▶ tool").len(), 1, "{screen}");
+    assert_eq!(ui.rows_with("127.0.0.1:4010").len(), 1, "the hit's output is shown: {screen}");
+    assert_eq!(ui.rows_with("▸ [tool: Bash] npm test -- --watch=false").len(), 1, "{screen}");
+    assert!(screen.contains("Let me run the test suite once"), "context above the hit: {screen}");
+    assert!(screen.contains("┌ Fix flaky websocket reconnect test · claude_code · /home/dev/web"), "{screen}");
+    // The query's word is marked in the conversation too (the detail pane is the right 60 %).
+    let buf = ui.term.backend().buffer().clone();
+    let marked = (0..buf.area.height).any(|y| {
+        let row: Vec<&str> = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        let line = row.concat();
+        line.find("Error: connect ECONNREFUSED").is_some_and(|at| {
+            let x = line[..at].chars().count() as u16 + "Error: connect ".len() as u16;
+            x > 48 && buf[(x, y)].modifier.contains(Modifier::UNDERLINED)
+        })
+    });
+    assert!(marked, "ECONNREFUSED is marked in the conversation");
+
+    // Enter on the hit's header collapses its output to one summary line.
+    ui.press(KeyCode::Enter);
+    assert!(ui.rows_with("127.0.0.1:4010").is_empty());
+    assert_eq!(ui.rows_with("▸ tool output · ").len(), 1, "{}", ui.screen());
+    // `x` expands every tool block, including the Bash call above.
+    ui.press(KeyCode::Char('x'));
+    assert_eq!(ui.rows_with("▾ 1 tool call(s)").len(), 1, "{}", ui.screen());
+    assert_eq!(ui.rows_with("127.0.0.1:4010").len(), 1);
+
+    // Esc goes back to the results.
+    ui.press(KeyCode::Esc);
+    let screen = ui.screen();
+    assert!(!screen.contains("▶ tool"), "{screen}");
+    assert!(ui.session.app.detail.is_none());
+    let n = cli_total(&sb, &["ECONNREFUSED"]);
+    assert!(screen.contains(&format!("results · {n} of {n}")), "{screen}");
+}
+
+#[test]
+fn filters_narrow_the_search_and_show_as_chips() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("cargo");
+    let all = cli_total(&sb, &["cargo", "--mode", "lexical"]);
+    let codex = cli_total(&sb, &["cargo", "--mode", "lexical", "--agent", "codex"]);
+    assert!(codex > 0 && codex < all, "the fixtures need cargo in codex and elsewhere");
+
+    ui.press(KeyCode::F(5));
+    ui.settle();
+    let screen = ui.screen();
+    assert!(screen.contains("F5 mode: lexical"), "{screen}");
+    assert!(screen.contains(&format!("{all} of {all} hits") as &str) && screen.contains("ms · lexical"), "{screen}");
+
+    // Agents cycle in name order: claude_code, then codex.
+    ui.press(KeyCode::F(2));
+    ui.settle();
+    ui.press(KeyCode::F(2));
+    ui.settle();
+    let screen = ui.screen();
+    assert!(screen.contains("F2 agent: codex"), "{screen}");
+    assert!(screen.contains(&format!("{codex} of {codex} hits")), "{screen}");
+    assert!(!screen.contains("claude_code "), "only codex rows remain: {screen}");
+
+    // From the results pane the same filters are letters; `t` narrows to the last 24 h,
+    // and the fixtures are older than that.
+    ui.press(KeyCode::Tab);
+    ui.press(KeyCode::Char('t'));
+    ui.settle();
+    let screen = ui.screen();
+    assert!(screen.contains("F4 time: 24h"), "{screen}");
+    assert!(screen.contains("No hits for “cargo”.") && screen.contains("Filters are on"), "{screen}");
+}
+
+#[test]
+fn help_shows_the_key_map_and_esc_closes_it() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.press(KeyCode::F(1));
+    let screen = ui.screen();
+    assert!(screen.contains("keys · Esc closes"), "{screen}");
+    assert!(screen.contains("copy the session file path (OSC 52)"), "{screen}");
+    ui.press(KeyCode::Esc);
+    assert!(!ui.screen().contains("keys · Esc closes"));
+    // `?` opens help outside the query only: in the query it is a character.
+    ui.press(KeyCode::Char('?'));
+    assert!(!ui.screen().contains("keys · Esc closes"));
+    assert_eq!(ui.session.app.query.text, "?");
+}
+
+#[test]
+fn without_an_index_the_ui_says_to_run_cass_index() {
+    let sb = Sandbox::new();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    let screen = ui.screen();
+    assert!(screen.contains("No index yet.") && screen.contains("Run `cass index`"), "{screen}");
+    assert!(screen.contains("no index yet"), "status line: {screen}");
+    ui.search("anything");
+    let screen = ui.screen();
+    assert!(screen.contains("No index yet.") && screen.contains("› anything"), "{screen}");
+
+    // Indexing meanwhile is picked up without a restart.
+    copy_tree(&own_fixtures(), &sb.home());
+    assert!(sb.run(&["index"]).status.success());
+    ui.session.refresh_status();
+    ui.session.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    ui.search("cargo");
+    assert!(ui.screen().contains("results · "), "{}", ui.screen());
+
+    // An index deleted under the UI is reported, not an error loop.
+    std::fs::remove_dir_all(sb.data()).unwrap();
+    ui.press(KeyCode::Backspace);
+    ui.settle();
+    assert!(ui.screen().contains("No index yet."), "{}", ui.screen());
+}
+
+#[test]
+fn session_text_cannot_send_escape_sequences_to_the_terminal() {
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/-home-dev-evil");
+    std::fs::create_dir_all(&dir).unwrap();
+    let evil = "zzevil \u{1b}]52;c;QUFB\u{7} and \u{1b}[2J\u{1b}[31mred\u{9b}1m";
+    let line = |role: &str, text: &str, ts: &str| {
+        let record = serde_json::json!({
+            "type": role, "sessionId": "ev1", "cwd": "/home/dev/\u{1b}[1mevil", "timestamp": ts,
+            "message": { "role": role, "content": text },
+        });
+        format!("{record}\n")
+    };
+    let lines = [
+        line("user", evil, "2026-01-10T10:00:00Z"),
+        line("assistant", "```sh\necho \u{1b}[5m zzevil\n```", "2026-01-10T10:00:05Z"),
+    ];
+    std::fs::write(dir.join("ev1.jsonl"), lines.concat()).unwrap();
+    assert!(sb.run(&["index"]).status.success());
+    let mut ui = Ui::open(&sb.data(), Theme::colored());
+    ui.search("zzevil");
+    ui.press(KeyCode::Enter);
+    let screen = ui.screen();
+    assert!(screen.contains("zzevil ^[]52;c;QUFB^G"), "title, snippet and body show the escape: {screen}");
+    assert!(screen.contains("^[[2J^[[31mred"), "{screen}");
+    assert!(screen.contains("echo ^[[5m zzevil"), "and code blocks: {screen}");
+    ui.press(KeyCode::F(3));
+    let screen = ui.screen();
+    assert!(screen.contains("F3 workspace: /home/dev/^[[1mevil"), "the workspace chip too: {screen}");
+    let buf = ui.term.backend().buffer();
+    for cell in buf.content() {
+        assert!(!cell.symbol().chars().any(|c| c.is_control()), "control char in a cell: {:?}", cell.symbol());
+    }
+}
+
+#[test]
+fn no_color_gives_a_monochrome_frame() {
+    let sb = indexed();
+    let colours = |theme: Theme| {
+        let mut ui = Ui::open(&sb.data(), theme);
+        ui.search("cargo");
+        ui.press(KeyCode::Enter);
+        ui.draw();
+        let buf = ui.term.backend().buffer();
+        buf.content().iter().filter(|c| c.fg != Color::Reset || c.bg != Color::Reset).count()
+    };
+    assert!(colours(Theme::colored()) > 0, "the colour theme colours something");
+    assert_eq!(colours(Theme::mono()), 0, "NO_COLOR: no cell has a colour");
+}
+
+#[test]
+fn resizing_relayouts_and_narrow_screens_show_one_pane() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("cargo");
+    ui.press(KeyCode::Enter);
+    let wide = ui.screen();
+    assert!(wide.contains("results · ") && wide.contains("▶ "), "side by side at 120 columns: {wide}");
+    ui.term.backend_mut().resize(70, 20);
+    let narrow = ui.screen();
+    assert_eq!(narrow.lines().count(), 20);
+    assert!(narrow.lines().all(|l| l.chars().count() == 70));
+    assert!(!narrow.contains("results · ") && narrow.contains("▶ "), "the conversation alone: {narrow}");
+    ui.press(KeyCode::Esc);
+    assert!(ui.screen().contains("results · "));
+    ui.term.backend_mut().resize(10, 4);
+    assert!(ui.screen().contains("cass"), "a tiny window gets a message, not a panic");
+}
+
+#[test]
+fn y_copies_and_o_opens_the_selected_session_file() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("ECONNREFUSED");
+    ui.press(KeyCode::Tab);
+    let Effect::Copy(path) = ui.press(KeyCode::Char('y')) else { panic!("y copies") };
+    assert!(path.ends_with("7f3c2a10-1111-4a2b-9c3d-000000000001.jsonl") && Path::new(&path).is_file(), "{path}");
+    assert!(ui.screen().contains("copied the session path (OSC 52)"));
+    let Effect::Copy(id) = ui.press(KeyCode::Char('Y')) else { panic!("Y copies") };
+    let view = sb.json(&["view", &id]);
+    assert_eq!(view["conversation"]["title"], "Fix flaky websocket reconnect test");
+    assert_eq!(ui.press(KeyCode::Char('o')), Effect::Edit(path.into()));
+    assert_eq!(ui.press(KeyCode::Char('q')), Effect::Quit);
+}
+
+/// One indexed conversation of `n` user messages `line0` …, with
+/// `needlezz` in place of `line200`.
+fn long_conversation(n: usize) -> Sandbox {
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/-home-dev-long");
+    std::fs::create_dir_all(&dir).unwrap();
+    let body: String = (0..n)
+        .map(|i| {
+            let word = if i == 200 { "needlezz".to_string() } else { format!("line{i}") };
+            let ts = format!("2026-01-10T{:02}:{:02}:{:02}Z", i / 3600, i / 60 % 60, i % 60);
+            claude_line("long1", "user", &word, &ts, "/w")
+        })
+        .collect();
+    std::fs::write(dir.join("long1.jsonl"), body).unwrap();
+    assert!(sb.run(&["index"]).status.success());
+    sb
+}
+
+#[test]
+fn the_next_page_of_hits_loads_when_the_selection_reaches_the_end() {
+    let sb = long_conversation(300);
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.press(KeyCode::F(5));
+    ui.search("line*");
+    let page = cass::tui::app::PAGE_SIZE;
+    assert_eq!(ui.session.app.results.hits.len(), page);
+    assert!(ui.screen().contains(&format!("{page} of 299 hits")), "{}", ui.screen());
+    ui.press(KeyCode::Tab);
+    let mut shown = page;
+    while shown < 299 {
+        ui.press(KeyCode::End);
+        ui.settle();
+        let now = ui.session.app.results.hits.len();
+        assert_eq!(now, (shown + page).min(299), "End loads one more page");
+        shown = now;
+    }
+    assert!(ui.screen().contains("299 of 299 hits"), "{}", ui.screen());
+    let mut ids: Vec<i64> = ui.session.app.results.hits.iter().map(|h| h.message_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 299, "pages neither repeat nor skip hits");
+}
+
+#[test]
+fn a_long_query_scrolls_in_the_bar() {
+    let sb = Sandbox::new();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    let long = format!("{} tailword", "word ".repeat(40));
+    for c in long.chars() {
+        ui.press(KeyCode::Char(c));
+    }
+    let screen = ui.screen();
+    assert!(screen.lines().nth(1).unwrap().contains("tailword"), "the end being typed is visible: {screen}");
+    assert_eq!(ui.term.get_cursor_position().unwrap().y, 1);
+}
+
+#[test]
+fn a_long_conversation_is_paged_around_the_hit() {
+    let sb = long_conversation(300);
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("needlezz");
+    ui.press(KeyCode::Enter);
+    let screen = ui.screen();
+    assert!(screen.contains("▶ user") && screen.contains("needlezz"), "{screen}");
+    let d = ui.session.app.detail.as_ref().unwrap();
+    assert!(d.messages.len() < 60 && d.more_before && d.more_after, "only a window is loaded");
+    let first = d.messages.front().unwrap().ordinal;
+    // Walking up past the window loads the previous page, and the cursor goes on.
+    for _ in 0..(d.cursor + 1) {
+        ui.press(KeyCode::Up);
+    }
+    let d = ui.session.app.detail.as_ref().unwrap();
+    assert!(d.messages.front().unwrap().ordinal < first, "an earlier page was loaded");
+    let screen = ui.screen();
+    assert!(screen.contains(&format!("line{}", first - 1)), "the message above the old window shows: {screen}");
+    // PgDn all the way reaches the end of the conversation.
+    for _ in 0..200 {
+        ui.press(KeyCode::PageDown);
+    }
+    let d = ui.session.app.detail.as_ref().unwrap();
+    assert!(!d.more_after && d.messages.back().unwrap().ordinal == 299);
+    assert!(d.messages.len() <= cass::tui::detail::MAX_WINDOW);
+    assert!(ui.screen().contains("line299"));
+}
+
+#[test]
+fn a_running_writer_shows_in_the_status_line() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    assert!(ui.screen().contains("index updated just now"), "{}", ui.screen());
+    let lock = cass::lock::WriterLock::acquire(&DataDir::at(sb.data()).lock(), "semantic backfill").unwrap();
+    ui.session.refresh_status();
+    let screen = ui.screen();
+    assert!(screen.contains(&format!("`cass semantic backfill` running (pid {})", std::process::id())), "{screen}");
+    // Searching still works while the lock is held.
+    ui.search("cargo");
+    assert!(ui.screen().contains("hits ·"));
+    drop(lock);
+    ui.session.refresh_status();
+    assert!(!ui.screen().contains("running (pid"));
+}
+
+#[test]
+fn without_a_terminal_cass_prints_help_and_tui_refuses() {
+    let sb = Sandbox::new();
+    let out = sb.cass().stdin(std::process::Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: cass"));
+    let out = sb.cass().arg("tui").stdin(std::process::Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs a terminal"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_burst_of_keystrokes_runs_one_search_for_the_last_query() {
+    use cass::search::{Filters, SearchRequest};
+    use cass::tui::worker::{SearchJob, SearchWorker};
+    let sb = indexed();
+    let worker = SearchWorker::spawn(DataDir::at(sb.data()), Duration::from_millis(300));
+    let prefixes = ["c", "ca", "car", "carg", "cargo"];
+    for (generation, text) in prefixes.iter().enumerate() {
+        let request = SearchRequest::new(text, Filters::default(), 10, 0).unwrap();
+        worker.submit(SearchJob { generation: generation as u64, request, debounce: true, append: false });
+    }
+    let first = worker.recv_timeout(Duration::from_secs(20)).expect("an answer");
+    assert_eq!(first.generation, 4, "only the newest job ran");
+    assert_eq!(first.result.expect("found").total as u64, cli_total(&sb, &["cargo"]));
+    assert!(worker.recv_timeout(Duration::from_millis(600)).is_none(), "no answers to the older prefixes");
+}
+
+#[test]
+fn docs_list_every_key() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/TUI.md")).unwrap();
+    for (keys, what) in cass::tui::keys::KEY_MAP {
+        assert!(doc.contains(what), "docs/TUI.md lacks the key {keys}: {what}");
+    }
+}
+
+#[test]
+fn semantic_mode_without_a_published_tier_says_how_to_get_one() {
+    let sb = Sandbox::new();
+    copy_tree(&own_fixtures(), &sb.home());
+    assert!(sb.run(&["index", "--no-semantic"]).status.success());
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("cargo");
+    let screen = ui.screen();
+    assert!(screen.contains("ms · lexical (fallback)"), "auto falls back: {screen}");
+    assert!(screen.contains("the fast tier is not published yet"), "and says why, under the results: {screen}");
+    ui.press(KeyCode::F(5));
+    ui.settle();
+    ui.press(KeyCode::F(5));
+    ui.settle();
+    let screen = ui.screen();
+    assert!(screen.contains("F5 mode: semantic"), "{screen}");
+    assert!(screen.contains("run `cass semantic backfill`, or press F5 for lexical"), "{screen}");
+    assert!(ui.session.app.results.hits.is_empty());
+}
+
+#[test]
+fn agents_and_roles_are_told_apart_by_colour() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::colored());
+    ui.search("cargo");
+    ui.press(KeyCode::Enter);
+    ui.draw();
+    let buf = ui.term.backend().buffer().clone();
+    // The colour of the first cell of `word` found in columns `cols`.
+    let colour_of = |word: &str, cols: std::ops::Range<u16>| -> Option<Color> {
+        (0..buf.area.height).find_map(|y| {
+            let row: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+            let at =
+                row.char_indices().filter(|(i, _)| row[*i..].starts_with(word)).map(|(i, _)| row[..i].chars().count());
+            at.map(|x| x as u16).find(|x| cols.contains(x)).map(|x| buf[(x, y)].fg)
+        })
+    };
+    // The results are the left 40 % (48 columns), the conversation the rest.
+    let codex = colour_of("codex ", 0..48).expect("a codex row");
+    let claude = colour_of("claude_code ", 0..48).expect("a claude_code row");
+    assert_ne!(codex, claude, "each agent has its own colour");
+    assert!(codex != Color::Reset && claude != Color::Reset);
+    let user = colour_of("user · ", 48..120).expect("a user header");
+    let assistant = colour_of("assistant · ", 48..120).expect("an assistant header");
+    assert_ne!(user, assistant, "roles are distinct");
+}
+
+#[test]
+fn the_conversation_window_stays_bounded_however_far_one_scrolls() {
+    use cass::tui::detail::MAX_WINDOW;
+    let sb = long_conversation(1000);
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("needlezz");
+    ui.press(KeyCode::Enter);
+    ui.draw();
+    for _ in 0..600 {
+        ui.press(KeyCode::PageDown);
+    }
+    let d = ui.session.app.detail.as_ref().unwrap();
+    assert_eq!(d.messages.back().unwrap().ordinal, 999, "reached the end");
+    assert!(!d.more_after);
+    assert_eq!(d.messages.len(), MAX_WINDOW, "the far side was dropped");
+    assert!(d.more_before && d.messages.front().unwrap().ordinal > 200);
+    assert!(ui.screen().contains("line999"));
+    for _ in 0..800 {
+        ui.press(KeyCode::PageUp);
+    }
+    let d = ui.session.app.detail.as_ref().unwrap();
+    assert_eq!(d.messages.front().unwrap().ordinal, 0, "and back to the start");
+    assert!(d.messages.len() <= MAX_WINDOW && d.more_after);
+    assert!(ui.screen().contains("line0"));
+}
