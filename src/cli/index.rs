@@ -90,11 +90,18 @@ fn print_human(r: &IndexReport) {
                 found.join(", ")
             );
         }
+        if a.malformed_total > 0 {
+            eprintln!("{:<12} {} malformed lines or records skipped (valid ones indexed)", "", a.malformed_total);
+        }
+        for p in &a.unreadable {
+            eprintln!("{:<12} found but unreadable: {}: {}", "", p.path.display(), p.error);
+        }
     }
     if let Some(s) = &r.semantic {
         eprint!("{}", super::semantic::describe(s));
     }
-    for p in &r.unreadable {
+    // Anything not already listed under its agent.
+    for p in r.unreadable.iter().filter(|p| !r.agents.iter().any(|a| a.unreadable.iter().any(|u| u.path == p.path))) {
         eprintln!("cass: {}: {}", p.path.display(), p.error);
     }
     if let Some(lex) = &r.lexical

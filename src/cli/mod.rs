@@ -6,6 +6,7 @@ mod index;
 mod models;
 mod search;
 mod semantic;
+mod sources;
 mod style;
 mod view;
 
@@ -50,6 +51,8 @@ pub enum Command {
     /// Semantic tiers: backfill, status, report, compact.
     #[command(subcommand)]
     Semantic(semantic::SemanticCommand),
+    /// Where each agent's sessions are looked for, and what was found there.
+    Sources(sources::SourcesArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -77,6 +80,7 @@ pub fn main() -> i32 {
         Command::Expand(args) => (args.json, view::expand(&cli.global, &args)),
         Command::Semantic(cmd) => (cmd.json(), semantic::run(&cli.global, &cmd)),
         Command::Models(cmd) => (cmd.json(), models::run(&cli.global, &cmd)),
+        Command::Sources(args) => (args.json, sources::run(&cli.global, &args)),
     };
     match result {
         Ok(code) => code,

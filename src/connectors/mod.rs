@@ -2,11 +2,23 @@
 //! turns one source file into normalized conversations pushed into a
 //! [`ParseSink`]. A connector never touches the store.
 
+pub mod aider;
+pub mod amp;
+pub mod chatgpt;
 pub mod claude;
+pub mod cline;
 pub mod codex;
 pub mod content;
+pub mod copilot;
+pub mod copilot_cli;
+pub mod cursor;
+pub mod factory;
 pub mod gemini;
 pub mod lines;
+pub mod opencode;
+pub mod pi_agent;
+pub mod sqlite;
+pub mod vscode;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -45,6 +57,40 @@ impl AgentEnv {
 
     pub fn set_var(&mut self, key: &str, value: impl Into<OsString>) {
         self.vars.insert(key.to_string(), value.into());
+    }
+
+    /// Where per-user application state lives on this platform, and why:
+    /// `~/Library/Application Support` on macOS, `%APPDATA%` on Windows,
+    /// `$XDG_CONFIG_HOME` (default `~/.config`) elsewhere. Editors (VS Code,
+    /// Cursor) keep their `User/` directory there.
+    pub fn app_config_dir(&self) -> (PathBuf, &'static str) {
+        if cfg!(target_os = "macos") {
+            (self.home.join("Library/Application Support"), "default (macOS)")
+        } else if cfg!(windows) {
+            match self.path_var("APPDATA") {
+                Some(dir) => (dir, "APPDATA"),
+                None => (self.home.join("AppData/Roaming"), "default (Windows)"),
+            }
+        } else {
+            match self.path_var("XDG_CONFIG_HOME") {
+                Some(dir) => (dir, "XDG_CONFIG_HOME"),
+                None => (self.home.join(".config"), "default"),
+            }
+        }
+    }
+
+    /// Where per-user application data lives: `$XDG_DATA_HOME` (default
+    /// `~/.local/share`) on Linux, `~/Library/Application Support` on macOS,
+    /// `%APPDATA%` on Windows.
+    pub fn app_data_dir(&self) -> (PathBuf, &'static str) {
+        if cfg!(target_os = "macos") || cfg!(windows) {
+            self.app_config_dir()
+        } else {
+            match self.path_var("XDG_DATA_HOME") {
+                Some(dir) => (dir, "XDG_DATA_HOME"),
+                None => (self.home.join(".local/share"), "default"),
+            }
+        }
     }
 
     /// A non-empty environment variable as a path.
@@ -114,6 +160,11 @@ pub enum ParseError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// The source exists and is the agent's, but its state keeps cass out
+    /// (encrypted, locked by the running agent). Reported as such every run,
+    /// never skipped silently; what an earlier run read stays indexed.
+    #[error("{path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
 }
 
 pub trait Connector: Send + Sync {
@@ -123,10 +174,79 @@ pub trait Connector: Send + Sync {
     /// Whether a file found below `root` is one of this agent's sessions.
     fn is_source(&self, root: &Path, path: &Path) -> bool;
     fn layout(&self, path: &Path) -> SourceLayout;
+    /// Other files whose changes are changes of this source: a SQLite
+    /// database's `-wal` (recent writes sit there until a checkpoint), a Cline
+    /// task's sibling files, an OpenCode session's message and part files.
+    /// Discovery folds their sizes and mtimes into the source's own, so a
+    /// change to any of them re-reads the source.
+    fn companions(&self, _path: &Path) -> Vec<PathBuf> {
+        Vec::new()
+    }
+    /// How many directory levels below a root are walked. Agents whose files
+    /// sit anywhere in a project tree (Aider) use a shallow walk of `$HOME`.
+    fn walk_depth(&self) -> usize {
+        12
+    }
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError>;
 }
 
 /// Every connector cass ships, in report order.
 pub fn all() -> Vec<Box<dyn Connector>> {
-    vec![Box::new(claude::ClaudeCode), Box::new(codex::Codex), Box::new(gemini::Gemini)]
+    vec![
+        Box::new(claude::ClaudeCode),
+        Box::new(codex::Codex),
+        Box::new(gemini::Gemini),
+        Box::new(cline::Cline),
+        Box::new(opencode::OpenCode),
+        Box::new(amp::Amp),
+        Box::new(aider::Aider),
+        Box::new(cursor::Cursor),
+        Box::new(chatgpt::ChatGpt),
+        Box::new(pi_agent::PiAgent),
+        Box::new(factory::Factory),
+        Box::new(copilot_cli::CopilotCli),
+        Box::new(copilot::CopilotChat),
+    ]
+}
+
+/// Whole-document JSON larger than this is refused with a clear error: it
+/// must be loaded whole, and no real session file comes near it.
+pub const WHOLE_FILE_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// Reads and parses a whole-document JSON source.
+pub fn read_json(path: &Path) -> Result<Value, ParseError> {
+    let bytes = lines::read_whole(path, WHOLE_FILE_LIMIT)
+        .map_err(|source| ParseError::Io { path: path.to_path_buf(), source })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ParseError::Format { path: path.to_path_buf(), message: format!("invalid JSON: {e}") })
+}
+
+/// The end of a whole-file parse: the next change re-reads from the start.
+pub fn whole_file_end(path: &Path) -> ParseEnd {
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    ParseEnd { offset: len, next_line: 1, resume: None, partial_tail: false }
+}
+
+/// Pushes one complete conversation. Without an explicit title the first
+/// real user line names it; a conversation with no messages is not emitted.
+pub fn emit_conversation(sink: &mut dyn ParseSink, mut header: ConversationHeader, messages: Vec<Message>) {
+    if messages.is_empty() {
+        return;
+    }
+    if header.title.is_none() {
+        header.title = messages
+            .iter()
+            .filter(|m| m.role == crate::model::Role::User)
+            .find_map(|m| content::title_from_user_text(&m.content));
+        header.title_explicit = false;
+    }
+    sink.conversation(header);
+    for m in messages {
+        sink.message(m);
+    }
+}
+
+/// A message with no line offset (whole-file and database sources).
+pub fn message(role: crate::model::Role, author: Option<String>, created_at: Option<i64>, content: String) -> Message {
+    Message { role, author, created_at, content, line_offset: None }
 }

@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use crate::connectors::{AgentEnv, Connector, Root, SourceLayout};
 use crate::store::ingest::FileState;
 
-/// Deepest directory level walked below an agent root.
-const MAX_DEPTH: usize = 12;
 /// Bytes hashed at the head of a file to notice a rewrite.
 pub const HEAD_BYTES: u64 = 4096;
 
@@ -50,16 +48,18 @@ pub fn discover(
             if exists {
                 walk(
                     &path,
-                    0,
+                    conn.walk_depth(),
                     &mut |file: &Path, meta: &fs::Metadata| {
                         if conn.is_source(&path, file) && seen.insert(file.to_path_buf()) {
-                            found.push(Candidate {
+                            let mut c = Candidate {
                                 connector: ci,
                                 path: file.to_path_buf(),
                                 size: meta.len(),
                                 mtime_ns: mtime_ns(meta),
                                 inode: inode(meta),
-                            });
+                            };
+                            fold_companions(&mut c, &conn.companions(file));
+                            found.push(c);
                         }
                     },
                     problems,
@@ -72,15 +72,26 @@ pub fn discover(
     (reports, found)
 }
 
+/// Folds companion files (a `-wal`, a task's sibling files) into the
+/// candidate's change signal: sizes add up, the newest mtime wins, so any
+/// change to any of them changes the candidate. A missing companion counts
+/// as empty (its appearance changes the size or the mtime).
+fn fold_companions(c: &mut Candidate, companions: &[PathBuf]) {
+    for p in companions {
+        if let Ok(meta) = fs::metadata(p) {
+            c.size += meta.len();
+            c.mtime_ns = c.mtime_ns.max(mtime_ns(&meta));
+        }
+    }
+}
+
+/// Walks `dir`, descending at most `depth_left` more levels.
 fn walk(
     dir: &Path,
-    depth: usize,
+    depth_left: usize,
     on_file: &mut dyn FnMut(&Path, &fs::Metadata),
     problems: &mut Vec<(PathBuf, String)>,
 ) {
-    if depth > MAX_DEPTH {
-        return;
-    }
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -94,7 +105,9 @@ fn walk(
         let path = entry.path();
         let Ok(ft) = entry.file_type() else { continue };
         if ft.is_dir() {
-            walk(&path, depth + 1, on_file, problems);
+            if depth_left > 0 {
+                walk(&path, depth_left - 1, on_file, problems);
+            }
         } else if ft.is_file() {
             match entry.metadata() {
                 Ok(meta) => on_file(&path, &meta),

@@ -4,6 +4,7 @@
 pub mod discover;
 pub mod ingest;
 pub mod semantic;
+pub mod sources;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -36,6 +37,11 @@ pub struct AgentReport {
     /// Totals in the store after this run.
     pub conversations: i64,
     pub messages: i64,
+    /// Bad lines or records recorded against its files so far (this run's
+    /// `malformed` plus earlier runs' still standing).
+    pub malformed_total: i64,
+    /// Sources found but not readable (encrypted, locked, unlistable), with the reason.
+    pub unreadable: Vec<Problem>,
 }
 
 /// The summary of one `cass index` run (also its `--json` output).
@@ -89,13 +95,17 @@ pub fn run_ingest(
     let mut problems = Vec::new();
     let (root_reports, candidates) = discover(&connectors, env, &mut problems);
     let states = store::ingest::load_file_states(store.conn())?;
+    let prior_errors = query::source_errors(store.conn())?;
 
     let mut jobs = Vec::new();
     let mut skipped = 0;
     for c in candidates.iter() {
         let layout = connectors[c.connector].layout(&c.path);
-        let prev = states.get(c.path.to_string_lossy().as_ref());
-        match plan(c, layout, prev, opts.full) {
+        let key = c.path.to_string_lossy();
+        let prev = states.get(key.as_ref());
+        // A source that could not be read last time is retried in full.
+        let retry = prior_errors.get(key.as_ref()).is_some_and(|e| e.unreadable.is_some());
+        match plan(c, layout, prev, opts.full || retry) {
             Plan::Skip => skipped += 1,
             p => jobs.push(Job { candidate: c.clone(), plan: p }),
         }
@@ -111,10 +121,12 @@ pub fn run_ingest(
     };
 
     let totals = query::agent_totals(store.conn())?;
+    let health = sources::agent_health(&root_reports, &candidates, &problems, &query::source_errors(store.conn())?);
     let mut agents: Vec<AgentReport> = connectors
         .iter()
         .zip(root_reports)
-        .map(|(c, roots)| {
+        .zip(health)
+        .map(|((c, roots), health)| {
             let t = totals.iter().find(|t| t.agent == c.agent().slug());
             AgentReport {
                 agent: c.agent().slug(),
@@ -126,6 +138,8 @@ pub fn run_ingest(
                 malformed: 0,
                 conversations: t.map_or(0, |t| t.conversations),
                 messages: t.map_or(0, |t| t.messages),
+                malformed_total: health.malformed,
+                unreadable: health.unreadable,
             }
         })
         .collect();

@@ -198,6 +198,18 @@ pub fn record_error(conn: &Connection, path: &str, line: u64, message: &str) -> 
     Ok(())
 }
 
+/// The `ingest_errors.line` of a source that could not be read at all
+/// (unreadable, encrypted, locked) as opposed to a bad line or record in it
+/// (line ≥ 1, or 0 for a record of a whole-document file).
+pub const UNREADABLE_LINE: i64 = -1;
+
+/// Records that a source could not be read at all, and why.
+pub fn record_unreadable(conn: &Connection, path: &str, message: &str) -> Result<()> {
+    conn.prepare_cached("INSERT INTO ingest_errors (path, line, message, recorded_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![path, UNREADABLE_LINE, message, now_ms()])?;
+    Ok(())
+}
+
 pub fn clear_errors(conn: &Connection, path: &str) -> Result<()> {
     conn.prepare_cached("DELETE FROM ingest_errors WHERE path = ?1")?.execute([path])?;
     Ok(())

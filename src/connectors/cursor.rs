@@ -1,0 +1,233 @@
+//! Cursor: the editor's SQLite state databases,
+//! `<Cursor User>/globalStorage/state.vscdb` (composer conversations, v0.40+)
+//! and `workspaceStorage/<id>/state.vscdb` (older per-workspace chats).
+//!
+//! One database holds many conversations: `cursorDiskKV` rows
+//! `composerData:<id>` (title, times, the ordered bubble ids) and
+//! `bubbleId:<composer>:<bubble>` (one message each); older builds inline
+//! the bubbles in the composer, and the oldest keep `tabs[].bubbles` under an
+//! `ItemTable` key. The database belongs to a running editor: it is opened
+//! read-only with a short busy timeout, each read is a short statement (the
+//! editor can commit between them), and a lock that outlasts the timeout is
+//! reported and retried next run. Its `-wal` is watched with it.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use serde_json::Value;
+
+use super::content::{self, str_field};
+use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout, sqlite, vscode};
+use crate::model::{Agent, ConversationHeader, Message, Role};
+use crate::time;
+
+pub struct Cursor;
+
+/// Where the oldest Cursor builds kept chat tabs.
+const LEGACY_CHAT_KEY: &str = "workbench.panel.aichat.view.aichat.chatdata";
+
+impl Connector for Cursor {
+    fn agent(&self) -> Agent {
+        Agent::Cursor
+    }
+
+    fn roots(&self, env: &AgentEnv) -> Vec<Root> {
+        let (base, origin) = env.app_config_dir();
+        vec![Root { path: base.join("Cursor/User"), origin }]
+    }
+
+    fn is_source(&self, _root: &Path, path: &Path) -> bool {
+        path.file_name().is_some_and(|n| n == "state.vscdb")
+    }
+
+    fn layout(&self, _path: &Path) -> SourceLayout {
+        SourceLayout::WholeFile
+    }
+
+    fn companions(&self, path: &Path) -> Vec<PathBuf> {
+        sqlite::wal_of(path)
+    }
+
+    fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
+        let path = req.path;
+        let conn = sqlite::open_readonly(path)?;
+        let err = |e| sqlite::error(path, e);
+        // A per-workspace database names its folder in the sibling workspace.json.
+        let storage_workspace = path.parent().and_then(vscode::workspace_of_storage);
+        let has_kv = !sqlite::columns(&conn, "cursorDiskKV").map_err(err)?.is_empty();
+        if has_kv {
+            // Keys first (one short read), then one composer at a time.
+            let ids = composer_ids(&conn).map_err(err)?;
+            for id in ids {
+                let Some(data) = kv_json(&conn, &format!("composerData:{id}"), sink).map_err(err)? else {
+                    continue;
+                };
+                let bubbles = composer_bubbles(&conn, &id, &data, sink).map_err(err)?;
+                emit(sink, &id, &data, &bubbles, storage_workspace.clone());
+            }
+        }
+        if !sqlite::columns(&conn, "ItemTable").map_err(err)?.is_empty() {
+            legacy_chats(&conn, sink, storage_workspace).map_err(err)?;
+        }
+        Ok(super::whole_file_end(path))
+    }
+}
+
+fn composer_ids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare("SELECT key FROM cursorDiskKV WHERE key >= 'composerData:' AND key < 'composerData;' ORDER BY key")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let keys: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
+    Ok(keys.into_iter().map(|k| k["composerData:".len()..].to_string()).collect())
+}
+
+/// A JSON value of one key; NULL values are skipped, unparsable ones reported.
+fn kv_json(conn: &Connection, key: &str, sink: &mut dyn ParseSink) -> rusqlite::Result<Option<Value>> {
+    let mut stmt = conn.prepare_cached("SELECT value FROM cursorDiskKV WHERE key = ?1")?;
+    let mut rows = stmt.query([key])?;
+    let Some(row) = rows.next()? else { return Ok(None) };
+    Ok(parse_value(key, sqlite::text_of(row.get_ref(0)?), sink))
+}
+
+fn parse_value(key: &str, text: Option<String>, sink: &mut dyn ParseSink) -> Option<Value> {
+    let text = text?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v) if v.is_object() => Some(v),
+        Ok(_) => None,
+        Err(e) => {
+            sink.malformed(0, format!("{key}: invalid JSON: {e}"));
+            None
+        }
+    }
+}
+
+/// The composer's bubbles in conversation order: by its header list when it
+/// has one (bubbles are rows of their own), else inline.
+fn composer_bubbles(
+    conn: &Connection,
+    id: &str,
+    data: &Value,
+    sink: &mut dyn ParseSink,
+) -> rusqlite::Result<Vec<Value>> {
+    if let Some(headers) = data.get("fullConversationHeadersOnly").and_then(Value::as_array) {
+        let mut stmt = conn.prepare_cached("SELECT key, value FROM cursorDiskKV WHERE key >= ?1 AND key < ?2")?;
+        let rows = stmt.query_map([format!("bubbleId:{id}:"), format!("bubbleId:{id};")], |r| {
+            Ok((r.get::<_, String>(0)?, sqlite::text_of(r.get_ref(1)?)))
+        })?;
+        let mut by_id = std::collections::HashMap::new();
+        for row in rows {
+            let (key, text) = row?;
+            if let Some(v) = parse_value(&key, text, sink) {
+                by_id.insert(key[format!("bubbleId:{id}:").len()..].to_string(), v);
+            }
+        }
+        let mut out = Vec::new();
+        for h in headers {
+            let Some(bid) = str_field(h, "bubbleId") else { continue };
+            match by_id.remove(bid) {
+                Some(mut b) => {
+                    if b.get("type").is_none()
+                        && let (Some(obj), Some(t)) = (b.as_object_mut(), h.get("type"))
+                    {
+                        obj.insert("type".into(), t.clone());
+                    }
+                    out.push(b);
+                }
+                None => sink.malformed(0, format!("composer {id}: bubble {bid} is listed but has no row")),
+            }
+        }
+        return Ok(out);
+    }
+    if let Some(conv) = data.get("conversation").and_then(Value::as_array) {
+        return Ok(conv.clone());
+    }
+    if let Some(map) = data.get("conversationMap").and_then(Value::as_object) {
+        return Ok(map.values().cloned().collect());
+    }
+    Ok(tab_bubbles(data))
+}
+
+fn tab_bubbles(data: &Value) -> Vec<Value> {
+    data.get("tabs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t.get("bubbles").and_then(Value::as_array).cloned().unwrap_or_default())
+        .collect()
+}
+
+fn emit(sink: &mut dyn ParseSink, id: &str, data: &Value, bubbles: &[Value], workspace: Option<String>) {
+    let title = str_field(data, "name").map(str::to_string);
+    let fallback_ts = data.get("createdAt").and_then(time::parse_value);
+    let header = ConversationHeader {
+        external_id: id.to_string(),
+        title_explicit: title.is_some(),
+        title,
+        workspace: bubbles.iter().find_map(bubble_workspace).or(workspace),
+    };
+    let mut messages = Vec::new();
+    for b in bubbles {
+        if let Some(m) = bubble_message(b, fallback_ts) {
+            messages.push(m);
+        }
+    }
+    if messages.is_empty()
+        && let Some(text) = str_field(data, "text")
+    {
+        // A draft composer with only its input text.
+        messages.push(super::message(Role::User, None, fallback_ts, text.to_string()));
+    }
+    super::emit_conversation(sink, header, messages);
+}
+
+/// Bubble `type`: 1 (or "user") is the user; 2, "ai" and anything else the
+/// assistant (tool and status bubbles are the assistant acting).
+fn bubble_message(b: &Value, fallback_ts: Option<i64>) -> Option<Message> {
+    let role = match b.get("type") {
+        Some(Value::Number(n)) if n.as_i64() == Some(1) => Role::User,
+        Some(Value::String(s)) if s == "user" => Role::User,
+        _ => Role::Assistant,
+    };
+    let text = ["text", "rawText", "content", "message"].iter().find_map(|k| b.get(*k)).and_then(content::flatten)?;
+    if text.trim().is_empty() {
+        return None;
+    }
+    let created_at =
+        ["timestamp", "createdAt"].iter().find_map(|k| b.get(*k)).and_then(time::parse_value).or(fallback_ts);
+    let author = match role {
+        Role::Assistant => str_field(b, "modelType")
+            .or_else(|| str_field(b, "model"))
+            .or_else(|| b.pointer("/modelInfo/modelName").and_then(Value::as_str))
+            .map(str::to_string),
+        _ => None,
+    };
+    Some(super::message(role, author, created_at, text))
+}
+
+fn bubble_workspace(b: &Value) -> Option<String> {
+    if let Some(dir) = str_field(b, "workspaceProjectDir") {
+        return Some(dir.to_string());
+    }
+    b.get("workspaceUris")?.as_array()?.iter().filter_map(Value::as_str).find_map(vscode::path_from_uri)
+}
+
+/// The oldest chat store: `tabs[].bubbles[]` under one `ItemTable` key; each
+/// tab is a conversation.
+fn legacy_chats(conn: &Connection, sink: &mut dyn ParseSink, workspace: Option<String>) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare("SELECT value FROM ItemTable WHERE key = ?1")?;
+    let mut rows = stmt.query([LEGACY_CHAT_KEY])?;
+    let Some(row) = rows.next()? else { return Ok(()) };
+    let Some(data) = parse_value(LEGACY_CHAT_KEY, sqlite::text_of(row.get_ref(0)?), sink) else { return Ok(()) };
+    for (i, tab) in data.get("tabs").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let id = str_field(tab, "tabId").map(str::to_string).unwrap_or_else(|| format!("chat-tab-{}", i + 1));
+        let bubbles = tab.get("bubbles").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut tab_data = tab.clone();
+        if let Some(obj) = tab_data.as_object_mut()
+            && let Some(t) = obj.get("chatTitle").cloned()
+        {
+            obj.insert("name".into(), t);
+        }
+        emit(sink, &id, &tab_data, &bubbles, workspace.clone());
+    }
+    Ok(())
+}
