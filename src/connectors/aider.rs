@@ -110,6 +110,10 @@ struct AiderState {
     titled: bool,
     header_sent: bool,
     block: Option<Block>,
+    /// Inside a fenced code block of a reply: its lines are the reply's even
+    /// when they start with `>` or `####` (SEARCH/REPLACE edits end `>>>>>>>`).
+    /// Blocks never start inside a fence, so this needs no saving.
+    in_fence: bool,
 }
 
 impl AiderState {
@@ -119,7 +123,7 @@ impl AiderState {
             Some((id, s.get("started").and_then(Value::as_i64)))
         });
         let titled = resume.and_then(|r| r.get("titled")).and_then(Value::as_bool).unwrap_or(false);
-        AiderState { session, preamble_id, workspace, titled, header_sent: false, block: None }
+        AiderState { session, preamble_id, workspace, titled, header_sent: false, block: None, in_fence: false }
     }
 
     fn save(&self) -> Value {
@@ -134,6 +138,13 @@ impl AiderState {
             self.session = Some((started.to_string(), time::parse_str(started)));
             self.titled = false;
             self.header_sent = false;
+            return;
+        }
+        if self.in_fence
+            && let Some(b) = &mut self.block
+        {
+            self.in_fence = !text.starts_with("```");
+            b.lines.push(text.to_string());
             return;
         }
         let (role, body) = if let Some(rest) = text.strip_prefix("####") {
@@ -154,9 +165,11 @@ impl AiderState {
         }
         let block = self.block.get_or_insert_with(|| Block { role, offset, line: number, lines: Vec::new() });
         block.lines.push(body.to_string());
+        self.in_fence = role == Role::Assistant && text.starts_with("```");
     }
 
     fn flush(&mut self, sink: &mut dyn ParseSink) {
+        self.in_fence = false;
         let Some(block) = self.block.take() else { return };
         let text = block.lines.join("\n").trim().to_string();
         if text.is_empty() {

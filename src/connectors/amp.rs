@@ -78,6 +78,19 @@ fn workspace(thread: &Value) -> Option<String> {
     str_field(tree, "uri").and_then(vscode::path_from_uri)
 }
 
+/// Amp tool results keep their output in `run.result` rather than `content`.
+fn with_run_result(block: &Value) -> Value {
+    let mut block = block.clone();
+    if block.get("type").and_then(Value::as_str) == Some("tool_result")
+        && block.get("content").is_none()
+        && let Some(result) = block.pointer("/run/result").cloned()
+        && let Some(obj) = block.as_object_mut()
+    {
+        obj.insert("content".into(), result);
+    }
+    block
+}
+
 fn message(item: &Value, n: u64, out: &mut Vec<Message>, sink: &mut dyn ParseSink) {
     let label = ["role", "speaker", "type"].iter().find_map(|k| str_field(item, k)).unwrap_or("");
     let Some(role) = Role::from_agent_label(label) else {
@@ -89,10 +102,17 @@ fn message(item: &Value, n: u64, out: &mut Vec<Message>, sink: &mut dyn ParseSin
         .find_map(|k| item.get(*k))
         .or_else(|| item.pointer("/meta/sentAt"))
         .and_then(time::parse_value);
-    let author = ["author", "sender", "model"].iter().find_map(|k| str_field(item, k)).map(str::to_string);
+    let author = ["author", "sender", "model"]
+        .iter()
+        .find_map(|k| str_field(item, k))
+        .or_else(|| item.pointer("/usage/model").and_then(Value::as_str))
+        .map(str::to_string);
     let mut texts = Vec::new();
     match ["content", "text", "body"].iter().find_map(|k| item.get(*k)) {
-        Some(Value::Array(blocks)) => super::claude::split_blocks(role, blocks, &mut texts),
+        Some(Value::Array(blocks)) => {
+            let blocks: Vec<Value> = blocks.iter().map(with_run_result).collect();
+            super::claude::split_blocks(role, &blocks, &mut texts)
+        }
         Some(v) => texts.extend(content::flatten(v).map(|t| (role, t))),
         None => {
             sink.malformed(0, format!("message {n}: no content"));

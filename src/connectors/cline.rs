@@ -67,7 +67,14 @@ impl Connector for Cline {
         let task = req.path.parent().unwrap_or(Path::new("."));
         let task_id = task.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let mut header = ConversationHeader { external_id: task_id.clone(), ..Default::default() };
+        let mut model = None;
         if let Ok(meta) = super::read_json(&task.join(META)) {
+            // The model most recently used in the task.
+            model = meta
+                .get("model_usage")
+                .and_then(Value::as_array)
+                .and_then(|u| u.iter().rev().find_map(|m| str_field(m, "model_id")))
+                .map(str::to_string);
             if let Some(t) = str_field(&meta, "title") {
                 header.title = Some(t.to_string());
                 header.title_explicit = true;
@@ -100,9 +107,40 @@ impl Connector for Cline {
                 }
             }
         }
+        for m in messages.iter_mut().filter(|m| m.role == Role::Assistant) {
+            m.author = model.clone();
+        }
+        let first_user = messages.iter().find(|m| m.role == Role::User).map(|m| m.content.as_str());
+        if header.workspace.is_none() {
+            header.workspace = first_user.and_then(environment_cwd);
+        }
+        if header.title.is_none() {
+            header.title = first_user.and_then(task_title);
+        }
         super::emit_conversation(sink, header, messages);
         Ok(super::whole_file_end(req.path))
     }
+}
+
+/// The API history wraps the first prompt as `<task>…</task>`: its first
+/// line names the task.
+fn task_title(text: &str) -> Option<String> {
+    let start = text.find("<task>")? + "<task>".len();
+    let end = text[start..].find("</task>").map_or(text.len(), |e| start + e);
+    content::title_from_user_text(&text[start..end])
+}
+
+/// The directory Cline reported in its `<environment_details>` block
+/// (`# Current Working Directory (/path) Files`; Roo says "Workspace").
+fn environment_cwd(text: &str) -> Option<String> {
+    for marker in ["# Current Working Directory (", "# Current Workspace Directory ("] {
+        if let Some(i) = text.find(marker) {
+            let rest = &text[i + marker.len()..];
+            let end = rest.find(')')?;
+            return Some(rest[..end].to_string());
+        }
+    }
+    None
 }
 
 /// The task's working directory from the extension's `state/taskHistory.json`

@@ -167,6 +167,17 @@ pub enum ParseError {
     Unreadable { path: PathBuf, reason: String },
 }
 
+impl ParseError {
+    /// What went wrong, without the path (reports show the path beside it).
+    pub fn reason(&self) -> String {
+        match self {
+            ParseError::Io { source, .. } => format!("cannot read: {source}"),
+            ParseError::Format { message, .. } => message.clone(),
+            ParseError::Unreadable { reason, .. } => reason.clone(),
+        }
+    }
+}
+
 pub trait Connector: Send + Sync {
     fn agent(&self) -> Agent;
     /// Places to look, in probe order, honouring the agent's own overrides.

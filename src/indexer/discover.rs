@@ -74,11 +74,14 @@ pub fn discover(
 
 /// Folds companion files (a `-wal`, a task's sibling files) into the
 /// candidate's change signal: sizes add up, the newest mtime wins, so any
-/// change to any of them changes the candidate. A missing companion counts
-/// as empty (its appearance changes the size or the mtime).
+/// change to any of them changes the candidate. Missing and empty companions
+/// hold nothing and count for nothing (a reader of a WAL database leaves an
+/// empty `-wal` behind, which must not look like a change).
 fn fold_companions(c: &mut Candidate, companions: &[PathBuf]) {
     for p in companions {
-        if let Ok(meta) = fs::metadata(p) {
+        if let Ok(meta) = fs::metadata(p)
+            && meta.len() > 0
+        {
             c.size += meta.len();
             c.mtime_ns = c.mtime_ns.max(mtime_ns(&meta));
         }

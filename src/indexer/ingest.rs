@@ -242,8 +242,8 @@ impl<'a> Writer<'a> {
                 // Unreadable now: say so (once per path), keep what an earlier
                 // run read from it, and try again next run.
                 db::clear_errors(&self.tx, &path)?;
-                db::record_unreadable(&self.tx, &path, &e.to_string())?;
-                self.cursors[job].outcome.unreadable = Some(e.to_string());
+                db::record_unreadable(&self.tx, &path, &e.reason())?;
+                self.cursors[job].outcome.unreadable = Some(e.reason());
             }
         }
         Ok(())
