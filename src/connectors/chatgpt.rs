@@ -51,6 +51,7 @@ impl Connector for ChatGpt {
                 reason: "encrypted (ChatGPT v2/v3 store, AES-256-GCM; the key is in the macOS Keychain and not \
                          readable by other programs)"
                     .into(),
+                retry: false,
             });
         }
         let doc = super::read_json(req.path)?;

@@ -161,13 +161,22 @@ pub enum ParseError {
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
     /// The source exists and is the agent's, but its state keeps cass out
-    /// (encrypted, locked by the running agent). Reported as such every run,
-    /// never skipped silently; what an earlier run read stays indexed.
+    /// (encrypted, locked by the running agent). Reported, never skipped
+    /// silently; what an earlier run read stays indexed. `retry`: the cause
+    /// may pass by itself (a lock), so the next run reads it again; otherwise
+    /// (encryption) only a change to the file brings it back.
     #[error("{path}: {reason}")]
-    Unreadable { path: PathBuf, reason: String },
+    Unreadable { path: PathBuf, reason: String, retry: bool },
 }
 
 impl ParseError {
+    /// Whether the next run should read the source again even if it has not
+    /// changed. Everything but a permanent condition (encryption) is worth a
+    /// retry: an I/O error or a half-written document may pass.
+    pub fn retry(&self) -> bool {
+        !matches!(self, ParseError::Unreadable { retry: false, .. })
+    }
+
     /// What went wrong, without the path (reports show the path beside it).
     pub fn reason(&self) -> String {
         match self {

@@ -32,6 +32,7 @@ pub fn error(path: &Path, e: rusqlite::Error) -> ParseError {
                 "database is locked by another process (gave up after {} s; will retry next run)",
                 BUSY_TIMEOUT.as_secs()
             ),
+            retry: true,
         },
         Some(NotADatabase) => {
             ParseError::Format { path: path.to_path_buf(), message: "not a SQLite database (or encrypted)".into() }

@@ -239,10 +239,32 @@ impl<'a> Writer<'a> {
                 self.cursors[job].outcome.partial_tail = end.partial_tail;
             }
             Err(e) => {
-                // Unreadable now: say so (once per path), keep what an earlier
-                // run read from it, and try again next run.
+                // Unreadable now: say so (once per path) and keep what an
+                // earlier run read from it. A passing cause (a lock) forgets
+                // the file's state so the next run reads it again in full; a
+                // lasting one (encryption) remembers it, so it is skipped
+                // until the file changes.
                 db::clear_errors(&self.tx, &path)?;
                 db::record_unreadable(&self.tx, &path, &e.reason())?;
+                if e.retry() {
+                    db::forget_file_state(&self.tx, &path)?;
+                } else {
+                    let c = &self.jobs[job].candidate;
+                    db::save_file_state(
+                        &self.tx,
+                        &db::FileState {
+                            path: path.clone(),
+                            agent: agent.to_string(),
+                            size: c.size,
+                            mtime_ns: c.mtime_ns,
+                            inode: c.inode,
+                            head_hash: head_hash(&c.path, c.size.min(HEAD_BYTES)).unwrap_or(0),
+                            offset: 0,
+                            next_line: 1,
+                            resume: None,
+                        },
+                    )?;
+                }
                 self.cursors[job].outcome.unreadable = Some(e.reason());
             }
         }

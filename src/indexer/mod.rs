@@ -95,17 +95,13 @@ pub fn run_ingest(
     let mut problems = Vec::new();
     let (root_reports, candidates) = discover(&connectors, env, &mut problems);
     let states = store::ingest::load_file_states(store.conn())?;
-    let prior_errors = query::source_errors(store.conn())?;
 
     let mut jobs = Vec::new();
     let mut skipped = 0;
     for c in candidates.iter() {
         let layout = connectors[c.connector].layout(&c.path);
-        let key = c.path.to_string_lossy();
-        let prev = states.get(key.as_ref());
-        // A source that could not be read last time is retried in full.
-        let retry = prior_errors.get(key.as_ref()).is_some_and(|e| e.unreadable.is_some());
-        match plan(c, layout, prev, opts.full || retry) {
+        let prev = states.get(c.path.to_string_lossy().as_ref());
+        match plan(c, layout, prev, opts.full) {
             Plan::Skip => skipped += 1,
             p => jobs.push(Job { candidate: c.clone(), plan: p }),
         }

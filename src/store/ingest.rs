@@ -71,6 +71,12 @@ pub fn save_file_state(conn: &Connection, fs: &FileState) -> Result<()> {
     Ok(())
 }
 
+/// Forgets what was known of a source file, so the next run reads it in full.
+pub fn forget_file_state(conn: &Connection, path: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM file_state WHERE path = ?1")?.execute([path])?;
+    Ok(())
+}
+
 /// Removes every conversation read from `path` (a full re-parse follows).
 /// Returns how many messages went away.
 pub fn delete_source(conn: &Connection, agent: &str, path: &str) -> Result<usize> {

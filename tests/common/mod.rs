@@ -31,6 +31,14 @@ impl Sandbox {
             "CODEX_HOME",
             "GEMINI_HOME",
             "GEMINI_DIR",
+            "PI_CODING_AGENT_DIR",
+            "OPENCODE_STORAGE_ROOT",
+            "OPENCODE_SQLITE_DB",
+            "CASS_AIDER_DATA_ROOT",
+            "CHATGPT_ENCRYPTION_KEY",
+            "XDG_CONFIG_HOME",
+            "XDG_DATA_HOME",
+            "APPDATA",
             "CASS_SEMANTIC_PROGRESS_JSONL",
             "RUST_LOG",
             "NO_COLOR",
@@ -107,6 +115,44 @@ pub fn install_shared(home: &Path, shared: &Path) {
     let proj = home.join(".claude/projects/-home-dev-project");
     copy_tree(&shared.join("edge_cases"), &proj);
     copy_tree(&shared.join("malformed"), &proj);
+}
+
+/// Copies `own_fixtures()/<rel>` to the same place in `home`.
+pub fn install_own(home: &Path, rel: &str) {
+    let from = own_fixtures().join(rel);
+    if from.is_dir() {
+        copy_tree(&from, &home.join(rel));
+    } else {
+        std::fs::create_dir_all(home.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(&from, home.join(rel)).unwrap();
+    }
+}
+
+/// (role, author, created_at, content) of each message of a conversation.
+pub fn full_messages(
+    db: &rusqlite::Connection,
+    external_id: &str,
+) -> Vec<(String, Option<String>, Option<i64>, String)> {
+    let mut stmt = db
+        .prepare(
+            "SELECT m.role, m.author, m.created_at, m.content FROM messages m
+             JOIN conversations c ON c.id = m.conversation_id WHERE c.external_id = ?1 ORDER BY m.ordinal",
+        )
+        .unwrap();
+    stmt.query_map([external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The per-agent entry of an index or sources report.
+pub fn agent_entry<'a>(report: &'a serde_json::Value, agent: &str) -> &'a serde_json::Value {
+    report["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == agent)
+        .unwrap_or_else(|| panic!("no agent {agent} in {report}"))
 }
 
 /// Rows of (role, content) of the conversation with this external id.
