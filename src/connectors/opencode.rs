@@ -216,7 +216,7 @@ fn parse_db(path: &Path, sink: &mut dyn ParseSink) -> Result<(), ParseError> {
 fn db_sessions(conn: &Connection, cols: &[String]) -> rusqlite::Result<Vec<Value>> {
     let order = if cols.iter().any(|c| c == "time_created") { "time_created, id" } else { "id" };
     let mut stmt = conn.prepare(&format!("SELECT * FROM session ORDER BY {order}"))?;
-    let names: Vec<String> = stmt.column_names().into_iter().map(str::to_string).collect();
+    let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
     let rows = stmt.query_map([], |r| {
         let mut obj = serde_json::Map::new();
         for (i, name) in names.iter().enumerate() {
