@@ -292,6 +292,11 @@ fn aider_sessions_and_appends() {
     let sb = Sandbox::new();
     install_own(&sb.home(), "code/shop");
     let shared = copy_shared(&sb, "aider", "projects/demo");
+    // Caches and dependency trees are not walked: these are never found.
+    for dir in [".cache/aider-old", "code/shop/node_modules/left-pad"] {
+        std::fs::create_dir_all(sb.home().join(dir)).unwrap();
+        std::fs::write(sb.home().join(dir).join(".aider.chat.history.md"), "#### not a project\n").unwrap();
+    }
     let report = index(&sb);
     let db = sb.db();
     assert_eq!(agent_entry(&report, "aider")["files"], 1 + u64::from(shared));
@@ -367,14 +372,71 @@ fn aider_sessions_and_appends() {
 #[test]
 fn cursor_composers_and_legacy_chats() {
     let sb = Sandbox::new();
-    install_own(&sb.home(), ".config/Cursor/User/workspaceStorage");
-    let shared = copy_shared(&sb, "cursor/globalStorage", ".config/Cursor/User/globalStorage");
+    install_own(&sb.home(), ".config/Cursor");
     let report = index(&sb);
     let db = sb.db();
     let cursor = agent_entry(&report, "cursor");
-    assert_eq!(cursor["files"], 1 + u64::from(shared));
-    assert_eq!(cursor["conversations"], 1 + 3 * u64::from(shared));
+    assert_eq!((cursor["files"].as_u64(), cursor["conversations"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(cursor["malformed_total"], 1, "a listed bubble without its row");
     assert_eq!(cursor["unreadable"].as_array().unwrap().len(), 0);
+
+    // Composer with bubble rows: thinking stays out, the tool bubble is a
+    // tool line plus its (JSON-encoded) result, times are ISO strings.
+    let comp = "9f3e1c2a-7b6d-4e5f-8a9b-0c1d2e3f4a5b";
+    let sonnet = Some("claude-4-sonnet");
+    assert_eq!(
+        conversation_row(&db, comp),
+        conv(
+            "Speed up the image resize worker",
+            Some("/home/dev/media-pipeline"),
+            ms("2025-04-18T18:13:20Z"),
+            ms("2025-04-18T18:14:55Z"),
+            5
+        )
+    );
+    assert_eq!(
+        full_messages(&db, comp),
+        vec![
+            row(
+                "user",
+                None,
+                Some(ms("2025-04-18T18:13:20Z")),
+                "resize_worker.py takes 40 s per batch — profile it and fix the hot spot 🔥"
+            ),
+            row(
+                "assistant",
+                sonnet,
+                Some(ms("2025-04-18T18:13:31Z")),
+                "[tool: run_terminal_cmd] python -m cProfile -s cumtime resize_worker.py | head -5"
+            ),
+            row(
+                "tool",
+                None,
+                Some(ms("2025-04-18T18:13:31Z")),
+                "  ncalls  tottime  cumtime\n     500   31.204   38.911 Image.py:3412(open)"
+            ),
+            row(
+                "assistant",
+                sonnet,
+                Some(ms("2025-04-18T18:14:02Z")),
+                "`Image.open` dominates: each image is decoded twice. Switching to `Image.draft()` plus one decode cuts it to ~6 s."
+            ),
+            row(
+                "assistant",
+                sonnet,
+                Some(ms("2025-04-18T18:14:55Z")),
+                "Done — batch time is now 5.8 s (straße-Bilder included)."
+            ),
+        ]
+    );
+    // An older composer keeps its bubbles inline; an empty one is no conversation.
+    assert_eq!(
+        conversation_row(&db, "c-inline-0417"),
+        (Some("What does `--frozen-lockfile` do in pnpm?".into()), None, Some(1744900000000), Some(1744900020000), 2)
+    );
+    let n: i64 =
+        db.query_row("SELECT COUNT(*) FROM conversations WHERE external_id = 'c-empty'", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0);
 
     // The oldest store: chat tabs under one ItemTable key of a per-workspace
     // database, whose folder comes from workspace.json. The empty tab is no
@@ -401,10 +463,17 @@ fn cursor_composers_and_legacy_chats() {
             row("user", None, Some(1715000030000), "Fixed, thanks 🙏"),
         ]
     );
-    if !shared {
-        return;
-    }
+}
 
+#[test]
+fn cursor_shared_sample() {
+    let Some(shared) = shared_fixtures() else { return };
+    let sb = Sandbox::new();
+    copy_tree(&shared.join("cursor/globalStorage"), &sb.home().join(".config/Cursor/User/globalStorage"));
+    let report = index(&sb);
+    let db = sb.db();
+    let cursor = agent_entry(&report, "cursor");
+    assert_eq!((cursor["files"].as_u64(), cursor["conversations"].as_u64()), (Some(1), Some(3)));
     assert_eq!(
         conversation_row(&db, "comp-fixture-headers"),
         conv("Cursor Headers Fixture", Some("/workspace/cursor-fixture"), 1700000000000, 1700000002000, 3)

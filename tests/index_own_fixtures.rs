@@ -16,13 +16,13 @@ fn own_fixtures_index_exactly() {
     let report = sb.json(&["index"]);
     // Claude, Codex and Gemini: 6 files, 6 conversations, 28 messages, 3
     // malformed lines, 1 unterminated last line. The other agents' own
-    // fixtures (checked one by one in tests/connectors.rs) add 12 files, 13
-    // conversations, 58 messages and 2 malformed records; the encrypted
+    // fixtures (checked one by one in tests/connectors.rs) add 13 files, 15
+    // conversations, 65 messages and 3 malformed records; the encrypted
     // ChatGPT file is found but yields nothing.
-    assert_eq!(report["files_scanned"], 6 + 12);
-    assert_eq!(report["conversations"], 6 + 13);
-    assert_eq!(report["messages"], 28 + 58);
-    assert_eq!(report["malformed"], 3 + 2);
+    assert_eq!(report["files_scanned"], 6 + 13);
+    assert_eq!(report["conversations"], 6 + 15);
+    assert_eq!(report["messages"], 28 + 65);
+    assert_eq!(report["malformed"], 3 + 3);
     assert_eq!(report["partial_tails"], 1);
     let db = sb.db();
 

@@ -79,10 +79,10 @@ fn print_human(r: &IndexReport) {
             })
             .collect();
         if a.files == 0 {
-            eprintln!("{:<12} none found; looked in {}", a.name, found.join(", "));
+            eprintln!("{:<24} none found; looked in {}", a.name, found.join(", "));
         } else {
             eprintln!(
-                "{:<12} {} conversations, {} messages (+{}) from {}",
+                "{:<24} {} conversations, {} messages (+{}) from {}",
                 a.name,
                 a.conversations,
                 a.messages,
@@ -91,10 +91,10 @@ fn print_human(r: &IndexReport) {
             );
         }
         if a.malformed_total > 0 {
-            eprintln!("{:<12} {} malformed lines or records skipped (valid ones indexed)", "", a.malformed_total);
+            eprintln!("{:<24} {} malformed lines or records skipped (valid ones indexed)", "", a.malformed_total);
         }
         for p in &a.unreadable {
-            eprintln!("{:<12} found but unreadable: {}: {}", "", p.path.display(), p.error);
+            eprintln!("{:<24} found but unreadable: {}: {}", "", p.path.display(), p.error);
         }
     }
     if let Some(s) = &r.semantic {

@@ -23,6 +23,8 @@ pub struct Aider;
 
 const HISTORY_FILE: &str = ".aider.chat.history.md";
 const SESSION_MARK: &str = "# aider chat started at ";
+/// Directories never walked into when looking for history files.
+const SKIPPED_DIRS: &[&str] = &["node_modules", "target", "vendor", "venv", "__pycache__", "Library", "snap"];
 
 impl Connector for Aider {
     fn agent(&self) -> Agent {
@@ -50,6 +52,14 @@ impl Connector for Aider {
     /// walks of a whole home cost more than they find.
     fn walk_depth(&self) -> usize {
         4
+    }
+
+    /// Projects are not hidden and hold no history in their dependency or
+    /// build trees; `$HOME`'s dot-directories and macOS `Library` hold
+    /// caches and app data, often many thousands of files.
+    fn descend(&self, dir: &Path) -> bool {
+        let name = dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        !(name.starts_with('.') || SKIPPED_DIRS.contains(&name.as_ref()))
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {

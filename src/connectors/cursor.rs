@@ -167,9 +167,7 @@ fn emit(sink: &mut dyn ParseSink, id: &str, data: &Value, bubbles: &[Value], wor
     };
     let mut messages = Vec::new();
     for b in bubbles {
-        if let Some(m) = bubble_message(b, fallback_ts) {
-            messages.push(m);
-        }
+        bubble_messages(b, fallback_ts, &mut messages);
     }
     if messages.is_empty()
         && let Some(text) = str_field(data, "text")
@@ -181,17 +179,15 @@ fn emit(sink: &mut dyn ParseSink, id: &str, data: &Value, bubbles: &[Value], wor
 }
 
 /// Bubble `type`: 1 (or "user") is the user; 2, "ai" and anything else the
-/// assistant (tool and status bubbles are the assistant acting).
-fn bubble_message(b: &Value, fallback_ts: Option<i64>) -> Option<Message> {
+/// assistant (tool and status bubbles are the assistant acting). A tool
+/// bubble (`toolFormerData`) adds a `[tool: name] args` line and its result
+/// as a `tool` message; `thinking` stays out.
+fn bubble_messages(b: &Value, fallback_ts: Option<i64>, out: &mut Vec<Message>) {
     let role = match b.get("type") {
         Some(Value::Number(n)) if n.as_i64() == Some(1) => Role::User,
         Some(Value::String(s)) if s == "user" => Role::User,
         _ => Role::Assistant,
     };
-    let text = ["text", "rawText", "content", "message"].iter().find_map(|k| b.get(*k)).and_then(content::flatten)?;
-    if text.trim().is_empty() {
-        return None;
-    }
     let created_at =
         ["timestamp", "createdAt"].iter().find_map(|k| b.get(*k)).and_then(time::parse_value).or(fallback_ts);
     let author = match role {
@@ -201,7 +197,37 @@ fn bubble_message(b: &Value, fallback_ts: Option<i64>) -> Option<Message> {
             .map(str::to_string),
         _ => None,
     };
-    Some(super::message(role, author, created_at, text))
+    let mut text = ["text", "rawText", "content", "message"]
+        .iter()
+        .find_map(|k| b.get(*k).and_then(content::flatten).filter(|t| !t.trim().is_empty()))
+        .unwrap_or_default();
+    let tool = b.get("toolFormerData").filter(|t| t.is_object());
+    if let Some(tool) = tool {
+        let name = str_field(tool, "name").unwrap_or("tool");
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&content::tool_call_line(name, tool.get("rawArgs").or_else(|| tool.get("params"))));
+    }
+    if !text.trim().is_empty() {
+        out.push(super::message(role, author, created_at, text));
+    }
+    if let Some(result) = tool.and_then(|t| t.get("result")).and_then(tool_result)
+        && !result.trim().is_empty()
+    {
+        out.push(super::message(Role::Tool, None, created_at, result));
+    }
+}
+
+/// A tool bubble's result: often JSON encoded in a string (`{"output": …}`).
+fn tool_result(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => match serde_json::from_str::<Value>(s) {
+            Ok(parsed @ Value::Object(_)) => content::tool_output(&parsed),
+            _ => content::tool_output(v),
+        },
+        other => content::tool_output(other),
+    }
 }
 
 fn bubble_workspace(b: &Value) -> Option<String> {

@@ -207,6 +207,11 @@ pub trait Connector: Send + Sync {
     fn walk_depth(&self) -> usize {
         12
     }
+    /// Whether to walk into a directory below a root. Lets a connector that
+    /// walks `$HOME` stay out of caches, dependency trees and app data.
+    fn descend(&self, _dir: &Path) -> bool {
+        true
+    }
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError>;
 }
 

@@ -49,6 +49,7 @@ pub fn discover(
                 walk(
                     &path,
                     conn.walk_depth(),
+                    &|dir: &Path| conn.descend(dir),
                     &mut |file: &Path, meta: &fs::Metadata| {
                         if conn.is_source(&path, file) && seen.insert(file.to_path_buf()) {
                             let mut c = Candidate {
@@ -92,6 +93,7 @@ fn fold_companions(c: &mut Candidate, companions: &[PathBuf]) {
 fn walk(
     dir: &Path,
     depth_left: usize,
+    descend: &dyn Fn(&Path) -> bool,
     on_file: &mut dyn FnMut(&Path, &fs::Metadata),
     problems: &mut Vec<(PathBuf, String)>,
 ) {
@@ -108,8 +110,8 @@ fn walk(
         let path = entry.path();
         let Ok(ft) = entry.file_type() else { continue };
         if ft.is_dir() {
-            if depth_left > 0 {
-                walk(&path, depth_left - 1, on_file, problems);
+            if depth_left > 0 && descend(&path) {
+                walk(&path, depth_left - 1, descend, on_file, problems);
             }
         } else if ft.is_file() {
             match entry.metadata() {
