@@ -210,29 +210,44 @@ fn opencode_json_tree_and_sqlite() {
     let again = index(&sb);
     assert_eq!(again["files_skipped"], again["files_scanned"]);
 
-    // OpenCode writes in WAL mode: a new part lands in opencode.db-wal, and
-    // that alone must bring the database back for reading.
+    // OpenCode writes in WAL mode: a new message lands in opencode.db-wal
+    // (its session's time_updated moves with it), and that alone must bring
+    // the database back for reading. Only the changed session is re-read.
+    let ids_of = |db: &rusqlite::Connection, ext: &str| -> Vec<i64> {
+        db.prepare("SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.external_id = ?1 ORDER BY m.ordinal")
+            .unwrap()
+            .query_map([ext], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let child_ids = ids_of(&sb.db(), "ses_01JQ8T9Z7P");
     let path = sb.home().join(".local/share/opencode/opencode.db");
     let writer = rusqlite::Connection::open(&path).unwrap();
     writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
     writer
-        .execute(
-            "INSERT INTO message VALUES ('msg_05', 'ses_01JQ8T4K2M', 1742700060000, 1742700060000, ?1)",
-            [r#"{"role":"user","time":{"created":1742700060000}}"#],
-        )
-        .unwrap();
-    writer
-        .execute(
-            "INSERT INTO part VALUES ('prt_05a', 'msg_05', 'ses_01JQ8T4K2M', 1742700060000, 1742700060000, ?1)",
-            [r#"{"type":"text","text":"Now add shell completions (zsh, fish)."}"#],
+        .execute_batch(
+            r#"BEGIN;
+            INSERT INTO message VALUES ('msg_05', 'ses_01JQ8T4K2M', 1742700060000, 1742700060000, '{"role":"user","time":{"created":1742700060000}}');
+            INSERT INTO part VALUES ('prt_05a', 'msg_05', 'ses_01JQ8T4K2M', 1742700060000, 1742700060000, '{"type":"text","text":"Now add shell completions (zsh, fish)."}');
+            UPDATE session SET time_updated = 1742700060000 WHERE id = 'ses_01JQ8T4K2M';
+            COMMIT;"#,
         )
         .unwrap();
     assert!(std::fs::metadata(path.with_file_name("opencode.db-wal")).unwrap().len() > 0);
     let third = index(&sb);
     assert_eq!(third["files_parsed"], 1);
-    let m = messages_of(&sb.db(), main);
+    assert_eq!(third["conversations_touched"], 1, "only the changed session is re-read");
+    let db = sb.db();
+    let m = messages_of(&db, main);
     assert_eq!(m.len(), 5);
     assert_eq!(m[4], ("user".to_string(), "Now add shell completions (zsh, fish).".to_string()));
+    assert_eq!(ids_of(&db, "ses_01JQ8T9Z7P"), child_ids, "the unchanged session kept its rows");
+    assert_eq!(conversation_row(&db, main).3, Some(1742700060000));
+    // --full re-reads everything and comes to the same result.
+    let full = sb.json(&["index", "--full", "--no-semantic"]);
+    assert_eq!(full["conversations_touched"], 2 + u64::from(shared));
+    assert_eq!(messages_of(&sb.db(), main).len(), 5);
     drop(writer);
 }
 
@@ -966,11 +981,41 @@ fn cursor_database_in_wal_mode_is_read_during_a_write() {
     assert_eq!((cursor["conversations"].as_u64(), cursor["unreadable"].as_array().unwrap().len()), (Some(3), 0));
     editor.execute_batch("COMMIT").unwrap();
 
-    // The commit sits in state.vscdb-wal; that change re-reads the database.
+    // The commit sits in state.vscdb-wal; that change re-reads the database,
+    // and of it only the new composer.
     let again = index_within_a_minute(&sb);
     assert_eq!(agent_entry(&again, "cursor")["conversations"], 4);
+    assert_eq!(again["conversations_touched"], 1);
     assert_eq!(
         messages_of(&sb.db(), "comp-new"),
         vec![("user".to_string(), "Added while cass was reading".to_string())]
     );
+
+    // A composer that grows (new bubble, lastUpdatedAt moved) replaces its
+    // earlier version; the others keep their rows.
+    let before: i64 =
+        sb.db().query_row("SELECT MAX(m.id) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.external_id = 'comp-fixture-remote-uri'", [], |r| r.get(0)).unwrap();
+    editor
+        .execute_batch(
+            r#"UPDATE cursorDiskKV SET value = json_set(value, '$.lastUpdatedAt', 1700000009000,
+                 '$.fullConversationHeadersOnly', json('[{"bubbleId":"bubble-user"},{"bubbleId":"bubble-assistant"},{"bubbleId":"bubble-tool"},{"bubbleId":"bubble-more"}]'))
+               WHERE key = 'composerData:comp-fixture-headers';
+               INSERT INTO cursorDiskKV VALUES ('bubbleId:comp-fixture-headers:bubble-more', '{"type":1,"text":"One more question","timestamp":1700000009000}');"#,
+        )
+        .unwrap();
+    let third = index_within_a_minute(&sb);
+    assert_eq!(third["conversations_touched"], 1);
+    let db = sb.db();
+    let m = messages_of(&db, "comp-fixture-headers");
+    assert_eq!(m.len(), 4);
+    assert_eq!(m[3], ("user".to_string(), "One more question".to_string()));
+    assert_eq!(m[0].1, "User content from rawText");
+    let after: i64 =
+        db.query_row("SELECT MAX(m.id) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.external_id = 'comp-fixture-remote-uri'", [], |r| r.get(0)).unwrap();
+    assert_eq!(before, after, "an unchanged composer is not rewritten");
+    // Search sees the refreshed conversation once, with its new message.
+    let total = |q: &str| sb.json(&["search", q, "--mode", "lexical"])["total"].as_u64().unwrap();
+    assert_eq!(total("\"One more question\""), 1);
+    assert_eq!(total("rawText"), 1);
+    assert_eq!(agent_entry(&third, "cursor")["messages"], 3 + 1 + 1 + 1 + 1);
 }

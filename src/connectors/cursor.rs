@@ -41,24 +41,32 @@ impl Connector for Cursor {
     }
 
     fn layout(&self, _path: &Path) -> SourceLayout {
-        SourceLayout::WholeFile
+        SourceLayout::Database
     }
 
     fn companions(&self, path: &Path) -> Vec<PathBuf> {
         sqlite::wal_of(path)
     }
 
+    /// A full read emits every conversation; a refresh (with the markers
+    /// saved last time) only composers whose `lastUpdatedAt` moved and the
+    /// legacy tabs if their value changed.
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
         let path = req.path;
+        let previous = Markers::from_resume(req.resume);
+        let mut markers = Markers::default();
         let conn = sqlite::open_readonly(path)?;
         let err = |e| sqlite::error(path, e);
         // A per-workspace database names its folder in the sibling workspace.json.
         let storage_workspace = path.parent().and_then(vscode::workspace_of_storage);
-        let has_kv = !sqlite::columns(&conn, "cursorDiskKV").map_err(err)?.is_empty();
-        if has_kv {
-            // Keys first (one short read), then one composer at a time.
-            let ids = composer_ids(&conn).map_err(err)?;
-            for id in ids {
+        if !sqlite::columns(&conn, "cursorDiskKV").map_err(err)?.is_empty() {
+            // Markers first (one short read), then one changed composer at a time.
+            for (id, marker) in composer_markers(&conn).map_err(err)? {
+                let changed = previous.as_ref().is_none_or(|p| p.composers.get(&id) != Some(&marker));
+                markers.composers.insert(id.clone(), marker);
+                if !changed {
+                    continue;
+                }
                 let Some(data) = kv_json(&conn, &format!("composerData:{id}"), sink).map_err(err)? else {
                     continue;
                 };
@@ -67,18 +75,45 @@ impl Connector for Cursor {
             }
         }
         if !sqlite::columns(&conn, "ItemTable").map_err(err)?.is_empty() {
-            legacy_chats(&conn, sink, storage_workspace).map_err(err)?;
+            let since = previous.as_ref().and_then(|p| p.legacy);
+            markers.legacy = legacy_chats(&conn, since, sink, storage_workspace).map_err(err)?;
         }
-        Ok(super::whole_file_end(path))
+        let mut end = super::whole_file_end(path);
+        end.resume = Some(serde_json::to_value(&markers).unwrap_or_default());
+        Ok(end)
     }
 }
 
-fn composer_ids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn
-        .prepare("SELECT key FROM cursorDiskKV WHERE key >= 'composerData:' AND key < 'composerData;' ORDER BY key")?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    let keys: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
-    Ok(keys.into_iter().map(|k| k["composerData:".len()..].to_string()).collect())
+/// What a refresh compares against: each composer's change marker, and a
+/// hash of the legacy chat value.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Markers {
+    composers: std::collections::BTreeMap<String, String>,
+    legacy: Option<u64>,
+}
+
+impl Markers {
+    fn from_resume(resume: Option<&Value>) -> Option<Markers> {
+        resume.and_then(|r| serde_json::from_value(r.clone()).ok())
+    }
+}
+
+/// Every composer id with its change marker: `lastUpdatedAt`, or the value's
+/// length where a build does not record one.
+fn composer_markers(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT key, COALESCE(CASE WHEN json_valid(value) THEN json_extract(value, '$.lastUpdatedAt') END,
+                              'len:' || length(value))
+         FROM cursorDiskKV WHERE key >= 'composerData:' AND key < 'composerData;' ORDER BY key",
+    )?;
+    let rows =
+        stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, sqlite::text_of(r.get_ref(1)?).unwrap_or_default())))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key, marker) = row?;
+        out.push((key["composerData:".len()..].to_string(), marker));
+    }
+    Ok(out)
 }
 
 /// A JSON value of one key; NULL values are skipped, unparsable ones reported.
@@ -238,12 +273,26 @@ fn bubble_workspace(b: &Value) -> Option<String> {
 }
 
 /// The oldest chat store: `tabs[].bubbles[]` under one `ItemTable` key; each
-/// tab is a conversation.
-fn legacy_chats(conn: &Connection, sink: &mut dyn ParseSink, workspace: Option<String>) -> rusqlite::Result<()> {
+/// tab is a conversation. Emitted when its value's hash differs from
+/// `since`; returns the hash.
+fn legacy_chats(
+    conn: &Connection,
+    since: Option<u64>,
+    sink: &mut dyn ParseSink,
+    workspace: Option<String>,
+) -> rusqlite::Result<Option<u64>> {
+    use std::hash::{Hash, Hasher};
     let mut stmt = conn.prepare("SELECT value FROM ItemTable WHERE key = ?1")?;
     let mut rows = stmt.query([LEGACY_CHAT_KEY])?;
-    let Some(row) = rows.next()? else { return Ok(()) };
-    let Some(data) = parse_value(LEGACY_CHAT_KEY, sqlite::text_of(row.get_ref(0)?), sink) else { return Ok(()) };
+    let Some(row) = rows.next()? else { return Ok(None) };
+    let text = sqlite::text_of(row.get_ref(0)?);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    let hash = hasher.finish();
+    if since == Some(hash) {
+        return Ok(Some(hash));
+    }
+    let Some(data) = parse_value(LEGACY_CHAT_KEY, text, sink) else { return Ok(Some(hash)) };
     for (i, tab) in data.get("tabs").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let id = str_field(tab, "tabId").map(str::to_string).unwrap_or_else(|| format!("chat-tab-{}", i + 1));
         let bubbles = tab.get("bubbles").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -255,5 +304,5 @@ fn legacy_chats(conn: &Connection, sink: &mut dyn ParseSink, workspace: Option<S
         }
         emit(sink, &id, &tab_data, &bubbles, workspace.clone());
     }
-    Ok(())
+    Ok(Some(hash))
 }

@@ -106,6 +106,12 @@ pub enum SourceLayout {
     AppendOnlyLines,
     /// The file is rewritten as a whole: any change means a full re-parse.
     WholeFile,
+    /// A database holding many conversations, each with its own change
+    /// marker (Cursor's `lastUpdatedAt`, OpenCode's `time_updated`). On a
+    /// change the connector gets back the state it saved last time and
+    /// emits only the conversations that changed; each one emitted replaces
+    /// its earlier version, the others stay as they are.
+    Database,
 }
 
 /// A place an agent may keep sessions, and why cass looks there.
@@ -124,7 +130,8 @@ pub struct ParseRequest<'a> {
     /// Line number of the line at `start_offset` (1 for a full parse).
     pub start_line: u64,
     /// The connector's own state saved at the end of the previous parse of this
-    /// file; present only when `start_offset > 0`.
+    /// file: present for a tail read (`start_offset > 0`) and for a refresh
+    /// of a [`SourceLayout::Database`]; absent for a full read.
     pub resume: Option<&'a Value>,
 }
 

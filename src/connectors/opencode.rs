@@ -7,7 +7,8 @@
 //!   its companions, so a new part re-reads the session.
 //! * From 1.2, SQLite `opencode.db`: tables `session`, `message` and `part`,
 //!   the latter two holding the same JSON in a `data` column. Read-only, with
-//!   a busy timeout, watched together with its `-wal`.
+//!   a busy timeout, watched together with its `-wal`; when it changes, only
+//!   sessions whose `time_updated` moved are read again.
 
 use std::path::{Path, PathBuf};
 
@@ -54,8 +55,8 @@ impl Connector for OpenCode {
         ext == "json" && grandparent.is_some_and(|n| n == "session") && storage_of(path) == Some(root)
     }
 
-    fn layout(&self, _path: &Path) -> SourceLayout {
-        SourceLayout::WholeFile
+    fn layout(&self, path: &Path) -> SourceLayout {
+        if path.extension().is_some_and(|e| e == "db") { SourceLayout::Database } else { SourceLayout::WholeFile }
     }
 
     fn companions(&self, path: &Path) -> Vec<PathBuf> {
@@ -74,12 +75,13 @@ impl Connector for OpenCode {
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
+        let mut end = super::whole_file_end(req.path);
         if req.path.extension().is_some_and(|e| e == "db") {
-            parse_db(req.path, sink)?;
+            end.resume = Some(parse_db(req.path, req.resume, sink)?);
         } else {
             parse_tree(req.path, sink)?;
         }
-        Ok(super::whole_file_end(req.path))
+        Ok(end)
     }
 }
 
@@ -193,7 +195,12 @@ fn emit(sink: &mut dyn ParseSink, header: &ConversationHeader, messages: Vec<(Va
     super::emit_conversation(sink, header.clone(), out);
 }
 
-fn parse_db(path: &Path, sink: &mut dyn ParseSink) -> Result<(), ParseError> {
+/// Reads the database. With `resume` (the sessions' `time_updated` saved by
+/// the previous read) only sessions that changed are read and emitted.
+/// Returns the markers to save.
+fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Result<Value, ParseError> {
+    let previous: Option<std::collections::BTreeMap<String, String>> =
+        resume.and_then(|r| r.get("sessions")).and_then(|m| serde_json::from_value(m.clone()).ok());
     let conn = sqlite::open_readonly(path)?;
     let err = |e| sqlite::error(path, e);
     let cols = sqlite::columns(&conn, "session").map_err(err)?;
@@ -203,13 +210,22 @@ fn parse_db(path: &Path, sink: &mut dyn ParseSink) -> Result<(), ParseError> {
             message: "not an OpenCode database (no session table)".into(),
         });
     }
-    let sessions = db_sessions(&conn, &cols).map_err(err)?;
-    for session in sessions {
+    let mut markers = std::collections::BTreeMap::new();
+    for session in db_sessions(&conn, &cols).map_err(err)? {
         let sid = str_field(&session, "id").unwrap_or_default().to_string();
+        // Without a time_updated column every read is a full one.
+        let marker = str_field(&session, "time_updated").map(str::to_string);
+        let unchanged = marker.is_some() && previous.as_ref().and_then(|p| p.get(&sid)) == marker.as_ref();
+        if let Some(m) = marker {
+            markers.insert(sid.clone(), m);
+        }
+        if unchanged {
+            continue;
+        }
         let messages = db_messages(&conn, &sid, sink).map_err(err)?;
         emit(sink, &session_header(&session, &sid), messages);
     }
-    Ok(())
+    Ok(serde_json::json!({ "sessions": markers }))
 }
 
 /// Session rows as JSON objects, whatever subset of columns this build has.

@@ -144,6 +144,9 @@ pub enum Plan {
     Full,
     /// Parse only what was appended after the stored offset.
     Tail { offset: u64, line: u64, resume: Option<String> },
+    /// Re-read a database: the connector emits only conversations changed
+    /// since the state it saved, and each replaces its earlier version.
+    Refresh { resume: Option<String> },
 }
 
 /// Decides how to read a candidate given what the store remembers of it.
@@ -161,6 +164,9 @@ pub fn plan(c: &Candidate, layout: SourceLayout, prev: Option<&FileState>, full:
         && head_hash(&c.path, prev.offset.min(HEAD_BYTES)).ok() == Some(prev.head_hash)
     {
         return Plan::Tail { offset: prev.offset, line: prev.next_line, resume: prev.resume.clone() };
+    }
+    if layout == SourceLayout::Database && prev.resume.is_some() {
+        return Plan::Refresh { resume: prev.resume.clone() };
     }
     Plan::Full
 }

@@ -92,6 +92,7 @@ pub fn run(
                     Plan::Tail { offset, line, resume } => {
                         (*offset, *line, resume.as_deref().and_then(|r| serde_json::from_str(r).ok()))
                     }
+                    Plan::Refresh { resume } => (0, 1, resume.as_deref().and_then(|r| serde_json::from_str(r).ok())),
                     _ => (0, 1, None),
                 };
                 let req = ParseRequest { path: &job.candidate.path, start_offset, start_line, resume: resume.as_ref() };
@@ -166,6 +167,9 @@ impl<'a> Writer<'a> {
             Plan::Tail { offset, .. } => {
                 db::truncate_source_from(&self.tx, agent, &path, *offset)?;
             }
+            // Each conversation the refresh emits is cleared when its header
+            // arrives; the others are left alone.
+            Plan::Refresh { .. } => {}
             _ => {
                 db::delete_source(&self.tx, agent, &path)?;
             }
@@ -178,6 +182,11 @@ impl<'a> Writer<'a> {
             Event::Header(job, header) => {
                 self.begin(job)?;
                 let (agent, path) = (self.agent(job), self.path(job));
+                if matches!(self.jobs[job].plan, Plan::Refresh { .. })
+                    && !self.cursors[job].conversations.contains_key(&header.external_id)
+                {
+                    db::clear_conversation(&self.tx, agent, &path, &header.external_id)?;
+                }
                 let (id, next) = db::upsert_conversation(&self.tx, agent, &path, &header)?;
                 let cur = &mut self.cursors[job];
                 if !cur.conversations.contains_key(&header.external_id) {

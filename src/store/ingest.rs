@@ -95,6 +95,22 @@ pub fn delete_source(conn: &Connection, agent: &str, path: &str) -> Result<usize
     Ok(removed as usize)
 }
 
+/// Empties one conversation of a source (a database refresh re-emits it
+/// whole); its row, id and explicit title stay.
+pub fn clear_conversation(conn: &Connection, agent: &str, path: &str, external_id: &str) -> Result<()> {
+    let id: Option<i64> = conn
+        .prepare_cached("SELECT id FROM conversations WHERE agent = ?1 AND source_path = ?2 AND external_id = ?3")?
+        .query_row([agent, path, external_id], |r| r.get(0))
+        .optional()?;
+    let Some(id) = id else { return Ok(()) };
+    let n = conn.prepare_cached("DELETE FROM messages WHERE conversation_id = ?1")?.execute([id])?;
+    if n > 0 {
+        conn.prepare_cached("INSERT OR IGNORE INTO lexical_dirty (conversation_id) VALUES (?1)")?.execute([id])?;
+        refresh_conversation_stats(conn, id)?;
+    }
+    Ok(())
+}
+
 /// Drops messages from lines at or after `offset` of `path`: left behind by
 /// a run that crashed mid-append, they are about to be read again.
 pub fn truncate_source_from(conn: &Connection, agent: &str, path: &str, offset: u64) -> Result<usize> {
