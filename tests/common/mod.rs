@@ -117,6 +117,37 @@ pub fn install_shared(home: &Path, shared: &Path) {
     copy_tree(&shared.join("malformed"), &proj);
 }
 
+/// A message as `full_messages` returns it.
+pub type Row = (String, Option<String>, Option<i64>, String);
+
+pub fn row(role: &str, author: Option<&str>, ts: Option<i64>, content: &str) -> Row {
+    (role.into(), author.map(Into::into), ts, content.into())
+}
+
+/// (title, workspace, started_at, ended_at, message_count), as `conversation_row` returns it.
+pub type Conv = (Option<String>, Option<String>, Option<i64>, Option<i64>, i64);
+
+pub fn conv(title: &str, workspace: Option<&str>, started: i64, ended: i64, n: i64) -> Conv {
+    (Some(title.into()), workspace.map(Into::into), Some(started), Some(ended), n)
+}
+
+/// Indexes the sandbox without the semantic backfill.
+pub fn index_no_semantic(sb: &Sandbox) -> serde_json::Value {
+    sb.json(&["index", "--no-semantic"])
+}
+
+/// Copies `../shared/fixtures/<from>` to `home/<to>`; false (and nothing
+/// copied) where ../shared is absent.
+pub fn copy_shared(sb: &Sandbox, from: &str, to: &str) -> bool {
+    match shared_fixtures() {
+        Some(shared) => {
+            copy_tree(&shared.join(from), &sb.home().join(to));
+            true
+        }
+        None => false,
+    }
+}
+
 /// Copies `own_fixtures()/<rel>` to the same place in `home`.
 pub fn install_own(home: &Path, rel: &str) {
     let from = own_fixtures().join(rel);
