@@ -74,6 +74,7 @@ fn env_overrides_show_as_origins() {
         .env("CODEX_HOME", sb.home().join("cx"))
         .env("OPENCODE_SQLITE_DB", sb.home().join("oc/my.db"))
         .env("CASS_AIDER_DATA_ROOT", sb.home().join("projects"))
+        .env("COPILOT_HOME", sb.home().join("cp"))
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -83,6 +84,7 @@ fn env_overrides_show_as_origins() {
     assert_eq!(origin("codex", 0), "CODEX_HOME");
     assert_eq!(origin("opencode", 1), "OPENCODE_SQLITE_DB");
     assert_eq!(origin("aider", 0), "CASS_AIDER_DATA_ROOT");
+    assert_eq!(origin("copilot_cli", 0), "COPILOT_HOME");
     let codex_root = agent_entry(&report, "codex")["roots"][0]["path"].as_str().unwrap().to_string();
     assert!(codex_root.ends_with("/cx/sessions"), "{codex_root}");
 }

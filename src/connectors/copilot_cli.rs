@@ -20,17 +20,23 @@ impl Connector for CopilotCli {
         Agent::CopilotCli
     }
 
+    /// `COPILOT_HOME` relocates `~/.copilot`. Builds up to 0.0.421 honoured
+    /// `XDG_CONFIG_HOME` instead (`$XDG_CONFIG_HOME/.copilot`), so that is
+    /// looked at too when set.
     fn roots(&self, env: &AgentEnv) -> Vec<Root> {
-        // Copilot CLI keeps its state in `$XDG_CONFIG_HOME/.copilot` when
-        // that is set, `~/.copilot` otherwise.
-        let (base, origin) = match env.path_var("XDG_CONFIG_HOME") {
-            Some(dir) => (dir.join(".copilot"), "XDG_CONFIG_HOME"),
-            None => (env.home.join(".copilot"), "default"),
+        let mut bases = match env.path_var("COPILOT_HOME") {
+            Some(dir) => vec![(dir, "COPILOT_HOME")],
+            None => vec![(env.home.join(".copilot"), "default")],
         };
-        vec![
-            Root { path: base.join("session-state"), origin },
-            Root { path: base.join("history-session-state"), origin },
-        ]
+        if let Some(dir) = env.path_var("XDG_CONFIG_HOME") {
+            bases.push((dir.join(".copilot"), "XDG_CONFIG_HOME (older builds)"));
+        }
+        let mut roots = Vec::new();
+        for (base, origin) in bases {
+            roots.push(Root { path: base.join("session-state"), origin });
+            roots.push(Root { path: base.join("history-session-state"), origin });
+        }
+        roots
     }
 
     fn is_source(&self, root: &Path, path: &Path) -> bool {

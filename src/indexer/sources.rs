@@ -42,8 +42,16 @@ pub fn agent_health(
             }
         }
     }
+    // A walk problem belongs to the agent with the most specific root above
+    // it (Aider's root is $HOME, which holds every other agent's).
     for (path, error) in walk_problems {
-        if let Some(i) = roots.iter().position(|rs| rs.iter().any(|r| path.starts_with(&r.path))) {
+        let owner = roots
+            .iter()
+            .enumerate()
+            .flat_map(|(i, rs)| rs.iter().map(move |r| (i, r)))
+            .filter(|(_, r)| path.starts_with(&r.path))
+            .max_by_key(|(_, r)| r.path.components().count());
+        if let Some((i, _)) = owner {
             out[i].unreadable.push(Problem { path: path.clone(), error: error.clone() });
         }
     }

@@ -36,6 +36,7 @@ impl Sandbox {
             "OPENCODE_SQLITE_DB",
             "CASS_AIDER_DATA_ROOT",
             "CHATGPT_ENCRYPTION_KEY",
+            "COPILOT_HOME",
             "XDG_CONFIG_HOME",
             "XDG_DATA_HOME",
             "APPDATA",
