@@ -134,6 +134,54 @@ fn opencode_json_tree_and_sqlite() {
 }
 
 #[test]
+fn opencode_session_in_both_stores_is_indexed_once() {
+    let sb = Sandbox::new();
+    install_own(&sb.home(), ".local/share/opencode");
+    // A tree session that the database also holds (OpenCode 1.2 imported it).
+    let storage = sb.home().join(".local/share/opencode/storage");
+    let write = |rel: &str, text: &str| {
+        std::fs::create_dir_all(storage.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(storage.join(rel), text).unwrap();
+    };
+    write(
+        "session/prj_tooling/ses_01JQ8T4K2M.json",
+        r#"{"id":"ses_01JQ8T4K2M","title":"Port the CLI flags parser to clap 4","directory":"/home/dev/tooling","time":{"created":1742700000000,"updated":1742700300000}}"#,
+    );
+    write(
+        "message/ses_01JQ8T4K2M/msg_01.json",
+        r#"{"id":"msg_01","sessionID":"ses_01JQ8T4K2M","role":"user","time":{"created":1742700000500}}"#,
+    );
+    write(
+        "part/msg_01/prt_01a.json",
+        r#"{"id":"prt_01a","messageID":"msg_01","type":"text","text":"Port src/cli.rs from argh to clap 4 derive"}"#,
+    );
+    // And one only the tree has.
+    write(
+        "session/prj_tooling/ses_old.json",
+        r#"{"id":"ses_old","title":"Before the upgrade","directory":"/home/dev/tooling","time":{"created":1700000000000,"updated":1700000000000}}"#,
+    );
+    write(
+        "message/ses_old/msg_a.json",
+        r#"{"id":"msg_a","sessionID":"ses_old","role":"user","time":{"created":1700000000000}}"#,
+    );
+    write("part/msg_a/prt_a.json", r#"{"id":"prt_a","messageID":"msg_a","type":"text","text":"An old question"}"#);
+    let report = index_no_semantic(&sb);
+    let oc = agent_entry(&report, "opencode");
+    assert_eq!((oc["files"].as_u64(), oc["conversations"].as_u64()), (Some(3), Some(3)));
+    let db = sb.db();
+    let sources: Vec<String> = db
+        .prepare("SELECT source_path FROM conversations WHERE external_id = 'ses_01JQ8T4K2M'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert!(sources[0].ends_with("opencode.db"));
+    assert_eq!(messages_of(&db, "ses_old"), vec![("user".to_string(), "An old question".to_string())]);
+}
+
+#[test]
 fn aider_sessions_and_appends() {
     let sb = Sandbox::new();
     install_own(&sb.home(), "code/shop");
@@ -231,6 +279,10 @@ fn chatgpt_plain_and_encrypted() {
     assert_eq!(unreadable.len(), 1);
     assert!(unreadable[0]["path"].as_str().unwrap().ends_with("8c1e5a3f-7b2d-4e6a-9f1c-3d5b7a9e0c2e.data"));
     assert!(unreadable[0]["error"].as_str().unwrap().starts_with("encrypted"), "{}", unreadable[0]);
+    // The human report says so under the agent.
+    let out = sb.run(&["index", "--no-semantic"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().any(|l| l.contains("found but unreadable") && l.contains(".data: encrypted")), "{stderr}");
     // An unchanged encrypted file is not re-read, and stays reported.
     let again = index_no_semantic(&sb);
     assert_eq!(again["files_skipped"], again["files_scanned"]);

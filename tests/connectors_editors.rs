@@ -105,9 +105,21 @@ fn amp_threads() {
     let sb = Sandbox::new();
     install_own(&sb.home(), ".local/share/amp");
     let shared = copy_shared(&sb, "amp/threads", ".local/share/amp/threads");
+    // A thread cut off mid-write: reported with its reason, the rest indexed.
+    std::fs::write(
+        sb.home().join(".local/share/amp/threads/T-cut.json"),
+        r#"{"id":"T-cut","messages":[{"role":"user","#,
+    )
+    .unwrap();
     let report = index_no_semantic(&sb);
     let db = sb.db();
-    assert_eq!(agent_entry(&report, "amp")["files"], 1 + u64::from(shared));
+    let amp = agent_entry(&report, "amp");
+    assert_eq!(amp["files"], 2 + u64::from(shared));
+    assert_eq!(amp["conversations"], 1 + u64::from(shared));
+    let unreadable = amp["unreadable"].as_array().unwrap();
+    assert_eq!(unreadable.len(), 1);
+    assert!(unreadable[0]["path"].as_str().unwrap().ends_with("T-cut.json"));
+    assert!(unreadable[0]["error"].as_str().unwrap().starts_with("invalid JSON"), "{}", unreadable[0]);
 
     let t = "T-7c1d9e2a-4b3f-4a6e-8d2c-5f0b1a9e3c7d";
     // Only user turns carry `meta.sentAt`; assistant turns have no time.

@@ -5,7 +5,8 @@
 //!   `storage/part/<message>/<part>.json` (message text lives only in
 //!   parts). The session file is the source; its message and part files are
 //!   its companions, so a new part re-reads the session.
-//! * From 1.2, SQLite `opencode.db`: tables `session`, `message` and `part`,
+//! * From 1.2, SQLite `opencode.db` (sessions found in both are read from
+//!   the database only): tables `session`, `message` and `part`,
 //!   the latter two holding the same JSON in a `data` column. Read-only, with
 //!   a busy timeout, watched together with its `-wal`; when it changes, only
 //!   sessions whose `time_updated` moved are read again.
@@ -109,6 +110,9 @@ fn parse_tree(path: &Path, sink: &mut dyn ParseSink) -> Result<(), ParseError> {
     let sid = str_field(&session, "id")
         .map(str::to_string)
         .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    if migrated(storage, &sid) {
+        return Ok(());
+    }
     let mut messages: Vec<(Value, Vec<Value>)> = Vec::new();
     for file in json_files(&storage.join("message").join(&sid)) {
         let Some(msg) = read_member(&file, sink) else { continue };
@@ -121,6 +125,17 @@ fn parse_tree(path: &Path, sink: &mut dyn ParseSink) -> Result<(), ParseError> {
     messages.sort_by_key(|(m, _)| m.pointer("/time/created").and_then(time::parse_value).unwrap_or(i64::MAX));
     emit(sink, &session_header(&session, &sid), messages);
     Ok(())
+}
+
+/// Whether OpenCode ≥ 1.2 has imported this session into the database
+/// beside the tree (`storage/../opencode.db`): the database copy is the one
+/// indexed, so the session is not indexed twice. A database that cannot be
+/// read now counts as not having it (the tree copy is indexed instead).
+fn migrated(storage: &Path, sid: &str) -> bool {
+    let db = storage.parent().map(|d| d.join("opencode.db"));
+    let Some(db) = db.filter(|d| d.is_file()) else { return false };
+    let Ok(conn) = sqlite::open_readonly(&db) else { return false };
+    conn.query_row("SELECT 1 FROM session WHERE id = ?1", [sid], |_| Ok(())).is_ok()
 }
 
 /// A message or part file; a broken one is reported and skipped, the rest
