@@ -43,7 +43,7 @@ impl Connector for Amp {
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
-        let doc = super::read_json(req.path)?;
+        let doc = super::document::read_json(req.path)?;
         let thread = doc.get("thread").filter(|t| t.is_object()).unwrap_or(&doc);
         let Some(items) = thread.get("messages").and_then(Value::as_array) else {
             return Err(ParseError::Format { path: req.path.into(), message: "thread has no messages array".into() });
@@ -61,8 +61,8 @@ impl Connector for Amp {
         for (i, item) in items.iter().enumerate() {
             message(item, i as u64 + 1, &mut messages, sink);
         }
-        super::emit_conversation(sink, header, messages);
-        Ok(super::whole_file_end(req.path))
+        super::document::emit_conversation(sink, header, messages);
+        Ok(super::document::whole_file_end(req.path))
     }
 }
 
@@ -122,7 +122,7 @@ fn message(item: &Value, n: u64, out: &mut Vec<Message>, sink: &mut dyn ParseSin
     for (role, text) in texts {
         if !text.trim().is_empty() {
             let author = if role == Role::Assistant { author.clone() } else { None };
-            out.push(super::message(role, author, created_at, text));
+            out.push(super::document::message(role, author, created_at, text));
         }
     }
 }

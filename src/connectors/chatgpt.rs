@@ -54,7 +54,7 @@ impl Connector for ChatGpt {
                 retry: false,
             });
         }
-        let doc = super::read_json(req.path)?;
+        let doc = super::document::read_json(req.path)?;
         let external_id = str_field(&doc, "id")
             .or_else(|| str_field(&doc, "conversation_id"))
             .map(str::to_string)
@@ -75,8 +75,8 @@ impl Connector for ChatGpt {
                 messages.push(m);
             }
         }
-        super::emit_conversation(sink, header, messages);
-        Ok(super::whole_file_end(req.path))
+        super::document::emit_conversation(sink, header, messages);
+        Ok(super::document::whole_file_end(req.path))
     }
 }
 
@@ -132,5 +132,5 @@ fn to_message(msg: &Value, n: u64, sink: &mut dyn ParseSink) -> Option<Message> 
     }
     let created_at = msg.get("create_time").and_then(time::parse_value);
     let author = msg.pointer("/metadata/model_slug").and_then(Value::as_str).map(str::to_string);
-    Some(super::message(role, author, created_at, text))
+    Some(super::document::message(role, author, created_at, text))
 }

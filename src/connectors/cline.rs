@@ -68,7 +68,7 @@ impl Connector for Cline {
         let task_id = task.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let mut header = ConversationHeader { external_id: task_id.clone(), ..Default::default() };
         let mut model = None;
-        if let Ok(meta) = super::read_json(&task.join(META)) {
+        if let Ok(meta) = super::document::read_json(&task.join(META)) {
             // The model most recently used in the task.
             model = meta
                 .get("model_usage")
@@ -87,7 +87,7 @@ impl Connector for Cline {
         }
         let mut messages = Vec::new();
         if req.path.file_name().is_some_and(|n| n == UI) {
-            let doc = super::read_json(req.path)?;
+            let doc = super::document::read_json(req.path)?;
             let Some(items) = doc.as_array() else {
                 return Err(ParseError::Format {
                     path: req.path.into(),
@@ -101,7 +101,7 @@ impl Connector for Cline {
         if messages.is_empty() {
             let api = task.join(API);
             if api.exists() {
-                let doc = super::read_json(&api)?;
+                let doc = super::document::read_json(&api)?;
                 for (i, item) in doc.as_array().into_iter().flatten().enumerate() {
                     api_message(item, i as u64 + 1, &mut messages, sink);
                 }
@@ -117,8 +117,8 @@ impl Connector for Cline {
         if header.title.is_none() {
             header.title = first_user.and_then(task_title);
         }
-        super::emit_conversation(sink, header, messages);
-        Ok(super::whole_file_end(req.path))
+        super::document::emit_conversation(sink, header, messages);
+        Ok(super::document::whole_file_end(req.path))
     }
 }
 
@@ -147,7 +147,7 @@ fn environment_cwd(text: &str) -> Option<String> {
 /// (`cwdOnTaskInitialization`), where Cline keeps it.
 fn history_cwd(task: &Path, task_id: &str) -> Option<String> {
     let history = task.parent()?.parent()?.join("state/taskHistory.json");
-    let doc = super::read_json(&history).ok()?;
+    let doc = super::document::read_json(&history).ok()?;
     let item = doc.as_array()?.iter().find(|i| str_field(i, "id") == Some(task_id))?;
     str_field(item, "cwdOnTaskInitialization").map(str::to_string)
 }
@@ -190,7 +190,7 @@ fn ui_message(item: &Value, n: u64, out: &mut Vec<Message>, sink: &mut dyn Parse
         _ => return,
     };
     if !body.trim().is_empty() {
-        out.push(super::message(role, None, created_at, body));
+        out.push(super::document::message(role, None, created_at, body));
     }
 }
 
@@ -219,7 +219,7 @@ fn api_message(item: &Value, n: u64, out: &mut Vec<Message>, sink: &mut dyn Pars
     }
     for (role, text) in texts {
         if !text.trim().is_empty() {
-            out.push(super::message(role, None, created_at, text));
+            out.push(super::document::message(role, None, created_at, text));
         }
     }
 }

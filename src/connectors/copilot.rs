@@ -56,7 +56,7 @@ impl Connector for CopilotChat {
         let session = if req.path.extension().is_some_and(|e| e == "jsonl") {
             replay(req.path, sink)?
         } else {
-            super::read_json(req.path)?
+            super::document::read_json(req.path)?
         };
         let Some(requests) = session.get("requests").and_then(Value::as_array) else {
             return Err(ParseError::Format {
@@ -81,16 +81,16 @@ impl Connector for CopilotChat {
             }
             let created_at = r.get("timestamp").and_then(time::parse_value);
             if let Some(text) = r.pointer("/message/text").and_then(Value::as_str).filter(|t| !t.trim().is_empty()) {
-                messages.push(super::message(Role::User, None, created_at, text.to_string()));
+                messages.push(super::document::message(Role::User, None, created_at, text.to_string()));
             }
             let reply = response_text(r.get("response"));
             if !reply.trim().is_empty() {
                 let author = str_field(r, "modelId").map(str::to_string).or_else(|| responder.clone());
-                messages.push(super::message(Role::Assistant, author, created_at, reply));
+                messages.push(super::document::message(Role::Assistant, author, created_at, reply));
             }
         }
-        super::emit_conversation(sink, header, messages);
-        Ok(super::whole_file_end(req.path))
+        super::document::emit_conversation(sink, header, messages);
+        Ok(super::document::whole_file_end(req.path))
     }
 }
 

@@ -163,7 +163,7 @@ impl EventsState {
 
 /// Legacy `{history|events|messages|conversation: [...], workspacePath}`.
 fn parse_legacy(path: &Path, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
-    let doc = super::read_json(path)?;
+    let doc = super::document::read_json(path)?;
     let items = ["history", "events", "messages", "conversation"]
         .iter()
         .find_map(|k| doc.get(*k).and_then(Value::as_array))
@@ -185,9 +185,9 @@ fn parse_legacy(path: &Path, sink: &mut dyn ParseSink) -> Result<ParseEnd, Parse
         let text = first_str(item, &["content", "prompt", "result", "output", "text"]).unwrap_or("");
         let created_at = ["time", "timestamp"].iter().find_map(|k| item.get(*k)).and_then(time::parse_value);
         if !text.trim().is_empty() {
-            messages.push(super::message(role, None, created_at, text.to_string()));
+            messages.push(super::document::message(role, None, created_at, text.to_string()));
         }
     }
-    super::emit_conversation(sink, header, messages);
-    Ok(super::whole_file_end(path))
+    super::document::emit_conversation(sink, header, messages);
+    Ok(super::document::whole_file_end(path))
 }

@@ -78,7 +78,7 @@ impl Connector for Cursor {
             let since = previous.as_ref().and_then(|p| p.legacy);
             markers.legacy = legacy_chats(&conn, since, sink, storage_workspace).map_err(err)?;
         }
-        let mut end = super::whole_file_end(path);
+        let mut end = super::document::whole_file_end(path);
         end.resume = Some(serde_json::to_value(&markers).unwrap_or_default());
         Ok(end)
     }
@@ -208,9 +208,9 @@ fn emit(sink: &mut dyn ParseSink, id: &str, data: &Value, bubbles: &[Value], wor
         && let Some(text) = str_field(data, "text")
     {
         // A draft composer with only its input text.
-        messages.push(super::message(Role::User, None, fallback_ts, text.to_string()));
+        messages.push(super::document::message(Role::User, None, fallback_ts, text.to_string()));
     }
-    super::emit_conversation(sink, header, messages);
+    super::document::emit_conversation(sink, header, messages);
 }
 
 /// Bubble `type`: 1 (or "user") is the user; 2, "ai" and anything else the
@@ -245,12 +245,12 @@ fn bubble_messages(b: &Value, fallback_ts: Option<i64>, out: &mut Vec<Message>) 
         text.push_str(&content::tool_call_line(name, tool.get("rawArgs").or_else(|| tool.get("params"))));
     }
     if !text.trim().is_empty() {
-        out.push(super::message(role, author, created_at, text));
+        out.push(super::document::message(role, author, created_at, text));
     }
     if let Some(result) = tool.and_then(|t| t.get("result")).and_then(tool_result)
         && !result.trim().is_empty()
     {
-        out.push(super::message(Role::Tool, None, created_at, result));
+        out.push(super::document::message(Role::Tool, None, created_at, result));
     }
 }
 

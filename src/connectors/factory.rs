@@ -62,7 +62,7 @@ impl Connector for Factory {
 fn settings_model(path: &Path) -> Option<String> {
     let stem = path.file_stem()?.to_string_lossy();
     let settings = path.with_file_name(format!("{stem}.settings.json"));
-    let v = super::read_json(&settings).ok()?;
+    let v = super::document::read_json(&settings).ok()?;
     str_field(&v, "model").map(str::to_string)
 }
 

@@ -76,7 +76,7 @@ impl Connector for OpenCode {
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
-        let mut end = super::whole_file_end(req.path);
+        let mut end = super::document::whole_file_end(req.path);
         if req.path.extension().is_some_and(|e| e == "db") {
             end.resume = Some(parse_db(req.path, req.resume, sink)?);
         } else {
@@ -105,7 +105,7 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn parse_tree(path: &Path, sink: &mut dyn ParseSink) -> Result<(), ParseError> {
-    let session = super::read_json(path)?;
+    let session = super::document::read_json(path)?;
     let storage = storage_of(path).unwrap_or(Path::new("."));
     let sid = str_field(&session, "id")
         .map(str::to_string)
@@ -141,7 +141,7 @@ fn migrated(storage: &Path, sid: &str) -> bool {
 /// A message or part file; a broken one is reported and skipped, the rest
 /// of the session still indexed.
 fn read_member(path: &Path, sink: &mut dyn ParseSink) -> Option<Value> {
-    match super::read_json(path) {
+    match super::document::read_json(path) {
         Ok(v) => Some(v),
         Err(e) => {
             sink.malformed(0, e.to_string());
@@ -201,13 +201,13 @@ fn emit(sink: &mut dyn ParseSink, header: &ConversationHeader, messages: Vec<(Va
         }
         let text = lines.join("\n");
         if !text.trim().is_empty() {
-            out.push(super::message(role, author, created_at, text));
+            out.push(super::document::message(role, author, created_at, text));
         }
         for o in outputs {
-            out.push(super::message(Role::Tool, None, created_at, o));
+            out.push(super::document::message(Role::Tool, None, created_at, o));
         }
     }
-    super::emit_conversation(sink, header.clone(), out);
+    super::document::emit_conversation(sink, header.clone(), out);
 }
 
 /// Reads the database. With `resume` (the sessions' `time_updated` saved by
