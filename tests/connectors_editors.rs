@@ -83,6 +83,16 @@ fn cline_and_roo_code() {
     assert_eq!(msgs[2].3, "release: clean all\n\tstrip build/fw.elf");
     assert!(msgs[3].3.ends_with("größere Builds werden dann inkrementell."));
 
+    // A UI transcript cut off mid-write: the API history is read instead and
+    // the break is reported.
+    let task = sb.home().join(".config/Code/User/globalStorage/saoudrizwan.claude-dev/tasks/1741613400000");
+    std::fs::write(task.join("ui_messages.json"), r#"[{"ts":1741613400000,"type":"say","say":"task","te"#).unwrap();
+    let again = index_no_semantic(&sb);
+    assert_eq!(agent_entry(&again, "cline")["malformed_total"], 1);
+    let m = messages_of(&sb.db(), "1741613400000");
+    assert_eq!(m.len(), 2, "{m:?}");
+    assert_eq!(m[1].1, "I'll start by reading the settings page component.\n[tool: read_file] src/pages/Settings.tsx");
+
     if shared {
         // The simplified sample: role/content records, metadata title. Its
         // API history duplicates the UI transcript and is not read.

@@ -68,7 +68,7 @@ impl Connector for Cline {
         let task_id = task.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let mut header = ConversationHeader { external_id: task_id.clone(), ..Default::default() };
         let mut model = None;
-        if let Ok(meta) = super::document::read_json(&task.join(META)) {
+        if let Some(meta) = read_optional(&task.join(META), sink) {
             // The model most recently used in the task.
             model = meta
                 .get("model_usage")
@@ -86,16 +86,21 @@ impl Connector for Cline {
             header.workspace = history_cwd(task, &task_id);
         }
         let mut messages = Vec::new();
+        // A broken UI transcript falls back to the API history (and is
+        // reported); only when neither can be read is the task unreadable.
+        let mut ui_error = None;
         if req.path.file_name().is_some_and(|n| n == UI) {
-            let doc = super::document::read_json(req.path)?;
-            let Some(items) = doc.as_array() else {
-                return Err(ParseError::Format {
-                    path: req.path.into(),
-                    message: "ui_messages.json is not an array".into(),
-                });
-            };
-            for (i, item) in items.iter().enumerate() {
-                ui_message(item, i as u64 + 1, &mut messages, sink);
+            match super::document::read_json(req.path) {
+                Ok(Value::Array(items)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        ui_message(item, i as u64 + 1, &mut messages, sink);
+                    }
+                }
+                Ok(_) => {
+                    let message = "ui_messages.json is not an array".to_string();
+                    ui_error = Some(ParseError::Format { path: req.path.into(), message });
+                }
+                Err(e) => ui_error = Some(e),
             }
         }
         if messages.is_empty() {
@@ -106,6 +111,12 @@ impl Connector for Cline {
                     api_message(item, i as u64 + 1, &mut messages, sink);
                 }
             }
+        }
+        if let Some(e) = ui_error {
+            if messages.is_empty() {
+                return Err(e);
+            }
+            sink.malformed(0, format!("ui_messages.json: {}", e.reason()));
         }
         for m in messages.iter_mut().filter(|m| m.role == Role::Assistant) {
             m.author = model.clone();
@@ -141,6 +152,22 @@ fn environment_cwd(text: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A side file (task metadata, task history): absent is fine, broken is
+/// reported and otherwise ignored.
+fn read_optional(path: &Path, sink: &mut dyn ParseSink) -> Option<Value> {
+    if !path.exists() {
+        return None;
+    }
+    match super::document::read_json(path) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            sink.malformed(0, format!("{name}: {}", e.reason()));
+            None
+        }
+    }
 }
 
 /// The task's working directory from the extension's `state/taskHistory.json`

@@ -45,7 +45,7 @@ impl Connector for Factory {
             state.external_id = req.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         }
         if state.model.is_none() {
-            state.model = settings_model(req.path);
+            state.model = settings_model(req.path, sink);
         }
         let end =
             super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| state.record(rec, line, offset, sink))?;
@@ -58,12 +58,21 @@ impl Connector for Factory {
     }
 }
 
-/// `model` from the sibling `<session>.settings.json`, when there is one.
-fn settings_model(path: &Path) -> Option<String> {
+/// `model` from the sibling `<session>.settings.json`, when there is one
+/// (a broken one is reported; the session is still read).
+fn settings_model(path: &Path, sink: &mut dyn ParseSink) -> Option<String> {
     let stem = path.file_stem()?.to_string_lossy();
     let settings = path.with_file_name(format!("{stem}.settings.json"));
-    let v = super::document::read_json(&settings).ok()?;
-    str_field(&v, "model").map(str::to_string)
+    if !settings.exists() {
+        return None;
+    }
+    match super::document::read_json(&settings) {
+        Ok(v) => str_field(&v, "model").map(str::to_string),
+        Err(e) => {
+            sink.malformed(0, format!("{stem}.settings.json: {}", e.reason()));
+            None
+        }
+    }
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
