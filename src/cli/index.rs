@@ -70,9 +70,12 @@ pub fn run(global: &GlobalArgs, args: &IndexArgs) -> Result<i32, CliError> {
 
 fn print_human(r: &IndexReport) {
     for a in &r.agents {
+        // With sessions found, the places that hold them; with none, every
+        // place looked (`cass sources` always lists every place).
         let found: Vec<String> = a
             .roots
             .iter()
+            .filter(|root| a.files == 0 || root.files > 0)
             .map(|root| {
                 let state = if root.exists { format!("{} files", root.files) } else { "not found".into() };
                 format!("{} ({state})", root.path.display())
