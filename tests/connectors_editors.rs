@@ -180,7 +180,9 @@ fn copilot_chat_sessions() {
     let report = index_no_semantic(&sb);
     let db = sb.db();
     let c = agent_entry(&report, "copilot");
-    assert_eq!((c["files"].as_u64(), c["malformed_total"].as_u64()), (Some(2), Some(0)));
+    // Two session files and two workspace databases (one without chats).
+    assert_eq!((c["files"].as_u64(), c["malformed_total"].as_u64()), (Some(4), Some(0)));
+    assert_eq!(c["conversations"], 3);
 
     // Flat .json: another extension's request is left out.
     let flat = "0c6f3b2a-5d4e-4f1a-9b8c-7e6d5c4b3a21";
@@ -237,6 +239,54 @@ fn copilot_chat_sessions() {
             ),
         ]
     );
+
+    // The oldest store: sessions under `interactive.sessions` in the
+    // workspace database; no per-request time (the session's is used), the
+    // responder names the author, another provider's session is skipped.
+    let legacy = "b7e2c9d4-1a3f-4e5b-9c8d-7f6e5d4c3b2a";
+    assert_eq!(
+        conversation_row(&db, legacy),
+        conv(
+            "Why does the watchdog reset the board every 8 s?",
+            Some("/home/dev/kiosk-fw"),
+            1706000000000,
+            1706000000000,
+            4
+        )
+    );
+    let copilot = Some("GitHub Copilot");
+    assert_eq!(
+        full_messages(&db, legacy),
+        vec![
+            row("user", None, Some(1706000000000), "Why does the watchdog reset the board every 8 s?"),
+            row(
+                "assistant",
+                copilot,
+                Some(1706000000000),
+                "`wdt_feed()` is only called from the idle task, which starves while `flash_write()` busy-waits. Feed it inside the write loop."
+            ),
+            row("user", None, Some(1706000000000), "Show the change — größer als 4 KiB Seiten?"),
+            row(
+                "assistant",
+                copilot,
+                Some(1706000000000),
+                "Call `wdt_feed()` after each 4 KiB page in `flash_write()`; pages larger than that don't exist on this part."
+            ),
+        ]
+    );
+    let other: i64 = db
+        .query_row("SELECT COUNT(*) FROM conversations WHERE external_id = 'other-provider-1'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(other, 0);
+
+    // VS Code rewrites its state database often; an unrelated key changing
+    // re-reads the database but re-emits no session.
+    let state = sb.home().join(".config/Code/User/workspaceStorage/1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f/state.vscdb");
+    let vscode = rusqlite::Connection::open(&state).unwrap();
+    vscode.execute("INSERT INTO ItemTable VALUES ('workbench.sideBar.width', '300')", []).unwrap();
+    let again = index_no_semantic(&sb);
+    assert_eq!((again["files_parsed"].as_u64(), again["conversations_touched"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(conversation_row(&sb.db(), legacy).4, 4);
 }
 
 #[test]

@@ -16,12 +16,13 @@ fn own_fixtures_index_exactly() {
     let report = sb.json(&["index"]);
     // Claude, Codex and Gemini: 6 files, 6 conversations, 28 messages, 3
     // malformed lines, 1 unterminated last line. The other agents' own
-    // fixtures (checked one by one in tests/connectors.rs) add 13 files, 15
-    // conversations, 65 messages and 3 malformed records; the encrypted
-    // ChatGPT file is found but yields nothing.
-    assert_eq!(report["files_scanned"], 6 + 13);
-    assert_eq!(report["conversations"], 6 + 15);
-    assert_eq!(report["messages"], 28 + 65);
+    // fixtures (checked one by one in tests/connectors_*.rs) add 15 files,
+    // 16 conversations, 69 messages and 3 malformed records; the encrypted
+    // ChatGPT file and a VS Code workspace database without chats are found
+    // but yield nothing.
+    assert_eq!(report["files_scanned"], 6 + 15);
+    assert_eq!(report["conversations"], 6 + 16);
+    assert_eq!(report["messages"], 28 + 69);
     assert_eq!(report["malformed"], 3 + 3);
     assert_eq!(report["partial_tails"], 1);
     let db = sb.db();
