@@ -58,6 +58,11 @@ impl Connector for Cline {
         SourceLayout::WholeFile
     }
 
+    /// `tasks/<id>/<file>`: nothing deeper is a transcript.
+    fn walk_depth(&self) -> usize {
+        1
+    }
+
     fn companions(&self, path: &Path) -> Vec<PathBuf> {
         let Some(task) = path.parent() else { return Vec::new() };
         [UI, API, META].iter().map(|n| task.join(n)).filter(|p| p != path).collect()

@@ -50,6 +50,11 @@ impl Connector for CopilotChat {
         roots
     }
 
+    /// `workspaceStorage/<id>/chatSessions/<session>` is the deepest.
+    fn walk_depth(&self) -> usize {
+        2
+    }
+
     fn is_source(&self, _root: &Path, path: &Path) -> bool {
         let parent = path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
         if path.file_name().is_some_and(|n| n == STATE_DB) {

@@ -31,9 +31,17 @@ impl Connector for Cursor {
         Agent::Cursor
     }
 
+    /// The two storage folders of Cursor's `User/` directory (not all of it:
+    /// its `History/` alone can hold many thousands of files).
     fn roots(&self, env: &AgentEnv) -> Vec<Root> {
         let (base, origin) = env.app_config_dir();
-        vec![Root { path: base.join("Cursor/User"), origin }]
+        let user = base.join("Cursor/User");
+        vec![Root { path: user.join("globalStorage"), origin }, Root { path: user.join("workspaceStorage"), origin }]
+    }
+
+    /// `globalStorage/state.vscdb`, `workspaceStorage/<id>/state.vscdb`.
+    fn walk_depth(&self) -> usize {
+        1
     }
 
     fn is_source(&self, _root: &Path, path: &Path) -> bool {
