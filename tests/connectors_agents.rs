@@ -126,6 +126,14 @@ fn opencode_json_tree_and_sqlite() {
     assert_eq!(m[4], ("user".to_string(), "Now add shell completions (zsh, fish).".to_string()));
     assert_eq!(ids_of(&db, "ses_01JQ8T9Z7P"), child_ids, "the unchanged session kept its rows");
     assert_eq!(conversation_row(&db, main).3, Some(1742700060000));
+    // The broken row of the re-read session is counted once, not twice.
+    assert_eq!(agent_entry(&third, "opencode")["malformed_total"], 1);
+    // Only the other session changes: the first one's broken row, not read
+    // again, is still counted.
+    writer.execute("UPDATE session SET time_updated = 1742700130000 WHERE id = 'ses_01JQ8T9Z7P'", []).unwrap();
+    let fourth = index_no_semantic(&sb);
+    assert_eq!(fourth["conversations_touched"], 1);
+    assert_eq!(agent_entry(&fourth, "opencode")["malformed_total"], 1);
     // --full re-reads everything and comes to the same result.
     let full = sb.json(&["index", "--full", "--no-semantic"]);
     assert_eq!(full["conversations_touched"], 2 + u64::from(shared));

@@ -358,6 +358,29 @@ fn cursor_composers_and_legacy_chats() {
         db.query_row("SELECT COUNT(*) FROM conversations WHERE external_id = 'c-empty'", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 0);
 
+    // Refreshes keep the malformed count exact: the broken composer's report
+    // is replayed when another composer changes, and replaced (not added to)
+    // when it changes itself.
+    let state = sb.home().join(".config/Cursor/User/globalStorage/state.vscdb");
+    let editor = rusqlite::Connection::open(&state).unwrap();
+    let bump = |key: &str, at: i64| {
+        editor
+            .execute(
+                "UPDATE cursorDiskKV SET value = json_set(value, '$.lastUpdatedAt', ?2) WHERE key = ?1",
+                rusqlite::params![key, at],
+            )
+            .unwrap();
+    };
+    bump("composerData:c-inline-0417", 1744900099000);
+    let again = index_no_semantic(&sb);
+    assert_eq!(again["conversations_touched"], 1);
+    assert_eq!(agent_entry(&again, "cursor")["malformed_total"], 1);
+    bump(&format!("composerData:{comp}"), 1745000099000);
+    let third = index_no_semantic(&sb);
+    assert_eq!(third["conversations_touched"], 1);
+    assert_eq!(agent_entry(&third, "cursor")["malformed_total"], 1);
+    assert_eq!(conversation_row(&sb.db(), comp).4, 5);
+
     // The oldest store: chat tabs under one ItemTable key of a per-workspace
     // database, whose folder comes from workspace.json. The empty tab is no
     // conversation; NULL values in cursorDiskKV are ignored.

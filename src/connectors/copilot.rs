@@ -174,8 +174,12 @@ fn parse_state_db(req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<Pa
             let hash = hasher.finish();
             let unchanged = previous.as_ref().and_then(|p| p.get(&id)) == Some(&hash);
             markers.insert(id.clone(), hash);
-            if !unchanged && !emit_session(sink, session, &id, workspace.clone()) {
+            // Checked on every read (the value is parsed whole anyway), so a
+            // refresh reports it again like every other recorded error.
+            if !session.get("requests").is_some_and(Value::is_array) {
                 sink.malformed(0, format!("{LEGACY_KEY}[{i}]: no requests array"));
+            } else if !unchanged {
+                emit_session(sink, session, &id, workspace.clone());
             }
         }
     }

@@ -73,8 +73,10 @@ impl Connector for Cursor {
                 let changed = previous.as_ref().is_none_or(|p| p.composers.get(&id) != Some(&marker));
                 markers.composers.insert(id.clone(), marker);
                 if !changed {
+                    markers.errors.replay(previous.as_ref().map(|p| &p.errors), &id, sink);
                     continue;
                 }
+                let sink = &mut markers.errors.recorder(&id, sink);
                 let Some(data) = kv_json(&conn, &format!("composerData:{id}"), sink).map_err(err)? else {
                     continue;
                 };
@@ -84,7 +86,15 @@ impl Connector for Cursor {
         }
         if !sqlite::columns(&conn, "ItemTable").map_err(err)?.is_empty() {
             let since = previous.as_ref().and_then(|p| p.legacy);
-            markers.legacy = legacy_chats(&conn, since, sink, storage_workspace).map_err(err)?;
+            let hash = {
+                let sink = &mut markers.errors.recorder(LEGACY_CHAT_KEY, sink);
+                legacy_chats(&conn, since, sink, storage_workspace).map_err(err)?
+            };
+            if hash.is_some() && hash == since {
+                // Unchanged: not read again, so its reports are replayed.
+                markers.errors.replay(previous.as_ref().map(|p| &p.errors), LEGACY_CHAT_KEY, sink);
+            }
+            markers.legacy = hash;
         }
         let mut end = super::document::whole_file_end(path);
         end.resume = Some(serde_json::to_value(&markers).unwrap_or_default());
@@ -98,6 +108,8 @@ impl Connector for Cursor {
 struct Markers {
     composers: std::collections::BTreeMap<String, String>,
     legacy: Option<u64>,
+    #[serde(default)]
+    errors: sqlite::ErrorLedger,
 }
 
 impl Markers {

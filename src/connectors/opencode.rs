@@ -216,6 +216,9 @@ fn emit(sink: &mut dyn ParseSink, header: &ConversationHeader, messages: Vec<(Va
 fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Result<Value, ParseError> {
     let previous: Option<std::collections::BTreeMap<String, String>> =
         resume.and_then(|r| r.get("sessions")).and_then(|m| serde_json::from_value(m.clone()).ok());
+    let previous_errors: Option<sqlite::ErrorLedger> =
+        resume.and_then(|r| r.get("errors")).and_then(|m| serde_json::from_value(m.clone()).ok());
+    let mut errors = sqlite::ErrorLedger::default();
     let conn = sqlite::open_readonly(path)?;
     let err = |e| sqlite::error(path, e);
     let cols = sqlite::columns(&conn, "session").map_err(err)?;
@@ -235,12 +238,14 @@ fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Re
             markers.insert(sid.clone(), m);
         }
         if unchanged {
+            errors.replay(previous_errors.as_ref(), &sid, sink);
             continue;
         }
+        let sink = &mut errors.recorder(&sid, sink);
         let messages = db_messages(&conn, &sid, sink).map_err(err)?;
         emit(sink, &session_header(&session, &sid), messages);
     }
-    Ok(serde_json::json!({ "sessions": markers }))
+    Ok(serde_json::json!({ "sessions": markers, "errors": errors }))
 }
 
 /// Session rows as JSON objects, whatever subset of columns this build has.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::ParseError;
+use super::{ParseError, ParseSink};
 
 /// How long a read waits for the owner's write lock before giving up. Short:
 /// the editor must never wait on cass, and cass retries on its next run.
@@ -65,5 +65,51 @@ pub fn text_of(v: rusqlite::types::ValueRef<'_>) -> Option<String> {
         ValueRef::Integer(i) => Some(i.to_string()),
         ValueRef::Real(f) => Some(f.to_string()),
         ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+    }
+}
+
+/// The malformed-record reports of a database source, per conversation,
+/// kept in its resume state. A refresh reads only changed conversations and
+/// the writer clears the source's recorded errors first, so the reports of
+/// unchanged conversations are replayed from here: counts stay exact instead
+/// of piling up or vanishing.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct ErrorLedger(std::collections::BTreeMap<String, Vec<String>>);
+
+impl ErrorLedger {
+    /// Reports again what `previous` recorded for an unchanged conversation.
+    pub fn replay(&mut self, previous: Option<&ErrorLedger>, id: &str, sink: &mut dyn ParseSink) {
+        if let Some(errors) = previous.and_then(|p| p.0.get(id)) {
+            for e in errors {
+                sink.malformed(0, e.clone());
+            }
+            self.0.insert(id.to_string(), errors.clone());
+        }
+    }
+
+    /// A sink for reading conversation `id` that records its reports here.
+    pub fn recorder<'a>(&'a mut self, id: &str, sink: &'a mut dyn ParseSink) -> Recorder<'a> {
+        self.0.remove(id);
+        Recorder { id: id.to_string(), ledger: self, sink }
+    }
+}
+
+/// Forwards everything to the real sink, noting malformed reports.
+pub struct Recorder<'a> {
+    id: String,
+    ledger: &'a mut ErrorLedger,
+    sink: &'a mut dyn ParseSink,
+}
+
+impl ParseSink for Recorder<'_> {
+    fn conversation(&mut self, header: crate::model::ConversationHeader) {
+        self.sink.conversation(header);
+    }
+    fn message(&mut self, message: crate::model::Message) {
+        self.sink.message(message);
+    }
+    fn malformed(&mut self, line: u64, error: String) {
+        self.ledger.0.entry(self.id.clone()).or_default().push(error.clone());
+        self.sink.malformed(line, error);
     }
 }

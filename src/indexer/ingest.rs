@@ -168,8 +168,12 @@ impl<'a> Writer<'a> {
                 db::truncate_source_from(&self.tx, agent, &path, *offset)?;
             }
             // Each conversation the refresh emits is cleared when its header
-            // arrives; the others are left alone.
-            Plan::Refresh { .. } => {}
+            // arrives; the others are left alone. Recorded errors are all
+            // reported again (the connector replays those of conversations
+            // it does not re-read).
+            Plan::Refresh { .. } => {
+                db::clear_errors(&self.tx, &path)?;
+            }
             _ => {
                 db::delete_source(&self.tx, agent, &path)?;
             }
