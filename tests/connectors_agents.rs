@@ -269,6 +269,19 @@ fn aider_sessions_and_appends() {
     assert!(m[2].1.ends_with("Guard it with `{% if price %}`.\nApplied to templates/checkout.html."), "{}", m[2].1);
     assert_eq!(m[3], ("user".to_string(), "merci, ça marche".to_string()));
     assert_eq!(conversation_row(&sb.db(), first).4, 6, "the first session is untouched");
+
+    // A reply with invalid UTF-8 that is still being written: reported once,
+    // even though its block is read again when it grows.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    f.write_all(b"\nDe rien \xff\xfe!\n").unwrap();
+    let third = index_no_semantic(&sb);
+    assert_eq!(agent_entry(&third, "aider")["malformed_total"], 1);
+    f.write_all(b"Bonne journ\xc3\xa9e.\n").unwrap();
+    let fourth = index_no_semantic(&sb);
+    assert_eq!(fourth["files_appended"], 1);
+    assert_eq!(agent_entry(&fourth, "aider")["malformed_total"], 1);
+    let last = messages_of(&sb.db(), second).pop().unwrap();
+    assert_eq!(last, ("assistant".to_string(), "De rien \u{FFFD}\u{FFFD}!\nBonne journée.".to_string()));
 }
 
 #[test]

@@ -164,8 +164,9 @@ impl<'a> Writer<'a> {
         self.cursors[job].began = true;
         let (agent, path) = (self.agent(job), self.path(job));
         match &self.jobs[job].plan {
-            Plan::Tail { offset, .. } => {
+            Plan::Tail { offset, line, .. } => {
                 db::truncate_source_from(&self.tx, agent, &path, *offset)?;
+                db::clear_errors_from(&self.tx, &path, (*line).max(1))?;
             }
             // Each conversation the refresh emits is cleared when its header
             // arrives; the others are left alone. Recorded errors are all

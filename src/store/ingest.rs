@@ -232,6 +232,14 @@ pub fn record_unreadable(conn: &Connection, path: &str, message: &str) -> Result
     Ok(())
 }
 
+/// Forgets the errors recorded for lines at or after `line` of `path`: a
+/// tail read from there reports them again.
+pub fn clear_errors_from(conn: &Connection, path: &str, line: u64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM ingest_errors WHERE path = ?1 AND line >= ?2")?
+        .execute(params![path, line as i64])?;
+    Ok(())
+}
+
 pub fn clear_errors(conn: &Connection, path: &str) -> Result<()> {
     conn.prepare_cached("DELETE FROM ingest_errors WHERE path = ?1")?.execute([path])?;
     Ok(())
