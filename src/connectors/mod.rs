@@ -156,7 +156,8 @@ pub trait ParseSink {
     /// Starts (or updates) a conversation; following messages belong to it.
     fn conversation(&mut self, header: ConversationHeader);
     fn message(&mut self, message: Message);
-    /// A line (1-based; 0 for the whole file) that could not be used.
+    /// A line (1-based) that could not be used; 0 for a record of a
+    /// whole-document or database source (the error names it).
     fn malformed(&mut self, line: u64, error: String);
 }
 
