@@ -134,3 +134,16 @@ fn fixtures_list_every_agent_before_and_after_indexing() {
     let f = agent_entry(&pending, "factory");
     assert_eq!((f["files"].as_u64(), f["files_pending"].as_u64()), (Some(2), Some(1)));
 }
+
+#[test]
+fn answers_while_a_writer_holds_the_lock() {
+    let sb = Sandbox::new();
+    copy_tree(&own_fixtures(), &sb.home());
+    sb.json(&["index", "--no-semantic"]);
+    let _held = cass::lock::WriterLock::acquire(&sb.data().join("cass.lock"), "test").unwrap();
+    let started = std::time::Instant::now();
+    let report = sb.json(&["sources"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(report["indexed"], true);
+    assert_eq!(agent_entry(&report, "factory")["conversations"], 1);
+}
