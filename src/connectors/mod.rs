@@ -35,6 +35,30 @@ use crate::model::{Agent, ConversationHeader, Message};
 pub struct AgentEnv {
     pub home: PathBuf,
     vars: HashMap<String, OsString>,
+    /// Which operating system's conventions locate application data.
+    pub platform: Platform,
+}
+
+/// The operating-system conventions that decide where applications keep
+/// their data. The running one by default; settable so every platform's
+/// locations can be checked anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Linux,
+    MacOs,
+    Windows,
+}
+
+impl Platform {
+    pub fn current() -> Platform {
+        if cfg!(target_os = "macos") {
+            Platform::MacOs
+        } else if cfg!(windows) {
+            Platform::Windows
+        } else {
+            Platform::Linux
+        }
+    }
 }
 
 impl AgentEnv {
@@ -48,12 +72,18 @@ impl AgentEnv {
             .map(PathBuf::from)
             .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()))
             .unwrap_or_else(|| PathBuf::from("/"));
-        AgentEnv { home, vars }
+        AgentEnv { home, vars, platform: Platform::current() }
     }
 
     /// An environment with only a home directory (for tests).
     pub fn with_home(home: impl Into<PathBuf>) -> AgentEnv {
-        AgentEnv { home: home.into(), vars: HashMap::new() }
+        AgentEnv { home: home.into(), vars: HashMap::new(), platform: Platform::current() }
+    }
+
+    /// The same environment, locating application data as `platform` does.
+    pub fn on(mut self, platform: Platform) -> AgentEnv {
+        self.platform = platform;
+        self
     }
 
     pub fn set_var(&mut self, key: &str, value: impl Into<OsString>) {
@@ -65,18 +95,16 @@ impl AgentEnv {
     /// `$XDG_CONFIG_HOME` (default `~/.config`) elsewhere. Editors (VS Code,
     /// Cursor) keep their `User/` directory there.
     pub fn app_config_dir(&self) -> (PathBuf, &'static str) {
-        if cfg!(target_os = "macos") {
-            (self.home.join("Library/Application Support"), "default (macOS)")
-        } else if cfg!(windows) {
-            match self.path_var("APPDATA") {
+        match self.platform {
+            Platform::MacOs => (self.home.join("Library/Application Support"), "default (macOS)"),
+            Platform::Windows => match self.path_var("APPDATA") {
                 Some(dir) => (dir, "APPDATA"),
                 None => (self.home.join("AppData/Roaming"), "default (Windows)"),
-            }
-        } else {
-            match self.path_var("XDG_CONFIG_HOME") {
+            },
+            Platform::Linux => match self.path_var("XDG_CONFIG_HOME") {
                 Some(dir) => (dir, "XDG_CONFIG_HOME"),
                 None => (self.home.join(".config"), "default"),
-            }
+            },
         }
     }
 
@@ -84,7 +112,7 @@ impl AgentEnv {
     /// `~/.local/share`) on Linux, `~/Library/Application Support` on macOS,
     /// `%APPDATA%` on Windows.
     pub fn app_data_dir(&self) -> (PathBuf, &'static str) {
-        if cfg!(target_os = "macos") || cfg!(windows) {
+        if self.platform != Platform::Linux {
             self.app_config_dir()
         } else {
             match self.path_var("XDG_DATA_HOME") {
@@ -241,4 +269,69 @@ pub fn all() -> Vec<Box<dyn Connector>> {
         Box::new(copilot_cli::CopilotCli),
         Box::new(copilot::CopilotChat),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first place each agent is looked for, relative to home.
+    fn first_roots(env: &AgentEnv) -> Vec<(&'static str, String)> {
+        all()
+            .iter()
+            .map(|c| {
+                let root = &c.roots(env)[0];
+                let rel = root.path.strip_prefix(&env.home).unwrap_or(&root.path);
+                (c.agent().slug(), rel.to_string_lossy().replace('\\', "/"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_platform_has_its_locations() {
+        let linux = first_roots(&AgentEnv::with_home("/h").on(Platform::Linux));
+        let mac = first_roots(&AgentEnv::with_home("/h").on(Platform::MacOs));
+        let mut win_env = AgentEnv::with_home("/h").on(Platform::Windows);
+        win_env.set_var("APPDATA", "/h/AppData/Roaming");
+        let win = first_roots(&win_env);
+        let expect = |v: &[(&str, String)], agent: &str, path: &str| {
+            let got = &v.iter().find(|(a, _)| *a == agent).unwrap().1;
+            assert_eq!(got, path, "{agent}");
+        };
+        expect(&linux, "cline", ".config/Code/User/globalStorage/saoudrizwan.claude-dev/tasks");
+        expect(&mac, "cline", "Library/Application Support/Code/User/globalStorage/saoudrizwan.claude-dev/tasks");
+        expect(&win, "cline", "AppData/Roaming/Code/User/globalStorage/saoudrizwan.claude-dev/tasks");
+        expect(&linux, "cursor", ".config/Cursor/User/globalStorage");
+        expect(&mac, "cursor", "Library/Application Support/Cursor/User/globalStorage");
+        expect(&win, "cursor", "AppData/Roaming/Cursor/User/globalStorage");
+        expect(&linux, "opencode", ".local/share/opencode/storage");
+        expect(&mac, "opencode", "Library/Application Support/opencode/storage");
+        expect(&linux, "amp", ".local/share/amp");
+        expect(&mac, "amp", "Library/Application Support/amp");
+        expect(&win, "amp", "AppData/Roaming/amp");
+        expect(&linux, "copilot", ".config/Code/User/workspaceStorage");
+        expect(&mac, "copilot", "Library/Application Support/Code/User/workspaceStorage");
+        // Home-relative everywhere.
+        for v in [&linux, &mac, &win] {
+            expect(v, "chatgpt", "Library/Application Support/com.openai.chat");
+            expect(v, "pi_agent", ".pi/agent/sessions");
+            expect(v, "factory", ".factory/sessions");
+            expect(v, "copilot_cli", ".copilot/session-state");
+        }
+    }
+
+    #[test]
+    fn overrides_replace_defaults() {
+        let mut env = AgentEnv::with_home("/h").on(Platform::Linux);
+        env.set_var("XDG_DATA_HOME", "/data");
+        env.set_var("XDG_CONFIG_HOME", "/conf");
+        env.set_var("PI_CODING_AGENT_DIR", "/pi");
+        env.set_var("OPENCODE_STORAGE_ROOT", "/oc/storage");
+        let roots: HashMap<&str, Vec<Root>> = all().iter().map(|c| (c.agent().slug(), c.roots(&env))).collect();
+        assert_eq!(roots["amp"][0], Root { path: "/data/amp".into(), origin: "XDG_DATA_HOME" });
+        assert_eq!(roots["cursor"][0].path, PathBuf::from("/conf/Cursor/User/globalStorage"));
+        assert_eq!(roots["pi_agent"][0], Root { path: "/pi/sessions".into(), origin: "PI_CODING_AGENT_DIR" });
+        assert_eq!(roots["opencode"][0], Root { path: "/oc/storage".into(), origin: "OPENCODE_STORAGE_ROOT" });
+        assert_eq!(roots["opencode"][1].path, PathBuf::from("/data/opencode"));
+    }
 }
