@@ -103,7 +103,9 @@ impl Connector for Cursor {
 }
 
 /// What a refresh compares against: each composer's change marker, and a
-/// hash of the legacy chat value.
+/// hash of the legacy chat value. Cursor moves a composer's `lastUpdatedAt`
+/// when it writes to the conversation; a bubble row edited without that
+/// would wait for the next move (or `cass index --full`).
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Markers {
     composers: std::collections::BTreeMap<String, String>,
