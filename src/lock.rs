@@ -62,13 +62,22 @@ impl WriterLock {
             .truncate(false)
             .open(path)
             .map_err(|source| LockError::Io { path: path.into(), source })?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(LockError::Busy { path: path.into(), holder: read_holder(path) });
-            }
-            Err(std::fs::TryLockError::Error(source)) => {
-                return Err(LockError::Io { path: path.into(), source });
+        // Readers probe the lock with a momentary shared lock (`status`,
+        // the TUI): retry for a moment so a probe never reads as a writer.
+        let mut tries = 0;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(LockError::Busy { path: path.into(), holder: read_holder(path) });
+                }
+                Err(std::fs::TryLockError::Error(source)) => {
+                    return Err(LockError::Io { path: path.into(), source });
+                }
             }
         }
         let now = crate::time::now_ms();
@@ -127,9 +136,14 @@ pub fn last_index_at(path: &Path) -> Option<i64> {
 /// Rewrites the holder record in place. Best effort: a reader that catches
 /// it half-written sees no holder details, never a wrong lock state.
 fn write_holder(file: &mut File, holder: &LockHolder) {
-    let text = serde_json::to_string(holder).unwrap_or_default();
+    let mut text = serde_json::to_string(holder).unwrap_or_default();
+    // Pad over a longer previous record instead of truncating after the
+    // write: a reader (or a crash) between the two never sees a torn tail.
+    let old = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
+    if old > text.len() {
+        text.extend(std::iter::repeat_n(' ', old - text.len()));
+    }
     let _ = file.seek(SeekFrom::Start(0)).and_then(|_| file.write_all(text.as_bytes()));
-    let _ = file.set_len(text.len() as u64);
 }
 
 /// The current holder, if the lock is held right now (does not take it).

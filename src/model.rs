@@ -10,10 +10,36 @@ pub enum Agent {
     ClaudeCode,
     Codex,
     Gemini,
+    /// Cline and its fork Roo Code (same task-directory format).
+    Cline,
+    OpenCode,
+    Amp,
+    Aider,
+    Cursor,
+    ChatGpt,
+    PiAgent,
+    Factory,
+    CopilotCli,
+    /// GitHub Copilot Chat inside VS Code.
+    Copilot,
 }
 
 impl Agent {
-    pub const ALL: &'static [Agent] = &[Agent::ClaudeCode, Agent::Codex, Agent::Gemini];
+    pub const ALL: &'static [Agent] = &[
+        Agent::ClaudeCode,
+        Agent::Codex,
+        Agent::Gemini,
+        Agent::Cline,
+        Agent::OpenCode,
+        Agent::Amp,
+        Agent::Aider,
+        Agent::Cursor,
+        Agent::ChatGpt,
+        Agent::PiAgent,
+        Agent::Factory,
+        Agent::CopilotCli,
+        Agent::Copilot,
+    ];
 
     /// The stable identifier stored in the database and used on the command line.
     pub fn slug(self) -> &'static str {
@@ -21,6 +47,16 @@ impl Agent {
             Agent::ClaudeCode => "claude_code",
             Agent::Codex => "codex",
             Agent::Gemini => "gemini",
+            Agent::Cline => "cline",
+            Agent::OpenCode => "opencode",
+            Agent::Amp => "amp",
+            Agent::Aider => "aider",
+            Agent::Cursor => "cursor",
+            Agent::ChatGpt => "chatgpt",
+            Agent::PiAgent => "pi_agent",
+            Agent::Factory => "factory",
+            Agent::CopilotCli => "copilot_cli",
+            Agent::Copilot => "copilot",
         }
     }
 
@@ -30,6 +66,16 @@ impl Agent {
             Agent::ClaudeCode => "Claude Code",
             Agent::Codex => "Codex CLI",
             Agent::Gemini => "Gemini CLI",
+            Agent::Cline => "Cline / Roo Code",
+            Agent::OpenCode => "OpenCode",
+            Agent::Amp => "Amp",
+            Agent::Aider => "Aider",
+            Agent::Cursor => "Cursor",
+            Agent::ChatGpt => "ChatGPT desktop",
+            Agent::PiAgent => "Pi-Agent",
+            Agent::Factory => "Factory Droid",
+            Agent::CopilotCli => "Copilot CLI",
+            Agent::Copilot => "Copilot Chat (VS Code)",
         }
     }
 }
@@ -50,6 +96,16 @@ impl FromStr for Agent {
             "claude_code" | "claude" => Agent::ClaudeCode,
             "codex" | "codex_cli" => Agent::Codex,
             "gemini" | "gemini_cli" => Agent::Gemini,
+            "cline" | "roo" | "roo_code" | "roo_cline" => Agent::Cline,
+            "opencode" | "open_code" => Agent::OpenCode,
+            "amp" => Agent::Amp,
+            "aider" => Agent::Aider,
+            "cursor" => Agent::Cursor,
+            "chatgpt" | "chatgpt_desktop" => Agent::ChatGpt,
+            "pi_agent" | "pi" | "omp" => Agent::PiAgent,
+            "factory" | "droid" | "factory_droid" => Agent::Factory,
+            "copilot_cli" => Agent::CopilotCli,
+            "copilot" | "copilot_chat" | "copilot_vscode" => Agent::Copilot,
             _ => {
                 let known: Vec<&str> = Agent::ALL.iter().map(|a| a.slug()).collect();
                 return Err(format!("unknown agent '{s}' (known: {})", known.join(", ")));

@@ -50,6 +50,8 @@ pub struct WriterStatus {
     pub started_at: String,
     pub phase: Option<String>,
     pub last_progress_at: Option<String>,
+    #[serde(skip)]
+    pub last_progress_at_ms: Option<i64>,
 }
 
 impl From<LockHolder> for WriterStatus {
@@ -60,6 +62,7 @@ impl From<LockHolder> for WriterStatus {
             started_at: crate::time::to_rfc3339(h.started_at_ms),
             phase: h.phase,
             last_progress_at: h.progress_at_ms.map(crate::time::to_rfc3339),
+            last_progress_at_ms: h.progress_at_ms,
         }
     }
 }
@@ -119,7 +122,9 @@ pub struct Problem {
 
 /// `cass health`: healthy when the lexical index and every published tier
 /// hold every message of the store, and (with `max_age`) the last index run
-/// is recent enough.
+/// is recent enough or a live `index --watch` keeps it current. While a
+/// writer is mid-run the derived indexes trail the store for a moment; that
+/// is reported as it is.
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
     pub healthy: bool,
@@ -162,7 +167,16 @@ pub fn health(status: Status, max_age_ms: Option<i64>, now_ms: i64) -> Health {
             add("model_missing", "the quality tier is published but its model is not installed".into());
         }
     }
-    match (status.store.last_index_at_ms, max_age_ms) {
+    // A live watcher keeps the index current between its cycles: its
+    // heartbeat (every 10 s) counts as an index run for freshness.
+    let watcher_alive = status
+        .writer
+        .as_ref()
+        .filter(|w| w.command == "index --watch")
+        .and_then(|w| w.last_progress_at_ms)
+        .filter(|&t| now_ms - t < 60_000);
+    let last_index = status.store.last_index_at_ms.max(watcher_alive);
+    match (last_index, max_age_ms) {
         (None, _) => add("never_indexed", "no index run has finished yet".into()),
         (Some(last), Some(age)) if now_ms - last > age => {
             add("stale", format!("the last index run finished {} ago", crate::time::human_duration_ms(now_ms - last)))

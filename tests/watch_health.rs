@@ -60,7 +60,7 @@ impl Watcher {
     fn start(sb: &Sandbox) -> Watcher {
         let child = sb
             .cass()
-            .args(["index", "--watch", "--json"])
+            .args(["index", "--watch", "--json", "--debounce-ms", "100"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -145,12 +145,17 @@ fn a_root_deleted_and_recreated_is_watched_again() {
     w.wait_ready();
     let f = session(&sb, "w2");
     write_session(&f, &[("user", "first appearance of wombatspire")]);
-    assert!(wait_for(&sb, "wombatspire", Duration::from_secs(3)).is_some(), "a root that appeared later");
+    assert!(wait_for(&sb, "wombatspire", Duration::from_secs(5)).is_some(), "a root that appeared later");
 
     std::fs::remove_dir_all(&root).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    write_session(&session(&sb, "w3"), &[("user", "second life of platypusdawn")]);
-    assert!(wait_for(&sb, "platypusdawn", Duration::from_secs(3)).is_some(), "a root that was recreated");
+    let w3 = session(&sb, "w3");
+    write_session(&w3, &[("user", "second life of platypusdawn")]);
+    assert!(wait_for(&sb, "platypusdawn", Duration::from_secs(5)).is_some(), "a root that was recreated");
+    // The recreated directories are watched themselves (new inodes), not
+    // only found by a cycle that something else started.
+    append(&w3, "assistant", "and then came marmotquill");
+    assert!(wait_for(&sb, "marmotquill", Duration::from_secs(5)).is_some(), "an append in the recreated root");
     // History survives the deletion of the agent's files.
     assert_eq!(lexical_hits(&sb, "wombatspire"), 1);
 }

@@ -18,13 +18,13 @@ pub struct IndexArgs {
     #[arg(long)]
     pub full: bool,
     /// Skip the fast-tier semantic backfill that follows ingest.
-    #[arg(long, env = "CASS_NO_SEMANTIC")]
+    #[arg(long, env = "CASS_NO_SEMANTIC", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_semantic: bool,
     /// Keep running: index again whenever a session file changes.
     #[arg(long)]
     pub watch: bool,
     /// With --watch: quiet time before a change is indexed.
-    #[arg(long, value_name = "MS", default_value_t = 200, env = "CASS_WATCH_DEBOUNCE_MS", requires = "watch")]
+    #[arg(long, value_name = "MS", default_value_t = 200, env = "CASS_WATCH_DEBOUNCE_MS")]
     pub debounce_ms: u64,
     /// Print the report as JSON on stdout (with --watch: one line per cycle).
     #[arg(long)]
@@ -59,7 +59,7 @@ pub fn run(global: &GlobalArgs, args: &IndexArgs) -> Result<i32, CliError> {
     } else if !global.quiet {
         print_human(&report);
     }
-    let cancelled = report.semantic.as_ref().is_some_and(|s| s.outcome == "cancelled");
+    let cancelled = report.semantic.as_ref().is_some_and(|s| s.outcome == "cancelled") || super::signal::requested();
     Ok(if cancelled { exit::INTERRUPTED } else { exit::OK })
 }
 
@@ -89,7 +89,7 @@ fn one_pass(
 /// `--watch`: a catch-up pass, then one pass per debounced burst of changes,
 /// until Ctrl-C (exit 130). A failing pass is reported and watching goes on.
 fn watch(global: &GlobalArgs, args: &IndexArgs, data: &DataDir, env: &AgentEnv) -> Result<i32, CliError> {
-    let opts = WatchOptions { debounce: Duration::from_millis(args.debounce_ms), ..WatchOptions::default() };
+    let opts = WatchOptions { debounce: Duration::from_millis(args.debounce_ms) };
     let (_cooperative, stop) = super::signal::Cooperative::begin();
     if !global.quiet && !args.json {
         eprintln!("cass: watching agent sessions (Ctrl-C to stop)");
@@ -128,26 +128,28 @@ fn watch(global: &GlobalArgs, args: &IndexArgs, data: &DataDir, env: &AgentEnv) 
                 e.print(args.json);
             }
         }
-    })
-    .map_err(|e| CliError::new("watch", exit::USAGE, e.to_string()))?;
+    });
     Ok(exit::INTERRUPTED)
 }
 
 fn print_human(r: &IndexReport) {
     for a in &r.agents {
+        // With sessions found, the places that hold them; with none, every
+        // place looked (`cass sources` always lists every place).
         let found: Vec<String> = a
             .roots
             .iter()
+            .filter(|root| a.files == 0 || root.files > 0)
             .map(|root| {
                 let state = if root.exists { format!("{} files", root.files) } else { "not found".into() };
                 format!("{} ({state})", root.path.display())
             })
             .collect();
         if a.files == 0 {
-            eprintln!("{:<12} none found; looked in {}", a.name, found.join(", "));
+            eprintln!("{:<24} none found; looked in {}", a.name, found.join(", "));
         } else {
             eprintln!(
-                "{:<12} {} conversations, {} messages (+{}) from {}",
+                "{:<24} {} conversations, {} messages (+{}) from {}",
                 a.name,
                 a.conversations,
                 a.messages,
@@ -155,11 +157,18 @@ fn print_human(r: &IndexReport) {
                 found.join(", ")
             );
         }
+        if a.malformed_total > 0 {
+            eprintln!("{:<24} {} malformed lines or records skipped (valid ones indexed)", "", a.malformed_total);
+        }
+        for p in &a.unreadable {
+            eprintln!("{:<24} found but unreadable: {}: {}", "", p.path.display(), p.error);
+        }
     }
     if let Some(s) = &r.semantic {
         eprint!("{}", super::semantic::describe(s));
     }
-    for p in &r.unreadable {
+    // Anything not already listed under its agent.
+    for p in r.unreadable.iter().filter(|p| !r.agents.iter().any(|a| a.unreadable.iter().any(|u| u.path == p.path))) {
         eprintln!("cass: {}: {}", p.path.display(), p.error);
     }
     if let Some(lex) = &r.lexical

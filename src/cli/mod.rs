@@ -8,6 +8,7 @@ mod models;
 mod search;
 mod semantic;
 mod signal;
+mod sources;
 mod status;
 mod style;
 mod tui;
@@ -74,6 +75,8 @@ pub enum Command {
     Man(info::ManArgs),
     /// The terminal UI: search as you type (what `cass` alone opens on a terminal).
     Tui,
+    /// Where each agent's sessions are looked for, and what was found there.
+    Sources(sources::SourcesArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -81,9 +84,13 @@ pub fn main() -> i32 {
     // `.env` in the working directory fills in settings the process
     // environment does not already have (dotenv semantics); the config file
     // fills in what is still unset; flags override both.
-    let _ = dotenvy::dotenv();
+    if let Ok(dir) = std::env::current_dir() {
+        // This directory's `.env` only (dotenvy::dotenv would also search
+        // every parent directory).
+        let _ = dotenvy::from_path(dir.join(".env"));
+    }
     if let Err(e) = apply_config_file() {
-        e.print(std::env::args().any(|a| a == "--json"));
+        e.print(std::env::args_os().any(|a| a == "--json"));
         return e.code;
     }
     let cli = match Cli::try_parse() {
@@ -119,6 +126,7 @@ pub fn main() -> i32 {
         Command::Completions(args) => (false, info::completions(&args)),
         Command::Man(args) => (false, info::man(&args)),
         Command::Tui => (false, tui::run(&cli.global)),
+        Command::Sources(args) => (args.json, sources::run(&cli.global, &args)),
     };
     match result {
         Ok(code) => code,

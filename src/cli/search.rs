@@ -37,10 +37,10 @@ pub struct SearchArgs {
     pub offset: usize,
     /// lexical, semantic or hybrid (default: hybrid with the best published
     /// semantic tier, else lexical).
-    #[arg(long, value_enum, env = "CASS_SEARCH_MODE")]
+    #[arg(long, value_enum)]
     pub mode: Option<crate::search::Mode>,
     /// The semantic tier to use (default: quality if published, else fast).
-    #[arg(long, value_enum, env = "CASS_SEARCH_TIER")]
+    #[arg(long, value_enum)]
     pub tier: Option<crate::indexer::semantic::Tier>,
     /// Robot output: one JSON object on stdout (docs/ROBOT.md).
     #[arg(long)]
@@ -69,7 +69,24 @@ pub fn build_request(args: &SearchArgs) -> Result<SearchRequest, CliError> {
     let mut req = SearchRequest::new(&text, filters, args.limit, args.offset).map_err(search_error)?;
     req.mode = args.mode;
     req.tier = args.tier;
+    if req.mode.is_none() && req.tier.is_none() {
+        // Settings (CASS_SEARCH_MODE/TIER, or the config file) are
+        // preferences: used when they can run, else the default and a note.
+        req.mode = preference::<crate::search::Mode>("CASS_SEARCH_MODE")?;
+        req.tier = preference::<crate::indexer::semantic::Tier>("CASS_SEARCH_TIER")?;
+        req.preferred = req.mode.is_some() || req.tier.is_some();
+    }
     Ok(req)
+}
+
+/// A setting's value, checked like the flag it stands in for.
+fn preference<T: clap::ValueEnum>(var: &str) -> Result<Option<T>, CliError> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => T::from_str(v.trim(), true)
+            .map(Some)
+            .map_err(|_| usage(format!("{var}={v} is not a valid value (see `cass search --help`)"))),
+        _ => Ok(None),
+    }
 }
 
 pub(crate) fn search_error(e: SearchError) -> CliError {

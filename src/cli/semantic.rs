@@ -176,7 +176,7 @@ fn backfill(global: &GlobalArgs, data: &DataDir, a: &BackfillArgs) -> Result<i32
     } else if !global.quiet {
         super::write_stdout(&describe(&r))?;
     }
-    Ok(if r.outcome == "cancelled" { exit::INTERRUPTED } else { exit::OK })
+    Ok(if r.outcome == "cancelled" || super::signal::requested() { exit::INTERRUPTED } else { exit::OK })
 }
 
 pub(crate) fn describe(r: &BackfillReport) -> String {

@@ -23,7 +23,10 @@ fn flag() -> &'static Arc<AtomicBool> {
 pub fn install() {
     let result = ctrlc::set_handler(|| {
         if COOPERATIVE.load(Ordering::SeqCst) > 0 && !flag().swap(true, Ordering::SeqCst) {
-            eprintln!("cass: stopping at the next checkpoint (press Ctrl-C again to quit now)");
+            use std::io::Write;
+            // Never panic here (a closed stderr): the thread serves later signals.
+            let _ =
+                writeln!(std::io::stderr(), "cass: stopping at the next checkpoint (press Ctrl-C again to quit now)");
             return;
         }
         // The terminal UI may hold the terminal in raw mode: give it back
@@ -51,4 +54,9 @@ impl Drop for Cooperative {
     fn drop(&mut self) {
         COOPERATIVE.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Whether a signal asked this process to stop (set only while cooperative).
+pub fn requested() -> bool {
+    flag().load(Ordering::SeqCst)
 }

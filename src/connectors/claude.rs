@@ -206,7 +206,7 @@ impl ClaudeState {
 
 /// Splits Anthropic content blocks: tool results become `tool` messages of
 /// their own; everything else flattens into one message of the record's role.
-fn split_blocks(role: Role, blocks: &[Value], out: &mut Vec<(Role, String)>) {
+pub(crate) fn split_blocks(role: Role, blocks: &[Value], out: &mut Vec<(Role, String)>) {
     let (results, rest): (Vec<&Value>, Vec<&Value>) =
         blocks.iter().partition(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"));
     let rest: Vec<Value> = rest.into_iter().cloned().collect();

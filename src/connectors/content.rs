@@ -74,7 +74,8 @@ fn tool_args_summary(args: &Value) -> String {
             _ => truncate_chars(&one_line(s), TOOL_ARG_CHARS),
         };
     }
-    const KEYS: &[&str] = &["command", "cmd", "file_path", "path", "pattern", "query", "url", "description", "prompt"];
+    const KEYS: &[&str] =
+        &["command", "cmd", "file_path", "filePath", "path", "pattern", "query", "url", "description", "prompt"];
     if let Value::Object(map) = args {
         for key in KEYS {
             match map.get(*key) {

@@ -2,11 +2,24 @@
 //! turns one source file into normalized conversations pushed into a
 //! [`ParseSink`]. A connector never touches the store.
 
+pub mod aider;
+pub mod amp;
+pub mod chatgpt;
 pub mod claude;
+pub mod cline;
 pub mod codex;
 pub mod content;
+pub mod copilot;
+pub mod copilot_cli;
+pub mod cursor;
+pub mod document;
+pub mod factory;
 pub mod gemini;
 pub mod lines;
+pub mod opencode;
+pub mod pi_agent;
+pub mod sqlite;
+pub mod vscode;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -22,6 +35,30 @@ use crate::model::{Agent, ConversationHeader, Message};
 pub struct AgentEnv {
     pub home: PathBuf,
     vars: HashMap<String, OsString>,
+    /// Which operating system's conventions locate application data.
+    pub platform: Platform,
+}
+
+/// The operating-system conventions that decide where applications keep
+/// their data. The running one by default; settable so every platform's
+/// locations can be checked anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Linux,
+    MacOs,
+    Windows,
+}
+
+impl Platform {
+    pub fn current() -> Platform {
+        if cfg!(target_os = "macos") {
+            Platform::MacOs
+        } else if cfg!(windows) {
+            Platform::Windows
+        } else {
+            Platform::Linux
+        }
+    }
 }
 
 impl AgentEnv {
@@ -35,16 +72,54 @@ impl AgentEnv {
             .map(PathBuf::from)
             .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()))
             .unwrap_or_else(|| PathBuf::from("/"));
-        AgentEnv { home, vars }
+        AgentEnv { home, vars, platform: Platform::current() }
     }
 
     /// An environment with only a home directory (for tests).
     pub fn with_home(home: impl Into<PathBuf>) -> AgentEnv {
-        AgentEnv { home: home.into(), vars: HashMap::new() }
+        AgentEnv { home: home.into(), vars: HashMap::new(), platform: Platform::current() }
+    }
+
+    /// The same environment, locating application data as `platform` does.
+    pub fn on(mut self, platform: Platform) -> AgentEnv {
+        self.platform = platform;
+        self
     }
 
     pub fn set_var(&mut self, key: &str, value: impl Into<OsString>) {
         self.vars.insert(key.to_string(), value.into());
+    }
+
+    /// Where per-user application state lives on this platform, and why:
+    /// `~/Library/Application Support` on macOS, `%APPDATA%` on Windows,
+    /// `$XDG_CONFIG_HOME` (default `~/.config`) elsewhere. Editors (VS Code,
+    /// Cursor) keep their `User/` directory there.
+    pub fn app_config_dir(&self) -> (PathBuf, &'static str) {
+        match self.platform {
+            Platform::MacOs => (self.home.join("Library/Application Support"), "default (macOS)"),
+            Platform::Windows => match self.path_var("APPDATA") {
+                Some(dir) => (dir, "APPDATA"),
+                None => (self.home.join("AppData/Roaming"), "default (Windows)"),
+            },
+            Platform::Linux => match self.path_var("XDG_CONFIG_HOME") {
+                Some(dir) => (dir, "XDG_CONFIG_HOME"),
+                None => (self.home.join(".config"), "default"),
+            },
+        }
+    }
+
+    /// Where per-user application data lives: `$XDG_DATA_HOME` (default
+    /// `~/.local/share`) on Linux, `~/Library/Application Support` on macOS,
+    /// `%APPDATA%` on Windows.
+    pub fn app_data_dir(&self) -> (PathBuf, &'static str) {
+        if self.platform != Platform::Linux {
+            self.app_config_dir()
+        } else {
+            match self.path_var("XDG_DATA_HOME") {
+                Some(dir) => (dir, "XDG_DATA_HOME"),
+                None => (self.home.join(".local/share"), "default"),
+            }
+        }
     }
 
     /// A non-empty environment variable as a path.
@@ -60,6 +135,12 @@ pub enum SourceLayout {
     AppendOnlyLines,
     /// The file is rewritten as a whole: any change means a full re-parse.
     WholeFile,
+    /// A database holding many conversations, each with its own change
+    /// marker (Cursor's `lastUpdatedAt`, OpenCode's `time_updated`). On a
+    /// change the connector gets back the state it saved last time and
+    /// emits only the conversations that changed; each one emitted replaces
+    /// its earlier version, the others stay as they are.
+    Database,
 }
 
 /// A place an agent may keep sessions, and why cass looks there.
@@ -78,7 +159,8 @@ pub struct ParseRequest<'a> {
     /// Line number of the line at `start_offset` (1 for a full parse).
     pub start_line: u64,
     /// The connector's own state saved at the end of the previous parse of this
-    /// file; present only when `start_offset > 0`.
+    /// file: present for a tail read (`start_offset > 0`) and for a refresh
+    /// of a [`SourceLayout::Database`]; absent for a full read.
     pub resume: Option<&'a Value>,
 }
 
@@ -102,7 +184,8 @@ pub trait ParseSink {
     /// Starts (or updates) a conversation; following messages belong to it.
     fn conversation(&mut self, header: ConversationHeader);
     fn message(&mut self, message: Message);
-    /// A line (1-based; 0 for the whole file) that could not be used.
+    /// A line (1-based) that could not be used; 0 for a record of a
+    /// whole-document or database source (the error names it).
     fn malformed(&mut self, line: u64, error: String);
 }
 
@@ -114,6 +197,31 @@ pub enum ParseError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// The source exists and is the agent's, but its state keeps cass out
+    /// (encrypted, locked by the running agent). Reported, never skipped
+    /// silently; what an earlier run read stays indexed. `retry`: the cause
+    /// may pass by itself (a lock), so the next run reads it again; otherwise
+    /// (encryption) only a change to the file brings it back.
+    #[error("{path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String, retry: bool },
+}
+
+impl ParseError {
+    /// Whether the next run should read the source again even if it has not
+    /// changed. Everything but a permanent condition (encryption) is worth a
+    /// retry: an I/O error or a half-written document may pass.
+    pub fn retry(&self) -> bool {
+        !matches!(self, ParseError::Unreadable { retry: false, .. })
+    }
+
+    /// What went wrong, without the path (reports show the path beside it).
+    pub fn reason(&self) -> String {
+        match self {
+            ParseError::Io { source, .. } => format!("cannot read: {source}"),
+            ParseError::Format { message, .. } => message.clone(),
+            ParseError::Unreadable { reason, .. } => reason.clone(),
+        }
+    }
 }
 
 pub trait Connector: Send + Sync {
@@ -123,10 +231,112 @@ pub trait Connector: Send + Sync {
     /// Whether a file found below `root` is one of this agent's sessions.
     fn is_source(&self, root: &Path, path: &Path) -> bool;
     fn layout(&self, path: &Path) -> SourceLayout;
+    /// Other files whose changes are changes of this source: a SQLite
+    /// database's `-wal` (recent writes sit there until a checkpoint), a Cline
+    /// task's sibling files, an OpenCode session's message and part files.
+    /// Discovery folds their sizes and mtimes into the source's own, so a
+    /// change to any of them re-reads the source.
+    fn companions(&self, _path: &Path) -> Vec<PathBuf> {
+        Vec::new()
+    }
+    /// How many directory levels below a root are walked. Agents whose files
+    /// sit anywhere in a project tree (Aider) use a shallow walk of `$HOME`.
+    fn walk_depth(&self) -> usize {
+        DEFAULT_WALK_DEPTH
+    }
+    /// Whether to walk into a directory below a root. Lets a connector that
+    /// walks `$HOME` stay out of caches, dependency trees and app data.
+    fn descend(&self, _dir: &Path) -> bool {
+        true
+    }
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError>;
 }
 
+/// Directory levels walked below a root unless a connector says otherwise.
+/// A connector at this depth owns its tree: `index --watch` treats any file
+/// change there as possibly relevant.
+pub const DEFAULT_WALK_DEPTH: usize = 12;
+
 /// Every connector cass ships, in report order.
 pub fn all() -> Vec<Box<dyn Connector>> {
-    vec![Box::new(claude::ClaudeCode), Box::new(codex::Codex), Box::new(gemini::Gemini)]
+    vec![
+        Box::new(claude::ClaudeCode),
+        Box::new(codex::Codex),
+        Box::new(gemini::Gemini),
+        Box::new(cline::Cline),
+        Box::new(opencode::OpenCode),
+        Box::new(amp::Amp),
+        Box::new(aider::Aider),
+        Box::new(cursor::Cursor),
+        Box::new(chatgpt::ChatGpt),
+        Box::new(pi_agent::PiAgent),
+        Box::new(factory::Factory),
+        Box::new(copilot_cli::CopilotCli),
+        Box::new(copilot::CopilotChat),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first place each agent is looked for, relative to home.
+    fn first_roots(env: &AgentEnv) -> Vec<(&'static str, String)> {
+        all()
+            .iter()
+            .map(|c| {
+                let root = &c.roots(env)[0];
+                let rel = root.path.strip_prefix(&env.home).unwrap_or(&root.path);
+                (c.agent().slug(), rel.to_string_lossy().replace('\\', "/"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_platform_has_its_locations() {
+        let linux = first_roots(&AgentEnv::with_home("/h").on(Platform::Linux));
+        let mac = first_roots(&AgentEnv::with_home("/h").on(Platform::MacOs));
+        let mut win_env = AgentEnv::with_home("/h").on(Platform::Windows);
+        win_env.set_var("APPDATA", "/h/AppData/Roaming");
+        let win = first_roots(&win_env);
+        let expect = |v: &[(&str, String)], agent: &str, path: &str| {
+            let got = &v.iter().find(|(a, _)| *a == agent).unwrap().1;
+            assert_eq!(got, path, "{agent}");
+        };
+        expect(&linux, "cline", ".config/Code/User/globalStorage/saoudrizwan.claude-dev/tasks");
+        expect(&mac, "cline", "Library/Application Support/Code/User/globalStorage/saoudrizwan.claude-dev/tasks");
+        expect(&win, "cline", "AppData/Roaming/Code/User/globalStorage/saoudrizwan.claude-dev/tasks");
+        expect(&linux, "cursor", ".config/Cursor/User/globalStorage");
+        expect(&mac, "cursor", "Library/Application Support/Cursor/User/globalStorage");
+        expect(&win, "cursor", "AppData/Roaming/Cursor/User/globalStorage");
+        expect(&linux, "opencode", ".local/share/opencode/storage");
+        expect(&mac, "opencode", "Library/Application Support/opencode/storage");
+        expect(&linux, "amp", ".local/share/amp");
+        expect(&mac, "amp", "Library/Application Support/amp");
+        expect(&win, "amp", "AppData/Roaming/amp");
+        expect(&linux, "copilot", ".config/Code/User/workspaceStorage");
+        expect(&mac, "copilot", "Library/Application Support/Code/User/workspaceStorage");
+        // Home-relative everywhere.
+        for v in [&linux, &mac, &win] {
+            expect(v, "chatgpt", "Library/Application Support/com.openai.chat");
+            expect(v, "pi_agent", ".pi/agent/sessions");
+            expect(v, "factory", ".factory/sessions");
+            expect(v, "copilot_cli", ".copilot/session-state");
+        }
+    }
+
+    #[test]
+    fn overrides_replace_defaults() {
+        let mut env = AgentEnv::with_home("/h").on(Platform::Linux);
+        env.set_var("XDG_DATA_HOME", "/data");
+        env.set_var("XDG_CONFIG_HOME", "/conf");
+        env.set_var("PI_CODING_AGENT_DIR", "/pi");
+        env.set_var("OPENCODE_STORAGE_ROOT", "/oc/storage");
+        let roots: HashMap<&str, Vec<Root>> = all().iter().map(|c| (c.agent().slug(), c.roots(&env))).collect();
+        assert_eq!(roots["amp"][0], Root { path: "/data/amp".into(), origin: "XDG_DATA_HOME" });
+        assert_eq!(roots["cursor"][0].path, PathBuf::from("/conf/Cursor/User/globalStorage"));
+        assert_eq!(roots["pi_agent"][0], Root { path: "/pi/sessions".into(), origin: "PI_CODING_AGENT_DIR" });
+        assert_eq!(roots["opencode"][0], Root { path: "/oc/storage".into(), origin: "OPENCODE_STORAGE_ROOT" });
+        assert_eq!(roots["opencode"][1].path, PathBuf::from("/data/opencode"));
+    }
 }

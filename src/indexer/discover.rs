@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use crate::connectors::{AgentEnv, Connector, Root, SourceLayout};
 use crate::store::ingest::FileState;
 
-/// Deepest directory level walked below an agent root.
-const MAX_DEPTH: usize = 12;
 /// Bytes hashed at the head of a file to notice a rewrite.
 pub const HEAD_BYTES: u64 = 4096;
 
@@ -50,16 +48,19 @@ pub fn discover(
             if exists {
                 walk(
                     &path,
-                    0,
+                    conn.walk_depth(),
+                    &|dir: &Path| conn.descend(dir),
                     &mut |file: &Path, meta: &fs::Metadata| {
                         if conn.is_source(&path, file) && seen.insert(file.to_path_buf()) {
-                            found.push(Candidate {
+                            let mut c = Candidate {
                                 connector: ci,
                                 path: file.to_path_buf(),
                                 size: meta.len(),
                                 mtime_ns: mtime_ns(meta),
                                 inode: inode(meta),
-                            });
+                            };
+                            fold_companions(&mut c, &conn.companions(file));
+                            found.push(c);
                         }
                     },
                     problems,
@@ -72,15 +73,51 @@ pub fn discover(
     (reports, found)
 }
 
+/// The directories discovery walks below `root` (the root included), by the
+/// same rules: at most `depth` levels, only where `descend` agrees, never
+/// through a symlink. `cass index --watch` watches exactly these.
+pub fn dirs_below(root: &Path, depth: usize, descend: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut out = vec![root.to_path_buf()];
+    let mut stack = vec![(root.to_path_buf(), depth)];
+    while let Some((dir, left)) = stack.pop() {
+        if left == 0 {
+            continue;
+        }
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) && descend(&e.path()) {
+                out.push(e.path());
+                stack.push((e.path(), left - 1));
+            }
+        }
+    }
+    out
+}
+
+/// Folds companion files (a `-wal`, a task's sibling files) into the
+/// candidate's change signal: sizes add up, the newest mtime wins, so any
+/// change to any of them changes the candidate. Missing and empty companions
+/// hold nothing and count for nothing (a reader of a WAL database leaves an
+/// empty `-wal` behind, which must not look like a change).
+fn fold_companions(c: &mut Candidate, companions: &[PathBuf]) {
+    for p in companions {
+        if let Ok(meta) = fs::metadata(p)
+            && meta.len() > 0
+        {
+            c.size += meta.len();
+            c.mtime_ns = c.mtime_ns.max(mtime_ns(&meta));
+        }
+    }
+}
+
+/// Walks `dir`, descending at most `depth_left` more levels.
 fn walk(
     dir: &Path,
-    depth: usize,
+    depth_left: usize,
+    descend: &dyn Fn(&Path) -> bool,
     on_file: &mut dyn FnMut(&Path, &fs::Metadata),
     problems: &mut Vec<(PathBuf, String)>,
 ) {
-    if depth > MAX_DEPTH {
-        return;
-    }
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -94,7 +131,9 @@ fn walk(
         let path = entry.path();
         let Ok(ft) = entry.file_type() else { continue };
         if ft.is_dir() {
-            walk(&path, depth + 1, on_file, problems);
+            if depth_left > 0 && descend(&path) {
+                walk(&path, depth_left - 1, descend, on_file, problems);
+            }
         } else if ft.is_file() {
             match entry.metadata() {
                 Ok(meta) => on_file(&path, &meta),
@@ -126,6 +165,9 @@ pub enum Plan {
     Full,
     /// Parse only what was appended after the stored offset.
     Tail { offset: u64, line: u64, resume: Option<String> },
+    /// Re-read a database: the connector emits only conversations changed
+    /// since the state it saved, and each replaces its earlier version.
+    Refresh { resume: Option<String> },
 }
 
 /// Decides how to read a candidate given what the store remembers of it.
@@ -143,6 +185,9 @@ pub fn plan(c: &Candidate, layout: SourceLayout, prev: Option<&FileState>, full:
         && head_hash(&c.path, prev.offset.min(HEAD_BYTES)).ok() == Some(prev.head_hash)
     {
         return Plan::Tail { offset: prev.offset, line: prev.next_line, resume: prev.resume.clone() };
+    }
+    if layout == SourceLayout::Database && prev.resume.is_some() {
+        return Plan::Refresh { resume: prev.resume.clone() };
     }
     Plan::Full
 }

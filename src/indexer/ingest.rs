@@ -92,6 +92,7 @@ pub fn run(
                     Plan::Tail { offset, line, resume } => {
                         (*offset, *line, resume.as_deref().and_then(|r| serde_json::from_str(r).ok()))
                     }
+                    Plan::Refresh { resume } => (0, 1, resume.as_deref().and_then(|r| serde_json::from_str(r).ok())),
                     _ => (0, 1, None),
                 };
                 let req = ParseRequest { path: &job.candidate.path, start_offset, start_line, resume: resume.as_ref() };
@@ -164,8 +165,16 @@ impl<'a> Writer<'a> {
         self.cursors[job].began = true;
         let (agent, path) = (self.agent(job), self.path(job));
         match &self.jobs[job].plan {
-            Plan::Tail { offset, .. } => {
+            Plan::Tail { offset, line, .. } => {
                 db::truncate_source_from(&self.tx, agent, &path, *offset)?;
+                db::clear_errors_from(&self.tx, &path, (*line).max(1))?;
+            }
+            // Each conversation the refresh emits is cleared when its header
+            // arrives; the others are left alone. Recorded errors are all
+            // reported again (the connector replays those of conversations
+            // it does not re-read).
+            Plan::Refresh { .. } => {
+                db::clear_errors(&self.tx, &path)?;
             }
             _ => {
                 db::delete_source(&self.tx, agent, &path)?;
@@ -179,6 +188,11 @@ impl<'a> Writer<'a> {
             Event::Header(job, header) => {
                 self.begin(job)?;
                 let (agent, path) = (self.agent(job), self.path(job));
+                if matches!(self.jobs[job].plan, Plan::Refresh { .. })
+                    && !self.cursors[job].conversations.contains_key(&header.external_id)
+                {
+                    db::clear_conversation(&self.tx, agent, &path, &header.external_id)?;
+                }
                 let (id, next) = db::upsert_conversation(&self.tx, agent, &path, &header)?;
                 let cur = &mut self.cursors[job];
                 if !cur.conversations.contains_key(&header.external_id) {
@@ -240,11 +254,33 @@ impl<'a> Writer<'a> {
                 self.cursors[job].outcome.partial_tail = end.partial_tail;
             }
             Err(e) => {
-                // Unreadable now: say so (once per path), keep what an earlier
-                // run read from it, and try again next run.
+                // Unreadable now: say so (once per path) and keep what an
+                // earlier run read from it. A passing cause (a lock) forgets
+                // the file's state so the next run reads it again in full; a
+                // lasting one (encryption) remembers it, so it is skipped
+                // until the file changes.
                 db::clear_errors(&self.tx, &path)?;
-                db::record_error(&self.tx, &path, 0, &e.to_string())?;
-                self.cursors[job].outcome.unreadable = Some(e.to_string());
+                db::record_unreadable(&self.tx, &path, &e.reason())?;
+                if e.retry() {
+                    db::forget_file_state(&self.tx, &path)?;
+                } else {
+                    let c = &self.jobs[job].candidate;
+                    db::save_file_state(
+                        &self.tx,
+                        &db::FileState {
+                            path: path.clone(),
+                            agent: agent.to_string(),
+                            size: c.size,
+                            mtime_ns: c.mtime_ns,
+                            inode: c.inode,
+                            head_hash: head_hash(&c.path, c.size.min(HEAD_BYTES)).unwrap_or(0),
+                            offset: 0,
+                            next_line: 1,
+                            resume: None,
+                        },
+                    )?;
+                }
+                self.cursors[job].outcome.unreadable = Some(e.reason());
             }
         }
         Ok(())

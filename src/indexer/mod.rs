@@ -4,6 +4,7 @@
 pub mod discover;
 pub mod ingest;
 pub mod semantic;
+pub mod sources;
 pub mod watch;
 
 use std::path::PathBuf;
@@ -37,6 +38,11 @@ pub struct AgentReport {
     /// Totals in the store after this run.
     pub conversations: i64,
     pub messages: i64,
+    /// Bad lines or records recorded against its files so far (this run's
+    /// `malformed` plus earlier runs' still standing).
+    pub malformed_total: i64,
+    /// Sources found but not readable (encrypted, locked, unlistable), with the reason.
+    pub unreadable: Vec<Problem>,
 }
 
 /// The summary of one `cass index` run (also its `--json` output).
@@ -113,10 +119,12 @@ pub fn run_ingest(
     };
 
     let totals = query::agent_totals(store.conn())?;
+    let health = sources::agent_health(&root_reports, &candidates, &problems, &query::source_errors(store.conn())?);
     let mut agents: Vec<AgentReport> = connectors
         .iter()
         .zip(root_reports)
-        .map(|(c, roots)| {
+        .zip(health)
+        .map(|((c, roots), health)| {
             let t = totals.iter().find(|t| t.agent == c.agent().slug());
             AgentReport {
                 agent: c.agent().slug(),
@@ -128,6 +136,8 @@ pub fn run_ingest(
                 malformed: 0,
                 conversations: t.map_or(0, |t| t.conversations),
                 messages: t.map_or(0, |t| t.messages),
+                malformed_total: health.malformed,
+                unreadable: health.unreadable,
             }
         })
         .collect();

@@ -64,6 +64,9 @@ pub struct SearchRequest {
     pub mode: Option<Mode>,
     /// `None`: the best published tier (quality, then fast).
     pub tier: Option<Tier>,
+    /// `mode` and `tier` are preferences (from settings), not demands: when
+    /// they cannot run, search as if neither were given and say why.
+    pub preferred: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +99,7 @@ impl SearchRequest {
             offset,
             mode: None,
             tier: None,
+            preferred: false,
         })
     }
 }
@@ -200,6 +204,18 @@ impl Searcher {
     /// Decides mode and tier. An explicit mode or tier that cannot run is an
     /// error; only the default falls back, and says so.
     fn resolve(&self, req: &SearchRequest) -> Result<Resolved, SearchError> {
+        match self.resolve_as_asked(req) {
+            Err(SearchError::Tier(e)) if req.preferred => {
+                let fallback = SearchRequest { mode: None, tier: None, preferred: false, ..req.clone() };
+                let (mode, tier, note) = self.resolve_as_asked(&fallback)?;
+                let why = format!("the configured mode or tier cannot run ({e})");
+                Ok((mode, tier, Some(note.map_or(why.clone(), |n| format!("{why}; {n}")))))
+            }
+            other => other,
+        }
+    }
+
+    fn resolve_as_asked(&self, req: &SearchRequest) -> Result<Resolved, SearchError> {
         match (req.mode, req.tier) {
             (Some(Mode::Lexical), _) => Ok((Mode::Lexical, None, None)),
             (mode, Some(t)) => Ok((mode.unwrap_or(Mode::Hybrid), Some(self.tier(t)?), None)),

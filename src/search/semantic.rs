@@ -28,12 +28,31 @@ pub enum TierError {
     NotPublished(&'static str),
     #[error("the {tier} tier cannot be searched: {message}")]
     Unavailable { tier: &'static str, message: String },
+    /// A listed segment vanished: a writer merged or republished the tier.
+    #[error("{0}")]
+    SegmentGone(String),
 }
 
 impl LoadedTier {
     /// Opens a tier's published state. Searches read only this: a running
     /// backfill's staging file and checkpoints are invisible until publish.
     pub fn open(data: &DataDir, tier: Tier) -> Result<LoadedTier, TierError> {
+        // A writer may publish or merge between reading the manifest and
+        // opening its segments, deleting files the old manifest listed:
+        // read the new manifest and try again.
+        let mut attempt = 0;
+        loop {
+            match Self::open_once(data, tier) {
+                Err(TierError::SegmentGone(_)) if attempt < 5 => attempt += 1,
+                Err(TierError::SegmentGone(message)) => {
+                    return Err(TierError::Unavailable { tier: tier.name(), message });
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(data: &DataDir, tier: Tier) -> Result<LoadedTier, TierError> {
         let dir = tier.dir(data);
         let unavailable = |message: String| TierError::Unavailable { tier: tier.name(), message };
         let manifest = match Manifest::load(&dir) {
@@ -54,9 +73,17 @@ impl LoadedTier {
         let segments = manifest
             .segments
             .iter()
-            .map(|s| Segment::open(&seg_dir.join(&s.file)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map(|s| {
+                let path = seg_dir.join(&s.file);
+                Segment::open(&path).map_err(|e| {
+                    if path.exists() {
+                        unavailable(e.to_string())
+                    } else {
+                        TierError::SegmentGone(format!("{} was replaced while it was opened", path.display()))
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(LoadedTier { tier, manifest, segments, embedder })
     }
 

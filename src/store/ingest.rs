@@ -71,6 +71,12 @@ pub fn save_file_state(conn: &Connection, fs: &FileState) -> Result<()> {
     Ok(())
 }
 
+/// Forgets what was known of a source file, so the next run reads it in full.
+pub fn forget_file_state(conn: &Connection, path: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM file_state WHERE path = ?1")?.execute([path])?;
+    Ok(())
+}
+
 /// Removes every conversation read from `path` (a full re-parse follows).
 /// Returns how many messages went away.
 pub fn delete_source(conn: &Connection, agent: &str, path: &str) -> Result<usize> {
@@ -87,6 +93,22 @@ pub fn delete_source(conn: &Connection, agent: &str, path: &str) -> Result<usize
     conn.prepare_cached("DELETE FROM conversations WHERE agent = ?1 AND source_path = ?2")?.execute([agent, path])?;
     conn.prepare_cached("DELETE FROM ingest_errors WHERE path = ?1")?.execute([path])?;
     Ok(removed as usize)
+}
+
+/// Empties one conversation of a source (a database refresh re-emits it
+/// whole); its row, id and explicit title stay.
+pub fn clear_conversation(conn: &Connection, agent: &str, path: &str, external_id: &str) -> Result<()> {
+    let id: Option<i64> = conn
+        .prepare_cached("SELECT id FROM conversations WHERE agent = ?1 AND source_path = ?2 AND external_id = ?3")?
+        .query_row([agent, path, external_id], |r| r.get(0))
+        .optional()?;
+    let Some(id) = id else { return Ok(()) };
+    let n = conn.prepare_cached("DELETE FROM messages WHERE conversation_id = ?1")?.execute([id])?;
+    if n > 0 {
+        conn.prepare_cached("INSERT OR IGNORE INTO lexical_dirty (conversation_id) VALUES (?1)")?.execute([id])?;
+        refresh_conversation_stats(conn, id)?;
+    }
+    Ok(())
 }
 
 /// Drops messages from lines at or after `offset` of `path`: left behind by
@@ -195,6 +217,26 @@ pub fn prune_empty_conversations(conn: &Connection) -> Result<usize> {
 pub fn record_error(conn: &Connection, path: &str, line: u64, message: &str) -> Result<()> {
     conn.prepare_cached("INSERT INTO ingest_errors (path, line, message, recorded_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![path, line as i64, message, now_ms()])?;
+    Ok(())
+}
+
+/// The `ingest_errors.line` of a source that could not be read at all
+/// (unreadable, encrypted, locked) as opposed to a bad line or record in it
+/// (line ≥ 1, or 0 for a record of a whole-document file).
+pub const UNREADABLE_LINE: i64 = -1;
+
+/// Records that a source could not be read at all, and why.
+pub fn record_unreadable(conn: &Connection, path: &str, message: &str) -> Result<()> {
+    conn.prepare_cached("INSERT INTO ingest_errors (path, line, message, recorded_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![path, UNREADABLE_LINE, message, now_ms()])?;
+    Ok(())
+}
+
+/// Forgets the errors recorded for lines at or after `line` of `path`: a
+/// tail read from there reports them again.
+pub fn clear_errors_from(conn: &Connection, path: &str, line: u64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM ingest_errors WHERE path = ?1 AND line >= ?2")?
+        .execute(params![path, line as i64])?;
     Ok(())
 }
 

@@ -24,6 +24,31 @@ pub fn agent_totals(conn: &Connection) -> Result<Vec<AgentTotals>> {
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
+/// What the store recorded against one source file: bad lines or records,
+/// and (when the last attempt failed as a whole) why it could not be read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceErrors {
+    pub malformed: i64,
+    pub unreadable: Option<String>,
+}
+
+/// Recorded errors per source path.
+pub fn source_errors(conn: &Connection) -> Result<std::collections::HashMap<String, SourceErrors>> {
+    let mut stmt = conn.prepare("SELECT path, line, message FROM ingest_errors ORDER BY id")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?;
+    let mut out: std::collections::HashMap<String, SourceErrors> = Default::default();
+    for row in rows {
+        let (path, line, message) = row?;
+        let e = out.entry(path).or_default();
+        if line == super::ingest::UNREADABLE_LINE {
+            e.unreadable = Some(message);
+        } else {
+            e.malformed += 1;
+        }
+    }
+    Ok(out)
+}
+
 const CONV_COLS: &str = "id, agent, external_id, source_path, title, workspace, started_at, ended_at, message_count";
 
 fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {

@@ -31,6 +31,15 @@ impl Sandbox {
             "CODEX_HOME",
             "GEMINI_HOME",
             "GEMINI_DIR",
+            "PI_CODING_AGENT_DIR",
+            "OPENCODE_STORAGE_ROOT",
+            "OPENCODE_SQLITE_DB",
+            "CASS_AIDER_DATA_ROOT",
+            "CHATGPT_ENCRYPTION_KEY",
+            "COPILOT_HOME",
+            "XDG_CONFIG_HOME",
+            "XDG_DATA_HOME",
+            "APPDATA",
             "CASS_SEMANTIC_PROGRESS_JSONL",
             "RUST_LOG",
             "NO_COLOR",
@@ -117,6 +126,75 @@ pub fn install_shared(home: &Path, shared: &Path) {
     let proj = home.join(".claude/projects/-home-dev-project");
     copy_tree(&shared.join("edge_cases"), &proj);
     copy_tree(&shared.join("malformed"), &proj);
+}
+
+/// A message as `full_messages` returns it.
+pub type Row = (String, Option<String>, Option<i64>, String);
+
+pub fn row(role: &str, author: Option<&str>, ts: Option<i64>, content: &str) -> Row {
+    (role.into(), author.map(Into::into), ts, content.into())
+}
+
+/// (title, workspace, started_at, ended_at, message_count), as `conversation_row` returns it.
+pub type Conv = (Option<String>, Option<String>, Option<i64>, Option<i64>, i64);
+
+pub fn conv(title: &str, workspace: Option<&str>, started: i64, ended: i64, n: i64) -> Conv {
+    (Some(title.into()), workspace.map(Into::into), Some(started), Some(ended), n)
+}
+
+/// Indexes the sandbox without the semantic backfill.
+pub fn index_no_semantic(sb: &Sandbox) -> serde_json::Value {
+    sb.json(&["index", "--no-semantic"])
+}
+
+/// Copies `../shared/fixtures/<from>` to `home/<to>`; false (and nothing
+/// copied) where ../shared is absent.
+pub fn copy_shared(sb: &Sandbox, from: &str, to: &str) -> bool {
+    match shared_fixtures() {
+        Some(shared) => {
+            copy_tree(&shared.join(from), &sb.home().join(to));
+            true
+        }
+        None => false,
+    }
+}
+
+/// Copies `own_fixtures()/<rel>` to the same place in `home`.
+pub fn install_own(home: &Path, rel: &str) {
+    let from = own_fixtures().join(rel);
+    if from.is_dir() {
+        copy_tree(&from, &home.join(rel));
+    } else {
+        std::fs::create_dir_all(home.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(&from, home.join(rel)).unwrap();
+    }
+}
+
+/// (role, author, created_at, content) of each message of a conversation.
+pub fn full_messages(
+    db: &rusqlite::Connection,
+    external_id: &str,
+) -> Vec<(String, Option<String>, Option<i64>, String)> {
+    let mut stmt = db
+        .prepare(
+            "SELECT m.role, m.author, m.created_at, m.content FROM messages m
+             JOIN conversations c ON c.id = m.conversation_id WHERE c.external_id = ?1 ORDER BY m.ordinal",
+        )
+        .unwrap();
+    stmt.query_map([external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The per-agent entry of an index or sources report.
+pub fn agent_entry<'a>(report: &'a serde_json::Value, agent: &str) -> &'a serde_json::Value {
+    report["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == agent)
+        .unwrap_or_else(|| panic!("no agent {agent} in {report}"))
 }
 
 /// Rows of (role, content) of the conversation with this external id.

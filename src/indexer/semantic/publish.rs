@@ -129,27 +129,28 @@ pub fn compact(store: &Store, dir: &Path, tier: super::Tier) -> Result<CompactRe
     })
 }
 
-/// Small segments (below this many rows, or a sixteenth of the tier) are
-/// merged once [`SMALL_SEGMENTS_MAX`] of them pile up.
-const SMALL_SEGMENT_ROWS: u64 = 65_536;
-const SMALL_SEGMENTS_MAX: usize = 8;
+/// Segments are merged by size class (rows, in powers of eight): once this
+/// many share a class they become one segment of the next class up.
+const SEGMENTS_PER_CLASS: usize = 8;
 
 /// Keeps frequent small publishes (`cass index --watch`, many incremental
-/// runs) from piling up segments: once enough small segments exist they are
-/// merged into one. Each row is rewritten a bounded number of times, as in
-/// a log-structured merge. Returns what was merged, if anything.
+/// runs) from piling up segments, as a log-structured merge does: segments
+/// are grouped by size class (⌊log₈ rows⌋) and a class holding
+/// [`SEGMENTS_PER_CLASS`] of them is merged into one, so a row is rewritten
+/// about once per class it climbs — O(log n) times — and a tier keeps at
+/// most 7 segments per class. Returns what was merged, if anything.
 pub fn merge_small_segments(
     store: &Store,
     dir: &Path,
     tier: super::Tier,
 ) -> Result<Option<CompactReport>, BackfillError> {
     let Some(mut manifest) = Manifest::load(dir)? else { return Ok(None) };
-    let total: u64 = manifest.segments.iter().map(|s| s.rows).sum();
-    let small = SMALL_SEGMENT_ROWS.max(total / 16);
-    let pick: Vec<usize> = (0..manifest.segments.len()).filter(|&i| manifest.segments[i].rows < small).collect();
-    if pick.len() < SMALL_SEGMENTS_MAX {
-        return Ok(None);
+    let class = |rows: u64| rows.max(1).ilog(8);
+    let mut by_class: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+    for (i, s) in manifest.segments.iter().enumerate() {
+        by_class.entry(class(s.rows)).or_default().push(i);
     }
+    let Some(pick) = by_class.into_values().find(|v| v.len() >= SEGMENTS_PER_CLASS) else { return Ok(None) };
     let before = manifest.segments.len();
     let (rows_before, rows_after) = merge(store, dir, &mut manifest, &pick)?;
     Ok(Some(CompactReport {
@@ -166,6 +167,9 @@ pub fn merge_small_segments(
 /// of their live rows, committed by the manifest write like a publish.
 /// Returns (rows before, rows after).
 fn merge(store: &Store, dir: &Path, manifest: &mut Manifest, pick: &[usize]) -> Result<(u64, u64), BackfillError> {
+    if pick.is_empty() {
+        return Ok((0, 0));
+    }
     let segs = segment_dir(dir);
     let opened: Vec<Segment> =
         pick.iter().map(|&i| Segment::open(&segs.join(&manifest.segments[i].file))).collect::<Result<_, _>>()?;

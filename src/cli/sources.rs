@@ -1,0 +1,59 @@
+//! `cass sources`: where cass looks for each agent, what it finds there, and
+//! what the index holds — including what it found but could not read. A
+//! reader: it walks the roots and reads the store, never indexes, never
+//! takes the writer lock.
+
+use clap::Args;
+
+use super::{CliError, GlobalArgs, exit};
+use crate::config::DataDir;
+use crate::connectors::AgentEnv;
+use crate::indexer::sources::{SourcesReport, survey};
+
+#[derive(Debug, Args)]
+pub struct SourcesArgs {
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(global: &GlobalArgs, args: &SourcesArgs) -> Result<i32, CliError> {
+    let data =
+        DataDir::resolve(global.data_dir.clone()).map_err(|e| CliError::new("config", exit::USAGE, e.to_string()))?;
+    let report = survey(&data, &AgentEnv::from_process())?;
+    if args.json {
+        super::print_json(&report)?;
+    } else {
+        super::write_stdout(&describe(&report))?;
+    }
+    Ok(exit::OK)
+}
+
+fn describe(r: &SourcesReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    for a in &r.agents {
+        let _ = write!(s, "{}: {} files", a.name, a.files);
+        if r.indexed {
+            let _ = write!(s, ", {} conversations, {} messages indexed", a.conversations, a.messages);
+        }
+        if a.files_pending > 0 {
+            let _ = write!(s, ", {} new or changed", a.files_pending);
+        }
+        if a.health.malformed > 0 {
+            let _ = write!(s, ", {} malformed lines", a.health.malformed);
+        }
+        s.push('\n');
+        for root in &a.roots {
+            let state = if root.exists { format!("{} files", root.files) } else { "not found".into() };
+            let _ = writeln!(s, "    {} ({}; {state})", root.path.display(), root.origin);
+        }
+        for p in &a.health.unreadable {
+            let _ = writeln!(s, "    unreadable: {}: {}", p.path.display(), p.error);
+        }
+    }
+    if !r.indexed {
+        let _ = writeln!(s, "not indexed yet ({}): run `cass index`", r.data_dir.display());
+    }
+    s
+}

@@ -1,0 +1,148 @@
+//! Pi-Agent (pi-mono coding agent, also "Oh My Pi"):
+//! `$PI_CODING_AGENT_DIR/sessions/--<cwd>--/<ts>_<uuid>.jsonl`, typed JSONL
+//! records, append-only: a `session` header (id, cwd, model), `message`
+//! records (`user | assistant | toolResult`), and model / thinking-level
+//! changes.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::content::{self, str_field};
+use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
+use crate::model::{Agent, ConversationHeader, Message, Role};
+use crate::time;
+
+pub struct PiAgent;
+
+impl Connector for PiAgent {
+    fn agent(&self) -> Agent {
+        Agent::PiAgent
+    }
+
+    fn roots(&self, env: &AgentEnv) -> Vec<Root> {
+        let mut roots = match env.path_var("PI_CODING_AGENT_DIR") {
+            Some(dir) => vec![Root { path: dir.join("sessions"), origin: "PI_CODING_AGENT_DIR" }],
+            None => vec![Root { path: env.home.join(".pi/agent/sessions"), origin: "default" }],
+        };
+        roots.push(Root { path: env.home.join(".omp/agent/sessions"), origin: "default (Oh My Pi)" });
+        roots
+    }
+
+    fn is_source(&self, _root: &Path, path: &Path) -> bool {
+        path.extension().is_some_and(|e| e == "jsonl")
+    }
+
+    fn layout(&self, _path: &Path) -> SourceLayout {
+        SourceLayout::AppendOnlyLines
+    }
+
+    fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
+        let mut state = match req.resume {
+            Some(r) => serde_json::from_value::<PiState>(r.clone()).unwrap_or_default(),
+            None => PiState::default(),
+        };
+        state.header_sent = false;
+        if state.external_id.is_empty() {
+            state.external_id = fallback_id(req.path);
+        }
+        let end =
+            super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| state.record(rec, line, offset, sink))?;
+        Ok(ParseEnd {
+            offset: end.offset,
+            next_line: end.last_number + 1 - u64::from(end.partial_tail),
+            resume: Some(json!(state)),
+            partial_tail: end.partial_tail,
+        })
+    }
+}
+
+/// The session id is the uuid after the `_` in the file name.
+fn fallback_id(path: &Path) -> String {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    stem.rsplit_once('_').map(|(_, id)| id.to_string()).unwrap_or(stem)
+}
+
+/// What a tail parse needs to know from the part of the file already read.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct PiState {
+    external_id: String,
+    workspace: Option<String>,
+    model: Option<String>,
+    titled: bool,
+    #[serde(skip)]
+    header_sent: bool,
+}
+
+impl PiState {
+    fn record(&mut self, rec: &Value, line: u64, offset: u64, sink: &mut dyn ParseSink) {
+        match str_field(rec, "type") {
+            Some("session") => {
+                if let Some(id) = str_field(rec, "id") {
+                    self.external_id = id.to_string();
+                }
+                self.workspace = str_field(rec, "cwd").map(str::to_string);
+                self.model = str_field(rec, "modelId").map(str::to_string);
+            }
+            Some("model_change") => {
+                if let Some(m) = str_field(rec, "modelId") {
+                    self.model = Some(m.to_string());
+                }
+            }
+            Some("message") => self.message(rec, line, offset, sink),
+            Some(_) => {} // thinking_level_change, compaction and branch summaries, custom
+            None => sink.malformed(line, "record has no type".into()),
+        }
+    }
+
+    fn message(&mut self, rec: &Value, line: u64, offset: u64, sink: &mut dyn ParseSink) {
+        let Some(msg) = rec.get("message").filter(|m| m.is_object()) else {
+            sink.malformed(line, "message record has no message object".into());
+            return;
+        };
+        let label = str_field(msg, "role").unwrap_or("");
+        let Some(role) = Role::from_agent_label(label) else {
+            sink.malformed(line, format!("unknown role '{label}'"));
+            return;
+        };
+        let created_at = rec.get("timestamp").or_else(|| msg.get("timestamp")).and_then(time::parse_value);
+        let text = match role {
+            Role::Tool => {
+                let body = msg.get("content").and_then(content::tool_output).unwrap_or_default();
+                if msg.get("isError").and_then(Value::as_bool) == Some(true) {
+                    format!("[tool error] {body}")
+                } else {
+                    body
+                }
+            }
+            _ => msg.get("content").and_then(content::flatten).unwrap_or_default(),
+        };
+        if text.trim().is_empty() {
+            return;
+        }
+        let author = match role {
+            Role::Assistant => str_field(msg, "model").map(str::to_string).or_else(|| self.model.clone()),
+            _ => None,
+        };
+        if !self.header_sent {
+            self.header_sent = true;
+            sink.conversation(ConversationHeader {
+                external_id: self.external_id.clone(),
+                workspace: self.workspace.clone(),
+                ..Default::default()
+            });
+        }
+        if role == Role::User
+            && !self.titled
+            && let Some(title) = content::title_from_user_text(&text)
+        {
+            self.titled = true;
+            sink.conversation(ConversationHeader {
+                external_id: self.external_id.clone(),
+                title: Some(title),
+                ..Default::default()
+            });
+        }
+        sink.message(Message { role, author, created_at, content: text, line_offset: Some(offset) });
+    }
+}

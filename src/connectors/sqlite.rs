@@ -1,0 +1,115 @@
+//! Reading another program's live SQLite database without getting in its way:
+//! read-only, a short busy timeout (a locked database is reported and retried
+//! next run, never waited on), and the `-wal` watched as part of the source.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{ParseError, ParseSink};
+
+/// How long a read waits for the owner's write lock before giving up. Short:
+/// the editor must never wait on cass, and cass retries on its next run.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Opens `path` read-only (no create, no write lock ever taken).
+pub fn open_readonly(path: &Path) -> Result<Connection, ParseError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| error(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| error(path, e))?;
+    Ok(conn)
+}
+
+/// Classifies a SQLite failure: a lock held by the owner is "unreadable for
+/// now" (reported with its reason); anything else is a format problem.
+pub fn error(path: &Path, e: rusqlite::Error) -> ParseError {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, NotADatabase};
+    match e.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked) => ParseError::Unreadable {
+            path: path.to_path_buf(),
+            reason: format!(
+                "database is locked by another process (gave up after {} s; will retry next run)",
+                BUSY_TIMEOUT.as_secs()
+            ),
+            retry: true,
+        },
+        Some(NotADatabase) => {
+            ParseError::Format { path: path.to_path_buf(), message: "not a SQLite database (or encrypted)".into() }
+        }
+        _ => ParseError::Format { path: path.to_path_buf(), message: format!("SQLite: {e}") },
+    }
+}
+
+/// The write-ahead log beside a database: recent commits live there until a
+/// checkpoint, so a change to it is a change to the database.
+pub fn wal_of(path: &Path) -> Vec<PathBuf> {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    vec![PathBuf::from(name)]
+}
+
+/// Whether `table` exists, and its column names.
+pub fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
+    let rows = stmt.query_map([table], |r| r.get::<_, String>(0))?;
+    rows.collect()
+}
+
+/// A column value as text whatever its storage class (Drizzle writes JSON as
+/// TEXT, some builds as BLOB; timestamps may be INTEGER or TEXT).
+pub fn text_of(v: rusqlite::types::ValueRef<'_>) -> Option<String> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+    }
+}
+
+/// The malformed-record reports of a database source, per conversation,
+/// kept in its resume state. A refresh reads only changed conversations and
+/// the writer clears the source's recorded errors first, so the reports of
+/// unchanged conversations are replayed from here: counts stay exact instead
+/// of piling up or vanishing.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct ErrorLedger(std::collections::BTreeMap<String, Vec<String>>);
+
+impl ErrorLedger {
+    /// Reports again what `previous` recorded for an unchanged conversation.
+    pub fn replay(&mut self, previous: Option<&ErrorLedger>, id: &str, sink: &mut dyn ParseSink) {
+        if let Some(errors) = previous.and_then(|p| p.0.get(id)) {
+            for e in errors {
+                sink.malformed(0, e.clone());
+            }
+            self.0.insert(id.to_string(), errors.clone());
+        }
+    }
+
+    /// A sink for reading conversation `id` that records its reports here.
+    pub fn recorder<'a>(&'a mut self, id: &str, sink: &'a mut dyn ParseSink) -> Recorder<'a> {
+        self.0.remove(id);
+        Recorder { id: id.to_string(), ledger: self, sink }
+    }
+}
+
+/// Forwards everything to the real sink, noting malformed reports.
+pub struct Recorder<'a> {
+    id: String,
+    ledger: &'a mut ErrorLedger,
+    sink: &'a mut dyn ParseSink,
+}
+
+impl ParseSink for Recorder<'_> {
+    fn conversation(&mut self, header: crate::model::ConversationHeader) {
+        self.sink.conversation(header);
+    }
+    fn message(&mut self, message: crate::model::Message) {
+        self.sink.message(message);
+    }
+    fn malformed(&mut self, line: u64, error: String) {
+        self.ledger.0.entry(self.id.clone()).or_default().push(error.clone());
+        self.sink.malformed(line, error);
+    }
+}
