@@ -115,7 +115,7 @@ fn cass_runs_on_a_terminal_copies_edits_and_restores_the_terminal() {
     );
     let Some(tmux) = Tmux::start(&command) else { return };
 
-    tmux.wait("the empty query screen", |s| s.contains("Type to search 28 messages"));
+    tmux.wait("the empty query screen", |s| s.contains("Type to search ") && s.contains(" messages in "));
     assert_eq!(tmux.format("#{alternate_on}"), "1", "the UI runs on the alternate screen");
     tmux.keys(&["-l", "ECONNREFUSED"]);
     tmux.wait("results", |s| s.contains("Fix flaky websocket reconnect test") && s.contains("hits ·"));
