@@ -422,6 +422,26 @@ pub fn queries(count: usize, seed: u64) -> Vec<String> {
         .collect()
 }
 
+/// The benchmarks' shared corpus of `messages` messages (seed 42):
+/// `$CASS_BENCH_DIR`, else `target/bench/corpus-<messages>`, generated once
+/// and reused (a marker file says it is complete). Returns (dir, home).
+pub fn cached(messages: usize) -> (PathBuf, PathBuf) {
+    let dir = std::env::var("CASS_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench/corpus-{messages}")));
+    let home = dir.join("home");
+    let marker = dir.join(format!(".corpus-{messages}-42"));
+    if !marker.exists() {
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&home).expect("create corpus dir");
+        let t = std::time::Instant::now();
+        let stats = generate(&home, messages, 42).expect("generate corpus");
+        eprintln!("generated {} files, {} messages in {:.1}s", stats.files, stats.messages, t.elapsed().as_secs_f64());
+        fs::write(&marker, b"").expect("marker");
+    }
+    (dir, home)
+}
+
 /// Sum of file sizes below a directory.
 pub fn tree_bytes(dir: &Path) -> u64 {
     let mut total = 0;

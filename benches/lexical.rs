@@ -8,7 +8,6 @@
 #[path = "corpus.rs"]
 mod corpus;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -39,30 +38,13 @@ fn timed(cmd: &mut Command) -> (f64, f64, String) {
     (wall, rss_kb / 1024.0, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn ensure_corpus(dir: &Path, messages: usize, seed: u64) -> PathBuf {
-    let home = dir.join("home");
-    let marker = dir.join(format!(".corpus-{messages}-{seed}"));
-    if !marker.exists() {
-        let _ = std::fs::remove_dir_all(dir);
-        std::fs::create_dir_all(&home).expect("create corpus dir");
-        let t = Instant::now();
-        let stats = corpus::generate(&home, messages, seed).expect("generate corpus");
-        eprintln!("generated {} files, {} messages in {:.1}s", stats.files, stats.messages, t.elapsed().as_secs_f64());
-        std::fs::write(&marker, b"").expect("marker");
-    }
-    home
-}
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` lists targets: nothing to list here
     }
     let messages = env_usize("CASS_BENCH_MESSAGES", 1_000_000);
     let seed = 42;
-    let dir = std::env::var("CASS_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench/corpus-{messages}")));
-    let home = ensure_corpus(&dir, messages, seed);
+    let (dir, home) = corpus::cached(messages);
     let raw = corpus::tree_bytes(&home);
     let data = dir.join("data");
     let _ = std::fs::remove_dir_all(&data);

@@ -7,7 +7,6 @@
 #[path = "corpus.rs"]
 mod corpus;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -26,17 +25,7 @@ fn main() {
         return;
     }
     let messages = env_usize("CASS_BENCH_MESSAGES", 1_000_000);
-    let dir = std::env::var("CASS_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench/corpus-{messages}")));
-    let home = dir.join("home");
-    let marker = dir.join(format!(".corpus-{messages}-42"));
-    if !marker.exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&home).unwrap();
-        corpus::generate(&home, messages, 42).unwrap();
-        std::fs::write(&marker, b"").unwrap();
-    }
+    let (dir, home) = corpus::cached(messages);
     let data = dir.join("data");
     let cass = env!("CARGO_BIN_EXE_cass");
     if !data.join("cass.db").exists() {

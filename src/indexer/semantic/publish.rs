@@ -116,9 +116,20 @@ pub fn compact(store: &Store, dir: &Path, tier: super::Tier) -> Result<CompactRe
             dropped_dead: 0,
         });
     };
+    let all: Vec<usize> = (0..manifest.segments.len()).collect();
+    merge_reported(store, dir, tier, &mut manifest, &all)
+}
+
+/// [`merge`], reported.
+fn merge_reported(
+    store: &Store,
+    dir: &Path,
+    tier: super::Tier,
+    manifest: &mut Manifest,
+    pick: &[usize],
+) -> Result<CompactReport, BackfillError> {
     let before = manifest.segments.len();
-    let all: Vec<usize> = (0..before).collect();
-    let (rows_before, rows_after) = merge(store, dir, &mut manifest, &all)?;
+    let (rows_before, rows_after) = merge(store, dir, manifest, pick)?;
     Ok(CompactReport {
         tier: tier.name(),
         segments_before: before,
@@ -151,16 +162,7 @@ pub fn merge_small_segments(
         by_class.entry(class(s.rows)).or_default().push(i);
     }
     let Some(pick) = by_class.into_values().find(|v| v.len() >= SEGMENTS_PER_CLASS) else { return Ok(None) };
-    let before = manifest.segments.len();
-    let (rows_before, rows_after) = merge(store, dir, &mut manifest, &pick)?;
-    Ok(Some(CompactReport {
-        tier: tier.name(),
-        segments_before: before,
-        segments_after: manifest.segments.len(),
-        rows_before,
-        rows_after,
-        dropped_dead: rows_before - rows_after,
-    }))
+    merge_reported(store, dir, tier, &mut manifest, &pick).map(Some)
 }
 
 /// Replaces the segments at `pick` (ascending positions) with one segment
