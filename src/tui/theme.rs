@@ -1,5 +1,6 @@
-//! Colours and emphasis. With `NO_COLOR` the UI is monochrome: emphasis is
-//! bold, underline and reverse video only, so nothing depends on colour.
+//! Colours and emphasis. Without colour (`NO_COLOR`, `--color never`) the UI
+//! is monochrome: emphasis is bold, underline and reverse video only, so
+//! nothing depends on colour. The CLI decides which, as for every command.
 
 use ratatui::style::{Color, Modifier, Style};
 
@@ -11,12 +12,6 @@ pub struct Theme {
 }
 
 impl Theme {
-    /// Colour unless `NO_COLOR` is set to something (the no-color.org rule,
-    /// the same one `cass search` follows).
-    pub fn from_env() -> Theme {
-        Theme { color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) }
-    }
-
     pub fn mono() -> Theme {
         Theme { color: false }
     }
