@@ -171,11 +171,14 @@ fn composer_bubbles(
         let rows = stmt.query_map([format!("bubbleId:{id}:"), format!("bubbleId:{id};")], |r| {
             Ok((r.get::<_, String>(0)?, sqlite::text_of(r.get_ref(1)?)))
         })?;
+        let prefix = format!("bubbleId:{id}:");
         let mut by_id = std::collections::HashMap::new();
         for row in rows {
             let (key, text) = row?;
+            // A damaged index can return rows outside the range asked for.
+            let Some(bubble) = key.strip_prefix(&prefix) else { continue };
             if let Some(v) = parse_value(&key, text, sink) {
-                by_id.insert(key[format!("bubbleId:{id}:").len()..].to_string(), v);
+                by_id.insert(bubble.to_string(), v);
             }
         }
         let mut out = Vec::new();
