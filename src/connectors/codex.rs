@@ -38,11 +38,7 @@ impl Connector for Codex {
     }
 
     fn layout(&self, path: &Path) -> SourceLayout {
-        if path.extension().is_some_and(|e| e == "jsonl") {
-            SourceLayout::AppendOnlyLines
-        } else {
-            SourceLayout::WholeFile
-        }
+        SourceLayout::by_extension(path)
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {

@@ -143,6 +143,18 @@ pub enum SourceLayout {
     Database,
 }
 
+impl SourceLayout {
+    /// For agents that write a log as JSONL (appended) and older or
+    /// exported sessions as one JSON document (rewritten).
+    pub fn by_extension(path: &Path) -> SourceLayout {
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            SourceLayout::AppendOnlyLines
+        } else {
+            SourceLayout::WholeFile
+        }
+    }
+}
+
 /// A place an agent may keep sessions, and why cass looks there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
