@@ -9,7 +9,8 @@
 
 use rayon::prelude::*;
 
-use super::math::{View, add_bias, add_layer_norm, bias_gelu, dense, matmul, scaled_softmax, transposed};
+use super::attention::{Head, attend};
+use super::math::{add_bias, add_layer_norm, bias_gelu, dense, matmul, transposed};
 use super::weights::Weights;
 
 /// A raw pointer that may cross threads: every task writes a disjoint
@@ -27,9 +28,28 @@ impl SharedMut {
     }
 }
 
+/// The activation buffers of a forward pass, kept between batches: fresh
+/// allocations of this size come from `mmap`, and faulting in and zeroing
+/// their pages was 4 % of a long-input embedding.
+#[derive(Default)]
+pub struct Scratch {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    tmp: Vec<f32>,
+    up: Vec<f32>,
+}
+
+/// Sizes a buffer to `len` without clearing what it holds: every element
+/// is written before it is read.
+fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    buf.resize(len, 0.0);
+    &mut buf[..len]
+}
+
 /// Embeds token-id sequences: mean-pooled over each sequence's tokens and
 /// L2-normalized. Returns `seqs.len() × hidden` floats.
-pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize) -> Vec<f32> {
+pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scratch) -> Vec<f32> {
     let cfg = &w.config;
     let h = cfg.hidden_size;
     let f = cfg.intermediate_size;
@@ -52,7 +72,8 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize) -> Vec<f32> {
     // Embeddings: word + position + token type 0, then layer norm.
     let tokens: Vec<(u32, usize)> =
         seqs.iter().flat_map(|s| s.iter().enumerate().map(|(pos, &id)| (id, pos))).collect();
-    let mut x = vec![0f32; total * h];
+    let Scratch { x, qkv, ctx, tmp, up } = scratch;
+    let x = sized(x, total * h);
     x.par_chunks_mut(h).zip(tokens.par_iter()).for_each(|(row, &(id, pos))| {
         let id = (id as usize).min(cfg.vocab_size - 1);
         let pos = pos.min(cfg.max_position_embeddings - 1);
@@ -64,51 +85,41 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize) -> Vec<f32> {
         add_layer_norm(row, None, &w.emb_ln_g, &w.emb_ln_b, eps);
     });
 
-    let mut qkv = vec![0f32; total * 3 * h];
-    let mut ctx = vec![0f32; total * h];
-    let mut tmp = vec![0f32; total * h];
-    let mut up = vec![0f32; total * f];
-    let scale = 1.0 / (dh as f32).sqrt();
+    let qkv = sized(qkv, total * 3 * h);
+    let ctx = sized(ctx, total * h);
+    let tmp = sized(tmp, total * h);
+    let up = sized(up, total * f);
     let tasks: Vec<(usize, usize)> = (0..seqs.len()).flat_map(|s| (0..heads).map(move |hd| (s, hd))).collect();
 
     for layer in &w.layers {
-        linear(&x, h, &layer.qkv_w, &mut qkv, 3 * h, threads);
+        linear(x, h, &layer.qkv_w, qkv, 3 * h, threads);
         qkv.par_chunks_mut(3 * h).for_each(|row| add_bias(row, &layer.qkv_b));
 
         let qkv_ptr = qkv.as_ptr() as usize;
         let ctx_ptr = SharedMut(ctx.as_mut_ptr());
         tasks.par_iter().for_each(|&(s, hd)| {
-            let len = seqs[s].len();
-            if len == 0 {
-                return;
-            }
-            let base = (qkv_ptr as *const f32).wrapping_add(starts[s] * 3 * h + hd * dh);
-            let q = View { ptr: base, row_stride: (3 * h) as isize, col_stride: 1 };
-            let k_t = transposed(base.wrapping_add(h), 3 * h);
-            let v = View { ptr: base.wrapping_add(2 * h), row_stride: (3 * h) as isize, col_stride: 1 };
-            let mut scores = vec![0f32; len * len];
-            // SAFETY: q, k and v address `len` rows of this sequence and `dh`
+            let head = Head {
+                q: (qkv_ptr as *const f32).wrapping_add(starts[s] * 3 * h + hd * dh),
+                stride: 3 * h,
+                hidden: h,
+                len: seqs[s].len(),
+                dh,
+            };
+            // SAFETY: the head addresses `len` rows of this sequence and `dh`
             // columns of this head inside `qkv`; the output block (this
             // sequence's rows, this head's columns of `ctx`) is written by
             // this task alone.
-            unsafe {
-                matmul(len, dh, len, q, k_t, scores.as_mut_ptr(), len, 1);
-                for row in scores.chunks_exact_mut(len) {
-                    scaled_softmax(row, scale);
-                }
-                let out = ctx_ptr.get().add(starts[s] * h + hd * dh);
-                matmul(len, len, dh, dense(scores.as_ptr(), len), v, out, h, 1);
-            }
+            unsafe { attend(&head, ctx_ptr.get().add(starts[s] * h + hd * dh), h) };
         });
 
-        linear(&ctx, h, &layer.out_w, &mut tmp, h, threads);
-        residual_layer_norm(&mut x, &mut tmp, &layer.out_b, &layer.ln1_g, &layer.ln1_b, eps);
+        linear(ctx, h, &layer.out_w, tmp, h, threads);
+        residual_layer_norm(x, tmp, &layer.out_b, &layer.ln1_g, &layer.ln1_b, eps);
 
-        linear(&x, h, &layer.up_w, &mut up, f, threads);
+        linear(x, h, &layer.up_w, up, f, threads);
         up.par_chunks_mut(f).for_each(|row| bias_gelu(row, &layer.up_b));
 
-        linear(&up, f, &layer.down_w, &mut tmp, h, threads);
-        residual_layer_norm(&mut x, &mut tmp, &layer.down_b, &layer.ln2_g, &layer.ln2_b, eps);
+        linear(up, f, &layer.down_w, tmp, h, threads);
+        residual_layer_norm(x, tmp, &layer.down_b, &layer.ln2_g, &layer.ln2_b, eps);
     }
 
     // Mean pooling over each sequence's tokens, then L2 normalization.

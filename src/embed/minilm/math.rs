@@ -57,31 +57,50 @@ pub fn transposed(ptr: *const f32, row_stride: usize) -> View {
     View { ptr, row_stride: 1, col_stride: row_stride as isize }
 }
 
-/// Whether the AVX2+FMA versions of the row kernels can run here.
-fn avx2() -> bool {
+/// Which wider build of the row kernels this CPU runs: 2 for AVX-512F,
+/// 1 for AVX2+FMA, 0 for neither.
+fn simd_level() -> u8 {
     #[cfg(target_arch = "x86_64")]
     {
-        static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *OK.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+        static LEVEL: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            if is_x86_feature_detected!("avx512f") {
+                2
+            } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                1
+            } else {
+                0
+            }
+        })
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        false
+        0
     }
 }
 
-/// Defines `pub fn $name` that runs `$generic` compiled for AVX2+FMA when
-/// the CPU has them (the crate itself targets baseline x86-64, whose SSE2
-/// loops are a third as wide and have no FMA), else the baseline build.
+/// Defines `pub fn $name` that runs `$generic` compiled for AVX-512F or
+/// AVX2+FMA when the CPU has them (the crate itself targets baseline
+/// x86-64, whose SSE2 loops are a quarter as wide and have no FMA), else
+/// the baseline build.
 macro_rules! dispatch {
-    ($(#[$doc:meta])* $name:ident, $avx:ident, $generic:ident, ($($arg:ident: $ty:ty),*)) => {
+    ($(#[$doc:meta])* $name:ident, $avx512:ident, $avx:ident, $generic:ident, ($($arg:ident: $ty:ty),*)) => {
         $(#[$doc])*
         pub fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            if avx2() {
+            match simd_level() {
                 // SAFETY: the features were detected at run time.
-                return unsafe { $avx($($arg),*) };
+                2 => return unsafe { $avx512($($arg),*) },
+                // SAFETY: as above.
+                1 => return unsafe { $avx($($arg),*) },
+                _ => {}
             }
+            $generic($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn $avx512($($arg: $ty),*) {
             $generic($($arg),*)
         }
 
@@ -95,20 +114,20 @@ macro_rules! dispatch {
 
 dispatch!(
     /// `x = layer_norm(x + residual) * gamma + beta`, one row.
-    add_layer_norm, add_layer_norm_avx2, add_layer_norm_generic,
+    add_layer_norm, add_layer_norm_avx512, add_layer_norm_avx2, add_layer_norm_generic,
     (x: &mut [f32], residual: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32)
 );
 dispatch!(
     /// Adds a bias to a row.
-    add_bias, add_bias_avx2, add_bias_generic, (row: &mut [f32], bias: &[f32])
+    add_bias, add_bias_avx512, add_bias_avx2, add_bias_generic, (row: &mut [f32], bias: &[f32])
 );
 dispatch!(
     /// Exact-form (erf) GELU, as BERT was trained with, fused with the bias add.
-    bias_gelu, bias_gelu_avx2, bias_gelu_generic, (row: &mut [f32], bias: &[f32])
+    bias_gelu, bias_gelu_avx512, bias_gelu_avx2, bias_gelu_generic, (row: &mut [f32], bias: &[f32])
 );
 dispatch!(
     /// In-place softmax of one row, scaled first.
-    scaled_softmax, scaled_softmax_avx2, scaled_softmax_generic, (row: &mut [f32], scale: f32)
+    scaled_softmax, scaled_softmax_avx512, scaled_softmax_avx2, scaled_softmax_generic, (row: &mut [f32], scale: f32)
 );
 
 #[inline(always)]

@@ -5,6 +5,7 @@
 //! own on the `gemm` crate ([`forward`]); weights come from
 //! `model.safetensors` ([`weights`]).
 
+mod attention;
 mod forward;
 pub mod math;
 pub mod weights;
@@ -30,6 +31,8 @@ pub struct MiniLm {
     threads: usize,
     checksum: String,
     id: String,
+    /// Activation buffers reused across batches (one batch runs at a time).
+    scratch: std::sync::Mutex<forward::Scratch>,
 }
 
 fn model_err(dir: &Path, message: impl std::fmt::Display) -> EmbedError {
@@ -70,7 +73,15 @@ impl MiniLm {
         } else {
             format!("bert-{}", weights.config.hidden_size)
         };
-        Ok(MiniLm { tokenizer, weights, pool, threads, checksum: checksum.to_string(), id })
+        Ok(MiniLm {
+            tokenizer,
+            weights,
+            pool,
+            threads,
+            checksum: checksum.to_string(),
+            id,
+            scratch: Default::default(),
+        })
     }
 
     pub fn config(&self) -> &BertConfig {
@@ -92,7 +103,11 @@ impl MiniLm {
 
     /// Embeds already-tokenized sequences.
     pub fn embed_tokens(&self, seqs: &[Vec<u32>]) -> Vec<f32> {
-        self.pool.install(|| forward::embed(&self.weights, seqs, self.threads))
+        // A poisoned lock only means a batch panicked midway; the buffers
+        // carry no state between batches, so they are still fine to reuse.
+        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let scratch: &mut forward::Scratch = &mut scratch;
+        self.pool.install(|| forward::embed(&self.weights, seqs, self.threads, scratch))
     }
 }
 
