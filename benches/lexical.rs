@@ -23,8 +23,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-/// Runs a command under `/usr/bin/time -v`; returns (wall seconds, peak RSS MiB, stdout).
-fn timed(cmd: &mut Command) -> (f64, f64, String) {
+/// Runs a command under `/usr/bin/time -v`; returns (wall seconds, peak RSS
+/// MiB, user + system CPU seconds, stdout).
+fn timed(cmd: &mut Command) -> (f64, f64, f64, String) {
     let started = Instant::now();
     let out = cmd.output().expect("run command");
     let wall = started.elapsed().as_secs_f64();
@@ -35,7 +36,63 @@ fn timed(cmd: &mut Command) -> (f64, f64, String) {
         .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(f64::NAN);
-    (wall, rss_kb / 1024.0, String::from_utf8_lossy(&out.stdout).into_owned())
+    let cpu: f64 = ["User time (seconds): ", "System time (seconds): "]
+        .iter()
+        .map(|k| stderr.lines().find_map(|l| l.trim().strip_prefix(k)).and_then(|v| v.trim().parse::<f64>().ok()))
+        .map(|v| v.unwrap_or(f64::NAN))
+        .sum();
+    (wall, rss_kb / 1024.0, cpu, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// What tantivy alone costs on the same text, as a floor under `cass index`:
+/// every message's content, read back from the store into memory first,
+/// indexed into a throwaway index with tantivy's stock tokenizer, one field,
+/// no frequencies and no positions (less than cass needs: it also indexes
+/// titles, identifier parts and positions for phrases), two indexing
+/// threads, one commit. Reported against the raw JSONL size, like `cass
+/// index`: if this floor is below a throughput target, no amount of work on
+/// the rest of the pipeline reaches it.
+fn tantivy_floor(db: &std::path::Path, raw: u64) {
+    use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
+    let conn = rusqlite::Connection::open(db).expect("open store");
+    let texts: Vec<String> = conn
+        .prepare("SELECT content FROM messages ORDER BY id")
+        .and_then(|mut st| st.query_map([], |r| r.get::<_, String>(0))?.collect())
+        .expect("read contents");
+    let content_bytes: usize = texts.iter().map(String::len).sum();
+    let mut b = Schema::builder();
+    let opts = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default().set_tokenizer("default").set_index_option(IndexRecordOption::Basic),
+    );
+    let field = b.add_text_field("content", opts);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = tantivy::Index::create_in_dir(dir.path(), b.build()).expect("create index");
+    let cpu0 = process_cpu_seconds();
+    let started = Instant::now();
+    let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(2, 512 << 20).expect("writer");
+    writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+    for t in texts {
+        writer.add_document(tantivy::doc!(field => t)).expect("add");
+    }
+    writer.commit().expect("commit");
+    let secs = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds() - cpu0;
+    println!(
+        "tantivy floor (stock tokenizer, content only, no positions, 2 threads): {secs:.2} s wall, {cpu:.1} s CPU = {:.1} MB/s of raw JSONL ({:.1} MB/s of message text, {:.1} MiB)",
+        raw as f64 / 1e6 / secs,
+        content_bytes as f64 / 1e6 / secs,
+        content_bytes as f64 / 1048576.0
+    );
+}
+
+/// User + system CPU time of this process so far, from /proc/self/stat.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line, in clock ticks (100 per second).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect();
+    if f.len() < 13 { f64::NAN } else { (f[11] + f[12]) / 100.0 }
 }
 
 fn main() {
@@ -50,7 +107,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&data);
     let cass = env!("CARGO_BIN_EXE_cass");
 
-    let (wall, rss, stdout) = timed(
+    let (wall, rss, cpu, stdout) = timed(
         Command::new("/usr/bin/time")
             .arg("-v")
             .arg(cass)
@@ -69,11 +126,13 @@ fn main() {
         indexed
     );
     println!(
-        "index --full: {:.2} s wall, {:.1} MB/s raw JSONL, {:.0} messages/s, peak RSS {:.0} MiB",
+        "index --full: {:.2} s wall, {:.1} MB/s raw JSONL, {:.0} messages/s, peak RSS {:.0} MiB; {:.1} s CPU; ingest {:.2} s of it",
         wall,
         raw as f64 / 1e6 / wall,
         indexed as f64 / wall,
-        rss
+        rss,
+        cpu,
+        report["elapsed_ms"].as_f64().unwrap_or(f64::NAN) / 1e3
     );
     let lexical_bytes = corpus::tree_bytes(&data.join("lexical"));
     let db_bytes = std::fs::metadata(data.join("cass.db")).map(|m| m.len()).unwrap_or(0);
@@ -82,6 +141,10 @@ fn main() {
         db_bytes as f64 / 1048576.0,
         lexical_bytes as f64 / 1048576.0
     );
+
+    if std::env::var("CASS_BENCH_FLOOR").map_or(true, |v| v != "0") {
+        tantivy_floor(&data.join("cass.db"), raw);
+    }
 
     // Warm search latency, in process (what the TUI and a long-lived agent see).
     let queries = corpus::queries(env_usize("CASS_BENCH_QUERIES", 300), seed);
