@@ -13,6 +13,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::announce::Announced;
 use super::content;
 use super::lines::{Oversize, decode_lossy, read_lines};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
@@ -117,8 +118,7 @@ struct AiderState {
     session: Option<(String, Option<i64>)>,
     preamble_id: String,
     workspace: Option<String>,
-    titled: bool,
-    header_sent: bool,
+    announced: Announced,
     block: Option<Block>,
     /// Inside a fenced code block of a reply: its lines are the reply's even
     /// when they start with `>` or `####` (SEARCH/REPLACE edits end `>>>>>>>`).
@@ -133,12 +133,19 @@ impl AiderState {
             Some((id, s.get("started").and_then(Value::as_i64)))
         });
         let titled = resume.and_then(|r| r.get("titled")).and_then(Value::as_bool).unwrap_or(false);
-        AiderState { session, preamble_id, workspace, titled, header_sent: false, block: None, in_fence: false }
+        AiderState {
+            session,
+            preamble_id,
+            workspace,
+            announced: Announced::resumed(titled),
+            block: None,
+            in_fence: false,
+        }
     }
 
     fn save(&self) -> Value {
         let session = self.session.as_ref().map(|(id, started)| json!({ "id": id, "started": started }));
-        json!({ "session": session, "titled": self.titled })
+        json!({ "session": session, "titled": self.announced.titled })
     }
 
     fn line(&mut self, text: &str, number: u64, offset: u64, sink: &mut dyn ParseSink) {
@@ -146,8 +153,7 @@ impl AiderState {
             self.flush(sink);
             let started = started.trim();
             self.session = Some((started.to_string(), time::parse_str(started)));
-            self.titled = false;
-            self.header_sent = false;
+            self.announced.restart();
             return;
         }
         if self.in_fence
@@ -186,21 +192,9 @@ impl AiderState {
             return;
         }
         let (id, started) = self.session.clone().unwrap_or_else(|| (self.preamble_id.clone(), None));
-        if !self.header_sent {
-            self.header_sent = true;
-            sink.conversation(ConversationHeader {
-                external_id: id.clone(),
-                workspace: self.workspace.clone(),
-                ..Default::default()
-            });
-        }
-        if block.role == Role::User
-            && !self.titled
-            && let Some(title) = content::title_from_user_text(&text)
-        {
-            self.titled = true;
-            sink.conversation(ConversationHeader { external_id: id, title: Some(title), ..Default::default() });
-        }
+        let header =
+            || ConversationHeader { external_id: id.clone(), workspace: self.workspace.clone(), ..Default::default() };
+        self.announced.before_message(sink, &id, header, block.role, &text);
         let text = if block.role == Role::Tool { content::cap_bytes(&text, content::TOOL_OUTPUT_CAP) } else { text };
         sink.message(Message {
             role: block.role,

@@ -46,12 +46,7 @@ impl Connector for ClaudeCode {
         };
         let end =
             super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| state.record(rec, line, offset, sink))?;
-        Ok(ParseEnd {
-            offset: end.offset,
-            next_line: end.last_number + 1 - u64::from(end.partial_tail),
-            resume: Some(json!({ "external_id": state.external_id })),
-            partial_tail: end.partial_tail,
-        })
+        Ok(end.into_parse_end(json!({ "external_id": state.external_id })))
     }
 }
 

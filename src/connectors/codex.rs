@@ -49,12 +49,7 @@ impl Connector for Codex {
         let end = super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| {
             state.record(rec, line, Some(offset), sink)
         })?;
-        Ok(ParseEnd {
-            offset: end.offset,
-            next_line: end.last_number + 1 - u64::from(end.partial_tail),
-            resume: Some(state.save()),
-            partial_tail: end.partial_tail,
-        })
+        Ok(end.into_parse_end(state.save()))
     }
 }
 

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::model::Role;
+
 /// Tool output beyond this is cut (and the cut marked): long logs drown search.
 pub const TOOL_OUTPUT_CAP: usize = 8 * 1024;
 /// Titles derived from a user line are cut to this many characters.
@@ -156,6 +158,22 @@ pub fn title_from_user_text(text: &str) -> Option<String> {
     }
     let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
     Some(truncate_chars(line, TITLE_CHARS))
+}
+
+/// The `message` object of a `{"type": "message", "message": {role,
+/// content}}` record (Factory, Pi-Agent) and its role. A record without a
+/// usable one is reported on `line` and yields nothing.
+pub fn role_message<'a>(rec: &'a Value, line: u64, sink: &mut dyn super::ParseSink) -> Option<(&'a Value, Role)> {
+    let Some(msg) = rec.get("message").filter(|m| m.is_object()) else {
+        sink.malformed(line, "message record has no message object".into());
+        return None;
+    };
+    let label = str_field(msg, "role").unwrap_or("");
+    let Some(role) = Role::from_agent_label(label) else {
+        sink.malformed(line, format!("unknown role '{label}'"));
+        return None;
+    };
+    Some((msg, role))
 }
 
 /// A string field, ignoring values of the wrong type (a number where a string

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::announce::Announced;
 use super::content::{self, str_field};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
 use crate::model::{Agent, ConversationHeader, Message, Role};
@@ -52,23 +53,14 @@ impl Connector for CopilotCli {
         if self.layout(req.path) == SourceLayout::WholeFile {
             return parse_legacy(req.path, sink);
         }
-        let mut state = match req.resume {
-            Some(r) => serde_json::from_value::<EventsState>(r.clone()).unwrap_or_default(),
-            None => EventsState::default(),
-        };
+        let mut state: EventsState = req.resume_state();
         // The session directory is named by the session id.
         let dir_id = req.path.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned());
         let external_id = dir_id.unwrap_or_default();
-        let mut header_sent = false;
         let end = super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| {
-            state.record(rec, line, offset, &external_id, &mut header_sent, sink)
+            state.record(rec, line, offset, &external_id, sink)
         })?;
-        Ok(ParseEnd {
-            offset: end.offset,
-            next_line: end.last_number + 1 - u64::from(end.partial_tail),
-            resume: Some(json!(state)),
-            partial_tail: end.partial_tail,
-        })
+        Ok(end.into_parse_end(json!(state)))
     }
 }
 
@@ -85,19 +77,12 @@ fn first_str<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a str> {
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct EventsState {
     workspace: Option<String>,
-    titled: bool,
+    #[serde(flatten)]
+    announced: Announced,
 }
 
 impl EventsState {
-    fn record(
-        &mut self,
-        rec: &Value,
-        line: u64,
-        offset: u64,
-        external_id: &str,
-        header_sent: &mut bool,
-        sink: &mut dyn ParseSink,
-    ) {
+    fn record(&mut self, rec: &Value, line: u64, offset: u64, external_id: &str, sink: &mut dyn ParseSink) {
         let Some(kind) = str_field(rec, "type") else {
             sink.malformed(line, "event has no type".into());
             return;
@@ -134,25 +119,12 @@ impl EventsState {
         if text.trim().is_empty() {
             return;
         }
-        if !*header_sent {
-            *header_sent = true;
-            sink.conversation(ConversationHeader {
-                external_id: external_id.to_string(),
-                workspace: self.workspace.clone(),
-                ..Default::default()
-            });
-        }
-        if role == Role::User
-            && !self.titled
-            && let Some(title) = content::title_from_user_text(&text)
-        {
-            self.titled = true;
-            sink.conversation(ConversationHeader {
-                external_id: external_id.to_string(),
-                title: Some(title),
-                ..Default::default()
-            });
-        }
+        let header = || ConversationHeader {
+            external_id: external_id.to_string(),
+            workspace: self.workspace.clone(),
+            ..Default::default()
+        };
+        self.announced.before_message(sink, external_id, header, role, &text);
         sink.message(Message { role, author: None, created_at, content: text, line_offset: Some(offset) });
     }
 }

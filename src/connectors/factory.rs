@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::announce::Announced;
 use super::content::{self, str_field};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
 use crate::model::{Agent, ConversationHeader, Message, Role};
@@ -37,10 +38,7 @@ impl Connector for Factory {
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
-        let mut state = match req.resume {
-            Some(r) => serde_json::from_value::<FactoryState>(r.clone()).unwrap_or_default(),
-            None => FactoryState::default(),
-        };
+        let mut state: FactoryState = req.resume_state();
         if state.external_id.is_empty() {
             state.external_id = req.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         }
@@ -49,12 +47,7 @@ impl Connector for Factory {
         }
         let end =
             super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| state.record(rec, line, offset, sink))?;
-        Ok(ParseEnd {
-            offset: end.offset,
-            next_line: end.last_number + 1 - u64::from(end.partial_tail),
-            resume: Some(json!(state)),
-            partial_tail: end.partial_tail,
-        })
+        Ok(end.into_parse_end(json!(state)))
     }
 }
 
@@ -81,9 +74,8 @@ struct FactoryState {
     title: Option<String>,
     workspace: Option<String>,
     model: Option<String>,
-    titled: bool,
-    #[serde(skip)]
-    header_sent: bool,
+    #[serde(flatten)]
+    announced: Announced,
 }
 
 impl FactoryState {
@@ -95,7 +87,7 @@ impl FactoryState {
                 }
                 self.workspace = str_field(rec, "cwd").map(str::to_string);
                 self.title = str_field(rec, "title").map(str::to_string);
-                self.titled = self.title.is_some();
+                self.announced.titled = self.title.is_some();
             }
             Some("message") => self.message(rec, line, offset, sink),
             Some(_) => {} // todo_state and other bookkeeping
@@ -104,15 +96,7 @@ impl FactoryState {
     }
 
     fn message(&mut self, rec: &Value, line: u64, offset: u64, sink: &mut dyn ParseSink) {
-        let Some(msg) = rec.get("message").filter(|m| m.is_object()) else {
-            sink.malformed(line, "message record has no message object".into());
-            return;
-        };
-        let label = str_field(msg, "role").unwrap_or("");
-        let Some(role) = Role::from_agent_label(label) else {
-            sink.malformed(line, format!("unknown role '{label}'"));
-            return;
-        };
+        let Some((msg, role)) = content::role_message(rec, line, sink) else { return };
         let created_at = rec.get("timestamp").and_then(time::parse_value);
         let mut texts = Vec::new();
         match msg.get("content") {
@@ -127,26 +111,13 @@ impl FactoryState {
             if text.trim().is_empty() {
                 continue;
             }
-            if !self.header_sent {
-                self.header_sent = true;
-                sink.conversation(ConversationHeader {
-                    external_id: self.external_id.clone(),
-                    title: self.title.clone(),
-                    title_explicit: self.title.is_some(),
-                    workspace: self.workspace.clone(),
-                });
-            }
-            if role == Role::User
-                && !self.titled
-                && let Some(title) = content::title_from_user_text(&text)
-            {
-                self.titled = true;
-                sink.conversation(ConversationHeader {
-                    external_id: self.external_id.clone(),
-                    title: Some(title),
-                    ..Default::default()
-                });
-            }
+            let header = || ConversationHeader {
+                external_id: self.external_id.clone(),
+                title: self.title.clone(),
+                title_explicit: self.title.is_some(),
+                workspace: self.workspace.clone(),
+            };
+            self.announced.before_message(sink, &self.external_id, header, role, &text);
             let author = match role {
                 Role::Assistant => str_field(msg, "model").map(str::to_string).or_else(|| self.model.clone()),
                 _ => None,

@@ -38,6 +38,19 @@ pub struct LinesEnd {
     pub last_number: u64,
 }
 
+impl LinesEnd {
+    /// How a JSONL parse that stopped here ended: the next run starts at the
+    /// first line not consumed (a partial tail is read again once complete).
+    pub fn into_parse_end(self, resume: serde_json::Value) -> super::ParseEnd {
+        super::ParseEnd {
+            offset: self.offset,
+            next_line: self.last_number + 1 - u64::from(self.partial_tail),
+            resume: Some(resume),
+            partial_tail: self.partial_tail,
+        }
+    }
+}
+
 /// Reads every complete line of `path` starting at `start`, calling `on_line`
 /// for each and `on_oversize` for skipped giants. `first_number` is the line
 /// number of the line at `start` (1 for a full read).

@@ -4,6 +4,7 @@
 
 pub mod aider;
 pub mod amp;
+mod announce;
 pub mod chatgpt;
 pub mod claude;
 pub mod cline;
@@ -174,6 +175,15 @@ pub struct ParseRequest<'a> {
     /// file: present for a tail read (`start_offset > 0`) and for a refresh
     /// of a [`SourceLayout::Database`]; absent for a full read.
     pub resume: Option<&'a Value>,
+}
+
+impl ParseRequest<'_> {
+    /// The connector's saved state; a fresh one for a full read, or when the
+    /// saved one no longer reads (the fresh state re-derives what it can from
+    /// the lines that follow).
+    pub fn resume_state<S: serde::de::DeserializeOwned + Default>(&self) -> S {
+        self.resume.and_then(|r| S::deserialize(r).ok()).unwrap_or_default()
+    }
 }
 
 /// How a parse ended.

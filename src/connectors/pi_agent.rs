@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::announce::Announced;
 use super::content::{self, str_field};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
 use crate::model::{Agent, ConversationHeader, Message, Role};
@@ -38,22 +39,13 @@ impl Connector for PiAgent {
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
-        let mut state = match req.resume {
-            Some(r) => serde_json::from_value::<PiState>(r.clone()).unwrap_or_default(),
-            None => PiState::default(),
-        };
-        state.header_sent = false;
+        let mut state: PiState = req.resume_state();
         if state.external_id.is_empty() {
             state.external_id = fallback_id(req.path);
         }
         let end =
             super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| state.record(rec, line, offset, sink))?;
-        Ok(ParseEnd {
-            offset: end.offset,
-            next_line: end.last_number + 1 - u64::from(end.partial_tail),
-            resume: Some(json!(state)),
-            partial_tail: end.partial_tail,
-        })
+        Ok(end.into_parse_end(json!(state)))
     }
 }
 
@@ -69,9 +61,8 @@ struct PiState {
     external_id: String,
     workspace: Option<String>,
     model: Option<String>,
-    titled: bool,
-    #[serde(skip)]
-    header_sent: bool,
+    #[serde(flatten)]
+    announced: Announced,
 }
 
 impl PiState {
@@ -96,15 +87,7 @@ impl PiState {
     }
 
     fn message(&mut self, rec: &Value, line: u64, offset: u64, sink: &mut dyn ParseSink) {
-        let Some(msg) = rec.get("message").filter(|m| m.is_object()) else {
-            sink.malformed(line, "message record has no message object".into());
-            return;
-        };
-        let label = str_field(msg, "role").unwrap_or("");
-        let Some(role) = Role::from_agent_label(label) else {
-            sink.malformed(line, format!("unknown role '{label}'"));
-            return;
-        };
+        let Some((msg, role)) = content::role_message(rec, line, sink) else { return };
         let created_at = rec.get("timestamp").or_else(|| msg.get("timestamp")).and_then(time::parse_value);
         let text = match role {
             Role::Tool => {
@@ -124,25 +107,12 @@ impl PiState {
             Role::Assistant => str_field(msg, "model").map(str::to_string).or_else(|| self.model.clone()),
             _ => None,
         };
-        if !self.header_sent {
-            self.header_sent = true;
-            sink.conversation(ConversationHeader {
-                external_id: self.external_id.clone(),
-                workspace: self.workspace.clone(),
-                ..Default::default()
-            });
-        }
-        if role == Role::User
-            && !self.titled
-            && let Some(title) = content::title_from_user_text(&text)
-        {
-            self.titled = true;
-            sink.conversation(ConversationHeader {
-                external_id: self.external_id.clone(),
-                title: Some(title),
-                ..Default::default()
-            });
-        }
+        let header = || ConversationHeader {
+            external_id: self.external_id.clone(),
+            workspace: self.workspace.clone(),
+            ..Default::default()
+        };
+        self.announced.before_message(sink, &self.external_id, header, role, &text);
         sink.message(Message { role, author, created_at, content: text, line_offset: Some(offset) });
     }
 }
