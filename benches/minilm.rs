@@ -4,7 +4,9 @@
 //! — the reference implementation on the same inputs, back to back.
 //!
 //! `CASS_BENCH_PYTHON=/opt/pyref/bin/python cargo bench --bench minilm`
-//! (needs ../shared/models; `CASS_BENCH_REPS` runs per point, default 3).
+//! (needs ../shared/models; `CASS_BENCH_REPS` runs per point, default 3;
+//! `CASS_BENCH_ONLY=long:32` measures just the points whose `file:batch`
+//! contains that text, e.g. `short`, `long:128`).
 
 use std::path::Path;
 use std::process::Command;
@@ -17,12 +19,14 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// The machine's FMA throughput, measured: each thread runs twelve
-/// independent chains of 256-bit FMAs (enough to cover the latency on two
-/// pipes) for about half a second. Nominal clock × width is no use here: the
-/// CPU boosts well past the `cpu MHz` that /proc/cpuinfo reports. AVX-512
-/// FMAs run at the same FLOP rate as AVX2 ones on this CPU (Zen 4 splits
-/// them over its two 256-bit pipes).
+/// The machine's FMA throughput, measured: each thread runs independent
+/// chains of FMAs (enough to cover the latency on two pipes) for about half
+/// a second, once 256 bits wide and, where the CPU has AVX-512F, once 512
+/// bits wide; the faster is the peak. Nominal clock × width is no use: the
+/// CPU boosts well past the `cpu MHz` that /proc/cpuinfo reports, and
+/// whether a 512-bit FMA does twice the work of a 256-bit one depends on the
+/// core (Zen 4 splits it over two 256-bit pipes; Intel server cores have two
+/// 512-bit FMA units).
 fn fma_peak(threads: usize) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
@@ -31,7 +35,7 @@ fn fma_peak(threads: usize) -> f64 {
             return f64::NAN;
         }
         #[target_feature(enable = "avx2,fma")]
-        fn chains(iters: usize) -> f32 {
+        fn chains256(iters: usize) -> f32 {
             let mut acc = [_mm256_set1_ps(0.0); 12];
             let (a, b) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
             for _ in 0..iters {
@@ -45,16 +49,30 @@ fn fma_peak(threads: usize) -> f64 {
             unsafe { _mm256_storeu_ps(out.as_mut_ptr(), sum) };
             out.iter().sum()
         }
-        let iters = 100_000_000;
-        let t = Instant::now();
-        let handles: Vec<_> = (0..threads)
-            // SAFETY: the features were detected above.
-            .map(|_| std::thread::spawn(move || unsafe { chains(iters) }))
-            .collect();
-        for h in handles {
-            std::hint::black_box(h.join().unwrap());
+        #[target_feature(enable = "avx512f")]
+        fn chains512(iters: usize) -> f32 {
+            let mut acc = [_mm512_set1_ps(0.0); 12];
+            let (a, b) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+            for _ in 0..iters {
+                for v in acc.iter_mut() {
+                    *v = _mm512_fmadd_ps(*v, a, b);
+                }
+            }
+            let sum = acc.iter().fold(_mm512_setzero_ps(), |s, v| _mm512_add_ps(s, *v));
+            _mm512_reduce_add_ps(sum)
         }
-        (threads * iters * 12 * 8 * 2) as f64 / t.elapsed().as_secs_f64() / 1e9
+        let timed = |lanes: usize, run: fn(usize) -> f32| {
+            let iters = 100_000_000 * 8 / lanes;
+            let t = Instant::now();
+            let handles: Vec<_> = (0..threads).map(|_| std::thread::spawn(move || run(iters))).collect();
+            for h in handles {
+                std::hint::black_box(h.join().unwrap());
+            }
+            (threads * iters * 12 * lanes * 2) as f64 / t.elapsed().as_secs_f64() / 1e9
+        };
+        // SAFETY (both closures): the features were detected first.
+        let p256 = timed(8, |n| unsafe { chains256(n) });
+        if is_x86_feature_detected!("avx512f") { p256.max(timed(16, |n| unsafe { chains512(n) })) } else { p256 }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -72,12 +90,13 @@ fn main() {
         println!("../shared/models is not present: nothing to measure");
         return;
     }
+    let only = std::env::var("CASS_BENCH_ONLY").ok();
     let reps: usize = std::env::var("CASS_BENCH_REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let model = MiniLm::load(&models.join("all-MiniLM-L6-v2"), "bench", None).expect("load model");
     let cores = model.threads();
     let peak = fma_peak(cores);
     println!(
-        "cass MiniLM: {cores} threads; measured FMA peak {peak:.0} GFLOP/s ({cores} threads of independent 256-bit FMAs)"
+        "cass MiniLM: {cores} threads; measured FMA peak {peak:.0} GFLOP/s ({cores} threads of independent FMA chains, the wider of 256 and 512 bits)"
     );
     let cfg = model.config().clone();
     let (h, f, layers) = (cfg.hidden_size as f64, cfg.intermediate_size as f64, cfg.num_hidden_layers as f64);
@@ -95,6 +114,9 @@ fn main() {
             })
             .sum();
         for bs in [32usize, 128] {
+            if only.as_deref().is_some_and(|o| !format!("{}:{bs}", file.trim_end_matches(".json")).contains(o)) {
+                continue;
+            }
             let mut times = Vec::new();
             let _ = model.tokenize(&refs[..bs]).map(|s| model.embed_tokens(&s)); // warm-up
             for _ in 0..reps {

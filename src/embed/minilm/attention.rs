@@ -9,13 +9,17 @@
 //! block's weighted sum of v. Elsewhere, or for other head widths, the head
 //! runs as two `gemm` calls around a row softmax.
 
-use super::math::{View, dense, matmul, scaled_softmax, transposed};
+use super::math::{dense, matmul, scaled_softmax, transposed};
 
 /// One head's operands inside the fused `[tokens × 3·hidden]` QKV matrix.
-pub struct Head {
+pub struct Head<'a> {
     /// First query element of this head for the sequence's first token;
     /// its keys are `hidden` further on and its values `2·hidden`.
     pub q: *const f32,
+    /// This head's part of the QKV bias, laid out like a row of the matrix:
+    /// q's bias first, k's `hidden` further on, v's at `2·hidden`. The GEMM
+    /// leaves it out; attention adds it as it reads q, k and v.
+    pub bias: &'a [f32],
     /// Row stride of the QKV matrix (3·hidden).
     pub stride: usize,
     pub hidden: usize,
@@ -29,7 +33,8 @@ pub struct Head {
 /// `head` must address `len` rows of q, k and v of width `dh` inside one
 /// live allocation, and `out` `len` rows of `dh` floats that nothing else
 /// touches during the call.
-pub unsafe fn attend(head: &Head, out: *mut f32, out_stride: usize) {
+pub unsafe fn attend(head: &Head<'_>, out: *mut f32, out_stride: usize) {
+    assert!(head.bias.len() >= 2 * head.hidden + head.dh, "a head's bias covers its q, k and v");
     #[cfg(target_arch = "x86_64")]
     if head.dh == avx512::DH && avx512::available() {
         // SAFETY: the CPU has AVX-512F; the caller vouches for the pointers.
@@ -40,20 +45,30 @@ pub unsafe fn attend(head: &Head, out: *mut f32, out_stride: usize) {
 }
 
 /// The portable path: scores by GEMM, a row softmax, context by GEMM.
-unsafe fn attend_gemm(head: &Head, out: *mut f32, out_stride: usize) {
-    let Head { q, stride, hidden, len, dh } = *head;
+unsafe fn attend_gemm(head: &Head<'_>, out: *mut f32, out_stride: usize) {
+    let Head { q, bias, stride, hidden, len, dh } = *head;
     let scale = 1.0 / (dh as f32).sqrt();
-    let qv = View { ptr: q, row_stride: stride as isize, col_stride: 1 };
-    let k_t = transposed(q.wrapping_add(hidden), stride);
-    let v = View { ptr: q.wrapping_add(2 * hidden), row_stride: stride as isize, col_stride: 1 };
+    // This head's q, k and v with their bias added, side by side: [len × 3·dh].
+    let w = 3 * dh;
+    let mut qkv = vec![0f32; len * w];
+    for (j, row) in qkv.chunks_exact_mut(w).enumerate() {
+        for (part, dst) in row.chunks_exact_mut(dh).enumerate() {
+            let off = part * hidden;
+            // SAFETY: the caller promised `len` rows of q, k and v of width `dh`.
+            let src = unsafe { std::slice::from_raw_parts(q.add(j * stride + off), dh) };
+            for ((d, s), b) in dst.iter_mut().zip(src).zip(&bias[off..off + dh]) {
+                *d = s + b;
+            }
+        }
+    }
     let mut scores = vec![0f32; len * len];
-    // SAFETY: the views address the head's rows as the caller promised.
+    // SAFETY: the views address `qkv` and `scores`, sized just above.
     unsafe {
-        matmul(len, dh, len, qv, k_t, scores.as_mut_ptr(), len, 1);
+        matmul(len, dh, len, dense(qkv.as_ptr(), w), transposed(qkv.as_ptr().add(dh), w), scores.as_mut_ptr(), len, 1);
         for row in scores.chunks_exact_mut(len) {
             scaled_softmax(row, scale);
         }
-        matmul(len, len, dh, dense(scores.as_ptr(), len), v, out, out_stride, 1);
+        matmul(len, len, dh, dense(scores.as_ptr(), len), dense(qkv.as_ptr().add(2 * dh), w), out, out_stride, 1);
     }
 }
 
@@ -72,6 +87,8 @@ mod avx512 {
     /// loads each value vector once per 12 rows instead of once per 6.
     const B: usize = 2 * R;
     const W: usize = 16;
+    /// Rows ahead that the packing loop prefetches.
+    const PREFETCH: usize = 8;
 
     pub fn available() -> bool {
         static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -79,77 +96,115 @@ mod avx512 {
     }
 
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn attend(head: &Head, out: *mut f32, out_stride: usize) {
-        let Head { q, stride, hidden, len, .. } = *head;
+    pub unsafe fn attend(head: &Head<'_>, out: *mut f32, out_stride: usize) {
+        let Head { q, bias, stride, hidden, len, .. } = *head;
+        let (bq, bk, bv) = (&bias[..DH], &bias[hidden..hidden + DH], &bias[2 * hidden..2 * hidden + DH]);
         if len == 0 {
             return;
         }
         let lp = len.div_ceil(W) * W;
+        // Row stride of kᵀ and the score block: one vector past `lp`, so a
+        // 256-token head's rows are not 1 KiB apart. At a power-of-two stride
+        // the 32 rows of kᵀ and the 12 score rows all fall into 4 of L1's
+        // 64 sets and evict each other.
+        let ld = lp + W;
         let scale = 1.0 / (DH as f32).sqrt();
-        // kᵀ, pre-scaled, [DH × lp] with zero padding columns; v packed [len × DH].
-        let mut kt = vec![0f32; DH * lp];
-        let mut vp = vec![0f32; len * DH];
+        let mut scratch = SCRATCH.take();
+        // q and v packed [len × DH], kᵀ pre-scaled [DH × ld], scores [B × ld].
+        // Columns past `len` hold whatever an earlier head left: finite,
+        // and masked out of the softmax.
+        let kt = sized(&mut scratch.kt, DH * ld);
+        let qp = sized(&mut scratch.qp, len * DH);
+        let vp = sized(&mut scratch.vp, len * DH);
+        let s = sized(&mut scratch.s, B * ld);
         // SAFETY (whole body): every read stays inside the head's rows as
         // the caller promised; scratch indices stay inside their buffers.
         unsafe {
             for j in 0..len {
-                let k = q.add(j * stride + hidden);
-                let v = q.add(j * stride + 2 * hidden);
-                for d in 0..DH {
-                    *kt.get_unchecked_mut(d * lp + j) = *k.add(d) * scale;
+                // The rows are `stride` floats apart, too far for the
+                // hardware prefetchers; without this the packing waited on
+                // every q, k and v line in turn.
+                let ahead = q.wrapping_add((j + PREFETCH) * stride);
+                for part in 0..3 {
+                    for off in [0, W, DH - 1] {
+                        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(part * hidden + off).cast());
+                    }
                 }
-                std::ptr::copy_nonoverlapping(v, vp.as_mut_ptr().add(j * DH), DH);
+                let row = q.add(j * stride);
+                for d in 0..DH {
+                    *qp.get_unchecked_mut(j * DH + d) = *row.add(d) + bq[d];
+                    *kt.get_unchecked_mut(d * ld + j) = (*row.add(hidden + d) + bk[d]) * scale;
+                }
+                std::ptr::copy_nonoverlapping(row.add(2 * hidden), vp.as_mut_ptr().add(j * DH), DH);
             }
-            let mut s = vec![0f32; B * lp];
             let mut qb = [0f32; B * DH];
             let mut i0 = 0;
             while i0 < len {
                 let rows = (len - i0).min(B);
-                for r in 0..B {
-                    let dst = &mut qb[r * DH..(r + 1) * DH];
-                    if r < rows {
-                        std::ptr::copy_nonoverlapping(q.add((i0 + r) * stride), dst.as_mut_ptr(), DH);
-                    } else {
-                        dst.fill(0.0);
-                    }
-                }
+                qb[..rows * DH].copy_from_slice(&qp[i0 * DH..(i0 + rows) * DH]);
+                qb[rows * DH..].fill(0.0);
                 for half in 0..rows.div_ceil(R) {
                     let q6: &[f32; R * DH] = qb[half * R * DH..(half + 1) * R * DH].try_into().unwrap();
-                    let s6 = s.as_mut_ptr().add(half * R * lp);
+                    let s6 = s.as_mut_ptr().add(half * R * ld);
                     let mut j0 = 0;
                     while j0 + 4 * W <= lp {
-                        scores::<4>(q6, kt.as_ptr(), lp, j0, s6);
+                        scores::<4>(q6, kt.as_ptr(), ld, j0, s6);
                         j0 += 4 * W;
                     }
                     match (lp - j0) / W {
-                        3 => scores::<3>(q6, kt.as_ptr(), lp, j0, s6),
-                        2 => scores::<2>(q6, kt.as_ptr(), lp, j0, s6),
-                        1 => scores::<1>(q6, kt.as_ptr(), lp, j0, s6),
+                        3 => scores::<3>(q6, kt.as_ptr(), ld, j0, s6),
+                        2 => scores::<2>(q6, kt.as_ptr(), ld, j0, s6),
+                        1 => scores::<1>(q6, kt.as_ptr(), ld, j0, s6),
                         _ => {}
                     }
                 }
                 let mut inv = [0f32; B];
                 for (r, inv) in inv.iter_mut().enumerate().take(rows) {
-                    *inv = softmax(s.as_mut_ptr().add(r * lp), len);
+                    *inv = softmax(s.as_mut_ptr().add(r * ld), len);
                 }
-                context(s.as_ptr(), lp, len, vp.as_ptr(), &inv, rows, out.add(i0 * out_stride), out_stride);
+                context(s.as_ptr(), ld, len, vp.as_ptr(), bv, &inv, rows, out.add(i0 * out_stride), out_stride);
                 i0 += B;
             }
         }
+        SCRATCH.set(scratch);
+    }
+
+    /// Per-thread buffers of the fused kernel, kept between heads: a head
+    /// of 256 tokens needs about 80 KB of them, and allocating and zeroing
+    /// that anew for each of the 72 heads of every sequence showed up in
+    /// the profile.
+    #[derive(Default)]
+    struct Scratch {
+        qp: Vec<f32>,
+        kt: Vec<f32>,
+        vp: Vec<f32>,
+        s: Vec<f32>,
+    }
+
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Scratch> = Default::default();
+    }
+
+    /// Grows `buf` to at least `len` floats and returns its first `len`.
+    fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+        if buf.len() < len {
+            buf.resize(len, 0.0);
+        }
+        &mut buf[..len]
     }
 
     /// Scores of the R query rows in `qb` against key columns
-    /// `j0 .. j0 + 16·C` of `kt`, into `s` (R rows of `lp`).
+    /// `j0 .. j0 + 16·C` of `kt`, into `s` (R rows; both with row stride `ld`).
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn scores<const C: usize>(qb: &[f32; R * DH], kt: *const f32, lp: usize, j0: usize, s: *mut f32) {
+    unsafe fn scores<const C: usize>(qb: &[f32; R * DH], kt: *const f32, ld: usize, j0: usize, s: *mut f32) {
         let mut acc = [[_mm512_setzero_ps(); C]; R];
-        // SAFETY: `kt` holds DH rows of `lp`, and j0 + 16·C ≤ lp; `s` holds R rows of `lp`.
+        // SAFETY: `kt` holds DH rows of `ld`, and j0 + 16·C ≤ ld; `s` holds R rows of `ld`.
         unsafe {
             for d in 0..DH {
                 let mut k = [_mm512_setzero_ps(); C];
                 for (c, k) in k.iter_mut().enumerate() {
-                    *k = _mm512_loadu_ps(kt.add(d * lp + j0 + c * W));
+                    *k = _mm512_loadu_ps(kt.add(d * ld + j0 + c * W));
                 }
                 for (r, acc) in acc.iter_mut().enumerate() {
                     let qv = _mm512_set1_ps(qb[r * DH + d]);
@@ -160,7 +215,7 @@ mod avx512 {
             }
             for (r, acc) in acc.iter().enumerate() {
                 for (c, a) in acc.iter().enumerate() {
-                    _mm512_storeu_ps(s.add(r * lp + j0 + c * W), *a);
+                    _mm512_storeu_ps(s.add(r * ld + j0 + c * W), *a);
                 }
             }
         }
@@ -200,37 +255,41 @@ mod avx512 {
         }
     }
 
-    /// `out[r] = inv[r] · Σ_j s[r][j] · v[j]` for the block's real rows.
+    /// `out[r] = inv[r] · Σ_j s[r][j] · v[j] + bv` for the block's real
+    /// rows: v's bias comes out of the sum because each row of softmax
+    /// weights sums to one.
     #[target_feature(enable = "avx512f")]
     #[inline]
     #[allow(clippy::too_many_arguments)]
     unsafe fn context(
         s: *const f32,
-        lp: usize,
+        ld: usize,
         len: usize,
         vp: *const f32,
+        bv: &[f32],
         inv: &[f32; B],
         rows: usize,
         out: *mut f32,
         out_stride: usize,
     ) {
         let mut acc = [[_mm512_setzero_ps(); 2]; B];
-        // SAFETY: `s` holds B rows of `lp` ≥ len, `vp` len rows of DH, and
+        // SAFETY: `s` holds B rows of `ld` > len, `vp` len rows of DH, and
         // `out` the block's `rows` rows.
         unsafe {
             for j in 0..len {
                 let v0 = _mm512_loadu_ps(vp.add(j * DH));
                 let v1 = _mm512_loadu_ps(vp.add(j * DH + W));
                 for (r, acc) in acc.iter_mut().enumerate() {
-                    let p = _mm512_set1_ps(*s.add(r * lp + j));
+                    let p = _mm512_set1_ps(*s.add(r * ld + j));
                     acc[0] = _mm512_fmadd_ps(p, v0, acc[0]);
                     acc[1] = _mm512_fmadd_ps(p, v1, acc[1]);
                 }
             }
+            let (b0, b1) = (_mm512_loadu_ps(bv.as_ptr()), _mm512_loadu_ps(bv[W..2 * W].as_ptr()));
             for r in 0..rows {
                 let k = _mm512_set1_ps(inv[r]);
-                _mm512_storeu_ps(out.add(r * out_stride), _mm512_mul_ps(acc[r][0], k));
-                _mm512_storeu_ps(out.add(r * out_stride + W), _mm512_mul_ps(acc[r][1], k));
+                _mm512_storeu_ps(out.add(r * out_stride), _mm512_fmadd_ps(acc[r][0], k, b0));
+                _mm512_storeu_ps(out.add(r * out_stride + W), _mm512_fmadd_ps(acc[r][1], k, b1));
             }
         }
     }
@@ -282,12 +341,13 @@ mod tests {
         let hidden = heads * dh;
         let stride = 3 * hidden;
         let qkv: Vec<f32> = (0..len * stride).map(|i| ((i as f32) * 0.37).sin() * 2.0).collect();
+        let bias: Vec<f32> = (0..stride).map(|i| ((i as f32) * 0.61).cos()).collect();
+        let biased: Vec<f32> = qkv.iter().enumerate().map(|(i, v)| v + bias[i % stride]).collect();
         for hd in 0..heads {
-            let head = Head { q: qkv[hd * dh..].as_ptr(), stride, hidden, len, dh };
+            let head = Head { q: qkv[hd * dh..].as_ptr(), bias: &bias[hd * dh..], stride, hidden, len, dh };
             let mut out = vec![f32::NAN; len * hidden];
             unsafe { attend(&head, out[hd * dh..].as_mut_ptr(), hidden) };
-            let shifted: Vec<f32> = qkv[hd * dh..].to_vec();
-            let want = naive(&shifted, stride, hidden, len, dh);
+            let want = naive(&biased[hd * dh..], stride, hidden, len, dh);
             for i in 0..len {
                 for d in 0..dh {
                     let got = out[i * hidden + hd * dh + d];

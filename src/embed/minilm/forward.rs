@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 
 use super::attention::{Head, attend};
-use super::math::{add_bias, add_layer_norm, bias_gelu, dense, matmul, transposed};
+use super::math::{add_layer_norm, bias_gelu, dense, matmul, transposed};
 use super::weights::Weights;
 
 /// A raw pointer that may cross threads: every task writes a disjoint
@@ -92,14 +92,16 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scrat
     let tasks: Vec<(usize, usize)> = (0..seqs.len()).flat_map(|s| (0..heads).map(move |hd| (s, hd))).collect();
 
     for layer in &w.layers {
+        // The QKV bias is added inside attention, where q, k and v are
+        // read anyway, not in a pass of its own over this matrix.
         linear(x, h, &layer.qkv_w, qkv, 3 * h, threads);
-        qkv.par_chunks_mut(3 * h).for_each(|row| add_bias(row, &layer.qkv_b));
 
         let qkv_ptr = qkv.as_ptr() as usize;
         let ctx_ptr = SharedMut(ctx.as_mut_ptr());
         tasks.par_iter().for_each(|&(s, hd)| {
             let head = Head {
                 q: (qkv_ptr as *const f32).wrapping_add(starts[s] * 3 * h + hd * dh),
+                bias: &layer.qkv_b[hd * dh..],
                 stride: 3 * h,
                 hidden: h,
                 len: seqs[s].len(),
@@ -166,10 +168,9 @@ fn linear(input: &[f32], in_dim: usize, weight: &[f32], out: &mut [f32], out_dim
 
 /// `x = layer_norm(x + (delta + bias))`, row by row: the residual step that
 /// closes both the attention and the feed-forward block.
-fn residual_layer_norm(x: &mut [f32], delta: &mut [f32], bias: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
+fn residual_layer_norm(x: &mut [f32], delta: &[f32], bias: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let h = gamma.len();
-    x.par_chunks_mut(h).zip(delta.par_chunks_mut(h)).for_each(|(xr, dr)| {
-        add_bias(dr, bias);
-        add_layer_norm(xr, Some(dr), gamma, beta, eps);
+    x.par_chunks_mut(h).zip(delta.par_chunks(h)).for_each(|(xr, dr)| {
+        add_layer_norm(xr, Some((dr, bias)), gamma, beta, eps);
     });
 }
