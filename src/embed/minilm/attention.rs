@@ -80,12 +80,13 @@ mod avx512 {
 
     /// The head width the fused kernel is written for (MiniLM, BERT-base).
     pub const DH: usize = 32;
-    /// Query rows per score tile: 6 rows × 4 vectors is 24 accumulators
-    /// of the 32 zmm registers.
-    const R: usize = 6;
-    /// Query rows per block: the context tile is 12 rows × 2 vectors, which
-    /// loads each value vector once per 12 rows instead of once per 6.
-    const B: usize = 2 * R;
+    /// Query rows per block. Both tiles of a block, the scores (12 rows ×
+    /// 2 vectors of keys) and the context sum (12 rows × 2 vectors of
+    /// values), keep 24 of the 32 zmm registers as accumulators, and each
+    /// reads kᵀ or v once per 12 query rows. (6-row score tiles 4 vectors
+    /// wide read all of kᵀ twice per block, from L2: the head's packed
+    /// operands are twice L1's size.)
+    const B: usize = 12;
     const W: usize = 16;
     /// Rows ahead that the packing loop prefetches.
     const PREFETCH: usize = 8;
@@ -114,7 +115,7 @@ mod avx512 {
         // Columns past `len` hold whatever an earlier head left: finite,
         // and masked out of the softmax.
         let kt = sized(&mut scratch.kt, DH * ld);
-        let qp = sized(&mut scratch.qp, len * DH);
+        let qp = sized(&mut scratch.qp, len.div_ceil(B) * B * DH);
         let vp = sized(&mut scratch.vp, len * DH);
         let s = sized(&mut scratch.s, B * ld);
         // SAFETY (whole body): every read stays inside the head's rows as
@@ -137,30 +138,24 @@ mod avx512 {
                 }
                 std::ptr::copy_nonoverlapping(row.add(2 * hidden), vp.as_mut_ptr().add(j * DH), DH);
             }
-            let mut qb = [0f32; B * DH];
+            // Query rows past `len` score zero; their results are never used.
+            qp[len * DH..].fill(0.0);
             let mut i0 = 0;
             while i0 < len {
                 let rows = (len - i0).min(B);
-                qb[..rows * DH].copy_from_slice(&qp[i0 * DH..(i0 + rows) * DH]);
-                qb[rows * DH..].fill(0.0);
-                for half in 0..rows.div_ceil(R) {
-                    let q6: &[f32; R * DH] = qb[half * R * DH..(half + 1) * R * DH].try_into().unwrap();
-                    let s6 = s.as_mut_ptr().add(half * R * ld);
-                    let mut j0 = 0;
-                    while j0 + 4 * W <= lp {
-                        scores::<4>(q6, kt.as_ptr(), ld, j0, s6);
-                        j0 += 4 * W;
-                    }
-                    match (lp - j0) / W {
-                        3 => scores::<3>(q6, kt.as_ptr(), ld, j0, s6),
-                        2 => scores::<2>(q6, kt.as_ptr(), ld, j0, s6),
-                        1 => scores::<1>(q6, kt.as_ptr(), ld, j0, s6),
-                        _ => {}
-                    }
+                let qb: &[f32; B * DH] = qp[i0 * DH..(i0 + B) * DH].try_into().unwrap();
+                let mut max = [_mm512_set1_ps(f32::NEG_INFINITY); B];
+                let mut j0 = 0;
+                while j0 + 2 * W <= lp {
+                    scores::<2>(qb, kt.as_ptr(), ld, j0, len - j0, s.as_mut_ptr(), &mut max);
+                    j0 += 2 * W;
+                }
+                if j0 < lp {
+                    scores::<1>(qb, kt.as_ptr(), ld, j0, len - j0, s.as_mut_ptr(), &mut max);
                 }
                 let mut inv = [0f32; B];
-                for (r, inv) in inv.iter_mut().enumerate().take(rows) {
-                    *inv = softmax(s.as_mut_ptr().add(r * ld), len);
+                for r in 0..rows {
+                    inv[r] = softmax(s.as_mut_ptr().add(r * ld), len, _mm512_reduce_max_ps(max[r]));
                 }
                 context(s.as_ptr(), ld, len, vp.as_ptr(), bv, &inv, rows, out.add(i0 * out_stride), out_stride);
                 i0 += B;
@@ -193,13 +188,23 @@ mod avx512 {
         &mut buf[..len]
     }
 
-    /// Scores of the R query rows in `qb` against key columns
-    /// `j0 .. j0 + 16·C` of `kt`, into `s` (R rows; both with row stride `ld`).
+    /// Scores of the block's query rows `qb` against key columns
+    /// `j0 .. j0 + 16·C` of `kt`, into `s` (both with row stride `ld`),
+    /// folding each row's scores into its running `max`: the first
+    /// `valid` columns count, the padding past `len` does not.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn scores<const C: usize>(qb: &[f32; R * DH], kt: *const f32, ld: usize, j0: usize, s: *mut f32) {
-        let mut acc = [[_mm512_setzero_ps(); C]; R];
-        // SAFETY: `kt` holds DH rows of `ld`, and j0 + 16·C ≤ ld; `s` holds R rows of `ld`.
+    unsafe fn scores<const C: usize>(
+        qb: &[f32; B * DH],
+        kt: *const f32,
+        ld: usize,
+        j0: usize,
+        valid: usize,
+        s: *mut f32,
+        max: &mut [__m512; B],
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); C]; B];
+        // SAFETY: `kt` holds DH rows of `ld`, and j0 + 16·C ≤ ld; `s` holds B rows of `ld`.
         unsafe {
             for d in 0..DH {
                 let mut k = [_mm512_setzero_ps(); C];
@@ -213,9 +218,12 @@ mod avx512 {
                     }
                 }
             }
-            for (r, acc) in acc.iter().enumerate() {
-                for (c, a) in acc.iter().enumerate() {
-                    _mm512_storeu_ps(s.add(r * ld + j0 + c * W), *a);
+            for c in 0..C {
+                let mask =
+                    if valid >= (c + 1) * W { !0 } else { ((1u32 << valid.saturating_sub(c * W)) - 1) as __mmask16 };
+                for (r, acc) in acc.iter().enumerate() {
+                    _mm512_storeu_ps(s.add(r * ld + j0 + c * W), acc[c]);
+                    max[r] = _mm512_mask_max_ps(max[r], mask, max[r], acc[c]);
                 }
             }
         }
@@ -226,20 +234,13 @@ mod avx512 {
     /// 1 / Σ so the context can be normalized once per row.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn softmax(row: *mut f32, len: usize) -> f32 {
+    unsafe fn softmax(row: *mut f32, len: usize, max: f32) -> f32 {
         let full = len / W;
         let tail = len % W;
         let mask: __mmask16 = ((1u32 << tail) - 1) as __mmask16;
+        let max = _mm512_set1_ps(max);
         // SAFETY: the row holds `len` rounded up to 16 floats.
         unsafe {
-            let mut m = _mm512_set1_ps(f32::NEG_INFINITY);
-            for c in 0..full {
-                m = _mm512_max_ps(m, _mm512_loadu_ps(row.add(c * W)));
-            }
-            if tail > 0 {
-                m = _mm512_mask_max_ps(m, mask, m, _mm512_loadu_ps(row.add(full * W)));
-            }
-            let max = _mm512_set1_ps(_mm512_reduce_max_ps(m));
             let mut sum = _mm512_setzero_ps();
             for c in 0..full {
                 let e = exp(_mm512_sub_ps(_mm512_loadu_ps(row.add(c * W)), max));
