@@ -165,7 +165,7 @@ mod avx512 {
     }
 
     /// Per-thread buffers of the fused kernel, kept between heads: a head
-    /// of 256 tokens needs about 80 KB of them, and allocating and zeroing
+    /// of 256 tokens needs about 110 KB of them, and allocating and zeroing
     /// that anew for each of the 72 heads of every sequence showed up in
     /// the profile.
     #[derive(Default)]
