@@ -77,6 +77,7 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     use super::Head;
+    use crate::embed::minilm::forward::sized;
 
     /// The head width the fused kernel is written for (MiniLM, BERT-base).
     pub const DH: usize = 32;
@@ -178,14 +179,6 @@ mod avx512 {
 
     thread_local! {
         static SCRATCH: std::cell::RefCell<Scratch> = Default::default();
-    }
-
-    /// Grows `buf` to at least `len` floats and returns its first `len`.
-    fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
-        if buf.len() < len {
-            buf.resize(len, 0.0);
-        }
-        &mut buf[..len]
     }
 
     /// Scores of the block's query rows `qb` against key columns

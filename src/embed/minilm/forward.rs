@@ -40,10 +40,14 @@ pub struct Scratch {
     up: Vec<f32>,
 }
 
-/// Sizes a buffer to `len` without clearing what it holds: every element
-/// is written before it is read.
-fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    buf.resize(len, 0.0);
+/// The first `len` floats of a reused buffer, grown if it is shorter,
+/// without clearing what it holds: every element the caller reads it has
+/// written first. Never shrunk, so alternating sizes do not re-zero the
+/// tail each time it grows back.
+pub(super) fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
     &mut buf[..len]
 }
 
