@@ -6,7 +6,9 @@
 //! `CASS_BENCH_PYTHON=/opt/pyref/bin/python cargo bench --bench minilm`
 //! (needs ../shared/models; `CASS_BENCH_REPS` runs per point, default 3;
 //! `CASS_BENCH_ONLY=long:32` measures just the points whose `file:batch`
-//! contains that text, e.g. `short`, `long:128`).
+//! contains that text, e.g. `short`, `long:128`). Under each point, the
+//! forward pass's wall time per stage and batch, with the GFLOP/s of the
+//! stages that are mostly FMAs; "rest" is the tokenizer and the gaps.
 
 use std::path::Path;
 use std::process::Command;
@@ -120,12 +122,19 @@ fn main() {
                 layers * (2.0 * l * (4.0 * h * h + 2.0 * h * f) + 4.0 * l * l * h)
             })
             .sum();
+        // The FLOPs of the qkv, attention, output and feed-forward stages.
+        let stage_flops = seqs.iter().fold([0f64; 4], |acc, s| {
+            let l = s.len() as f64;
+            let add = [6.0 * l * h * h, 4.0 * l * l * h, 2.0 * l * h * h, 4.0 * l * h * f];
+            std::array::from_fn(|i| acc[i] + layers * add[i])
+        });
         for bs in [32usize, 128] {
             if only.as_deref().is_some_and(|o| !format!("{}:{bs}", file.trim_end_matches(".json")).contains(o)) {
                 continue;
             }
             let mut times = Vec::new();
             let _ = model.tokenize(&refs[..bs]).map(|s| model.embed_tokens(&s)); // warm-up
+            model.take_stage_times();
             for _ in 0..reps {
                 let t = Instant::now();
                 for chunk in refs.chunks(bs) {
@@ -134,6 +143,7 @@ fn main() {
                 }
                 times.push(t.elapsed().as_secs_f64());
             }
+            let total: f64 = times.iter().sum();
             let dt = median(times);
             println!(
                 "cass   {file:<10} batch {bs:>3}: {:>6.1} sentences/s ({} inputs, {:.0} tokens avg, median of {reps}), {:.0} GFLOP/s = {:.0}% of the measured FMA peak",
@@ -142,6 +152,26 @@ fn main() {
                 tokens as f64 / refs.len() as f64,
                 flops / dt / 1e9,
                 flops / dt / 1e9 / peak * 100.0
+            );
+            let st = model.take_stage_times();
+            let per_batch = |d: std::time::Duration| d.as_secs_f64() * 1e3 / f64::from(st.batches);
+            let rate = |d: std::time::Duration, fl: f64| fl * reps as f64 / d.as_secs_f64() / 1e9;
+            let staged = [st.embed_pool, st.qkv, st.attention, st.out, st.ffn, st.gelu, st.layer_norm];
+            let rest = total * 1e3 / f64::from(st.batches) - staged.iter().map(|&d| per_batch(d)).sum::<f64>();
+            println!(
+                "       per batch: qkv {:.1} ms ({:.0} GFLOP/s), attention {:.1} ms ({:.0}), out {:.1} ms ({:.0}), feed-forward {:.1} ms ({:.0}), gelu {:.1} ms, layer norm {:.1} ms, embeddings+pooling {:.1} ms, rest {:.1} ms",
+                per_batch(st.qkv),
+                rate(st.qkv, stage_flops[0]),
+                per_batch(st.attention),
+                rate(st.attention, stage_flops[1]),
+                per_batch(st.out),
+                rate(st.out, stage_flops[2]),
+                per_batch(st.ffn),
+                rate(st.ffn, stage_flops[3]),
+                per_batch(st.gelu),
+                per_batch(st.layer_norm),
+                per_batch(st.embed_pool),
+                rest
             );
             if let Ok(py) = std::env::var("CASS_BENCH_PYTHON") {
                 let mut rates = Vec::new();

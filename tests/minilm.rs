@@ -285,3 +285,30 @@ fn a_tiny_random_bert_loads_and_matches_a_plain_reference() {
     let err = MiniLm::load(dir.path(), "tiny", Some(1)).err().expect("must fail");
     assert!(err.to_string().contains("model.safetensors"), "{err}");
 }
+
+#[test]
+fn stage_times_cover_every_batch_and_start_over_when_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_bert(dir.path());
+    let model = MiniLm::load(dir.path(), "tiny", Some(2)).unwrap();
+    let seqs = model.tokenize(&["Hello, world!", "why does my index crash"]).unwrap();
+    model.embed_tokens(&seqs);
+    model.embed_tokens(&seqs);
+    model.embed_tokens(&[]);
+    let t = model.take_stage_times();
+    assert_eq!(t.batches, 2, "an empty batch runs no stage");
+    let stages = [
+        ("qkv", t.qkv),
+        ("attention", t.attention),
+        ("out", t.out),
+        ("ffn", t.ffn),
+        ("gelu", t.gelu),
+        ("layer norm", t.layer_norm),
+        ("embeddings and pooling", t.embed_pool),
+    ];
+    for (name, d) in stages {
+        assert!(d > std::time::Duration::ZERO, "{name} was not timed");
+    }
+    let t = model.take_stage_times();
+    assert_eq!((t.batches, t.ffn), (0, std::time::Duration::ZERO));
+}

@@ -7,6 +7,8 @@
 //! mask is needed because no row is padding, and a batch of one long and
 //! thirty-one short inputs costs what those inputs cost, not 32 × the long one.
 
+use std::time::{Duration, Instant};
+
 use rayon::prelude::*;
 
 use super::attention::{Head, attend};
@@ -38,6 +40,47 @@ pub struct Scratch {
     ctx: Vec<f32>,
     tmp: Vec<f32>,
     up: Vec<f32>,
+    times: StageTimes,
+}
+
+impl Scratch {
+    /// The stage times summed since the last call.
+    pub fn take_times(&mut self) -> StageTimes {
+        std::mem::take(&mut self.times)
+    }
+}
+
+/// Wall time per stage of the forward pass, summed over batches: where a
+/// batch's time goes, measured in the run itself. Profiler sample shares
+/// only approximate this (they include whatever else the process does),
+/// and per-stage GFLOP/s needs the time, not a share.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StageTimes {
+    pub batches: u32,
+    /// Embedding lookup and its layer norm, and the final mean pooling.
+    pub embed_pool: Duration,
+    /// The QKV projection.
+    pub qkv: Duration,
+    pub attention: Duration,
+    /// The attention output projection.
+    pub out: Duration,
+    /// The two feed-forward projections.
+    pub ffn: Duration,
+    /// Bias and GELU over the feed-forward activations.
+    pub gelu: Duration,
+    /// Both residual layer norms of every layer.
+    pub layer_norm: Duration,
+}
+
+/// Charges the time since its last lap to a stage.
+struct Clock(Instant);
+
+impl Clock {
+    fn lap(&mut self, stage: &mut Duration) {
+        let now = Instant::now();
+        *stage += now - self.0;
+        self.0 = now;
+    }
 }
 
 /// The first `len` floats of a reused buffer, grown if it is shorter,
@@ -54,6 +97,7 @@ pub(super) fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
 /// Embeds token-id sequences: mean-pooled over each sequence's tokens and
 /// L2-normalized. Returns `seqs.len() × hidden` floats.
 pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scratch) -> Vec<f32> {
+    let mut clock = Clock(Instant::now());
     let cfg = &w.config;
     let h = cfg.hidden_size;
     let f = cfg.intermediate_size;
@@ -76,7 +120,8 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scrat
     // Embeddings: word + position + token type 0, then layer norm.
     let tokens: Vec<(u32, usize)> =
         seqs.iter().flat_map(|s| s.iter().enumerate().map(|(pos, &id)| (id, pos))).collect();
-    let Scratch { x, qkv, ctx, tmp, up } = scratch;
+    let Scratch { x, qkv, ctx, tmp, up, times } = scratch;
+    times.batches += 1;
     let x = sized(x, total * h);
     x.par_chunks_mut(h).zip(tokens.par_iter()).for_each(|(row, &(id, pos))| {
         let id = (id as usize).min(cfg.vocab_size - 1);
@@ -88,6 +133,7 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scrat
         }
         add_layer_norm(row, None, &w.emb_ln_g, &w.emb_ln_b, eps);
     });
+    clock.lap(&mut times.embed_pool);
 
     let qkv = sized(qkv, total * 3 * h);
     let ctx = sized(ctx, total * h);
@@ -99,6 +145,7 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scrat
         // The QKV bias is added inside attention, where q, k and v are
         // read anyway, not in a pass of its own over this matrix.
         linear(x, h, &layer.qkv_w, qkv, 3 * h, threads);
+        clock.lap(&mut times.qkv);
 
         let qkv_ptr = qkv.as_ptr() as usize;
         let ctx_ptr = SharedMut(ctx.as_mut_ptr());
@@ -118,14 +165,21 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scrat
             unsafe { attend(&head, ctx_ptr.get().add(starts[s] * h + hd * dh), h) };
         });
 
+        clock.lap(&mut times.attention);
         linear(ctx, h, &layer.out_w, tmp, h, threads);
+        clock.lap(&mut times.out);
         residual_layer_norm(x, tmp, &layer.out_b, &layer.ln1_g, &layer.ln1_b, eps);
+        clock.lap(&mut times.layer_norm);
 
         linear(x, h, &layer.up_w, up, f, threads);
+        clock.lap(&mut times.ffn);
         up.par_chunks_mut(f).for_each(|row| bias_gelu(row, &layer.up_b));
+        clock.lap(&mut times.gelu);
 
         linear(up, f, &layer.down_w, tmp, h, threads);
+        clock.lap(&mut times.ffn);
         residual_layer_norm(x, tmp, &layer.down_b, &layer.ln2_g, &layer.ln2_b, eps);
+        clock.lap(&mut times.layer_norm);
     }
 
     // Mean pooling over each sequence's tokens, then L2 normalization.
@@ -144,6 +198,7 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scrat
         }
         crate::embed::l2_normalize(o);
     });
+    clock.lap(&mut times.embed_pool);
     out
 }
 

@@ -15,6 +15,7 @@ use std::path::Path;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::{EmbedError, Embedder};
+pub use forward::StageTimes;
 pub use weights::{BertConfig, Weights};
 
 pub const MINILM_ID: &str = "minilm-384";
@@ -108,6 +109,12 @@ impl MiniLm {
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let scratch: &mut forward::Scratch = &mut scratch;
         self.pool.install(|| forward::embed(&self.weights, seqs, self.threads, scratch))
+    }
+
+    /// The forward pass's wall time per stage, summed over the batches
+    /// embedded since the last call: for benchmarks and profiling.
+    pub fn take_stage_times(&self) -> StageTimes {
+        self.scratch.lock().unwrap_or_else(|e| e.into_inner()).take_times()
     }
 }
 
