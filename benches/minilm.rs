@@ -115,19 +115,14 @@ fn main() {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let seqs = model.tokenize(&refs).unwrap();
         let tokens: usize = seqs.iter().map(Vec::len).sum();
-        let flops: f64 = seqs
-            .iter()
-            .map(|s| {
-                let l = s.len() as f64;
-                layers * (2.0 * l * (4.0 * h * h + 2.0 * h * f) + 4.0 * l * l * h)
-            })
-            .sum();
-        // The FLOPs of the qkv, attention, output and feed-forward stages.
+        // The FLOPs of the qkv, attention, output and feed-forward stages,
+        // and of the whole pass.
         let stage_flops = seqs.iter().fold([0f64; 4], |acc, s| {
             let l = s.len() as f64;
             let add = [6.0 * l * h * h, 4.0 * l * l * h, 2.0 * l * h * h, 4.0 * l * h * f];
             std::array::from_fn(|i| acc[i] + layers * add[i])
         });
+        let flops: f64 = stage_flops.iter().sum();
         for bs in [32usize, 128] {
             if only.as_deref().is_some_and(|o| !format!("{}:{bs}", file.trim_end_matches(".json")).contains(o)) {
                 continue;

@@ -82,9 +82,10 @@ fn simd_level() -> u8 {
 /// Defines `pub fn $name` that runs `$generic` compiled for AVX-512F or
 /// AVX2+FMA when the CPU has them (the crate itself targets baseline
 /// x86-64, whose SSE2 loops are a quarter as wide and have no FMA), else
-/// the baseline build.
+/// the baseline build. With `by_hand`, the AVX-512 build is the function at
+/// that path instead of the compiled generic loop.
 macro_rules! dispatch {
-    ($(#[$doc:meta])* $name:ident, $avx512:ident, $avx:ident, $generic:ident, ($($arg:ident: $ty:ty),*)) => {
+    ($(#[$doc:meta])* $name:ident, by_hand $avx512:path, $avx:ident, $generic:ident, ($($arg:ident: $ty:ty),*)) => {
         $(#[$doc])*
         pub fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
@@ -99,14 +100,17 @@ macro_rules! dispatch {
         }
 
         #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn $avx512($($arg: $ty),*) {
-            $generic($($arg),*)
-        }
-
-        #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx($($arg: $ty),*) {
+            $generic($($arg),*)
+        }
+    };
+    ($(#[$doc:meta])* $name:ident, $avx512:ident, $avx:ident, $generic:ident, ($($arg:ident: $ty:ty),*)) => {
+        dispatch!($(#[$doc])* $name, by_hand $avx512, $avx, $generic, ($($arg: $ty),*));
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn $avx512($($arg: $ty),*) {
             $generic($($arg),*)
         }
     };
@@ -120,24 +124,10 @@ dispatch!(
     (x: &mut [f32], residual: Option<(&[f32], &[f32])>, gamma: &[f32], beta: &[f32], eps: f32)
 );
 
-/// Exact-form (erf) GELU, as BERT was trained with, fused with the bias add.
-pub fn bias_gelu(row: &mut [f32], bias: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    match simd_level() {
-        // SAFETY: the features were detected at run time.
-        2 => return unsafe { avx512::bias_gelu(row, bias) },
-        // SAFETY: as above.
-        1 => return unsafe { bias_gelu_avx2(row, bias) },
-        _ => {}
-    }
-    bias_gelu_generic(row, bias)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn bias_gelu_avx2(row: &mut [f32], bias: &[f32]) {
-    bias_gelu_generic(row, bias)
-}
+dispatch!(
+    /// Exact-form (erf) GELU, as BERT was trained with, fused with the bias add.
+    bias_gelu, by_hand avx512::bias_gelu, bias_gelu_avx2, bias_gelu_generic, (row: &mut [f32], bias: &[f32])
+);
 
 dispatch!(
     /// In-place softmax of one row, scaled first.
