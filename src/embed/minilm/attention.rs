@@ -93,9 +93,10 @@ mod avx512 {
     /// Rows ahead that the packing loop prefetches.
     const PREFETCH: usize = 8;
 
+    /// Whether this CPU runs the fused kernel: the same detection, cached
+    /// once, as the row kernels' dispatch.
     pub fn available() -> bool {
-        static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *OK.get_or_init(|| is_x86_feature_detected!("avx512f"))
+        crate::embed::minilm::math::has_avx512()
     }
 
     #[target_feature(enable = "avx512f")]

@@ -57,6 +57,12 @@ pub fn transposed(ptr: *const f32, row_stride: usize) -> View {
     View { ptr, row_stride: 1, col_stride: row_stride as isize }
 }
 
+/// Whether this CPU has AVX-512F, by the one cached detection that every
+/// kernel's choice of build goes through.
+pub fn has_avx512() -> bool {
+    simd_level() == 2
+}
+
 /// Which wider build of the row kernels this CPU runs: 2 for AVX-512F,
 /// 1 for AVX2+FMA, 0 for neither.
 fn simd_level() -> u8 {
