@@ -59,7 +59,7 @@ pub fn transposed(ptr: *const f32, row_stride: usize) -> View {
 
 /// Whether this CPU has AVX-512F, by the one cached detection that every
 /// kernel's choice of build goes through.
-pub fn has_avx512() -> bool {
+pub(crate) fn has_avx512() -> bool {
     simd_level() == 2
 }
 
