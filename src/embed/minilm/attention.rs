@@ -19,7 +19,8 @@ pub struct Head<'a> {
     pub q: *const f32,
     /// This head's part of the QKV bias, laid out like a row of the matrix:
     /// q's bias first, k's `hidden` further on, v's at `2·hidden`. The GEMM
-    /// leaves it out; attention adds it as it reads q, k and v.
+    /// leaves it out; attention adds it as it reads q, k and v (the fused
+    /// kernel skips k's, which cannot change a softmax).
     pub bias: &'a [f32],
     /// Row stride of the QKV matrix (3·hidden).
     pub stride: usize,
@@ -90,8 +91,6 @@ mod avx512 {
     /// operands are twice L1's size.)
     const B: usize = 12;
     const W: usize = 16;
-    /// Rows ahead that the packing loop prefetches.
-    const PREFETCH: usize = 8;
 
     /// Whether this CPU runs the fused kernel: the same detection, cached
     /// once, as the row kernels' dispatch.
@@ -101,48 +100,33 @@ mod avx512 {
 
     #[target_feature(enable = "avx512f")]
     pub unsafe fn attend(head: &Head<'_>, out: *mut f32, out_stride: usize) {
-        let Head { q, bias, stride, hidden, len, .. } = *head;
-        let (bq, bk, bv) = (&bias[..DH], &bias[hidden..hidden + DH], &bias[2 * hidden..2 * hidden + DH]);
+        let Head { bias, hidden, len, .. } = *head;
+        let bv = &bias[2 * hidden..2 * hidden + DH];
         if len == 0 {
             return;
         }
         let lp = len.div_ceil(W) * W;
-        // Row stride of kᵀ and the score block: one vector past `lp`, so a
-        // 256-token head's rows are not 1 KiB apart. At a power-of-two stride
-        // the 32 rows of kᵀ and the 12 score rows all fall into 4 of L1's
-        // 64 sets and evict each other.
+        // Row stride of the score block: one vector past `lp`, so a
+        // 256-token head's 12 score rows are not 1 KiB apart and do not all
+        // fall into 4 of L1's 64 sets.
         let ld = lp + W;
         // Scores in base 2: softmax(s) = 2^(s·log₂e − max) / Σ, so the
         // exponential needs no multiply of its own.
-        let scale = std::f32::consts::LOG2_E / (DH as f32).sqrt();
+        let scale = _mm512_set1_ps(std::f32::consts::LOG2_E / (DH as f32).sqrt());
         let mut scratch = SCRATCH.take();
-        // q and v packed [len × DH], kᵀ scaled [DH × ld], scores [B × ld].
-        // Columns past `len` hold whatever an earlier head left: finite,
-        // and masked out of the softmax.
-        let kt = sized(&mut scratch.kt, DH * ld);
+        // q and v packed [len × DH]; kᵀ scaled, in strips of 32 keys (16
+        // for a last odd vector), each strip [DH × width] and contiguous so
+        // a score tile reads its 4 KiB in order; scores [B × ld]. kᵀ's
+        // columns past `len` are zeros: their scores are finite, and the
+        // softmax masks them out.
+        let kt = sized(&mut scratch.kt, DH * lp);
         let qp = sized(&mut scratch.qp, len.div_ceil(B) * B * DH);
         let vp = sized(&mut scratch.vp, len * DH);
         let s = sized(&mut scratch.s, B * ld);
         // SAFETY (whole body): every read stays inside the head's rows as
         // the caller promised; scratch indices stay inside their buffers.
         unsafe {
-            for j in 0..len {
-                // The rows are `stride` floats apart, too far for the
-                // hardware prefetchers; without this the packing waited on
-                // every q, k and v line in turn.
-                let ahead = q.wrapping_add((j + PREFETCH) * stride);
-                for part in 0..3 {
-                    for off in [0, W, DH - 1] {
-                        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(part * hidden + off).cast());
-                    }
-                }
-                let row = q.add(j * stride);
-                for d in 0..DH {
-                    *qp.get_unchecked_mut(j * DH + d) = *row.add(d) + bq[d];
-                    *kt.get_unchecked_mut(d * ld + j) = (*row.add(hidden + d) + bk[d]) * scale;
-                }
-                std::ptr::copy_nonoverlapping(row.add(2 * hidden), vp.as_mut_ptr().add(j * DH), DH);
-            }
+            pack(head, qp, kt, vp, lp, scale);
             // Query rows past `len` score zero; their results are never used.
             qp[len * DH..].fill(0.0);
             let mut i0 = 0;
@@ -152,11 +136,11 @@ mod avx512 {
                 let mut max = [_mm512_set1_ps(f32::NEG_INFINITY); B];
                 let mut j0 = 0;
                 while j0 + 2 * W <= lp {
-                    scores::<2>(qb, kt.as_ptr(), ld, j0, len - j0, s.as_mut_ptr(), &mut max);
+                    scores::<2>(qb, kt.as_ptr().add(j0 * DH), j0, len - j0, s.as_mut_ptr(), ld, &mut max);
                     j0 += 2 * W;
                 }
                 if j0 < lp {
-                    scores::<1>(qb, kt.as_ptr(), ld, j0, len - j0, s.as_mut_ptr(), &mut max);
+                    scores::<1>(qb, kt.as_ptr().add(j0 * DH), j0, len - j0, s.as_mut_ptr(), ld, &mut max);
                 }
                 let mut inv = [0f32; B];
                 for r in 0..rows {
@@ -167,6 +151,103 @@ mod avx512 {
             }
         }
         SCRATCH.set(scratch);
+    }
+
+    /// Packs the head: `qp` rows of q plus its bias; `kt`, k scaled and
+    /// transposed into strips (see `attend`); `vp` rows of v. Sixteen rows
+    /// at a time, so k's transpose is two in-register 16 × 16 transposes
+    /// instead of 32 scattered stores a row.
+    ///
+    /// k's bias is left out: it adds q·b_k to every score of a query row,
+    /// the same for every key, and softmax is blind to such a shift.
+    ///
+    /// # Safety
+    /// As for `attend`; `qp` holds at least `len` rows, `vp` `len`, `kt`
+    /// `DH × lp`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn pack(head: &Head<'_>, qp: &mut [f32], kt: &mut [f32], vp: &mut [f32], lp: usize, scale: __m512) {
+        let Head { q, bias, stride, hidden, len, .. } = *head;
+        // SAFETY: `bias` covers q's DH floats (asserted in `attend`); rows
+        // below `len` are the caller's; the scratch slices are sized as
+        // documented, and every group of 16 keys lies in one strip.
+        unsafe {
+            let bq = [0, W].map(|o| _mm512_loadu_ps(bias[o..o + W].as_ptr()));
+            let mut g = 0;
+            while g < len {
+                let rows = (len - g).min(W);
+                // The rows are `stride` floats apart, too far for the
+                // hardware prefetchers: fetch the next group's lines while
+                // this one is packed.
+                for j in g + W..(g + 2 * W).min(len) {
+                    let row = q.add(j * stride);
+                    for part in 0..3 {
+                        _mm_prefetch::<_MM_HINT_T0>(row.add(part * hidden).cast());
+                        _mm_prefetch::<_MM_HINT_T0>(row.add(part * hidden + W).cast());
+                    }
+                }
+                for j in g..g + rows {
+                    let row = q.add(j * stride);
+                    for (h, b) in bq.iter().enumerate() {
+                        let v = _mm512_add_ps(_mm512_loadu_ps(row.add(h * W)), *b);
+                        _mm512_storeu_ps(qp.as_mut_ptr().add(j * DH + h * W), v);
+                        let v = _mm512_loadu_ps(row.add(2 * hidden + h * W));
+                        _mm512_storeu_ps(vp.as_mut_ptr().add(j * DH + h * W), v);
+                    }
+                }
+                // The strip holding keys g .. g + 16, and where in its rows they go.
+                let j0 = g / (2 * W) * (2 * W);
+                let width = (lp - j0).min(2 * W);
+                let dst = kt.as_mut_ptr().add(j0 * DH + (g - j0));
+                for h in 0..DH / W {
+                    // A constant trip count keeps `m` in registers; the
+                    // tail group's missing rows are zeros.
+                    let mut m = [_mm512_setzero_ps(); W];
+                    for (r, m) in m.iter_mut().enumerate() {
+                        if r < rows {
+                            *m = _mm512_mul_ps(_mm512_loadu_ps(q.add((g + r) * stride + hidden + h * W)), scale);
+                        }
+                    }
+                    transpose16(&mut m);
+                    for (d, m) in m.iter().enumerate() {
+                        _mm512_storeu_ps(dst.add((h * W + d) * width), *m);
+                    }
+                }
+                g += W;
+            }
+        }
+    }
+
+    /// Transposes a 16 × 16 block of floats held as 16 row vectors: pairs
+    /// of rows interleaved, then pairs of pairs, then 128-bit lanes
+    /// gathered in two steps; 64 shuffles.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn transpose16(m: &mut [__m512; W]) {
+        let mut t = [_mm512_setzero_ps(); W];
+        for p in 0..W / 2 {
+            t[2 * p] = _mm512_unpacklo_ps(m[2 * p], m[2 * p + 1]);
+            t[2 * p + 1] = _mm512_unpackhi_ps(m[2 * p], m[2 * p + 1]);
+        }
+        // c[4·k + q]: column 4L + k of 128-bit lane L, rows 4q .. 4q + 4.
+        let mut c = [_mm512_setzero_ps(); W];
+        for q in 0..4 {
+            let (lo0, hi0) = (_mm512_castps_pd(t[4 * q]), _mm512_castps_pd(t[4 * q + 1]));
+            let (lo1, hi1) = (_mm512_castps_pd(t[4 * q + 2]), _mm512_castps_pd(t[4 * q + 3]));
+            c[q] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo0, lo1));
+            c[4 + q] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo0, lo1));
+            c[8 + q] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi0, hi1));
+            c[12 + q] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi0, hi1));
+        }
+        for k in 0..4 {
+            let even01 = _mm512_shuffle_f32x4::<0x88>(c[4 * k], c[4 * k + 1]);
+            let odd01 = _mm512_shuffle_f32x4::<0xDD>(c[4 * k], c[4 * k + 1]);
+            let even23 = _mm512_shuffle_f32x4::<0x88>(c[4 * k + 2], c[4 * k + 3]);
+            let odd23 = _mm512_shuffle_f32x4::<0xDD>(c[4 * k + 2], c[4 * k + 3]);
+            m[k] = _mm512_shuffle_f32x4::<0x88>(even01, even23);
+            m[8 + k] = _mm512_shuffle_f32x4::<0xDD>(even01, even23);
+            m[4 + k] = _mm512_shuffle_f32x4::<0x88>(odd01, odd23);
+            m[12 + k] = _mm512_shuffle_f32x4::<0xDD>(odd01, odd23);
+        }
     }
 
     /// Per-thread buffers of the fused kernel, kept between heads: a head
@@ -185,28 +266,29 @@ mod avx512 {
         static SCRATCH: std::cell::RefCell<Scratch> = Default::default();
     }
 
-    /// Scores of the block's query rows `qb` against key columns
-    /// `j0 .. j0 + 16·C` of `kt`, into `s` (both with row stride `ld`),
-    /// folding each row's scores into its running `max`: the first
-    /// `valid` columns count, the padding past `len` does not.
+    /// Scores of the block's query rows `qb` against the strip of key
+    /// columns `j0 .. j0 + 16·C` (`strip`: kᵀ's `[DH × 16·C]` for them),
+    /// into `s` (row stride `ld`), folding each row's scores into its
+    /// running `max`: the first `valid` columns count, the padding past
+    /// `len` does not.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn scores<const C: usize>(
         qb: &[f32; B * DH],
-        kt: *const f32,
-        ld: usize,
+        strip: *const f32,
         j0: usize,
         valid: usize,
         s: *mut f32,
+        ld: usize,
         max: &mut [__m512; B],
     ) {
         let mut acc = [[_mm512_setzero_ps(); C]; B];
-        // SAFETY: `kt` holds DH rows of `ld`, and j0 + 16·C ≤ ld; `s` holds B rows of `ld`.
+        // SAFETY: `strip` holds DH rows of 16·C; `s` holds B rows of `ld` ≥ j0 + 16·C.
         unsafe {
             for d in 0..DH {
                 let mut k = [_mm512_setzero_ps(); C];
                 for (c, k) in k.iter_mut().enumerate() {
-                    *k = _mm512_loadu_ps(kt.add(d * ld + j0 + c * W));
+                    *k = _mm512_loadu_ps(strip.add((d * C + c) * W));
                 }
                 for (r, acc) in acc.iter_mut().enumerate() {
                     let qv = _mm512_set1_ps(qb[r * DH + d]);
