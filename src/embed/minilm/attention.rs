@@ -175,18 +175,15 @@ mod avx512 {
             let mut g = 0;
             while g < len {
                 let rows = (len - g).min(W);
-                // The rows are `stride` floats apart, too far for the
-                // hardware prefetchers: fetch the next group's lines while
-                // this one is packed.
-                for j in g + W..(g + 2 * W).min(len) {
-                    let row = q.add(j * stride);
-                    for part in 0..3 {
-                        _mm_prefetch::<_MM_HINT_T0>(row.add(part * hidden).cast());
-                        _mm_prefetch::<_MM_HINT_T0>(row.add(part * hidden + W).cast());
-                    }
-                }
                 for j in g..g + rows {
                     let row = q.add(j * stride);
+                    // The rows are `stride` floats apart, too far for the
+                    // hardware prefetchers: fetch the row 16 ahead.
+                    let ahead = row.wrapping_add(W * stride);
+                    for part in 0..3 {
+                        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(part * hidden).cast());
+                        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(part * hidden + W).cast());
+                    }
                     for (h, b) in bq.iter().enumerate() {
                         let v = _mm512_add_ps(_mm512_loadu_ps(row.add(h * W)), *b);
                         _mm512_storeu_ps(qp.as_mut_ptr().add(j * DH + h * W), v);
