@@ -62,7 +62,7 @@ pub fn transposed(ptr: *const f32, row_stride: usize) -> View {
 /// activations that live in L3 waited on each line in turn; the hardware
 /// prefetchers did not run far enough ahead of it.
 #[inline]
-pub fn prefetch(p: *const f32, floats: usize) {
+pub(crate) fn prefetch(p: *const f32, floats: usize) {
     #[cfg(target_arch = "x86_64")]
     for off in (0..floats).step_by(16) {
         // SAFETY: prefetching reads nothing the program sees and cannot fault.
