@@ -80,6 +80,7 @@ mod avx512 {
 
     use super::Head;
     use crate::embed::minilm::forward::sized;
+    use crate::embed::minilm::math::prefetch;
 
     /// The head width the fused kernel is written for (MiniLM, BERT-base).
     pub const DH: usize = 32;
@@ -181,8 +182,7 @@ mod avx512 {
                     // hardware prefetchers: fetch the row 16 ahead.
                     let ahead = row.wrapping_add(W * stride);
                     for part in 0..3 {
-                        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(part * hidden).cast());
-                        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(part * hidden + W).cast());
+                        prefetch(ahead.wrapping_add(part * hidden), DH);
                     }
                     for (h, b) in bq.iter().enumerate() {
                         let v = _mm512_add_ps(_mm512_loadu_ps(row.add(h * W)), *b);

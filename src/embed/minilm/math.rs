@@ -58,9 +58,10 @@ pub fn transposed(ptr: *const f32, row_stride: usize) -> View {
 }
 
 /// Starts loading the cache lines of `floats` floats at `p` into L1: a
-/// hint that never faults, whatever the address. The layer-norm pass over
-/// activations that live in L3 waited on each line in turn; the hardware
-/// prefetchers did not run far enough ahead of it.
+/// hint that never faults, whatever the address. The passes that read
+/// activations living in L3 (attention's packing, GELU, layer norm) waited
+/// on each line in turn; the hardware prefetchers did not run far enough
+/// ahead of them.
 #[inline]
 pub(crate) fn prefetch(p: *const f32, floats: usize) {
     #[cfg(target_arch = "x86_64")]
@@ -291,7 +292,7 @@ mod avx512 {
                 // burst of the next row's lines at the start of each row
                 // did not help; one line per vector, this far ahead, took
                 // the pass from 25 to 15 ms a batch on 256-token inputs.)
-                _mm_prefetch::<_MM_HINT_T0>(r.wrapping_add(i + 1024).cast());
+                super::prefetch(r.wrapping_add(i + 1024), 1);
                 let x = _mm512_add_ps(_mm512_loadu_ps(r.add(i)), _mm512_loadu_ps(b.add(i)));
                 _mm512_storeu_ps(r.add(i), gelu(x));
                 i += 16;
