@@ -10,7 +10,7 @@
 //! block's weighted sum of v. Elsewhere, or for other head widths, the head
 //! runs as two `gemm` calls around a row softmax.
 
-use super::math::{dense, matmul, scaled_softmax, transposed};
+use super::math::{Dst, dense, matmul, scaled_softmax, transposed};
 
 /// One head's operands inside the fused `[tokens × 3·hidden]` QKV matrix.
 pub struct Head<'a> {
@@ -66,11 +66,31 @@ unsafe fn attend_gemm(head: &Head<'_>, out: *mut f32, out_stride: usize) {
     let mut scores = vec![0f32; len * len];
     // SAFETY: the views address `qkv` and `scores`, sized just above.
     unsafe {
-        matmul(len, dh, len, dense(qkv.as_ptr(), w), transposed(qkv.as_ptr().add(dh), w), scores.as_mut_ptr(), len, 1);
+        matmul(
+            len,
+            dh,
+            len,
+            dense(qkv.as_ptr(), w),
+            transposed(qkv.as_ptr().add(dh), w),
+            scores.as_mut_ptr(),
+            len,
+            Dst::Overwrite,
+            1,
+        );
         for row in scores.chunks_exact_mut(len) {
             scaled_softmax(row, scale);
         }
-        matmul(len, len, dh, dense(scores.as_ptr(), len), dense(qkv.as_ptr().add(2 * dh), w), out, out_stride, 1);
+        matmul(
+            len,
+            len,
+            dh,
+            dense(scores.as_ptr(), len),
+            dense(qkv.as_ptr().add(2 * dh), w),
+            out,
+            out_stride,
+            Dst::Overwrite,
+            1,
+        );
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use super::attention::{Head, attend};
-use super::math::{add_layer_norm, bias_gelu, dense, matmul, prefetch, transposed};
+use super::math::{Dst, add_layer_norm, bias_gelu, dense, matmul, prefetch, transposed};
 use super::weights::Weights;
 
 /// A raw pointer that may cross threads: every task writes a disjoint
@@ -38,7 +38,6 @@ pub struct Scratch {
     x: Vec<f32>,
     qkv: Vec<f32>,
     ctx: Vec<f32>,
-    tmp: Vec<f32>,
     up: Vec<f32>,
     times: StageTimes,
 }
@@ -120,7 +119,7 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scrat
     // Embeddings: word + position + token type 0, then layer norm.
     let tokens: Vec<(u32, usize)> =
         seqs.iter().flat_map(|s| s.iter().enumerate().map(|(pos, &id)| (id, pos))).collect();
-    let Scratch { x, qkv, ctx, tmp, up, times } = scratch;
+    let Scratch { x, qkv, ctx, up, times } = scratch;
     times.batches += 1;
     let x = sized(x, total * h);
     x.par_chunks_mut(h).zip(tokens.par_iter()).for_each(|(row, &(id, pos))| {
@@ -137,14 +136,13 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scrat
 
     let qkv = sized(qkv, total * 3 * h);
     let ctx = sized(ctx, total * h);
-    let tmp = sized(tmp, total * h);
     let up = sized(up, total * f);
     let tasks: Vec<(usize, usize)> = (0..seqs.len()).flat_map(|s| (0..heads).map(move |hd| (s, hd))).collect();
 
     for layer in &w.layers {
         // The QKV bias is added inside attention, where q, k and v are
         // read anyway, not in a pass of its own over this matrix.
-        linear(x, h, &layer.qkv_w, qkv, 3 * h, threads);
+        linear(x, h, &layer.qkv_w, qkv, 3 * h, Dst::Overwrite, threads);
         clock.lap(&mut times.qkv);
 
         let qkv_ptr = qkv.as_ptr() as usize;
@@ -166,19 +164,20 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scrat
         });
 
         clock.lap(&mut times.attention);
-        linear(ctx, h, &layer.out_w, tmp, h, threads);
+        // The residual connections are summed by the GEMMs into `x`.
+        linear(ctx, h, &layer.out_w, x, h, Dst::Accumulate, threads);
         clock.lap(&mut times.out);
-        residual_layer_norm(x, tmp, &layer.out_b, &layer.ln1_g, &layer.ln1_b, eps);
+        bias_layer_norm(x, &layer.out_b, &layer.ln1_g, &layer.ln1_b, eps);
         clock.lap(&mut times.layer_norm);
 
-        linear(x, h, &layer.up_w, up, f, threads);
+        linear(x, h, &layer.up_w, up, f, Dst::Overwrite, threads);
         clock.lap(&mut times.ffn);
         up.par_chunks_mut(f).for_each(|row| bias_gelu(row, &layer.up_b));
         clock.lap(&mut times.gelu);
 
-        linear(up, f, &layer.down_w, tmp, h, threads);
+        linear(up, f, &layer.down_w, x, h, Dst::Accumulate, threads);
         clock.lap(&mut times.ffn);
-        residual_layer_norm(x, tmp, &layer.down_b, &layer.ln2_g, &layer.ln2_b, eps);
+        bias_layer_norm(x, &layer.down_b, &layer.ln2_g, &layer.ln2_b, eps);
         clock.lap(&mut times.layer_norm);
     }
 
@@ -202,9 +201,9 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scrat
     out
 }
 
-/// `out[rows × out_dim] = input[rows × in_dim] · weightᵀ`, with `weight` in
-/// the HF `[out_dim × in_dim]` layout: a safe, size-checked matmul.
-fn linear(input: &[f32], in_dim: usize, weight: &[f32], out: &mut [f32], out_dim: usize, threads: usize) {
+/// `out[rows × out_dim] = input[rows × in_dim] · weightᵀ` (or `+=`), with
+/// `weight` in the HF `[out_dim × in_dim]` layout: a safe, size-checked matmul.
+fn linear(input: &[f32], in_dim: usize, weight: &[f32], out: &mut [f32], out_dim: usize, dst: Dst, threads: usize) {
     let rows = input.len() / in_dim;
     assert_eq!(input.len(), rows * in_dim);
     assert_eq!(weight.len(), out_dim * in_dim);
@@ -220,22 +219,23 @@ fn linear(input: &[f32], in_dim: usize, weight: &[f32], out: &mut [f32], out_dim
             transposed(weight.as_ptr(), in_dim),
             out.as_mut_ptr(),
             out_dim,
+            dst,
             threads,
         )
     };
 }
 
 /// Rows ahead that the layer-norm pass prefetches (3 rows of 384 floats:
-/// 4.5 KiB ahead in each matrix).
+/// 4.5 KiB ahead).
 const LN_AHEAD: usize = 3;
 
-/// `x = layer_norm(x + (delta + bias))`, row by row: the residual step that
-/// closes both the attention and the feed-forward block.
-fn residual_layer_norm(x: &mut [f32], delta: &[f32], bias: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
+/// `x = layer_norm(x + bias)`, row by row: the step that closes both the
+/// attention and the feed-forward block, once the GEMM has added the
+/// block's output to the residual `x`.
+fn bias_layer_norm(x: &mut [f32], bias: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let h = gamma.len();
-    x.par_chunks_mut(h).zip(delta.par_chunks(h)).for_each(|(xr, dr)| {
+    x.par_chunks_mut(h).for_each(|xr| {
         prefetch(xr.as_ptr().wrapping_add(LN_AHEAD * h), h);
-        prefetch(dr.as_ptr().wrapping_add(LN_AHEAD * h), h);
-        add_layer_norm(xr, Some((dr, bias)), gamma, beta, eps);
+        add_layer_norm(xr, Some(bias), gamma, beta, eps);
     });
 }

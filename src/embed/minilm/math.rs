@@ -12,15 +12,38 @@ pub struct View {
     pub col_stride: isize,
 }
 
-/// `c[m×n] (row stride ldc) = a[m×k] · b[k×n]`, overwriting `c`.
+/// What a product does with the matrix it is written to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Dst {
+    /// `c = a·b`.
+    Overwrite,
+    /// `c += a·b`: a residual connection summed by the GEMM itself, which
+    /// reads each tile of `c` as it stores it (the cache line has to come in
+    /// for the store anyway), instead of by a pass that reads the product
+    /// back from L3.
+    Accumulate,
+}
+
+/// `c[m×n] (row stride ldc) = a[m×k] · b[k×n]`, or `+=` (see [`Dst`]).
 ///
 /// # Safety
 /// The views must address `m×k` and `k×n` valid elements, and `c` must
 /// address `m×n` elements (row stride `ldc`) that nothing else touches
 /// during the call.
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn matmul(m: usize, k: usize, n: usize, a: View, b: View, c: *mut f32, ldc: usize, threads: usize) {
+pub unsafe fn matmul(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View,
+    b: View,
+    c: *mut f32,
+    ldc: usize,
+    dst: Dst,
+    threads: usize,
+) {
     let par = if threads > 1 && m * n * k >= 1 << 18 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    let read_dst = dst == Dst::Accumulate;
     // SAFETY: forwarded from the caller.
     unsafe {
         gemm::gemm(
@@ -30,14 +53,14 @@ pub unsafe fn matmul(m: usize, k: usize, n: usize, a: View, b: View, c: *mut f32
             c,
             1,
             ldc as isize,
-            false,
+            read_dst,
             a.ptr,
             a.col_stride,
             a.row_stride,
             b.ptr,
             b.col_stride,
             b.row_stride,
-            0.0,
+            if read_dst { 1.0 } else { 0.0 },
             1.0,
             false,
             false,
@@ -139,11 +162,11 @@ macro_rules! dispatch {
 }
 
 dispatch!(
-    /// `x = layer_norm(x + delta + bias) * gamma + beta`, one row: the
-    /// residual step that closes each attention and feed-forward block, with
-    /// the dense layer's bias folded in (`residual` is `(delta, bias)`).
+    /// `x = layer_norm(x + bias) * gamma + beta`, one row: the step that
+    /// closes each attention and feed-forward block, on a row that already
+    /// holds the residual sum, with the dense layer's bias folded in.
     add_layer_norm, add_layer_norm_avx512, add_layer_norm_avx2, add_layer_norm_generic,
-    (x: &mut [f32], residual: Option<(&[f32], &[f32])>, gamma: &[f32], beta: &[f32], eps: f32)
+    (x: &mut [f32], bias: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32)
 );
 
 dispatch!(
@@ -157,10 +180,10 @@ dispatch!(
 );
 
 #[inline(always)]
-fn add_layer_norm_generic(x: &mut [f32], residual: Option<(&[f32], &[f32])>, gamma: &[f32], beta: &[f32], eps: f32) {
-    if let Some((delta, bias)) = residual {
-        for ((a, d), b) in x.iter_mut().zip(delta).zip(bias) {
-            *a += d + b;
+fn add_layer_norm_generic(x: &mut [f32], bias: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32) {
+    if let Some(bias) = bias {
+        for (a, b) in x.iter_mut().zip(bias) {
+            *a += b;
         }
     }
     let n = gamma.len() as f32;
@@ -364,9 +387,9 @@ mod tests {
         let mut x = vec![1.0f32, 2.0, 3.0, 6.0];
         add_layer_norm(&mut x, None, &[1.0; 4], &[0.0; 4], 1e-12);
         assert!(x.iter().sum::<f32>().abs() < 1e-5);
-        // x + delta + bias = [2, 4, 6, 8]: mean 5, variance 5.
-        let mut x = vec![1.0f32, 1.0, 1.0, 1.0];
-        add_layer_norm(&mut x, Some((&[1.0, 2.0, 3.0, 4.0], &[0.0, 1.0, 2.0, 3.0])), &[2.0; 4], &[1.0; 4], 0.0);
+        // x + bias = [2, 4, 6, 8]: mean 5, variance 5.
+        let mut x = vec![1.0f32, 2.0, 3.0, 4.0];
+        add_layer_norm(&mut x, Some(&[1.0, 2.0, 3.0, 4.0]), &[2.0; 4], &[1.0; 4], 0.0);
         let want = [-3.0f32, -1.0, 1.0, 3.0].map(|d| d / 5f32.sqrt() * 2.0 + 1.0);
         for (g, w) in x.iter().zip(want) {
             assert!((g - w).abs() < 1e-5, "{x:?} vs {want:?}");
@@ -414,12 +437,25 @@ mod tests {
         let (m, k, n) = (5, 7, 3);
         let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.3).sin()).collect();
         let bt: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.7).cos()).collect(); // b stored as [n×k]
-        let mut c = vec![0f32; m * n];
-        unsafe { matmul(m, k, n, dense(a.as_ptr(), k), transposed(bt.as_ptr(), k), c.as_mut_ptr(), n, 1) };
+        // Stale contents that overwriting must ignore.
+        let mut c = vec![9f32; m * n];
+        let product = |c: &mut [f32], dst| unsafe {
+            matmul(m, k, n, dense(a.as_ptr(), k), transposed(bt.as_ptr(), k), c.as_mut_ptr(), n, dst, 1)
+        };
+        product(&mut c, Dst::Overwrite);
+        let want = |i: usize, j: usize| -> f32 { (0..k).map(|p| a[i * k + p] * bt[j * k + p]).sum() };
         for i in 0..m {
             for j in 0..n {
-                let want: f32 = (0..k).map(|p| a[i * k + p] * bt[j * k + p]).sum();
-                assert!((c[i * n + j] - want).abs() < 1e-5);
+                assert!((c[i * n + j] - want(i, j)).abs() < 1e-5);
+            }
+        }
+        // Accumulating adds the product to what `c` holds: the residual sum.
+        let before: Vec<f32> = (0..m * n).map(|i| i as f32 - 4.0).collect();
+        c.copy_from_slice(&before);
+        product(&mut c, Dst::Accumulate);
+        for i in 0..m {
+            for j in 0..n {
+                assert!((c[i * n + j] - (before[i * n + j] + want(i, j))).abs() < 1e-5);
             }
         }
     }
