@@ -113,13 +113,14 @@ mod avx512 {
     const B: usize = 12;
     const W: usize = 16;
 
-    /// Whether this CPU runs the fused kernel: the same detection, cached
-    /// once, as the row kernels' dispatch.
+    /// Whether this CPU runs the fused kernel: AVX-512F by the same cached
+    /// detection as the row kernels' dispatch, and AVX-512DQ for the
+    /// softmax's `vreduceps` (every AVX-512 CPU but the Xeon Phi has both).
     pub fn available() -> bool {
-        crate::embed::minilm::math::has_avx512()
+        crate::embed::minilm::math::has_avx512() && is_x86_feature_detected!("avx512dq")
     }
 
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     pub unsafe fn attend(head: &Head<'_>, out: *mut f32, out_stride: usize) {
         let Head { bias, hidden, len, .. } = *head;
         let bv = &bias[2 * hidden..2 * hidden + DH];
@@ -185,7 +186,7 @@ mod avx512 {
     /// # Safety
     /// As for `attend`; `qp` holds at least `len` rows, `vp` `len`, `kt`
     /// `DH × lp`.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     unsafe fn pack(head: &Head<'_>, qp: &mut [f32], kt: &mut [f32], vp: &mut [f32], lp: usize, scale: __m512) {
         let Head { q, bias, stride, hidden, len, .. } = *head;
         // SAFETY: `bias` covers q's DH floats (asserted in `attend`); rows
@@ -237,7 +238,7 @@ mod avx512 {
     /// Transposes a 16 × 16 block of floats held as 16 row vectors: pairs
     /// of rows interleaved, then pairs of pairs, then 128-bit lanes
     /// gathered in two steps; 64 shuffles.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     #[inline]
     fn transpose16(m: &mut [__m512; W]) {
         let mut t = [_mm512_setzero_ps(); W];
@@ -288,7 +289,7 @@ mod avx512 {
     /// into `s` (row stride `ld`), folding each row's scores into its
     /// running `max`: the first `valid` columns count, the padding past
     /// `len` does not.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     #[inline]
     unsafe fn scores<const C: usize>(
         qb: &[f32; B * DH],
@@ -328,7 +329,7 @@ mod avx512 {
     /// Replaces the first `len` entries of a score row (padded to a
     /// multiple of 16) by `2^(s - max)`, zeroes the padding, and returns
     /// 1 / Σ so the context can be normalized once per row.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     #[inline]
     unsafe fn softmax(row: *mut f32, len: usize, max: f32) -> f32 {
         let full = len / W;
@@ -355,7 +356,7 @@ mod avx512 {
     /// `out[r] = inv[r] · Σ_j s[r][j] · v[j] + bv` for the block's real
     /// rows: v's bias comes out of the sum because each row of softmax
     /// weights sums to one.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512dq")]
     #[inline]
     #[allow(clippy::too_many_arguments)]
     unsafe fn context(
@@ -391,25 +392,25 @@ mod avx512 {
         }
     }
 
-    /// 2^f for |f| ≤ ½: near-minimax for relative error (1.6e-7, f32's
-    /// own rounding), lowest degree first.
-    const EXP2_POLY: [f32; 6] = [1.000_000_1, 0.693_146_94, 0.240_221_2, 0.055_507_135, 0.009_675_542, 0.001_327_646_5];
+    /// 2^f for 0 ≤ f < 1: near-minimax for relative error (7.5e-8 in exact
+    /// arithmetic, 1.6e-7 evaluated in f32), lowest degree first.
+    const EXP2_POLY: [f32; 6] = [0.999_999_94, 0.693_153_1, 0.240_153_61, 0.055_826_318, 0.008_989_34, 0.001_877_576_7];
 
-    /// 2^x on sixteen lanes, for the softmax's x ≤ 0: x = n + f with n an
-    /// integer, the polynomial for 2^f, and `vscalefps` for 2^n, which also
-    /// takes the far negative tail to 0 without a clamp. Eight operations a
-    /// vector; e^x took eleven (a clamp, the multiply by log₂e and a
-    /// two-step range reduction), and the softmax was a fifth of attention.
-    #[target_feature(enable = "avx512f")]
+    /// 2^x on sixteen lanes, for the softmax's x ≤ 0: x = n + f with
+    /// n = ⌊x⌋, f from one `vreduceps`, the polynomial for 2^f, and
+    /// `vscalefps`, which multiplies by 2^⌊x⌋ itself and takes the far
+    /// negative tail to 0 without a clamp. Seven operations a vector: the
+    /// round-to-nearest and subtraction it replaces were three µops, and
+    /// e^x with a clamp and a two-step range reduction took eleven.
+    #[target_feature(enable = "avx512f,avx512dq")]
     #[inline]
     pub(super) fn exp2(x: __m512) -> __m512 {
-        let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x);
-        let f = _mm512_sub_ps(x, n);
+        let f = _mm512_reduce_ps::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(x);
         let mut p = _mm512_set1_ps(EXP2_POLY[5]);
         for &c in EXP2_POLY[..5].iter().rev() {
             p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(c));
         }
-        _mm512_scalef_ps(p, n)
+        _mm512_scalef_ps(p, x)
     }
 }
 
@@ -477,7 +478,7 @@ mod tests {
             let mut lanes = [0f32; 16];
             lanes[..chunk.len()].copy_from_slice(chunk);
             let mut got = [0f32; 16];
-            // SAFETY: AVX-512F is available, checked above.
+            // SAFETY: AVX-512F and DQ are available, checked above.
             unsafe { _mm512_storeu_ps(got.as_mut_ptr(), avx512::exp2(_mm512_loadu_ps(lanes.as_ptr()))) };
             for (&x, &g) in lanes.iter().zip(&got) {
                 let want = 2f64.powf(f64::from(x));
