@@ -88,9 +88,45 @@ impl Clock {
 /// tail each time it grows back.
 pub(super) fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     if buf.len() < len {
-        buf.resize(len, 0.0);
+        // A fresh allocation instead of growing in place: the old contents
+        // need not survive, and the new pages get their hint before the
+        // zeroing faults them in.
+        let mut fresh = Vec::with_capacity(len);
+        advise_huge_pages(fresh.as_mut_ptr(), len);
+        fresh.resize(len, 0.0);
+        *buf = fresh;
     }
     &mut buf[..len]
+}
+
+/// Asks Linux to back a large buffer with 2 MiB pages. With transparent
+/// huge pages in `madvise` mode (a common default, and this machine's) a
+/// process gets them only where it asks. The passes over the activations
+/// stream through tens of MB, and with 4 KiB pages every 4 KiB is a TLB
+/// miss, under virtualization a two-level page walk. On 256-token inputs
+/// at batch 32: GELU 15.6 → 14.1 ms a batch, layer norm 11.9 → 11.2, the
+/// whole batch 1.6 % faster (medians of 7 alternating runs).
+/// Advice only: it never changes what the memory holds, and a kernel
+/// without huge pages ignores it.
+fn advise_huge_pages(ptr: *mut f32, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE_PAGE: usize = 2 << 20;
+        const PAGE: usize = 4096;
+        let bytes = len * std::mem::size_of::<f32>();
+        if bytes < HUGE_PAGE {
+            return;
+        }
+        // madvise takes whole pages: the ones inside the allocation.
+        let start = (ptr as usize).next_multiple_of(PAGE);
+        let end = (ptr as usize + bytes) / PAGE * PAGE;
+        // SAFETY: [start, end) lies inside the allocation behind `ptr`, which
+        // this process owns; the advice affects only how its pages are
+        // backed. A failure (no transparent huge pages) is harmless.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (ptr, len);
 }
 
 /// Embeds token-id sequences: mean-pooled over each sequence's tokens and
@@ -238,4 +274,51 @@ fn bias_layer_norm(x: &mut [f32], bias: &[f32], gamma: &[f32], beta: &[f32], eps
         prefetch(xr.as_ptr().wrapping_add(LN_AHEAD * h), h);
         add_layer_norm(xr, Some(bias), gamma, beta, eps);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `AnonHugePages` of the mapping in `/proc/self/smaps` that holds `addr`, in kB.
+    #[cfg(target_os = "linux")]
+    fn huge_kb_at(addr: usize) -> Option<u64> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+        let mut inside = false;
+        for line in smaps.lines() {
+            let first = line.split_whitespace().next().unwrap_or("");
+            if let Some((lo, hi)) = first.split_once('-')
+                && let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+            {
+                inside = (lo..hi).contains(&addr);
+            } else if inside && let Some(kb) = line.strip_prefix("AnonHugePages:") {
+                return kb.trim().trim_end_matches("kB").trim().parse().ok();
+            }
+        }
+        None
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn large_buffers_are_backed_by_huge_pages_where_the_kernel_asks_for_advice() {
+        let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+        if !mode.contains("[madvise]") {
+            return; // "always" gives them unasked, "never" not at all: nothing to tell apart
+        }
+        // 64 MB: above glibc's largest mmap threshold, so a mapping of its own.
+        let mut buf = Vec::new();
+        let len = 16 << 20;
+        let addr = sized(&mut buf, len).as_ptr() as usize + len * 2;
+        let kb = huge_kb_at(addr).expect("the buffer's mapping is in smaps");
+        assert!(kb >= 2048, "a 64 MB activation buffer has {kb} kB in huge pages");
+    }
+
+    #[test]
+    fn sized_grows_and_never_shrinks() {
+        let mut buf = Vec::new();
+        sized(&mut buf, 10).fill(1.0);
+        assert_eq!(sized(&mut buf, 4).len(), 4);
+        assert_eq!(buf.len(), 10);
+        assert_eq!(sized(&mut buf, 1000).len(), 1000);
+    }
 }
