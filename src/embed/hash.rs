@@ -5,7 +5,10 @@
 //! top bit: set means −1), then the vector is L2-normalized. A text with no
 //! token of two or more characters maps to the all-zero vector, which scores
 //! 0 against everything; canonical text never sends such a text (it is not
-//! embedded), and a query that yields it is refused with a clear error.
+//! embedded), and a query that yields it is refused with a clear error. So,
+//! rarely, does a text whose tokens cancel (two in one bucket with opposite
+//! signs, about 1 in 768 two-word queries): semantic search answers such a
+//! query with no hits rather than an error.
 
 use super::{EmbedError, Embedder, l2_normalize};
 
@@ -26,6 +29,13 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 }
 
 impl HashEmbedder {
+    /// Whether the recipe counts any token of `text` (a run of two or more
+    /// alphanumeric characters). A text with tokens can still embed to the
+    /// zero vector: two tokens in one bucket with opposite signs cancel.
+    pub fn has_tokens(text: &str) -> bool {
+        text.split(|c: char| !c.is_alphanumeric()).any(|t| t.chars().nth(1).is_some())
+    }
+
     /// Embeds one text into `row` (length [`HASH_DIMS`], zeroed by the caller).
     pub fn embed_one(text: &str, row: &mut [f32]) {
         let mut add = |token: &[u8]| {
@@ -125,6 +135,16 @@ mod tests {
     fn text_without_tokens_is_the_zero_vector() {
         assert!(embed("a . ! ?").iter().all(|x| *x == 0.0));
         assert_eq!(embed("").len(), HASH_DIMS);
+    }
+
+    #[test]
+    fn tokens_in_one_bucket_with_opposite_signs_cancel() {
+        // Both hash to bucket 8, "ithxantesith" with the sign bit set.
+        let v = embed("ithxantesith monosargul");
+        assert!(v.iter().all(|x| *x == 0.0), "{:?}", v.iter().filter(|x| **x != 0.0).collect::<Vec<_>>());
+        assert!(HashEmbedder::has_tokens("ithxantesith monosargul"));
+        assert!(HashEmbedder::has_tokens("naïve x"));
+        assert!(!HashEmbedder::has_tokens("a . ! ? é"));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::config::DataDir;
 use crate::embed::Embedder;
+use crate::embed::hash::HashEmbedder;
 use crate::indexer::semantic::Tier;
 use crate::vector::manifest::Manifest;
 use crate::vector::scan::{Scored, top_k};
@@ -92,7 +93,13 @@ impl LoadedTier {
         let mut q = Vec::with_capacity(self.embedder.dims());
         self.embedder.embed(&[query_text], &mut q).map_err(|e| e.to_string())?;
         if q.iter().all(|x| *x == 0.0) {
-            return Err("the query has no words to embed".into());
+            if !HashEmbedder::has_tokens(query_text) {
+                return Err("the query has no words to embed".into());
+            }
+            // The hash embedder's tokens cancelled (one bucket, opposite
+            // signs): the vector scores 0 against every row, so nothing
+            // matches by meaning, and that is an empty answer, not an error.
+            return Ok(Vec::new());
         }
         Ok(top_k(&self.segments, &q, k, filters))
     }
