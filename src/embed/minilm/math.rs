@@ -291,12 +291,10 @@ pub fn erf(x: f32) -> f32 {
 }
 
 /// The AVX-512 GELU and layer norm, by hand. GELU: compiled from the
-/// generic loop, the erf's
-/// division is a 16-lane `vdivps`, one of the slowest vector instructions.
-/// Here it is a 14-bit reciprocal estimate refined by one Newton step
-/// (relative error ≈ 2⁻²⁸, below f32's own rounding). GELU went from 3.8 %
-/// to 3.4 % of a long-input profile; what is left is mostly the memory
-/// traffic of its pass over the `[tokens × 1536]` activations.
+/// generic loop, the erf's division is a 16-lane `vdivps`, one of the
+/// slowest vector instructions; here it is a 14-bit reciprocal estimate
+/// refined by one Newton step (relative error ≈ 2⁻²⁸, below f32's own
+/// rounding). GELU went from 3.8 % to 3.4 % of a long-input profile.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
