@@ -352,9 +352,11 @@ mod avx512 {
         }
     }
 
+    /// The accumulators' sum, as a tree: written out for exactly four.
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn sum(acc: [__m512; CHAINS]) -> __m512 {
+        const { assert!(CHAINS == 4, "`sum` adds exactly four accumulators") };
         _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]))
     }
 
