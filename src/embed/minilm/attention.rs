@@ -168,6 +168,16 @@ mod avx512 {
                 for r in 0..rows {
                     inv[r] = softmax(s.as_mut_ptr().add(r * ld), len, _mm512_reduce_max_ps(max[r]));
                 }
+                // The next block's output rows, for writing: each row's
+                // 128 bytes are two lines of a matrix in L3, and the stores
+                // would otherwise wait on reading them in. Attention on
+                // 256-token inputs at batch 32: 90.8–93.2 → 87.4–88.3 ms a
+                // batch (3 alternating runs).
+                for r in i0 + B..(i0 + 2 * B).min(len) {
+                    let o = out.wrapping_add(r * out_stride);
+                    _mm_prefetch::<_MM_HINT_ET0>(o.cast());
+                    _mm_prefetch::<_MM_HINT_ET0>(o.wrapping_add(W).cast());
+                }
                 context(s.as_ptr(), ld, len, vp.as_ptr(), bv, &inv, rows, out.add(i0 * out_stride), out_stride);
                 i0 += B;
             }
