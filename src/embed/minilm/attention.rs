@@ -172,7 +172,7 @@ mod avx512 {
                 // 128 bytes are two lines of a matrix in L3, and the stores
                 // would otherwise wait on reading them in. Attention on
                 // 256-token inputs at batch 32: 90.8–93.2 → 87.4–88.3 ms a
-                // batch (3 alternating runs).
+                // batch (4 alternating runs, one of them disturbed).
                 for r in i0 + B..(i0 + 2 * B).min(len) {
                     let o = out.wrapping_add(r * out_stride);
                     _mm_prefetch::<_MM_HINT_ET0>(o.cast());
