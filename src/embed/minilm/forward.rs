@@ -12,23 +12,8 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use super::attention::{Head, attend};
-use super::math::{Dst, add_layer_norm, bias_gelu, dense, matmul, prefetch, transposed};
+use super::math::{Dst, SharedMut, add_layer_norm, bias_gelu, dense, matmul, prefetch, transposed};
 use super::weights::Weights;
-
-/// A raw pointer that may cross threads: every task writes a disjoint
-/// region (its own rows, or its own head's columns of its own rows).
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
-// SAFETY: see the type's doc; the regions written through it never overlap.
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
-
-impl SharedMut {
-    /// Through a method, so closures capture the whole (Send) wrapper.
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
 
 /// The activation buffers of a forward pass, kept between batches: fresh
 /// allocations of this size come from `mmap`, and faulting in and zeroing

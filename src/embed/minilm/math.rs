@@ -12,6 +12,34 @@ pub struct View {
     pub col_stride: isize,
 }
 
+impl View {
+    /// The same view without its first `r` rows. A method, so closures capture
+    /// the whole (Send) view rather than its pointer field.
+    fn skip_rows(self, r: usize) -> View {
+        View { ptr: self.ptr.wrapping_offset(r as isize * self.row_stride), ..self }
+    }
+}
+
+// SAFETY: a view is an address and strides; reading through it takes
+// `unsafe`, whose caller vouches for the memory on whatever thread it runs.
+unsafe impl Send for View {}
+unsafe impl Sync for View {}
+
+/// A raw pointer that may cross threads: every task writes a disjoint
+/// region (its own rows, or its own head's columns of its own rows).
+#[derive(Clone, Copy)]
+pub(super) struct SharedMut(pub(super) *mut f32);
+// SAFETY: see the type's doc; the regions written through it never overlap.
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// Through a method, so closures capture the whole (Send) wrapper.
+    pub(super) fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// What a product does with the matrix it is written to.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Dst {
@@ -65,20 +93,15 @@ pub unsafe fn matmul(
     }
     use rayon::prelude::*;
     let part = m.div_ceil(threads);
-    // Addresses as integers, so the closure may cross threads; each
-    // thread's rows of `a` and `c` are its own.
-    let (a_at, b_at, c_at) = (a.ptr as usize, b.ptr as usize, c as usize);
-    let (a_rs, a_cs, b_rs, b_cs) = (a.row_stride, a.col_stride, b.row_stride, b.col_stride);
+    // Each part's rows of `c` are written by that part alone.
+    let c = SharedMut(c);
     (0..m.div_ceil(part)).into_par_iter().with_max_len(1).for_each(|t| {
         let r0 = t * part;
         let rows = part.min(m - r0);
-        let a =
-            View { ptr: (a_at as *const f32).wrapping_offset(r0 as isize * a_rs), row_stride: a_rs, col_stride: a_cs };
-        let b = View { ptr: b_at as *const f32, row_stride: b_rs, col_stride: b_cs };
-        let c = (c_at as *mut f32).wrapping_add(r0 * ldc);
+        let a = a.skip_rows(r0);
         // SAFETY: rows r0 .. r0 + rows of the caller's `a` and `c`, which
-        // no other thread of this split touches.
-        unsafe { product(rows, k, n, a, b, c, ldc, dst, Parallelism::None) };
+        // no other part of this split touches.
+        unsafe { product(rows, k, n, a, b, c.get().wrapping_add(r0 * ldc), ldc, dst, Parallelism::None) };
     });
 }
 
