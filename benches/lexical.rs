@@ -148,7 +148,7 @@ fn main() {
 
     // Warm search latency, in process (what the TUI and a long-lived agent see).
     let queries = corpus::queries(env_usize("CASS_BENCH_QUERIES", 300), seed);
-    let searcher = cass::search::Searcher::open(&cass::config::DataDir::at(&data)).expect("open searcher");
+    let searcher = cass::search::Searcher::open(&cass::config::DataDir::at(&data), None).expect("open searcher");
     let req = |q: &str| cass::search::SearchRequest::new(q, Default::default(), 10, 0).expect("query");
     let mut total_hits = 0;
     for q in &queries {

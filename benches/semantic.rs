@@ -71,7 +71,7 @@ fn main() {
         seg_bytes as f64 / embedded as f64
     );
 
-    let searcher = Searcher::open(&cass::config::DataDir::at(&data)).unwrap();
+    let searcher = Searcher::open(&cass::config::DataDir::at(&data), None).unwrap();
     let queries = corpus::queries(env_usize("CASS_BENCH_QUERIES", 200), 42);
     let run = |mode: Mode| -> Vec<f64> {
         let mut lat = Vec::new();

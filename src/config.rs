@@ -22,6 +22,7 @@ impl DataDir {
         Ok(DataDir { root })
     }
 
+    /// A data directory at exactly `root`, with no default applied.
     pub fn at(root: impl Into<PathBuf>) -> DataDir {
         DataDir { root: root.into() }
     }
@@ -37,21 +38,27 @@ impl DataDir {
         Ok(())
     }
 
+    /// The directory itself.
     pub fn root(&self) -> &Path {
         &self.root
     }
+    /// The SQLite store, the source of truth.
     pub fn db(&self) -> PathBuf {
         self.root.join("cass.db")
     }
+    /// The lexical (tantivy) index directory.
     pub fn lexical(&self) -> PathBuf {
         self.root.join("lexical")
     }
+    /// Parent of the semantic tiers' directories, one per tier.
     pub fn semantic(&self) -> PathBuf {
         self.root.join("semantic")
     }
+    /// Where downloaded embedding models are installed.
     pub fn models(&self) -> PathBuf {
         self.root.join("models")
     }
+    /// The writer lock file, also naming its holder.
     pub fn lock(&self) -> PathBuf {
         self.root.join("cass.lock")
     }

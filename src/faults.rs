@@ -1,38 +1,53 @@
 //! Named crash points for the crash tests.
 //!
-//! `CASS_TEST_CRASH_AT=<name>` makes the process abort (as abruptly as
-//! SIGKILL: no destructors, no flushes) when it reaches that point. Unset, a
-//! point costs one cached environment lookup.
+//! The CLI arms them from `CASS_TEST_CRASH_AT=<name>` (and
+//! `CASS_TEST_VANISH=<file name>`) while it resolves its settings; the
+//! library only asks whether a point is armed. An armed point aborts the
+//! process as abruptly as SIGKILL (no destructors, no flushes). Unarmed, a
+//! point costs one load of a set-once cell.
 
 use std::sync::OnceLock;
 
-/// Aborts the process if `CASS_TEST_CRASH_AT` names this point.
+/// What the crash tests asked for; set once, before any work starts.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// The crash point to abort at.
+    pub crash_at: Option<String>,
+    /// The file name to delete just before it is read.
+    pub vanish: Option<String>,
+}
+
+static ARMED: OnceLock<Faults> = OnceLock::new();
+
+/// Arms the crash points for this process (only the first call counts).
+pub fn arm(faults: Faults) {
+    let _ = ARMED.set(faults);
+}
+
+/// Aborts the process if the armed crash point is this one.
 pub fn point(name: &str) {
-    static TARGET: OnceLock<Option<String>> = OnceLock::new();
-    let target = TARGET.get_or_init(|| std::env::var("CASS_TEST_CRASH_AT").ok().filter(|s| !s.is_empty()));
-    if target.as_deref() == Some(name) {
+    if ARMED.get().and_then(|f| f.crash_at.as_deref()) == Some(name) {
         eprintln!("cass: crash point {name} reached (CASS_TEST_CRASH_AT)");
         std::process::abort();
     }
 }
 
-/// Removes `path` just before it is read if `CASS_TEST_VANISH` names its
-/// file name: a file deleted between discovery and reading, made
+/// Removes `path` just before it is read if the armed vanish target names
+/// its file name: a file deleted between discovery and reading, made
 /// deterministic for the hostile-input tests.
 ///
 /// Debug builds only: a release binary never deletes a file it indexes,
-/// whatever the environment says.
+/// whatever it was asked.
 #[cfg(debug_assertions)]
 pub fn vanish(path: &std::path::Path) {
-    static TARGET: OnceLock<Option<String>> = OnceLock::new();
-    let target = TARGET.get_or_init(|| std::env::var("CASS_TEST_VANISH").ok().filter(|s| !s.is_empty()));
-    if let Some(name) = target.as_deref()
+    if let Some(name) = ARMED.get().and_then(|f| f.vanish.as_deref())
         && path.file_name().is_some_and(|f| f.to_string_lossy() == name)
     {
         let _ = std::fs::remove_file(path);
     }
 }
 
+/// Release builds: never deletes anything.
 #[cfg(not(debug_assertions))]
 #[inline(always)]
 pub fn vanish(_path: &std::path::Path) {}

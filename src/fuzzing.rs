@@ -11,8 +11,11 @@ use crate::model::{ConversationHeader, Message};
 /// What one parse produced, for the invariant checks.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Parsed {
+    /// How many conversation headers the parser sent (repeats count).
     pub conversations: usize,
+    /// How many messages it sent.
     pub messages: usize,
+    /// How many lines or records it reported malformed.
     pub malformed: usize,
     /// The parse could not run at all (a clean error, not a failure).
     pub error: Option<String>,

@@ -3,18 +3,47 @@
 //! Connectors read each agent's files into normalized [`model`] types, the
 //! [`store`] keeps them in SQLite (the single source of truth), and derived
 //! indexes (lexical, semantic) are rebuilt from the store on demand.
+//!
+//! The library's front door is the [`Cass`] handle, opened on a data dir
+//! with explicit [`Settings`]. It hands out the roles, as tantivy has
+//! `Index` / `IndexWriter` / `Searcher`:
+//! - [`IndexWriter`]: one at a time (behind `cass.lock`); runs an index
+//!   pass, a tier backfill or the watch loop, with progress callbacks;
+//! - [`Searcher`]: takes a [`search::SearchRequest`], returns hydrated hits;
+//! - [`Reader`]: conversations and messages by id;
+//!
+//! and answers status and health as queries. The CLI, the TUI and the MCP
+//! server are thin front ends over it.
+//!
+//! ```no_run
+//! use cass::{Cass, Settings, config::DataDir, connectors::AgentEnv};
+//!
+//! let cass = Cass::open(Settings::new(DataDir::at("/tmp/cass-data"), AgentEnv::with_home("/home/me")));
+//! let writer = cass.writer("index").unwrap();
+//! writer.index(&Default::default(), &cass::indexer::NoProgress).unwrap();
+//! drop(writer);
+//! let req = cass.request("connection refused", Default::default(), 10, 0).unwrap();
+//! let hits = cass.searcher().unwrap().search(&req).unwrap();
+//! println!("{} hits", hits.total);
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod embed;
 pub mod faults;
+pub mod filters;
 pub mod fuzzing;
+mod handle;
 pub mod indexer;
 pub mod lexical;
 pub mod lock;
 pub mod model;
 pub mod models;
+mod reader;
+pub mod robot;
 pub mod search;
 pub mod settings;
 pub mod status;
@@ -22,3 +51,10 @@ pub mod store;
 pub mod time;
 pub mod tui;
 pub mod vector;
+mod writer;
+
+pub use handle::Cass;
+pub use reader::{ReadError, Reader};
+pub use search::Searcher;
+pub use settings::Settings;
+pub use writer::{BackfillRun, Cycle, IndexPass, IndexWriter, WriteError};

@@ -12,13 +12,17 @@ use serde::{Deserialize, Serialize};
 /// Who holds the writer lock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LockHolder {
+    /// Process id of the writer.
     pub pid: u32,
+    /// When it took the lock, milliseconds since the Unix epoch.
     pub started_at_ms: i64,
+    /// The cass command it runs (`index`, `index --watch`, …).
     pub command: String,
     /// What the writer is doing now (`ingest`, `lexical`, `semantic fast`,
     /// `watching`), and when it last said so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
+    /// When `phase` was last written, milliseconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress_at_ms: Option<i64>,
     /// When an ingest last finished, carried from holder to holder. It
@@ -28,12 +32,25 @@ pub struct LockHolder {
     pub last_index_at_ms: Option<i64>,
 }
 
+/// Why the writer lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    /// Another process holds it (a writer, not a passing reader's probe).
     #[error("another cass is writing to this index{}", holder_text(.holder))]
-    Busy { path: PathBuf, holder: Option<LockHolder> },
+    Busy {
+        /// Path of the lock file.
+        path: PathBuf,
+        /// Who holds it, if its record could be read.
+        holder: Option<LockHolder>,
+    },
+    /// The lock file could not be opened or locked.
     #[error("cannot open lock file {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// Path of the lock file.
+        path: PathBuf,
+        /// The error from opening or locking it.
+        source: std::io::Error,
+    },
 }
 
 fn holder_text(h: &Option<LockHolder>) -> String {

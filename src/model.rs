@@ -7,24 +7,36 @@ use std::str::FromStr;
 /// A coding agent whose histories cass can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Agent {
+    /// Anthropic's Claude Code CLI.
     ClaudeCode,
+    /// OpenAI's Codex CLI.
     Codex,
+    /// Google's Gemini CLI.
     Gemini,
     /// Cline and its fork Roo Code (same task-directory format).
     Cline,
+    /// The OpenCode terminal agent.
     OpenCode,
+    /// Sourcegraph's Amp.
     Amp,
+    /// Aider, read from its Markdown chat history file.
     Aider,
+    /// The Cursor editor's chat and composer conversations.
     Cursor,
+    /// The ChatGPT desktop app for macOS.
     ChatGpt,
+    /// Pi-Agent, the pi-mono coding agent (also "Oh My Pi").
     PiAgent,
+    /// Factory's Droid.
     Factory,
+    /// GitHub Copilot's command-line agent.
     CopilotCli,
     /// GitHub Copilot Chat inside VS Code.
     Copilot,
 }
 
 impl Agent {
+    /// Every agent cass can read, in the order `cass info` lists them.
     pub const ALL: &'static [Agent] = &[
         Agent::ClaudeCode,
         Agent::Codex,
@@ -118,16 +130,21 @@ impl FromStr for Agent {
 /// Who spoke a message, normalized across agents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
+    /// The person at the keyboard.
     User,
+    /// The model answering.
     Assistant,
+    /// Instructions or notices from the agent itself (system prompt, errors).
     System,
     /// Output of a tool the assistant called (command output, file contents).
     Tool,
 }
 
 impl Role {
+    /// All four roles.
     pub const ALL: &'static [Role] = &[Role::User, Role::Assistant, Role::System, Role::Tool];
 
+    /// The lowercase name stored in the database and shown to users.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "user",
@@ -168,9 +185,11 @@ pub type TimestampMs = i64;
 /// One message as a connector produced it, before the store gives it an id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
+    /// Who spoke it.
     pub role: Role,
     /// The model or person that wrote it, when the agent records one.
     pub author: Option<String>,
+    /// When it was written, if the agent records a time.
     pub created_at: Option<TimestampMs>,
     /// Flattened text: what search sees.
     pub content: String,
@@ -187,35 +206,53 @@ pub struct Message {
 pub struct ConversationHeader {
     /// The agent's own session id (or the file stem when it has none).
     pub external_id: String,
+    /// The agent's own title, or one derived from the first user message.
     pub title: Option<String>,
     /// True when the agent named the conversation itself (a summary record, a
     /// title field). An explicit title replaces a derived one; never the reverse.
     pub title_explicit: bool,
+    /// The directory the agent worked in, when recorded (e.g. Claude Code's `cwd`).
     pub workspace: Option<String>,
 }
 
 /// A conversation as read back from the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
+    /// Row id in the store; ids only grow, never reused.
     pub id: i64,
+    /// The agent's slug (see [`Agent::slug`]).
     pub agent: String,
+    /// The agent's own session id (or the file stem when it has none).
     pub external_id: String,
+    /// The source file it was read from.
     pub source_path: PathBuf,
+    /// Its title: the agent's own, or derived from the first user message.
     pub title: Option<String>,
+    /// The directory the agent worked in, when known.
     pub workspace: Option<String>,
+    /// Time of its earliest timestamped message.
     pub started_at: Option<TimestampMs>,
+    /// Time of its latest timestamped message.
     pub ended_at: Option<TimestampMs>,
+    /// How many messages the store holds for it.
     pub message_count: i64,
 }
 
 /// A message as read back from the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {
+    /// Row id in the store; ids only grow, never reused.
     pub id: i64,
+    /// Id of the conversation it belongs to.
     pub conversation_id: i64,
+    /// Its position within the conversation, from 0.
     pub ordinal: i64,
+    /// Who spoke it.
     pub role: Role,
+    /// The model or person that wrote it, when recorded.
     pub author: Option<String>,
+    /// When it was written, if the agent records a time.
     pub created_at: Option<TimestampMs>,
+    /// Flattened text: what search sees.
     pub content: String,
 }

@@ -20,7 +20,9 @@ pub use crate::embed::minilm::MINILM_ID;
 /// One file of a model, with its pinned checksum.
 #[derive(Debug, Clone, Copy)]
 pub struct ModelFile {
+    /// Path relative to the model's folder (and to the install source).
     pub path: &'static str,
+    /// Expected sha256, lowercase hex.
     pub sha256: &'static str,
     /// Needed to run; optional files are copied and verified when present.
     pub required: bool,
@@ -90,16 +92,42 @@ pub fn minilm_checksum() -> &'static str {
     MINILM_FILES.iter().find(|f| f.path == "model.safetensors").expect("pinned").sha256
 }
 
+/// Why installing, verifying or removing a model failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// A file could not be read, written or renamed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// Path of the file that failed.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file's checksum differs from the pinned one; the file was not installed.
     #[error("{path}: sha256 {actual} does not match the pinned {expected}; refusing this file")]
-    Mismatch { path: PathBuf, expected: &'static str, actual: String },
+    Mismatch {
+        /// The file, relative to the model's folder.
+        path: PathBuf,
+        /// The pinned sha256.
+        expected: &'static str,
+        /// The sha256 it has.
+        actual: String,
+    },
+    /// A required file is absent from the install source.
     #[error("{path}: required model file missing")]
-    Missing { path: PathBuf },
+    Missing {
+        /// The file, relative to the model's folder.
+        path: PathBuf,
+    },
+    /// A download failed (network error or an unexpected HTTP status).
     #[error("download {url}: {message}")]
-    Download { url: String, message: String },
+    Download {
+        /// The URL requested.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Nothing to verify: the model's weights are not installed.
     #[error("no model installed at {0} (run `cass models install --from DIR`)")]
     NotInstalled(PathBuf),
 }
@@ -134,16 +162,22 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Where install takes files from.
 pub enum Source<'a> {
+    /// A local directory holding the model files under their usual names.
     Dir(&'a Path),
+    /// A base URL; each file is fetched from `<url>/<path>`.
     Url(&'a str),
 }
 
 /// What install did.
 #[derive(Debug, Clone, Serialize)]
 pub struct InstallReport {
+    /// Id of the installed model.
     pub model: &'static str,
+    /// The folder it was installed in.
     pub dir: PathBuf,
+    /// The files installed, by relative path (optional ones only when present).
     pub files: Vec<String>,
+    /// Total size of those files in bytes.
     pub bytes: u64,
 }
 
@@ -245,8 +279,11 @@ fn download(url: &str, to: &Path, progress: &dyn Fn(&str, u64, u64)) -> Result<O
 /// One installed file's state.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileCheck {
+    /// Path relative to the model's folder.
     pub path: String,
+    /// True when the file is present and matches its pinned checksum.
     pub ok: bool,
+    /// `ok`, `missing`, or both checksums when they differ.
     pub detail: String,
 }
 
@@ -276,13 +313,19 @@ pub fn verify(data: &DataDir) -> Result<Vec<FileCheck>, ModelError> {
 /// Installed models and their size (no hashing).
 #[derive(Debug, Clone, Serialize)]
 pub struct Installed {
+    /// Id of the model.
     pub model: &'static str,
+    /// The folder it is (or would be) installed in.
     pub dir: PathBuf,
+    /// True when every required file is present (not re-hashed).
     pub installed: bool,
+    /// Bytes of its files on disk.
     pub bytes: u64,
+    /// The semantic tier that needs it.
     pub tier: &'static str,
 }
 
+/// Every model cass knows, installed or not, from file metadata only.
 pub fn list(data: &DataDir) -> Vec<Installed> {
     let dir = minilm_dir(data);
     let bytes = MINILM_FILES.iter().filter_map(|f| fs::metadata(dir.join(f.path)).ok()).map(|m| m.len()).sum();

@@ -1,181 +1,73 @@
-//! Settings from a TOML file in the platform config directory.
+//! The values a [`crate::Cass`] handle runs with.
 //!
-//! The file is the lowest layer of one set of `CASS_*` variables: each key
-//! fills in its variable only when neither the process environment nor a
-//! `.env` file set it, and flags override all of them (clap reads the
-//! variables as flag defaults). One mechanism keeps the precedence the same
-//! for every setting, including the ones read deep in the library, such as
-//! the embedder's thread count.
+//! Resolved once at the edge (the CLI reads flags, `CASS_*` variables, a
+//! `.env` file and the config file) and passed down as a value, as ripgrep
+//! turns its arguments into one validated value: no library code reads the
+//! process environment, so two handles with different settings can live in
+//! one process (a test, an MCP server) without stepping on each other.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use serde::Deserialize;
+use crate::config::DataDir;
+use crate::connectors::AgentEnv;
+use crate::embed::Tier;
+use crate::search::Mode;
 
-/// Names the config file explicitly (also to disable it: point it at a
-/// file that does not exist).
-pub const CONFIG_ENV: &str = "CASS_CONFIG";
-
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
-}
-
-/// The config file's keys, each documented with the variable it feeds.
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// Everything a handle needs besides the data directory's own contents.
+#[derive(Debug, Clone)]
 pub struct Settings {
-    /// `CASS_DATA_DIR`
-    pub data_dir: Option<PathBuf>,
-    /// `CASS_COLOR`: auto, always or never.
-    pub color: Option<String>,
-    /// `CASS_EMBED_THREADS`: threads for the quality-tier model (0: all cores).
+    /// Where the store, the indexes and the models live.
+    pub data_dir: DataDir,
+    /// The variables agents read to find their sessions (`HOME`,
+    /// `CLAUDE_CONFIG_DIR`, `XDG_*`, …), as values.
+    pub agents: AgentEnv,
+    /// Threads for the quality-tier model; `None` means every core.
     pub embed_threads: Option<usize>,
-    #[serde(default)]
+    /// Where backfills append their progress JSONL
+    /// (`../shared/specs/progress-jsonl.md`); `None` writes nothing.
+    pub progress_jsonl: Option<PathBuf>,
+    /// Defaults for search requests.
     pub search: SearchSettings,
-    #[serde(default)]
+    /// Defaults for index passes.
     pub index: IndexSettings,
 }
 
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// How searches run when a request does not say.
+#[derive(Debug, Clone, Default)]
 pub struct SearchSettings {
-    /// `CASS_SEARCH_LIMIT`
-    pub limit: Option<usize>,
-    /// `CASS_SEARCH_MODE`: lexical, semantic or hybrid.
-    pub mode: Option<String>,
-    /// `CASS_SEARCH_TIER`: fast or quality.
-    pub tier: Option<String>,
+    /// Preferred mode; used when it can run, else the default and a note.
+    pub mode: Option<Mode>,
+    /// Preferred tier, likewise.
+    pub tier: Option<Tier>,
 }
 
-#[derive(Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// How index passes run when a call does not say.
+#[derive(Debug, Clone)]
 pub struct IndexSettings {
-    /// `CASS_NO_SEMANTIC`, inverted: false skips the fast-tier backfill.
-    pub semantic: Option<bool>,
-    /// `CASS_WATCH_DEBOUNCE_MS`: quiet time before `index --watch` reindexes.
-    pub watch_debounce_ms: Option<u64>,
+    /// Run the fast-tier backfill after ingest.
+    pub semantic: bool,
+    /// Quiet time before a watched change is indexed.
+    pub watch_debounce: Duration,
+}
+
+impl Default for IndexSettings {
+    fn default() -> Self {
+        IndexSettings { semantic: true, watch_debounce: Duration::from_millis(200) }
+    }
 }
 
 impl Settings {
-    pub fn parse(path: &Path, text: &str) -> Result<Settings, SettingsError> {
-        toml::from_str(text).map_err(|e| SettingsError::Parse { path: path.into(), message: one_line(&e.to_string()) })
-    }
-
-    /// The `CASS_*` variables this file sets, in a fixed order.
-    pub fn variables(&self) -> Vec<(&'static str, String)> {
-        let mut v = Vec::new();
-        let mut put = |k: &'static str, val: Option<String>| {
-            if let Some(val) = val {
-                v.push((k, val));
-            }
-        };
-        put("CASS_DATA_DIR", self.data_dir.as_deref().map(|p| expand_home(p).display().to_string()));
-        put("CASS_COLOR", self.color.clone());
-        put("CASS_EMBED_THREADS", self.embed_threads.map(|n| n.to_string()));
-        put("CASS_SEARCH_LIMIT", self.search.limit.map(|n| n.to_string()));
-        put("CASS_SEARCH_MODE", self.search.mode.clone());
-        put("CASS_SEARCH_TIER", self.search.tier.clone());
-        put("CASS_NO_SEMANTIC", self.index.semantic.map(|on| (!on).to_string()));
-        put("CASS_WATCH_DEBOUNCE_MS", self.index.watch_debounce_ms.map(|n| n.to_string()));
-        v
-    }
-}
-
-/// `~/x` is under the home directory, as people write it in config files.
-fn expand_home(p: &Path) -> PathBuf {
-    match (p.strip_prefix("~"), directories::BaseDirs::new()) {
-        (Ok(rest), Some(b)) => b.home_dir().join(rest),
-        _ => p.to_path_buf(),
-    }
-}
-
-/// toml's messages span several lines (with a source excerpt); keep the
-/// first, which names the line and the problem.
-fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
-}
-
-/// `$CASS_CONFIG`, else `<config dir>/cass/config.toml`
-/// (`~/.config/cass/config.toml` on Linux).
-pub fn config_path() -> Option<PathBuf> {
-    match std::env::var_os(CONFIG_ENV) {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => directories::BaseDirs::new().map(|b| b.config_dir().join("cass").join("config.toml")),
-    }
-}
-
-/// Reads the config file; a missing file is an empty configuration.
-pub fn load(path: &Path) -> Result<Settings, SettingsError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Settings::parse(path, &text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-        Err(source) => Err(SettingsError::Read { path: path.into(), source }),
-    }
-}
-
-/// The variables from `settings` that the environment does not set yet.
-pub fn missing_from_env(settings: &Settings) -> Vec<(&'static str, String)> {
-    settings.variables().into_iter().filter(|(k, _)| std::env::var_os(k).is_none_or(|v| v.is_empty())).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_key_maps_to_its_variable() {
-        let s = Settings::parse(
-            Path::new("c.toml"),
-            r#"
-            data_dir = "/d"
-            color = "never"
-            embed_threads = 3
-            [search]
-            limit = 7
-            mode = "lexical"
-            tier = "quality"
-            [index]
-            semantic = false
-            watch_debounce_ms = 50
-            "#,
-        )
-        .unwrap();
-        assert_eq!(
-            s.variables(),
-            vec![
-                ("CASS_DATA_DIR", "/d".to_string()),
-                ("CASS_COLOR", "never".into()),
-                ("CASS_EMBED_THREADS", "3".into()),
-                ("CASS_SEARCH_LIMIT", "7".into()),
-                ("CASS_SEARCH_MODE", "lexical".into()),
-                ("CASS_SEARCH_TIER", "quality".into()),
-                ("CASS_NO_SEMANTIC", "true".into()),
-                ("CASS_WATCH_DEBOUNCE_MS", "50".into()),
-            ]
-        );
-    }
-
-    #[test]
-    fn unknown_keys_and_bad_types_are_refused_on_one_line() {
-        let e = Settings::parse(Path::new("c.toml"), "colour = \"never\"\n").unwrap_err().to_string();
-        assert!(e.starts_with("config file c.toml:") && e.contains("colour") && !e.contains('\n'), "{e}");
-        let e = Settings::parse(Path::new("c.toml"), "[search]\nlimit = \"ten\"\n").unwrap_err().to_string();
-        assert!(e.contains("limit") || e.contains("integer"), "{e}");
-    }
-
-    #[test]
-    fn a_data_dir_under_home_is_expanded() {
-        let s = Settings::parse(Path::new("c.toml"), "data_dir = \"~/cass-data\"\n").unwrap();
-        let (_, v) = &s.variables()[0];
-        assert!(!v.starts_with('~') && v.ends_with("/cass-data"), "{v}");
-    }
-
-    #[test]
-    fn a_missing_file_is_empty_settings() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(load(&dir.path().join("none.toml")).unwrap(), Settings::default());
+    /// Settings for a data dir with every default and no agent roots
+    /// beyond what `agents` names (tests and embedders start here).
+    pub fn new(data_dir: DataDir, agents: AgentEnv) -> Settings {
+        Settings {
+            data_dir,
+            agents,
+            embed_threads: None,
+            progress_jsonl: None,
+            search: SearchSettings::default(),
+            index: IndexSettings::default(),
+        }
     }
 }

@@ -7,49 +7,68 @@
 use serde::Serialize;
 
 use crate::config::DataDir;
-use crate::indexer::semantic::{Tier, TierState, tier_state};
+use crate::embed::Tier;
+use crate::indexer::semantic::{TierState, tier_state};
 use crate::lexical::LexicalState;
 use crate::lock::LockHolder;
 use crate::store::{Store, StoreError, query};
 
+/// Why [`status`] could not be answered.
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
+    /// The store could not be opened or read (`Missing` when nothing was indexed yet).
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("database: {0}")]
-    Sql(#[from] rusqlite::Error),
+    /// The lexical index's metadata could not be read.
     #[error(transparent)]
     Lexical(#[from] crate::lexical::LexicalError),
+    /// A semantic tier's manifest could not be read.
     #[error(transparent)]
     Vector(#[from] crate::vector::VectorError),
 }
 
+/// The store's size and when it was last indexed.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoreStatus {
+    /// Path of the SQLite database.
     pub path: std::path::PathBuf,
+    /// Conversations in the store, summed from the per-agent totals.
     pub conversations: i64,
+    /// Messages in the store, from the per-conversation counters.
     pub messages: i64,
+    /// The highest message id (0 when empty); derived indexes are measured against it.
     pub max_message_id: i64,
+    /// When an ingest last finished, RFC 3339; `None` if never.
     pub last_index_at: Option<String>,
+    /// The same time in milliseconds since the Unix epoch, for [`health`]'s age check.
     #[serde(skip)]
     pub last_index_at_ms: Option<i64>,
 }
 
+/// The lexical index's state and how far it trails the store.
 #[derive(Debug, Clone, Serialize)]
 pub struct LexicalStatus {
+    /// What the index itself records (mark, schema, dirty conversations).
     #[serde(flatten)]
     pub state: LexicalState,
     /// Messages in the store past the index's mark (by id).
     pub lag: i64,
 }
 
+/// The process holding the writer lock, as `status` reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct WriterStatus {
+    /// Its process id.
     pub pid: u32,
+    /// The cass command it runs (`index`, `index --watch`, …).
     pub command: String,
+    /// When it took the lock, RFC 3339.
     pub started_at: String,
+    /// What it says it is doing now (`ingest`, `lexical`, `watching`, …).
     pub phase: Option<String>,
+    /// When it last reported progress, RFC 3339.
     pub last_progress_at: Option<String>,
+    /// The same time in milliseconds since the Unix epoch; a live watcher's heartbeat.
     #[serde(skip)]
     pub last_progress_at_ms: Option<i64>,
 }
@@ -70,11 +89,17 @@ impl From<LockHolder> for WriterStatus {
 /// Everything `cass status` shows (also its `--json` output).
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
+    /// The data directory the status was read from.
     pub data_dir: std::path::PathBuf,
+    /// The store's totals.
     pub store: StoreStatus,
+    /// Conversation and message counts per agent, sorted by agent slug.
     pub agents: Vec<query::AgentTotals>,
+    /// The lexical index and its lag.
     pub lexical: LexicalStatus,
+    /// Every semantic tier, built or not, in [`Tier::ALL`] order.
     pub tiers: Vec<TierState>,
+    /// True when the quality tier's model files are on disk.
     pub quality_model_installed: bool,
     /// The process holding the writer lock, if an index or backfill runs.
     pub writer: Option<WriterStatus>,
@@ -83,18 +108,17 @@ pub struct Status {
 /// Reads the status. `Err(StoreError::Missing)` means nothing was indexed yet.
 pub fn status(data: &DataDir) -> Result<Status, StatusError> {
     let store = Store::open_readonly(&data.db())?;
-    let conn = store.conn();
-    let agents = query::agent_totals(conn)?;
-    let max_message_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| r.get(0))?;
+    let agents = query::agent_totals(&store)?;
+    let max_message_id = query::max_message_id(&store)?;
     // The lock file says when an ingest last finished; without it (deleted,
     // or torn), the last time a session file was read is the best we know.
     let last_ms = match crate::lock::last_index_at(&data.lock()) {
         Some(t) => Some(t),
-        None => conn.query_row("SELECT MAX(indexed_at) FROM file_state", [], |r| r.get(0))?,
+        None => query::last_file_indexed_at(&store)?,
     };
     let lexical = crate::lexical::state(&store, &data.lexical())?;
     let lag = (max_message_id - lexical.high_message_id).max(0);
-    let tiers = Tier::ALL.iter().map(|&t| tier_state(data, t, Some(conn))).collect::<Result<Vec<_>, _>>()?;
+    let tiers = Tier::ALL.iter().map(|&t| tier_state(data, t, Some(&store))).collect::<Result<Vec<_>, _>>()?;
     Ok(Status {
         data_dir: data.root().to_path_buf(),
         store: StoreStatus {
@@ -116,7 +140,9 @@ pub fn status(data: &DataDir) -> Result<Status, StatusError> {
 /// One reason the index is not healthy, with a stable machine-readable kind.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Problem {
+    /// Stable name of the problem (`lexical_behind`, `stale`, …) for scripts.
     pub kind: &'static str,
+    /// One sentence for a person.
     pub message: String,
 }
 
@@ -127,11 +153,15 @@ pub struct Problem {
 /// is reported as it is.
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
+    /// True when `problems` is empty.
     pub healthy: bool,
+    /// Every problem found, in a fixed order of checks.
     pub problems: Vec<Problem>,
+    /// The status the verdict was drawn from.
     pub status: Status,
 }
 
+/// Judges a [`Status`]: `max_age_ms` (if given) bounds the age of the last index run, measured at `now_ms`.
 pub fn health(status: Status, max_age_ms: Option<i64>, now_ms: i64) -> Health {
     let mut problems = Vec::new();
     let mut add = |kind: &'static str, message: String| problems.push(Problem { kind, message });
@@ -184,4 +214,25 @@ pub fn health(status: Status, max_age_ms: Option<i64>, now_ms: i64) -> Health {
         _ => {}
     }
     Health { healthy: problems.is_empty(), problems, status }
+}
+
+/// What a status line says about the index without opening anything: the
+/// time of the lexical index's last commit (its `meta.json` is replaced
+/// atomically on every commit) and whoever holds `cass.lock`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Freshness {
+    /// Time of the last lexical commit; `None` when there is no index.
+    pub updated_at: Option<crate::model::TimestampMs>,
+    /// The process holding the writer lock, if one does.
+    pub writer: Option<LockHolder>,
+}
+
+/// Reads [`Freshness`] from two file-system facts (cheap enough to poll).
+pub fn freshness(data: &DataDir) -> Freshness {
+    let updated_at = std::fs::metadata(data.lexical().join("meta.json"))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as crate::model::TimestampMs);
+    Freshness { updated_at, writer: crate::lock::current_holder(&data.lock()) }
 }

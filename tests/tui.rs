@@ -11,6 +11,11 @@ use std::time::Duration;
 
 use cass::config::DataDir;
 use cass::tui::{Effect, Session, Theme, view};
+
+/// The library handle on a test data dir (the UI only reads: no agent roots).
+fn handle(data: &std::path::Path) -> cass::Cass {
+    cass::Cass::open(cass::Settings::new(DataDir::at(data), cass::connectors::AgentEnv::with_home(data)))
+}
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -33,7 +38,7 @@ struct Ui {
 impl Ui {
     fn open(data: &Path, theme: Theme) -> Ui {
         Ui {
-            session: Session::open(DataDir::at(data), theme, Duration::ZERO),
+            session: Session::open(handle(data), theme, Duration::ZERO),
             term: Terminal::new(TestBackend::new(120, 35)).unwrap(),
         }
     }
@@ -448,7 +453,7 @@ fn a_burst_of_keystrokes_runs_one_search_for_the_last_query() {
     use cass::search::{Filters, SearchRequest};
     use cass::tui::worker::{SearchJob, SearchWorker};
     let sb = indexed();
-    let worker = SearchWorker::spawn(DataDir::at(sb.data()), Duration::from_millis(300));
+    let worker = SearchWorker::spawn(handle(&sb.data()), Duration::from_millis(300));
     let prefixes = ["c", "ca", "car", "carg", "cargo"];
     for (generation, text) in prefixes.iter().enumerate() {
         let request = SearchRequest::new(text, Filters::default(), 10, 0).unwrap();

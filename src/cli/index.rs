@@ -1,16 +1,15 @@
 //! `cass index`.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use clap::Args;
 use indicatif::ProgressBar;
 
-use super::{CliError, GlobalArgs, exit};
-use crate::config::DataDir;
-use crate::connectors::AgentEnv;
-use crate::indexer::watch::{Trigger, WatchOptions};
-use crate::indexer::{self, IndexOptions, IndexProgress, IndexReport};
-use crate::lock::WriterLock;
+use super::{CliError, Context, Print, exit};
+use crate::indexer::watch::Trigger;
+use crate::indexer::{IndexProgress, IndexReport, Phase};
+use crate::{Cycle, IndexPass};
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
@@ -31,103 +30,123 @@ pub struct IndexArgs {
     pub json: bool,
 }
 
-struct Bar(ProgressBar);
+/// Progress bars on stderr: files while ingesting, rows while a tier
+/// backfills (hidden, and free, off a terminal or when not wanted).
+///
+/// A backfill stops cooperatively (after a checkpoint) on the first signal;
+/// ingest and the lexical sync are crash-safe and exit at once, so the
+/// cooperative mode starts with the backfill phase.
+pub(crate) struct Bars {
+    show: bool,
+    files: ProgressBar,
+    tier: Mutex<Option<ProgressBar>>,
+    cooperative: Mutex<Option<super::signal::Cooperative>>,
+}
 
-impl IndexProgress for Bar {
-    fn files_planned(&self, total: usize) {
-        self.0.set_length(total as u64);
+impl Bars {
+    pub(crate) fn new(show: bool) -> Bars {
+        let files = super::progress_bar(show, "{spinner} indexing {pos}/{len} files {wide_bar} {elapsed}");
+        Bars { show, files, tier: Mutex::new(None), cooperative: Mutex::new(None) }
     }
-    fn file_done(&self) {
-        self.0.inc(1);
+
+    pub(crate) fn finish(&self) {
+        self.files.finish_and_clear();
+        if let Some(bar) = self.tier.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            bar.finish_and_clear();
+        }
     }
 }
 
-pub fn run(global: &GlobalArgs, args: &IndexArgs) -> Result<i32, CliError> {
-    let data =
-        DataDir::resolve(global.data_dir.clone()).map_err(|e| CliError::new("config", exit::USAGE, e.to_string()))?;
-    data.create().map_err(|e| {
-        CliError::new("io", exit::USAGE, format!("cannot create data directory {}: {e}", data.root().display()))
-    })?;
-    let _lock = WriterLock::acquire(&data.lock(), if args.watch { "index --watch" } else { "index" })?;
-    let env = AgentEnv::from_process();
-    if args.watch {
-        return watch(global, args, &data, &env);
+impl IndexProgress for Bars {
+    fn phase(&self, phase: Phase) {
+        match phase {
+            Phase::Ingest => {}
+            Phase::Lexical => self.files.set_message("lexical index"),
+            Phase::Backfill(tier) => {
+                let mut cooperative = self.cooperative.lock().unwrap_or_else(|p| p.into_inner());
+                if cooperative.is_none() {
+                    *cooperative = Some(super::signal::Cooperative::begin().0);
+                }
+                self.files.finish_and_clear();
+                let bar = super::progress_bar(self.show, "{spinner} {msg} {pos}/{len} messages {wide_bar} {elapsed}");
+                bar.set_message(format!("{} tier", tier.name()));
+                if let Some(old) = self.tier.lock().unwrap_or_else(|p| p.into_inner()).replace(bar) {
+                    old.finish_and_clear();
+                }
+            }
+        }
     }
-    let report = one_pass(&data, &env, args.full, args.no_semantic, !global.quiet && !args.json)?;
+    fn files_planned(&self, total: usize) {
+        self.files.set_length(total as u64);
+    }
+    fn file_done(&self) {
+        self.files.inc(1);
+    }
+    fn batch_done(&self, done: u64, total: u64) {
+        if let Some(bar) = self.tier.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    }
+}
+
+pub fn run(cx: &Context, args: &IndexArgs) -> Result<i32, CliError> {
+    let mut settings = cx.settings()?;
+    settings.index.watch_debounce = Duration::from_millis(args.debounce_ms);
+    let cass = crate::Cass::open(settings);
+    let writer = cass.writer(if args.watch { "index --watch" } else { "index" })?;
+    let pass = IndexPass { full: args.full, skip_semantic: args.no_semantic, cancel: super::signal::cancel_flag() };
+    if args.watch {
+        let _cooperative = super::signal::Cooperative::begin();
+        return watch(cx, args, &writer, &pass);
+    }
+    let bars = Bars::new(!cx.global.quiet && !args.json);
+    let result = writer.index(&pass, &bars);
+    bars.finish();
+    let report = result?;
     if args.json {
         super::print_json(&report)?;
-    } else if !global.quiet {
+    } else if !cx.global.quiet {
         print_human(&report);
     }
     let cancelled = report.semantic.as_ref().is_some_and(|s| s.outcome == "cancelled") || super::signal::requested();
     Ok(if cancelled { exit::INTERRUPTED } else { exit::OK })
 }
 
-/// Ingest, then the lexical sync, then (unless skipped) the fast tier. The
-/// caller holds the writer lock.
-fn one_pass(
-    data: &DataDir,
-    env: &AgentEnv,
-    full: bool,
-    no_semantic: bool,
-    bars: bool,
-) -> Result<IndexReport, CliError> {
-    let bar = super::progress_bar(bars, "{spinner} indexing {pos}/{len} files {wide_bar} {elapsed}");
-    let progress = Bar(bar);
-    let mut report = indexer::run_ingest(data, env, &IndexOptions { full }, &progress)?;
-    crate::faults::point("index.after_store_commit");
-    progress.0.set_message("lexical index");
-    report.lexical = Some(indexer::sync_lexical(data)?);
-    progress.0.finish_and_clear();
-    if !no_semantic {
-        let tier = crate::indexer::semantic::Tier::Fast;
-        report.semantic = Some(super::semantic::run_backfill(data, tier, tier.default_batch(), None, bars)?);
-    }
-    Ok(report)
-}
-
 /// `--watch`: a catch-up pass, then one pass per debounced burst of changes,
 /// until Ctrl-C (exit 130). A failing pass is reported and watching goes on.
-fn watch(global: &GlobalArgs, args: &IndexArgs, data: &DataDir, env: &AgentEnv) -> Result<i32, CliError> {
-    let opts = WatchOptions { debounce: Duration::from_millis(args.debounce_ms) };
-    let (_cooperative, stop) = super::signal::Cooperative::begin();
-    if !global.quiet && !args.json {
+fn watch(cx: &Context, args: &IndexArgs, writer: &crate::IndexWriter, pass: &IndexPass) -> Result<i32, CliError> {
+    let quiet = cx.global.quiet;
+    if !quiet && !args.json {
         eprintln!("cass: watching agent sessions (Ctrl-C to stop)");
     }
-    indexer::watch::watch(env, &opts, &stop, |trigger| {
-        let started = std::time::Instant::now();
-        let result = one_pass(data, env, args.full && trigger == Trigger::Start, args.no_semantic, false);
-        crate::lock::note_progress("watching");
-        match result {
-            Ok(report) if args.json => {
-                let line = serde_json::json!({
-                    "event": "cycle",
-                    "at": crate::time::to_rfc3339(crate::time::now_ms()),
-                    "elapsed_ms": started.elapsed().as_millis() as u64,
-                    "report": report,
-                });
-                let _ = super::write_stdout(&format!("{line}\n"));
+    writer.watch(pass, &pass.cancel, |cycle: Cycle| match cycle.result {
+        Ok(report) if args.json => {
+            let line = serde_json::json!({
+                "event": "cycle",
+                "at": crate::time::to_rfc3339(crate::time::now_ms()),
+                "elapsed_ms": cycle.elapsed.as_millis() as u64,
+                "report": report,
+            });
+            let _ = super::write_stdout(&format!("{line}\n"));
+        }
+        Ok(report) => {
+            if !quiet && (cycle.trigger == Trigger::Start || report.messages_added > 0) {
+                eprintln!(
+                    "{}  +{} messages from {} changed files ({} conversations, {} messages in all) in {} ms",
+                    super::local_time(crate::time::now_ms()),
+                    report.messages_added,
+                    report.files_parsed + report.files_appended,
+                    report.conversations,
+                    report.messages,
+                    cycle.elapsed.as_millis()
+                );
             }
-            Ok(report) => {
-                if !global.quiet && (trigger == Trigger::Start || report.messages_added > 0) {
-                    eprintln!(
-                        "{}  +{} messages from {} changed files ({} conversations, {} messages in all) in {} ms",
-                        super::local_time(crate::time::now_ms()),
-                        report.messages_added,
-                        report.files_parsed + report.files_appended,
-                        report.conversations,
-                        report.messages,
-                        started.elapsed().as_millis()
-                    );
-                }
-                for p in &report.unreadable {
-                    tracing::warn!("{}: {}", p.path.display(), p.error);
-                }
-            }
-            Err(e) => {
-                e.print(args.json);
+            for p in &report.unreadable {
+                tracing::warn!("{}: {}", p.path.display(), p.error);
             }
         }
+        Err(e) => CliError::from(e).print(args.json),
     });
     Ok(exit::INTERRUPTED)
 }

@@ -4,9 +4,8 @@
 use clap::{Args, CommandFactory};
 use serde_json::json;
 
-use super::{Cli, CliError, GlobalArgs, exit};
-use crate::config::DataDir;
-use crate::indexer::semantic::Tier;
+use super::{Cli, CliError, Context, exit};
+use crate::embed::Tier;
 
 /// The robot contract, compiled in so agents get the text that matches the
 /// binary they run.
@@ -31,20 +30,18 @@ pub struct ManArgs {
     pub command: Option<String>,
 }
 
-pub fn capabilities(global: &GlobalArgs, _args: &CapabilitiesArgs) -> Result<i32, CliError> {
-    let data = DataDir::resolve(global.data_dir.clone()).ok();
+pub fn capabilities(cx: &Context, _args: &CapabilitiesArgs) -> Result<i32, CliError> {
+    // Without a data dir (no home directory), nothing is installed or published.
+    let cass = cx.cass().ok();
     let tiers: Vec<_> = Tier::ALL
         .iter()
         .map(|&t| {
-            let available = match (t, &data) {
+            let available = match (t, &cass) {
                 (Tier::Fast, _) => true,
-                (Tier::Quality, Some(d)) => crate::models::list(d).iter().all(|m| m.installed),
+                (Tier::Quality, Some(c)) => c.quality_model_installed(),
                 (Tier::Quality, None) => false,
             };
-            let published = data
-                .as_ref()
-                .and_then(|d| crate::vector::manifest::Manifest::load(&t.dir(d)).ok().flatten())
-                .is_some_and(|m| m.published_rows() > 0);
+            let published = cass.as_ref().is_some_and(|c| c.published_rows(t) > 0);
             let embedder = match t {
                 Tier::Fast => crate::embed::hash::HASH_ID,
                 Tier::Quality => crate::embed::minilm::MINILM_ID,

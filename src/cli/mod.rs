@@ -1,12 +1,14 @@
 //! The command-line front end: parses flags into validated requests, calls
 //! the library, prints human or robot output. Wiring only.
 
+mod config_file;
 mod error;
 mod index;
 mod info;
 mod models;
 mod search;
 mod semantic;
+mod settings;
 mod signal;
 mod sources;
 mod status;
@@ -18,7 +20,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use error::{CliError, exit};
+pub use error::{CliError, Print, exit};
 
 #[derive(Debug, Parser)]
 #[command(name = "cass", version, about = "Search every coding agent's history, locally.", long_about = None)]
@@ -79,21 +81,35 @@ pub enum Command {
     Sources(sources::SourcesArgs),
 }
 
+/// What every command gets: the global flags and the resolved variable
+/// layers, from which it builds the library handle it needs.
+pub(crate) struct Context {
+    pub global: GlobalArgs,
+    pub env: settings::Env,
+}
+
+impl Context {
+    /// The handle on the data dir, with the settings resolved.
+    pub fn cass(&self) -> Result<crate::Cass, CliError> {
+        Ok(crate::Cass::open(self.env.settings(&self.global)?))
+    }
+
+    /// The resolved settings, for a command that adjusts them first.
+    pub fn settings(&self) -> Result<crate::Settings, CliError> {
+        self.env.settings(&self.global)
+    }
+}
+
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
-    // `.env` in the working directory fills in settings the process
-    // environment does not already have (dotenv semantics); the config file
-    // fills in what is still unset; flags override both.
-    if let Ok(dir) = std::env::current_dir() {
-        // This directory's `.env` only (dotenvy::dotenv would also search
-        // every parent directory).
-        let _ = dotenvy::from_path(dir.join(".env"));
-    }
-    if let Err(e) = apply_config_file() {
-        e.print(std::env::args_os().any(|a| a == "--json"));
-        return e.code;
-    }
-    let cli = match Cli::try_parse() {
+    let env = match settings::Env::load() {
+        Ok(env) => env,
+        Err(e) => {
+            e.print(std::env::args_os().any(|a| a == "--json"));
+            return e.code;
+        }
+    };
+    let mut cli = match env.parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
@@ -101,7 +117,9 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    init_logging(&cli.global);
+    cli.global.color = env.color(cli.global.color);
+    crate::faults::arm(env.faults());
+    init_logging(&cli.global, env.log_filter());
     signal::install();
     let command = match cli.command {
         Some(command) => command,
@@ -112,21 +130,22 @@ pub fn main() -> i32 {
             return exit::USAGE;
         }
     };
+    let cx = Context { global: cli.global, env };
     let (json, result) = match command {
-        Command::Index(args) => (args.json, index::run(&cli.global, &args)),
-        Command::Search(args) => (args.json, search::run(&cli.global, &args)),
-        Command::View(args) => (args.json, view::view(&cli.global, &args)),
-        Command::Expand(args) => (args.json, view::expand(&cli.global, &args)),
-        Command::Semantic(cmd) => (cmd.json(), semantic::run(&cli.global, &cmd)),
-        Command::Models(cmd) => (cmd.json(), models::run(&cli.global, &cmd)),
-        Command::Status(args) => (args.json, status::status(&cli.global, &args)),
-        Command::Health(args) => (args.json, status::health(&cli.global, &args)),
-        Command::Capabilities(args) => (true, info::capabilities(&cli.global, &args)),
+        Command::Index(args) => (args.json, index::run(&cx, &args)),
+        Command::Search(args) => (args.json, search::run(&cx, &args)),
+        Command::View(args) => (args.json, view::view(&cx, &args)),
+        Command::Expand(args) => (args.json, view::expand(&cx, &args)),
+        Command::Semantic(cmd) => (cmd.json(), semantic::run(&cx, &cmd)),
+        Command::Models(cmd) => (cmd.json(), models::run(&cx, &cmd)),
+        Command::Status(args) => (args.json, status::status(&cx, &args)),
+        Command::Health(args) => (args.json, status::health(&cx, &args)),
+        Command::Capabilities(args) => (true, info::capabilities(&cx, &args)),
         Command::RobotDocs => (false, info::robot_docs()),
         Command::Completions(args) => (false, info::completions(&args)),
         Command::Man(args) => (false, info::man(&args)),
-        Command::Tui => (false, tui::run(&cli.global)),
-        Command::Sources(args) => (args.json, sources::run(&cli.global, &args)),
+        Command::Tui => (false, tui::run(&cx)),
+        Command::Sources(args) => (args.json, sources::run(&cx, &args)),
     };
     match result {
         Ok(code) => code,
@@ -137,25 +156,9 @@ pub fn main() -> i32 {
     }
 }
 
-/// Loads the config file into the `CASS_*` variables still unset.
-fn apply_config_file() -> Result<(), CliError> {
-    let Some(path) = crate::settings::config_path() else { return Ok(()) };
-    let settings = crate::settings::load(&path).map_err(|e| {
-        CliError::new("config", exit::USAGE, e.to_string())
-            .hint(format!("fix the file, or set {}=/dev/null to run without it", crate::settings::CONFIG_ENV))
-    })?;
-    for (key, value) in crate::settings::missing_from_env(&settings) {
-        // SAFETY: called first thing in `main`, before any thread exists
-        // (no signal handler, no rayon pool), so nothing reads the
-        // environment concurrently.
-        unsafe { std::env::set_var(key, value) };
-    }
-    Ok(())
-}
-
 /// Logs go to stderr through `tracing`: warnings by default, more with
 /// `-v`, errors only with `-q`, or exactly what `RUST_LOG` says.
-fn init_logging(global: &GlobalArgs) {
+fn init_logging(global: &GlobalArgs, rust_log: Option<String>) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let level = match (global.quiet, global.verbose) {
@@ -165,11 +168,7 @@ fn init_logging(global: &GlobalArgs) {
         (false, 2) => "debug",
         _ => "trace",
     };
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| EnvFilter::new(level));
+    let filter = rust_log.and_then(|v| EnvFilter::try_new(v).ok()).unwrap_or_else(|| EnvFilter::new(level));
     let ansi = std::io::stderr().is_terminal() && style::color_allowed(global.color);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

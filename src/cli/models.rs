@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::search::usage;
-use super::{CliError, GlobalArgs, exit};
-use crate::config::DataDir;
+use super::{CliError, Context, Print, exit};
 use crate::models::{self, ModelError, Source};
 
 #[derive(Debug, Subcommand)]
@@ -58,8 +57,9 @@ fn model_error(e: ModelError) -> CliError {
     }
 }
 
-pub fn run(global: &GlobalArgs, cmd: &ModelsCommand) -> Result<i32, CliError> {
-    let data = DataDir::resolve(global.data_dir.clone()).map_err(|e| usage(e.to_string()))?;
+pub fn run(cx: &Context, cmd: &ModelsCommand) -> Result<i32, CliError> {
+    let cass = cx.cass()?;
+    let data = cass.data_dir();
     match cmd {
         ModelsCommand::Install(a) => {
             let source = match (&a.from, &a.url) {
@@ -68,18 +68,20 @@ pub fn run(global: &GlobalArgs, cmd: &ModelsCommand) -> Result<i32, CliError> {
                 _ => return Err(usage("say where the model comes from: --from DIR or --url URL")),
             };
             data.create().map_err(|e| CliError::new("io", exit::USAGE, e.to_string()))?;
-            let bar =
-                super::progress_bar(!a.json && !global.quiet, "{msg} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec}");
+            let bar = super::progress_bar(
+                !a.json && !cx.global.quiet,
+                "{msg} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec}",
+            );
             let progress = |url: &str, done: u64, total: u64| {
                 bar.set_message(url.rsplit('/').next().unwrap_or(url).to_string());
                 bar.set_length(total.max(done));
                 bar.set_position(done);
             };
-            let r = models::install(&data, source, &progress).map_err(model_error)?;
+            let r = models::install(data, source, &progress).map_err(model_error)?;
             bar.finish_and_clear();
             if a.json {
                 super::print_json(&r)?;
-            } else if !global.quiet {
+            } else if !cx.global.quiet {
                 super::write_stdout(&format!(
                     "installed {} ({} files, {:.1} MiB, every sha256 verified) in {}\n",
                     r.model,
@@ -91,7 +93,7 @@ pub fn run(global: &GlobalArgs, cmd: &ModelsCommand) -> Result<i32, CliError> {
             Ok(exit::OK)
         }
         ModelsCommand::List(a) => {
-            let l = models::list(&data);
+            let l = models::list(data);
             if a.json {
                 super::print_json(&serde_json::json!({ "models": l }))?;
             } else {
@@ -109,7 +111,7 @@ pub fn run(global: &GlobalArgs, cmd: &ModelsCommand) -> Result<i32, CliError> {
             Ok(exit::OK)
         }
         ModelsCommand::Verify(a) => {
-            let checks = models::verify(&data).map_err(model_error)?;
+            let checks = models::verify(data).map_err(model_error)?;
             let bad = checks.iter().filter(|c| !c.ok).count();
             if a.json {
                 super::print_json(&serde_json::json!({ "model": models::MINILM_ID, "ok": bad == 0, "files": checks }))?;
@@ -135,7 +137,7 @@ pub fn run(global: &GlobalArgs, cmd: &ModelsCommand) -> Result<i32, CliError> {
             Ok(exit::OK)
         }
         ModelsCommand::Remove(a) => {
-            let removed = models::remove(&data).map_err(model_error)?;
+            let removed = models::remove(data).map_err(model_error)?;
             if a.json {
                 super::print_json(&serde_json::json!({ "model": models::MINILM_ID, "removed": removed }))?;
             } else {

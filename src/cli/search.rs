@@ -3,11 +3,10 @@
 use clap::Args;
 
 use super::style::Style;
-use super::{CliError, GlobalArgs, exit};
-use crate::config::DataDir;
+use super::{CliError, Context, exit};
+use crate::filters::{Bound, parse_time};
 use crate::model::Role;
-use crate::search::filters::{Bound, parse_time};
-use crate::search::{Filters, SearchError, SearchRequest, SearchResults, Searcher};
+use crate::search::{Filters, SearchError, SearchRequest, SearchResults};
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -41,19 +40,20 @@ pub struct SearchArgs {
     pub mode: Option<crate::search::Mode>,
     /// The semantic tier to use (default: quality if published, else fast).
     #[arg(long, value_enum)]
-    pub tier: Option<crate::indexer::semantic::Tier>,
+    pub tier: Option<crate::embed::Tier>,
     /// Robot output: one JSON object on stdout (docs/ROBOT.md).
     #[arg(long)]
     pub json: bool,
 }
 
 pub(crate) fn usage(msg: impl Into<String>) -> CliError {
-    CliError::new("usage", exit::USAGE, msg)
+    CliError::usage(msg)
 }
 
 /// Turns flags into a validated request: every error surfaces here, before
-/// any index is opened.
-pub fn build_request(args: &SearchArgs) -> Result<SearchRequest, CliError> {
+/// any index is opened. Without `--mode`/`--tier`, the settings' preferred
+/// mode and tier apply (used when they can run, else the default and a note).
+pub fn build_request(cass: &crate::Cass, args: &SearchArgs) -> Result<SearchRequest, CliError> {
     let mut filters = Filters::default();
     for a in &args.agents {
         let agent: crate::model::Agent = a.parse().map_err(usage)?;
@@ -66,56 +66,33 @@ pub fn build_request(args: &SearchArgs) -> Result<SearchRequest, CliError> {
     filters.since = args.since.as_deref().map(|s| parse_time(s, Bound::Since)).transpose().map_err(usage)?;
     filters.until = args.until.as_deref().map(|s| parse_time(s, Bound::Until)).transpose().map_err(usage)?;
     let text = args.query.join(" ");
-    let mut req = SearchRequest::new(&text, filters, args.limit, args.offset).map_err(search_error)?;
-    req.mode = args.mode;
-    req.tier = args.tier;
-    if req.mode.is_none() && req.tier.is_none() {
-        // Settings (CASS_SEARCH_MODE/TIER, or the config file) are
-        // preferences: used when they can run, else the default and a note.
-        req.mode = preference::<crate::search::Mode>("CASS_SEARCH_MODE")?;
-        req.tier = preference::<crate::indexer::semantic::Tier>("CASS_SEARCH_TIER")?;
-        req.preferred = req.mode.is_some() || req.tier.is_some();
+    let mut req = cass.request(&text, filters, args.limit, args.offset).map_err(search_error)?;
+    if args.mode.is_some() || args.tier.is_some() {
+        req.mode = args.mode;
+        req.tier = args.tier;
+        req.preferred = false;
     }
     Ok(req)
 }
 
-/// A setting's value, checked like the flag it stands in for.
-fn preference<T: clap::ValueEnum>(var: &str) -> Result<Option<T>, CliError> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => T::from_str(v.trim(), true)
-            .map(Some)
-            .map_err(|_| usage(format!("{var}={v} is not a valid value (see `cass search --help`)"))),
-        _ => Ok(None),
-    }
-}
-
 pub(crate) fn search_error(e: SearchError) -> CliError {
-    match e {
-        SearchError::Query(q) => usage(format!("bad query: {q}")),
-        SearchError::Limit => usage(e.to_string()),
-        SearchError::Lexical(crate::lexical::LexicalError::Missing(_))
-        | SearchError::Store(crate::store::StoreError::Missing(_)) => {
-            CliError::new("no_index", exit::NO_INDEX, e.to_string()).hint("run `cass index` first")
-        }
-        SearchError::Store(s) => CliError::from(s),
-        SearchError::Tier(crate::search::TierError::NotPublished(t)) => {
-            CliError::new("no_semantic_tier", exit::NO_INDEX, e.to_string())
-                .hint(format!("run `cass semantic backfill --tier {t}`, or search with --mode lexical"))
-        }
-        other => CliError::new("search", exit::USAGE, other.to_string()),
-    }
+    e.into()
 }
 
-pub fn run(global: &GlobalArgs, args: &SearchArgs) -> Result<i32, CliError> {
-    let req = build_request(args)?;
-    let data = DataDir::resolve(global.data_dir.clone()).map_err(|e| usage(e.to_string()))?;
-    let searcher = Searcher::open(&data).map_err(search_error)?;
+pub fn run(cx: &Context, args: &SearchArgs) -> Result<i32, CliError> {
+    let mut settings = cx.settings()?;
+    if args.mode.is_none() && args.tier.is_none() {
+        settings.search = cx.env.search_settings()?;
+    }
+    let cass = crate::Cass::open(settings);
+    let req = build_request(&cass, args)?;
+    let searcher = cass.searcher().map_err(search_error)?;
     let results = searcher.search(&req).map_err(search_error)?;
     let code = if results.hits.is_empty() { exit::NOT_FOUND } else { exit::OK };
     if args.json {
         super::print_json(&results)?;
     } else {
-        print_human(&results, Style::for_stdout(global.color))?;
+        print_human(&results, Style::for_stdout(cx.global.color))?;
     }
     Ok(code)
 }

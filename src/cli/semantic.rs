@@ -1,18 +1,15 @@
 //! `cass semantic …`: backfill, status, report, compact.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
 use super::search::usage;
-use super::{CliError, GlobalArgs, exit};
-use crate::config::DataDir;
-use crate::indexer::semantic::progress::ProgressSink;
-use crate::indexer::semantic::{self, BackfillError, BackfillOptions, BackfillReport, Tier, report};
-use crate::lock::WriterLock;
-use crate::store::Store;
+use super::{CliError, Context, exit};
+use crate::BackfillRun;
+use crate::embed::Tier;
+use crate::indexer::semantic::{self, BackfillReport, report};
 
 #[derive(Debug, Subcommand)]
 pub enum SemanticCommand {
@@ -73,11 +70,10 @@ impl SemanticCommand {
     }
 }
 
-pub fn run(global: &GlobalArgs, cmd: &SemanticCommand) -> Result<i32, CliError> {
-    let data = DataDir::resolve(global.data_dir.clone()).map_err(|e| usage(e.to_string()))?;
+pub fn run(cx: &Context, cmd: &SemanticCommand) -> Result<i32, CliError> {
     match cmd {
-        SemanticCommand::Backfill(a) => backfill(global, &data, a),
-        SemanticCommand::Status(a) => status(&data, a.json),
+        SemanticCommand::Backfill(a) => backfill(cx, a),
+        SemanticCommand::Status(a) => status(cx, a.json),
         SemanticCommand::Report(a) => {
             let r = report::read(&a.file)
                 .map_err(|e| CliError::new("io", exit::USAGE, format!("cannot read {}: {e}", a.file.display())))?;
@@ -89,9 +85,9 @@ pub fn run(global: &GlobalArgs, cmd: &SemanticCommand) -> Result<i32, CliError> 
             Ok(exit::OK)
         }
         SemanticCommand::Compact(a) => {
-            let _lock = WriterLock::acquire(&data.lock(), "semantic compact")?;
-            let store = Store::open(&data.db())?;
-            let r = semantic::compact(&store, &a.tier.dir(&data), a.tier).map_err(backfill_error)?;
+            let cass = cx.cass()?;
+            let writer = cass.writer("semantic compact")?;
+            let r = writer.compact(a.tier)?;
             if a.json {
                 super::print_json(&r)?;
             } else {
@@ -105,75 +101,33 @@ pub fn run(global: &GlobalArgs, cmd: &SemanticCommand) -> Result<i32, CliError> 
     }
 }
 
-pub(crate) fn backfill_error(e: BackfillError) -> CliError {
-    if e.is_disk_full() {
-        return CliError::new("disk_full", exit::USAGE, e.to_string())
-            .hint("free some space; the published tier still answers searches");
-    }
-    match e {
-        BackfillError::Embed(crate::embed::EmbedError::Missing { .. }) => {
-            CliError::new("model_missing", exit::USAGE, e.to_string()).hint("run `cass models install --from DIR`")
-        }
-        other => CliError::new("backfill", exit::USAGE, other.to_string()),
-    }
-}
-
-/// Runs one tier's backfill with telemetry, a progress bar on a terminal,
-/// and cooperative cancellation. The caller holds the writer lock.
-pub(crate) fn run_backfill(
-    data: &DataDir,
-    tier: Tier,
-    batch_size: usize,
-    max_seconds: Option<f64>,
-    show_bar: bool,
-) -> Result<BackfillReport, CliError> {
-    let embedder = semantic::embedder_for(data, tier).map_err(|e| backfill_error(BackfillError::Embed(e)))?;
-    let sink = ProgressSink::from_env(tier.name(), embedder.id());
-    let store = Store::open(&data.db())?;
-    let bar = super::progress_bar(show_bar, "{spinner} {msg} {pos}/{len} messages {wide_bar} {elapsed}");
-    bar.set_message(format!("{} tier", tier.name()));
-    let bar_cb = bar.clone();
-    let (_cooperative, cancel) = super::signal::Cooperative::begin();
-    let opts = BackfillOptions {
-        batch_size: batch_size.max(1),
-        max_duration: max_seconds.map(Duration::from_secs_f64),
-        cancel,
-        on_batch: Some(Arc::new(move |done, total| {
-            bar_cb.set_length(total);
-            bar_cb.set_position(done);
-        })),
-    };
-    let result = semantic::backfill(&store, &tier.dir(data), tier, embedder.as_ref(), &opts, &sink);
-    bar.finish_and_clear();
-    let report = result.map_err(backfill_error)?;
-    if report.published
-        && let Some(m) = semantic::merge_small_segments(&store, &tier.dir(data), tier).map_err(backfill_error)?
-    {
-        tracing::info!(
-            tier = m.tier,
-            segments_before = m.segments_before,
-            segments_after = m.segments_after,
-            "merged small segments"
-        );
-    }
-    Ok(report)
-}
-
-fn backfill(global: &GlobalArgs, data: &DataDir, a: &BackfillArgs) -> Result<i32, CliError> {
+fn backfill(cx: &Context, a: &BackfillArgs) -> Result<i32, CliError> {
     if a.max_seconds.is_some_and(|s| s.is_nan() || s <= 0.0) {
         return Err(usage("--max-seconds must be positive"));
     }
-    data.create().map_err(|e| CliError::new("io", exit::USAGE, e.to_string()))?;
-    if !data.db().exists() {
-        return Err(CliError::new("no_index", exit::NO_INDEX, format!("no index yet at {}", data.db().display()))
-            .hint("run `cass index` first"));
+    let cass = cx.cass()?;
+    if !cass.is_indexed() {
+        return Err(CliError::new(
+            "no_index",
+            exit::NO_INDEX,
+            format!("no index yet at {}", cass.data_dir().db().display()),
+        )
+        .hint("run `cass index` first"));
     }
-    let _lock = WriterLock::acquire(&data.lock(), "semantic backfill")?;
-    let batch = a.batch_size.unwrap_or_else(|| a.tier.default_batch());
-    let r = run_backfill(data, a.tier, batch, a.max_seconds, !global.quiet && !a.json)?;
+    let writer = cass.writer("semantic backfill")?;
+    let (_cooperative, cancel) = super::signal::Cooperative::begin();
+    let run = BackfillRun {
+        batch_size: a.batch_size.unwrap_or_else(|| a.tier.default_batch()),
+        max_duration: a.max_seconds.map(Duration::from_secs_f64),
+        cancel,
+    };
+    let bars = super::index::Bars::new(!cx.global.quiet && !a.json);
+    let result = writer.backfill(a.tier, &run, &bars);
+    bars.finish();
+    let r = result?;
     if a.json {
         super::print_json(&r)?;
-    } else if !global.quiet {
+    } else if !cx.global.quiet {
         super::write_stdout(&describe(&r))?;
     }
     Ok(if r.outcome == "cancelled" || super::signal::requested() { exit::INTERRUPTED } else { exit::OK })
@@ -197,13 +151,9 @@ pub(crate) fn describe(r: &BackfillReport) -> String {
     )
 }
 
-fn status(data: &DataDir, json: bool) -> Result<i32, CliError> {
-    let store = Store::open_readonly(&data.db()).ok();
-    let states: Vec<semantic::TierState> = Tier::ALL
-        .iter()
-        .map(|&t| semantic::tier_state(data, t, store.as_ref().map(|s| s.conn())))
-        .collect::<Result<_, _>>()
-        .map_err(|e| CliError::new("vector", exit::USAGE, e.to_string()))?;
+fn status(cx: &Context, json: bool) -> Result<i32, CliError> {
+    let states: Vec<semantic::TierState> =
+        cx.cass()?.tiers().map_err(|e| CliError::new("vector", exit::USAGE, e.to_string()))?;
     if json {
         super::print_json(&serde_json::json!({ "tiers": states }))?;
         return Ok(exit::OK);

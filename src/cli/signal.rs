@@ -56,6 +56,12 @@ impl Drop for Cooperative {
     }
 }
 
+/// The flag a signal sets while cooperative, for a long call to poll; it
+/// stays clear while nothing is cooperative (a signal then exits at once).
+pub fn cancel_flag() -> Arc<AtomicBool> {
+    flag().clone()
+}
+
 /// Whether a signal asked this process to stop (set only while cooperative).
 pub fn requested() -> bool {
     flag().load(Ordering::SeqCst)

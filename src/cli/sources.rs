@@ -5,10 +5,8 @@
 
 use clap::Args;
 
-use super::{CliError, GlobalArgs, exit};
-use crate::config::DataDir;
-use crate::connectors::AgentEnv;
-use crate::indexer::sources::{SourcesReport, survey};
+use super::{CliError, Context, exit};
+use crate::indexer::sources::SourcesReport;
 
 #[derive(Debug, Args)]
 pub struct SourcesArgs {
@@ -17,10 +15,8 @@ pub struct SourcesArgs {
     pub json: bool,
 }
 
-pub fn run(global: &GlobalArgs, args: &SourcesArgs) -> Result<i32, CliError> {
-    let data =
-        DataDir::resolve(global.data_dir.clone()).map_err(|e| CliError::new("config", exit::USAGE, e.to_string()))?;
-    let report = survey(&data, &AgentEnv::from_process())?;
+pub fn run(cx: &Context, args: &SourcesArgs) -> Result<i32, CliError> {
+    let report = cx.cass()?.sources()?;
     if args.json {
         super::print_json(&report)?;
     } else {

@@ -2,9 +2,8 @@
 
 use clap::Args;
 
-use super::{CliError, GlobalArgs, exit};
-use crate::config::DataDir;
-use crate::status::{self, Status, StatusError};
+use super::{CliError, Context, exit};
+use crate::status::{Status, StatusError};
 use crate::store::StoreError;
 
 #[derive(Debug, Args)]
@@ -25,20 +24,12 @@ pub struct HealthArgs {
     pub json: bool,
 }
 
-fn read_status(global: &GlobalArgs) -> Result<Status, CliError> {
-    let data =
-        DataDir::resolve(global.data_dir.clone()).map_err(|e| CliError::new("config", exit::USAGE, e.to_string()))?;
-    status::status(&data).map_err(|e| match e {
-        StatusError::Store(StoreError::Missing(p)) => {
-            CliError::new("no_index", exit::NO_INDEX, format!("no index yet at {}", p.display()))
-                .hint("run `cass index` first")
-        }
-        other => CliError::new("status", exit::USAGE, other.to_string()),
-    })
+fn status_error(e: StatusError) -> CliError {
+    e.into()
 }
 
-pub fn status(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError> {
-    let s = read_status(global)?;
+pub fn status(cx: &Context, args: &StatusArgs) -> Result<i32, CliError> {
+    let s = cx.cass()?.status().map_err(status_error)?;
     if args.json {
         super::print_json(&s)?;
     } else {
@@ -47,7 +38,7 @@ pub fn status(global: &GlobalArgs, args: &StatusArgs) -> Result<i32, CliError> {
     Ok(exit::OK)
 }
 
-pub fn health(global: &GlobalArgs, args: &HealthArgs) -> Result<i32, CliError> {
+pub fn health(cx: &Context, args: &HealthArgs) -> Result<i32, CliError> {
     let max_age = args
         .max_age
         .as_deref()
@@ -56,11 +47,11 @@ pub fn health(global: &GlobalArgs, args: &HealthArgs) -> Result<i32, CliError> {
                 .ok_or_else(|| super::search::usage(format!("cannot read span '{s}' (try 30m, 12h, 7d)")))
         })
         .transpose()?;
-    let h = status::health(read_status(global)?, max_age, crate::time::now_ms());
+    let h = cx.cass()?.health(max_age).map_err(status_error)?;
     if args.json {
         super::print_json(&h)?;
     } else if h.healthy {
-        if !global.quiet {
+        if !cx.global.quiet {
             super::write_stdout(&format!(
                 "healthy: {} messages, lexical index and {} published tier(s) up to date\n",
                 h.status.store.messages,

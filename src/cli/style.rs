@@ -11,14 +11,11 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Whether `choice` allows colour at all (`auto` yields to `NO_COLOR`); the
-/// caller still checks that its stream is a terminal for `auto`.
+/// Whether `choice` allows colour at all (settings resolution already
+/// turned `auto` into `never` under `NO_COLOR`); the caller still checks
+/// that its stream is a terminal for `auto`.
 pub fn color_allowed(choice: ColorChoice) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-    }
+    choice != ColorChoice::Never
 }
 
 /// Resolved styling for one output stream.

@@ -6,10 +6,9 @@ use clap::Args;
 use serde::Serialize;
 
 use super::search::usage;
-use super::{CliError, GlobalArgs, exit};
-use crate::config::DataDir;
+use super::{CliError, Context, exit};
+use crate::Reader;
 use crate::model::{Conversation, StoredMessage};
-use crate::store::{Store, query};
 
 #[derive(Debug, Args)]
 pub struct ViewArgs {
@@ -78,26 +77,24 @@ fn msg_json(m: &StoredMessage) -> MessageJson<'_> {
     }
 }
 
-fn open_store(global: &GlobalArgs) -> Result<Store, CliError> {
-    let data = DataDir::resolve(global.data_dir.clone()).map_err(|e| usage(e.to_string()))?;
-    Ok(Store::open_readonly(&data.db())?)
+fn open_reader(cx: &Context) -> Result<Reader, CliError> {
+    Ok(cx.cass()?.reader()?)
 }
 
 fn not_found(what: String) -> CliError {
     CliError::new("not_found", exit::NOT_FOUND, what)
 }
 
-pub fn view(global: &GlobalArgs, args: &ViewArgs) -> Result<i32, CliError> {
-    let store = open_store(global)?;
-    let conn = store.conn();
+pub fn view(cx: &Context, args: &ViewArgs) -> Result<i32, CliError> {
+    let reader = open_reader(cx)?;
     let convs: Vec<Conversation> = match args.target.parse::<i64>() {
-        Ok(id) => query::conversation(conn, id)?.into_iter().collect(),
+        Ok(id) => reader.conversation(id)?.into_iter().collect(),
         Err(_) => {
             let path = Path::new(&args.target);
             let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-            let mut found = query::conversations_by_source(conn, &abs.to_string_lossy())?;
+            let mut found = reader.conversations_by_source(&abs.to_string_lossy())?;
             if found.is_empty() {
-                found = query::conversations_by_source(conn, &args.target)?;
+                found = reader.conversations_by_source(&args.target)?;
             }
             found
         }
@@ -110,7 +107,7 @@ pub fn view(global: &GlobalArgs, args: &ViewArgs) -> Result<i32, CliError> {
         let items: Vec<serde_json::Value> = convs
             .iter()
             .map(|c| -> Result<serde_json::Value, CliError> {
-                let msgs = query::messages_of(conn, c.id)?;
+                let msgs = reader.messages(c.id)?;
                 Ok(serde_json::json!({
                     "conversation": conv_json(c),
                     "messages": msgs.iter().map(msg_json).collect::<Vec<_>>(),
@@ -126,25 +123,25 @@ pub fn view(global: &GlobalArgs, args: &ViewArgs) -> Result<i32, CliError> {
     } else {
         let mut out = String::new();
         for c in &convs {
-            out.push_str(&render(c, &query::messages_of(conn, c.id)?, None));
+            out.push_str(&render(c, &reader.messages(c.id)?, None));
         }
         super::write_stdout(&out)?;
     }
     Ok(exit::OK)
 }
 
-pub fn expand(global: &GlobalArgs, args: &ExpandArgs) -> Result<i32, CliError> {
+pub fn expand(cx: &Context, args: &ExpandArgs) -> Result<i32, CliError> {
     if args.context < 0 {
         return Err(usage("-C must be 0 or more"));
     }
-    let store = open_store(global)?;
-    let conn = store.conn();
-    let Some(target) = query::message(conn, args.message_id)? else {
+    let reader = open_reader(cx)?;
+    let Some(target) = reader.message(args.message_id)? else {
         return Err(not_found(format!("no message {} in the index", args.message_id)));
     };
-    let conv = query::conversation(conn, target.conversation_id)?
+    let conv = reader
+        .conversation(target.conversation_id)?
         .ok_or_else(|| not_found(format!("message {} has no conversation", args.message_id)))?;
-    let msgs = query::messages_around(conn, conv.id, target.ordinal, args.context, args.context)?;
+    let msgs = reader.messages_around(conv.id, target.ordinal, args.context, args.context)?;
     if args.json {
         super::print_json(&serde_json::json!({
             "conversation": conv_json(&conv),

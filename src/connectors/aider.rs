@@ -20,6 +20,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
+/// Reads Aider's `.aider.chat.history.md` files, one session per `# aider chat started` block.
 pub struct Aider;
 
 const HISTORY_FILE: &str = ".aider.chat.history.md";

@@ -11,6 +11,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
+/// Reads Amp threads, one JSON document per thread.
 pub struct Amp;
 
 impl Connector for Amp {

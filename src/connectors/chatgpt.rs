@@ -15,6 +15,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
+/// Reads the ChatGPT desktop app's conversations; reports its encrypted stores as such.
 pub struct ChatGpt;
 
 impl Connector for ChatGpt {

@@ -11,6 +11,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
+/// Reads Claude Code's JSONL sessions, subagent transcripts included.
 pub struct ClaudeCode;
 
 impl Connector for ClaudeCode {

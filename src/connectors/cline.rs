@@ -17,6 +17,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
+/// Reads Cline and Roo Code tasks, one task directory per conversation.
 pub struct Cline;
 
 /// Extension ids: Cline, then Roo Code.

@@ -13,6 +13,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
+/// Reads Codex CLI rollouts, JSONL and legacy JSON.
 pub struct Codex;
 
 /// Whole-document legacy files larger than this are refused (they must be

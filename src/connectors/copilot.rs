@@ -23,6 +23,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
+/// Reads GitHub Copilot Chat sessions from VS Code: session files, or older `state.vscdb` arrays.
 pub struct CopilotChat;
 
 /// Folders that hold chat session files.

@@ -14,6 +14,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
+/// Reads GitHub Copilot CLI sessions: event logs and legacy JSON documents.
 pub struct CopilotCli;
 
 impl Connector for CopilotCli {

@@ -21,6 +21,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
+/// Reads Cursor's chats and composer conversations from its SQLite state databases.
 pub struct Cursor;
 
 /// Where the oldest Cursor builds kept chat tabs.

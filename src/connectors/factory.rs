@@ -13,6 +13,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
+/// Reads Factory Droid's JSONL sessions.
 pub struct Factory;
 
 impl Connector for Factory {

@@ -12,6 +12,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
+/// Reads Gemini CLI sessions, whole JSON documents and replayed JSONL event logs.
 pub struct Gemini;
 
 const WHOLE_FILE_LIMIT: u64 = 256 * 1024 * 1024;

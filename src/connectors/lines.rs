@@ -17,6 +17,7 @@ pub struct Line<'a> {
     pub number: u64,
     /// Byte offset where the line starts.
     pub offset: u64,
+    /// The line's bytes, without a trailing `\r` either.
     pub bytes: &'a [u8],
 }
 
@@ -24,7 +25,12 @@ pub struct Line<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Oversize {
     /// A line over [`MAX_LINE_BYTES`] was skipped.
-    Skipped { number: u64, len: u64 },
+    Skipped {
+        /// Its line number.
+        number: u64,
+        /// Its length in bytes, newline included.
+        len: u64,
+    },
 }
 
 /// Result of reading a file to its end.

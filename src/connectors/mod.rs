@@ -34,6 +34,7 @@ use crate::model::{Agent, ConversationHeader, Message};
 /// tests can point cass at a fake home without touching the process.
 #[derive(Debug, Clone)]
 pub struct AgentEnv {
+    /// The user's home directory, the base of most default locations.
     pub home: PathBuf,
     vars: HashMap<String, OsString>,
     /// Which operating system's conventions locate application data.
@@ -45,12 +46,16 @@ pub struct AgentEnv {
 /// locations can be checked anywhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
+    /// XDG directories under the home directory.
     Linux,
+    /// `~/Library/Application Support`.
     MacOs,
+    /// `%APPDATA%`, else `AppData/Roaming` under the home directory.
     Windows,
 }
 
 impl Platform {
+    /// The platform cass was built for.
     pub fn current() -> Platform {
         if cfg!(target_os = "macos") {
             Platform::MacOs
@@ -63,10 +68,10 @@ impl Platform {
 }
 
 impl AgentEnv {
-    /// Reads `HOME` and the agents' overrides from the process environment.
-    pub fn from_process() -> AgentEnv {
-        let vars: HashMap<String, OsString> =
-            std::env::vars_os().filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v))).collect();
+    /// An environment from variables the caller read (the CLI: the process
+    /// environment, filled in from `.env`): `HOME` and the agents' overrides.
+    /// Without `HOME`, the platform's idea of the home directory.
+    pub fn from_vars(vars: HashMap<String, OsString>) -> AgentEnv {
         let home = vars
             .get("HOME")
             .filter(|h| !h.is_empty())
@@ -87,6 +92,7 @@ impl AgentEnv {
         self
     }
 
+    /// Sets a variable as if the caller had read it (for tests).
     pub fn set_var(&mut self, key: &str, value: impl Into<OsString>) {
         self.vars.insert(key.to_string(), value.into());
     }
@@ -159,6 +165,7 @@ impl SourceLayout {
 /// A place an agent may keep sessions, and why cass looks there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
+    /// The directory to walk.
     pub path: PathBuf,
     /// Which setting produced this root (`CLAUDE_CONFIG_DIR`, `default`, …).
     pub origin: &'static str,
@@ -166,6 +173,7 @@ pub struct Root {
 
 /// What a parse is asked to do.
 pub struct ParseRequest<'a> {
+    /// The source file to read.
     pub path: &'a Path,
     /// Byte offset to start reading at (0 for a full parse).
     pub start_offset: u64,
@@ -205,6 +213,7 @@ pub struct ParseEnd {
 pub trait ParseSink {
     /// Starts (or updates) a conversation; following messages belong to it.
     fn conversation(&mut self, header: ConversationHeader);
+    /// Adds a message to the conversation last started.
     fn message(&mut self, message: Message);
     /// A line (1-based) that could not be used; 0 for a record of a
     /// whole-document or database source (the error names it).
@@ -215,17 +224,36 @@ pub trait ParseSink {
 /// already pushed to the sink stays valid.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
+    /// The file could not be read.
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The source file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not in the format the connector expects (bad JSON, wrong schema).
     #[error("{path}: {message}")]
-    Format { path: PathBuf, message: String },
+    Format {
+        /// The source file.
+        path: PathBuf,
+        /// What was wrong, for the report.
+        message: String,
+    },
     /// The source exists and is the agent's, but its state keeps cass out
     /// (encrypted, locked by the running agent). Reported, never skipped
     /// silently; what an earlier run read stays indexed. `retry`: the cause
     /// may pass by itself (a lock), so the next run reads it again; otherwise
     /// (encryption) only a change to the file brings it back.
     #[error("{path}: {reason}")]
-    Unreadable { path: PathBuf, reason: String, retry: bool },
+    Unreadable {
+        /// The source file.
+        path: PathBuf,
+        /// Why cass cannot read it (encrypted, locked by another process), for the report.
+        reason: String,
+        /// The cause may pass by itself: read it again next run.
+        retry: bool,
+    },
 }
 
 impl ParseError {
@@ -246,12 +274,15 @@ impl ParseError {
     }
 }
 
+/// Knows where one agent keeps its sessions and how to read them.
 pub trait Connector: Send + Sync {
+    /// The agent this connector reads.
     fn agent(&self) -> Agent;
     /// Places to look, in probe order, honouring the agent's own overrides.
     fn roots(&self, env: &AgentEnv) -> Vec<Root>;
     /// Whether a file found below `root` is one of this agent's sessions.
     fn is_source(&self, root: &Path, path: &Path) -> bool;
+    /// How a source file changes over time, which decides how it is re-read.
     fn layout(&self, path: &Path) -> SourceLayout;
     /// Other files whose changes are changes of this source: a SQLite
     /// database's `-wal` (recent writes sit there until a checkpoint), a Cline
@@ -271,6 +302,7 @@ pub trait Connector: Send + Sync {
     fn descend(&self, _dir: &Path) -> bool {
         true
     }
+    /// Reads `req.path` from `req.start_offset`, pushing what it finds into `sink`.
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError>;
 }
 

@@ -21,6 +21,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Role};
 use crate::time;
 
+/// Reads OpenCode sessions from its JSON tree (before 1.2) or its SQLite database.
 pub struct OpenCode;
 
 impl Connector for OpenCode {

@@ -14,6 +14,7 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
+/// Reads Pi-Agent's JSONL sessions (`~/.pi` and Oh My Pi's `~/.omp`).
 pub struct PiAgent;
 
 impl Connector for PiAgent {

@@ -12,9 +12,12 @@
 
 use super::{EmbedError, Embedder, l2_normalize};
 
+/// Length of a hash vector: 384 buckets, the same width as the quality tier.
 pub const HASH_DIMS: usize = 384;
+/// The embedder id recorded in the fast tier's manifest.
 pub const HASH_ID: &str = "hash";
 
+/// The fast tier's embedder: feature hashing of tokens, no model files.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HashEmbedder;
 

@@ -5,19 +5,36 @@
 pub mod canonical;
 pub mod hash;
 pub mod minilm;
+mod tier;
+
+pub use tier::{Tier, embedder_for};
 
 /// Why a batch could not be embedded.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
+    /// The model's files are unusable (bad config or weights) or inference failed.
     #[error("model {model}: {message}")]
-    Model { model: String, message: String },
+    Model {
+        /// The model's id, or the path of its files.
+        model: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A file the model needs could not be found or read.
     #[error("model files missing at {path}: {message}")]
-    Missing { path: String, message: String },
+    Missing {
+        /// Where the file was looked for.
+        path: String,
+        /// Why it could not be used (and how to install the model).
+        message: String,
+    },
 }
 
+/// Turns texts into unit vectors; one implementation per tier.
 pub trait Embedder: Send + Sync {
     /// Stable id recorded in tier manifests (`hash`, `minilm-384`).
     fn id(&self) -> &str;
+    /// Length of every vector it produces.
     fn dims(&self) -> usize;
     /// Checksum of the model files, when there is a model; a manifest whose
     /// checksum differs means the tier is rebuilt rather than mixed.
@@ -46,7 +63,7 @@ pub fn l2_normalize(v: &mut [f32]) {
 }
 
 /// Loads the `quality` tier's embedder from the data dir's installed model.
-pub fn load_quality(data: &crate::config::DataDir) -> Result<Box<dyn Embedder>, EmbedError> {
+pub fn load_quality(data: &crate::config::DataDir, threads: Option<usize>) -> Result<Box<dyn Embedder>, EmbedError> {
     let dir = crate::models::minilm_dir(data);
     if !dir.join("model.safetensors").exists() {
         return Err(EmbedError::Missing {
@@ -54,5 +71,5 @@ pub fn load_quality(data: &crate::config::DataDir) -> Result<Box<dyn Embedder>, 
             message: "the quality model is not installed; run `cass models install --from DIR`".into(),
         });
     }
-    Ok(Box::new(minilm::MiniLm::load(&dir, crate::models::minilm_checksum(), None)?))
+    Ok(Box::new(minilm::MiniLm::load(&dir, crate::models::minilm_checksum(), threads)?))
 }

@@ -14,19 +14,28 @@ pub const HEAD_BYTES: u64 = 4096;
 /// One root and what was found there, for the per-agent report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RootReport {
+    /// The root directory.
     pub path: PathBuf,
+    /// Which setting produced it (`CLAUDE_CONFIG_DIR`, `default`, …).
     pub origin: &'static str,
+    /// True when it is a directory that exists.
     pub exists: bool,
+    /// Source files found below it (a file under two roots counts once).
     pub files: usize,
 }
 
 /// A file found below a root, with the stat facts change detection needs.
 #[derive(Debug, Clone)]
 pub struct Candidate {
+    /// Index of its connector in [`crate::connectors::all`].
     pub connector: usize,
+    /// The source file.
     pub path: PathBuf,
+    /// Its size in bytes, its companions' sizes added.
     pub size: u64,
+    /// Latest modification time of it and its companions, ns since the Unix epoch.
     pub mtime_ns: i64,
+    /// Its inode number (0 where the platform has none).
     pub inode: u64,
 }
 
@@ -164,10 +173,20 @@ pub enum Plan {
     /// Parse from the start, replacing what this file produced before.
     Full,
     /// Parse only what was appended after the stored offset.
-    Tail { offset: u64, line: u64, resume: Option<String> },
+    Tail {
+        /// Byte offset to resume at: past the last complete line read.
+        offset: u64,
+        /// Line number of the line at `offset`.
+        line: u64,
+        /// The connector's saved state (JSON).
+        resume: Option<String>,
+    },
     /// Re-read a database: the connector emits only conversations changed
     /// since the state it saved, and each replaces its earlier version.
-    Refresh { resume: Option<String> },
+    Refresh {
+        /// The connector's saved state (JSON), naming what it read last time.
+        resume: Option<String>,
+    },
 }
 
 /// Decides how to read a candidate given what the store remembers of it.

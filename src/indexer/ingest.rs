@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use super::discover::{Candidate, HEAD_BYTES, Plan, head_hash};
 use crate::connectors::{Connector, ParseEnd, ParseError, ParseRequest, ParseSink};
 use crate::model::{ConversationHeader, Message};
-use crate::store::{self, ingest as db};
+use crate::store::{self, Store, ingest as db};
 
 /// Messages (or bytes of content) buffered per file before a send.
 const BATCH_MESSAGES: usize = 512;
@@ -21,7 +21,9 @@ const COMMIT_EVERY: usize = 20_000;
 
 /// A unit of work: one file and how to read it.
 pub struct Job {
+    /// The file, as discovery found it.
     pub candidate: Candidate,
+    /// How to read it.
     pub plan: Plan,
 }
 
@@ -35,10 +37,15 @@ enum Event {
 /// Per-file outcome, for the run report.
 #[derive(Debug, Default, Clone)]
 pub struct FileOutcome {
+    /// Conversations it started or continued.
     pub conversations: usize,
+    /// Messages written to the store.
     pub messages: usize,
+    /// Bad lines or records skipped (and recorded).
     pub malformed: usize,
+    /// A final line without its newline was left for the next run.
     pub partial_tail: bool,
+    /// Why the file could not be read at all, if so.
     pub unreadable: Option<String>,
 }
 
@@ -78,7 +85,7 @@ impl ParseSink for ChannelSink {
 
 /// Parses every job and writes the results. Returns one outcome per job.
 pub fn run(
-    conn: &mut rusqlite::Connection,
+    store: &mut Store,
     connectors: &[Box<dyn Connector>],
     jobs: &[Job],
     on_file_done: &(dyn Fn(&Candidate) + Sync),
@@ -107,7 +114,7 @@ pub fn run(
                 on_file_done(&job.candidate);
             });
         });
-        let mut writer = Writer::new(conn, connectors, jobs)?;
+        let mut writer = Writer::new(store, connectors, jobs)?;
         for event in rx {
             writer.apply(event)?;
         }
@@ -125,7 +132,7 @@ struct FileCursor {
 }
 
 struct Writer<'a> {
-    tx: rusqlite::Transaction<'a>,
+    tx: db::IngestTx<'a>,
     connectors: &'a [Box<dyn Connector>],
     jobs: &'a [Job],
     cursors: Vec<FileCursor>,
@@ -133,12 +140,8 @@ struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    fn new(
-        conn: &'a mut rusqlite::Connection,
-        connectors: &'a [Box<dyn Connector>],
-        jobs: &'a [Job],
-    ) -> store::Result<Self> {
-        let tx = conn.transaction()?;
+    fn new(store: &'a mut Store, connectors: &'a [Box<dyn Connector>], jobs: &'a [Job]) -> store::Result<Self> {
+        let tx = store.ingest()?;
         Ok(Writer {
             tx,
             connectors,
@@ -287,16 +290,13 @@ impl<'a> Writer<'a> {
     }
 
     fn commit(&mut self) -> store::Result<()> {
-        // Swap in a fresh transaction: commit consumes the old one.
-        let conn: &rusqlite::Connection = &self.tx;
-        conn.execute_batch("COMMIT; BEGIN")?;
+        self.tx.checkpoint()?;
         self.rows_since_commit = 0;
         Ok(())
     }
 
     fn finish(self) -> store::Result<Vec<FileOutcome>> {
-        db::prune_empty_conversations(&self.tx)?;
-        self.tx.commit()?;
+        self.tx.finish()?;
         Ok(self.cursors.into_iter().map(|c| c.outcome).collect())
     }
 }

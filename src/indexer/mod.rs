@@ -73,10 +73,29 @@ pub struct Problem {
     pub error: String,
 }
 
-/// Progress callbacks, so the CLI can draw a bar without the indexer knowing.
+/// Where an index pass is, for [`IndexProgress::phase`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading session files into the store.
+    Ingest,
+    /// Bringing the lexical index up to date.
+    Lexical,
+    /// Embedding new messages into a tier.
+    Backfill(crate::embed::Tier),
+}
+
+/// Progress callbacks, so a front end can draw a bar without the indexer
+/// knowing. Every method defaults to doing nothing, so a caller implements
+/// only what it shows and the indexer calls them unconditionally.
 pub trait IndexProgress: Sync {
+    /// The pass entered a phase.
+    fn phase(&self, _phase: Phase) {}
+    /// Ingest will read this many changed files.
     fn files_planned(&self, _total: usize) {}
+    /// One more file was read.
     fn file_done(&self) {}
+    /// A backfill checkpointed: rows processed so far of those expected.
+    fn batch_done(&self, _done: u64, _total: u64) {}
 }
 
 /// A progress observer that does nothing.
@@ -89,13 +108,14 @@ pub fn run_ingest(
     env: &AgentEnv,
     opts: &IndexOptions,
     progress: &dyn IndexProgress,
-) -> anyhow::Result<IndexReport> {
+) -> Result<IndexReport, crate::store::StoreError> {
     let started = Instant::now();
+    progress.phase(Phase::Ingest);
     let mut store = Store::open(&data.db())?;
     let connectors = connectors::all();
     let mut problems = Vec::new();
     let (root_reports, candidates) = discover(&connectors, env, &mut problems);
-    let states = store::ingest::load_file_states(store.conn())?;
+    let states = store::ingest::load_file_states(&store)?;
 
     let mut jobs = Vec::new();
     let mut skipped = 0;
@@ -115,11 +135,11 @@ pub fn run_ingest(
     let outcomes = if jobs.is_empty() {
         Vec::new() // nothing changed: write nothing at all
     } else {
-        ingest::run(store.conn_mut(), &connectors, &jobs, &|_| progress.file_done())?
+        ingest::run(&mut store, &connectors, &jobs, &|_| progress.file_done())?
     };
 
-    let totals = query::agent_totals(store.conn())?;
-    let health = sources::agent_health(&root_reports, &candidates, &problems, &query::source_errors(store.conn())?);
+    let totals = query::agent_totals(&store)?;
+    let health = sources::agent_health(&root_reports, &candidates, &problems, &query::source_errors(&store)?);
     let mut agents: Vec<AgentReport> = connectors
         .iter()
         .zip(root_reports)
@@ -190,8 +210,8 @@ pub fn run_ingest(
 
 /// Brings the lexical index up to date with the store. The caller holds the
 /// writer lock.
-pub fn sync_lexical(data: &DataDir) -> anyhow::Result<crate::lexical::SyncReport> {
+pub fn sync_lexical(data: &DataDir) -> Result<crate::lexical::SyncReport, crate::lexical::LexicalError> {
     crate::lock::note_progress("lexical");
     let store = Store::open(&data.db())?;
-    Ok(crate::lexical::sync(&store, &data.lexical())?)
+    crate::lexical::sync(&store, &data.lexical())
 }

@@ -96,11 +96,7 @@ pub fn survey(data: &DataDir, env: &AgentEnv) -> Result<SourcesReport, StoreErro
         Err(e) => return Err(e),
     };
     let (totals, errors, states) = match &store {
-        Some(s) => (
-            query::agent_totals(s.conn())?,
-            query::source_errors(s.conn())?,
-            crate::store::ingest::load_file_states(s.conn())?,
-        ),
+        Some(s) => (query::agent_totals(s)?, query::source_errors(s)?, crate::store::ingest::load_file_states(s)?),
         None => (Vec::new(), HashMap::new(), StateMap::new()),
     };
     let health = agent_health(&roots, &candidates, &problems, &errors);

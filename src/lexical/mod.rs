@@ -19,20 +19,34 @@ use tantivy::directory::MmapDirectory;
 pub use schema::{Fields, LEXICAL_VERSION, TOKENIZER};
 pub use sync::{LexicalState, SyncReport, state, sync};
 
+/// Why the lexical index could not be opened, read or synced.
 #[derive(Debug, thiserror::Error)]
 pub enum LexicalError {
+    /// Tantivy failed to open, read or write the index.
     #[error("lexical index {path}: {source}")]
-    Tantivy { path: String, source: tantivy::TantivyError },
+    Tantivy {
+        /// The index directory, as displayed.
+        path: String,
+        /// Tantivy's error.
+        source: tantivy::TantivyError,
+    },
+    /// No index in this directory yet.
     #[error("no lexical index yet at {0} (run `cass index`)")]
     Missing(String),
+    /// The store could not be read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("database: {0}")]
-    Sql(#[from] rusqlite::Error),
+    /// The index directory could not be created or removed (before a rebuild).
     #[error("lexical index {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        /// The index directory, as displayed.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
+/// Result of a lexical index operation.
 pub type Result<T> = std::result::Result<T, LexicalError>;
 
 fn tantivy_err(path: &Path) -> impl FnOnce(tantivy::TantivyError) -> LexicalError + '_ {
@@ -41,7 +55,9 @@ fn tantivy_err(path: &Path) -> impl FnOnce(tantivy::TantivyError) -> LexicalErro
 
 /// An open lexical index with cass's tokenizer registered.
 pub struct LexicalIndex {
+    /// The tantivy index.
     pub index: Index,
+    /// Handles of the schema's fields.
     pub fields: Fields,
 }
 

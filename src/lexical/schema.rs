@@ -14,16 +14,25 @@ pub const LEXICAL_VERSION: i64 = 1;
 /// Handles to every field.
 #[derive(Clone)]
 pub struct Fields {
+    /// Message text, tokenized with [`TOKENIZER`], with positions for phrases.
     pub content: Field,
+    /// Conversation title, tokenized like `content`, repeated on each message.
     pub title: Field,
+    /// Agent slug, matched exactly.
     pub agent: Field,
+    /// Workspace path, matched exactly.
     pub workspace: Field,
+    /// Role name, matched exactly.
     pub role: Field,
+    /// Creation time in milliseconds since the Unix epoch; absent when unknown.
     pub created_at: Field,
+    /// Conversation id, for deleting a conversation's documents on re-derive.
     pub conversation_id: Field,
+    /// Message id, the only stored field: hits are hydrated from the store.
     pub message_id: Field,
 }
 
+/// The schema and the handles of its fields; the same on every call.
 pub fn build() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = TextOptions::default().set_indexing_options(

@@ -2,22 +2,22 @@
 
 use std::path::Path;
 
-use rusqlite::params;
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
 use super::{LexicalError, LexicalIndex, Result, schema::LEXICAL_VERSION, tantivy_err};
 use crate::store::Store;
-
-const META_HIGH: &str = "lexical_high_message_id";
-const META_VERSION: &str = "lexical_version";
+use crate::store::lexical::{self as marks, Rows};
 
 /// What one sync did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SyncReport {
+    /// Documents added, re-derived ones included.
     pub added: usize,
+    /// Dirty conversations deleted and added again.
     pub rederived_conversations: usize,
     /// Highest message id the index now holds.
     pub high: i64,
+    /// Searchable segments after the commit (0 when nothing changed).
     pub segments: usize,
     /// The index was rebuilt from scratch (first run, or schema changed).
     pub rebuilt: bool,
@@ -39,22 +39,27 @@ fn committed_high(idx: &LexicalIndex) -> i64 {
 /// store's meta, tantivy's `meta.json`, and the (small) dirty list.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LexicalState {
+    /// A lexical index exists in the directory.
     pub exists: bool,
     /// Highest message id the store says the index holds.
     pub high_message_id: i64,
     /// Highest message id in tantivy's last commit (ahead of the store's
     /// mark only after a crash between the two commits; the next sync heals).
     pub committed_high_message_id: i64,
+    /// Conversations changed in the store and awaiting re-indexing.
     pub dirty_conversations: i64,
+    /// Segments in tantivy's last commit (0 when there is no index).
     pub segments: usize,
     /// The index was built with this build's schema and tokenizer.
     pub current_schema: bool,
 }
 
+/// Reads [`LexicalState`] without scanning messages or taking the writer lock.
 pub fn state(store: &Store, dir: &Path) -> Result<LexicalState> {
-    let high = store.meta_get_i64(META_HIGH)?.unwrap_or(0);
-    let current_schema = store.meta_get_i64(META_VERSION)? == Some(LEXICAL_VERSION);
-    let dirty: i64 = store.conn().query_row("SELECT COUNT(*) FROM lexical_dirty", [], |r| r.get(0))?;
+    let recorded = marks::marks(store)?;
+    let high = recorded.high;
+    let current_schema = recorded.version == Some(LEXICAL_VERSION);
+    let dirty = marks::dirty_count(store)?;
     let (exists, committed, segments) = match LexicalIndex::open(dir) {
         Ok(idx) => {
             let segments = idx.index.load_metas().map(|m| m.segments.len()).unwrap_or(0);
@@ -76,25 +81,22 @@ pub fn state(store: &Store, dir: &Path) -> Result<LexicalState> {
 /// Adds every message past the store's mark, re-derives dirty conversations,
 /// commits tantivy, then records the new mark in the store.
 pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
-    let conn = store.conn();
     let mut report = SyncReport::default();
-    let version = store.meta_get_i64(META_VERSION)?;
-    let mut high = store.meta_get_i64(META_HIGH)?.unwrap_or(0);
+    let recorded = marks::marks(store)?;
+    let version = recorded.version;
+    let mut high = recorded.high;
     if version != Some(LEXICAL_VERSION) || !dir.join("meta.json").exists() {
         // First build, or an index of another schema: rebuild from the store.
         if dir.exists() {
             std::fs::remove_dir_all(dir)
                 .map_err(|source| LexicalError::Io { path: dir.display().to_string(), source })?;
         }
-        conn.execute("DELETE FROM lexical_dirty", [])?;
+        marks::clear_dirty(store)?;
         high = 0;
         report.rebuilt = true;
     }
-    let max_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| r.get(0))?;
-    let dirty: Vec<i64> = conn
-        .prepare("SELECT conversation_id FROM lexical_dirty ORDER BY conversation_id")?
-        .query_map([], |r| r.get(0))?
-        .collect::<std::result::Result<_, _>>()?;
+    let max_id = crate::store::query::max_message_id(store)?;
+    let dirty = marks::dirty_conversations(store)?;
     if !report.rebuilt && dirty.is_empty() && max_id <= high {
         report.high = high;
         return Ok(report); // up to date: do not even open a writer
@@ -110,10 +112,10 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
 
     for &conv in &dirty {
         writer.delete_term(Term::from_field_i64(f.conversation_id, conv));
-        report.added += add_rows(&writer, &idx, conn, "m.conversation_id = ?1 AND m.id <= ?2", params![conv, high], 0)?;
+        report.added += add_rows(&writer, &idx, store, Rows::Conversation { id: conv, upto: high }, 0)?;
         report.rederived_conversations += 1;
     }
-    report.added += add_rows(&writer, &idx, conn, "m.id > ?1 AND m.id <= ?2", params![high, max_id], maybe_present)?;
+    report.added += add_rows(&writer, &idx, store, Rows::Range { after: high, upto: max_id }, maybe_present)?;
 
     crate::faults::point("lexical.before_commit");
     let mut prepared = writer.prepare_commit().map_err(tantivy_err(dir))?;
@@ -121,19 +123,7 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
     prepared.commit().map_err(tantivy_err(dir))?;
     crate::faults::point("lexical.after_commit");
 
-    let tx = conn.unchecked_transaction()?;
-    if !dirty.is_empty() {
-        tx.execute("DELETE FROM lexical_dirty WHERE conversation_id <= ?1", [dirty[dirty.len() - 1]])?;
-    }
-    tx.execute(
-        "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        params![META_HIGH, max_id.to_string()],
-    )?;
-    tx.execute(
-        "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        params![META_VERSION, LEXICAL_VERSION.to_string()],
-    )?;
-    tx.commit()?;
+    marks::record_sync(store, dirty.last().copied(), max_id, LEXICAL_VERSION)?;
     // Let background merges finish so segments do not pile up across runs.
     writer.wait_merging_threads().map_err(tantivy_err(dir))?;
     report.high = max_id;
@@ -141,48 +131,33 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
     Ok(report)
 }
 
-/// Streams matching messages into the writer. Messages with an id at or
-/// below `delete_upto` are deleted by id first (they may be present).
-fn add_rows(
-    writer: &IndexWriter,
-    idx: &LexicalIndex,
-    conn: &rusqlite::Connection,
-    filter: &str,
-    args: impl rusqlite::Params,
-    delete_upto: i64,
-) -> Result<usize> {
+/// Streams the selected messages into the writer. Messages with an id at
+/// or below `delete_upto` are deleted by id first (they may be present).
+fn add_rows(writer: &IndexWriter, idx: &LexicalIndex, store: &Store, rows: Rows, delete_upto: i64) -> Result<usize> {
     let f = &idx.fields;
-    let sql = format!(
-        "SELECT m.id, m.conversation_id, m.role, m.created_at, m.content, c.agent, c.workspace, c.title
-         FROM messages m JOIN conversations c ON c.id = m.conversation_id
-         WHERE {filter} ORDER BY m.id"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(args)?;
     let mut n = 0;
-    while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
-        let get_s = |i: usize| r.get::<_, Option<String>>(i);
-        if id <= delete_upto {
-            writer.delete_term(Term::from_field_i64(f.message_id, id));
+    crate::store::lexical::for_each_row(store, rows, |r| -> Result<()> {
+        if r.id <= delete_upto {
+            writer.delete_term(Term::from_field_i64(f.message_id, r.id));
         }
         let mut doc = TantivyDocument::default();
-        doc.add_i64(f.message_id, id);
-        doc.add_i64(f.conversation_id, r.get(1)?);
-        doc.add_text(f.role, get_s(2)?.unwrap_or_default());
-        if let Some(ts) = r.get::<_, Option<i64>>(3)? {
+        doc.add_i64(f.message_id, r.id);
+        doc.add_i64(f.conversation_id, r.conversation_id);
+        doc.add_text(f.role, r.role);
+        if let Some(ts) = r.created_at {
             doc.add_i64(f.created_at, ts);
         }
-        doc.add_text(f.content, get_s(4)?.unwrap_or_default());
-        doc.add_text(f.agent, get_s(5)?.unwrap_or_default());
-        if let Some(ws) = get_s(6)? {
+        doc.add_text(f.content, r.content);
+        doc.add_text(f.agent, r.agent);
+        if let Some(ws) = r.workspace {
             doc.add_text(f.workspace, ws);
         }
-        if let Some(t) = get_s(7)? {
+        if let Some(t) = r.title {
             doc.add_text(f.title, t);
         }
         writer.add_document(doc).map_err(|source| LexicalError::Tantivy { path: "lexical".into(), source })?;
         n += 1;
-    }
+        Ok(())
+    })?;
     Ok(n)
 }

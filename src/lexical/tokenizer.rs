@@ -17,9 +17,13 @@ const MAX_TOKEN_BYTES: usize = 64;
 /// One token with its byte span in the source text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeToken {
+    /// The token, lowercased.
     pub text: String,
+    /// Byte offset where it starts in the source text.
     pub from: usize,
+    /// Byte offset just past its end.
     pub to: usize,
+    /// Its position; a whole identifier shares position `p` with its first part.
     pub position: usize,
     /// True for the whole identifier, false for a part of it.
     pub whole: bool,
@@ -47,9 +51,13 @@ fn is_joiner(c: char) -> bool {
 /// Where a token lies in the text; its text is the span lowercased.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
+    /// Byte offset where the token starts.
     pub from: usize,
+    /// Byte offset just past its end.
     pub to: usize,
+    /// Its position, as in [`CodeToken::position`].
     pub position: usize,
+    /// True for the whole identifier (or a plain word), false for a part of it.
     pub whole: bool,
 }
 
@@ -176,6 +184,7 @@ pub struct CodeTokenizer {
     buf: Vec<Token>,
 }
 
+/// The tokens of one text, borrowed from the tokenizer's reused buffer.
 pub struct CodeTokenStream<'a> {
     tokens: &'a mut Vec<Token>,
     len: usize,

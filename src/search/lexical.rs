@@ -10,8 +10,8 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Searcher, Term};
 
-use super::filters::Filters;
 use super::query::{Atom, ParsedQuery};
+use crate::filters::Filters;
 use crate::lexical::tokenizer::tokens;
 use crate::lexical::{Fields, LexicalError, LexicalIndex};
 
@@ -21,7 +21,9 @@ const TITLE_BOOST: f32 = 0.5;
 /// A message id with its BM25 score.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScoredId {
+    /// The matching message's id.
     pub message_id: i64,
+    /// Its BM25 score (title matches boosted in); higher is better.
     pub score: f32,
 }
 

@@ -2,7 +2,6 @@
 //! later semantic and hybrid) yields message ids; hydration reads everything
 //! shown from the store, so results never show stale or deleted text.
 
-pub mod filters;
 pub mod lexical;
 pub mod query;
 pub mod semantic;
@@ -15,11 +14,11 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::DataDir;
-use crate::indexer::semantic::Tier;
+use crate::embed::Tier;
+pub use crate::filters::Filters;
 use crate::lexical::{LexicalError, LexicalIndex};
 use crate::model::TimestampMs;
 use crate::store::{Store, StoreError};
-pub use filters::Filters;
 pub use query::{ParsedQuery, QueryError};
 pub use semantic::{LoadedTier, TierError};
 pub use snippet::Snippet;
@@ -37,6 +36,7 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The mode's name in results and the robot JSON.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Lexical => "lexical",
@@ -55,10 +55,15 @@ pub const MAX_LIMIT: usize = 1000;
 /// A validated search request.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
+    /// The query as typed, echoed in the results.
     pub query_text: String,
+    /// The query parsed into clauses.
     pub query: ParsedQuery,
+    /// What every retrieval mode narrows to.
     pub filters: Filters,
+    /// Hits per page, 1 to [`MAX_LIMIT`].
     pub limit: usize,
+    /// Hits to skip: the page's start.
     pub offset: usize,
     /// `None`: hybrid with the best published tier, else lexical.
     pub mode: Option<Mode>,
@@ -69,20 +74,35 @@ pub struct SearchRequest {
     pub preferred: bool,
 }
 
+/// Why a search could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
+    /// The query text does not parse.
     #[error("{0}")]
     Query(#[from] QueryError),
+    /// The lexical index is missing or unreadable.
     #[error(transparent)]
     Lexical(#[from] LexicalError),
+    /// The store is missing or unreadable.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The limit is 0 or above [`MAX_LIMIT`].
     #[error("--limit must be between 1 and {MAX_LIMIT}")]
     Limit,
+    /// An explicitly asked-for tier cannot be searched.
     #[error(transparent)]
     Tier(#[from] TierError),
+    /// Embedding the query failed, or it has no words to embed.
     #[error("semantic search: {0}")]
     Semantic(String),
+}
+
+impl SearchError {
+    /// True when there is no store or lexical index yet (`cass index` has
+    /// never run here): a state to explain, not a failure.
+    pub fn is_missing_index(&self) -> bool {
+        matches!(self, SearchError::Lexical(LexicalError::Missing(_)) | SearchError::Store(StoreError::Missing(_)))
+    }
 }
 
 impl SearchRequest {
@@ -107,16 +127,26 @@ impl SearchRequest {
 /// One hit, hydrated from the store.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hit {
+    /// The matching message's id in the store.
     pub message_id: i64,
+    /// Id of its conversation.
     pub conversation_id: i64,
+    /// Slug of the conversation's agent.
     pub agent: String,
+    /// The conversation's working directory, when known.
     pub workspace: Option<String>,
+    /// The conversation's title, if it has one.
     pub title: Option<String>,
+    /// Who spoke the message (`user`, `assistant`, `system`, `tool`).
     pub role: String,
+    /// When it was written (RFC 3339 in JSON), if known.
     #[serde(serialize_with = "ser_time")]
     pub created_at: Option<TimestampMs>,
+    /// The session file the conversation was read from.
     pub source_path: String,
+    /// Rank score: BM25 for lexical, cosine for semantic, fused reciprocal rank for hybrid.
     pub score: f32,
+    /// The best-matching stretch of the message, with highlights.
     pub snippet: Snippet,
 }
 
@@ -130,16 +160,23 @@ fn ser_time<S: serde::Serializer>(t: &Option<TimestampMs>, s: S) -> Result<S::Ok
 /// A page of results.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchResults {
+    /// Version of the JSON shape ([`ROBOT_SCHEMA`]).
     pub schema: &'static str,
+    /// The query as typed.
     pub query: String,
+    /// The mode that ran (`lexical`, `semantic`, `hybrid`).
     pub mode: &'static str,
     /// The semantic tier that ran (`fast`, `quality`), if any.
     pub tier: Option<&'static str>,
     /// Why the search ran in another mode or tier than the default would.
     pub fallback: Option<String>,
+    /// Matches found: exact for lexical, the candidates retrieved for semantic and hybrid.
     pub total: usize,
+    /// Wall time of the search, in milliseconds.
     pub elapsed_ms: f64,
+    /// This page's hits, best first.
     pub hits: Vec<Hit>,
+    /// The offset of the next page, when there is one.
     pub next_offset: Option<usize>,
 }
 
@@ -150,6 +187,7 @@ type Resolved = (Mode, Option<Arc<LoadedTier>>, Option<String>);
 /// both read-only. Cheap to reuse across queries (the TUI keeps one).
 pub struct Searcher {
     data: DataDir,
+    embed_threads: Option<usize>,
     store: Store,
     index: LexicalIndex,
     reader: tantivy::IndexReader,
@@ -157,7 +195,11 @@ pub struct Searcher {
 }
 
 impl Searcher {
-    pub fn open(data: &DataDir) -> Result<Searcher, SearchError> {
+    /// Opens the store and the lexical index read-only; tiers open on first
+    /// use. `embed_threads` is the quality model's thread count for query
+    /// embeddings (`None`: every core). Front ends get one from
+    /// [`crate::Cass::searcher`].
+    pub fn open(data: &DataDir, embed_threads: Option<usize>) -> Result<Searcher, SearchError> {
         let store = Store::open_readonly(&data.db())?;
         let index = LexicalIndex::open(&data.lexical())?;
         let reader = index
@@ -166,11 +208,7 @@ impl Searcher {
             .reload_policy(tantivy::ReloadPolicy::Manual)
             .try_into()
             .map_err(|source| LexicalError::Tantivy { path: data.lexical().display().to_string(), source })?;
-        Ok(Searcher { data: data.clone(), store, index, reader, tiers: Mutex::new(HashMap::new()) })
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
+        Ok(Searcher { data: data.clone(), embed_threads, store, index, reader, tiers: Mutex::new(HashMap::new()) })
     }
 
     /// Picks up what a writer committed since this searcher opened.
@@ -184,7 +222,7 @@ impl Searcher {
         if let Some(t) = self.tiers.lock().expect("tier cache").get(&tier) {
             return Ok(t.clone());
         }
-        let loaded = Arc::new(LoadedTier::open(&self.data, tier)?);
+        let loaded = Arc::new(LoadedTier::open(&self.data, tier, self.embed_threads)?);
         self.tiers.lock().expect("tier cache").insert(tier, loaded.clone());
         Ok(loaded)
     }
@@ -230,6 +268,7 @@ impl Searcher {
         }
     }
 
+    /// Runs a request: retrieves ids in the resolved mode, then hydrates the page from the store.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
         let started = Instant::now();
         let (mode, tier, fallback) = self.resolve(req)?;
@@ -312,35 +351,25 @@ impl Searcher {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders = vec!["?"; ids.len()].join(",");
-        let sql = format!(
-            "SELECT m.id, m.conversation_id, m.role, m.created_at, m.content, c.agent, c.workspace, c.title, c.source_path
-             FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.id IN ({placeholders})"
-        );
-        let conn = self.store.conn();
-        let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::from)?;
+        let wanted: Vec<i64> = ids.iter().map(|s| s.0).collect();
         let (exact, prefixes) = query.highlight_terms();
         let mut by_id: HashMap<i64, Hit> = HashMap::new();
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(ids.iter().map(|s| s.0)), |r| {
-                let content: String = r.get(4)?;
-                Ok(Hit {
-                    message_id: r.get(0)?,
-                    conversation_id: r.get(1)?,
-                    role: r.get(2)?,
-                    created_at: r.get(3)?,
-                    agent: r.get(5)?,
-                    workspace: r.get(6)?,
-                    title: r.get(7)?,
-                    source_path: r.get(8)?,
+        for r in crate::store::query::hit_rows(&self.store, &wanted)? {
+            by_id.insert(
+                r.message_id,
+                Hit {
+                    message_id: r.message_id,
+                    conversation_id: r.conversation_id,
+                    role: r.role,
+                    created_at: r.created_at,
+                    agent: r.agent,
+                    workspace: r.workspace,
+                    title: r.title,
+                    source_path: r.source_path,
                     score: 0.0,
-                    snippet: snippet::make(&content, &exact, &prefixes),
-                })
-            })
-            .map_err(StoreError::from)?;
-        for row in rows {
-            let hit = row.map_err(StoreError::from)?;
-            by_id.insert(hit.message_id, hit);
+                    snippet: snippet::make(&r.content, &exact, &prefixes),
+                },
+            );
         }
         Ok(ids
             .iter()

@@ -4,30 +4,40 @@
 /// One searchable unit of the query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Atom {
+    /// A bare word: its token, or for an identifier its whole form or its parts in order.
     Term(String),
+    /// A quoted phrase: its tokens in order, adjacent.
     Phrase(String),
+    /// `stem*`: any token starting with the stem.
     Prefix(String),
 }
 
 /// Atoms joined by OR; the clause matches when any of them does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clause {
+    /// Excluded with `-`: the message must not match.
     pub negated: bool,
+    /// The alternatives; at least one.
     pub any_of: Vec<Atom>,
 }
 
 /// A parsed query: every non-negated clause must match, no negated one may.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ParsedQuery {
+    /// The clauses in the order typed; at least one is not negated.
     pub clauses: Vec<Clause>,
 }
 
+/// Why a query string cannot be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
+    /// Nothing to look for: blank, or only lone `-` and `*`.
     #[error("the query is empty")]
     Empty,
+    /// Every clause is excluded with `-`.
     #[error("the query only excludes terms; add at least one term to look for")]
     OnlyNegative,
+    /// `OR` at either end, next to another `OR`, or beside an excluded term.
     #[error("'OR' needs a term on each side")]
     DanglingOr,
 }

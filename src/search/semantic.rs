@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use crate::config::DataDir;
 use crate::embed::Embedder;
+use crate::embed::Tier;
 use crate::embed::hash::HashEmbedder;
-use crate::indexer::semantic::Tier;
 use crate::vector::manifest::Manifest;
 use crate::vector::scan::{Scored, top_k};
 use crate::vector::segment::Segment;
@@ -17,18 +17,30 @@ pub const RRF_K: f64 = 60.0;
 
 /// A tier opened for searching: its published segments and its embedder.
 pub struct LoadedTier {
+    /// Which tier this is.
     pub tier: Tier,
+    /// The manifest the segments were opened from.
     pub manifest: Manifest,
+    /// Its published segments, memory-mapped, in manifest order.
     pub segments: Vec<Segment>,
+    /// The embedder that built the tier, for embedding queries.
     pub embedder: Box<dyn Embedder>,
 }
 
+/// Why a semantic tier cannot be searched.
 #[derive(Debug, thiserror::Error)]
 pub enum TierError {
+    /// The tier has no published segment yet.
     #[error("the {0} tier is not published yet (run `cass index` or `cass semantic backfill --tier {0}`)")]
     NotPublished(&'static str),
+    /// The tier exists but cannot run: unreadable, or built with another embedder than the installed one.
     #[error("the {tier} tier cannot be searched: {message}")]
-    Unavailable { tier: &'static str, message: String },
+    Unavailable {
+        /// The tier's name.
+        tier: &'static str,
+        /// Why, and what to run to fix it when there is a fix.
+        message: String,
+    },
     /// A listed segment vanished: a writer merged or republished the tier.
     #[error("{0}")]
     SegmentGone(String),
@@ -37,13 +49,13 @@ pub enum TierError {
 impl LoadedTier {
     /// Opens a tier's published state. Searches read only this: a running
     /// backfill's staging file and checkpoints are invisible until publish.
-    pub fn open(data: &DataDir, tier: Tier) -> Result<LoadedTier, TierError> {
+    pub fn open(data: &DataDir, tier: Tier, embed_threads: Option<usize>) -> Result<LoadedTier, TierError> {
         // A writer may publish or merge between reading the manifest and
         // opening its segments, deleting files the old manifest listed:
         // read the new manifest and try again.
         let mut attempt = 0;
         loop {
-            match Self::open_once(data, tier) {
+            match Self::open_once(data, tier, embed_threads) {
                 Err(TierError::SegmentGone(_)) if attempt < 5 => attempt += 1,
                 Err(TierError::SegmentGone(message)) => {
                     return Err(TierError::Unavailable { tier: tier.name(), message });
@@ -53,7 +65,7 @@ impl LoadedTier {
         }
     }
 
-    fn open_once(data: &DataDir, tier: Tier) -> Result<LoadedTier, TierError> {
+    fn open_once(data: &DataDir, tier: Tier, embed_threads: Option<usize>) -> Result<LoadedTier, TierError> {
         let dir = tier.dir(data);
         let unavailable = |message: String| TierError::Unavailable { tier: tier.name(), message };
         let manifest = match Manifest::load(&dir) {
@@ -61,7 +73,7 @@ impl LoadedTier {
             Ok(_) => return Err(TierError::NotPublished(tier.name())),
             Err(e) => return Err(unavailable(e.to_string())),
         };
-        let embedder = crate::indexer::semantic::embedder_for(data, tier).map_err(|e| unavailable(e.to_string()))?;
+        let embedder = crate::embed::embedder_for(data, tier, embed_threads).map_err(|e| unavailable(e.to_string()))?;
         if !manifest.matches(embedder.id(), embedder.dims(), embedder.model_checksum().as_deref()) {
             return Err(unavailable(format!(
                 "it was built with {} and the installed embedder is {}; run `cass semantic backfill --tier {}`",

@@ -8,6 +8,7 @@ use crate::lexical::tokenizer::tokenize;
 /// Target snippet length in characters.
 const WINDOW_CHARS: usize = 180;
 
+/// A message cut to about 180 characters around its best match, for a hit line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snippet {
     /// One line; control characters made visible; whitespace collapsed.
@@ -142,6 +143,45 @@ pub fn sanitize_multiline(s: &str) -> String {
         }
     }
     out
+}
+
+/// The words a query looks for, found in any text the way snippets find
+/// them (the TUI marks them across a whole conversation).
+#[derive(Debug, Clone, Default)]
+pub struct QueryMarks {
+    exact: Vec<String>,
+    prefixes: Vec<String>,
+}
+
+impl QueryMarks {
+    /// The words of `query` (none when it does not parse).
+    pub fn from_query(query: &str) -> QueryMarks {
+        match super::query::parse(query) {
+            Ok(q) => {
+                let (exact, prefixes) = q.highlight_terms();
+                QueryMarks { exact, prefixes }
+            }
+            Err(_) => QueryMarks::default(),
+        }
+    }
+
+    /// Sorted, merged byte ranges of `line` whose tokens match.
+    pub fn ranges(&self, line: &str) -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        if self.exact.is_empty() && self.prefixes.is_empty() {
+            return out;
+        }
+        tokenize(line, |t| {
+            if self.exact.contains(&t.text) || self.prefixes.iter().any(|p| t.text.starts_with(p.as_str())) {
+                match out.last_mut() {
+                    Some(last) if t.from <= last.1 => last.1 = last.1.max(t.to),
+                    _ => out.push((t.from, t.to)),
+                }
+            }
+        });
+        out.sort_unstable();
+        out
+    }
 }
 
 #[cfg(test)]

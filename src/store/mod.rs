@@ -3,8 +3,10 @@
 //! rebuilt or repaired from this file alone.
 
 pub mod ingest;
+pub mod lexical;
 pub mod query;
 mod schema;
+pub mod semantic;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,14 +15,31 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use schema::SCHEMA_VERSION;
 
+/// What can go wrong opening or querying the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database file could not be opened.
     #[error("database {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        /// Path of the database file.
+        path: PathBuf,
+        /// SQLite's reason.
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer cass whose schema this one cannot read.
     #[error("database {path} has schema version {found}, newer than this cass understands ({supported}); upgrade cass")]
-    TooNew { path: PathBuf, found: i64, supported: i64 },
+    TooNew {
+        /// Path of the database file.
+        path: PathBuf,
+        /// The schema version found in the file.
+        found: i64,
+        /// The newest schema version this build knows ([`SCHEMA_VERSION`]).
+        supported: i64,
+    },
+    /// No store at this path yet (or one never initialized): nothing was indexed.
     #[error("no index yet at {0} (run `cass index` first)")]
     Missing(PathBuf),
+    /// Any other SQLite error.
     #[error(transparent)]
     Sql(#[from] rusqlite::Error),
 }
@@ -35,6 +54,7 @@ impl StoreError {
         matches!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull))
     }
 
+    /// True when SQLite gave up waiting for a lock (busy or locked database).
     pub fn is_busy(&self) -> bool {
         let err = match self {
             StoreError::Open { source, .. } | StoreError::Sql(source) => source,
@@ -44,6 +64,7 @@ impl StoreError {
     }
 }
 
+/// Result of a store operation.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// An open store. One writer at a time holds it read-write (guarded by
@@ -90,14 +111,7 @@ impl Store {
         Ok(Store { conn, path: path.into() })
     }
 
-    pub fn conn(&self) -> &Connection {
-        &self.conn
-    }
-
-    pub fn conn_mut(&mut self) -> &mut Connection {
-        &mut self.conn
-    }
-
+    /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -108,6 +122,7 @@ impl Store {
         Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
     }
 
+    /// Stores a value in the `meta` table, replacing any earlier one.
     pub fn meta_set(&self, key: &str, value: &str) -> Result<()> {
         self.conn.execute(
             "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -116,6 +131,7 @@ impl Store {
         Ok(())
     }
 
+    /// A `meta` value parsed as an integer; `None` when absent or not a number.
     pub fn meta_get_i64(&self, key: &str) -> Result<Option<i64>> {
         Ok(self.meta_get(key)?.and_then(|v| v.parse().ok()))
     }

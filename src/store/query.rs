@@ -2,21 +2,25 @@
 
 use std::path::PathBuf;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
-use super::Result;
+use super::{Result, Store};
 use crate::model::{Conversation, Role, StoredMessage};
 
 /// Per-agent totals, from the per-conversation counters (no message scan).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AgentTotals {
+    /// The agent's slug.
     pub agent: String,
+    /// How many conversations the store holds for it.
     pub conversations: i64,
+    /// How many messages, summed from the conversations' counters.
     pub messages: i64,
 }
 
-pub fn agent_totals(conn: &Connection) -> Result<Vec<AgentTotals>> {
-    let mut stmt = conn.prepare(
+/// Totals for every agent with at least one conversation, sorted by slug.
+pub fn agent_totals(store: &Store) -> Result<Vec<AgentTotals>> {
+    let mut stmt = store.conn.prepare(
         "SELECT agent, COUNT(*), COALESCE(SUM(message_count), 0) FROM conversations GROUP BY agent ORDER BY agent",
     )?;
     let rows =
@@ -28,13 +32,15 @@ pub fn agent_totals(conn: &Connection) -> Result<Vec<AgentTotals>> {
 /// and (when the last attempt failed as a whole) why it could not be read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceErrors {
+    /// How many bad lines or records were skipped.
     pub malformed: i64,
+    /// Why the last attempt could not read the file at all, if it failed as a whole.
     pub unreadable: Option<String>,
 }
 
 /// Recorded errors per source path.
-pub fn source_errors(conn: &Connection) -> Result<std::collections::HashMap<String, SourceErrors>> {
-    let mut stmt = conn.prepare("SELECT path, line, message FROM ingest_errors ORDER BY id")?;
+pub fn source_errors(store: &Store) -> Result<std::collections::HashMap<String, SourceErrors>> {
+    let mut stmt = store.conn.prepare("SELECT path, line, message FROM ingest_errors ORDER BY id")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?;
     let mut out: std::collections::HashMap<String, SourceErrors> = Default::default();
     for row in rows {
@@ -65,16 +71,20 @@ fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
     })
 }
 
-pub fn conversation(conn: &Connection, id: i64) -> Result<Option<Conversation>> {
-    Ok(conn
+/// The conversation with this id, if the store still has it.
+pub fn conversation(store: &Store, id: i64) -> Result<Option<Conversation>> {
+    Ok(store
+        .conn
         .prepare_cached(&format!("SELECT {CONV_COLS} FROM conversations WHERE id = ?1"))?
         .query_row([id], conv_from_row)
         .optional()?)
 }
 
-pub fn conversations_by_source(conn: &Connection, path: &str) -> Result<Vec<Conversation>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {CONV_COLS} FROM conversations WHERE source_path = ?1 ORDER BY id"))?;
+/// Every conversation read from one source file, oldest id first.
+pub fn conversations_by_source(store: &Store, path: &str) -> Result<Vec<Conversation>> {
+    let mut stmt = store
+        .conn
+        .prepare_cached(&format!("SELECT {CONV_COLS} FROM conversations WHERE source_path = ?1 ORDER BY id"))?;
     let rows = stmt.query_map([path], conv_from_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
@@ -94,15 +104,19 @@ fn msg_from_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
 
 const MSG_COLS: &str = "id, conversation_id, ordinal, role, author, created_at, content";
 
-pub fn messages_of(conn: &Connection, conversation_id: i64) -> Result<Vec<StoredMessage>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1 ORDER BY ordinal"))?;
+/// All messages of a conversation, in ordinal order.
+pub fn messages_of(store: &Store, conversation_id: i64) -> Result<Vec<StoredMessage>> {
+    let mut stmt = store
+        .conn
+        .prepare_cached(&format!("SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1 ORDER BY ordinal"))?;
     let rows = stmt.query_map([conversation_id], msg_from_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
-pub fn message(conn: &Connection, id: i64) -> Result<Option<StoredMessage>> {
-    Ok(conn
+/// The message with this id, if the store still has it.
+pub fn message(store: &Store, id: i64) -> Result<Option<StoredMessage>> {
+    Ok(store
+        .conn
         .prepare_cached(&format!("SELECT {MSG_COLS} FROM messages WHERE id = ?1"))?
         .query_row([id], msg_from_row)
         .optional()?)
@@ -110,13 +124,13 @@ pub fn message(conn: &Connection, id: i64) -> Result<Option<StoredMessage>> {
 
 /// Messages `before` ordinals before and `after` after one ordinal.
 pub fn messages_around(
-    conn: &Connection,
+    store: &Store,
     conversation_id: i64,
     ordinal: i64,
     before: i64,
     after: i64,
 ) -> Result<Vec<StoredMessage>> {
-    let mut stmt = conn.prepare_cached(&format!(
+    let mut stmt = store.conn.prepare_cached(&format!(
         "SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1 AND ordinal BETWEEN ?2 AND ?3 ORDER BY ordinal"
     ))?;
     let rows = stmt.query_map(params![conversation_id, ordinal - before, ordinal + after], msg_from_row)?;
@@ -125,13 +139,8 @@ pub fn messages_around(
 
 /// Up to `limit` messages just before `ordinal`, in ordinal order. Keyset
 /// paging, so gaps in ordinals are fine (the detail pane pages with it).
-pub fn messages_before(
-    conn: &Connection,
-    conversation_id: i64,
-    ordinal: i64,
-    limit: i64,
-) -> Result<Vec<StoredMessage>> {
-    let mut stmt = conn.prepare_cached(&format!(
+pub fn messages_before(store: &Store, conversation_id: i64, ordinal: i64, limit: i64) -> Result<Vec<StoredMessage>> {
+    let mut stmt = store.conn.prepare_cached(&format!(
         "SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1 AND ordinal < ?2 ORDER BY ordinal DESC LIMIT ?3"
     ))?;
     let rows = stmt.query_map(params![conversation_id, ordinal, limit], msg_from_row)?;
@@ -141,8 +150,8 @@ pub fn messages_before(
 }
 
 /// Up to `limit` messages after `ordinal`, in ordinal order.
-pub fn messages_after(conn: &Connection, conversation_id: i64, ordinal: i64, limit: i64) -> Result<Vec<StoredMessage>> {
-    let mut stmt = conn.prepare_cached(&format!(
+pub fn messages_after(store: &Store, conversation_id: i64, ordinal: i64, limit: i64) -> Result<Vec<StoredMessage>> {
+    let mut stmt = store.conn.prepare_cached(&format!(
         "SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1 AND ordinal > ?2 ORDER BY ordinal LIMIT ?3"
     ))?;
     let rows = stmt.query_map(params![conversation_id, ordinal, limit], msg_from_row)?;
@@ -150,11 +159,72 @@ pub fn messages_after(conn: &Connection, conversation_id: i64, ordinal: i64, lim
 }
 
 /// The workspaces with the most conversations, most first.
-pub fn top_workspaces(conn: &Connection, limit: i64) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
+pub fn top_workspaces(store: &Store, limit: i64) -> Result<Vec<String>> {
+    let mut stmt = store.conn.prepare_cached(
         "SELECT workspace FROM conversations WHERE workspace IS NOT NULL
          GROUP BY workspace ORDER BY COUNT(*) DESC, workspace LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit], |r| r.get(0))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// The highest message id in the store (0 when empty): one index lookup.
+pub fn max_message_id(store: &Store) -> Result<i64> {
+    Ok(store.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| r.get(0))?)
+}
+
+/// When a source file was last read, if ever.
+pub fn last_file_indexed_at(store: &Store) -> Result<Option<i64>> {
+    Ok(store.conn.query_row("SELECT MAX(indexed_at) FROM file_state", [], |r| r.get(0))?)
+}
+
+/// One message with its conversation's envelope: what a search hit shows.
+#[derive(Debug, Clone)]
+pub struct HitRow {
+    /// Message id in the store.
+    pub message_id: i64,
+    /// Id of its conversation.
+    pub conversation_id: i64,
+    /// Who spoke it, as stored (`user`, `assistant`, `system`, `tool`).
+    pub role: String,
+    /// When it was written, milliseconds since the Unix epoch, if known.
+    pub created_at: Option<i64>,
+    /// The full message text (the snippet is cut from it).
+    pub content: String,
+    /// Slug of the conversation's agent.
+    pub agent: String,
+    /// The conversation's working directory, when known.
+    pub workspace: Option<String>,
+    /// The conversation's title, if it has one.
+    pub title: Option<String>,
+    /// The source file the conversation was read from.
+    pub source_path: String,
+}
+
+/// The rows of these message ids, in no particular order; ids no longer in
+/// the store are left out.
+pub fn hit_rows(store: &Store, ids: &[i64]) -> Result<Vec<HitRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = vec!["?"; ids.len()].join(",");
+    let sql = format!(
+        "SELECT m.id, m.conversation_id, m.role, m.created_at, m.content, c.agent, c.workspace, c.title, c.source_path
+         FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.id IN ({placeholders})"
+    );
+    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(ids.iter()), |r| {
+        Ok(HitRow {
+            message_id: r.get(0)?,
+            conversation_id: r.get(1)?,
+            role: r.get(2)?,
+            created_at: r.get(3)?,
+            content: r.get(4)?,
+            agent: r.get(5)?,
+            workspace: r.get(6)?,
+            title: r.get(7)?,
+            source_path: r.get(8)?,
+        })
+    })?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }

@@ -79,6 +79,7 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// The schema version this build writes and reads: one per migration.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {

@@ -9,6 +9,7 @@ use super::highlight;
 use super::text::{Styled, safe_lines};
 use super::theme::Theme;
 use crate::model::Role;
+use crate::search::snippet::QueryMarks;
 
 /// Lines of one message shown at most; the rest is summarized in one line
 /// (the whole text is one `o` away, in the editor).
@@ -71,39 +72,17 @@ impl Block {
 
 /// The query's words, marked wherever they occur in the conversation.
 #[derive(Debug, Clone, Default)]
-pub struct Marks {
-    exact: Vec<String>,
-    prefixes: Vec<String>,
-}
+pub struct Marks(QueryMarks);
 
 impl Marks {
     /// The words a query looks for (none when it does not parse).
     pub fn from_query(text: &str) -> Marks {
-        match crate::search::query::parse(text) {
-            Ok(q) => {
-                let (exact, prefixes) = q.highlight_terms();
-                Marks { exact, prefixes }
-            }
-            Err(_) => Marks::default(),
-        }
+        Marks(QueryMarks::from_query(text))
     }
 
     /// Byte ranges of `line` whose tokens match, the way snippets match them.
     fn ranges(&self, line: &str) -> Vec<(usize, usize)> {
-        let mut out: Vec<(usize, usize)> = Vec::new();
-        if self.exact.is_empty() && self.prefixes.is_empty() {
-            return out;
-        }
-        crate::lexical::tokenizer::tokenize(line, |t| {
-            if self.exact.contains(&t.text) || self.prefixes.iter().any(|p| t.text.starts_with(p.as_str())) {
-                match out.last_mut() {
-                    Some(last) if t.from <= last.1 => last.1 = last.1.max(t.to),
-                    _ => out.push((t.from, t.to)),
-                }
-            }
-        });
-        out.sort_unstable();
-        out
+        self.0.ranges(line)
     }
 
     /// Re-styles the matched parts of a line with `mark` on top of their style.

@@ -13,7 +13,7 @@ use super::blocks::{self, Block, BlockKind, Marks};
 use super::text::{self, Styled};
 use super::theme::Theme;
 use crate::model::{Conversation, Role, StoredMessage, TimestampMs};
-use crate::store::{Store, StoreError, query};
+use crate::{ReadError, Reader};
 
 /// Messages loaded per step.
 pub const PAGE: i64 = 40;
@@ -100,13 +100,12 @@ impl Detail {
     /// Loads the conversation of `message_id` around it, marking the words
     /// of `query`; `None` when the message is gone (replaced by a re-index
     /// since the search ran).
-    pub fn load(store: &Store, message_id: i64, query: &str, theme: Theme) -> Result<Option<Detail>, StoreError> {
+    pub fn load(reader: &Reader, message_id: i64, query: &str, theme: Theme) -> Result<Option<Detail>, ReadError> {
         let marks = Marks::from_query(query);
-        let conn = store.conn();
-        let Some(hit) = query::message(conn, message_id)? else { return Ok(None) };
-        let Some(conversation) = query::conversation(conn, hit.conversation_id)? else { return Ok(None) };
-        let before = query::messages_before(conn, conversation.id, hit.ordinal, BEFORE_HIT + 1)?;
-        let after = query::messages_after(conn, conversation.id, hit.ordinal, PAGE + 1)?;
+        let Some(hit) = reader.message(message_id)? else { return Ok(None) };
+        let Some(conversation) = reader.conversation(hit.conversation_id)? else { return Ok(None) };
+        let before = reader.messages_before(conversation.id, hit.ordinal, BEFORE_HIT + 1)?;
+        let after = reader.messages_after(conversation.id, hit.ordinal, PAGE + 1)?;
         let more_before = before.len() as i64 > BEFORE_HIT;
         let more_after = after.len() as i64 > PAGE;
         let skip = before.len().saturating_sub(BEFORE_HIT as usize);
@@ -140,8 +139,7 @@ impl Detail {
     }
 
     /// Loads a page more at `edge` and steps the cursor onto it.
-    pub fn extend(&mut self, store: &Store, edge: Edge) -> Result<(), StoreError> {
-        let conn = store.conn();
+    pub fn extend(&mut self, reader: &Reader, edge: Edge) -> Result<(), ReadError> {
         // The edge marker belongs to the message next to it; after loading,
         // the cursor goes back to that message and one line on.
         let keep = self
@@ -152,7 +150,7 @@ impl Detail {
         match edge {
             Edge::Before => {
                 let Some(first) = self.messages.front() else { return Ok(()) };
-                let rows = query::messages_before(conn, self.conversation.id, first.ordinal, PAGE + 1)?;
+                let rows = reader.messages_before(self.conversation.id, first.ordinal, PAGE + 1)?;
                 self.more_before = rows.len() as i64 > PAGE;
                 let skip = rows.len().saturating_sub(PAGE as usize);
                 for m in rows.into_iter().skip(skip).rev() {
@@ -165,7 +163,7 @@ impl Detail {
             }
             Edge::After => {
                 let Some(last) = self.messages.back() else { return Ok(()) };
-                let rows = query::messages_after(conn, self.conversation.id, last.ordinal, PAGE + 1)?;
+                let rows = reader.messages_after(self.conversation.id, last.ordinal, PAGE + 1)?;
                 self.more_after = rows.len() as i64 > PAGE;
                 for m in rows.into_iter().take(PAGE as usize) {
                     self.messages.push_back(MessageView::new(m, self.theme, &self.marks));

@@ -4,9 +4,10 @@
 //! [`worker`] runs searches off the UI thread, [`detail`] pages a
 //! conversation around a hit, and [`Session`] ties them to a data dir so the
 //! same loop runs under a real terminal ([`run`]) or in tests (ratatui's
-//! `TestBackend`). The UI only reads: the store read-only, the lexical index
-//! through its reader, and `cass.lock` to tell whether a writer runs, so it
-//! never waits for an index or a backfill.
+//! `TestBackend`). The UI only reads, through the library's handle: a
+//! [`crate::Searcher`] on the worker thread, a [`crate::Reader`] for
+//! conversations and filter choices, and [`crate::Cass::freshness`] to tell
+//! whether a writer runs, so it never waits for an index or a backfill.
 
 pub mod app;
 pub mod blocks;
@@ -33,8 +34,7 @@ use status::IndexStatus;
 pub use theme::Theme;
 use worker::{SearchFailure, SearchWorker};
 
-use crate::config::DataDir;
-use crate::store::{Store, query};
+use crate::{Cass, Reader};
 
 /// How often the status line re-reads index freshness and the writer lock.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
@@ -58,20 +58,20 @@ pub enum Effect {
     Edit(PathBuf),
 }
 
-/// The UI over one data dir: state, search worker, and a read-only store for
-/// conversations and filter choices (opened when it appears).
+/// The UI over one data dir: state, search worker, and a reader for
+/// conversations and filter choices (opened when the store appears).
 pub struct Session {
     pub app: App,
-    data: DataDir,
+    cass: Cass,
     worker: SearchWorker,
-    store: Option<Store>,
+    reader: Option<Reader>,
     probed: Option<Instant>,
 }
 
 impl Session {
-    pub fn open(data: DataDir, theme: Theme, debounce: Duration) -> Session {
-        let worker = SearchWorker::spawn(data.clone(), debounce);
-        let mut s = Session { app: App::new(theme), data, worker, store: None, probed: None };
+    pub fn open(cass: Cass, theme: Theme, debounce: Duration) -> Session {
+        let worker = SearchWorker::spawn(cass.clone(), debounce);
+        let mut s = Session { app: App::new(theme), cass, worker, reader: None, probed: None };
         s.refresh_status();
         s
     }
@@ -91,8 +91,8 @@ impl Session {
                 Effect::None
             }
             Action::Extend(edge) => {
-                if let (Some(store), Some(d)) = (&self.store, self.app.detail.as_mut())
-                    && let Err(e) = d.extend(store, edge)
+                if let (Some(reader), Some(d)) = (&self.reader, self.app.detail.as_mut())
+                    && let Err(e) = d.extend(reader, edge)
                 {
                     self.app.notice = Some(format!("cannot read the conversation: {e}"));
                 }
@@ -107,11 +107,11 @@ impl Session {
     }
 
     fn open_detail(&mut self, message_id: i64) {
-        let Some(store) = &self.store else {
+        let Some(reader) = &self.reader else {
             self.app.notice = Some("no index to read the conversation from".into());
             return;
         };
-        match Detail::load(store, message_id, &self.app.query.text, self.app.theme) {
+        match Detail::load(reader, message_id, &self.app.query.text, self.app.theme) {
             Ok(Some(d)) => self.app.show_detail(d),
             Ok(None) => self.app.notice = Some("that message was re-indexed since the search; search again".into()),
             Err(e) => self.app.notice = Some(format!("cannot read the conversation: {e}")),
@@ -155,7 +155,7 @@ impl Session {
     /// corpus size and the filter choices, re-read when the index changed).
     pub fn refresh_status(&mut self) {
         self.probed = Some(Instant::now());
-        let status = IndexStatus::probe(&self.data);
+        let status = IndexStatus::from(self.cass.freshness());
         if self.app.status.writer.is_some() && status.writer.is_none() {
             // A writer finished: what it published (a tier) needs a fresh searcher.
             self.worker.reopen();
@@ -164,21 +164,20 @@ impl Session {
         // them then, not on every probe (they scan the conversations table).
         let index_changed = self.app.status.updated_at != status.updated_at || self.app.corpus.is_none();
         self.app.status = status;
-        if self.store.is_none() || index_changed {
+        if self.reader.is_none() || index_changed {
             // Reopened when the index changed: a rebuilt data dir is a new file.
-            self.store = Store::open_readonly(&self.data.db()).ok();
+            self.reader = self.cass.reader().ok();
         }
-        let Some(store) = &self.store else { return };
+        let Some(reader) = &self.reader else { return };
         if !index_changed {
             return;
         }
-        let conn = store.conn();
-        if let Ok(totals) = query::agent_totals(conn) {
+        if let Ok(totals) = reader.agent_totals() {
             self.app.corpus = Some(Corpus {
                 conversations: totals.iter().map(|t| t.conversations).sum(),
                 messages: totals.iter().map(|t| t.messages).sum(),
             });
-            let workspaces = query::top_workspaces(conn, WORKSPACE_CHOICES).unwrap_or_default();
+            let workspaces = reader.top_workspaces(WORKSPACE_CHOICES).unwrap_or_default();
             self.app.options = FilterOptions { agents: totals.into_iter().map(|t| t.agent).collect(), workspaces };
         }
     }
@@ -193,16 +192,18 @@ impl Session {
     }
 }
 
-/// Runs the UI on the process's terminal until the user quits.
-pub fn run(data: DataDir, theme: Theme) -> Result<(), TuiError> {
-    let mut session = Session::open(data, theme, worker::DEBOUNCE);
+/// Runs the UI on the process's terminal until the user quits. `editor`
+/// is the command that opens a session file (`$VISUAL`, `$EDITOR` or `vi`,
+/// resolved by the caller; it may carry arguments, as in `code -w`).
+pub fn run(cass: Cass, theme: Theme, editor: &str) -> Result<(), TuiError> {
+    let mut session = Session::open(cass, theme, worker::DEBOUNCE);
     let mut screen = terminal::Screen::enter()?;
-    event_loop(&mut screen, &mut session)?;
+    event_loop(&mut screen, &mut session, editor)?;
     drop(screen);
     Ok(())
 }
 
-fn event_loop(screen: &mut terminal::Screen, session: &mut Session) -> std::io::Result<()> {
+fn event_loop(screen: &mut terminal::Screen, session: &mut Session, editor: &str) -> std::io::Result<()> {
     let mut dirty = true;
     loop {
         if dirty {
@@ -222,7 +223,7 @@ fn event_loop(screen: &mut terminal::Screen, session: &mut Session) -> std::io::
                         Effect::Quit => return Ok(()),
                         Effect::Copy(text) => screen.write_raw(osc52::sequence(&text).as_bytes())?,
                         Effect::Edit(path) => {
-                            let result = screen.suspend(|| edit(&path))?;
+                            let result = screen.suspend(|| edit(editor, &path))?;
                             if let Err(e) = result {
                                 session.app.notice = Some(e);
                             }
@@ -238,14 +239,8 @@ fn event_loop(screen: &mut terminal::Screen, session: &mut Session) -> std::io::
     }
 }
 
-/// Runs `$VISUAL`, else `$EDITOR`, else `vi` on `path` (the variable may
-/// carry arguments, as in `code -w`).
-fn edit(path: &Path) -> Result<(), String> {
-    let editor = ["VISUAL", "EDITOR"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .find(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "vi".into());
+/// Runs `editor` (a command, maybe with arguments) on `path`.
+fn edit(editor: &str, path: &Path) -> Result<(), String> {
     let mut words = editor.split_whitespace();
     let program = words.next().unwrap_or("vi");
     match std::process::Command::new(program).args(words).arg(path).status() {

@@ -1,16 +1,10 @@
 //! What the status line says about the index: when it last changed, and
-//! whether a writer (index or backfill) is running right now.
-//!
-//! Both facts come from the file system without opening anything for
-//! writing: freshness is the time of the lexical index's last commit (its
-//! `meta.json` is replaced atomically on every commit), and a running writer
-//! is whoever holds `cass.lock`.
+//! whether a writer (index or backfill) is running right now — the
+//! library's [`crate::status::Freshness`], put into words.
 
-use std::time::UNIX_EPOCH;
-
-use crate::config::DataDir;
-use crate::lock::{LockHolder, current_holder};
+use crate::lock::LockHolder;
 use crate::model::TimestampMs;
+use crate::status::Freshness;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IndexStatus {
@@ -20,16 +14,13 @@ pub struct IndexStatus {
     pub writer: Option<LockHolder>,
 }
 
-impl IndexStatus {
-    pub fn probe(data: &DataDir) -> IndexStatus {
-        let updated_at = std::fs::metadata(data.lexical().join("meta.json"))
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_millis() as TimestampMs);
-        IndexStatus { updated_at, writer: current_holder(&data.lock()) }
+impl From<Freshness> for IndexStatus {
+    fn from(f: Freshness) -> IndexStatus {
+        IndexStatus { updated_at: f.updated_at, writer: f.writer }
     }
+}
 
+impl IndexStatus {
     /// `index 3m old · cass index running (pid 42)`, for the status line.
     pub fn describe(&self, now: TimestampMs) -> String {
         let fresh = match self.updated_at {
@@ -87,10 +78,11 @@ mod tests {
     #[test]
     fn a_held_writer_lock_is_reported() {
         let dir = tempfile::tempdir().unwrap();
-        let data = DataDir::at(dir.path());
-        assert_eq!(IndexStatus::probe(&data), IndexStatus::default());
+        let data = crate::config::DataDir::at(dir.path());
+        let probe = || IndexStatus::from(crate::status::freshness(&data));
+        assert_eq!(probe(), IndexStatus::default());
         let _lock = crate::lock::WriterLock::acquire(&data.lock(), "index").unwrap();
-        let st = IndexStatus::probe(&data);
+        let st = probe();
         let w = st.writer.as_ref().expect("held");
         assert_eq!((w.pid, w.command.as_str()), (std::process::id(), "index"));
         assert!(st.describe(0).contains("`cass index` running"), "{}", st.describe(0));

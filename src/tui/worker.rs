@@ -15,10 +15,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::config::DataDir;
-use crate::lexical::LexicalError;
+use crate::Cass;
 use crate::search::{SearchError, SearchRequest, SearchResults, Searcher, TierError};
-use crate::store::StoreError;
 
 /// Quiet time after a keystroke before its search runs.
 pub const DEBOUNCE: Duration = Duration::from_millis(70);
@@ -47,9 +45,7 @@ pub enum SearchFailure {
 impl SearchFailure {
     fn from_error(e: SearchError) -> SearchFailure {
         match e {
-            SearchError::Lexical(LexicalError::Missing(_)) | SearchError::Store(StoreError::Missing(_)) => {
-                SearchFailure::NoIndex(e.to_string())
-            }
+            e if e.is_missing_index() => SearchFailure::NoIndex(e.to_string()),
             SearchError::Tier(TierError::NotPublished(t)) => SearchFailure::NoTier(format!(
                 "no semantic tier '{t}' is published: run `cass semantic backfill`, or press F5 for lexical"
             )),
@@ -81,14 +77,14 @@ pub struct SearchWorker {
 }
 
 impl SearchWorker {
-    pub fn spawn(data: DataDir, debounce: Duration) -> SearchWorker {
+    pub fn spawn(cass: Cass, debounce: Duration) -> SearchWorker {
         let (jobs_tx, jobs_rx) = mpsc::channel::<SearchJob>();
         let (out_tx, out_rx) = mpsc::channel();
         let stale = Arc::new(AtomicBool::new(false));
         let flag = stale.clone();
         let thread = std::thread::Builder::new()
             .name("cass-search".into())
-            .spawn(move || serve(&data, debounce, &flag, &jobs_rx, &out_tx))
+            .spawn(move || serve(&cass, debounce, &flag, &jobs_rx, &out_tx))
             .expect("spawn the search thread");
         SearchWorker { jobs: jobs_tx, outcomes: out_rx, stale, thread }
     }
@@ -116,13 +112,7 @@ impl SearchWorker {
     }
 }
 
-fn serve(
-    data: &DataDir,
-    debounce: Duration,
-    stale: &AtomicBool,
-    jobs: &Receiver<SearchJob>,
-    out: &Sender<SearchOutcome>,
-) {
+fn serve(cass: &Cass, debounce: Duration, stale: &AtomicBool, jobs: &Receiver<SearchJob>, out: &Sender<SearchOutcome>) {
     let mut searcher: Option<Searcher> = None;
     while let Ok(mut job) = jobs.recv() {
         // Keep only the newest job; for typing, wait until the keys pause.
@@ -142,14 +132,14 @@ fn serve(
         if stale.swap(false, Ordering::Relaxed) {
             searcher = None;
         }
-        let result = run(data, &mut searcher, &job.request);
+        let result = run(cass, &mut searcher, &job.request);
         if out.send(SearchOutcome { generation: job.generation, append: job.append, result }).is_err() {
             return;
         }
     }
 }
 
-fn run(data: &DataDir, searcher: &mut Option<Searcher>, req: &SearchRequest) -> Result<SearchResults, SearchFailure> {
+fn run(cass: &Cass, searcher: &mut Option<Searcher>, req: &SearchRequest) -> Result<SearchResults, SearchFailure> {
     // A searcher that cannot reload (its index was deleted or rebuilt) is
     // dropped and the index opened afresh.
     if searcher.as_ref().is_some_and(|s| s.refresh().is_err()) {
@@ -157,7 +147,7 @@ fn run(data: &DataDir, searcher: &mut Option<Searcher>, req: &SearchRequest) -> 
     }
     let s = match searcher {
         Some(s) => s,
-        None => searcher.insert(Searcher::open(data).map_err(SearchFailure::from_error)?),
+        None => searcher.insert(cass.searcher().map_err(SearchFailure::from_error)?),
     };
     s.search(req).map_err(SearchFailure::from_error)
 }

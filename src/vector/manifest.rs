@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Result, VectorError, fsio};
 
+/// The manifest format version this build writes and reads; any other is refused.
 pub const MANIFEST_VERSION: u32 = 1;
 
 /// Where the backfill has got to.
@@ -26,27 +27,43 @@ pub struct Checkpoint {
 /// One published segment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentEntry {
+    /// File name of the segment, inside the tier's directory.
     pub file: String,
+    /// Rows (messages) it holds.
     pub rows: u64,
+    /// Lowest message id in it.
     pub min_message_id: i64,
+    /// Highest message id in it.
     pub max_message_id: i64,
+    /// Checksum of its body, as its header records it.
     pub checksum: u64,
 }
 
+/// A tier's commit point: what it was built with, its segments, its checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// Format version ([`MANIFEST_VERSION`]).
     pub version: u32,
+    /// The tier's name (`fast`, `quality`).
     pub tier: String,
+    /// Id of the embedder that built every segment.
     pub embedder_id: String,
+    /// Floats per vector.
     pub dims: usize,
+    /// Checksum of the embedder's model files, when it has a model.
     pub model_checksum: Option<String>,
+    /// Published segments in publish order; a merged one takes its first part's place.
     pub segments: Vec<SegmentEntry>,
+    /// Number for the next segment's file name; never reused.
     pub next_segment: u64,
+    /// How far the backfill has got.
     pub checkpoint: Checkpoint,
+    /// When it was last saved, milliseconds since the Unix epoch.
     pub updated_at_ms: i64,
 }
 
 impl Manifest {
+    /// An empty manifest for a tier about to be built: no segments, checkpoint at zero.
     pub fn new(tier: &str, embedder_id: &str, dims: usize, model_checksum: Option<String>) -> Manifest {
         Manifest {
             version: MANIFEST_VERSION,
@@ -61,6 +78,7 @@ impl Manifest {
         }
     }
 
+    /// Where a tier directory's manifest lives.
     pub fn path(dir: &Path) -> PathBuf {
         dir.join("manifest.json")
     }
@@ -96,6 +114,7 @@ impl Manifest {
         self.embedder_id == embedder_id && self.dims == dims && self.model_checksum.as_deref() == model_checksum
     }
 
+    /// Rows in all published segments.
     pub fn published_rows(&self) -> u64 {
         self.segments.iter().map(|s| s.rows).sum()
     }

@@ -9,18 +9,33 @@ pub mod scan;
 pub mod segment;
 pub mod staging;
 
+/// Why a tier's files could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum VectorError {
+    /// A file operation failed.
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        /// The file, as displayed.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file is not what it should be (bad header, checksum, length or JSON), or a write was refused.
     #[error("{path}: {message}")]
-    Corrupt { path: String, message: String },
+    Corrupt {
+        /// The file, as displayed.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl VectorError {
+    /// A [`VectorError::Io`] naming `path`.
     pub fn io(path: &std::path::Path, source: std::io::Error) -> VectorError {
         VectorError::Io { path: path.display().to_string(), source }
     }
+    /// A [`VectorError::Corrupt`] naming `path`.
     pub fn corrupt(path: &std::path::Path, message: impl Into<String>) -> VectorError {
         VectorError::Corrupt { path: path.display().to_string(), message: message.into() }
     }
@@ -30,4 +45,5 @@ impl VectorError {
     }
 }
 
+/// Result of a vector file operation.
 pub type Result<T> = std::result::Result<T, VectorError>;

@@ -9,7 +9,7 @@ use half::f16;
 use rayon::prelude::*;
 
 use super::segment::Segment;
-use crate::search::filters::{Filters, workspace_matches};
+use crate::filters::{Filters, workspace_matches};
 
 /// Rows scored per parallel task.
 const CHUNK_ROWS: usize = 4096;
@@ -17,7 +17,9 @@ const CHUNK_ROWS: usize = 4096;
 /// A scored message id.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
+    /// Cosine similarity to the query (vectors are unit length), higher is closer.
     pub score: f32,
+    /// The message it belongs to.
     pub message_id: i64,
 }
 

@@ -29,8 +29,11 @@ use serde::{Deserialize, Serialize};
 use super::{Result, VectorError};
 use crate::model::Role;
 
+/// The first eight bytes of every segment file.
 pub const MAGIC: &[u8; 8] = b"CASSVEC\0";
+/// The format version this build writes and reads.
 pub const VERSION: u32 = 1;
+/// Bytes before the body; the checksum covers everything after them.
 pub const HEADER_LEN: usize = 128;
 const MAX_ID_LEN: usize = 62;
 
@@ -39,10 +42,15 @@ const MAX_ID_LEN: usize = 62;
 /// dozen of each).
 #[derive(Debug, Clone, Default)]
 pub struct RowTable {
+    /// Message ids, ascending.
     pub ids: Vec<i64>,
+    /// Creation times in milliseconds since the Unix epoch; `i64::MIN` when unknown.
     pub created_at: Vec<i64>,
+    /// Role codes (user 0, assistant 1, system 2, tool 3).
     pub roles: Vec<u8>,
+    /// Indexes into the interned agent names.
     pub agents: Vec<u8>,
+    /// Indexes into the interned workspace names; `u32::MAX` when none.
     pub workspaces: Vec<u32>,
     agent_names: Vec<String>,
     workspace_names: Vec<String>,
@@ -51,10 +59,12 @@ pub struct RowTable {
 }
 
 impl RowTable {
+    /// Rows so far.
     pub fn len(&self) -> usize {
         self.ids.len()
     }
 
+    /// True when no row was pushed.
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
@@ -106,6 +116,7 @@ fn role_code(r: Role) -> u8 {
     }
 }
 
+/// The role a stored code stands for; an unknown code reads as `Tool`.
 pub fn role_from_code(c: u8) -> Role {
     match c {
         0 => Role::User,
@@ -140,6 +151,7 @@ impl Checksum {
         self.state ^= w;
         self.state = self.state.wrapping_mul(0x0100_0000_01b3);
     }
+    /// Folds more body bytes in; chunking does not change the result.
     pub fn update(&mut self, mut bytes: &[u8]) {
         if self.pending_len > 0 {
             let take = (8 - self.pending_len).min(bytes.len());
@@ -160,6 +172,7 @@ impl Checksum {
         self.pending[..rest.len()].copy_from_slice(rest);
         self.pending_len = rest.len();
     }
+    /// The checksum of every byte given, its tail zero-padded.
     pub fn finish(mut self) -> u64 {
         if self.pending_len > 0 {
             self.pending[self.pending_len..].fill(0);
@@ -240,11 +253,17 @@ pub fn write(
 /// An open, memory-mapped segment.
 pub struct Segment {
     map: Mmap,
+    /// Floats per vector.
     pub dims: usize,
+    /// Rows in the segment.
     pub count: usize,
+    /// The checksum its header records for the body.
     pub checksum: u64,
+    /// Id of the embedder that produced its vectors.
     pub embedder_id: String,
+    /// Agent slugs, indexed by [`Segment::agent_index`].
     pub agents: Vec<String>,
+    /// Workspace paths, indexed by [`Segment::workspace_index`].
     pub workspaces: Vec<String>,
     ids_at: usize,
     created_at: usize,
@@ -324,24 +343,29 @@ impl Segment {
         i64::from_le_bytes(self.map[o..o + 8].try_into().expect("8 bytes"))
     }
 
+    /// Message id of row `i`.
     pub fn message_id(&self, i: usize) -> i64 {
         self.i64_at(self.ids_at, i)
     }
 
+    /// Creation time of row `i`'s message, when known.
     pub fn created_at(&self, i: usize) -> Option<i64> {
         Some(self.i64_at(self.created_at, i)).filter(|&t| t != i64::MIN)
     }
 
+    /// Index of row `i`'s workspace in `workspaces`, if it has one.
     pub fn workspace_index(&self, i: usize) -> Option<usize> {
         let o = self.ws_at + i * 4;
         let v = u32::from_le_bytes(self.map[o..o + 4].try_into().expect("4 bytes"));
         (v != u32::MAX).then_some(v as usize)
     }
 
+    /// Index of row `i`'s agent in `agents`.
     pub fn agent_index(&self, i: usize) -> usize {
         self.map[self.agent_at + i] as usize
     }
 
+    /// Who spoke row `i`'s message.
     pub fn role(&self, i: usize) -> Role {
         role_from_code(self.map[self.role_at + i])
     }
@@ -357,6 +381,7 @@ impl Segment {
         unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f16>(), self.dims) }
     }
 
+    /// Every row's message id, in row order (ascending).
     pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
         (0..self.count).map(|i| self.message_id(i))
     }

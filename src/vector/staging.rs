@@ -11,12 +11,14 @@ use half::f16;
 
 use super::{Result, VectorError};
 
+/// The open staging file of one tier, appended to by backfill batches.
 pub struct Staging {
     path: PathBuf,
     dims: usize,
     file: File,
 }
 
+/// Bytes per staged row: an 8-byte id and `dims` f16 values.
 pub fn row_len(dims: usize) -> usize {
     8 + dims * 2
 }
@@ -72,12 +74,14 @@ impl Staging {
 pub struct StagedReader {
     reader: std::io::BufReader<File>,
     path: PathBuf,
+    /// Rows it will read: those the checkpoint counts.
     pub rows: usize,
     next: usize,
     buf: Vec<u8>,
 }
 
 impl StagedReader {
+    /// Opens the file to read its first `rows` rows; fails if it holds fewer.
     pub fn open(path: &Path, dims: usize, rows: u64) -> Result<StagedReader> {
         let file = File::open(path).map_err(|e| VectorError::io(path, e))?;
         let have = file.metadata().map_err(|e| VectorError::io(path, e))?.len();

@@ -40,11 +40,13 @@ impl Scratch {
 /// and per-stage GFLOP/s needs the time, not a share.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StageTimes {
+    /// Forward passes (batches) the times are summed over.
     pub batches: u32,
     /// Embedding lookup and its layer norm, and the final mean pooling.
     pub embed_pool: Duration,
     /// The QKV projection.
     pub qkv: Duration,
+    /// Scaled dot-product attention per sequence and head, QKV bias included.
     pub attention: Duration,
     /// The attention output projection.
     pub out: Duration,

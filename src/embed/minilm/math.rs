@@ -7,8 +7,11 @@ use gemm::Parallelism;
 /// A row-major view: element (i, j) at `ptr[i * row_stride + j * col_stride]`.
 #[derive(Clone, Copy)]
 pub struct View {
+    /// Address of element (0, 0).
     pub ptr: *const f32,
+    /// Distance in elements between consecutive rows.
     pub row_stride: isize,
+    /// Distance in elements between consecutive columns (1 when rows are contiguous).
     pub col_stride: isize,
 }
 

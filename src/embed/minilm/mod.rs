@@ -18,6 +18,7 @@ use super::{EmbedError, Embedder};
 pub use forward::StageTimes;
 pub use weights::{BertConfig, Weights};
 
+/// The embedder id of all-MiniLM-L6-v2, recorded in manifests; also its folder under `models/`.
 pub const MINILM_ID: &str = "minilm-384";
 /// sentence-transformers' `max_seq_length` for this model.
 pub const MAX_TOKENS: usize = 256;
@@ -25,6 +26,7 @@ pub const MAX_TOKENS: usize = 256;
 /// intermediate activations (about 100 MB here) whatever the input mix.
 pub const BATCH_TOKEN_BUDGET: usize = 16_384;
 
+/// all-MiniLM-L6-v2 loaded and ready: tokenizer, weights and its own thread pool.
 pub struct MiniLm {
     tokenizer: Tokenizer,
     weights: Weights,
@@ -60,10 +62,8 @@ impl MiniLm {
             .map_err(|e| model_err(&tok_path, e))?;
         tokenizer.with_padding(None);
         let weights = Weights::load(dir)?;
-        let threads = threads
-            .or_else(|| std::env::var("CASS_EMBED_THREADS").ok().and_then(|v| v.parse().ok()))
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let threads =
+            threads.filter(|&n| n > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("cass-embed-{i}"))
@@ -85,10 +85,12 @@ impl MiniLm {
         })
     }
 
+    /// The model's shape, as its `config.json` gives it.
     pub fn config(&self) -> &BertConfig {
         &self.weights.config
     }
 
+    /// Threads the forward pass runs on.
     pub fn threads(&self) -> usize {
         self.threads
     }

@@ -14,16 +14,25 @@ use super::super::EmbedError;
 /// The `config.json` fields the forward pass depends on.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct BertConfig {
+    /// Tokens in the vocabulary: rows of the word embedding table.
     pub vocab_size: usize,
+    /// Width of every hidden vector (384 for MiniLM).
     pub hidden_size: usize,
+    /// Encoder layers.
     pub num_hidden_layers: usize,
+    /// Attention heads per layer; must divide `hidden_size`.
     pub num_attention_heads: usize,
+    /// Width of the feed-forward layer's inner activations.
     pub intermediate_size: usize,
+    /// Longest sequence the position table covers.
     pub max_position_embeddings: usize,
+    /// Rows of the token-type table (2 when absent); only type 0 is used.
     #[serde(default = "default_type_vocab")]
     pub type_vocab_size: usize,
+    /// Epsilon of every layer norm (1e-12 when absent).
     #[serde(default = "default_eps")]
     pub layer_norm_eps: f32,
+    /// Activation of the feed-forward layer; only `gelu` is supported.
     #[serde(default = "default_act")]
     pub hidden_act: String,
 }
@@ -42,26 +51,45 @@ fn default_act() -> String {
 pub struct Layer {
     /// Q, K and V stacked: `[3·hidden × hidden]`.
     pub qkv_w: Vec<f32>,
+    /// Q, K and V biases stacked: `[3·hidden]`.
     pub qkv_b: Vec<f32>,
+    /// Attention output projection: `[hidden × hidden]`.
     pub out_w: Vec<f32>,
+    /// Attention output bias: `[hidden]`.
     pub out_b: Vec<f32>,
+    /// Gain of the layer norm after attention.
     pub ln1_g: Vec<f32>,
+    /// Bias of the layer norm after attention.
     pub ln1_b: Vec<f32>,
+    /// Feed-forward up projection: `[intermediate × hidden]`.
     pub up_w: Vec<f32>,
+    /// Feed-forward up bias: `[intermediate]`.
     pub up_b: Vec<f32>,
+    /// Feed-forward down projection: `[hidden × intermediate]`.
     pub down_w: Vec<f32>,
+    /// Feed-forward down bias: `[hidden]`.
     pub down_b: Vec<f32>,
+    /// Gain of the layer norm after the feed-forward block.
     pub ln2_g: Vec<f32>,
+    /// Bias of the layer norm after the feed-forward block.
     pub ln2_b: Vec<f32>,
 }
 
+/// A BERT model's weights in memory, in the layout the forward pass reads.
 pub struct Weights {
+    /// The model's shape.
     pub config: BertConfig,
+    /// Word embeddings: `[vocab × hidden]`.
     pub word: Vec<f32>,
+    /// Position embeddings: `[max positions × hidden]`.
     pub position: Vec<f32>,
+    /// The token-type-0 embedding row (every input is a single segment): `[hidden]`.
     pub token_type0: Vec<f32>,
+    /// Gain of the embedding layer norm.
     pub emb_ln_g: Vec<f32>,
+    /// Bias of the embedding layer norm.
     pub emb_ln_b: Vec<f32>,
+    /// The encoder layers, first to last.
     pub layers: Vec<Layer>,
 }
 
@@ -77,6 +105,7 @@ fn model_err(path: &Path, message: impl Into<String>) -> EmbedError {
 }
 
 impl Weights {
+    /// Reads `config.json` and `model.safetensors` from `dir`, checking every tensor's dtype and shape.
     pub fn load(dir: &Path) -> Result<Weights, EmbedError> {
         let cfg_path = dir.join("config.json");
         let cfg_bytes = std::fs::read(&cfg_path)

@@ -22,22 +22,14 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::embed::{EmbedError, Embedder, canonical::canonical};
+use crate::embed::{EmbedError, Embedder, Tier, canonical::canonical};
 use crate::store::Store;
 use crate::vector::VectorError;
 use crate::vector::manifest::Manifest;
 use crate::vector::staging::Staging;
 use progress::{Event, Fields, ProgressSink};
 pub use publish::{CompactReport, compact, merge_small_segments};
-pub use tier::{Tier, TierState, tier_state};
-
-/// The embedder that builds (and searches) a tier.
-pub fn embedder_for(data: &crate::config::DataDir, tier: Tier) -> Result<Box<dyn Embedder>, EmbedError> {
-    match tier {
-        Tier::Fast => Ok(Box::new(crate::embed::hash::HashEmbedder)),
-        Tier::Quality => crate::embed::load_quality(data),
-    }
-}
+pub use tier::{TierState, tier_state};
 
 /// How often packet replay says it is still alive.
 const REPLAY_TICK: Duration = Duration::from_millis(250);
@@ -46,8 +38,6 @@ const REPLAY_TICK: Duration = Duration::from_millis(250);
 pub enum BackfillError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("database: {0}")]
-    Sql(#[from] rusqlite::Error),
     #[error(transparent)]
     Vector(#[from] VectorError),
     #[error(transparent)]
@@ -59,9 +49,6 @@ impl BackfillError {
         match self {
             BackfillError::Vector(v) => v.is_disk_full(),
             BackfillError::Store(s) => s.is_disk_full(),
-            BackfillError::Sql(e) => {
-                matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull))
-            }
             BackfillError::Embed(_) => false,
         }
     }
@@ -69,7 +56,7 @@ impl BackfillError {
 
 /// How a backfill run should behave.
 #[derive(Clone)]
-pub struct BackfillOptions {
+pub struct BackfillOptions<'a> {
     pub batch_size: usize,
     /// Stop (cooperatively, after a checkpoint) once this much time has passed.
     pub max_duration: Option<Duration>,
@@ -77,10 +64,10 @@ pub struct BackfillOptions {
     pub cancel: Arc<AtomicBool>,
     /// Called after each checkpoint with (rows processed, rows expected), for
     /// a progress bar.
-    pub on_batch: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+    pub on_batch: Option<&'a (dyn Fn(u64, u64) + Sync)>,
 }
 
-impl std::fmt::Debug for BackfillOptions {
+impl std::fmt::Debug for BackfillOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BackfillOptions")
             .field("batch_size", &self.batch_size)
@@ -90,7 +77,7 @@ impl std::fmt::Debug for BackfillOptions {
     }
 }
 
-impl Default for BackfillOptions {
+impl Default for BackfillOptions<'_> {
     fn default() -> Self {
         BackfillOptions {
             batch_size: Tier::Fast.default_batch(),
@@ -126,7 +113,7 @@ pub fn backfill(
     dir: &Path,
     tier: Tier,
     embedder: &dyn Embedder,
-    opts: &BackfillOptions,
+    opts: &BackfillOptions<'_>,
     sink: &ProgressSink,
 ) -> Result<BackfillReport, BackfillError> {
     let mut run = Run::new(tier, embedder, sink);
@@ -139,12 +126,8 @@ pub fn backfill(
     }
 }
 
-/// One message selected for embedding.
-struct Row {
-    id: i64,
-    conversation_id: i64,
-    content: String,
-}
+/// A message selected for embedding.
+type Row = crate::store::semantic::PendingMessage;
 
 struct Run<'a> {
     tier: Tier,
@@ -203,7 +186,7 @@ impl<'a> Run<'a> {
         );
     }
 
-    fn go(&mut self, store: &Store, dir: &Path, opts: &BackfillOptions) -> Result<BackfillReport, BackfillError> {
+    fn go(&mut self, store: &Store, dir: &Path, opts: &BackfillOptions<'_>) -> Result<BackfillReport, BackfillError> {
         std::fs::create_dir_all(dir.join("segments")).map_err(|e| VectorError::io(dir, e))?;
         let (mut manifest, rebuilt) = tier::open_manifest(dir, self.tier, self.embedder)?;
         // Opened (and any torn tail cut off) only when a batch needs it, so a
@@ -211,10 +194,7 @@ impl<'a> Run<'a> {
         let mut staging: Option<Staging> = None;
         self.cursor = manifest.checkpoint.last_message_id;
         self.cursor_conversation = manifest.checkpoint.last_conversation_id;
-        let conn = store.conn();
-        self.rows_total = conn
-            .query_row("SELECT COUNT(*) FROM messages WHERE id > ?1", [self.cursor], |r| r.get::<_, i64>(0))?
-            as u64;
+        self.rows_total = crate::store::semantic::count_after(store, self.cursor)?;
 
         let mut published = false;
         loop {
@@ -224,11 +204,11 @@ impl<'a> Run<'a> {
                 self.emit(Event::Cancelled, Fields { note: Some(why.into()), ..Default::default() });
                 return Ok(self.report(&manifest, "cancelled", rebuilt, published, store));
             }
-            let rows = self.select(conn, opts.batch_size)?;
+            let rows = self.select(store, opts.batch_size)?;
             if rows.is_empty() {
                 break;
             }
-            let inputs = self.replay(conn, &rows)?;
+            let inputs = self.replay(store, &rows)?;
             let (ids, vectors) = self.embed(&rows, &inputs)?;
             if staging.is_none() {
                 let path = tier::staging_path(dir);
@@ -263,17 +243,9 @@ impl<'a> Run<'a> {
         Ok(self.report(&manifest, "complete", rebuilt, published, store))
     }
 
-    fn select(&self, conn: &rusqlite::Connection, batch: usize) -> Result<Vec<Row>, BackfillError> {
+    fn select(&self, store: &Store, batch: usize) -> Result<Vec<Row>, BackfillError> {
         self.emit(Event::SelectionStart, Fields::default());
-        // By message id alone: ids only grow, so `id > cursor` never skips a
-        // conversation whose messages are older than another's.
-        let mut stmt = conn
-            .prepare_cached("SELECT id, conversation_id, content FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2")?;
-        let rows: Vec<Row> = stmt
-            .query_map(rusqlite::params![self.cursor, batch.max(1) as i64], |r| {
-                Ok(Row { id: r.get(0)?, conversation_id: r.get(1)?, content: r.get(2)? })
-            })?
-            .collect::<Result<_, _>>()?;
+        let rows = crate::store::semantic::messages_after(store, self.cursor, batch)?;
         let bytes: usize = rows.iter().map(|r| r.content.len()).sum();
         self.emit(
             Event::SelectionDone,
@@ -284,7 +256,7 @@ impl<'a> Run<'a> {
 
     /// Loads the batch's conversation envelopes and builds one canonical
     /// input per message (`None`: nothing worth embedding).
-    fn replay(&self, conn: &rusqlite::Connection, rows: &[Row]) -> Result<Vec<Option<String>>, BackfillError> {
+    fn replay(&self, store: &Store, rows: &[Row]) -> Result<Vec<Option<String>>, BackfillError> {
         let convs: Vec<i64> = {
             let mut seen = HashSet::new();
             rows.iter().map(|r| r.conversation_id).filter(|c| seen.insert(*c)).collect()
@@ -297,16 +269,7 @@ impl<'a> Run<'a> {
         let mut envelopes: HashMap<i64, (String, Option<String>)> = HashMap::new();
         let mut last_tick = Instant::now();
         for chunk in convs.chunks(256) {
-            let placeholders = vec!["?"; chunk.len()].join(",");
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT id, agent, workspace FROM conversations WHERE id IN ({placeholders})"
-            ))?;
-            let found = stmt
-                .query_map(rusqlite::params_from_iter(chunk), |r| Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?))))?;
-            for f in found {
-                let (id, env) = f?;
-                envelopes.insert(id, env);
-            }
+            envelopes.extend(crate::store::semantic::envelopes(store, chunk)?);
             if last_tick.elapsed() >= REPLAY_TICK {
                 last_tick = Instant::now();
                 self.emit(
@@ -394,12 +357,7 @@ impl<'a> Run<'a> {
         published: bool,
         store: &Store,
     ) -> BackfillReport {
-        let pending = store
-            .conn()
-            .query_row("SELECT COUNT(*) FROM messages WHERE id > ?1", [m.checkpoint.last_message_id], |r| {
-                r.get::<_, i64>(0)
-            })
-            .unwrap_or(0) as u64;
+        let pending = crate::store::semantic::count_after(store, m.checkpoint.last_message_id).unwrap_or(0);
         BackfillReport {
             tier: self.tier.name(),
             embedder_id: self.embedder.id().to_string(),

@@ -125,14 +125,13 @@ impl ProgressSink {
         }
     }
 
-    /// Reads `CASS_SEMANTIC_PROGRESS_JSONL` (process environment, which the
-    /// CLI has already filled from `.env`): unset, empty or blank means off.
-    pub fn from_env(tier: &str, embedder_id: &str) -> ProgressSink {
-        match std::env::var_os(ENV_VAR) {
-            Some(v) if !v.to_string_lossy().trim().is_empty() => {
-                Self::to_path(Path::new(v.to_string_lossy().trim()), tier, embedder_id)
-            }
-            _ => Self::disabled().labelled(tier, embedder_id),
+    /// A sink for the configured progress file (the CLI resolves
+    /// `CASS_SEMANTIC_PROGRESS_JSONL` into it: unset, empty or blank is
+    /// `None`), or a disabled one.
+    pub fn for_setting(path: Option<&Path>, tier: &str, embedder_id: &str) -> ProgressSink {
+        match path {
+            Some(p) => Self::to_path(p, tier, embedder_id),
+            None => Self::disabled().labelled(tier, embedder_id),
         }
     }
 

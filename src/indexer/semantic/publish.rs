@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use super::BackfillError;
 use super::tier::{segment_dir, staging_path};
-use crate::model::Role;
 use crate::store::Store;
 use crate::vector::manifest::{Manifest, SegmentEntry};
 use crate::vector::segment::{self, RowTable, Segment};
@@ -20,30 +19,21 @@ use crate::vector::{VectorError, fsio};
 fn live_rows(store: &Store, ids: &[i64]) -> Result<(RowTable, Vec<usize>), BackfillError> {
     let mut table = RowTable::default();
     let mut kept = Vec::with_capacity(ids.len());
-    let conn = store.conn();
-    let mut stmt = conn.prepare_cached(
-        "SELECT m.id, m.created_at, m.role, c.agent, c.workspace FROM messages m
-         JOIN conversations c ON c.id = m.conversation_id WHERE m.id BETWEEN ?1 AND ?2 ORDER BY m.id",
-    )?;
     let mut pos = 0usize;
     for chunk in ids.chunks(8192) {
         let (lo, hi) = (chunk[0], chunk[chunk.len() - 1]);
-        let mut rows = stmt.query(rusqlite::params![lo, hi])?;
-        while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            while pos < ids.len() && ids[pos] < id {
+        crate::store::semantic::for_each_row_meta(store, lo, hi, |r| -> Result<(), BackfillError> {
+            while pos < ids.len() && ids[pos] < r.id {
                 pos += 1;
             }
-            if pos < ids.len() && ids[pos] == id {
-                let role: String = r.get_ref(2)?.as_str().unwrap_or("system").to_string();
-                let agent = r.get_ref(3)?.as_str().unwrap_or("");
-                let workspace = r.get_ref(4)?.as_str_or_null().ok().flatten();
-                if table.push(id, r.get(1)?, role.parse().unwrap_or(Role::System), agent, workspace) {
+            if pos < ids.len() && ids[pos] == r.id {
+                if table.push(r.id, r.created_at, r.role, r.agent, r.workspace) {
                     kept.push(pos);
                 }
                 pos += 1;
             }
-        }
+            Ok(())
+        })?;
     }
     Ok((table, kept))
 }

@@ -1,49 +1,12 @@
-//! Tiers, where they live, and what state they are in.
+//! Where a tier's files live, and what state it is in.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::embed::Embedder;
+use crate::embed::{Embedder, Tier};
 use crate::vector::manifest::Manifest;
 use crate::vector::{Result, VectorError};
-
-/// A semantic tier: the same pipeline with a different embedder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    /// Feature hashing: always available, no model.
-    Fast,
-    /// all-MiniLM-L6-v2: needs the model installed.
-    Quality,
-}
-
-impl Tier {
-    pub const ALL: [Tier; 2] = [Tier::Fast, Tier::Quality];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Tier::Fast => "fast",
-            Tier::Quality => "quality",
-        }
-    }
-
-    /// Messages per batch by default: the fast tier embeds 100k+ rows a
-    /// second, so big batches amortize fsyncs; the quality tier does tens
-    /// a second, so small batches keep checkpoints (and cancellation)
-    /// seconds apart.
-    pub fn default_batch(self) -> usize {
-        match self {
-            Tier::Fast => 16_384,
-            Tier::Quality => 256,
-        }
-    }
-
-    /// `semantic/<tier>/` under the data dir.
-    pub fn dir(self, data: &crate::config::DataDir) -> PathBuf {
-        data.semantic().join(self.name())
-    }
-}
 
 pub(super) fn staging_path(dir: &Path) -> PathBuf {
     dir.join("staging.bin")
@@ -89,30 +52,6 @@ pub(super) fn open_manifest(dir: &Path, tier: Tier, embedder: &dyn Embedder) -> 
     Ok((manifest, rebuilt))
 }
 
-/// Counting is exact up to this many pending messages; past it the count
-/// is taken from the id range (exact unless messages past the cursor were
-/// since replaced), so a status question never scans a million rows.
-const EXACT_PENDING_LIMIT: i64 = 100_000;
-
-/// Messages with an id past `cursor`, in time bounded by the limit above.
-pub fn messages_past(conn: &rusqlite::Connection, cursor: i64) -> rusqlite::Result<u64> {
-    if cursor == 0 {
-        // Every message: the per-conversation counters have the answer.
-        let all: i64 = conn.query_row("SELECT COALESCE(SUM(message_count), 0) FROM conversations", [], |r| r.get(0))?;
-        return Ok(all as u64);
-    }
-    let counted: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE id > ?1 LIMIT ?2)",
-        rusqlite::params![cursor, EXACT_PENDING_LIMIT + 1],
-        |r| r.get(0),
-    )?;
-    if counted <= EXACT_PENDING_LIMIT {
-        return Ok(counted as u64);
-    }
-    let max: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| r.get(0))?;
-    Ok((max - cursor).max(counted) as u64)
-}
-
 /// What `semantic status` shows for a tier, from its manifest and one
 /// indexed count (no scan of vectors or messages).
 #[derive(Debug, Clone, Serialize)]
@@ -130,11 +69,12 @@ pub struct TierState {
     pub updated_at: Option<String>,
 }
 
-pub fn tier_state(data: &crate::config::DataDir, tier: Tier, conn: Option<&rusqlite::Connection>) -> Result<TierState> {
+/// A tier's state; pending counts need the store (without one, 0).
+pub fn tier_state(data: &crate::config::DataDir, tier: Tier, store: Option<&crate::store::Store>) -> Result<TierState> {
     let dir = tier.dir(data);
     let m = Manifest::load(&dir)?;
     let cursor = m.as_ref().map_or(0, |m| m.checkpoint.last_message_id);
-    let past_cursor = conn.and_then(|c| messages_past(c, cursor).ok()).unwrap_or(0);
+    let past_cursor = store.and_then(|s| crate::store::semantic::messages_past(s, cursor).ok()).unwrap_or(0);
     Ok(match m {
         None => TierState {
             tier: tier.name(),

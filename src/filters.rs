@@ -20,6 +20,7 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// True when nothing is narrowed.
     pub fn is_empty(&self) -> bool {
         self.agents.is_empty()
             && self.workspace.is_none()
@@ -58,7 +59,9 @@ pub fn workspace_matches(filter: &str, workspace: &str) -> bool {
 /// that day for `--since` and the end of it for `--until`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bound {
+    /// `--since`: a bare date is the start of that day.
     Since,
+    /// `--until`: a bare date is the end of that day (the next day's start, exclusive).
     Until,
 }
 

@@ -1,0 +1,172 @@
+//! The config file: TOML in the platform config directory.
+//!
+//! The file is the lowest layer of one set of `CASS_*` variables: each key
+//! stands for its variable and counts only when neither the process
+//! environment nor a `.env` file set it, and flags override all of them
+//! (`cli::settings` resolves the layers into one `Settings` value). One
+//! mechanism keeps the precedence the same for every setting.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Names the config file explicitly (also to disable it: point it at a
+/// file that does not exist).
+pub const CONFIG_ENV: &str = "CASS_CONFIG";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+/// The config file's keys, each documented with the variable it feeds.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `CASS_DATA_DIR`
+    pub data_dir: Option<PathBuf>,
+    /// `CASS_COLOR`: auto, always or never.
+    pub color: Option<String>,
+    /// `CASS_EMBED_THREADS`: threads for the quality-tier model (0: all cores).
+    pub embed_threads: Option<usize>,
+    #[serde(default)]
+    pub search: SearchKeys,
+    #[serde(default)]
+    pub index: IndexKeys,
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SearchKeys {
+    /// `CASS_SEARCH_LIMIT`
+    pub limit: Option<usize>,
+    /// `CASS_SEARCH_MODE`: lexical, semantic or hybrid.
+    pub mode: Option<String>,
+    /// `CASS_SEARCH_TIER`: fast or quality.
+    pub tier: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IndexKeys {
+    /// `CASS_NO_SEMANTIC`, inverted: false skips the fast-tier backfill.
+    pub semantic: Option<bool>,
+    /// `CASS_WATCH_DEBOUNCE_MS`: quiet time before `index --watch` reindexes.
+    pub watch_debounce_ms: Option<u64>,
+}
+
+impl ConfigFile {
+    pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.into(), message: one_line(&e.to_string()) })
+    }
+
+    /// The `CASS_*` variables this file sets, in a fixed order.
+    pub fn variables(&self) -> Vec<(&'static str, String)> {
+        let mut v = Vec::new();
+        let mut put = |k: &'static str, val: Option<String>| {
+            if let Some(val) = val {
+                v.push((k, val));
+            }
+        };
+        put("CASS_DATA_DIR", self.data_dir.as_deref().map(|p| expand_home(p).display().to_string()));
+        put("CASS_COLOR", self.color.clone());
+        put("CASS_EMBED_THREADS", self.embed_threads.map(|n| n.to_string()));
+        put("CASS_SEARCH_LIMIT", self.search.limit.map(|n| n.to_string()));
+        put("CASS_SEARCH_MODE", self.search.mode.clone());
+        put("CASS_SEARCH_TIER", self.search.tier.clone());
+        put("CASS_NO_SEMANTIC", self.index.semantic.map(|on| (!on).to_string()));
+        put("CASS_WATCH_DEBOUNCE_MS", self.index.watch_debounce_ms.map(|n| n.to_string()));
+        v
+    }
+}
+
+/// `~/x` is under the home directory, as people write it in config files.
+fn expand_home(p: &Path) -> PathBuf {
+    match (p.strip_prefix("~"), directories::BaseDirs::new()) {
+        (Ok(rest), Some(b)) => b.home_dir().join(rest),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// toml's messages span several lines (with a source excerpt); keep the
+/// first, which names the line and the problem.
+fn one_line(s: &str) -> String {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// `<config dir>/cass/config.toml` (`~/.config/cass/config.toml` on
+/// Linux), where the file is when `$CASS_CONFIG` does not name one.
+pub fn default_path() -> Option<PathBuf> {
+    directories::BaseDirs::new().map(|b| b.config_dir().join("cass").join("config.toml"))
+}
+
+/// Reads the config file; a missing file is an empty configuration.
+pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => ConfigFile::parse(path, &text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+        Err(source) => Err(ConfigError::Read { path: path.into(), source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_maps_to_its_variable() {
+        let s = ConfigFile::parse(
+            Path::new("c.toml"),
+            r#"
+            data_dir = "/d"
+            color = "never"
+            embed_threads = 3
+            [search]
+            limit = 7
+            mode = "lexical"
+            tier = "quality"
+            [index]
+            semantic = false
+            watch_debounce_ms = 50
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            s.variables(),
+            vec![
+                ("CASS_DATA_DIR", "/d".to_string()),
+                ("CASS_COLOR", "never".into()),
+                ("CASS_EMBED_THREADS", "3".into()),
+                ("CASS_SEARCH_LIMIT", "7".into()),
+                ("CASS_SEARCH_MODE", "lexical".into()),
+                ("CASS_SEARCH_TIER", "quality".into()),
+                ("CASS_NO_SEMANTIC", "true".into()),
+                ("CASS_WATCH_DEBOUNCE_MS", "50".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_types_are_refused_on_one_line() {
+        let e = ConfigFile::parse(Path::new("c.toml"), "colour = \"never\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("config file c.toml:") && e.contains("colour") && !e.contains('\n'), "{e}");
+        let e = ConfigFile::parse(Path::new("c.toml"), "[search]\nlimit = \"ten\"\n").unwrap_err().to_string();
+        assert!(e.contains("limit") || e.contains("integer"), "{e}");
+    }
+
+    #[test]
+    fn a_data_dir_under_home_is_expanded() {
+        let s = ConfigFile::parse(Path::new("c.toml"), "data_dir = \"~/cass-data\"\n").unwrap();
+        let (_, v) = &s.variables()[0];
+        assert!(!v.starts_with('~') && v.ends_with("/cass-data"), "{v}");
+    }
+
+    #[test]
+    fn a_missing_file_is_empty_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(&dir.path().join("none.toml")).unwrap(), ConfigFile::default());
+    }
+}

@@ -1,0 +1,174 @@
+//! Settings resolution: the one place in cass that reads the process
+//! environment. Flags win; then `CASS_*` variables of the process; then a
+//! `.env` file in the working directory (dotenv semantics: it fills in what
+//! the process does not set); then the config file. The result is a
+//! [`Settings`] value that the library receives and never re-reads.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use super::config_file::{self, CONFIG_ENV};
+use super::style::ColorChoice;
+use super::{Cli, CliError, GlobalArgs, exit};
+use crate::config::DataDir;
+use crate::connectors::AgentEnv;
+use crate::faults::Faults;
+use crate::settings::{IndexSettings, SearchSettings, Settings};
+
+/// The variable layers below the flags, read once at start.
+pub struct Env {
+    /// `KEY=value` pairs of `./.env`.
+    dotenv: HashMap<String, String>,
+    /// The config file's keys, as the variables they stand for.
+    file: HashMap<&'static str, String>,
+}
+
+impl Env {
+    /// Reads `./.env` and the config file. A broken config file is an
+    /// error with a hint; an unreadable `.env` is ignored, as dotenv does.
+    pub fn load() -> Result<Env, CliError> {
+        let mut dotenv = HashMap::new();
+        // This directory's `.env` only (dotenvy::dotenv would also search
+        // every parent directory).
+        if let Ok(dir) = std::env::current_dir()
+            && let Ok(iter) = dotenvy::from_path_iter(dir.join(".env"))
+        {
+            dotenv.extend(iter.flatten());
+        }
+        let mut env = Env { dotenv, file: HashMap::new() };
+        let path = match env.get(CONFIG_ENV) {
+            Some(p) => Some(std::path::PathBuf::from(p)),
+            None => config_file::default_path(),
+        };
+        if let Some(path) = path {
+            let file = config_file::load(&path).map_err(|e| {
+                CliError::new("config", exit::USAGE, e.to_string())
+                    .hint(format!("fix the file, or set {CONFIG_ENV}=/dev/null to run without it"))
+            })?;
+            env.file = file.variables().into_iter().collect();
+        }
+        Ok(env)
+    }
+
+    /// A variable: the process's, else `.env`'s, else the config file's.
+    /// Empty counts as unset.
+    pub fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty()).or_else(|| self.below_process(key).map(str::to_string))
+    }
+
+    /// What `.env` or the config file say, below the process environment.
+    fn below_process(&self, key: &str) -> Option<&str> {
+        self.dotenv
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.file.get(key).map(String::as_str))
+    }
+
+    /// Parses the command line. clap reads each flag's `CASS_*` variable
+    /// from the process itself; `.env` and config-file values become the
+    /// flags' defaults, so the precedence is the same for every flag.
+    pub fn parse(&self) -> Result<Cli, clap::Error> {
+        let cmd = with_defaults(Cli::command(), self);
+        let mut matches = cmd.try_get_matches()?;
+        Cli::from_arg_matches_mut(&mut matches)
+    }
+
+    /// `RUST_LOG`, when set.
+    pub fn log_filter(&self) -> Option<String> {
+        self.get("RUST_LOG").filter(|v| !v.trim().is_empty())
+    }
+
+    /// `--color` with `NO_COLOR` applied: `auto` yields to it.
+    pub fn color(&self, choice: ColorChoice) -> ColorChoice {
+        match choice {
+            ColorChoice::Auto if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => ColorChoice::Never,
+            other => other,
+        }
+    }
+
+    /// The crash points the crash tests ask for.
+    pub fn faults(&self) -> Faults {
+        Faults { crash_at: self.get("CASS_TEST_CRASH_AT"), vanish: self.get("CASS_TEST_VANISH") }
+    }
+
+    /// `$VISUAL`, else `$EDITOR`, else `vi` (may carry arguments: `code -w`).
+    pub fn editor(&self) -> String {
+        ["VISUAL", "EDITOR"]
+            .iter()
+            .filter_map(|v| self.get(v))
+            .find(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "vi".into())
+    }
+
+    /// The variables agents read (`HOME`, `CLAUDE_CONFIG_DIR`, `XDG_*`, …):
+    /// the process's, filled in from `.env`.
+    fn agent_env(&self) -> AgentEnv {
+        let mut vars: HashMap<String, OsString> =
+            std::env::vars_os().filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v))).collect();
+        for (k, v) in &self.dotenv {
+            vars.entry(k.clone()).or_insert_with(|| v.into());
+        }
+        AgentEnv::from_vars(vars)
+    }
+
+    /// A setting's value, checked like the flag it stands in for.
+    fn preference<T: clap::ValueEnum>(&self, var: &str) -> Result<Option<T>, CliError> {
+        match self.get(var) {
+            Some(v) if !v.trim().is_empty() => T::from_str(v.trim(), true).map(Some).map_err(|_| {
+                CliError::new(
+                    "usage",
+                    exit::USAGE,
+                    format!("{var}={v} is not a valid value (see `cass search --help`)"),
+                )
+            }),
+            _ => Ok(None),
+        }
+    }
+
+    /// The preferred search mode and tier (`CASS_SEARCH_MODE`,
+    /// `CASS_SEARCH_TIER`), checked like the flags they stand in for. Apart
+    /// from [`Env::settings`], so a bad value stops only searches.
+    pub fn search_settings(&self) -> Result<SearchSettings, CliError> {
+        Ok(SearchSettings { mode: self.preference("CASS_SEARCH_MODE")?, tier: self.preference("CASS_SEARCH_TIER")? })
+    }
+
+    /// The settings for a handle. `data_dir` is the resolved `--data-dir`;
+    /// the rest comes from the variable layers (search preferences: see
+    /// [`Env::search_settings`]).
+    pub fn settings(&self, global: &GlobalArgs) -> Result<Settings, CliError> {
+        let data_dir = DataDir::resolve(global.data_dir.clone())
+            .map_err(|e| CliError::new("config", exit::USAGE, e.to_string()))?;
+        let embed_threads =
+            self.get("CASS_EMBED_THREADS").and_then(|v| v.trim().parse::<usize>().ok()).filter(|&n| n > 0);
+        // The progress contract: unset, empty or blank means off.
+        let progress_jsonl = self
+            .get(crate::indexer::semantic::progress::ENV_VAR)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(Into::into);
+        Ok(Settings {
+            data_dir,
+            agents: self.agent_env(),
+            embed_threads,
+            progress_jsonl,
+            search: SearchSettings::default(),
+            index: IndexSettings::default(),
+        })
+    }
+}
+
+/// The command with every `CASS_*` flag's default taken from `.env` or
+/// the config file where they set it.
+fn with_defaults(cmd: clap::Command, env: &Env) -> clap::Command {
+    cmd.mut_args(|arg| match arg.get_env().and_then(|k| k.to_str()).and_then(|k| env.below_process(k)) {
+        Some(value) => {
+            let value = value.to_string();
+            arg.default_value(value)
+        }
+        None => arg,
+    })
+    .mut_subcommands(|sub| with_defaults(sub, env))
+}

@@ -1,0 +1,126 @@
+//! The handle on one data directory, as tantivy has `Index`: it holds the
+//! [`Settings`] and hands out the roles — one [`IndexWriter`] at a time
+//! (behind `cass.lock`), any number of [`Searcher`]s and [`Reader`]s — and
+//! answers status questions. Front ends (the CLI, the TUI, the MCP server)
+//! go through it and never open the store or an index themselves.
+
+use std::sync::Arc;
+
+use crate::config::DataDir;
+use crate::embed::Tier;
+use crate::indexer::semantic::{TierState, tier_state};
+use crate::indexer::sources::SourcesReport;
+use crate::reader::Reader;
+use crate::search::{Filters, SearchError, SearchRequest, Searcher};
+use crate::settings::Settings;
+use crate::status::{Freshness, Health, Status, StatusError};
+use crate::store::{Store, StoreError};
+use crate::writer::{IndexWriter, WriteError};
+
+/// A data directory opened with explicit settings. Cheap to clone; opening
+/// it touches no file (each role opens what it needs when asked).
+#[derive(Debug, Clone)]
+pub struct Cass {
+    settings: Arc<Settings>,
+}
+
+impl Cass {
+    /// A handle on `settings.data_dir`.
+    pub fn open(settings: Settings) -> Cass {
+        Cass { settings: Arc::new(settings) }
+    }
+
+    /// The settings this handle runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The data directory's layout.
+    pub fn data_dir(&self) -> &DataDir {
+        &self.settings.data_dir
+    }
+
+    /// True once a first index pass has created the store.
+    pub fn is_indexed(&self) -> bool {
+        self.data_dir().db().exists()
+    }
+
+    /// Takes the writer lock (creating the data dir, 0700, if needed).
+    /// `command` is what `cass status` shows as the writer (`index`,
+    /// `index --watch`, `semantic backfill`, …).
+    pub fn writer(&self, command: &str) -> Result<IndexWriter, WriteError> {
+        IndexWriter::open(self.clone(), command)
+    }
+
+    /// A searcher over the published state: the store and lexical index
+    /// read-only, tiers on first use. Reuse it across queries.
+    pub fn searcher(&self) -> Result<Searcher, SearchError> {
+        Searcher::open(self.data_dir(), self.settings.embed_threads)
+    }
+
+    /// A validated request for `text`, with the settings' preferred mode and
+    /// tier applied as preferences (used when they can run).
+    pub fn request(
+        &self,
+        text: &str,
+        filters: Filters,
+        limit: usize,
+        offset: usize,
+    ) -> Result<SearchRequest, SearchError> {
+        let mut req = SearchRequest::new(text, filters, limit, offset)?;
+        req.mode = self.settings.search.mode;
+        req.tier = self.settings.search.tier;
+        req.preferred = req.mode.is_some() || req.tier.is_some();
+        Ok(req)
+    }
+
+    /// Conversations and messages, read-only.
+    pub fn reader(&self) -> Result<Reader, StoreError> {
+        Reader::open(self.data_dir())
+    }
+
+    /// Counts, marks and the writer, from stored counters only (milliseconds
+    /// at a million messages). `Err(Store(Missing))`: nothing indexed yet.
+    pub fn status(&self) -> Result<Status, StatusError> {
+        crate::status::status(self.data_dir())
+    }
+
+    /// [`Cass::status`] judged: healthy when every index holds every message
+    /// and (with `max_age_ms`) the last index run is recent enough.
+    pub fn health(&self, max_age_ms: Option<i64>) -> Result<Health, StatusError> {
+        Ok(crate::status::health(self.status()?, max_age_ms, crate::time::now_ms()))
+    }
+
+    /// When the index last changed and who is writing, from two file-system
+    /// facts: cheap enough for a status line to poll.
+    pub fn freshness(&self) -> Freshness {
+        crate::status::freshness(self.data_dir())
+    }
+
+    /// Every tier's state; pending counts need the store (0 before the
+    /// first index pass).
+    pub fn tiers(&self) -> Result<Vec<TierState>, crate::vector::VectorError> {
+        let store = Store::open_readonly(&self.data_dir().db()).ok();
+        Tier::ALL.iter().map(|&t| tier_state(self.data_dir(), t, store.as_ref())).collect()
+    }
+
+    /// Rows a tier has published, from its manifest alone (0 when none or
+    /// unreadable).
+    pub fn published_rows(&self, tier: Tier) -> u64 {
+        crate::vector::manifest::Manifest::load(&tier.dir(self.data_dir()))
+            .ok()
+            .flatten()
+            .map_or(0, |m| m.published_rows())
+    }
+
+    /// True when every file of the quality model is installed.
+    pub fn quality_model_installed(&self) -> bool {
+        crate::models::list(self.data_dir()).iter().all(|m| m.installed)
+    }
+
+    /// Where each agent's sessions are looked for, what is there, and what
+    /// the store holds of them. Never indexes, never takes the lock.
+    pub fn sources(&self) -> Result<SourcesReport, StoreError> {
+        crate::indexer::sources::survey(self.data_dir(), &self.settings.agents)
+    }
+}

@@ -1,0 +1,132 @@
+//! What the lexical sync reads and records: the conversations changed
+//! under the index, the messages to add, and the index's marks.
+
+use rusqlite::params;
+
+use super::{Result, Store, StoreError};
+
+const META_HIGH: &str = "lexical_high_message_id";
+const META_VERSION: &str = "lexical_version";
+
+/// The lexical index's marks as the store records them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LexicalMarks {
+    /// Highest message id the index holds.
+    pub high: i64,
+    /// The schema/tokenizer version it was built with.
+    pub version: Option<i64>,
+}
+
+/// The marks recorded by the last committed sync.
+pub fn marks(store: &Store) -> Result<LexicalMarks> {
+    Ok(LexicalMarks { high: store.meta_get_i64(META_HIGH)?.unwrap_or(0), version: store.meta_get_i64(META_VERSION)? })
+}
+
+/// How many conversations await re-indexing (a small table).
+pub fn dirty_count(store: &Store) -> Result<i64> {
+    Ok(store.conn.query_row("SELECT COUNT(*) FROM lexical_dirty", [], |r| r.get(0))?)
+}
+
+/// The conversations changed under the index, ascending.
+pub fn dirty_conversations(store: &Store) -> Result<Vec<i64>> {
+    let mut stmt = store.conn.prepare("SELECT conversation_id FROM lexical_dirty ORDER BY conversation_id")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// Forgets every dirty mark: a rebuild re-adds everything anyway.
+pub fn clear_dirty(store: &Store) -> Result<()> {
+    store.conn.execute("DELETE FROM lexical_dirty", [])?;
+    Ok(())
+}
+
+/// Records a committed sync: the dirty marks up to `dirty_upto` are done,
+/// the index holds messages up to `high`, built with `version`. One
+/// transaction, so the marks move together.
+pub fn record_sync(store: &Store, dirty_upto: Option<i64>, high: i64, version: i64) -> Result<()> {
+    let tx = store.conn.unchecked_transaction()?;
+    if let Some(upto) = dirty_upto {
+        tx.execute("DELETE FROM lexical_dirty WHERE conversation_id <= ?1", [upto])?;
+    }
+    let upsert = "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+    tx.execute(upsert, params![META_HIGH, high.to_string()])?;
+    tx.execute(upsert, params![META_VERSION, version.to_string()])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Which messages to stream into the index.
+#[derive(Debug, Clone, Copy)]
+pub enum Rows {
+    /// One conversation's messages with an id up to `upto`.
+    Conversation {
+        /// Id of the conversation to re-derive.
+        id: i64,
+        /// Highest message id to include.
+        upto: i64,
+    },
+    /// Messages with an id in `after+1..=upto`.
+    Range {
+        /// Messages after this id (exclusive): the index's current mark.
+        after: i64,
+        /// Highest message id to include.
+        upto: i64,
+    },
+}
+
+/// One message as the lexical index stores it.
+#[derive(Debug, Clone, Copy)]
+pub struct LexicalRow<'a> {
+    /// Message id in the store.
+    pub id: i64,
+    /// Id of its conversation.
+    pub conversation_id: i64,
+    /// Who spoke it, as stored (`user`, `assistant`, `system`, `tool`).
+    pub role: &'a str,
+    /// When it was written, milliseconds since the Unix epoch, if known.
+    pub created_at: Option<i64>,
+    /// The message text.
+    pub content: &'a str,
+    /// Slug of the conversation's agent.
+    pub agent: &'a str,
+    /// The conversation's working directory, when known.
+    pub workspace: Option<&'a str>,
+    /// The conversation's title, indexed with every message: a match there ranks it higher.
+    pub title: Option<&'a str>,
+}
+
+/// Streams the selected messages, by id, into `f` (one row in memory at a time).
+pub fn for_each_row<E: From<StoreError>>(
+    store: &Store,
+    rows: Rows,
+    mut f: impl FnMut(LexicalRow<'_>) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let (filter, a, b) = match rows {
+        Rows::Conversation { id, upto } => ("m.conversation_id = ?1 AND m.id <= ?2", id, upto),
+        Rows::Range { after, upto } => ("m.id > ?1 AND m.id <= ?2", after, upto),
+    };
+    let sql = format!(
+        "SELECT m.id, m.conversation_id, m.role, m.created_at, m.content, c.agent, c.workspace, c.title
+         FROM messages m JOIN conversations c ON c.id = m.conversation_id
+         WHERE {filter} ORDER BY m.id"
+    );
+    let mut stmt = store.conn.prepare(&sql).map_err(StoreError::from)?;
+    let mut cursor = stmt.query(params![a, b]).map_err(StoreError::from)?;
+    while let Some(r) = cursor.next().map_err(StoreError::from)? {
+        let text = |i: usize| -> std::result::Result<Option<&str>, StoreError> {
+            Ok(r.get_ref(i)?.as_str_or_null().map_err(rusqlite::Error::from)?)
+        };
+        let row = LexicalRow {
+            id: r.get(0).map_err(StoreError::from)?,
+            conversation_id: r.get(1).map_err(StoreError::from)?,
+            role: text(2)?.unwrap_or_default(),
+            created_at: r.get(3).map_err(StoreError::from)?,
+            content: text(4)?.unwrap_or_default(),
+            agent: text(5)?.unwrap_or_default(),
+            workspace: text(6)?,
+            title: text(7)?,
+        };
+        f(row)?;
+    }
+    Ok(())
+}

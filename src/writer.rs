@@ -1,0 +1,170 @@
+//! The writer role, as tantivy has `IndexWriter`: one at a time per data
+//! dir, guarded by `cass.lock` for as long as the value lives. It runs the
+//! whole index pipeline — ingest → lexical sync → fast-tier backfill →
+//! segment merges — and the watch loop, reporting progress through an
+//! [`IndexProgress`] callback, so every front end indexes the same way.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use crate::embed::{Tier, embedder_for};
+use crate::handle::Cass;
+use crate::indexer::semantic::progress::ProgressSink;
+use crate::indexer::semantic::{self, BackfillError, BackfillOptions, BackfillReport, CompactReport};
+use crate::indexer::watch::{Trigger, WatchOptions};
+use crate::indexer::{self, IndexOptions, IndexProgress, IndexReport, NoProgress, Phase};
+use crate::lock::{LockError, WriterLock};
+use crate::store::{Store, StoreError};
+
+/// Why a write could not run or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Another process holds the writer lock (or the lock file failed).
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// Ingest failed in the store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The lexical sync failed.
+    #[error(transparent)]
+    Lexical(#[from] crate::lexical::LexicalError),
+    /// A tier's backfill failed.
+    #[error(transparent)]
+    Backfill(#[from] BackfillError),
+}
+
+/// What one index pass should do.
+#[derive(Debug, Clone, Default)]
+pub struct IndexPass {
+    /// Re-read every session file from the start.
+    pub full: bool,
+    /// Skip the fast-tier backfill after ingest.
+    pub skip_semantic: bool,
+    /// Set (by a signal handler) to stop a backfill after its next checkpoint.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// How a tier backfill should run.
+#[derive(Debug, Clone)]
+pub struct BackfillRun {
+    /// Messages selected per batch.
+    pub batch_size: usize,
+    /// Stop cooperatively (after a checkpoint) once this much time passed.
+    pub max_duration: Option<Duration>,
+    /// Set to stop after the next checkpoint.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl BackfillRun {
+    /// The tier's default batch, no time budget, never cancelled.
+    pub fn for_tier(tier: Tier) -> BackfillRun {
+        BackfillRun { batch_size: tier.default_batch(), max_duration: None, cancel: Arc::default() }
+    }
+}
+
+/// One cycle of the watch loop, as handed to its callback.
+#[derive(Debug)]
+pub struct Cycle {
+    /// Why it ran.
+    pub trigger: Trigger,
+    /// How long the pass took.
+    pub elapsed: Duration,
+    /// What it did, or why it failed (watching goes on either way).
+    pub result: Result<IndexReport, WriteError>,
+}
+
+/// The one writer of a data dir; the lock is released when it is dropped.
+pub struct IndexWriter {
+    cass: Cass,
+    _lock: WriterLock,
+}
+
+impl IndexWriter {
+    pub(crate) fn open(cass: Cass, command: &str) -> Result<IndexWriter, WriteError> {
+        let data = cass.data_dir();
+        data.create().map_err(|source| WriteError::DataDir { path: data.root().to_path_buf(), source })?;
+        let lock = WriterLock::acquire(&data.lock(), command)?;
+        Ok(IndexWriter { cass, _lock: lock })
+    }
+
+    /// One index pass: ingest what changed, bring the lexical index up to
+    /// date, then (unless skipped) the fast tier.
+    pub fn index(&self, pass: &IndexPass, progress: &dyn IndexProgress) -> Result<IndexReport, WriteError> {
+        let data = self.cass.data_dir();
+        let mut report =
+            indexer::run_ingest(data, &self.cass.settings().agents, &IndexOptions { full: pass.full }, progress)?;
+        crate::faults::point("index.after_store_commit");
+        progress.phase(Phase::Lexical);
+        report.lexical = Some(indexer::sync_lexical(data)?);
+        if !pass.skip_semantic {
+            let run = BackfillRun { cancel: pass.cancel.clone(), ..BackfillRun::for_tier(Tier::Fast) };
+            report.semantic = Some(self.backfill(Tier::Fast, &run, progress)?);
+        }
+        Ok(report)
+    }
+
+    /// Embeds every message not yet in `tier`, publishes it, then merges
+    /// small segments. Progress JSONL goes where the settings say.
+    pub fn backfill(
+        &self,
+        tier: Tier,
+        run: &BackfillRun,
+        progress: &dyn IndexProgress,
+    ) -> Result<BackfillReport, BackfillError> {
+        let data = self.cass.data_dir();
+        let settings = self.cass.settings();
+        progress.phase(Phase::Backfill(tier));
+        let embedder = embedder_for(data, tier, settings.embed_threads)?;
+        let sink = ProgressSink::for_setting(settings.progress_jsonl.as_deref(), tier.name(), embedder.id());
+        let store = Store::open(&data.db())?;
+        let on_batch = |done: u64, total: u64| progress.batch_done(done, total);
+        let opts = BackfillOptions {
+            batch_size: run.batch_size.max(1),
+            max_duration: run.max_duration,
+            cancel: run.cancel.clone(),
+            on_batch: Some(&on_batch),
+        };
+        let report = semantic::backfill(&store, &tier.dir(data), tier, embedder.as_ref(), &opts, &sink)?;
+        if report.published
+            && let Some(m) = semantic::merge_small_segments(&store, &tier.dir(data), tier)?
+        {
+            tracing::info!(
+                tier = m.tier,
+                segments_before = m.segments_before,
+                segments_after = m.segments_after,
+                "merged small segments"
+            );
+        }
+        Ok(report)
+    }
+
+    /// Merges a tier's segments and drops vectors of replaced messages.
+    pub fn compact(&self, tier: Tier) -> Result<CompactReport, BackfillError> {
+        let data = self.cass.data_dir();
+        let store = Store::open(&data.db())?;
+        semantic::compact(&store, &tier.dir(data), tier)
+    }
+
+    /// Watches every agent root until `stop` is set: a catch-up pass (full
+    /// if `pass.full`), then one pass per debounced burst of changes, each
+    /// handed to `on_cycle`. A failing pass is reported and watching goes on.
+    pub fn watch(&self, pass: &IndexPass, stop: &AtomicBool, mut on_cycle: impl FnMut(Cycle)) {
+        let opts = WatchOptions { debounce: self.cass.settings().index.watch_debounce };
+        indexer::watch::watch(&self.cass.settings().agents, &opts, stop, |trigger| {
+            let started = Instant::now();
+            let this = IndexPass { full: pass.full && trigger == Trigger::Start, ..pass.clone() };
+            let result = self.index(&this, &NoProgress);
+            crate::lock::note_progress("watching");
+            on_cycle(Cycle { trigger, elapsed: started.elapsed(), result });
+        });
+    }
+}
