@@ -37,11 +37,11 @@ enum Event {
 /// Per-file outcome, for the run report.
 #[derive(Debug, Default, Clone)]
 pub struct FileOutcome {
-    /// Conversations it started or continued.
+    /// Distinct conversations it sent this run (new or continued).
     pub conversations: usize,
     /// Messages written to the store.
     pub messages: usize,
-    /// Bad lines or records skipped (and recorded).
+    /// Bad lines or records skipped, plus messages sent before any conversation.
     pub malformed: usize,
     /// A final line without its newline was left for the next run.
     pub partial_tail: bool,

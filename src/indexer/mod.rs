@@ -28,15 +28,23 @@ pub struct IndexOptions {
 /// Per-agent part of the run report.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentReport {
+    /// The agent's slug.
     pub agent: &'static str,
+    /// The agent's display name.
     pub name: &'static str,
+    /// Each place looked in, and what was found there.
     pub roots: Vec<discover::RootReport>,
+    /// Source files found below its roots.
     pub files: usize,
+    /// Files read this run (changed or new).
     pub files_changed: usize,
+    /// Messages written this run.
     pub messages_added: usize,
+    /// Bad lines or records skipped this run.
     pub malformed: usize,
     /// Totals in the store after this run.
     pub conversations: i64,
+    /// Messages in the store after this run.
     pub messages: i64,
     /// Bad lines or records recorded against its files so far (this run's
     /// `malformed` plus earlier runs' still standing).
@@ -48,18 +56,31 @@ pub struct AgentReport {
 /// The summary of one `cass index` run (also its `--json` output).
 #[derive(Debug, Clone, Serialize)]
 pub struct IndexReport {
+    /// Source files found by discovery.
     pub files_scanned: usize,
+    /// Files unchanged since the last run, not read.
     pub files_skipped: usize,
+    /// Files read from the start (new, rewritten, or a database refresh).
     pub files_parsed: usize,
+    /// Append-only files read from their stored offset.
     pub files_appended: usize,
+    /// Conversations the files read this run sent, counted once per file.
     pub conversations_touched: usize,
+    /// Messages written to the store.
     pub messages_added: usize,
+    /// Bad lines or records skipped.
     pub malformed: usize,
+    /// Files whose last line was left for the next run (no newline yet).
     pub partial_tails: usize,
+    /// Sources and directories that could not be read, with the reason.
     pub unreadable: Vec<Problem>,
+    /// Conversations in the store after the run.
     pub conversations: i64,
+    /// Messages in the store after the run.
     pub messages: i64,
+    /// Wall time of the ingest, in milliseconds.
     pub elapsed_ms: u64,
+    /// The same run per agent, in connector order.
     pub agents: Vec<AgentReport>,
     /// What the lexical sync after ingest did.
     pub lexical: Option<crate::lexical::SyncReport>,
@@ -67,9 +88,12 @@ pub struct IndexReport {
     pub semantic: Option<semantic::BackfillReport>,
 }
 
+/// A path that could not be read, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
+    /// The file or directory.
     pub path: PathBuf,
+    /// What went wrong.
     pub error: String,
 }
 

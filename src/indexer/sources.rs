@@ -61,7 +61,9 @@ pub fn agent_health(
 /// One agent in `cass sources`.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentSources {
+    /// The agent's slug.
     pub agent: &'static str,
+    /// The agent's display name.
     pub name: &'static str,
     /// Every place looked, whether it exists, and how many sources it holds.
     pub roots: Vec<RootReport>,
@@ -71,7 +73,9 @@ pub struct AgentSources {
     pub files_pending: usize,
     /// What the store holds for this agent.
     pub conversations: i64,
+    /// Messages the store holds for this agent.
     pub messages: i64,
+    /// Bad records and unreadable files or directories among its sources.
     #[serde(flatten)]
     pub health: AgentHealth,
 }
@@ -79,9 +83,11 @@ pub struct AgentSources {
 /// The whole `cass sources` answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourcesReport {
+    /// The data directory surveyed.
     pub data_dir: PathBuf,
     /// False before the first `cass index` (counts are then zero).
     pub indexed: bool,
+    /// Every agent cass knows, in connector order.
     pub agents: Vec<AgentSources>,
 }
 

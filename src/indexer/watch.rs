@@ -52,7 +52,10 @@ pub enum Trigger {
     /// The catch-up cycle when watching starts.
     Start,
     /// Session files changed (or a poll found a place it cannot watch).
-    Changes { events: usize },
+    Changes {
+        /// File events in the burst that could concern a source.
+        events: usize,
+    },
 }
 
 /// How often places that could not be watched are polled.

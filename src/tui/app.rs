@@ -17,25 +17,35 @@ use crate::search::{Filters, Hit, Mode, SearchRequest};
 /// small page keeps a keystroke's search within a frame on a large corpus.
 pub const PAGE_SIZE: usize = 50;
 
+/// The pane that receives keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
+    /// The query line: typed keys edit the query.
     Query,
+    /// The results list.
     Results,
+    /// The open conversation.
     Detail,
 }
 
 /// The time filter's steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TimeRange {
+    /// No time bound.
     #[default]
     Any,
+    /// The last 24 hours.
     Day,
+    /// The last 7 days.
     Week,
+    /// The last 30 days.
     Month,
+    /// The last 365 days.
     Year,
 }
 
 impl TimeRange {
+    /// The chip's text (`any`, `24h`, `7d`, `30d`, `1y`).
     pub fn label(self) -> &'static str {
         match self {
             TimeRange::Any => "any",
@@ -61,8 +71,11 @@ impl TimeRange {
 /// The filters as chips show them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FilterState {
+    /// Only this agent's messages (a slug); `None`: every agent.
     pub agent: Option<String>,
+    /// Only this workspace or below; `None`: any.
     pub workspace: Option<String>,
+    /// How far back messages may be.
     pub time: TimeRange,
     /// `None`: the search's default (hybrid with the best tier, else lexical).
     pub mode: Option<Mode>,
@@ -82,30 +95,40 @@ impl FilterState {
 /// One filter chip, as keys name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Chip {
+    /// The agent filter (F2, `a`).
     Agent,
+    /// The workspace filter (F3, `w`).
     Workspace,
+    /// The time filter (F4, `t`).
     Time,
+    /// The search mode (F5, `m`).
     Mode,
 }
 
 /// What the filters can cycle through, read from the store.
 #[derive(Debug, Clone, Default)]
 pub struct FilterOptions {
+    /// Agent slugs with conversations in the store, sorted.
     pub agents: Vec<String>,
+    /// The workspaces with the most conversations, most first.
     pub workspaces: Vec<String>,
 }
 
 /// Size of the indexed corpus, for the empty-query screen.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Corpus {
+    /// Conversations in the store.
     pub conversations: i64,
+    /// Messages in the store.
     pub messages: i64,
 }
 
 /// The query being typed; `cursor` is a byte index on a char boundary.
 #[derive(Debug, Clone, Default)]
 pub struct QueryInput {
+    /// What is typed.
     pub text: String,
+    /// Where the cursor is, as a byte index into `text`.
     pub cursor: usize,
 }
 
@@ -157,21 +180,32 @@ impl QueryInput {
 /// What the last search said besides its hits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultsMeta {
+    /// Matches found (see [`crate::search::SearchResults::total`]).
     pub total: usize,
+    /// Wall time of the search, in milliseconds.
     pub elapsed_ms: f64,
+    /// The mode that ran (`lexical`, `semantic`, `hybrid`).
     pub mode: &'static str,
+    /// The semantic tier that ran, if any.
     pub tier: Option<&'static str>,
+    /// Why the search ran in another mode or tier than asked, if it did.
     pub fallback: Option<String>,
+    /// Offset of the next page, when there is one.
     pub next_offset: Option<usize>,
 }
 
+/// The hits of the current query, the selection, and what is on its way.
 #[derive(Debug, Default)]
 pub struct ResultList {
+    /// Hits loaded so far, every page appended.
     pub hits: Vec<Hit>,
+    /// Index of the selected hit.
     pub selected: usize,
     /// First visible hit (kept by the view so the selection stays in sight).
     pub scroll: usize,
+    /// What the last answered search said besides its hits.
     pub meta: Option<ResultsMeta>,
+    /// Why the last search failed; the hits shown may be from an earlier one.
     pub failure: Option<SearchFailure>,
     /// A search for the current query is on its way.
     pub pending: bool,
@@ -185,8 +219,11 @@ pub struct ResultList {
 /// Effects [`handle_key`] asks the runtime to carry out.
 #[derive(Debug)]
 pub enum Action {
+    /// Nothing to do.
     None,
+    /// Leave the UI.
     Quit,
+    /// Send this job to the search worker.
     Search(SearchJob),
     /// Open the conversation of this message in the detail pane.
     Open(i64),
@@ -194,26 +231,38 @@ pub enum Action {
     Extend(Edge),
     /// Put this text on the clipboard; `what` names it for the notice.
     Copy {
+        /// The text.
         text: String,
+        /// What it is, e.g. `session path`.
         what: &'static str,
     },
     /// Open this file in the user's editor.
     Edit(PathBuf),
 }
 
+/// The whole UI state: everything a frame draws and a key changes.
 pub struct App {
+    /// The query line.
     pub query: QueryInput,
+    /// The pane that receives keys.
     pub focus: Focus,
+    /// The filters as the chips show them.
     pub filters: FilterState,
+    /// What the filters cycle through.
     pub options: FilterOptions,
+    /// The results list.
     pub results: ResultList,
+    /// The open conversation, if any.
     pub detail: Option<Detail>,
+    /// The help overlay is shown.
     pub help: bool,
+    /// Index freshness and the running writer, for the status line.
     pub status: IndexStatus,
     /// `None` until a store is found.
     pub corpus: Option<Corpus>,
     /// A one-off message for the status line (copied, editor failed, …).
     pub notice: Option<String>,
+    /// Colours and emphasis.
     pub theme: Theme,
     /// Rows of the detail pane at the last render, for paging.
     pub detail_rows: usize,
@@ -223,6 +272,7 @@ pub struct App {
 }
 
 impl App {
+    /// An empty UI: no query, focus on the query line.
     pub fn new(theme: Theme) -> App {
         App {
             query: QueryInput::default(),
@@ -242,6 +292,7 @@ impl App {
         }
     }
 
+    /// The hit under the selection, if any.
     pub fn selected_hit(&self) -> Option<&Hit> {
         self.results.hits.get(self.results.selected)
     }

@@ -22,29 +22,38 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// `connectors::content::tool_call_line`).
 const TOOL_CALL_PREFIX: &str = "[tool: ";
 
+/// What a block holds, which decides how it is drawn.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BlockKind {
+    /// Prose (and the note on what was cut from a long message).
     Text,
+    /// A fenced code block, highlighted when colour is on.
     Code {
+        /// The fence's language tag (empty when none).
         lang: String,
     },
     /// Consecutive `[tool: Name] args` lines; the names in order.
     ToolCalls {
+        /// One name per call line.
         names: Vec<String>,
     },
     /// The whole body of a `tool` message.
     ToolOutput,
 }
 
+/// One block of a message body.
 #[derive(Debug, Clone)]
 pub struct Block {
+    /// What it holds.
     pub kind: BlockKind,
     /// Sanitized, styled lines (wrapping happens at layout time).
     pub lines: Vec<Styled>,
+    /// Shown in full; a collapsed block shows only its [`Block::summary`] line.
     pub expanded: bool,
 }
 
 impl Block {
+    /// True for tool blocks, which start collapsed (except in the hit's message).
     pub fn collapsible(&self) -> bool {
         matches!(self.kind, BlockKind::ToolCalls { .. } | BlockKind::ToolOutput)
     }

@@ -25,11 +25,17 @@ const BEFORE_HIT: i64 = 10;
 /// One message, cut into blocks.
 #[derive(Debug, Clone)]
 pub struct MessageView {
+    /// Message id in the store.
     pub id: i64,
+    /// Its position in the conversation.
     pub ordinal: i64,
+    /// Who spoke it.
     pub role: Role,
+    /// The model or person that wrote it, on one line.
     pub author: Option<String>,
+    /// When it was written, if known.
     pub created_at: Option<TimestampMs>,
+    /// Its content cut into text, code and tool blocks.
     pub blocks: Vec<Block>,
 }
 
@@ -51,36 +57,53 @@ impl MessageView {
 pub enum Part {
     /// "More messages above/below" marker.
     Edge,
+    /// The message's header line: role, author, time, id.
     Header,
+    /// One of the message's blocks, by index (every line of it).
     Block(usize),
     /// The blank line after a message.
     Gap,
 }
 
+/// The part of a message a display line shows, so the cursor keeps its
+/// place when lines re-wrap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Anchor {
+    /// The message the line belongs to.
     pub message_id: i64,
+    /// Which part of it.
     pub part: Part,
 }
 
 /// One wrapped display line and what it shows.
 #[derive(Debug, Clone)]
 pub struct DetailLine {
+    /// The line's styled text, already cut to the pane's width.
     pub text: Styled,
+    /// What it shows.
     pub anchor: Anchor,
 }
 
+/// An end of the loaded window, where more messages may be loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edge {
+    /// Towards the conversation's start.
     Before,
+    /// Towards its end.
     After,
 }
 
+/// One conversation open in the detail pane, a window of its messages loaded.
 pub struct Detail {
+    /// The conversation, as the store has it.
     pub conversation: Conversation,
+    /// The loaded messages, in ordinal order.
     pub messages: VecDeque<MessageView>,
+    /// Id of the message the conversation was opened on.
     pub hit_id: i64,
+    /// Earlier messages exist that are not loaded.
     pub more_before: bool,
+    /// Later messages exist that are not loaded.
     pub more_after: bool,
     /// Index of the cursor line in the layout.
     pub cursor: usize,

@@ -41,8 +41,10 @@ const STATUS_EVERY: Duration = Duration::from_secs(2);
 /// Workspaces the workspace filter cycles through.
 const WORKSPACE_CHOICES: i64 = 20;
 
+/// Why the terminal UI could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum TuiError {
+    /// The terminal could not be set up, read or drawn to.
     #[error("terminal: {0}")]
     Terminal(#[from] std::io::Error),
 }
@@ -50,7 +52,9 @@ pub enum TuiError {
 /// What the terminal itself must do after a key.
 #[derive(Debug, PartialEq)]
 pub enum Effect {
+    /// Nothing for the terminal to do.
     None,
+    /// Restore the terminal and exit.
     Quit,
     /// Put this text on the clipboard.
     Copy(String),
@@ -61,6 +65,7 @@ pub enum Effect {
 /// The UI over one data dir: state, search worker, and a reader for
 /// conversations and filter choices (opened when the store appears).
 pub struct Session {
+    /// The UI state; tests read it directly.
     pub app: App,
     cass: Cass,
     worker: SearchWorker,
@@ -69,6 +74,7 @@ pub struct Session {
 }
 
 impl Session {
+    /// Starts the search thread and reads the index status; the store is opened when found.
     pub fn open(cass: Cass, theme: Theme, debounce: Duration) -> Session {
         let worker = SearchWorker::spawn(cass.clone(), debounce);
         let mut s = Session { app: App::new(theme), cass, worker, reader: None, probed: None };

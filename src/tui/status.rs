@@ -6,6 +6,7 @@ use crate::lock::LockHolder;
 use crate::model::TimestampMs;
 use crate::status::Freshness;
 
+/// The index facts the status line shows, re-read every few seconds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IndexStatus {
     /// Time of the last lexical commit; `None` when there is no index.

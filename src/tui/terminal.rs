@@ -14,14 +14,17 @@ use ratatui::crossterm::cursor::Show;
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 
+/// The real terminal: ratatui over crossterm on stdout.
 pub type Tty = Terminal<CrosstermBackend<Stdout>>;
 
 /// Holds the terminal in UI mode; restores it when dropped.
 pub struct Screen {
+    /// The terminal to draw on.
     pub terminal: Tty,
 }
 
 impl Screen {
+    /// Enters raw mode and the alternate screen, and installs a panic hook that restores them.
     pub fn enter() -> io::Result<Screen> {
         install_panic_hook();
         // Half-entered states (raw mode on, no alternate screen) are undone too.

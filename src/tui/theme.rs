@@ -6,16 +6,20 @@ use ratatui::style::{Color, Modifier, Style};
 
 use crate::model::Role;
 
+/// How the UI is styled: with colour, or monochrome emphasis only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
+    /// Colours may be used; false means bold, underline and reverse video only.
     pub color: bool,
 }
 
 impl Theme {
+    /// The monochrome theme.
     pub fn mono() -> Theme {
         Theme { color: false }
     }
 
+    /// The colour theme.
     pub fn colored() -> Theme {
         Theme { color: true }
     }
@@ -52,10 +56,12 @@ impl Theme {
         }
     }
 
+    /// Secondary text: metadata, hints, markers.
     pub fn dim(self) -> Style {
         Style::new().add_modifier(Modifier::DIM)
     }
 
+    /// Plain emphasis, the same in both themes.
     pub fn bold(self) -> Style {
         Style::new().add_modifier(Modifier::BOLD)
     }
@@ -84,6 +90,7 @@ impl Theme {
         }
     }
 
+    /// A pane's border; the focused pane's stands out.
     pub fn border(self, focused: bool) -> Style {
         match (self.color, focused) {
             (true, true) => Style::new().fg(Color::LightBlue),
@@ -92,6 +99,7 @@ impl Theme {
         }
     }
 
+    /// Error messages.
     pub fn error(self) -> Style {
         self.fg(Color::LightRed).add_modifier(Modifier::BOLD)
     }

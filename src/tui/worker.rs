@@ -21,9 +21,12 @@ use crate::search::{SearchError, SearchRequest, SearchResults, Searcher, TierErr
 /// Quiet time after a keystroke before its search runs.
 pub const DEBOUNCE: Duration = Duration::from_millis(70);
 
+/// One search for the worker to run.
 #[derive(Debug, Clone)]
 pub struct SearchJob {
+    /// The UI's search counter when the job was made; answers carry it back.
     pub generation: u64,
+    /// The validated request, page offset included.
     pub request: SearchRequest,
     /// Wait for [`DEBOUNCE`] of quiet first (typing); filter changes and
     /// paging run at once.
@@ -39,6 +42,7 @@ pub enum SearchFailure {
     NoIndex(String),
     /// The mode needs a semantic tier that is not published.
     NoTier(String),
+    /// Any other error, as its message.
     Other(String),
 }
 
@@ -53,6 +57,7 @@ impl SearchFailure {
         }
     }
 
+    /// The failure in words, for the results pane.
     pub fn message(&self) -> &str {
         match self {
             SearchFailure::NoIndex(m) | SearchFailure::NoTier(m) | SearchFailure::Other(m) => m,
@@ -60,10 +65,14 @@ impl SearchFailure {
     }
 }
 
+/// The worker's answer to one job.
 #[derive(Debug)]
 pub struct SearchOutcome {
+    /// The generation of the job it answers.
     pub generation: u64,
+    /// Whether the job asked to append (a next page).
     pub append: bool,
+    /// The results, or why there are none.
     pub result: Result<SearchResults, SearchFailure>,
 }
 
@@ -77,6 +86,7 @@ pub struct SearchWorker {
 }
 
 impl SearchWorker {
+    /// Starts the search thread; `debounce` is the quiet time typed jobs wait for.
     pub fn spawn(cass: Cass, debounce: Duration) -> SearchWorker {
         let (jobs_tx, jobs_rx) = mpsc::channel::<SearchJob>();
         let (out_tx, out_rx) = mpsc::channel();
@@ -94,14 +104,17 @@ impl SearchWorker {
         self.stale.store(true, Ordering::Relaxed);
     }
 
+    /// Queues a job; a newer job replaces one not yet started.
     pub fn submit(&self, job: SearchJob) {
         let _ = self.jobs.send(job);
     }
 
+    /// An answer, if one is waiting.
     pub fn try_recv(&self) -> Option<SearchOutcome> {
         self.outcomes.try_recv().ok()
     }
 
+    /// Waits up to `timeout` for an answer.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<SearchOutcome> {
         self.outcomes.recv_timeout(timeout).ok()
     }

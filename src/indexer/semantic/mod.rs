@@ -34,17 +34,22 @@ pub use tier::{TierState, tier_state};
 /// How often packet replay says it is still alive.
 const REPLAY_TICK: Duration = Duration::from_millis(250);
 
+/// Why a backfill stopped with an error; the last checkpoint still stands.
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
+    /// The store could not be read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A tier file (manifest, staging, segment) could not be read or written.
     #[error(transparent)]
     Vector(#[from] VectorError),
+    /// The embedder could not load or embed.
     #[error(transparent)]
     Embed(#[from] EmbedError),
 }
 
 impl BackfillError {
+    /// True when the disk (or a quota) is full: worth its own message.
     pub fn is_disk_full(&self) -> bool {
         match self {
             BackfillError::Vector(v) => v.is_disk_full(),
@@ -57,6 +62,7 @@ impl BackfillError {
 /// How a backfill run should behave.
 #[derive(Clone)]
 pub struct BackfillOptions<'a> {
+    /// Messages selected per batch (one checkpoint each).
     pub batch_size: usize,
     /// Stop (cooperatively, after a checkpoint) once this much time has passed.
     pub max_duration: Option<Duration>,
@@ -91,19 +97,29 @@ impl Default for BackfillOptions<'_> {
 /// What one run did (also `cass semantic backfill --json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct BackfillReport {
+    /// The tier's name.
     pub tier: &'static str,
+    /// Id of the embedder that built the tier.
     pub embedder_id: String,
     /// `complete` or `cancelled`.
     pub outcome: &'static str,
     /// The tier was thrown away and rebuilt (another embedder or model).
     pub rebuilt: bool,
+    /// Batches checkpointed this run.
     pub batches: u64,
+    /// Messages processed this run, embedded or skipped.
     pub rows_processed: u64,
+    /// Messages embedded and staged this run.
     pub rows_embedded: u64,
+    /// Messages with nothing worth embedding, or whose conversation is gone.
     pub rows_skipped: u64,
+    /// The staged rows were published as a segment this run.
     pub published: bool,
+    /// Rows in the tier's published segments after the run.
     pub published_rows: u64,
+    /// Messages not yet published: past the checkpoint, or staged.
     pub pending_rows: u64,
+    /// Wall time of the run, in milliseconds.
     pub elapsed_ms: u64,
 }
 

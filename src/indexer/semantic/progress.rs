@@ -14,31 +14,50 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
+/// The `schema` value of every line; bumped on any breaking change.
 pub const SCHEMA: &str = "cass.semantic.progress.v1";
+/// The setting that names the progress file (read by the CLI, not here).
 pub const ENV_VAR: &str = "CASS_SEMANTIC_PROGRESS_JSONL";
 
 /// The 16 events of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
+    /// Before the next batch's messages are selected.
     SelectionStart,
+    /// Selection finished; carries the batch's row count.
     SelectionDone,
+    /// Before the batch's conversation envelopes are loaded and inputs built.
     PacketReplayStart,
+    /// A periodic tick while replay runs, so a slow one is not taken for a stalled model.
     PacketReplayProgress,
+    /// The embedding inputs are ready.
     PacketReplayDone,
+    /// Just before the embedder runs on the batch.
     EmbedBatchStart,
+    /// The embedder returned.
     EmbedBatchDone,
+    /// Before the batch's vectors are appended to the staging file.
     StagingWriteStart,
+    /// The staging write and its fsync returned.
     StagingWriteDone,
+    /// Before the manifest with the batch's cursor is written.
     CheckpointSaveStart,
+    /// The checkpoint is durable.
     CheckpointSaveDone,
+    /// Before the staged rows are published as a segment.
     PublishStart,
+    /// The segment is published: the tier is searchable with it.
     PublishDone,
+    /// The backfill stopped with an error (terminal).
     Error,
+    /// The backfill stopped cooperatively: signal or time budget (terminal).
     Cancelled,
+    /// All work finished (terminal).
     Complete,
 }
 
 impl Event {
+    /// All 16 events, in pipeline order.
     pub const ALL: [Event; 16] = [
         Event::SelectionStart,
         Event::SelectionDone,
@@ -80,6 +99,7 @@ impl Event {
         }
     }
 
+    /// True for the three events that end a run; each run emits exactly one.
     pub fn is_terminal(self) -> bool {
         matches!(self, Event::Error | Event::Cancelled | Event::Complete)
     }
@@ -88,15 +108,25 @@ impl Event {
 /// The optional fields; `None` is omitted from the line, never `null`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fields {
+    /// Batch number within this run, from 0.
     pub batch_index: Option<u64>,
+    /// Rows in the current batch.
     pub batch_rows: Option<u64>,
+    /// Rows processed so far in this run.
     pub rows_processed: Option<u64>,
+    /// Rows expected in this run (best effort).
     pub rows_total: Option<u64>,
+    /// The tier's conversation cursor at this event.
     pub last_conversation_id: Option<i64>,
+    /// The tier's message-id cursor at this event.
     pub last_message_id: Option<i64>,
+    /// Distinct conversations in the current batch.
     pub conversations_in_batch: Option<u64>,
+    /// Short free-form context (why a run was cancelled, replay counts).
     pub note: Option<String>,
+    /// Bytes touched: content selected, text embedded, or bytes staged or published.
     pub bytes: Option<u64>,
+    /// The error text, on `error` events.
     pub error: Option<String>,
 }
 
@@ -168,10 +198,12 @@ impl ProgressSink {
         self.file.is_some()
     }
 
+    /// The file events are appended to, when active.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
+    /// Writes one event line; a failed write never fails the caller.
     pub fn emit(&self, event: Event, fields: &Fields) {
         let Some(file) = &self.file else { return };
         let line = self.render(event, fields);

@@ -83,13 +83,20 @@ pub(super) fn publish(store: &Store, dir: &Path, manifest: &mut Manifest) -> Res
     Ok(bytes)
 }
 
+/// What a merge of a tier's segments did (`cass semantic compact`, or the automatic merge after a publish).
 #[derive(Debug, Clone, Serialize)]
 pub struct CompactReport {
+    /// The tier's name.
     pub tier: &'static str,
+    /// Segments listed before the merge.
     pub segments_before: usize,
+    /// Segments listed after it.
     pub segments_after: usize,
+    /// Rows in the merged segments before.
     pub rows_before: u64,
+    /// Rows in the merged segment after: those whose message is still in the store.
     pub rows_after: u64,
+    /// Rows dropped because their message is gone (or was a duplicate).
     pub dropped_dead: u64,
 }
 

@@ -19,58 +19,89 @@ pub const PHASES: [(&str, Side); 6] = [
     ("publish", Side::Storage),
 ];
 
+/// Which part of the system a phase waits on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
+    /// The store or the file system: selection, replay, staging, checkpoint, publish.
     Storage,
+    /// The embedder.
     Model,
 }
 
+/// Time spent in one phase over a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseTotal {
+    /// The phase's name, as the progress file spells it.
     pub phase: &'static str,
+    /// Which side it stresses.
     pub side: Side,
+    /// Sum of its start-to-done intervals, in milliseconds.
     pub ms: u64,
+    /// How many intervals were paired.
     pub count: u64,
+    /// Fraction of the run's wall time, 0 to 1.
     pub share: f64,
 }
 
+/// One phase interval far slower than that phase's median: at least 4× and 100 ms.
 #[derive(Debug, Clone, Serialize)]
 pub struct Stall {
+    /// The phase it happened in.
     pub phase: &'static str,
+    /// Which side to blame.
     pub side: Side,
+    /// The batch it belonged to, when the start event named one.
     pub batch_index: Option<u64>,
+    /// How long the interval took, in milliseconds.
     pub ms: u64,
     /// How many times the phase's median this interval took.
     pub times_median: f64,
 }
 
+/// One run of the backfill, as its events tell it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
+    /// The tier it built.
     pub tier: String,
+    /// Id of the embedder that ran.
     pub embedder_id: String,
     /// `complete`, `cancelled`, `error`, or `incomplete` (no terminal event:
     /// the process died or is still running).
     pub outcome: String,
+    /// The first error text among its events, if any.
     pub error: Option<String>,
+    /// Time from its first event to its last, in milliseconds.
     pub wall_ms: u64,
     /// Sum of all phase intervals; the rest of `wall_ms` is bookkeeping
     /// between events.
     pub phases_ms: u64,
+    /// Time per phase, in pipeline order.
     pub phases: Vec<PhaseTotal>,
+    /// Rows processed, the highest count any event carried.
     pub rows_processed: u64,
+    /// Rows processed per second of wall time.
     pub rows_per_s: f64,
+    /// Batches checkpointed.
     pub batches: u64,
+    /// Highest resident set size seen, in MiB (absent when no event carried one).
     pub peak_rss_mib: Option<u64>,
+    /// Up to five slowest batches as (batch index, ms in phases), slowest first.
     pub slowest_batches: Vec<(u64, u64)>,
+    /// Up to ten stalls, longest first.
     pub stalls: Vec<Stall>,
 }
 
+/// What a progress file held.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The file read, as displayed.
     pub file: String,
+    /// Non-blank lines read.
     pub lines: u64,
+    /// Lines that were not progress events of this schema (a torn last line, say).
     pub unreadable_lines: u64,
+    /// The runs found, in file order.
     pub runs: Vec<RunSummary>,
 }
 

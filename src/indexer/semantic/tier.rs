@@ -56,16 +56,25 @@ pub(super) fn open_manifest(dir: &Path, tier: Tier, embedder: &dyn Embedder) -> 
 /// indexed count (no scan of vectors or messages).
 #[derive(Debug, Clone, Serialize)]
 pub struct TierState {
+    /// The tier's name.
     pub tier: &'static str,
+    /// A manifest exists: a backfill has started or finished.
     pub built: bool,
+    /// Id of the embedder the tier is built with, once built.
     pub embedder_id: Option<String>,
+    /// Floats per vector, once built.
     pub dims: Option<usize>,
+    /// Rows in published segments (searchable).
     pub published_rows: u64,
+    /// Published segments.
     pub segments: usize,
+    /// Rows in the staging file counted by the checkpoint, not yet searchable.
     pub staged_rows: u64,
     /// Messages past the checkpoint, plus staged rows not yet published.
     pub pending_rows: u64,
+    /// The backfill's checkpoint, once built.
     pub checkpoint: Option<crate::vector::manifest::Checkpoint>,
+    /// When the manifest was last saved, RFC 3339.
     pub updated_at: Option<String>,
 }
 
