@@ -49,6 +49,42 @@ impl Filters {
     }
 }
 
+/// Filters as people and agents write them: agent ids or names, role
+/// names, time specs (`2026-01-15`, RFC 3339, `7d`, `today`). Every front
+/// end validates through [`FilterSpec::build`], so a bad value reads the
+/// same in the CLI and the MCP server.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FilterSpec {
+    /// Agent ids (`claude_code`) or names (`Claude Code`).
+    pub agents: Vec<String>,
+    /// A workspace directory; it and everything below it match.
+    pub workspace: Option<String>,
+    /// Messages at or after this time.
+    pub since: Option<String>,
+    /// Messages before this time (a bare date includes that whole day).
+    pub until: Option<String>,
+    /// `user`, `assistant`, `system`, `tool`.
+    pub roles: Vec<String>,
+}
+
+impl FilterSpec {
+    /// Validates every part into [`Filters`]; the error is one line.
+    pub fn build(&self) -> Result<Filters, String> {
+        let mut filters = Filters::default();
+        for a in &self.agents {
+            let agent: crate::model::Agent = a.parse()?;
+            filters.agents.push(agent.slug().to_string());
+        }
+        for r in &self.roles {
+            filters.roles.push(r.parse::<Role>()?);
+        }
+        filters.workspace = self.workspace.clone();
+        filters.since = self.since.as_deref().map(|s| parse_time(s, Bound::Since)).transpose()?;
+        filters.until = self.until.as_deref().map(|s| parse_time(s, Bound::Until)).transpose()?;
+        Ok(filters)
+    }
+}
+
 /// `filter` names `workspace` itself or a directory above it.
 pub fn workspace_matches(filter: &str, workspace: &str) -> bool {
     let f = filter.trim_end_matches('/');

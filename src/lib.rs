@@ -33,6 +33,7 @@ pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod embed;
+pub mod export;
 pub mod faults;
 pub mod filters;
 pub mod fuzzing;

@@ -4,7 +4,7 @@
 
 use crate::config::DataDir;
 use crate::model::{Conversation, StoredMessage};
-use crate::store::query::{self, AgentTotals};
+use crate::store::query::{self, AgentTotals, SessionFilter};
 use crate::store::{Result, Store};
 
 /// Why a read failed: the store's error (no index yet, a damaged or
@@ -61,6 +61,16 @@ impl Reader {
     /// Up to `limit` messages just after `ordinal`, in order.
     pub fn messages_after(&self, conversation_id: i64, ordinal: i64, limit: i64) -> Result<Vec<StoredMessage>> {
         query::messages_after(&self.store, conversation_id, ordinal, limit)
+    }
+
+    /// Up to `limit` messages of a conversation from the `offset`-th on.
+    pub fn messages_page(&self, conversation_id: i64, offset: i64, limit: i64) -> Result<Vec<StoredMessage>> {
+        query::messages_page(&self.store, conversation_id, offset, limit)
+    }
+
+    /// Conversations, most recently active first, narrowed by `filter`.
+    pub fn sessions(&self, filter: &SessionFilter, limit: i64, offset: i64) -> Result<Vec<Conversation>> {
+        query::sessions(&self.store, filter, limit, offset)
     }
 
     /// Conversations and messages per agent, from the counters.

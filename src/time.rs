@@ -95,6 +95,16 @@ pub fn human_duration_ms(ms: i64) -> String {
     }
 }
 
+/// A local wall-clock time for people, `2026-03-10 14:02` (the raw number
+/// when it is out of range).
+pub fn local_clock(ms: TimestampMs) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_millis_opt(ms).single() {
+        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        None => ms.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

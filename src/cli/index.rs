@@ -25,9 +25,8 @@ pub struct IndexArgs {
     /// With --watch: quiet time before a change is indexed.
     #[arg(long, value_name = "MS", default_value_t = 200, env = "CASS_WATCH_DEBOUNCE_MS")]
     pub debounce_ms: u64,
-    /// Print the report as JSON on stdout (with --watch: one line per cycle).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 /// Progress bars on stderr: files while ingesting, rows while a tier
@@ -100,12 +99,12 @@ pub fn run(cx: &Context, args: &IndexArgs) -> Result<i32, CliError> {
         let _cooperative = super::signal::Cooperative::begin();
         return watch(cx, args, &writer, &pass);
     }
-    let bars = Bars::new(!cx.global.quiet && !args.json);
+    let bars = Bars::new(!cx.global.quiet && !args.robot.on());
     let result = writer.index(&pass, &bars);
     bars.finish();
     let report = result?;
-    if args.json {
-        super::print_json(&report)?;
+    if args.robot.on() {
+        super::robot::print(&report, &args.robot)?;
     } else if !cx.global.quiet {
         print_human(&report);
     }
@@ -117,11 +116,11 @@ pub fn run(cx: &Context, args: &IndexArgs) -> Result<i32, CliError> {
 /// until Ctrl-C (exit 130). A failing pass is reported and watching goes on.
 fn watch(cx: &Context, args: &IndexArgs, writer: &crate::IndexWriter, pass: &IndexPass) -> Result<i32, CliError> {
     let quiet = cx.global.quiet;
-    if !quiet && !args.json {
+    if !quiet && !args.robot.on() {
         eprintln!("cass: watching agent sessions (Ctrl-C to stop)");
     }
     writer.watch(pass, &pass.cancel, |cycle: Cycle| match cycle.result {
-        Ok(report) if args.json => {
+        Ok(report) if args.robot.on() => {
             let line = serde_json::json!({
                 "event": "cycle",
                 "at": crate::time::to_rfc3339(crate::time::now_ms()),
@@ -146,7 +145,7 @@ fn watch(cx: &Context, args: &IndexArgs, writer: &crate::IndexWriter, pass: &Ind
                 tracing::warn!("{}: {}", p.path.display(), p.error);
             }
         }
-        Err(e) => CliError::from(e).print(args.json),
+        Err(e) => CliError::from(e).print(args.robot.on()),
     });
     Ok(exit::INTERRUPTED)
 }

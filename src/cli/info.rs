@@ -13,9 +13,8 @@ const ROBOT_DOCS: &str = include_str!("../../docs/ROBOT.md");
 
 #[derive(Debug, Args)]
 pub struct CapabilitiesArgs {
-    /// Accepted for symmetry with other commands: the output is always JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 #[derive(Debug, Args)]
@@ -30,7 +29,7 @@ pub struct ManArgs {
     pub command: Option<String>,
 }
 
-pub fn capabilities(cx: &Context, _args: &CapabilitiesArgs) -> Result<i32, CliError> {
+pub fn capabilities(cx: &Context, args: &CapabilitiesArgs) -> Result<i32, CliError> {
     // Without a data dir (no home directory), nothing is installed or published.
     let cass = cx.cass().ok();
     let tiers: Vec<_> = Tier::ALL
@@ -52,25 +51,28 @@ pub fn capabilities(cx: &Context, _args: &CapabilitiesArgs) -> Result<i32, CliEr
     let agents: Vec<_> =
         crate::model::Agent::ALL.iter().map(|a| json!({ "id": a.slug(), "name": a.display_name() })).collect();
     let commands: Vec<String> = Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
-    super::print_json(&json!({
-        "name": "cass",
-        "version": env!("CARGO_PKG_VERSION"),
-        "schemas": {
-            "search": crate::search::ROBOT_SCHEMA,
-            "semantic_progress": crate::indexer::semantic::progress::SCHEMA,
-            "store": crate::store::SCHEMA_VERSION,
-            "lexical": crate::lexical::LEXICAL_VERSION,
-            "vector_manifest": crate::vector::manifest::MANIFEST_VERSION,
-        },
-        "agents": agents,
-        "modes": ["lexical", "semantic", "hybrid"],
-        "tiers": tiers,
-        "commands": commands,
-        "exit_codes": {
-            "ok": exit::OK, "no_hits_or_unhealthy": exit::NOT_FOUND, "usage_or_error": exit::USAGE,
-            "no_index": exit::NO_INDEX, "lock_busy": exit::LOCK_BUSY, "interrupted": exit::INTERRUPTED,
-        },
-    }))?;
+    super::robot::print(
+        &json!({
+            "name": "cass",
+            "version": env!("CARGO_PKG_VERSION"),
+            "schemas": {
+                "search": crate::search::ROBOT_SCHEMA,
+                "semantic_progress": crate::indexer::semantic::progress::SCHEMA,
+                "store": crate::store::SCHEMA_VERSION,
+                "lexical": crate::lexical::LEXICAL_VERSION,
+                "vector_manifest": crate::vector::manifest::MANIFEST_VERSION,
+            },
+            "agents": agents,
+            "modes": ["lexical", "semantic", "hybrid"],
+            "tiers": tiers,
+            "commands": commands,
+            "exit_codes": {
+                "ok": exit::OK, "no_hits_or_unhealthy": exit::NOT_FOUND, "usage_or_error": exit::USAGE,
+                "no_index": exit::NO_INDEX, "lock_busy": exit::LOCK_BUSY, "interrupted": exit::INTERRUPTED,
+            },
+        }),
+        &args.robot,
+    )?;
     Ok(exit::OK)
 }
 

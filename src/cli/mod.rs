@@ -6,6 +6,7 @@ mod error;
 mod index;
 mod info;
 mod models;
+mod robot;
 mod search;
 mod semantic;
 mod settings;
@@ -24,7 +25,7 @@ pub use error::{CliError, Print, exit};
 
 #[derive(Debug, Parser)]
 #[command(name = "cass", version, about = "Search every coding agent's history, locally.", long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -32,7 +33,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Data directory (default: the platform data dir + `cass`).
     #[arg(long, global = true, env = "CASS_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -48,7 +49,7 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Find agent sessions on this machine and index what changed.
     Index(index::IndexArgs),
     /// Search every indexed conversation.
@@ -131,27 +132,53 @@ pub fn main() -> i32 {
         }
     };
     let cx = Context { global: cli.global, env };
-    let (json, result) = match command {
-        Command::Index(args) => (args.json, index::run(&cx, &args)),
-        Command::Search(args) => (args.json, search::run(&cx, &args)),
-        Command::View(args) => (args.json, view::view(&cx, &args)),
-        Command::Expand(args) => (args.json, view::expand(&cx, &args)),
-        Command::Semantic(cmd) => (cmd.json(), semantic::run(&cx, &cmd)),
-        Command::Models(cmd) => (cmd.json(), models::run(&cx, &cmd)),
-        Command::Status(args) => (args.json, status::status(&cx, &args)),
-        Command::Health(args) => (args.json, status::health(&cx, &args)),
-        Command::Capabilities(args) => (true, info::capabilities(&cx, &args)),
-        Command::RobotDocs => (false, info::robot_docs()),
-        Command::Completions(args) => (false, info::completions(&args)),
-        Command::Man(args) => (false, info::man(&args)),
-        Command::Tui => (false, tui::run(&cx)),
-        Command::Sources(args) => (args.json, sources::run(&cx, &args)),
+    let robot = command.robot().cloned().unwrap_or_default();
+    // A bad --fields is a usage error before anything runs.
+    if let Err(e) = robot.shape() {
+        e.print(robot.on());
+        return e.code;
+    }
+    let json = robot.on() || matches!(command, Command::Capabilities(_));
+    let result = match command {
+        Command::Index(args) => index::run(&cx, &args),
+        Command::Search(args) => search::run(&cx, &args),
+        Command::View(args) => view::view(&cx, &args),
+        Command::Expand(args) => view::expand(&cx, &args),
+        Command::Semantic(cmd) => semantic::run(&cx, &cmd),
+        Command::Models(cmd) => models::run(&cx, &cmd),
+        Command::Status(args) => status::status(&cx, &args),
+        Command::Health(args) => status::health(&cx, &args),
+        Command::Capabilities(args) => info::capabilities(&cx, &args),
+        Command::RobotDocs => info::robot_docs(),
+        Command::Completions(args) => info::completions(&args),
+        Command::Man(args) => info::man(&args),
+        Command::Tui => tui::run(&cx),
+        Command::Sources(args) => sources::run(&cx, &args),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             e.print(json);
             e.code
+        }
+    }
+}
+
+impl Command {
+    /// The robot flags of a command that answers a question.
+    fn robot(&self) -> Option<&robot::RobotArgs> {
+        match self {
+            Command::Index(a) => Some(&a.robot),
+            Command::Search(a) => Some(&a.robot),
+            Command::View(a) => Some(&a.robot),
+            Command::Expand(a) => Some(&a.robot),
+            Command::Semantic(c) => Some(c.robot()),
+            Command::Models(c) => Some(c.robot()),
+            Command::Status(a) => Some(&a.robot),
+            Command::Health(a) => Some(&a.robot),
+            Command::Capabilities(a) => Some(&a.robot),
+            Command::Sources(a) => Some(&a.robot),
+            Command::RobotDocs | Command::Completions(_) | Command::Man(_) | Command::Tui => None,
         }
     }
 }
@@ -189,21 +216,9 @@ pub(crate) fn write_stdout(s: &str) -> Result<(), CliError> {
     }
 }
 
-/// Prints one JSON document (robot output) on stdout.
-pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
-    let mut s =
-        serde_json::to_string_pretty(value).map_err(|e| CliError::new("internal", exit::USAGE, e.to_string()))?;
-    s.push('\n');
-    write_stdout(&s)
-}
-
 /// A local wall-clock time for people.
 pub(crate) fn local_time(ms: i64) -> String {
-    use chrono::TimeZone;
-    match chrono::Local.timestamp_millis_opt(ms).single() {
-        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
-        None => ms.to_string(),
-    }
+    crate::time::local_clock(ms)
 }
 
 /// A single line of session text, safe to print.

@@ -29,21 +29,21 @@ pub struct InstallArgs {
     /// fetched because you ask; interrupted downloads resume.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct JsonArg {
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 impl ModelsCommand {
-    pub fn json(&self) -> bool {
+    pub fn robot(&self) -> &super::robot::RobotArgs {
         match self {
-            ModelsCommand::Install(a) => a.json,
-            ModelsCommand::List(a) | ModelsCommand::Verify(a) | ModelsCommand::Remove(a) => a.json,
+            ModelsCommand::Install(a) => &a.robot,
+            ModelsCommand::List(a) | ModelsCommand::Verify(a) | ModelsCommand::Remove(a) => &a.robot,
         }
     }
 }
@@ -69,7 +69,7 @@ pub fn run(cx: &Context, cmd: &ModelsCommand) -> Result<i32, CliError> {
             };
             data.create().map_err(|e| CliError::new("io", exit::USAGE, e.to_string()))?;
             let bar = super::progress_bar(
-                !a.json && !cx.global.quiet,
+                !a.robot.on() && !cx.global.quiet,
                 "{msg} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec}",
             );
             let progress = |url: &str, done: u64, total: u64| {
@@ -79,8 +79,8 @@ pub fn run(cx: &Context, cmd: &ModelsCommand) -> Result<i32, CliError> {
             };
             let r = models::install(data, source, &progress).map_err(model_error)?;
             bar.finish_and_clear();
-            if a.json {
-                super::print_json(&r)?;
+            if a.robot.on() {
+                super::robot::print(&r, &a.robot)?;
             } else if !cx.global.quiet {
                 super::write_stdout(&format!(
                     "installed {} ({} files, {:.1} MiB, every sha256 verified) in {}\n",
@@ -94,8 +94,8 @@ pub fn run(cx: &Context, cmd: &ModelsCommand) -> Result<i32, CliError> {
         }
         ModelsCommand::List(a) => {
             let l = models::list(data);
-            if a.json {
-                super::print_json(&serde_json::json!({ "models": l }))?;
+            if a.robot.on() {
+                super::robot::print(&serde_json::json!({ "models": l }), &a.robot)?;
             } else {
                 let mut out = String::new();
                 for m in &l {
@@ -113,8 +113,11 @@ pub fn run(cx: &Context, cmd: &ModelsCommand) -> Result<i32, CliError> {
         ModelsCommand::Verify(a) => {
             let checks = models::verify(data).map_err(model_error)?;
             let bad = checks.iter().filter(|c| !c.ok).count();
-            if a.json {
-                super::print_json(&serde_json::json!({ "model": models::MINILM_ID, "ok": bad == 0, "files": checks }))?;
+            if a.robot.on() {
+                super::robot::print(
+                    &serde_json::json!({ "model": models::MINILM_ID, "ok": bad == 0, "files": checks }),
+                    &a.robot,
+                )?;
             } else {
                 let mut out = String::new();
                 for c in &checks {
@@ -129,7 +132,7 @@ pub fn run(cx: &Context, cmd: &ModelsCommand) -> Result<i32, CliError> {
                     format!("{bad} model file(s) do not match the pinned checksums"),
                 )
                 .hint("reinstall with `cass models install --from DIR`");
-                if !a.json {
+                if !a.robot.on() {
                     e.print(false);
                 }
                 return Ok(e.code);
@@ -138,8 +141,8 @@ pub fn run(cx: &Context, cmd: &ModelsCommand) -> Result<i32, CliError> {
         }
         ModelsCommand::Remove(a) => {
             let removed = models::remove(data).map_err(model_error)?;
-            if a.json {
-                super::print_json(&serde_json::json!({ "model": models::MINILM_ID, "removed": removed }))?;
+            if a.robot.on() {
+                super::robot::print(&serde_json::json!({ "model": models::MINILM_ID, "removed": removed }), &a.robot)?;
             } else {
                 super::write_stdout(if removed { "removed minilm-384\n" } else { "minilm-384 was not installed\n" })?;
             }

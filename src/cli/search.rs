@@ -4,9 +4,8 @@ use clap::Args;
 
 use super::style::Style;
 use super::{CliError, Context, exit};
-use crate::filters::{Bound, parse_time};
-use crate::model::Role;
-use crate::search::{Filters, SearchError, SearchRequest, SearchResults};
+use crate::filters::FilterSpec;
+use crate::search::{SearchError, SearchRequest, SearchResults};
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -41,9 +40,12 @@ pub struct SearchArgs {
     /// The semantic tier to use (default: quality if published, else fast).
     #[arg(long, value_enum)]
     pub tier: Option<crate::embed::Tier>,
-    /// Robot output: one JSON object on stdout (docs/ROBOT.md).
-    #[arg(long)]
-    pub json: bool,
+    /// Robot output: stop adding hits once the answer's estimated size
+    /// reaches N tokens (a token per 4 bytes, as laid out by --format).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tokens: Option<u64>,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 pub(crate) fn usage(msg: impl Into<String>) -> CliError {
@@ -54,17 +56,15 @@ pub(crate) fn usage(msg: impl Into<String>) -> CliError {
 /// any index is opened. Without `--mode`/`--tier`, the settings' preferred
 /// mode and tier apply (used when they can run, else the default and a note).
 pub fn build_request(cass: &crate::Cass, args: &SearchArgs) -> Result<SearchRequest, CliError> {
-    let mut filters = Filters::default();
-    for a in &args.agents {
-        let agent: crate::model::Agent = a.parse().map_err(usage)?;
-        filters.agents.push(agent.slug().to_string());
+    let filters = FilterSpec {
+        agents: args.agents.clone(),
+        workspace: args.workspace.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+        roles: args.roles.clone(),
     }
-    for r in &args.roles {
-        filters.roles.push(r.parse::<Role>().map_err(usage)?);
-    }
-    filters.workspace = args.workspace.clone();
-    filters.since = args.since.as_deref().map(|s| parse_time(s, Bound::Since)).transpose().map_err(usage)?;
-    filters.until = args.until.as_deref().map(|s| parse_time(s, Bound::Until)).transpose().map_err(usage)?;
+    .build()
+    .map_err(usage)?;
     let text = args.query.join(" ");
     let mut req = cass.request(&text, filters, args.limit, args.offset).map_err(search_error)?;
     if args.mode.is_some() || args.tier.is_some() {
@@ -89,8 +89,13 @@ pub fn run(cx: &Context, args: &SearchArgs) -> Result<i32, CliError> {
     let searcher = cass.searcher().map_err(search_error)?;
     let results = searcher.search(&req).map_err(search_error)?;
     let code = if results.hits.is_empty() { exit::NOT_FOUND } else { exit::OK };
-    if args.json {
-        super::print_json(&results)?;
+    if args.robot.on() {
+        let doc = serde_json::to_value(&results).map_err(|e| CliError::new("internal", exit::USAGE, e.to_string()))?;
+        let mut doc = super::robot::shape_document(doc, &args.robot.shape()?);
+        if let Some(budget) = args.max_tokens {
+            crate::robot::fit(&mut doc, "hits", budget as usize, args.robot.layout(), req.offset);
+        }
+        super::write_stdout(&super::robot::render(doc, args.robot.layout()))?;
     } else {
         print_human(&results, Style::for_stdout(cx.global.color))?;
     }

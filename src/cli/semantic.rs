@@ -25,8 +25,8 @@ pub enum SemanticCommand {
 
 #[derive(Debug, Args)]
 pub struct JsonArg {
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 #[derive(Debug, Args)]
@@ -39,33 +39,33 @@ pub struct BackfillArgs {
     /// Stop cooperatively (after a checkpoint) after this many seconds.
     #[arg(long, value_name = "N")]
     pub max_seconds: Option<f64>,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// A file written with CASS_SEMANTIC_PROGRESS_JSONL set.
     pub file: PathBuf,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct CompactArgs {
     #[arg(long, value_enum, default_value_t = Tier::Fast)]
     pub tier: Tier,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 impl SemanticCommand {
-    pub fn json(&self) -> bool {
+    pub fn robot(&self) -> &super::robot::RobotArgs {
         match self {
-            SemanticCommand::Backfill(a) => a.json,
-            SemanticCommand::Status(a) => a.json,
-            SemanticCommand::Report(a) => a.json,
-            SemanticCommand::Compact(a) => a.json,
+            SemanticCommand::Backfill(a) => &a.robot,
+            SemanticCommand::Status(a) => &a.robot,
+            SemanticCommand::Report(a) => &a.robot,
+            SemanticCommand::Compact(a) => &a.robot,
         }
     }
 }
@@ -73,12 +73,12 @@ impl SemanticCommand {
 pub fn run(cx: &Context, cmd: &SemanticCommand) -> Result<i32, CliError> {
     match cmd {
         SemanticCommand::Backfill(a) => backfill(cx, a),
-        SemanticCommand::Status(a) => status(cx, a.json),
+        SemanticCommand::Status(a) => status(cx, &a.robot),
         SemanticCommand::Report(a) => {
             let r = report::read(&a.file)
                 .map_err(|e| CliError::new("io", exit::USAGE, format!("cannot read {}: {e}", a.file.display())))?;
-            if a.json {
-                super::print_json(&r)?
+            if a.robot.on() {
+                super::robot::print(&r, &a.robot)?
             } else {
                 super::write_stdout(&report::render(&r))?
             }
@@ -88,8 +88,8 @@ pub fn run(cx: &Context, cmd: &SemanticCommand) -> Result<i32, CliError> {
             let cass = cx.cass()?;
             let writer = cass.writer("semantic compact")?;
             let r = writer.compact(a.tier)?;
-            if a.json {
-                super::print_json(&r)?;
+            if a.robot.on() {
+                super::robot::print(&r, &a.robot)?;
             } else {
                 super::write_stdout(&format!(
                     "{} tier: {} segments → {}, {} rows → {} ({} dropped: their messages were replaced)\n",
@@ -121,12 +121,12 @@ fn backfill(cx: &Context, a: &BackfillArgs) -> Result<i32, CliError> {
         max_duration: a.max_seconds.map(Duration::from_secs_f64),
         cancel,
     };
-    let bars = super::index::Bars::new(!cx.global.quiet && !a.json);
+    let bars = super::index::Bars::new(!cx.global.quiet && !a.robot.on());
     let result = writer.backfill(a.tier, &run, &bars);
     bars.finish();
     let r = result?;
-    if a.json {
-        super::print_json(&r)?;
+    if a.robot.on() {
+        super::robot::print(&r, &a.robot)?;
     } else if !cx.global.quiet {
         super::write_stdout(&describe(&r))?;
     }
@@ -151,11 +151,11 @@ pub(crate) fn describe(r: &BackfillReport) -> String {
     )
 }
 
-fn status(cx: &Context, json: bool) -> Result<i32, CliError> {
+fn status(cx: &Context, robot: &super::robot::RobotArgs) -> Result<i32, CliError> {
     let states: Vec<semantic::TierState> =
         cx.cass()?.tiers().map_err(|e| CliError::new("vector", exit::USAGE, e.to_string()))?;
-    if json {
-        super::print_json(&serde_json::json!({ "tiers": states }))?;
+    if robot.on() {
+        super::robot::print(&serde_json::json!({ "tiers": states }), robot)?;
         return Ok(exit::OK);
     }
     let mut out = String::new();

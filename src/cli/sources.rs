@@ -10,15 +10,14 @@ use crate::indexer::sources::SourcesReport;
 
 #[derive(Debug, Args)]
 pub struct SourcesArgs {
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 pub fn run(cx: &Context, args: &SourcesArgs) -> Result<i32, CliError> {
     let report = cx.cass()?.sources()?;
-    if args.json {
-        super::print_json(&report)?;
+    if args.robot.on() {
+        super::robot::print(&report, &args.robot)?;
     } else {
         super::write_stdout(&describe(&report))?;
     }

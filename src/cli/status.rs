@@ -4,13 +4,11 @@ use clap::Args;
 
 use super::{CliError, Context, exit};
 use crate::status::{Status, StatusError};
-use crate::store::StoreError;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Robot output: one JSON object on stdout (docs/ROBOT.md).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 #[derive(Debug, Args)]
@@ -19,9 +17,8 @@ pub struct HealthArgs {
     /// this: 30m, 12h, 7d.
     #[arg(long, value_name = "SPAN")]
     pub max_age: Option<String>,
-    /// Robot output: one JSON object on stdout (docs/ROBOT.md).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 fn status_error(e: StatusError) -> CliError {
@@ -30,8 +27,8 @@ fn status_error(e: StatusError) -> CliError {
 
 pub fn status(cx: &Context, args: &StatusArgs) -> Result<i32, CliError> {
     let s = cx.cass()?.status().map_err(status_error)?;
-    if args.json {
-        super::print_json(&s)?;
+    if args.robot.on() {
+        super::robot::print(&s, &args.robot)?;
     } else {
         super::write_stdout(&render(&s))?;
     }
@@ -48,8 +45,8 @@ pub fn health(cx: &Context, args: &HealthArgs) -> Result<i32, CliError> {
         })
         .transpose()?;
     let h = cx.cass()?.health(max_age).map_err(status_error)?;
-    if args.json {
-        super::print_json(&h)?;
+    if args.robot.on() {
+        super::robot::print(&h, &args.robot)?;
     } else if h.healthy {
         if !cx.global.quiet {
             super::write_stdout(&format!(

@@ -14,8 +14,8 @@ use crate::model::{Conversation, StoredMessage};
 pub struct ViewArgs {
     /// A conversation id (from search results) or a session file path.
     pub target: String,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 #[derive(Debug, Args)]
@@ -25,8 +25,8 @@ pub struct ExpandArgs {
     /// Messages of context on each side.
     #[arg(short = 'C', long = "context", default_value_t = 3)]
     pub context: i64,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub robot: super::robot::RobotArgs,
 }
 
 #[derive(Serialize)]
@@ -103,7 +103,7 @@ pub fn view(cx: &Context, args: &ViewArgs) -> Result<i32, CliError> {
         return Err(not_found(format!("no conversation '{}' in the index", args.target))
             .hint("use an id from `cass search`, or the path of an indexed session file"));
     }
-    if args.json {
+    if args.robot.on() {
         let items: Vec<serde_json::Value> = convs
             .iter()
             .map(|c| -> Result<serde_json::Value, CliError> {
@@ -119,7 +119,7 @@ pub fn view(cx: &Context, args: &ViewArgs) -> Result<i32, CliError> {
         } else {
             serde_json::json!({ "conversations": items })
         };
-        super::print_json(&out)?;
+        super::robot::print(&out, &args.robot)?;
     } else {
         let mut out = String::new();
         for c in &convs {
@@ -142,12 +142,15 @@ pub fn expand(cx: &Context, args: &ExpandArgs) -> Result<i32, CliError> {
         .conversation(target.conversation_id)?
         .ok_or_else(|| not_found(format!("message {} has no conversation", args.message_id)))?;
     let msgs = reader.messages_around(conv.id, target.ordinal, args.context, args.context)?;
-    if args.json {
-        super::print_json(&serde_json::json!({
-            "conversation": conv_json(&conv),
-            "target_message_id": target.id,
-            "messages": msgs.iter().map(msg_json).collect::<Vec<_>>(),
-        }))?;
+    if args.robot.on() {
+        super::robot::print(
+            &serde_json::json!({
+                "conversation": conv_json(&conv),
+                "target_message_id": target.id,
+                "messages": msgs.iter().map(msg_json).collect::<Vec<_>>(),
+            }),
+            &args.robot,
+        )?;
     } else {
         super::write_stdout(&render(&conv, &msgs, Some(target.id)))?;
     }

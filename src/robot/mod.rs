@@ -3,8 +3,10 @@
 //! output to the fields, text lengths and token budget an agent asks for.
 //! docs/ROBOT.md documents both.
 
+mod budget;
 mod error;
 mod shape;
 
+pub use budget::{Fit, fit};
 pub use error::{RobotError, exit};
 pub use shape::{CUT_MARKER, Format, Shape, cut, drop_empty, estimate_tokens};

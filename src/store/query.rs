@@ -228,3 +228,59 @@ pub fn hit_rows(store: &Store, ids: &[i64]) -> Result<Vec<HitRow>> {
     })?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
+
+/// Up to `limit` messages of a conversation from the `offset`-th on, in
+/// order (for paging a whole conversation).
+pub fn messages_page(store: &Store, conversation_id: i64, offset: i64, limit: i64) -> Result<Vec<StoredMessage>> {
+    let mut stmt = store.conn.prepare_cached(&format!(
+        "SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1 ORDER BY ordinal LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = stmt.query_map(params![conversation_id, limit, offset], msg_from_row)?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// Which conversations [`sessions`] lists.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    /// Any of these agents (empty: all).
+    pub agents: Vec<String>,
+    /// This workspace directory or one below it.
+    pub workspace: Option<String>,
+    /// Active at or after this time (last message, else first).
+    pub since: Option<i64>,
+    /// Active before this time.
+    pub until: Option<i64>,
+}
+
+/// Conversations, most recently active first (by last message time, then
+/// first, then when cass last saw them), narrowed by `filter`. Uses the
+/// conversations table only: no message is read.
+pub fn sessions(store: &Store, filter: &SessionFilter, limit: i64, offset: i64) -> Result<Vec<Conversation>> {
+    let mut sql = format!("SELECT {CONV_COLS} FROM conversations WHERE message_count > 0");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let active = "COALESCE(ended_at, started_at, updated_at)";
+    if !filter.agents.is_empty() {
+        sql.push_str(&format!(" AND agent IN ({})", vec!["?"; filter.agents.len()].join(",")));
+        args.extend(filter.agents.iter().cloned().map(Into::into));
+    }
+    if let Some(ws) = &filter.workspace {
+        // The directory itself or anything below it (as search filters do).
+        let ws = ws.trim_end_matches('/').to_string();
+        sql.push_str(" AND (workspace = ? OR substr(workspace, 1, length(?) + 1) = ? || '/')");
+        args.extend([ws.clone().into(), ws.clone().into(), ws.into()]);
+    }
+    if let Some(t) = filter.since {
+        sql.push_str(&format!(" AND {active} >= ?"));
+        args.push(t.into());
+    }
+    if let Some(t) = filter.until {
+        sql.push_str(&format!(" AND {active} < ?"));
+        args.push(t.into());
+    }
+    sql.push_str(&format!(" ORDER BY {active} DESC, id DESC LIMIT ? OFFSET ?"));
+    args.push(limit.into());
+    args.push(offset.into());
+    let mut stmt = store.conn.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), conv_from_row)?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
