@@ -41,6 +41,7 @@ mod handle;
 pub mod indexer;
 pub mod lexical;
 pub mod lock;
+pub mod mcp;
 pub mod model;
 pub mod models;
 mod reader;

@@ -5,6 +5,7 @@ mod config_file;
 mod error;
 mod index;
 mod info;
+mod mcp;
 mod models;
 mod robot;
 mod search;
@@ -58,6 +59,8 @@ pub(crate) enum Command {
     View(view::ViewArgs),
     /// Print the messages around one message.
     Expand(view::ExpandArgs),
+    /// Write a whole conversation as Markdown, JSON or one HTML file.
+    Export(view::ExportArgs),
     /// The quality tier's model: install, list, verify, remove.
     #[command(subcommand)]
     Models(models::ModelsCommand),
@@ -80,6 +83,9 @@ pub(crate) enum Command {
     Tui,
     /// Where each agent's sessions are looked for, and what was found there.
     Sources(sources::SourcesArgs),
+    /// Serve the Model Context Protocol on stdio, for agents (read-only).
+    #[command(after_help = mcp::SETUP)]
+    Mcp,
 }
 
 /// What every command gets: the global flags and the resolved variable
@@ -144,6 +150,7 @@ pub fn main() -> i32 {
         Command::Search(args) => search::run(&cx, &args),
         Command::View(args) => view::view(&cx, &args),
         Command::Expand(args) => view::expand(&cx, &args),
+        Command::Export(args) => view::export(&cx, &args),
         Command::Semantic(cmd) => semantic::run(&cx, &cmd),
         Command::Models(cmd) => models::run(&cx, &cmd),
         Command::Status(args) => status::status(&cx, &args),
@@ -154,6 +161,7 @@ pub fn main() -> i32 {
         Command::Man(args) => info::man(&args),
         Command::Tui => tui::run(&cx),
         Command::Sources(args) => sources::run(&cx, &args),
+        Command::Mcp => mcp::run(&cx),
     };
     match result {
         Ok(code) => code,
@@ -178,7 +186,12 @@ impl Command {
             Command::Health(a) => Some(&a.robot),
             Command::Capabilities(a) => Some(&a.robot),
             Command::Sources(a) => Some(&a.robot),
-            Command::RobotDocs | Command::Completions(_) | Command::Man(_) | Command::Tui => None,
+            Command::Export(_)
+            | Command::Mcp
+            | Command::RobotDocs
+            | Command::Completions(_)
+            | Command::Man(_)
+            | Command::Tui => None,
         }
     }
 }

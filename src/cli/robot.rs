@@ -58,8 +58,10 @@ pub fn shape_document(value: Value, shape: &Shape) -> Value {
     match value {
         Value::Object(mut map) => {
             for key in ITEM_KEYS {
-                if let Some(Value::Array(items)) = map.remove(key) {
-                    map.insert(key.into(), Value::Array(items.into_iter().map(|v| shape.apply(v)).collect()));
+                if let Some(Value::Array(items)) = map.get_mut(key) {
+                    for item in items.iter_mut() {
+                        *item = shape.apply(std::mem::take(item));
+                    }
                     return Value::Object(map);
                 }
             }
@@ -78,7 +80,7 @@ pub fn render(value: Value, format: Format) -> String {
             let Value::Object(mut map) = value else { return format!("{value}\n") };
             let mut lines = Vec::new();
             for key in ITEM_KEYS {
-                if let Some(Value::Array(items)) = map.remove(key) {
+                if let Some(Value::Array(items)) = map.shift_remove(key) {
                     map.insert(format!("{key}_returned"), Value::from(items.len()));
                     lines.extend(items.iter().map(Value::to_string));
                     break;

@@ -40,12 +40,24 @@ pub struct SearchArgs {
     /// The semantic tier to use (default: quality if published, else fast).
     #[arg(long, value_enum)]
     pub tier: Option<crate::embed::Tier>,
+    /// message (every matching message) or session (the best hit of each session).
+    #[arg(long, value_enum, default_value_t = GroupBy::Message, value_name = "BY")]
+    pub group_by: GroupBy,
     /// Robot output: stop adding hits once the answer's estimated size
     /// reaches N tokens (a token per 4 bytes, as laid out by --format).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_tokens: Option<u64>,
     #[command(flatten)]
     pub robot: super::robot::RobotArgs,
+}
+
+/// What one hit stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupBy {
+    /// Every matching message.
+    Message,
+    /// The best hit of each session.
+    Session,
 }
 
 pub(crate) fn usage(msg: impl Into<String>) -> CliError {
@@ -72,6 +84,7 @@ pub fn build_request(cass: &crate::Cass, args: &SearchArgs) -> Result<SearchRequ
         req.tier = args.tier;
         req.preferred = false;
     }
+    req.one_per_conversation = args.group_by == GroupBy::Session;
     Ok(req)
 }
 

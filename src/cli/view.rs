@@ -1,14 +1,15 @@
-//! `cass view` and `cass expand`: read a conversation, or the messages around a hit.
+//! `cass view`, `cass expand` and `cass export`: read a conversation, the
+//! messages around a hit, or write a conversation as a document.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
-use serde::Serialize;
 
 use super::search::usage;
 use super::{CliError, Context, exit};
 use crate::Reader;
-use crate::model::{Conversation, StoredMessage};
+use crate::export::{self, ConversationJson, ExportFormat, HtmlOptions, MessageJson};
+use crate::model::Conversation;
 
 #[derive(Debug, Args)]
 pub struct ViewArgs {
@@ -29,52 +30,21 @@ pub struct ExpandArgs {
     pub robot: super::robot::RobotArgs,
 }
 
-#[derive(Serialize)]
-struct ConversationJson<'a> {
-    id: i64,
-    agent: &'a str,
-    external_id: &'a str,
-    title: Option<&'a str>,
-    workspace: Option<&'a str>,
-    source_path: String,
-    started_at: Option<String>,
-    ended_at: Option<String>,
-    message_count: i64,
-}
-
-#[derive(Serialize)]
-struct MessageJson<'a> {
-    id: i64,
-    ordinal: i64,
-    role: &'a str,
-    author: Option<&'a str>,
-    created_at: Option<String>,
-    content: &'a str,
-}
-
-fn conv_json(c: &Conversation) -> ConversationJson<'_> {
-    ConversationJson {
-        id: c.id,
-        agent: &c.agent,
-        external_id: &c.external_id,
-        title: c.title.as_deref(),
-        workspace: c.workspace.as_deref(),
-        source_path: c.source_path.display().to_string(),
-        started_at: c.started_at.map(crate::time::to_rfc3339),
-        ended_at: c.ended_at.map(crate::time::to_rfc3339),
-        message_count: c.message_count,
-    }
-}
-
-fn msg_json(m: &StoredMessage) -> MessageJson<'_> {
-    MessageJson {
-        id: m.id,
-        ordinal: m.ordinal,
-        role: m.role.as_str(),
-        author: m.author.as_deref(),
-        created_at: m.created_at.map(crate::time::to_rfc3339),
-        content: &m.content,
-    }
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A conversation id (from search results) or a session file path.
+    pub target: String,
+    /// md (as `cass view` prints), json (the robot shape) or html (one
+    /// self-contained file).
+    #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
+    pub format: ExportFormat,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Keep tool calls and tool output (collapsed in HTML). JSON always
+    /// holds every message.
+    #[arg(long)]
+    pub include_tools: bool,
 }
 
 fn open_reader(cx: &Context) -> Result<Reader, CliError> {
@@ -82,38 +52,37 @@ fn open_reader(cx: &Context) -> Result<Reader, CliError> {
 }
 
 fn not_found(what: String) -> CliError {
-    CliError::new("not_found", exit::NOT_FOUND, what)
+    CliError::not_found(what)
 }
 
-pub fn view(cx: &Context, args: &ViewArgs) -> Result<i32, CliError> {
-    let reader = open_reader(cx)?;
-    let convs: Vec<Conversation> = match args.target.parse::<i64>() {
+/// The conversations `target` names: an id, or the session file they were
+/// read from (as given, or made absolute).
+fn conversations(reader: &Reader, target: &str) -> Result<Vec<Conversation>, CliError> {
+    let convs: Vec<Conversation> = match target.parse::<i64>() {
         Ok(id) => reader.conversation(id)?.into_iter().collect(),
         Err(_) => {
-            let path = Path::new(&args.target);
+            let path = Path::new(target);
             let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
             let mut found = reader.conversations_by_source(&abs.to_string_lossy())?;
             if found.is_empty() {
-                found = reader.conversations_by_source(&args.target)?;
+                found = reader.conversations_by_source(target)?;
             }
             found
         }
     };
     if convs.is_empty() {
-        return Err(not_found(format!("no conversation '{}' in the index", args.target))
+        return Err(not_found(format!("no conversation '{target}' in the index"))
             .hint("use an id from `cass search`, or the path of an indexed session file"));
     }
+    Ok(convs)
+}
+
+pub fn view(cx: &Context, args: &ViewArgs) -> Result<i32, CliError> {
+    let reader = open_reader(cx)?;
+    let convs = conversations(&reader, &args.target)?;
     if args.robot.on() {
-        let items: Vec<serde_json::Value> = convs
-            .iter()
-            .map(|c| -> Result<serde_json::Value, CliError> {
-                let msgs = reader.messages(c.id)?;
-                Ok(serde_json::json!({
-                    "conversation": conv_json(c),
-                    "messages": msgs.iter().map(msg_json).collect::<Vec<_>>(),
-                }))
-            })
-            .collect::<Result<_, _>>()?;
+        let items: Vec<serde_json::Value> =
+            convs.iter().map(|c| Ok(export::json(c, &reader.messages(c.id)?))).collect::<Result<_, CliError>>()?;
         let out = if items.len() == 1 {
             items.into_iter().next().expect("one")
         } else {
@@ -123,7 +92,7 @@ pub fn view(cx: &Context, args: &ViewArgs) -> Result<i32, CliError> {
     } else {
         let mut out = String::new();
         for c in &convs {
-            out.push_str(&render(c, &reader.messages(c.id)?, None));
+            out.push_str(&export::markdown(c, &reader.messages(c.id)?, None, true));
         }
         super::write_stdout(&out)?;
     }
@@ -145,45 +114,40 @@ pub fn expand(cx: &Context, args: &ExpandArgs) -> Result<i32, CliError> {
     if args.robot.on() {
         super::robot::print(
             &serde_json::json!({
-                "conversation": conv_json(&conv),
+                "conversation": ConversationJson::new(&conv),
                 "target_message_id": target.id,
-                "messages": msgs.iter().map(msg_json).collect::<Vec<_>>(),
+                "messages": msgs.iter().map(MessageJson::new).collect::<Vec<_>>(),
             }),
             &args.robot,
         )?;
     } else {
-        super::write_stdout(&render(&conv, &msgs, Some(target.id)))?;
+        super::write_stdout(&export::markdown(&conv, &msgs, Some(target.id), true))?;
     }
     Ok(exit::OK)
 }
 
-/// A conversation as readable markdown; session text is made terminal-safe.
-fn render(c: &Conversation, msgs: &[StoredMessage], mark: Option<i64>) -> String {
-    use crate::search::snippet::sanitize_multiline as safe;
-    use std::fmt::Write;
-    let mut out = String::new();
-    let _ = writeln!(out, "# {}\n", safe(c.title.as_deref().unwrap_or("(untitled)")));
-    let mut facts = vec![c.agent.clone()];
-    if let Some(ws) = &c.workspace {
-        facts.push(safe(ws));
+pub fn export(cx: &Context, args: &ExportArgs) -> Result<i32, CliError> {
+    let reader = open_reader(cx)?;
+    let convs = conversations(&reader, &args.target)?;
+    let [conv] = convs.as_slice() else {
+        let ids: Vec<String> = convs.iter().map(|c| c.id.to_string()).collect();
+        return Err(usage(format!("{} holds {} conversations", args.target, convs.len()))
+            .hint(format!("export one by id: {}", ids.join(", "))));
+    };
+    let msgs = reader.messages(conv.id)?;
+    let doc = match args.format {
+        ExportFormat::Md => export::markdown(conv, &msgs, None, args.include_tools),
+        ExportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&export::json(conv, &msgs)).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        ExportFormat::Html => export::html(conv, &msgs, HtmlOptions { tools: args.include_tools }),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, doc)
+            .map_err(|e| CliError::new("io", exit::USAGE, format!("cannot write {}: {e}", path.display())))?,
+        None => super::write_stdout(&doc)?,
     }
-    if let Some(t) = c.started_at {
-        facts.push(super::local_time(t));
-    }
-    facts.push(format!("{} messages", c.message_count));
-    let _ = writeln!(
-        out,
-        "{}  \n`{}` · conversation {}\n",
-        facts.join(" · "),
-        safe(&c.source_path.display().to_string()),
-        c.id
-    );
-    for m in msgs {
-        let marker = if Some(m.id) == mark { "▶ " } else { "" };
-        let author = m.author.as_deref().map(|a| format!(" ({})", safe(a))).unwrap_or_default();
-        let when = m.created_at.map(|t| format!(" · {}", super::local_time(t))).unwrap_or_default();
-        let _ = writeln!(out, "## {marker}{}{author}{when} · #{}\n", m.role, m.id);
-        let _ = writeln!(out, "{}\n", safe(m.content.trim_end()));
-    }
-    out
+    Ok(exit::OK)
 }

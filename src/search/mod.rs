@@ -72,6 +72,8 @@ pub struct SearchRequest {
     /// `mode` and `tier` are preferences (from settings), not demands: when
     /// they cannot run, search as if neither were given and say why.
     pub preferred: bool,
+    /// Keep only the best hit of each conversation (one hit per session).
+    pub one_per_conversation: bool,
 }
 
 /// Why a search could not run.
@@ -120,6 +122,7 @@ impl SearchRequest {
             mode: None,
             tier: None,
             preferred: false,
+            one_per_conversation: false,
         })
     }
 }
@@ -269,15 +272,45 @@ impl Searcher {
     }
 
     /// Runs a request: retrieves ids in the resolved mode, then hydrates the page from the store.
+    /// Runs a request. With `one_per_conversation`, a wider ranking is
+    /// taken (8 hits a wanted one, up to [`MAX_LIMIT`]) and each
+    /// conversation keeps its best hit; `total` then counts the
+    /// conversations found in that ranking.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
+        if req.one_per_conversation {
+            return self.search_grouped(req);
+        }
+        self.search_ranked(req)
+    }
+
+    fn search_grouped(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
+        let started = Instant::now();
+        let wide = SearchRequest {
+            limit: ((req.offset + req.limit) * 8).clamp(1, MAX_LIMIT),
+            offset: 0,
+            one_per_conversation: false,
+            ..req.clone()
+        };
+        let mut results = self.search_ranked(&wide)?;
+        let mut seen = std::collections::HashSet::new();
+        let best: Vec<Hit> = results.hits.drain(..).filter(|h| seen.insert(h.conversation_id)).collect();
+        let total = best.len();
+        results.hits = best.into_iter().skip(req.offset).take(req.limit).collect();
+        let next = req.offset + results.hits.len();
+        results.next_offset = (next < total).then_some(next);
+        results.total = total;
+        results.elapsed_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+        Ok(results)
+    }
+
+    fn search_ranked(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
         let started = Instant::now();
         let (mode, tier, fallback) = self.resolve(req)?;
         let want = req.offset + req.limit;
         let (ranked, total): (Vec<(i64, f32)>, usize) = match (mode, &tier) {
             (Mode::Lexical, _) | (_, None) => {
                 let searcher = self.reader.searcher();
-                let (ids, total) =
-                    lexical::search(&self.index, &searcher, &req.query, &req.filters, req.limit, req.offset)?;
+                let (ids, total) = self.lexical(&searcher, req, req.limit, req.offset)?;
                 let hits =
                     self.hydrate(&ids.iter().map(|s| (s.message_id, s.score)).collect::<Vec<_>>(), &req.query)?;
                 let next = req.offset + ids.len();
@@ -302,7 +335,7 @@ impl Searcher {
             (Mode::Hybrid, Some(t)) => {
                 let n = (want * 3).max(60);
                 let searcher = self.reader.searcher();
-                let (lex, _) = lexical::search(&self.index, &searcher, &req.query, &req.filters, n, 0)?;
+                let (lex, _) = self.lexical(&searcher, req, n, 0)?;
                 let sem = t.search(&semantic_text(&req.query), &req.filters, n).map_err(SearchError::Semantic)?;
                 let fused = semantic::rrf(&[
                     lex.iter().map(|s| s.message_id).collect(),
@@ -318,6 +351,17 @@ impl Searcher {
         let next = req.offset + page.len();
         let more = next < live;
         Ok(self.results(req, mode, tier.map(|t| t.tier.name()), fallback, total, page, more.then_some(next), started))
+    }
+
+    /// Lexical retrieval.
+    fn lexical(
+        &self,
+        searcher: &tantivy::Searcher,
+        req: &SearchRequest,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<lexical::ScoredId>, usize), SearchError> {
+        Ok(lexical::search(&self.index, searcher, &req.query, &req.filters, limit, offset)?)
     }
 
     #[allow(clippy::too_many_arguments)]

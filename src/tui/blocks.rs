@@ -8,6 +8,7 @@ use ratatui::style::Style;
 use super::highlight;
 use super::text::{Styled, safe_lines};
 use super::theme::Theme;
+use crate::export::segments::{Segment, segments};
 use crate::model::Role;
 use crate::search::snippet::QueryMarks;
 
@@ -17,10 +18,6 @@ pub const MAX_MESSAGE_LINES: usize = 2000;
 /// Bytes of one message shown at most: a single minified line can be
 /// megabytes, which the line cap alone would not bound.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
-
-/// Prefix connectors give the one-line form of a tool call (see
-/// `connectors::content::tool_call_line`).
-const TOOL_CALL_PREFIX: &str = "[tool: ";
 
 /// What a block holds, which decides how it is drawn.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,16 +136,7 @@ pub fn parse(role: Role, content: &str, theme: Theme, marks: &Marks) -> Vec<Bloc
     let mut lines = safe_lines(&content[..end]);
     let cut = lines.len().saturating_sub(MAX_MESSAGE_LINES);
     lines.truncate(MAX_MESSAGE_LINES);
-    let mut blocks = Vec::new();
-    if role == Role::Tool {
-        blocks.push(Block {
-            kind: BlockKind::ToolOutput,
-            lines: lines.into_iter().map(|l| plain(theme.dim(), l)).collect(),
-            expanded: false,
-        });
-    } else {
-        split(lines, theme, &mut blocks);
-    }
+    let mut blocks: Vec<Block> = segments(role, lines).into_iter().map(|seg| block(seg, theme)).collect();
     for block in &mut blocks {
         let lines = std::mem::take(&mut block.lines);
         block.lines = lines.into_iter().map(|l| marks.apply(l, theme.matched())).collect();
@@ -165,50 +153,24 @@ pub fn parse(role: Role, content: &str, theme: Theme, marks: &Marks) -> Vec<Bloc
     blocks
 }
 
-fn split(lines: Vec<String>, theme: Theme, blocks: &mut Vec<Block>) {
-    let mut it = lines.into_iter().peekable();
-    let mut text: Vec<Styled> = Vec::new();
-    let flush_text = |text: &mut Vec<Styled>, blocks: &mut Vec<Block>| {
-        if !text.is_empty() {
-            blocks.push(Block { kind: BlockKind::Text, lines: std::mem::take(text), expanded: true });
+/// A segment of the message, styled for the pane: tool blocks start
+/// collapsed, code is highlighted when colour is on.
+fn block(seg: Segment, theme: Theme) -> Block {
+    let styled = |style: Style, lines: Vec<String>| lines.into_iter().map(|l| plain(style, l)).collect();
+    match seg {
+        Segment::Text(lines) => Block { kind: BlockKind::Text, lines: styled(Style::new(), lines), expanded: true },
+        Segment::Code { lang, lines } => {
+            let highlighted = if theme.color { highlight::highlight(&lang, &lines) } else { None };
+            let lines = highlighted.unwrap_or_else(|| styled(theme.code(), lines));
+            Block { kind: BlockKind::Code { lang }, lines, expanded: true }
         }
-    };
-    while let Some(line) = it.next() {
-        let trimmed = line.trim_start();
-        if let Some(tag) = trimmed.strip_prefix("```") {
-            flush_text(&mut text, blocks);
-            let lang = tag.trim().to_string();
-            let mut code = Vec::new();
-            for l in it.by_ref() {
-                if l.trim_start().starts_with("```") {
-                    break;
-                }
-                code.push(l);
-            }
-            let styled = if theme.color { highlight::highlight(&lang, &code) } else { None };
-            let lines = styled.unwrap_or_else(|| code.into_iter().map(|l| plain(theme.code(), l)).collect());
-            blocks.push(Block { kind: BlockKind::Code { lang }, lines, expanded: true });
-        } else if let Some(name) = tool_name(&line) {
-            flush_text(&mut text, blocks);
-            let mut names = vec![name];
-            let mut calls = vec![plain(theme.tool(), line)];
-            while let Some(next) = it.peek() {
-                let Some(name) = tool_name(next) else { break };
-                names.push(name);
-                calls.push(plain(theme.tool(), it.next().expect("peeked")));
-            }
-            blocks.push(Block { kind: BlockKind::ToolCalls { names }, lines: calls, expanded: false });
-        } else {
-            text.push(plain(Style::new(), line));
+        Segment::ToolCalls { names, lines } => {
+            Block { kind: BlockKind::ToolCalls { names }, lines: styled(theme.tool(), lines), expanded: false }
+        }
+        Segment::ToolOutput(lines) => {
+            Block { kind: BlockKind::ToolOutput, lines: styled(theme.dim(), lines), expanded: false }
         }
     }
-    flush_text(&mut text, blocks);
-}
-
-/// `Bash` for `[tool: Bash] npm test`.
-fn tool_name(line: &str) -> Option<String> {
-    let rest = line.strip_prefix(TOOL_CALL_PREFIX)?;
-    rest.find(']').map(|end| rest[..end].to_string())
 }
 
 #[cfg(test)]

@@ -2,13 +2,18 @@
 //! (BERT, 6 layers, hidden 384), in pure Rust. The tokenizer is the model's
 //! own `tokenizer.json` through the `tokenizers` crate (truncation at 256,
 //! no padding, as sentence-transformers runs it); the forward pass is our
-//! own on the `gemm` crate ([`forward`]); weights come from
-//! `model.safetensors` ([`weights`]).
+//! own on the `gemm` crate (`forward`); weights come from
+//! `model.safetensors` (`weights`).
+//!
+//! The forward pass's `unsafe` stays inside this module tree: the SIMD
+//! kernels (`math`, `attention`) and the raw-pointer GEMM views they take
+//! are private. Its surface is [`MiniLm`] (an [`Embedder`]), its
+//! [`BertConfig`] and [`StageTimes`], and a few constants, all safe to call.
 
 mod attention;
 mod forward;
-pub mod math;
-pub mod weights;
+mod math;
+mod weights;
 
 use std::path::Path;
 
@@ -16,7 +21,8 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use super::{EmbedError, Embedder};
 pub use forward::StageTimes;
-pub use weights::{BertConfig, Weights};
+pub use weights::BertConfig;
+use weights::Weights;
 
 /// The embedder id of all-MiniLM-L6-v2, recorded in manifests; also its folder under `models/`.
 pub const MINILM_ID: &str = "minilm-384";
