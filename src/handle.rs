@@ -91,6 +91,29 @@ impl Cass {
         Ok(crate::status::health(self.status()?, max_age_ms, crate::time::now_ms()))
     }
 
+    /// [`Cass::health`] plus the deep check ([`crate::verify::deep`]):
+    /// every checksum read, SQLite's `quick_check`, counts compared. Slow
+    /// (it reads every byte); says how long it took. A store too damaged
+    /// to report status is an `Err` naming the damage and the recovery.
+    pub fn health_deep(&self, max_age_ms: Option<i64>) -> Result<Health, crate::robot::RobotError> {
+        let deep = crate::verify::deep(self.data_dir());
+        match self.health(max_age_ms) {
+            Ok(mut h) => {
+                h.problems.extend(deep.problems);
+                h.healthy = h.problems.is_empty();
+                h.deep_ms = Some(deep.elapsed_ms);
+                Ok(h)
+            }
+            Err(e) => match deep.problems.iter().find(|p| p.kind == "store_damaged") {
+                Some(p) => {
+                    Err(crate::robot::RobotError::new("store_damaged", crate::robot::exit::NOT_FOUND, &p.message)
+                        .hint("move cass.db away and run `cass index --full` (every agent's files are read again)"))
+                }
+                None => Err(e.into()),
+            },
+        }
+    }
+
     /// When the index last changed and who is writing, from two file-system
     /// facts: cheap enough for a status line to poll.
     pub fn freshness(&self) -> Freshness {

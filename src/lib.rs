@@ -29,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+pub mod checksum;
 pub mod cli;
 pub mod config;
 pub mod connectors;
@@ -37,6 +38,7 @@ pub mod export;
 pub mod faults;
 pub mod filters;
 pub mod fuzzing;
+pub mod guard;
 mod handle;
 pub mod indexer;
 pub mod lexical;
@@ -53,6 +55,7 @@ pub mod store;
 pub mod time;
 pub mod tui;
 pub mod vector;
+pub mod verify;
 mod writer;
 
 pub use handle::Cass;

@@ -26,6 +26,9 @@ pub struct ModelFile {
     pub sha256: &'static str,
     /// Needed to run; optional files are copied and verified when present.
     pub required: bool,
+    /// Its size in bytes as published: a download is cut off past it (an
+    /// endless or wrong response never fills the disk).
+    pub size: u64,
 }
 
 /// sentence-transformers/all-MiniLM-L6-v2, as published (Apache-2.0).
@@ -34,56 +37,67 @@ pub const MINILM_FILES: &[ModelFile] = &[
         path: "config.json",
         sha256: "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
         required: true,
+        size: 612,
     },
     ModelFile {
         path: "tokenizer.json",
         sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
         required: true,
+        size: 466_247,
     },
     ModelFile {
         path: "model.safetensors",
         sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
         required: true,
+        size: 90_868_376,
     },
     ModelFile {
         path: "1_Pooling/config.json",
         sha256: "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
         required: false,
+        size: 190,
     },
     ModelFile {
         path: "config_sentence_transformers.json",
         sha256: "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3",
         required: false,
+        size: 116,
     },
     ModelFile {
         path: "modules.json",
         sha256: "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
         required: false,
+        size: 349,
     },
     ModelFile {
         path: "sentence_bert_config.json",
         sha256: "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
         required: false,
+        size: 53,
     },
     ModelFile {
         path: "special_tokens_map.json",
         sha256: "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
         required: false,
+        size: 112,
     },
     ModelFile {
         path: "tokenizer_config.json",
         sha256: "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
         required: false,
+        size: 350,
     },
     ModelFile {
         path: "vocab.txt",
         sha256: "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
         required: false,
+        size: 231_508,
     },
     ModelFile {
         path: "MODEL_CARD.md",
         sha256: "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",
         required: false,
+        size: 10_454,
     },
 ];
 
@@ -202,7 +216,9 @@ pub fn install(
         let partial = PathBuf::from(format!("{}.partial", target.display()));
         let fetched = match &source {
             Source::Dir(dir) => copy_file(&dir.join(f.path), &partial)?,
-            Source::Url(url) => download(&format!("{}/{}", url.trim_end_matches('/'), f.path), &partial, progress)?,
+            Source::Url(url) => {
+                download(&format!("{}/{}", url.trim_end_matches('/'), f.path), &partial, f.size, progress)?
+            }
         };
         let Some(len) = fetched else {
             if f.required {
@@ -235,8 +251,9 @@ fn copy_file(from: &Path, to: &Path) -> Result<Option<u64>, ModelError> {
 }
 
 /// Downloads `url` into `to`, resuming a `.partial` left by an earlier try
-/// (HTTP Range). `Ok(None)` on 404.
-fn download(url: &str, to: &Path, progress: &dyn Fn(&str, u64, u64)) -> Result<Option<u64>, ModelError> {
+/// (HTTP Range). `Ok(None)` on 404. More than `limit` bytes (the file's
+/// pinned size) is refused as soon as it arrives.
+fn download(url: &str, to: &Path, limit: u64, progress: &dyn Fn(&str, u64, u64)) -> Result<Option<u64>, ModelError> {
     let err = |message: String| ModelError::Download { url: url.to_string(), message };
     let have = fs::metadata(to).map(|m| m.len()).unwrap_or(0);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
@@ -267,6 +284,11 @@ fn download(url: &str, to: &Path, progress: &dyn Fn(&str, u64, u64)) -> Result<O
         let n = body.read(&mut buf).map_err(|e| err(e.to_string()))?;
         if n == 0 {
             break;
+        }
+        if done + n as u64 > limit {
+            drop(file);
+            let _ = fs::remove_file(to);
+            return Err(err(format!("the response is larger than the file's pinned {limit} bytes; refusing it")));
         }
         file.write_all(&buf[..n]).map_err(io(to))?;
         done += n as u64;

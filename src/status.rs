@@ -159,6 +159,9 @@ pub struct Health {
     pub problems: Vec<Problem>,
     /// The status the verdict was drawn from.
     pub status: Status,
+    /// With `--deep`: how long the deep check took, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deep_ms: Option<u64>,
 }
 
 /// Judges a [`Status`]: `max_age_ms` (if given) bounds the age of the last index run, measured at `now_ms`.
@@ -170,6 +173,13 @@ pub fn health(status: Status, max_age_ms: Option<i64>, now_ms: i64) -> Health {
     if !lex.exists {
         add("lexical_missing", format!("no lexical index at {}", status.data_dir.join("lexical").display()));
     } else {
+        if !lex.built_from_store {
+            add(
+                "lexical_stale",
+                "the lexical index was built from another store; `cass index` rebuilds it (not served meanwhile)"
+                    .into(),
+            );
+        }
         if !lex.current_schema {
             add("lexical_schema", "the lexical index was built by another version of cass".into());
         }
@@ -189,7 +199,25 @@ pub fn health(status: Status, max_age_ms: Option<i64>, now_ms: i64) -> Health {
             );
         }
     }
+    for t in &status.tiers {
+        if let Some(why) = &t.damaged {
+            add(
+                "tier_damaged",
+                format!("the {} tier's manifest is damaged ({why}); `{}` rebuilds it", t.tier, rebuild(t.tier)),
+            );
+        }
+    }
     for t in status.tiers.iter().filter(|t| t.built) {
+        if t.stale {
+            add(
+                "tier_stale",
+                format!(
+                    "the {} tier was built from another store; `{}` rebuilds it (not served meanwhile)",
+                    t.tier,
+                    rebuild(t.tier)
+                ),
+            );
+        }
         if t.pending_rows > 0 {
             add("tier_behind", format!("the {} tier has {} messages not yet published", t.tier, t.pending_rows));
         }
@@ -213,7 +241,7 @@ pub fn health(status: Status, max_age_ms: Option<i64>, now_ms: i64) -> Health {
         }
         _ => {}
     }
-    Health { healthy: problems.is_empty(), problems, status }
+    Health { healthy: problems.is_empty(), problems, status, deep_ms: None }
 }
 
 /// What a status line says about the index without opening anything: the
@@ -235,4 +263,9 @@ pub fn freshness(data: &DataDir) -> Freshness {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as crate::model::TimestampMs);
     Freshness { updated_at, writer: crate::lock::current_holder(&data.lock()) }
+}
+
+/// The command that rebuilds the tier named `tier`.
+fn rebuild(tier: &str) -> &'static str {
+    Tier::ALL.iter().find(|t| t.name() == tier).map_or("cass index", |t| t.build_command())
 }

@@ -40,6 +40,17 @@ pub enum WriteError {
     /// A tier's backfill failed.
     #[error(transparent)]
     Backfill(#[from] BackfillError),
+    /// The store itself is damaged: derived indexes cannot be rebuilt from it.
+    #[error("{0}")]
+    StoreDamaged(String),
+    /// A damaged derived index could not be removed for rebuilding.
+    #[error("cannot remove the damaged index {path}: {source}")]
+    Remove {
+        /// The index directory.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
 }
 
 /// What one index pass should do.
@@ -51,6 +62,8 @@ pub struct IndexPass {
     pub skip_semantic: bool,
     /// Set (by a signal handler) to stop a backfill after its next checkpoint.
     pub cancel: Arc<AtomicBool>,
+    /// Verify every derived index first and rebuild the damaged ones.
+    pub repair: bool,
 }
 
 /// How a tier backfill should run.
@@ -100,8 +113,10 @@ impl IndexWriter {
     /// date, then (unless skipped) the fast tier.
     pub fn index(&self, pass: &IndexPass, progress: &dyn IndexProgress) -> Result<IndexReport, WriteError> {
         let data = self.cass.data_dir();
+        let repaired = if pass.repair { self.repair()? } else { Vec::new() };
         let mut report =
             indexer::run_ingest(data, &self.cass.settings().agents, &IndexOptions { full: pass.full }, progress)?;
+        report.repaired = repaired;
         crate::faults::point("index.after_store_commit");
         progress.phase(Phase::Lexical);
         report.lexical = Some(indexer::sync_lexical(data)?);
@@ -123,6 +138,10 @@ impl IndexWriter {
         let data = self.cass.data_dir();
         let settings = self.cass.settings();
         progress.phase(Phase::Backfill(tier));
+        crate::lock::note_progress(match tier {
+            Tier::Fast => "semantic fast",
+            Tier::Quality => "semantic quality",
+        });
         let embedder = embedder_for(data, tier, settings.embed_threads)?;
         let sink = ProgressSink::for_setting(settings.progress_jsonl.as_deref(), tier.name(), embedder.id());
         let store = Store::open(&data.db())?;
@@ -145,6 +164,29 @@ impl IndexWriter {
             );
         }
         Ok(report)
+    }
+
+    /// Verifies every derived index ([`crate::verify::deep`]) and removes
+    /// the damaged ones, so the index pass that follows rebuilds them from
+    /// the store (a quality tier by `cass semantic backfill --tier
+    /// quality`). Returns what was removed and why. A damaged store is an
+    /// error: nothing can be rebuilt from it.
+    pub fn repair(&self) -> Result<Vec<String>, WriteError> {
+        let data = self.cass.data_dir();
+        let report = crate::verify::deep(data);
+        if let Some(p) = report.problems.iter().find(|p| p.kind == "store_damaged") {
+            return Err(WriteError::StoreDamaged(p.message.clone()));
+        }
+        let mut removed = Vec::new();
+        for d in &report.damaged {
+            let (dir, what) = match Tier::ALL.iter().find(|t| t.name() == d.index) {
+                Some(t) => (t.dir(data), format!("the {} tier", t.name())),
+                None => (data.lexical(), "the lexical index".to_string()),
+            };
+            std::fs::remove_dir_all(&dir).map_err(|source| WriteError::Remove { path: dir.clone(), source })?;
+            removed.push(format!("{what} was damaged ({}); rebuilt from the store", d.why));
+        }
+        Ok(removed)
     }
 
     /// Merges a tier's segments and drops vectors of replaced messages.

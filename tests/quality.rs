@@ -206,3 +206,44 @@ fn install_from_a_url_resumes_an_interrupted_download() {
     assert_eq!(sb.json(&["models", "verify"])["ok"], true);
     assert!(!dest.join("model.safetensors.partial").exists());
 }
+
+/// A server whose every answer is an endless body (no Content-Length): it
+/// stops after `cap` bytes so the test ends even if cass never does.
+fn serve_endless(cap: u64) -> FileServer {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = sent.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+            let chunk = vec![b'x'; 1 << 16];
+            while counter.load(Ordering::SeqCst) < cap && stream.write_all(&chunk).is_ok() {
+                counter.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+            }
+        }
+    });
+    FileServer { port, sent }
+}
+
+#[test]
+fn an_endless_download_is_refused_past_the_pinned_size() {
+    let sb = Sandbox::new();
+    let server = serve_endless(512 << 20);
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let out = sb.run(&["models", "install", "--url", &url, "--json"]);
+    assert_eq!(out.status.code(), Some(cass::cli::exit::USAGE));
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert!(err["error"]["message"].as_str().unwrap().contains("pinned"), "{err}");
+    // config.json is pinned at 612 bytes: cass stopped reading right after.
+    assert!(server.sent.load(Ordering::SeqCst) < 64 << 20, "read {} bytes", server.sent.load(Ordering::SeqCst));
+    let dir = sb.data().join("models/minilm-384");
+    let left: u64 = std::fs::read_dir(&dir).map_or(0, |d| d.flatten().map(|e| e.metadata().unwrap().len()).sum());
+    assert!(left < 1 << 20, "nothing large left behind: {left} bytes");
+}

@@ -19,6 +19,10 @@ pub struct IndexArgs {
     /// Skip the fast-tier semantic backfill that follows ingest.
     #[arg(long, env = "CASS_NO_SEMANTIC", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_semantic: bool,
+    /// Verify every derived index first (checksums, as `health --deep`) and
+    /// rebuild the damaged ones from the store.
+    #[arg(long)]
+    pub repair: bool,
     /// Keep running: index again whenever a session file changes.
     #[arg(long)]
     pub watch: bool,
@@ -94,7 +98,12 @@ pub fn run(cx: &Context, args: &IndexArgs) -> Result<i32, CliError> {
     settings.index.watch_debounce = Duration::from_millis(args.debounce_ms);
     let cass = crate::Cass::open(settings);
     let writer = cass.writer(if args.watch { "index --watch" } else { "index" })?;
-    let pass = IndexPass { full: args.full, skip_semantic: args.no_semantic, cancel: super::signal::cancel_flag() };
+    let pass = IndexPass {
+        full: args.full,
+        skip_semantic: args.no_semantic,
+        cancel: super::signal::cancel_flag(),
+        repair: args.repair,
+    };
     if args.watch {
         let _cooperative = super::signal::Cooperative::begin();
         return watch(cx, args, &writer, &pass);
@@ -103,6 +112,9 @@ pub fn run(cx: &Context, args: &IndexArgs) -> Result<i32, CliError> {
     let result = writer.index(&pass, &bars);
     bars.finish();
     let report = result?;
+    for r in &report.repaired {
+        eprintln!("cass: {r}");
+    }
     if args.robot.on() {
         super::robot::print(&report, &args.robot)?;
     } else if !cx.global.quiet {

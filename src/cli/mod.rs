@@ -109,6 +109,7 @@ impl Context {
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
+    private_files();
     let env = match settings::Env::load() {
         Ok(env) => env,
         Err(e) => {
@@ -125,6 +126,7 @@ pub fn main() -> i32 {
         }
     };
     cli.global.color = env.color(cli.global.color);
+    quiet_caught_panics();
     crate::faults::arm(env.faults());
     init_logging(&cli.global, env.log_filter());
     signal::install();
@@ -194,6 +196,30 @@ impl Command {
             | Command::Tui => None,
         }
     }
+}
+
+/// Session histories are private: every file and directory cass creates
+/// (store, indexes, segments, lock, exports) is 0600/0700 whatever the
+/// user's umask, including those tantivy and SQLite create themselves.
+fn private_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only swaps the process's file-creation mask; it cannot
+    // fail and touches no memory.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+/// Panics that the library catches and reports as errors (tantivy on a
+/// damaged segment, a parser on a hostile file) print nothing; any other
+/// still prints, as a bug should.
+fn quiet_caught_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !crate::guard::is_guarded() {
+            default(info);
+        }
+    }));
 }
 
 /// Logs go to stderr through `tracing`: warnings by default, more with

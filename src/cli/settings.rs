@@ -91,7 +91,11 @@ impl Env {
 
     /// The crash points the crash tests ask for.
     pub fn faults(&self) -> Faults {
-        Faults { crash_at: self.get("CASS_TEST_CRASH_AT"), vanish: self.get("CASS_TEST_VANISH") }
+        Faults {
+            crash_at: self.get("CASS_TEST_CRASH_AT"),
+            vanish: self.get("CASS_TEST_VANISH"),
+            swap: self.get("CASS_TEST_SWAP"),
+        }
     }
 
     /// `$VISUAL`, else `$EDITOR`, else `vi` (may carry arguments: `code -w`).

@@ -13,6 +13,10 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct HealthArgs {
+    /// Also read every byte: SQLite's quick_check, the lexical index's and
+    /// every tier segment's checksums, counts compared (slower; says how long).
+    #[arg(long)]
+    pub deep: bool,
     /// Also unhealthy when the last index run finished longer ago than
     /// this: 30m, 12h, 7d.
     #[arg(long, value_name = "SPAN")]
@@ -44,7 +48,8 @@ pub fn health(cx: &Context, args: &HealthArgs) -> Result<i32, CliError> {
                 .ok_or_else(|| super::search::usage(format!("cannot read span '{s}' (try 30m, 12h, 7d)")))
         })
         .transpose()?;
-    let h = cx.cass()?.health(max_age).map_err(status_error)?;
+    let cass = cx.cass()?;
+    let h = if args.deep { cass.health_deep(max_age)? } else { cass.health(max_age).map_err(status_error)? };
     if args.robot.on() {
         super::robot::print(&h, &args.robot)?;
     } else if h.healthy {
@@ -61,6 +66,12 @@ pub fn health(cx: &Context, args: &HealthArgs) -> Result<i32, CliError> {
             out.push_str(&format!("  {}: {}\n", p.kind, p.message));
         }
         super::write_stdout(&out)?;
+    }
+    if let Some(ms) = h.deep_ms
+        && !args.robot.on()
+        && !cx.global.quiet
+    {
+        eprintln!("deep check: every checksum read in {:.1} s", ms as f64 / 1000.0);
     }
     Ok(if h.healthy { exit::OK } else { exit::NOT_FOUND })
 }

@@ -67,7 +67,7 @@ pub fn read_lines(
     mut on_line: impl FnMut(Line<'_>),
     mut on_oversize: impl FnMut(Oversize),
 ) -> io::Result<LinesEnd> {
-    let mut file = File::open(path)?;
+    let mut file = open_source(path)?;
     if start > 0 {
         file.seek(SeekFrom::Start(start))?;
     }
@@ -141,9 +141,54 @@ fn read_capped_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> io::Result
     }
 }
 
+/// Opens a session file for reading, safely against a swap after
+/// discovery: a symlink put in its place is refused (`O_NOFOLLOW`, so
+/// nothing outside the agent's root is read), a FIFO does not block the
+/// open (`O_NONBLOCK`), and the descriptor itself must be a regular file
+/// (`fstat` on it, not on the path, so a second swap cannot pass).
+pub fn open_source(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return io::Error::other("it is a symlink now (not followed: it may lead outside the agent's folder)");
+        }
+        e
+    })?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(io::Error::other(format!("not a regular file any more ({})", describe(kind))));
+    }
+    Ok(file)
+}
+
+/// What a non-regular file is, in a word.
+fn describe(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() { "a directory" } else { "not a file" }
+}
+
 /// Reads a whole file into memory, refusing files over `limit` bytes.
 pub fn read_whole(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-    let file = File::open(path)?;
+    let file = open_source(path)?;
     let len = file.metadata()?.len();
     if len > limit {
         return Err(io::Error::other(format!(

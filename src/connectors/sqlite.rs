@@ -13,10 +13,19 @@ use super::{ParseError, ParseSink};
 /// the editor must never wait on cass, and cass retries on its next run.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Opens `path` read-only (no create, no write lock ever taken).
+/// Opens `path` read-only (no create, no write lock ever taken). The path
+/// must be a regular file, not a symlink (checked on an open descriptor
+/// first, as every source is, and SQLite told not to follow links), so a
+/// swap after discovery cannot hang the run on a FIFO or lead outside the
+/// agent's folder.
 pub fn open_readonly(path: &Path) -> Result<Connection, ParseError> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| error(path, e))?;
+    let _checked =
+        super::lines::open_source(path).map_err(|e| ParseError::Io { path: path.to_path_buf(), source: e })?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+    )
+    .map_err(|e| error(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| error(path, e))?;
     Ok(conn)
 }

@@ -21,15 +21,7 @@ pub const HASH_ID: &str = "hash";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HashEmbedder;
 
-/// FNV-1a 64 over bytes.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
+pub use crate::checksum::fnv1a64;
 
 impl HashEmbedder {
     /// Whether the recipe counts any token of `text` (a run of two or more

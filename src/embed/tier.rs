@@ -42,6 +42,14 @@ impl Tier {
         }
     }
 
+    /// The command that builds (or rebuilds) this tier.
+    pub fn build_command(self) -> &'static str {
+        match self {
+            Tier::Fast => "cass index",
+            Tier::Quality => "cass semantic backfill --tier quality",
+        }
+    }
+
     /// `semantic/<tier>/` under the data dir.
     pub fn dir(self, data: &DataDir) -> PathBuf {
         data.semantic().join(self.name())

@@ -202,6 +202,7 @@ pub fn plan(c: &Candidate, layout: SourceLayout, prev: Option<&FileState>, full:
         && prev.inode == c.inode
         && c.size >= prev.offset
         && head_hash(&c.path, prev.offset.min(HEAD_BYTES)).ok() == Some(prev.head_hash)
+        && (prev.tail_hash == 0 || tail_hash(&c.path, prev.offset).ok() == Some(prev.tail_hash))
     {
         return Plan::Tail { offset: prev.offset, line: prev.next_line, resume: prev.resume.clone() };
     }
@@ -215,7 +216,20 @@ pub fn plan(c: &Candidate, layout: SourceLayout, prev: Option<&FileState>, full:
 pub fn head_hash(path: &Path, len: u64) -> std::io::Result<u64> {
     let mut buf = Vec::with_capacity(len as usize);
     fs::File::open(path)?.take(len).read_to_end(&mut buf)?;
-    Ok(crate::embed::hash::fnv1a64(&buf))
+    Ok(crate::checksum::fnv1a64(&buf))
+}
+
+/// FNV-1a 64 of the (up to) [`HEAD_BYTES`] bytes just before `offset`:
+/// with the head hash, a rewrite that keeps the first block and grows the
+/// file is told apart from an append.
+pub fn tail_hash(path: &Path, offset: u64) -> std::io::Result<u64> {
+    use std::io::{Seek, SeekFrom};
+    let start = offset.saturating_sub(HEAD_BYTES);
+    let mut file = fs::File::open(path)?;
+    file.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::with_capacity((offset - start) as usize);
+    file.take(offset - start).read_to_end(&mut buf)?;
+    Ok(crate::checksum::fnv1a64(&buf))
 }
 
 /// Indexes previous states by path for quick lookup.

@@ -8,7 +8,7 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 
 use rayon::prelude::*;
 
-use super::discover::{Candidate, HEAD_BYTES, Plan, head_hash};
+use super::discover::{Candidate, HEAD_BYTES, Plan, head_hash, tail_hash};
 use crate::connectors::{Connector, ParseEnd, ParseError, ParseRequest, ParseSink};
 use crate::model::{ConversationHeader, Message};
 use crate::store::{self, Store, ingest as db};
@@ -16,6 +16,10 @@ use crate::store::{self, Store, ingest as db};
 /// Messages (or bytes of content) buffered per file before a send.
 const BATCH_MESSAGES: usize = 512;
 const BATCH_BYTES: usize = 1 << 20;
+/// Longest message text stored, in bytes. Past it the text is cut (at a
+/// character boundary) and the cut marked: a 50 MB pasted log would
+/// otherwise take about 20 times its size in the lexical build.
+pub const MAX_MESSAGE_BYTES: usize = 2 << 20;
 /// Rows written per SQLite transaction.
 const COMMIT_EVERY: usize = 20_000;
 
@@ -71,7 +75,8 @@ impl ParseSink for ChannelSink {
         self.flush();
         let _ = self.tx.send(Event::Header(self.job, header));
     }
-    fn message(&mut self, message: Message) {
+    fn message(&mut self, mut message: Message) {
+        cut_content(&mut message.content);
         self.bytes += message.content.len();
         self.buf.push(message);
         if self.buf.len() >= BATCH_MESSAGES || self.bytes >= BATCH_BYTES {
@@ -81,6 +86,21 @@ impl ParseSink for ChannelSink {
     fn malformed(&mut self, line: u64, error: String) {
         let _ = self.tx.send(Event::Malformed(self.job, line, error));
     }
+}
+
+/// Cuts a text longer than [`MAX_MESSAGE_BYTES`], saying so at the end.
+fn cut_content(text: &mut String) {
+    if text.len() <= MAX_MESSAGE_BYTES {
+        return;
+    }
+    let mut end = MAX_MESSAGE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let dropped = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!("\n[… cut by cass: {dropped} more bytes of this message are in the session file]"));
+    text.shrink_to_fit();
 }
 
 /// Parses every job and writes the results. Returns one outcome per job.
@@ -105,10 +125,12 @@ pub fn run(
                 let req = ParseRequest { path: &job.candidate.path, start_offset, start_line, resume: resume.as_ref() };
                 let mut sink = ChannelSink { job: i, tx: tx.clone(), buf: Vec::new(), bytes: 0 };
                 crate::faults::vanish(&job.candidate.path);
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.parse(&req, &mut sink)))
-                    .unwrap_or_else(|_| {
-                        Err(ParseError::Format { path: job.candidate.path.clone(), message: "parser panicked".into() })
-                    });
+                let result = crate::guard::catch(|| conn.parse(&req, &mut sink)).unwrap_or_else(|panic| {
+                    Err(ParseError::Format {
+                        path: job.candidate.path.clone(),
+                        message: format!("parser panicked: {panic}"),
+                    })
+                });
                 sink.flush();
                 let _ = tx.send(Event::End(i, result));
                 on_file_done(&job.candidate);
@@ -159,8 +181,11 @@ impl<'a> Writer<'a> {
         self.jobs[job].candidate.path.to_string_lossy().into_owned()
     }
 
-    /// First event of a file: clear what a full re-parse replaces, or what a
-    /// crashed earlier append left past the stored offset.
+    /// First event of a file: clear what a crashed earlier append left past
+    /// the stored offset. A full re-read deletes nothing up front: it
+    /// reconciles what it reads with what is stored, and removes what is
+    /// gone only at the file's end, so a crash at any instant leaves rows a
+    /// re-run converges from.
     fn begin(&mut self, job: usize) -> store::Result<()> {
         if self.cursors[job].began {
             return Ok(());
@@ -180,8 +205,30 @@ impl<'a> Writer<'a> {
                 db::clear_errors(&self.tx, &path)?;
             }
             _ => {
-                db::delete_source(&self.tx, agent, &path)?;
+                db::clear_errors(&self.tx, &path)?;
             }
+        }
+        Ok(())
+    }
+
+    /// True when this file's messages are reconciled with the stored ones
+    /// (a full re-read or a database refresh) rather than appended.
+    fn reconciles(&self, job: usize) -> bool {
+        matches!(self.jobs[job].plan, Plan::Full | Plan::Refresh { .. })
+    }
+
+    /// The end of a reconciled file: each conversation it emitted ends where
+    /// the re-read ended, and (for a full re-read) the conversations it no
+    /// longer has go.
+    fn finish_reconcile(&mut self, job: usize) -> store::Result<()> {
+        let mut seen = Vec::new();
+        for &(id, next) in self.cursors[job].conversations.values() {
+            db::finish_conversation(&self.tx, id, next)?;
+            seen.push(id);
+        }
+        if matches!(self.jobs[job].plan, Plan::Full) {
+            let (agent, path) = (self.agent(job), self.path(job));
+            db::remove_conversations_except(&self.tx, agent, &path, &seen)?;
         }
         Ok(())
     }
@@ -191,12 +238,12 @@ impl<'a> Writer<'a> {
             Event::Header(job, header) => {
                 self.begin(job)?;
                 let (agent, path) = (self.agent(job), self.path(job));
-                if matches!(self.jobs[job].plan, Plan::Refresh { .. })
-                    && !self.cursors[job].conversations.contains_key(&header.external_id)
-                {
-                    db::clear_conversation(&self.tx, agent, &path, &header.external_id)?;
+                let (id, mut next) = db::upsert_conversation(&self.tx, agent, &path, &header)?;
+                if self.reconciles(job) {
+                    // A re-read starts the conversation over: its messages
+                    // are matched with the stored ones from the first on.
+                    next = 0;
                 }
-                let (id, next) = db::upsert_conversation(&self.tx, agent, &path, &header)?;
                 let cur = &mut self.cursors[job];
                 if !cur.conversations.contains_key(&header.external_id) {
                     cur.outcome.conversations += 1;
@@ -214,9 +261,15 @@ impl<'a> Writer<'a> {
                     return Ok(());
                 };
                 let (id, next) = cur.conversations[&key];
-                db::insert_messages(&self.tx, id, next, &messages)?;
+                let written = if matches!(self.jobs[job].plan, Plan::Full | Plan::Refresh { .. }) {
+                    db::reconcile_messages(&self.tx, id, next, &messages)?.written
+                } else {
+                    db::insert_messages(&self.tx, id, next, &messages)?;
+                    messages.len()
+                };
+                let cur = &mut self.cursors[job];
                 cur.conversations.insert(key, (id, next + messages.len() as i64));
-                cur.outcome.messages += messages.len();
+                cur.outcome.messages += written;
                 self.rows_since_commit += messages.len();
             }
             Event::Malformed(job, line, error) => {
@@ -240,6 +293,10 @@ impl<'a> Writer<'a> {
                 self.begin(job)?;
                 let c = &self.jobs[job].candidate;
                 let head = head_hash(&c.path, end.offset.min(HEAD_BYTES)).unwrap_or(0);
+                let tail = tail_hash(&c.path, end.offset).unwrap_or(0);
+                if self.reconciles(job) {
+                    self.finish_reconcile(job)?;
+                }
                 db::save_file_state(
                     &self.tx,
                     &db::FileState {
@@ -252,6 +309,7 @@ impl<'a> Writer<'a> {
                         offset: end.offset,
                         next_line: end.next_line,
                         resume: end.resume.map(|r| r.to_string()),
+                        tail_hash: tail,
                     },
                 )?;
                 self.cursors[job].outcome.partial_tail = end.partial_tail;
@@ -280,6 +338,7 @@ impl<'a> Writer<'a> {
                             offset: 0,
                             next_line: 1,
                             resume: None,
+                            tail_hash: 0,
                         },
                     )?;
                 }

@@ -86,6 +86,9 @@ pub struct IndexReport {
     pub lexical: Option<crate::lexical::SyncReport>,
     /// What the fast-tier backfill after ingest did (absent with --no-semantic).
     pub semantic: Option<semantic::BackfillReport>,
+    /// With `--repair`: the damaged indexes removed and rebuilt, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repaired: Vec<String>,
 }
 
 /// A path that could not be read, and why.
@@ -201,6 +204,7 @@ pub fn run_ingest(
         agents: Vec::new(),
         lexical: None,
         semantic: None,
+        repaired: Vec::new(),
     };
     for (job, out) in jobs.iter().zip(&outcomes) {
         match job.plan {

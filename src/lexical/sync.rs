@@ -23,16 +23,26 @@ pub struct SyncReport {
     pub rebuilt: bool,
 }
 
-/// The high mark tantivy itself committed, read from its commit payload. It
-/// may be ahead of the store's mark if a crash hit between the two commits.
-fn committed_high(idx: &LexicalIndex) -> i64 {
+/// tantivy's last commit payload: `{"high": …, "generation": …}`.
+fn payload(idx: &LexicalIndex) -> serde_json::Value {
     idx.index
         .load_metas()
         .ok()
         .and_then(|m| m.payload)
         .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
-        .and_then(|v| v.get("high").and_then(|h| h.as_i64()))
-        .unwrap_or(0)
+        .unwrap_or_default()
+}
+
+/// The high mark tantivy itself committed, read from its commit payload. It
+/// may be ahead of the store's mark if a crash hit between the two commits.
+fn committed_high(idx: &LexicalIndex) -> i64 {
+    payload(idx).get("high").and_then(|h| h.as_i64()).unwrap_or(0)
+}
+
+/// The store generation the index was built from (`None`: before
+/// generations were recorded).
+pub fn committed_generation(idx: &LexicalIndex) -> Option<String> {
+    payload(idx).get("generation").and_then(|g| g.as_str()).map(str::to_string)
 }
 
 /// Where the index stands against the store, from stored marks only: the
@@ -52,6 +62,9 @@ pub struct LexicalState {
     pub segments: usize,
     /// The index was built with this build's schema and tokenizer.
     pub current_schema: bool,
+    /// The index was built from this store (not from a deleted one whose
+    /// message ids a new store reuses).
+    pub built_from_store: bool,
 }
 
 /// Reads [`LexicalState`] without scanning messages or taking the writer lock.
@@ -60,12 +73,12 @@ pub fn state(store: &Store, dir: &Path) -> Result<LexicalState> {
     let high = recorded.high;
     let current_schema = recorded.version == Some(LEXICAL_VERSION);
     let dirty = marks::dirty_count(store)?;
-    let (exists, committed, segments) = match LexicalIndex::open(dir) {
+    let (exists, committed, segments, from_here) = match LexicalIndex::open(dir) {
         Ok(idx) => {
             let segments = idx.index.load_metas().map(|m| m.segments.len()).unwrap_or(0);
-            (true, committed_high(&idx), segments)
+            (true, committed_high(&idx), segments, store.built_from_here(committed_generation(&idx).as_deref())?)
         }
-        Err(LexicalError::Missing(_)) => (false, 0, 0),
+        Err(LexicalError::Missing(_)) => (false, 0, 0, true),
         Err(e) => return Err(e),
     };
     Ok(LexicalState {
@@ -75,6 +88,7 @@ pub fn state(store: &Store, dir: &Path) -> Result<LexicalState> {
         dirty_conversations: dirty,
         segments,
         current_schema,
+        built_from_store: from_here,
     })
 }
 
@@ -85,7 +99,17 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
     let recorded = marks::marks(store)?;
     let version = recorded.version;
     let mut high = recorded.high;
-    if version != Some(LEXICAL_VERSION) || !dir.join("meta.json").exists() {
+    // An index of another store, or one tantivy cannot even open (a
+    // damaged meta.json), is rebuilt from the store.
+    let foreign = match LexicalIndex::open(dir) {
+        Ok(idx) => !store.built_from_here(committed_generation(&idx).as_deref())?,
+        Err(LexicalError::Missing(_)) => false,
+        Err(e) => {
+            tracing::warn!("{e}; rebuilding the lexical index from the store");
+            true
+        }
+    };
+    if version != Some(LEXICAL_VERSION) || !dir.join("meta.json").exists() || foreign {
         // First build, or an index of another schema: rebuild from the store.
         if dir.exists() {
             std::fs::remove_dir_all(dir)
@@ -119,7 +143,7 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
 
     crate::faults::point("lexical.before_commit");
     let mut prepared = writer.prepare_commit().map_err(tantivy_err(dir))?;
-    prepared.set_payload(&serde_json::json!({ "high": max_id }).to_string());
+    prepared.set_payload(&serde_json::json!({ "high": max_id, "generation": store.generation()? }).to_string());
     prepared.commit().map_err(tantivy_err(dir))?;
     crate::faults::point("lexical.after_commit");
 

@@ -129,6 +129,9 @@ impl From<WriteError> for RobotError {
             WriteError::Lexical(crate::lexical::LexicalError::Store(ref s)) => store_error(s, e.to_string()),
             WriteError::Lexical(l) => RobotError::new("error", exit::USAGE, l.to_string()),
             WriteError::Backfill(b) => b.into(),
+            WriteError::StoreDamaged(_) => RobotError::new("store_damaged", exit::USAGE, e.to_string())
+                .hint("move cass.db away and run `cass index --full` (every agent's files are read again)"),
+            WriteError::Remove { .. } => RobotError::new("io", exit::USAGE, e.to_string()),
         }
     }
 }
@@ -142,6 +145,14 @@ impl From<SearchError> for RobotError {
                 RobotError::new("no_index", exit::NO_INDEX, e.to_string()).hint("run `cass index` first")
             }
             SearchError::Store(s) => s.into(),
+            SearchError::Stale(_) => {
+                RobotError::new("stale_index", exit::NO_INDEX, e.to_string()).hint("run `cass index`")
+            }
+            SearchError::Damaged(_) => RobotError::new("index_damaged", exit::USAGE, e.to_string()).hint(
+                "run `cass index --repair` (rebuilds damaged indexes from the store; `cass health --deep` names them)",
+            ),
+            SearchError::Tier(TierError::Stale(t)) => RobotError::new("stale_index", exit::NO_INDEX, e.to_string())
+                .hint(format!("run `{}`, or search with --mode lexical", t.build_command())),
             SearchError::Tier(TierError::NotPublished(t)) => {
                 RobotError::new("no_semantic_tier", exit::NO_INDEX, e.to_string())
                     .hint(format!("run `cass semantic backfill --tier {t}`, or search with --mode lexical"))

@@ -97,6 +97,13 @@ pub enum SearchError {
     /// Embedding the query failed, or it has no words to embed.
     #[error("semantic search: {0}")]
     Semantic(String),
+    /// The lexical index was built from another store (deleted and created
+    /// again): its ids name other messages, so it is not served.
+    #[error("the lexical index at {0} was built from another store and is not served until `cass index` rebuilds it")]
+    Stale(String),
+    /// Reading the lexical index failed the way damaged files make it fail.
+    #[error("the lexical index is damaged: {0}")]
+    Damaged(String),
 }
 
 impl SearchError {
@@ -204,13 +211,21 @@ impl Searcher {
     /// [`crate::Cass::searcher`].
     pub fn open(data: &DataDir, embed_threads: Option<usize>) -> Result<Searcher, SearchError> {
         let store = Store::open_readonly(&data.db())?;
-        let index = LexicalIndex::open(&data.lexical())?;
-        let reader = index
-            .index
-            .reader_builder()
-            .reload_policy(tantivy::ReloadPolicy::Manual)
-            .try_into()
-            .map_err(|source| LexicalError::Tantivy { path: data.lexical().display().to_string(), source })?;
+        let index = match LexicalIndex::open(&data.lexical()) {
+            Ok(index) => index,
+            Err(LexicalError::Tantivy { source, .. }) => return Err(SearchError::Damaged(source.to_string())),
+            Err(e) => return Err(e.into()),
+        };
+        if !store.built_from_here(crate::lexical::committed_generation(&index).as_deref())? {
+            return Err(SearchError::Stale(data.lexical().display().to_string()));
+        }
+        // Opening the reader opens every segment file: a missing or
+        // unreadable one is damage, with its repair.
+        let reader = crate::guard::catch(|| {
+            index.index.reader_builder().reload_policy(tantivy::ReloadPolicy::Manual).try_into()
+        })
+        .map_err(SearchError::Damaged)?
+        .map_err(|e: tantivy::TantivyError| SearchError::Damaged(e.to_string()))?;
         Ok(Searcher { data: data.clone(), embed_threads, store, index, reader, tiers: Mutex::new(HashMap::new()) })
     }
 
@@ -225,7 +240,7 @@ impl Searcher {
         if let Some(t) = self.tiers.lock().expect("tier cache").get(&tier) {
             return Ok(t.clone());
         }
-        let loaded = Arc::new(LoadedTier::open(&self.data, tier, self.embed_threads)?);
+        let loaded = Arc::new(LoadedTier::open(&self.data, tier, self.embed_threads, &self.store)?);
         self.tiers.lock().expect("tier cache").insert(tier, loaded.clone());
         Ok(loaded)
     }
@@ -353,7 +368,9 @@ impl Searcher {
         Ok(self.results(req, mode, tier.map(|t| t.tier.name()), fallback, total, page, more.then_some(next), started))
     }
 
-    /// Lexical retrieval.
+    /// Lexical retrieval, guarded: tantivy panics or fails on damaged
+    /// files, and that is a [`SearchError::Damaged`] with its repair, not a
+    /// crash.
     fn lexical(
         &self,
         searcher: &tantivy::Searcher,
@@ -361,7 +378,12 @@ impl Searcher {
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<lexical::ScoredId>, usize), SearchError> {
-        Ok(lexical::search(&self.index, searcher, &req.query, &req.filters, limit, offset)?)
+        match crate::guard::catch(|| lexical::search(&self.index, searcher, &req.query, &req.filters, limit, offset)) {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(LexicalError::Tantivy { source, .. })) => Err(SearchError::Damaged(source.to_string())),
+            Ok(Err(e)) => Err(e.into()),
+            Err(panic) => Err(SearchError::Damaged(panic)),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

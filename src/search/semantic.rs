@@ -6,6 +6,7 @@ use crate::config::DataDir;
 use crate::embed::Embedder;
 use crate::embed::Tier;
 use crate::embed::hash::HashEmbedder;
+use crate::store::Store;
 use crate::vector::manifest::Manifest;
 use crate::vector::scan::{Scored, top_k};
 use crate::vector::segment::Segment;
@@ -41,6 +42,10 @@ pub enum TierError {
         /// Why, and what to run to fix it when there is a fix.
         message: String,
     },
+    /// The tier was built from another store (the store was deleted and
+    /// re-created): its rows point at other messages, so it is not served.
+    #[error("the {} tier was built from another store and is not served until `{}` rebuilds it", .0.name(), .0.build_command())]
+    Stale(Tier),
     /// A listed segment vanished: a writer merged or republished the tier.
     #[error("{0}")]
     SegmentGone(String),
@@ -49,13 +54,18 @@ pub enum TierError {
 impl LoadedTier {
     /// Opens a tier's published state. Searches read only this: a running
     /// backfill's staging file and checkpoints are invisible until publish.
-    pub fn open(data: &DataDir, tier: Tier, embed_threads: Option<usize>) -> Result<LoadedTier, TierError> {
+    pub fn open(
+        data: &DataDir,
+        tier: Tier,
+        embed_threads: Option<usize>,
+        store: &Store,
+    ) -> Result<LoadedTier, TierError> {
         // A writer may publish or merge between reading the manifest and
         // opening its segments, deleting files the old manifest listed:
         // read the new manifest and try again.
         let mut attempt = 0;
         loop {
-            match Self::open_once(data, tier, embed_threads) {
+            match Self::open_once(data, tier, embed_threads, store) {
                 Err(TierError::SegmentGone(_)) if attempt < 5 => attempt += 1,
                 Err(TierError::SegmentGone(message)) => {
                     return Err(TierError::Unavailable { tier: tier.name(), message });
@@ -65,7 +75,12 @@ impl LoadedTier {
         }
     }
 
-    fn open_once(data: &DataDir, tier: Tier, embed_threads: Option<usize>) -> Result<LoadedTier, TierError> {
+    fn open_once(
+        data: &DataDir,
+        tier: Tier,
+        embed_threads: Option<usize>,
+        store: &Store,
+    ) -> Result<LoadedTier, TierError> {
         let dir = tier.dir(data);
         let unavailable = |message: String| TierError::Unavailable { tier: tier.name(), message };
         let manifest = match Manifest::load(&dir) {
@@ -73,6 +88,9 @@ impl LoadedTier {
             Ok(_) => return Err(TierError::NotPublished(tier.name())),
             Err(e) => return Err(unavailable(e.to_string())),
         };
+        if !store.built_from_here(manifest.store_generation.as_deref()).map_err(|e| unavailable(e.to_string()))? {
+            return Err(TierError::Stale(tier));
+        }
         let embedder = crate::embed::embedder_for(data, tier, embed_threads).map_err(|e| unavailable(e.to_string()))?;
         if !manifest.matches(embedder.id(), embedder.dims(), embedder.model_checksum().as_deref()) {
             return Err(unavailable(format!(

@@ -57,13 +57,17 @@ pub struct FileState {
     pub next_line: u64,
     /// The connector's resume state (JSON), handed back on the next incremental parse.
     pub resume: Option<String>,
+    /// FNV-1a of the block just before `offset` (up to 4096 bytes; 0 when
+    /// not recorded): a rewrite anywhere before the offset changes it, where
+    /// the head alone would miss one that kept the first block.
+    pub tail_hash: u64,
 }
 
 /// What the store knows of every source file, by path.
 pub fn load_file_states(store: &Store) -> Result<std::collections::HashMap<String, FileState>> {
-    let mut stmt = store
-        .conn
-        .prepare("SELECT path, agent, size, mtime_ns, inode, head_hash, offset, next_line, resume FROM file_state")?;
+    let mut stmt = store.conn.prepare(
+        "SELECT path, agent, size, mtime_ns, inode, head_hash, offset, next_line, resume, tail_hash FROM file_state",
+    )?;
     let rows = stmt.query_map([], |r| {
         Ok(FileState {
             path: r.get(0)?,
@@ -75,6 +79,7 @@ pub fn load_file_states(store: &Store) -> Result<std::collections::HashMap<Strin
             offset: r.get::<_, i64>(6)? as u64,
             next_line: r.get::<_, i64>(7)? as u64,
             resume: r.get(8)?,
+            tail_hash: r.get::<_, i64>(9)? as u64,
         })
     })?;
     let mut out = std::collections::HashMap::new();
@@ -88,12 +93,13 @@ pub fn load_file_states(store: &Store) -> Result<std::collections::HashMap<Strin
 /// Inserts or replaces the state of one source file.
 pub fn save_file_state(tx: &IngestTx<'_>, fs: &FileState) -> Result<()> {
     tx.0.prepare_cached(
-        "INSERT INTO file_state (path, agent, size, mtime_ns, inode, head_hash, offset, next_line, resume, indexed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO file_state (path, agent, size, mtime_ns, inode, head_hash, offset, next_line, resume, indexed_at,
+           tail_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT(path) DO UPDATE SET agent = excluded.agent, size = excluded.size,
            mtime_ns = excluded.mtime_ns, inode = excluded.inode, head_hash = excluded.head_hash,
            offset = excluded.offset, next_line = excluded.next_line, resume = excluded.resume,
-           indexed_at = excluded.indexed_at",
+           indexed_at = excluded.indexed_at, tail_hash = excluded.tail_hash",
     )?
     .execute(params![
         fs.path,
@@ -105,7 +111,8 @@ pub fn save_file_state(tx: &IngestTx<'_>, fs: &FileState) -> Result<()> {
         fs.offset as i64,
         fs.next_line as i64,
         fs.resume,
-        now_ms()
+        now_ms(),
+        fs.tail_hash as i64
     ])?;
     Ok(())
 }
@@ -113,40 +120,6 @@ pub fn save_file_state(tx: &IngestTx<'_>, fs: &FileState) -> Result<()> {
 /// Forgets what was known of a source file, so the next run reads it in full.
 pub fn forget_file_state(tx: &IngestTx<'_>, path: &str) -> Result<()> {
     tx.0.prepare_cached("DELETE FROM file_state WHERE path = ?1")?.execute([path])?;
-    Ok(())
-}
-
-/// Removes every conversation read from `path` (a full re-parse follows).
-/// Returns how many messages went away.
-pub fn delete_source(tx: &IngestTx<'_>, agent: &str, path: &str) -> Result<usize> {
-    tx.0.prepare_cached(
-        "INSERT OR IGNORE INTO lexical_dirty (conversation_id)
-         SELECT id FROM conversations WHERE agent = ?1 AND source_path = ?2 AND message_count > 0",
-    )?
-    .execute([agent, path])?;
-    let removed: i64 =
-        tx.0.prepare_cached(
-            "SELECT COALESCE(SUM(message_count), 0) FROM conversations WHERE agent = ?1 AND source_path = ?2",
-        )?
-        .query_row([agent, path], |r| r.get(0))?;
-    tx.0.prepare_cached("DELETE FROM conversations WHERE agent = ?1 AND source_path = ?2")?.execute([agent, path])?;
-    tx.0.prepare_cached("DELETE FROM ingest_errors WHERE path = ?1")?.execute([path])?;
-    Ok(removed as usize)
-}
-
-/// Empties one conversation of a source (a database refresh re-emits it
-/// whole); its row, id and explicit title stay.
-pub fn clear_conversation(tx: &IngestTx<'_>, agent: &str, path: &str, external_id: &str) -> Result<()> {
-    let id: Option<i64> =
-        tx.0.prepare_cached("SELECT id FROM conversations WHERE agent = ?1 AND source_path = ?2 AND external_id = ?3")?
-            .query_row([agent, path, external_id], |r| r.get(0))
-            .optional()?;
-    let Some(id) = id else { return Ok(()) };
-    let n = tx.0.prepare_cached("DELETE FROM messages WHERE conversation_id = ?1")?.execute([id])?;
-    if n > 0 {
-        tx.0.prepare_cached("INSERT OR IGNORE INTO lexical_dirty (conversation_id) VALUES (?1)")?.execute([id])?;
-        refresh_conversation_stats(tx, id)?;
-    }
     Ok(())
 }
 
@@ -205,8 +178,8 @@ pub fn insert_messages(tx: &IngestTx<'_>, conversation_id: i64, mut ordinal: i64
         return Ok(());
     }
     let mut stmt = tx.0.prepare_cached(
-        "INSERT INTO messages (conversation_id, ordinal, role, author, created_at, content, line_offset)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO messages (conversation_id, ordinal, role, author, created_at, content, line_offset, checksum)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     let (mut min_ts, mut max_ts) = (None::<i64>, None::<i64>);
     for m in messages {
@@ -217,7 +190,8 @@ pub fn insert_messages(tx: &IngestTx<'_>, conversation_id: i64, mut ordinal: i64
             m.author,
             m.created_at,
             m.content,
-            m.line_offset.map(|o| o as i64)
+            m.line_offset.map(|o| o as i64),
+            row_checksum(m.role.as_str(), m.author.as_deref(), m.created_at, &m.content)
         ])?;
         ordinal += 1;
         if let Some(t) = m.created_at {
@@ -284,4 +258,135 @@ pub fn clear_errors_from(tx: &IngestTx<'_>, path: &str, line: u64) -> Result<()>
 pub fn clear_errors(tx: &IngestTx<'_>, path: &str) -> Result<()> {
     tx.0.prepare_cached("DELETE FROM ingest_errors WHERE path = ?1")?.execute([path])?;
     Ok(())
+}
+
+/// What [`reconcile_messages`] did with a run of messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Messages already stored as they are: kept, ids and all.
+    pub kept: usize,
+    /// Messages new or changed at their position: written as new rows (new ids).
+    pub written: usize,
+}
+
+/// Writes `messages` at ordinals `ordinal..` of a conversation the way a
+/// re-read of its source saw them, changing only what differs: a stored
+/// message with the same role, author, time and text at that ordinal keeps
+/// its row and id (only its line offset is brought up to date); any other
+/// is replaced by a new row with a new id. Ids therefore stay stable across
+/// `--full` and rewrites, and derived indexes redo only real changes.
+pub fn reconcile_messages(
+    tx: &IngestTx<'_>,
+    conversation_id: i64,
+    ordinal: i64,
+    messages: &[Message],
+) -> Result<Reconciled> {
+    let mut done = Reconciled::default();
+    let mut lookup = tx.0.prepare_cached(
+        "SELECT id, role, author, created_at, content, line_offset FROM messages
+         WHERE conversation_id = ?1 AND ordinal = ?2",
+    )?;
+    let mut insert = tx.0.prepare_cached(
+        "INSERT INTO messages (conversation_id, ordinal, role, author, created_at, content, line_offset, checksum)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut changed = false;
+    for (k, m) in messages.iter().enumerate() {
+        let at = ordinal + k as i64;
+        let line_offset = m.line_offset.map(|o| o as i64);
+        let stored = lookup
+            .query_row(params![conversation_id, at], |r| {
+                let same = r.get_ref(1)?.as_str()? == m.role.as_str()
+                    && r.get_ref(2)?.as_str_or_null()? == m.author.as_deref()
+                    && r.get::<_, Option<i64>>(3)? == m.created_at
+                    && r.get_ref(4)?.as_str()? == m.content;
+                Ok((r.get::<_, i64>(0)?, same, r.get::<_, Option<i64>>(5)?))
+            })
+            .optional()?;
+        match stored {
+            Some((id, true, offset)) => {
+                if offset != line_offset {
+                    tx.0.prepare_cached("UPDATE messages SET line_offset = ?2 WHERE id = ?1")?
+                        .execute(params![id, line_offset])?;
+                }
+                done.kept += 1;
+            }
+            other => {
+                if let Some((id, _, _)) = other {
+                    tx.0.prepare_cached("DELETE FROM messages WHERE id = ?1")?.execute([id])?;
+                }
+                insert.execute(params![
+                    conversation_id,
+                    at,
+                    m.role.as_str(),
+                    m.author,
+                    m.created_at,
+                    m.content,
+                    line_offset,
+                    row_checksum(m.role.as_str(), m.author.as_deref(), m.created_at, &m.content)
+                ])?;
+                done.written += 1;
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        mark_dirty(tx, conversation_id)?;
+    }
+    Ok(done)
+}
+
+/// Ends a reconciled conversation at `count` messages: rows past it (the
+/// source no longer has them) go, and its counters are recomputed.
+/// Returns how many rows went.
+pub fn finish_conversation(tx: &IngestTx<'_>, conversation_id: i64, count: i64) -> Result<usize> {
+    let removed =
+        tx.0.prepare_cached("DELETE FROM messages WHERE conversation_id = ?1 AND ordinal >= ?2")?
+            .execute(params![conversation_id, count])?;
+    if removed > 0 {
+        mark_dirty(tx, conversation_id)?;
+    }
+    refresh_conversation_stats(tx, conversation_id)?;
+    Ok(removed)
+}
+
+/// Removes the conversations read from `path` before whose ids are not in
+/// `keep` (a re-read no longer found them). Returns how many messages went.
+pub fn remove_conversations_except(tx: &IngestTx<'_>, agent: &str, path: &str, keep: &[i64]) -> Result<usize> {
+    let ids: Vec<(i64, i64)> =
+        tx.0.prepare_cached("SELECT id, message_count FROM conversations WHERE agent = ?1 AND source_path = ?2")?
+            .query_map([agent, path], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<std::result::Result<_, _>>()?;
+    let mut removed = 0;
+    for (id, count) in ids.into_iter().filter(|(id, _)| !keep.contains(id)) {
+        if count > 0 {
+            mark_dirty(tx, id)?;
+        }
+        tx.0.prepare_cached("DELETE FROM conversations WHERE id = ?1")?.execute([id])?;
+        removed += count as usize;
+    }
+    Ok(removed)
+}
+
+/// Marks a conversation for the lexical index to re-derive.
+fn mark_dirty(tx: &IngestTx<'_>, conversation_id: i64) -> Result<()> {
+    tx.0.prepare_cached(
+        "INSERT INTO lexical_dirty (conversation_id) SELECT ?1
+         WHERE NOT EXISTS (SELECT 1 FROM lexical_dirty WHERE conversation_id = ?1)",
+    )?
+    .execute([conversation_id])?;
+    Ok(())
+}
+
+/// The checksum a message row carries: FNV-1a over its role, author, time
+/// and text, each part ended by a NUL (as i64, SQLite's integer).
+pub fn row_checksum(role: &str, author: Option<&str>, created_at: Option<i64>, content: &str) -> i64 {
+    use crate::checksum::fnv1a64_more;
+    let mut h = crate::checksum::fnv1a64(role.as_bytes());
+    h = fnv1a64_more(h, b"\0");
+    h = fnv1a64_more(h, author.unwrap_or("").as_bytes());
+    h = fnv1a64_more(h, b"\0");
+    h = fnv1a64_more(h, &created_at.unwrap_or(i64::MIN).to_le_bytes());
+    h = fnv1a64_more(h, b"\0");
+    fnv1a64_more(h, content.as_bytes()) as i64
 }

@@ -131,6 +131,21 @@ impl Store {
         Ok(())
     }
 
+    /// This store's generation: a random id made when it was created.
+    pub fn generation(&self) -> Result<String> {
+        Ok(self.meta_get("store_generation")?.unwrap_or_default())
+    }
+
+    /// Whether a derived index that recorded `generation` was built from
+    /// this store. An index with none predates generations: it counts as
+    /// this store's only when the store was upgraded (not created) since.
+    pub fn built_from_here(&self, generation: Option<&str>) -> Result<bool> {
+        match generation {
+            Some(g) => Ok(g == self.generation()?),
+            None => Ok(self.meta_get("generation_legacy")?.as_deref() == Some("1")),
+        }
+    }
+
     /// A `meta` value parsed as an integer; `None` when absent or not a number.
     pub fn meta_get_i64(&self, key: &str) -> Result<Option<i64>> {
         Ok(self.meta_get(key)?.and_then(|v| v.parse().ok()))

@@ -284,3 +284,46 @@ pub fn sessions(store: &Store, filter: &SessionFilter, limit: i64, offset: i64) 
     let rows = stmt.query_map(rusqlite::params_from_iter(args), conv_from_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
+
+/// SQLite's `integrity_check` (structure, and every index against its
+/// table), then every message row against the checksum written with it:
+/// `None` when all is sound, else what was found (the first few).
+pub fn integrity(store: &Store) -> Result<Option<String>> {
+    let mut stmt = store.conn.prepare("PRAGMA integrity_check(5)")?;
+    let lines: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<std::result::Result<_, _>>()?;
+    if !(lines.len() == 1 && lines[0] == "ok") {
+        return Ok(Some(lines.join("; ")));
+    }
+    let mut stmt = store
+        .conn
+        .prepare("SELECT id, role, author, created_at, content, checksum FROM messages WHERE checksum IS NOT NULL")?;
+    let mut rows = stmt.query([])?;
+    let mut bad = Vec::new();
+    while let Some(r) = rows.next()? {
+        let text = |i: usize| -> rusqlite::Result<String> {
+            Ok(String::from_utf8_lossy(r.get_ref(i)?.as_bytes_or_null()?.unwrap_or_default()).into_owned())
+        };
+        let author: Option<String> = r
+            .get_ref(2)?
+            .as_bytes_or_null()
+            .map_err(rusqlite::Error::from)?
+            .map(|b| String::from_utf8_lossy(b).into_owned());
+        let sum = super::ingest::row_checksum(&text(1)?, author.as_deref(), r.get(3).unwrap_or(None), &text(4)?);
+        if sum != r.get::<_, i64>(5)? {
+            bad.push(r.get::<_, i64>(0)?);
+            if bad.len() == 5 {
+                break;
+            }
+        }
+    }
+    Ok((!bad.is_empty()).then(|| {
+        let ids: Vec<String> = bad.iter().map(i64::to_string).collect();
+        format!("message rows that no longer match their checksum: {}", ids.join(", "))
+    }))
+}
+
+/// Every message row, counted (a scan: for deep checks only).
+pub fn message_count(store: &Store) -> Result<u64> {
+    let n: i64 = store.conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
+    Ok(n as u64)
+}

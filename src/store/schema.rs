@@ -77,6 +77,22 @@ const MIGRATIONS: &[&str] = &[
         SELECT NEW.id WHERE NOT EXISTS (SELECT 1 FROM lexical_dirty WHERE conversation_id = NEW.id);
     END;
     "#,
+    // v2: store identity and rewrite detection past the head.
+    r#"
+    -- A random id of this store: derived indexes record the generation
+    -- they were built from, and one built from another store is rebuilt,
+    -- never served (a deleted and re-created store reuses message ids).
+    INSERT INTO meta (key, value) VALUES ('store_generation', lower(hex(randomblob(16))))
+        ON CONFLICT (key) DO NOTHING;
+    -- FNV-1a of the block just before the stored offset: a rewrite that
+    -- keeps the head and grows the file is not taken for an append.
+    ALTER TABLE file_state ADD COLUMN tail_hash INTEGER NOT NULL DEFAULT 0;
+    -- FNV-1a of a message's role, author, time and text, written with the
+    -- row: SQLite checks its structure, not its content, and a flipped
+    -- byte in a message must not change answers unnoticed. NULL on rows
+    -- written before it (their next re-read fills it in).
+    ALTER TABLE messages ADD COLUMN checksum INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes and reads: one per migration.
@@ -90,6 +106,11 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if i == 1 && version >= 1 {
+            // An upgraded store: its indexes predate generations and were
+            // built from it, so an unstamped index is taken as its own.
+            tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation_legacy', '1')", [])?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }

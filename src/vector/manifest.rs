@@ -60,6 +60,11 @@ pub struct Manifest {
     pub checkpoint: Checkpoint,
     /// When it was last saved, milliseconds since the Unix epoch.
     pub updated_at_ms: i64,
+    /// Generation of the store its rows were embedded from (absent in
+    /// manifests written before generations): rows of another store's
+    /// messages must never be served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_generation: Option<String>,
 }
 
 impl Manifest {
@@ -75,6 +80,7 @@ impl Manifest {
             next_segment: 1,
             checkpoint: Checkpoint::default(),
             updated_at_ms: 0,
+            store_generation: None,
         }
     }
 

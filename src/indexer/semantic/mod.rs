@@ -204,7 +204,7 @@ impl<'a> Run<'a> {
 
     fn go(&mut self, store: &Store, dir: &Path, opts: &BackfillOptions<'_>) -> Result<BackfillReport, BackfillError> {
         std::fs::create_dir_all(dir.join("segments")).map_err(|e| VectorError::io(dir, e))?;
-        let (mut manifest, rebuilt) = tier::open_manifest(dir, self.tier, self.embedder)?;
+        let (mut manifest, rebuilt) = tier::open_manifest(dir, self.tier, self.embedder, store)?;
         // Opened (and any torn tail cut off) only when a batch needs it, so a
         // run with nothing to do writes nothing.
         let mut staging: Option<Staging> = None;

@@ -57,6 +57,14 @@ pub(super) fn publish(store: &Store, dir: &Path, manifest: &mut Manifest) -> Res
         staged.read_row(keep[k], row)?;
         Ok(())
     })?;
+    // Verified before it is listed: a segment that does not read back as
+    // written is never published.
+    if !Segment::open(&tmp).is_ok_and(|seg| seg.checksum == checksum && seg.verify()) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(
+            VectorError::io(&tmp, std::io::Error::other("the written segment does not match its checksum")).into()
+        );
+    }
     crate::faults::point("publish.before_rename");
     std::fs::rename(&tmp, &final_path).map_err(|e| VectorError::io(&final_path, e))?;
     fsio::sync_dir(&segs)?;

@@ -20,22 +20,47 @@ pub(super) fn segment_dir(dir: &Path) -> PathBuf {
 /// was built by another embedder, model or dimension (never mix vectors).
 /// Also removes files a crash left behind: segments the manifest does not
 /// list, and temp files. Returns (manifest, rebuilt).
-pub(super) fn open_manifest(dir: &Path, tier: Tier, embedder: &dyn Embedder) -> Result<(Manifest, bool)> {
+pub(super) fn open_manifest(
+    dir: &Path,
+    tier: Tier,
+    embedder: &dyn Embedder,
+    store: &crate::store::Store,
+) -> std::result::Result<(Manifest, bool), super::BackfillError> {
     let checksum = embedder.model_checksum();
-    let existing = Manifest::load(dir)?;
+    let generation = store.generation()?;
+    let existing = match Manifest::load(dir) {
+        Ok(m) => m,
+        Err(e) => {
+            // A damaged commit point cannot be trusted: build the tier again
+            // from the store (the old segments go with it).
+            tracing::warn!("the {} tier's manifest is damaged ({e}); rebuilding the tier from the store", tier.name());
+            Some(Manifest::new(tier.name(), "damaged", 0, None))
+        }
+    };
     let (mut manifest, rebuilt) = match existing {
-        Some(m) if m.matches(embedder.id(), embedder.dims(), checksum.as_deref()) => (m, false),
+        Some(m)
+            if m.matches(embedder.id(), embedder.dims(), checksum.as_deref())
+                && store.built_from_here(m.store_generation.as_deref())? =>
+        {
+            (m, false)
+        }
         other => {
             let rebuilt = other.is_some();
             let _ = std::fs::remove_file(staging_path(dir));
             let mut m = Manifest::new(tier.name(), embedder.id(), embedder.dims(), checksum);
             if let Some(old) = other {
-                m.next_segment = old.next_segment; // never reuse a file name
+                m.next_segment = old.next_segment.max(1); // never reuse a file name
             }
+            m.store_generation = Some(generation.clone());
             m.save(dir)?;
             (m, rebuilt)
         }
     };
+    if manifest.store_generation.is_none() {
+        // Built before generations, from this (upgraded) store: stamp it.
+        manifest.store_generation = Some(generation);
+        manifest.save(dir)?;
+    }
     let listed: std::collections::HashSet<String> = manifest.segments.iter().map(|s| s.file.clone()).collect();
     let segs = segment_dir(dir);
     if let Ok(entries) = std::fs::read_dir(&segs) {
@@ -76,12 +101,24 @@ pub struct TierState {
     pub checkpoint: Option<crate::vector::manifest::Checkpoint>,
     /// When the manifest was last saved, RFC 3339.
     pub updated_at: Option<String>,
+    /// Built from another store (deleted and created again): not served
+    /// until `cass index` rebuilds it.
+    pub stale: bool,
+    /// Why the manifest cannot be read, when it is damaged.
+    pub damaged: Option<String>,
 }
 
 /// A tier's state; pending counts need the store (without one, 0).
 pub fn tier_state(data: &crate::config::DataDir, tier: Tier, store: Option<&crate::store::Store>) -> Result<TierState> {
     let dir = tier.dir(data);
-    let m = Manifest::load(&dir)?;
+    let (m, damaged) = match Manifest::load(&dir) {
+        Ok(m) => (m, None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let stale = match (&m, store) {
+        (Some(m), Some(s)) => !s.built_from_here(m.store_generation.as_deref()).unwrap_or(false),
+        _ => false,
+    };
     let cursor = m.as_ref().map_or(0, |m| m.checkpoint.last_message_id);
     let past_cursor = store.and_then(|s| crate::store::semantic::messages_past(s, cursor).ok()).unwrap_or(0);
     Ok(match m {
@@ -96,6 +133,8 @@ pub fn tier_state(data: &crate::config::DataDir, tier: Tier, store: Option<&crat
             pending_rows: past_cursor,
             checkpoint: None,
             updated_at: None,
+            stale,
+            damaged,
         },
         Some(m) => TierState {
             tier: tier.name(),
@@ -108,6 +147,8 @@ pub fn tier_state(data: &crate::config::DataDir, tier: Tier, store: Option<&crat
             pending_rows: past_cursor + m.checkpoint.staged_rows,
             updated_at: Some(crate::time::to_rfc3339(m.updated_at_ms)),
             checkpoint: Some(m.checkpoint),
+            stale,
+            damaged,
         },
     })
 }
