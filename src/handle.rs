@@ -92,7 +92,7 @@ impl Cass {
     }
 
     /// [`Cass::health`] plus the deep check ([`crate::verify::deep`]):
-    /// every checksum read, SQLite's `quick_check`, counts compared. Slow
+    /// every checksum read, SQLite's `integrity_check`, counts compared. Slow
     /// (it reads every byte); says how long it took. A store too damaged
     /// to report status is an `Err` naming the damage and the recovery.
     pub fn health_deep(&self, max_age_ms: Option<i64>) -> Result<Health, crate::robot::RobotError> {
@@ -118,6 +118,18 @@ impl Cass {
     /// facts: cheap enough for a status line to poll.
     pub fn freshness(&self) -> Freshness {
         crate::status::freshness(self.data_dir())
+    }
+
+    /// A mark that changes whenever what a searcher serves changes on disk:
+    /// the store file replaced, the lexical index committed, a tier
+    /// published or rebuilt. Cheap (a few `stat`s): a long-lived front end
+    /// compares marks before each request and opens a new [`Searcher`]
+    /// when they differ.
+    pub fn state_mark(&self) -> StateMark {
+        let data = self.data_dir();
+        let mut paths = vec![data.db(), data.lexical().join("meta.json")];
+        paths.extend(Tier::ALL.iter().map(|t| t.dir(data).join("manifest.json")));
+        StateMark(paths.iter().map(|p| file_mark(p)).collect())
     }
 
     /// Every tier's state; pending counts need the store (0 before the
@@ -146,4 +158,21 @@ impl Cass {
     pub fn sources(&self) -> Result<SourcesReport, StoreError> {
         crate::indexer::sources::survey(self.data_dir(), &self.settings.agents)
     }
+}
+
+/// What [`Cass::state_mark`] returns: compare two for equality.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateMark(Vec<Option<(u64, u64, i128)>>);
+
+/// (device, inode, modification time in ns) of a file, if it exists.
+fn file_mark(path: &std::path::Path) -> Option<(u64, u64, i128)> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino(), mtime))
+    }
+    #[cfg(not(unix))]
+    Some((0, meta.len(), mtime))
 }

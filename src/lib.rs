@@ -58,8 +58,8 @@ pub mod vector;
 pub mod verify;
 mod writer;
 
-pub use handle::Cass;
-pub use reader::{ReadError, Reader};
+pub use handle::{Cass, StateMark};
+pub use reader::{ReadError, Reader, SessionFilter};
 pub use search::Searcher;
 pub use settings::Settings;
 pub use writer::{BackfillRun, Cycle, IndexPass, IndexWriter, WriteError};

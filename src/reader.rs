@@ -4,7 +4,8 @@
 
 use crate::config::DataDir;
 use crate::model::{Conversation, StoredMessage};
-use crate::store::query::{self, AgentTotals, SessionFilter};
+pub use crate::store::query::SessionFilter;
+use crate::store::query::{self, AgentTotals};
 use crate::store::{Result, Store};
 
 /// Why a read failed: the store's error (no index yet, a damaged or

@@ -41,7 +41,8 @@ pub struct Damage {
     pub why: String,
 }
 
-/// Checks the store (SQLite `quick_check`), the lexical index (tantivy's
+/// Checks the store (SQLite `integrity_check` and the message rows'
+/// checksums), the lexical index (tantivy's
 /// checksums, and every segment file it lists opened), each tier (its
 /// manifest, each segment's checksum), and compares the lexical index's
 /// document count with the store's messages.
@@ -76,7 +77,17 @@ pub fn deep(data: &DataDir) -> DeepReport {
         store_messages = crate::store::query::message_count(store).ok();
     }
 
-    let lexical_docs = match lexical(data) {
+    // A running writer merges and deletes files under a check: what looks
+    // damaged then is read again once it had a moment to settle.
+    let writing = crate::lock::current_holder(&data.lock()).is_some();
+    let settle = |first: Result<Option<u64>, String>| match first {
+        Err(_) if writing => {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            lexical(data)
+        }
+        other => other,
+    };
+    let lexical_docs = match settle(lexical(data)) {
         Ok(docs) => docs,
         Err(why) => {
             add("lexical_damaged", format!("the lexical index is damaged ({why}); `cass index --repair` rebuilds it"));
@@ -93,7 +104,14 @@ pub fn deep(data: &DataDir) -> DeepReport {
     }
 
     for tier in Tier::ALL {
-        if let Err(why) = tier_segments(data, tier) {
+        let checked = match tier_segments(data, tier) {
+            Err(_) if writing => {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                tier_segments(data, tier)
+            }
+            other => other,
+        };
+        if let Err(why) = checked {
             add(
                 "tier_damaged",
                 format!("the {} tier is damaged ({why}); `cass index --repair` rebuilds it", tier.name()),

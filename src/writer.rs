@@ -173,18 +173,23 @@ impl IndexWriter {
     /// error: nothing can be rebuilt from it.
     pub fn repair(&self) -> Result<Vec<String>, WriteError> {
         let data = self.cass.data_dir();
+        if data.db().exists() {
+            // Migrated first, so the checks read the schema this build writes.
+            Store::open(&data.db())?;
+        }
         let report = crate::verify::deep(data);
         if let Some(p) = report.problems.iter().find(|p| p.kind == "store_damaged") {
             return Err(WriteError::StoreDamaged(p.message.clone()));
         }
         let mut removed = Vec::new();
         for d in &report.damaged {
-            let (dir, what) = match Tier::ALL.iter().find(|t| t.name() == d.index) {
-                Some(t) => (t.dir(data), format!("the {} tier", t.name())),
-                None => (data.lexical(), "the lexical index".to_string()),
+            let (dir, what, how) = match Tier::ALL.iter().find(|t| t.name() == d.index) {
+                Some(Tier::Quality) => (Tier::Quality.dir(data), "the quality tier", Tier::Quality.build_command()),
+                Some(t) => (t.dir(data), "the fast tier", "this run"),
+                None => (data.lexical(), "the lexical index", "this run"),
             };
             std::fs::remove_dir_all(&dir).map_err(|source| WriteError::Remove { path: dir.clone(), source })?;
-            removed.push(format!("{what} was damaged ({}); rebuilt from the store", d.why));
+            removed.push(format!("{what} was damaged ({}); removed, and rebuilt from the store by {how}", d.why));
         }
         Ok(removed)
     }
@@ -203,7 +208,8 @@ impl IndexWriter {
         let opts = WatchOptions { debounce: self.cass.settings().index.watch_debounce };
         indexer::watch::watch(&self.cass.settings().agents, &opts, stop, |trigger| {
             let started = Instant::now();
-            let this = IndexPass { full: pass.full && trigger == Trigger::Start, ..pass.clone() };
+            let start = trigger == Trigger::Start;
+            let this = IndexPass { full: pass.full && start, repair: pass.repair && start, ..pass.clone() };
             let result = self.index(&this, &NoProgress);
             crate::lock::note_progress("watching");
             on_cycle(Cycle { trigger, elapsed: started.elapsed(), result });

@@ -269,3 +269,44 @@ fn a_giant_message_is_stored_cut_and_marked() {
     assert_eq!(sb.run(&["search", "needle-at-end", "--mode", "lexical"]).status.code(), Some(1));
     assert_eq!(messages(&sb).len(), 2, "the rest of the session is indexed");
 }
+
+#[test]
+fn a_restored_store_backup_is_not_served_from_newer_indexes() {
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/-w");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("s.jsonl");
+    std::fs::write(&file, claude_line("s", "user", "first alpha message", "2026-03-01T10:00:00Z", "/w")).unwrap();
+    sb.json(&["index"]);
+    let backup = sb.dir.path().join("cass.db.bak");
+    rusqlite::Connection::open(sb.data().join("cass.db"))
+        .unwrap()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    std::fs::copy(sb.data().join("cass.db"), &backup).unwrap();
+    // Newer messages indexed, then the old store put back.
+    let mut more = std::fs::read_to_string(&file).unwrap();
+    more.push_str(&claude_line("s", "assistant", "second bravo message", "2026-03-01T10:01:00Z", "/w"));
+    std::fs::write(&file, more).unwrap();
+    sb.json(&["index"]);
+    for f in ["cass.db-wal", "cass.db-shm"] {
+        let _ = std::fs::remove_file(sb.data().join(f));
+    }
+    std::fs::copy(&backup, sb.data().join("cass.db")).unwrap();
+    let out = sb.run(&["search", "bravo", "--mode", "lexical", "--json"]);
+    assert_eq!(out.status.code(), Some(cass::cli::exit::NO_INDEX), "{}", String::from_utf8_lossy(&out.stdout));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["kind"], "stale_index");
+    // The next index rebuilds both indexes from the restored store (and
+    // reads the grown file again), after which every answer is consistent.
+    sb.json(&["index"]);
+    let found = sb.json(&["search", "bravo", "--mode", "lexical"]);
+    assert!(found["hits"][0]["snippet"]["text"].as_str().unwrap().contains("bravo"));
+    let sem = sb.json(&["search", "alpha", "--mode", "semantic", "--limit", "5"]);
+    for h in sem["hits"].as_array().unwrap() {
+        let id = h["message_id"].as_i64().unwrap();
+        let n: i64 = sb.db().query_row("SELECT COUNT(*) FROM messages WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1, "every semantic hit is a stored message");
+    }
+    assert!(sb.run(&["health"]).status.success());
+}

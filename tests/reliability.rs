@@ -417,6 +417,78 @@ fn check_and_rerun(sb: &Sandbox, crash: &Path, clean: &Path) {
 }
 
 #[test]
+fn every_needle_is_found_by_every_search_while_full_reindexes_run() {
+    let _turn = heavy();
+    let searches = env_u64("CASS_NEEDLE_SEARCHES", 200) as usize;
+    let seed = seed();
+    let mut rng = corpus::Rng::new(seed ^ 0x0ddba11);
+    let sb = Sandbox::new();
+    corpus::generate_shaped(&sb.home(), 20_500, seed, (5, 40)).unwrap();
+    let sessions = claude_sessions(&sb.home());
+    // Twenty needles, each a word no generated message holds, in a session
+    // of its own choosing.
+    let needles: Vec<String> = (0..20).map(|i| format!("zqneedle{i}x{}", rng.below(1_000_000))).collect();
+    for needle in &needles {
+        use std::io::Write;
+        let f = &sessions[rng.below(sessions.len())];
+        let id = f.file_stem().unwrap().to_string_lossy().into_owned();
+        let line = claude_line(&id, "user", &format!("where is {needle} now"), "2026-06-01T10:00:00Z", "/home/dev/n");
+        std::fs::OpenOptions::new().append(true).open(f).unwrap().write_all(line.as_bytes()).unwrap();
+    }
+    assert!(sb.run(&["index", "-q"]).status.success());
+    let total: usize = {
+        let db = sb.db();
+        db.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0)).unwrap() as usize
+    };
+    assert!(total >= 20_000, "{total} messages");
+
+    // --full runs back to back while the searches run.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let mut cmd = sb.cass();
+        cmd.args(["index", "--full", "-q"]).stdout(Stdio::null()).stderr(Stdio::null());
+        std::thread::spawn(move || {
+            let mut runs = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                assert!(cmd.status().unwrap().success());
+                runs += 1;
+            }
+            runs
+        })
+    };
+    let mut misses = Vec::new();
+    for i in 0..searches {
+        let needle = &needles[i % needles.len()];
+        let mode = ["lexical", "hybrid"][i % 2];
+        let out = sb.run(&["search", needle, "--mode", mode, "--json"]);
+        let found = out.status.success()
+            && serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok_and(|v| {
+                v["hits"].as_array().is_some_and(|h| {
+                    h.iter().any(|h| h["snippet"]["text"].as_str().unwrap_or("").contains(needle.as_str()))
+                })
+            });
+        if !found {
+            misses.push(format!(
+                "{needle} ({mode}): exit {:?} {}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let runs = writer.join().unwrap();
+    eprintln!("needles: {searches} searches during {runs} --full runs over {total} messages, {} missed", misses.len());
+    assert!(runs >= 2, "the searches overlapped --full runs ({runs})");
+    assert!(
+        misses.is_empty(),
+        "{} of {searches} searches missed their needle: {:?}",
+        misses.len(),
+        &misses[..misses.len().min(5)]
+    );
+}
+
+#[test]
 fn four_readers_never_fail_while_a_writer_indexes_and_backfills() {
     let _turn = heavy();
     let secs = env_u64("CASS_CONCURRENCY_SECS", 8);

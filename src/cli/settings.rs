@@ -52,10 +52,14 @@ impl Env {
         Ok(env)
     }
 
-    /// A variable: the process's, else `.env`'s, else the config file's.
-    /// Empty counts as unset.
+    /// A variable: the process's, else `.env`'s, else the config file's
+    /// (dotenv semantics: a variable the process sets, even to nothing,
+    /// is not filled in from `.env`). Empty counts as unset.
     pub fn get(&self, key: &str) -> Option<String> {
-        std::env::var(key).ok().filter(|v| !v.is_empty()).or_else(|| self.below_process(key).map(str::to_string))
+        match std::env::var_os(key) {
+            Some(v) => Some(v.to_string_lossy().into_owned()).filter(|v| !v.is_empty()),
+            None => self.below_process(key).map(str::to_string),
+        }
     }
 
     /// What `.env` or the config file say, below the process environment.

@@ -13,7 +13,7 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct HealthArgs {
-    /// Also read every byte: SQLite's quick_check, the lexical index's and
+    /// Also read every byte: SQLite's integrity check and row checksums, the lexical index's and
     /// every tier segment's checksums, counts compared (slower; says how long).
     #[arg(long)]
     pub deep: bool,

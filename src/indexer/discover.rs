@@ -215,7 +215,7 @@ pub fn plan(c: &Candidate, layout: SourceLayout, prev: Option<&FileState>, full:
 /// FNV-1a 64 of the first `len` bytes of a file.
 pub fn head_hash(path: &Path, len: u64) -> std::io::Result<u64> {
     let mut buf = Vec::with_capacity(len as usize);
-    fs::File::open(path)?.take(len).read_to_end(&mut buf)?;
+    crate::connectors::lines::open_source(path)?.take(len).read_to_end(&mut buf)?;
     Ok(crate::checksum::fnv1a64(&buf))
 }
 
@@ -225,7 +225,7 @@ pub fn head_hash(path: &Path, len: u64) -> std::io::Result<u64> {
 pub fn tail_hash(path: &Path, offset: u64) -> std::io::Result<u64> {
     use std::io::{Seek, SeekFrom};
     let start = offset.saturating_sub(HEAD_BYTES);
-    let mut file = fs::File::open(path)?;
+    let mut file = crate::connectors::lines::open_source(path)?;
     file.seek(SeekFrom::Start(start))?;
     let mut buf = Vec::with_capacity((offset - start) as usize);
     file.take(offset - start).read_to_end(&mut buf)?;

@@ -197,8 +197,8 @@ impl<'a> Writer<'a> {
                 db::truncate_source_from(&self.tx, agent, &path, *offset)?;
                 db::clear_errors_from(&self.tx, &path, (*line).max(1))?;
             }
-            // Each conversation the refresh emits is cleared when its header
-            // arrives; the others are left alone. Recorded errors are all
+            // Each conversation the refresh emits is reconciled when its
+            // header arrives; the others are left alone. Recorded errors are all
             // reported again (the connector replays those of conversations
             // it does not re-read).
             Plan::Refresh { .. } => {
@@ -206,6 +206,10 @@ impl<'a> Writer<'a> {
             }
             _ => {
                 db::clear_errors(&self.tx, &path)?;
+                // Until this file's end is written, it counts as never read:
+                // a run killed after a commit mid-file re-reads it in full,
+                // even if the file itself does not change again.
+                db::forget_file_state(&self.tx, &path)?;
             }
         }
         Ok(())

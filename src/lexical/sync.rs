@@ -35,7 +35,7 @@ fn payload(idx: &LexicalIndex) -> serde_json::Value {
 
 /// The high mark tantivy itself committed, read from its commit payload. It
 /// may be ahead of the store's mark if a crash hit between the two commits.
-fn committed_high(idx: &LexicalIndex) -> i64 {
+pub fn committed_high(idx: &LexicalIndex) -> i64 {
     payload(idx).get("high").and_then(|h| h.as_i64()).unwrap_or(0)
 }
 
@@ -102,7 +102,12 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
     // An index of another store, or one tantivy cannot even open (a
     // damaged meta.json), is rebuilt from the store.
     let foreign = match LexicalIndex::open(dir) {
-        Ok(idx) => !store.built_from_here(committed_generation(&idx).as_deref())?,
+        // Ahead of the store: a restored backup of it, whose next ids
+        // would name other messages than the index holds.
+        Ok(idx) => {
+            !store.built_from_here(committed_generation(&idx).as_deref())?
+                || committed_high(&idx) > crate::store::query::id_high_water(store)?
+        }
         Err(LexicalError::Missing(_)) => false,
         Err(e) => {
             tracing::warn!("{e}; rebuilding the lexical index from the store");

@@ -12,13 +12,12 @@ use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::Cass;
 use crate::embed::Tier;
 use crate::export::{ConversationJson, MessageJson};
 use crate::filters::FilterSpec;
 use crate::robot::{RobotError, Shape};
 use crate::search::{Mode, Searcher};
-use crate::store::query::SessionFilter;
+use crate::{Cass, SessionFilter};
 
 /// Texts are cut to this many characters unless a call says otherwise:
 /// enough to judge a hit, small enough for a context window.
@@ -109,7 +108,8 @@ pub struct SessionsParams {
 #[derive(Clone)]
 pub struct CassServer {
     cass: Cass,
-    searcher: Arc<Mutex<Option<Searcher>>>,
+    /// The searcher and the state it was opened on.
+    searcher: Arc<Mutex<Option<(crate::StateMark, Searcher)>>>,
     tool_router: ToolRouter<CassServer>,
 }
 
@@ -186,13 +186,16 @@ impl CassServer {
             Shape { fields, max_content_length: Some(p.max_content_length.unwrap_or(DEFAULT_CUT)), drop_empty: true };
         let results = {
             let mut cached = self.searcher.lock().unwrap_or_else(|e| e.into_inner());
-            // A searcher that cannot reload (its index was rebuilt) is dropped.
-            if cached.as_ref().is_some_and(|s| s.refresh().is_err()) {
+            // A writer published a tier, committed the lexical index or
+            // replaced the store since: open afresh, so every answer comes
+            // from one current state.
+            let mark = self.cass.state_mark();
+            if cached.as_ref().is_some_and(|(m, _)| *m != mark) {
                 *cached = None;
             }
             let searcher = match cached.as_mut() {
-                Some(s) => s,
-                None => cached.insert(self.cass.searcher()?),
+                Some((_, s)) => s,
+                None => &mut cached.insert((mark, self.cass.searcher()?)).1,
             };
             searcher.search(&req)?
         };

@@ -32,7 +32,9 @@ fn item_bytes(item: &Value, format: Format) -> usize {
     }
 }
 
-/// Keeps the longest prefix of `doc[key]` whose answer fits `max_tokens`.
+/// Keeps the longest prefix of `doc[key]` whose answer fits `max_tokens`,
+/// and always at least the first item (the estimate then says by how much
+/// it is over).
 /// When items are left out, `doc` gains `"budget": {"max_tokens",
 /// "estimated_tokens", "hits_dropped"}` and, for paging, `next_offset`
 /// becomes `offset` + the kept count.
@@ -50,7 +52,9 @@ pub fn fit(doc: &mut Value, key: &str, max_tokens: usize, format: Format, offset
     let mut kept = 0;
     for item in &items {
         let more = item_bytes(item, format);
-        if estimate_tokens_of(bytes + more) > max_tokens {
+        // The first item always goes in, so paging on `next_offset` moves
+        // forward even when one hit alone is over the budget.
+        if kept > 0 && estimate_tokens_of(bytes + more) > max_tokens {
             break;
         }
         bytes += more;
@@ -87,6 +91,15 @@ mod tests {
         assert!(doc.to_string().len().div_ceil(4) <= 500, "the answer fits: {}", doc.to_string().len());
         assert_eq!(doc["budget"]["hits_dropped"], 20 - fit.kept);
         assert_eq!(doc["next_offset"], 10 + fit.kept);
+    }
+
+    #[test]
+    fn one_hit_over_the_budget_is_still_shown_so_paging_moves_on() {
+        let mut doc = json!({"hits": [{"text": "x".repeat(4000)}, {"text": "y"}], "next_offset": null});
+        let fit = fit(&mut doc, "hits", 10, Format::Compact, 5);
+        assert_eq!((fit.kept, fit.dropped), (1, 1));
+        assert!(fit.tokens > 10);
+        assert_eq!(doc["next_offset"], 6);
     }
 
     #[test]

@@ -140,7 +140,7 @@ impl From<SearchError> for RobotError {
     fn from(e: SearchError) -> RobotError {
         match e {
             SearchError::Query(q) => RobotError::usage(format!("bad query: {q}")),
-            SearchError::Limit => RobotError::usage(e.to_string()),
+            SearchError::Limit | SearchError::Offset => RobotError::usage(e.to_string()),
             e if e.is_missing_index() => {
                 RobotError::new("no_index", exit::NO_INDEX, e.to_string()).hint("run `cass index` first")
             }

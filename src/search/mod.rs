@@ -52,6 +52,9 @@ pub const ROBOT_SCHEMA: &str = "cass.search.v1";
 /// Most hits one request may ask for.
 pub const MAX_LIMIT: usize = 1000;
 
+/// Deepest page: hits to skip at most (each engine ranks offset + limit).
+pub const MAX_OFFSET: usize = 100_000;
+
 /// A validated search request.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
@@ -91,6 +94,9 @@ pub enum SearchError {
     /// The limit is 0 or above [`MAX_LIMIT`].
     #[error("--limit must be between 1 and {MAX_LIMIT}")]
     Limit,
+    /// The offset is above [`MAX_OFFSET`].
+    #[error("--offset must be at most {MAX_OFFSET}")]
+    Offset,
     /// An explicitly asked-for tier cannot be searched.
     #[error(transparent)]
     Tier(#[from] TierError),
@@ -119,6 +125,9 @@ impl SearchRequest {
     pub fn new(text: &str, filters: Filters, limit: usize, offset: usize) -> Result<SearchRequest, SearchError> {
         if limit == 0 || limit > MAX_LIMIT {
             return Err(SearchError::Limit);
+        }
+        if offset > MAX_OFFSET {
+            return Err(SearchError::Offset);
         }
         Ok(SearchRequest {
             query_text: text.to_string(),
@@ -216,7 +225,11 @@ impl Searcher {
             Err(LexicalError::Tantivy { source, .. }) => return Err(SearchError::Damaged(source.to_string())),
             Err(e) => return Err(e.into()),
         };
-        if !store.built_from_here(crate::lexical::committed_generation(&index).as_deref())? {
+        // Built from another store, or ahead of this one (a restored
+        // backup): its ids would name other messages.
+        if !store.built_from_here(crate::lexical::committed_generation(&index).as_deref())?
+            || crate::lexical::committed_high(&index) > crate::store::query::id_high_water(&store)?
+        {
             return Err(SearchError::Stale(data.lexical().display().to_string()));
         }
         // Opening the reader opens every segment file: a missing or

@@ -224,7 +224,13 @@ fn refresh_conversation_stats(tx: &IngestTx<'_>, id: i64) -> Result<()> {
 
 /// Removes conversations left with no messages (a source whose content vanished).
 fn prune_empty_conversations(tx: &IngestTx<'_>) -> Result<usize> {
-    Ok(tx.0.execute("DELETE FROM conversations WHERE message_count = 0", [])?)
+    // By rows, not by the counter: a crash mid-reconcile can leave a
+    // counter behind its rows until the file is read again.
+    Ok(tx.0.execute(
+        "DELETE FROM conversations WHERE message_count = 0
+           AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = conversations.id)",
+        [],
+    )?)
 }
 
 /// Records a bad line (or record) of `path` that was skipped, and why.
@@ -283,7 +289,7 @@ pub fn reconcile_messages(
 ) -> Result<Reconciled> {
     let mut done = Reconciled::default();
     let mut lookup = tx.0.prepare_cached(
-        "SELECT id, role, author, created_at, content, line_offset FROM messages
+        "SELECT id, role, author, created_at, content, line_offset, checksum FROM messages
          WHERE conversation_id = ?1 AND ordinal = ?2",
     )?;
     let mut insert = tx.0.prepare_cached(
@@ -300,14 +306,15 @@ pub fn reconcile_messages(
                     && r.get_ref(2)?.as_str_or_null()? == m.author.as_deref()
                     && r.get::<_, Option<i64>>(3)? == m.created_at
                     && r.get_ref(4)?.as_str()? == m.content;
-                Ok((r.get::<_, i64>(0)?, same, r.get::<_, Option<i64>>(5)?))
+                Ok((r.get::<_, i64>(0)?, same, (r.get::<_, Option<i64>>(5)?, r.get::<_, Option<i64>>(6)?)))
             })
             .optional()?;
         match stored {
-            Some((id, true, offset)) => {
-                if offset != line_offset {
-                    tx.0.prepare_cached("UPDATE messages SET line_offset = ?2 WHERE id = ?1")?
-                        .execute(params![id, line_offset])?;
+            Some((id, true, (offset, sum))) => {
+                if offset != line_offset || sum.is_none() {
+                    let sum = row_checksum(m.role.as_str(), m.author.as_deref(), m.created_at, &m.content);
+                    tx.0.prepare_cached("UPDATE messages SET line_offset = ?2, checksum = ?3 WHERE id = ?1")?
+                        .execute(params![id, line_offset, sum])?;
                 }
                 done.kept += 1;
             }
@@ -359,9 +366,8 @@ pub fn remove_conversations_except(tx: &IngestTx<'_>, agent: &str, path: &str, k
             .collect::<std::result::Result<_, _>>()?;
     let mut removed = 0;
     for (id, count) in ids.into_iter().filter(|(id, _)| !keep.contains(id)) {
-        if count > 0 {
-            mark_dirty(tx, id)?;
-        }
+        // Always: the counter may trail the rows after a crash.
+        mark_dirty(tx, id)?;
         tx.0.prepare_cached("DELETE FROM conversations WHERE id = ?1")?.execute([id])?;
         removed += count as usize;
     }

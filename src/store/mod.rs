@@ -140,9 +140,13 @@ impl Store {
     /// this store. An index with none predates generations: it counts as
     /// this store's only when the store was upgraded (not created) since.
     pub fn built_from_here(&self, generation: Option<&str>) -> Result<bool> {
-        match generation {
-            Some(g) => Ok(g == self.generation()?),
-            None => Ok(self.meta_get("generation_legacy")?.as_deref() == Some("1")),
+        let own = self.meta_get("store_generation")?;
+        match (generation, own) {
+            (Some(g), Some(own)) => Ok(g == own),
+            // Not migrated yet (a reader opened a v1 store before the next
+            // `cass index`): everything here predates generations.
+            (_, None) => Ok(true),
+            (None, Some(_)) => Ok(self.meta_get("generation_legacy")?.as_deref() == Some("1")),
         }
     }
 

@@ -173,6 +173,17 @@ pub fn max_message_id(store: &Store) -> Result<i64> {
     Ok(store.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| r.get(0))?)
 }
 
+/// The highest message id ever handed out (AUTOINCREMENT's high-water
+/// mark): unlike `MAX(id)` it never goes down when the newest messages are
+/// deleted. An index that holds ids past it was built from a later state of
+/// the store (the store is a restored backup).
+pub fn id_high_water(store: &Store) -> Result<i64> {
+    use rusqlite::OptionalExtension;
+    let seq: Option<i64> =
+        store.conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'messages'", [], |r| r.get(0)).optional()?;
+    Ok(seq.unwrap_or(0))
+}
+
 /// When a source file was last read, if ever.
 pub fn last_file_indexed_at(store: &Store) -> Result<Option<i64>> {
     Ok(store.conn.query_row("SELECT MAX(indexed_at) FROM file_state", [], |r| r.get(0))?)
@@ -293,6 +304,10 @@ pub fn integrity(store: &Store) -> Result<Option<String>> {
     let lines: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<std::result::Result<_, _>>()?;
     if !(lines.len() == 1 && lines[0] == "ok") {
         return Ok(Some(lines.join("; ")));
+    }
+    let version: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version < 2 {
+        return Ok(None); // rows carry checksums from schema v2 on
     }
     let mut stmt = store
         .conn

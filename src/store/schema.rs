@@ -90,8 +90,16 @@ const MIGRATIONS: &[&str] = &[
     -- FNV-1a of a message's role, author, time and text, written with the
     -- row: SQLite checks its structure, not its content, and a flipped
     -- byte in a message must not change answers unnoticed. NULL on rows
-    -- written before it (their next re-read fills it in).
+    -- written before it (a re-read that keeps the row fills it in).
     ALTER TABLE messages ADD COLUMN checksum INTEGER;
+    -- The workspace is indexed with every message too: one learned on a
+    -- later read re-derives them.
+    CREATE TRIGGER conversations_workspace_dirty AFTER UPDATE OF workspace ON conversations
+    WHEN OLD.workspace IS NOT NEW.workspace AND OLD.message_count > 0
+    BEGIN
+        INSERT INTO lexical_dirty (conversation_id)
+        SELECT NEW.id WHERE NOT EXISTS (SELECT 1 FROM lexical_dirty WHERE conversation_id = NEW.id);
+    END;
     "#,
 ];
 

@@ -8,6 +8,22 @@ use crate::embed::{Embedder, Tier};
 use crate::vector::manifest::Manifest;
 use crate::vector::{Result, VectorError};
 
+/// The highest `N` of a `seg-N.cvs` file in the tier's segment folder (0: none).
+fn highest_segment_number(dir: &Path) -> u64 {
+    std::fs::read_dir(segment_dir(dir))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_prefix("seg-")?.split('.').next()?.parse::<u64>().ok()
+                })
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
 pub(super) fn staging_path(dir: &Path) -> PathBuf {
     dir.join("staging.bin")
 }
@@ -40,7 +56,8 @@ pub(super) fn open_manifest(
     let (mut manifest, rebuilt) = match existing {
         Some(m)
             if m.matches(embedder.id(), embedder.dims(), checksum.as_deref())
-                && store.built_from_here(m.store_generation.as_deref())? =>
+                && store.built_from_here(m.store_generation.as_deref())?
+                && m.checkpoint.last_message_id <= crate::store::query::id_high_water(store)? =>
         {
             (m, false)
         }
@@ -48,9 +65,10 @@ pub(super) fn open_manifest(
             let rebuilt = other.is_some();
             let _ = std::fs::remove_file(staging_path(dir));
             let mut m = Manifest::new(tier.name(), embedder.id(), embedder.dims(), checksum);
-            if let Some(old) = other {
-                m.next_segment = old.next_segment.max(1); // never reuse a file name
-            }
+            // Never reuse a file name (a reader may still map an old one):
+            // past the old manifest's count and every file on disk.
+            let on_disk = highest_segment_number(dir);
+            m.next_segment = other.map_or(1, |old| old.next_segment).max(on_disk + 1);
             m.store_generation = Some(generation.clone());
             m.save(dir)?;
             (m, rebuilt)
