@@ -261,6 +261,16 @@ fn rewrite_one(rng: &mut corpus::Rng, sessions: &[PathBuf], tag: &str) {
     }
 }
 
+/// A sandbox with about 20,500 generated messages in Claude sessions (5 to
+/// 40 a session), the session files, and a generator seeded apart by `salt`.
+fn corpus_20k(salt: u64) -> (Sandbox, Vec<PathBuf>, corpus::Rng) {
+    let seed = seed();
+    let sb = Sandbox::new();
+    corpus::generate_shaped(&sb.home(), 20_500, seed, (5, 40)).unwrap();
+    let sessions = claude_sessions(&sb.home());
+    (sb, sessions, corpus::Rng::new(seed ^ salt))
+}
+
 /// The writer's phase as `cass.lock` says, if one is running.
 fn phase(data: &Path) -> Option<String> {
     cass::lock::current_holder(&data.join("cass.lock")).and_then(|h| h.phase)
@@ -283,11 +293,7 @@ fn derived_agree(data: &Path) -> bool {
 fn a_full_reindex_killed_in_every_phase_converges_after_each_rerun() {
     let _turn = heavy();
     let instants = env_u64("CASS_FULL_CRASH_INSTANTS", 50) as usize;
-    let seed = seed();
-    let mut rng = corpus::Rng::new(seed ^ 0x5eed);
-    let sb = Sandbox::new();
-    let stats = corpus::generate_shaped(&sb.home(), 20_500, seed, (5, 40)).unwrap();
-    let sessions = claude_sessions(&sb.home());
+    let (sb, sessions, mut rng) = corpus_20k(0x5eed);
     let clean = sb.dir.path().join("data-clean");
     let crash = sb.dir.path().join("data-crash");
     assert!(cass_at(&sb, &clean).args(["index", "-q"]).status().unwrap().success());
@@ -320,19 +326,11 @@ fn a_full_reindex_killed_in_every_phase_converges_after_each_rerun() {
     // timing: those runs abort (as abruptly) at one of the named write
     // points of the backfill, the publish, the checkpoint or the commits.
     let targets = ["ingest", "ingest", "ingest", "lexical", "points"];
-    let points = [
-        "staging.before_sync",
-        "manifest.before_fsync",
-        "manifest.before_rename",
-        "manifest.after_rename",
-        "segment.before_fsync",
-        "publish.before_rename",
-        "publish.before_manifest",
-        "publish.after_manifest",
-        "lexical.before_commit",
-        "lexical.after_commit",
-        "index.after_store_commit",
-    ];
+    let points: Vec<&str> = common::BACKFILL_CRASH_POINTS
+        .iter()
+        .copied()
+        .chain(["lexical.before_commit", "lexical.after_commit", "index.after_store_commit"])
+        .collect();
     let mut killed_in: BTreeMap<String, usize> = BTreeMap::new();
     let (mut killed, mut finished, mut round) = (0usize, 0usize, 0usize);
     let started = Instant::now();
@@ -389,7 +387,7 @@ fn a_full_reindex_killed_in_every_phase_converges_after_each_rerun() {
     eprintln!(
         "--full crash harness: {killed} SIGKILLs by phase {killed_in:?}, {finished} runs finished first, \
          {} sessions, {total} messages, loop {:?}",
-        stats.files,
+        sessions.len(),
         started.elapsed()
     );
     let in_ingest = killed_in.get("ingest").copied().unwrap_or(0);
@@ -420,11 +418,7 @@ fn check_and_rerun(sb: &Sandbox, crash: &Path, clean: &Path) {
 fn every_needle_is_found_by_every_search_while_full_reindexes_run() {
     let _turn = heavy();
     let searches = env_u64("CASS_NEEDLE_SEARCHES", 200) as usize;
-    let seed = seed();
-    let mut rng = corpus::Rng::new(seed ^ 0x0ddba11);
-    let sb = Sandbox::new();
-    corpus::generate_shaped(&sb.home(), 20_500, seed, (5, 40)).unwrap();
-    let sessions = claude_sessions(&sb.home());
+    let (sb, sessions, mut rng) = corpus_20k(0x0ddba11);
     // Twenty needles, each a word no generated message holds, in a session
     // of its own choosing.
     let needles: Vec<String> = (0..20).map(|i| format!("zqneedle{i}x{}", rng.below(1_000_000))).collect();

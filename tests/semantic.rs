@@ -264,16 +264,7 @@ fn telemetry_off_when_unset_or_blank_and_never_fatal() {
 #[test]
 fn sigkill_at_random_instants_never_loses_or_duplicates_a_vector() {
     let sb = corpus_sandbox(12_000);
-    let named = [
-        "staging.before_sync",
-        "manifest.before_fsync",
-        "manifest.before_rename",
-        "manifest.after_rename",
-        "segment.before_fsync",
-        "publish.before_rename",
-        "publish.before_manifest",
-        "publish.after_manifest",
-    ];
+    let named = common::BACKFILL_CRASH_POINTS;
     let mut rng = corpus::Rng::new(2024);
     let mut kills = 0;
     let mut extra = 0;

@@ -233,3 +233,16 @@ pub fn claude_line(session: &str, role: &str, text: &str, ts: &str, cwd: &str) -
         serde_json::to_string(text).unwrap()
     )
 }
+
+/// The named crash points of a tier backfill, in the order a run reaches
+/// them: staging, checkpoint, segment write, publish.
+pub const BACKFILL_CRASH_POINTS: [&str; 8] = [
+    "staging.before_sync",
+    "manifest.before_fsync",
+    "manifest.before_rename",
+    "manifest.after_rename",
+    "segment.before_fsync",
+    "publish.before_rename",
+    "publish.before_manifest",
+    "publish.after_manifest",
+];
