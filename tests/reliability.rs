@@ -221,12 +221,10 @@ fn sigkill_at_random_instants_then_rerun_converges_to_a_clean_index() {
             small.max(whole / 8)
         };
         std::thread::sleep(span.mul_f64(rng.below(1000) as f64 / 1000.0));
-        if child.try_wait().unwrap().is_some() {
-            finished += 1;
-        } else {
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
+        if kill_unless_done(&mut child) {
             killed += 1;
+        } else {
+            finished += 1;
         }
     }
     let out = cass_at(&sb, &crash).args(["index", "--json"]).output().unwrap();
@@ -241,6 +239,16 @@ fn sigkill_at_random_instants_then_rerun_converges_to_a_clean_index() {
         messages_by_key(&clean.join("cass.db")).len(),
         started.elapsed()
     );
+}
+
+/// SIGKILLs `child` unless it already finished; true when it was killed.
+fn kill_unless_done(child: &mut std::process::Child) -> bool {
+    if child.try_wait().unwrap().is_some() {
+        return false;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    true
 }
 
 /// Rewrites one line in the middle of a random Claude session (its text
@@ -370,13 +378,11 @@ fn a_full_reindex_killed_in_every_phase_converges_after_each_rerun() {
         let len = span.get(target).copied().unwrap_or(Duration::from_millis(20));
         std::thread::sleep(len.mul_f64(rng.below(1000) as f64 / 1000.0));
         let at = phase(&crash);
-        if child.try_wait().unwrap().is_some() {
-            finished += 1;
-        } else {
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
+        if kill_unless_done(&mut child) {
             killed += 1;
             *killed_in.entry(at.unwrap_or_else(|| "before the lock".into())).or_default() += 1;
+        } else {
+            finished += 1;
         }
         check_and_rerun(&sb, &crash, &clean);
     }

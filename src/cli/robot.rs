@@ -7,11 +7,8 @@ use clap::Args;
 use serde_json::Value;
 
 use super::CliError;
-use crate::robot::{Format, Shape};
-
-/// Keys whose arrays are a command's items: shaped one by one, and one
-/// line each with `--format jsonl`.
-const ITEM_KEYS: [&str; 2] = ["hits", "messages"];
+pub use crate::robot::shape_document;
+use crate::robot::{Format, ITEM_KEYS, Shape};
 
 /// The robot flags every command that answers a question takes.
 #[derive(Debug, Args, Clone, Default)]
@@ -47,27 +44,6 @@ impl RobotArgs {
     pub fn shape(&self) -> Result<Shape, CliError> {
         let fields = self.fields.as_deref().map(Shape::parse_fields).transpose().map_err(CliError::usage)?;
         Ok(Shape { fields, max_content_length: self.max_content_length.map(|n| n as usize), drop_empty: false })
-    }
-}
-
-/// Shapes a document: its items one by one when it has some, else whole.
-pub fn shape_document(value: Value, shape: &Shape) -> Value {
-    if shape.is_identity() {
-        return value;
-    }
-    match value {
-        Value::Object(mut map) => {
-            for key in ITEM_KEYS {
-                if let Some(Value::Array(items)) = map.get_mut(key) {
-                    for item in items.iter_mut() {
-                        *item = shape.apply(std::mem::take(item));
-                    }
-                    return Value::Object(map);
-                }
-            }
-            shape.apply(Value::Object(map))
-        }
-        other => shape.apply(other),
     }
 }
 

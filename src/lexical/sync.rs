@@ -101,21 +101,26 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
     let mut high = recorded.high;
     // An index of another store, or one tantivy cannot even open (a
     // damaged meta.json), is rebuilt from the store.
-    let foreign = match LexicalIndex::open(dir) {
-        // Ahead of the store: a restored backup of it, whose next ids
-        // would name other messages than the index holds.
-        Ok(idx) => {
-            !store.built_from_here(committed_generation(&idx).as_deref())?
-                || committed_high(&idx) > crate::store::query::id_high_water(store)?
-        }
-        Err(LexicalError::Missing(_)) => false,
+    let mut opened = match LexicalIndex::open(dir) {
+        Ok(idx) => Some(idx),
+        Err(LexicalError::Missing(_)) => None,
         Err(e) => {
             tracing::warn!("{e}; rebuilding the lexical index from the store");
-            true
+            None
         }
+    };
+    // Ahead of the store: a restored backup of it, whose next ids would
+    // name other messages than the index holds.
+    let foreign = match &opened {
+        Some(idx) => {
+            !store.built_from_here(committed_generation(idx).as_deref())?
+                || committed_high(idx) > crate::store::query::id_high_water(store)?
+        }
+        None => dir.join("meta.json").exists(),
     };
     if version != Some(LEXICAL_VERSION) || !dir.join("meta.json").exists() || foreign {
         // First build, or an index of another schema: rebuild from the store.
+        opened = None;
         if dir.exists() {
             std::fs::remove_dir_all(dir)
                 .map_err(|source| LexicalError::Io { path: dir.display().to_string(), source })?;
@@ -131,7 +136,10 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
         return Ok(report); // up to date: do not even open a writer
     }
 
-    let idx = LexicalIndex::open_or_create(dir)?;
+    let idx = match opened {
+        Some(idx) => idx,
+        None => LexicalIndex::open_or_create(dir)?,
+    };
     // Messages up to here may already be in the index: delete before adding.
     let maybe_present = committed_high(&idx).max(high);
     let pending = (max_id - high).max(0) as usize;

@@ -40,6 +40,15 @@ pub struct FilterParams {
     pub until: Option<String>,
 }
 
+impl FilterParams {
+    /// The validated filters, with `roles` (only searches have them).
+    fn build(self, roles: Vec<String>) -> Result<crate::filters::Filters, RobotError> {
+        FilterSpec { agents: self.agents, workspace: self.workspace, since: self.since, until: self.until, roles }
+            .build()
+            .map_err(RobotError::usage)
+    }
+}
+
 /// `search` parameters.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct SearchParams {
@@ -158,15 +167,7 @@ impl CassServer {
     }
 
     fn run_search(&self, p: SearchParams) -> Result<Value, RobotError> {
-        let filters = FilterSpec {
-            agents: p.filters.agents,
-            workspace: p.filters.workspace,
-            since: p.filters.since,
-            until: p.filters.until,
-            roles: p.roles,
-        }
-        .build()
-        .map_err(RobotError::usage)?;
+        let filters = p.filters.build(p.roles)?;
         let mut req = self.cass.request(&p.query, filters, p.limit.unwrap_or(10), p.offset.unwrap_or(0))?;
         let mode: Option<Mode> = parse_enum("mode", p.mode.as_deref())?;
         let tier: Option<Tier> = parse_enum("tier", p.tier.as_deref())?;
@@ -199,12 +200,7 @@ impl CassServer {
             };
             searcher.search(&req)?
         };
-        let mut doc = serde_json::to_value(&results).unwrap_or_default();
-        if let Some(Value::Array(hits)) = doc.get_mut("hits") {
-            for hit in hits.iter_mut() {
-                *hit = shape.apply(std::mem::take(hit));
-            }
-        }
+        let mut doc = crate::robot::shape_document(serde_json::to_value(&results).unwrap_or_default(), &shape);
         if let Value::Object(map) = &mut doc {
             map.shift_remove("schema");
             map.shift_remove("elapsed_ms");
@@ -252,15 +248,7 @@ impl CassServer {
     }
 
     fn run_sessions(&self, p: SessionsParams) -> Result<Value, RobotError> {
-        let f = FilterSpec {
-            agents: p.filters.agents,
-            workspace: p.filters.workspace,
-            since: p.filters.since,
-            until: p.filters.until,
-            roles: Vec::new(),
-        }
-        .build()
-        .map_err(RobotError::usage)?;
+        let f = p.filters.build(Vec::new())?;
         let filter = SessionFilter { agents: f.agents, workspace: f.workspace, since: f.since, until: f.until };
         let limit = p.limit.unwrap_or(20).clamp(1, 200);
         let offset = p.offset.unwrap_or(0);

@@ -9,4 +9,4 @@ mod shape;
 
 pub use budget::{Fit, fit};
 pub use error::{RobotError, exit};
-pub use shape::{CUT_MARKER, Format, Shape, cut, drop_empty, estimate_tokens};
+pub use shape::{CUT_MARKER, Format, ITEM_KEYS, Shape, cut, drop_empty, estimate_tokens, shape_document};

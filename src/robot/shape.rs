@@ -24,6 +24,10 @@ pub enum Format {
 /// cut text is never longer than asked.
 pub const CUT_MARKER: char = '…';
 
+/// Keys whose arrays are a document's items (a search's hits, a
+/// conversation's messages): shaped one by one, one line each in jsonl.
+pub const ITEM_KEYS: [&str; 2] = ["hits", "messages"];
+
 /// Keys whose string values are session text, cut by `max_content_length`.
 const TEXT_KEYS: [&str; 2] = ["text", "content"];
 
@@ -73,6 +77,27 @@ impl Shape {
             drop_empty(&mut value);
         }
         value
+    }
+}
+
+/// Shapes a document: its items one by one when it has some, else whole.
+pub fn shape_document(value: Value, shape: &Shape) -> Value {
+    if shape.is_identity() {
+        return value;
+    }
+    match value {
+        Value::Object(mut map) => {
+            for key in ITEM_KEYS {
+                if let Some(Value::Array(items)) = map.get_mut(key) {
+                    for item in items.iter_mut() {
+                        *item = shape.apply(std::mem::take(item));
+                    }
+                    return Value::Object(map);
+                }
+            }
+            shape.apply(Value::Object(map))
+        }
+        other => shape.apply(other),
     }
 }
 

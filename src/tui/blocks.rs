@@ -47,6 +47,8 @@ pub struct Block {
     pub lines: Vec<Styled>,
     /// Shown in full; a collapsed block shows only its [`Block::summary`] line.
     pub expanded: bool,
+    /// That one line, from the segment it was cut from.
+    summary: String,
 }
 
 impl Block {
@@ -57,22 +59,7 @@ impl Block {
 
     /// The one line a collapsed block shows.
     pub fn summary(&self) -> String {
-        let first = |lines: &[Styled]| -> String {
-            lines
-                .iter()
-                .map(|l| l.iter().map(|p| p.1.as_str()).collect::<String>())
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or_default()
-        };
-        match &self.kind {
-            BlockKind::ToolCalls { names } if names.len() == 1 => first(&self.lines),
-            BlockKind::ToolCalls { names } => format!("{} tool calls: {}", names.len(), names.join(", ")),
-            BlockKind::ToolOutput => {
-                let n = self.lines.len();
-                format!("tool output · {n} line{} · {}", if n == 1 { "" } else { "s" }, first(&self.lines).trim())
-            }
-            _ => first(&self.lines),
-        }
+        self.summary.clone()
     }
 }
 
@@ -148,7 +135,12 @@ pub fn parse(role: Role, content: &str, theme: Theme, marks: &Marks) -> Vec<Bloc
         (lines, bytes) => Some(format!("… {lines} more lines and {bytes} more bytes (o opens the session file)")),
     };
     if let Some(note) = note {
-        blocks.push(Block { kind: BlockKind::Text, lines: vec![plain(theme.dim(), note)], expanded: true });
+        blocks.push(Block {
+            kind: BlockKind::Text,
+            lines: vec![plain(theme.dim(), note.clone())],
+            expanded: true,
+            summary: note,
+        });
     }
     blocks
 }
@@ -156,21 +148,18 @@ pub fn parse(role: Role, content: &str, theme: Theme, marks: &Marks) -> Vec<Bloc
 /// A segment of the message, styled for the pane: tool blocks start
 /// collapsed, code is highlighted when colour is on.
 fn block(seg: Segment, theme: Theme) -> Block {
+    let summary = seg.summary();
     let styled = |style: Style, lines: Vec<String>| lines.into_iter().map(|l| plain(style, l)).collect();
-    match seg {
-        Segment::Text(lines) => Block { kind: BlockKind::Text, lines: styled(Style::new(), lines), expanded: true },
+    let (kind, lines, expanded) = match seg {
+        Segment::Text(lines) => (BlockKind::Text, styled(Style::new(), lines), true),
         Segment::Code { lang, lines } => {
             let highlighted = if theme.color { highlight::highlight(&lang, &lines) } else { None };
-            let lines = highlighted.unwrap_or_else(|| styled(theme.code(), lines));
-            Block { kind: BlockKind::Code { lang }, lines, expanded: true }
+            (BlockKind::Code { lang }, highlighted.unwrap_or_else(|| styled(theme.code(), lines)), true)
         }
-        Segment::ToolCalls { names, lines } => {
-            Block { kind: BlockKind::ToolCalls { names }, lines: styled(theme.tool(), lines), expanded: false }
-        }
-        Segment::ToolOutput(lines) => {
-            Block { kind: BlockKind::ToolOutput, lines: styled(theme.dim(), lines), expanded: false }
-        }
-    }
+        Segment::ToolCalls { names, lines } => (BlockKind::ToolCalls { names }, styled(theme.tool(), lines), false),
+        Segment::ToolOutput(lines) => (BlockKind::ToolOutput, styled(theme.dim(), lines), false),
+    };
+    Block { kind, lines, expanded, summary }
 }
 
 #[cfg(test)]

@@ -37,11 +37,7 @@ impl IndexStatus {
 
 /// A local wall-clock time, `2026-03-10 14:02`, for message headers.
 pub fn clock_time(ms: TimestampMs) -> String {
-    use chrono::TimeZone;
-    match chrono::Local.timestamp_millis_opt(ms).single() {
-        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
-        None => ms.to_string(),
-    }
+    crate::time::local_clock(ms)
 }
 
 /// `now`, `5m ago`, `3h ago`, `2d ago`, `4mo ago`, `1y ago`.
