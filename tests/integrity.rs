@@ -150,7 +150,10 @@ fn a_recreated_store_is_never_answered_from_the_old_tiers() {
     // The next index rebuilds the tier from the new store.
     let report = sb.json(&["index"]);
     assert_eq!(report["semantic"]["rebuilt"], true, "{report}");
-    let now = sb.json(&["search", "toggle", "--mode", "semantic", "--limit", "20"]);
+    // Hybrid: the lexical half guarantees hits, the semantic half adds the
+    // rebuilt tier's ids above its floor.
+    let now = sb.json(&["search", "toggle", "--mode", "hybrid", "--tier", "fast", "--limit", "20"]);
+    assert!(!hit_ids(&now).is_empty());
     let db = sb.db();
     for id in hit_ids(&now) {
         let exists: i64 = db.query_row("SELECT COUNT(*) FROM messages WHERE id = ?1", [id], |r| r.get(0)).unwrap();

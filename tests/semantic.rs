@@ -412,7 +412,7 @@ fn a_manifest_of_another_embedder_is_rebuilt_not_mixed() {
     assert_eq!(r["rebuilt"], true);
     assert_exactly_once(&sb);
     let m = cass::vector::manifest::Manifest::load(&sb.data().join("semantic/fast")).unwrap().unwrap();
-    assert_eq!((m.embedder_id.as_str(), m.segments.len()), ("hash", 1));
+    assert_eq!((m.embedder_id.as_str(), m.segments.len()), ("potion-base-8M", 1));
 }
 
 #[test]

@@ -41,11 +41,11 @@ pub fn capabilities(cx: &Context, args: &CapabilitiesArgs) -> Result<i32, CliErr
                 (Tier::Quality, None) => false,
             };
             let published = cass.as_ref().is_some_and(|c| c.published_rows(t) > 0);
-            let embedder = match t {
-                Tier::Fast => crate::embed::hash::HASH_ID,
-                Tier::Quality => crate::embed::minilm::MINILM_ID,
+            let (embedder, dims) = match t {
+                Tier::Fast => (crate::embed::static_model::STATIC_ID, crate::embed::static_model::STATIC_DIMS),
+                Tier::Quality => (crate::embed::minilm::MINILM_ID, 384),
             };
-            json!({ "name": t.name(), "embedder": embedder, "dims": 384, "available": available, "published": published })
+            json!({ "name": t.name(), "embedder": embedder, "dims": dims, "available": available, "published": published })
         })
         .collect();
     let agents: Vec<_> =

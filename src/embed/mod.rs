@@ -5,6 +5,7 @@
 pub mod canonical;
 pub mod hash;
 pub mod minilm;
+pub mod static_model;
 mod tier;
 
 pub use tier::{Tier, embedder_for};
@@ -50,6 +51,26 @@ pub trait Embedder: Send + Sync {
     fn batch_token_budget(&self) -> Option<usize> {
         None
     }
+    /// Cosine below which a row is not a match by meaning. Every text has
+    /// a nearest neighbour, so without a floor a query of random letters
+    /// "finds" something; each model's floor is calibrated on data of our
+    /// own (docs/SEMANTIC.md).
+    fn similarity_floor(&self) -> f32 {
+        0.0
+    }
+    /// Whether the model has learned any word of `text`; when not, nothing
+    /// can match it by meaning. Models that read sub-word context (MiniLM)
+    /// say yes.
+    fn knows_a_word(&self, _text: &str) -> bool {
+        true
+    }
+}
+
+/// Whether a query has anything to search by meaning: a word of two or
+/// more letters or digits. `C++`, `C#`, `a` and `???` do not; they are
+/// searched lexically.
+pub fn has_words(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric()).any(|t| t.chars().nth(1).is_some())
 }
 
 /// Scales a vector to unit length; leaves an all-zero vector as it is.

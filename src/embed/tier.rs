@@ -13,7 +13,8 @@ use crate::config::DataDir;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
-    /// Feature hashing: always available, no model.
+    /// potion-base-8M, a static embedding model shipped in the binary:
+    /// always available, no download.
     Fast,
     /// all-MiniLM-L6-v2: needs the model installed.
     Quality,
@@ -60,7 +61,7 @@ impl Tier {
 /// model's thread count (`None`: every core).
 pub fn embedder_for(data: &DataDir, tier: Tier, threads: Option<usize>) -> Result<Box<dyn Embedder>, EmbedError> {
     match tier {
-        Tier::Fast => Ok(Box::new(super::hash::HashEmbedder)),
+        Tier::Fast => Ok(Box::new(super::static_model::StaticEmbedder::embedded()?)),
         Tier::Quality => super::load_quality(data, threads),
     }
 }

@@ -333,8 +333,23 @@ impl Searcher {
 
     fn search_ranked(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
         let started = Instant::now();
-        let (mode, tier, fallback) = self.resolve(req)?;
+        let (mut mode, mut tier, mut fallback) = self.resolve(req)?;
         let want = req.offset + req.limit;
+        let text = semantic_text(&req.query);
+        // Nothing to search by meaning (`C++`, `a`, `???`): hybrid runs
+        // lexically, semantic finds nothing; both say why.
+        if tier.is_some() && mode != Mode::Lexical && !crate::embed::has_words(&text) {
+            let why = "the query has no word of two or more letters or digits to search by meaning";
+            if mode == Mode::Hybrid {
+                mode = Mode::Lexical;
+                tier = None;
+                fallback = Some(format!("{why}; searched lexically"));
+            } else {
+                let t = tier.as_ref().map(|t| t.tier.name());
+                let fallback = Some(format!("{why}; nothing matches"));
+                return Ok(self.results(req, mode, t, fallback, 0, Vec::new(), None, started));
+            }
+        }
         let (ranked, total): (Vec<(i64, f32)>, usize) = match (mode, &tier) {
             (Mode::Lexical, _) | (_, None) => {
                 let searcher = self.reader.searcher();
@@ -355,8 +370,8 @@ impl Searcher {
             }
             (Mode::Semantic, Some(t)) => {
                 // Over-fetch: rows of replaced messages are dropped at hydration.
-                let scored =
-                    t.search(&semantic_text(&req.query), &req.filters, want * 2 + 16).map_err(SearchError::Semantic)?;
+                let scored = t.search(&text, &req.filters, want * 2 + 16).map_err(SearchError::Semantic)?;
+                let scored = scored.unwrap_or_default();
                 let n = scored.len();
                 (scored.into_iter().map(|s| (s.message_id, s.score)).collect(), n)
             }
@@ -364,7 +379,7 @@ impl Searcher {
                 let n = (want * 3).max(60);
                 let searcher = self.reader.searcher();
                 let (lex, _) = self.lexical(&searcher, req, n, 0)?;
-                let sem = t.search(&semantic_text(&req.query), &req.filters, n).map_err(SearchError::Semantic)?;
+                let sem = t.search(&text, &req.filters, n).map_err(SearchError::Semantic)?.unwrap_or_default();
                 let fused = semantic::rrf(&[
                     lex.iter().map(|s| s.message_id).collect(),
                     sem.iter().map(|s| s.message_id).collect(),

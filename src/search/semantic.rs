@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use crate::config::DataDir;
 use crate::embed::Embedder;
 use crate::embed::Tier;
-use crate::embed::hash::HashEmbedder;
 use crate::store::Store;
 use crate::vector::manifest::Manifest;
 use crate::vector::scan::{Scored, top_k};
@@ -118,20 +117,26 @@ impl LoadedTier {
         Ok(LoadedTier { tier, manifest, segments, embedder })
     }
 
-    /// Embeds the query and scores every published row.
-    pub fn search(&self, query_text: &str, filters: &Filters, k: usize) -> Result<Vec<Scored>, String> {
+    /// Embeds the query and scores every published row, keeping rows at or
+    /// above the embedder's similarity floor. `None`: the query has no word
+    /// to search by meaning ([`crate::embed::has_words`]).
+    pub fn search(&self, query_text: &str, filters: &Filters, k: usize) -> Result<Option<Vec<Scored>>, String> {
+        if !crate::embed::has_words(query_text) {
+            return Ok(None);
+        }
+        if !self.embedder.knows_a_word(query_text) {
+            return Ok(Some(Vec::new()));
+        }
         let mut q = Vec::with_capacity(self.embedder.dims());
         self.embedder.embed(&[query_text], &mut q).map_err(|e| e.to_string())?;
         if q.iter().all(|x| *x == 0.0) {
-            if !HashEmbedder::has_tokens(query_text) {
-                return Err("the query has no words to embed".into());
-            }
-            // The hash embedder's tokens cancelled (one bucket, opposite
-            // signs): the vector scores 0 against every row, so nothing
-            // matches by meaning, and that is an empty answer, not an error.
-            return Ok(Vec::new());
+            // No token the model knows: nothing matches by meaning.
+            return Ok(Some(Vec::new()));
         }
-        Ok(top_k(&self.segments, &q, k, filters))
+        let floor = self.embedder.similarity_floor();
+        let mut hits = top_k(&self.segments, &q, k, filters);
+        hits.retain(|s| s.score >= floor);
+        Ok(Some(hits))
     }
 }
 

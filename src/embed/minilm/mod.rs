@@ -126,6 +126,10 @@ impl MiniLm {
     }
 }
 
+/// Cosine below which a row is no match (see [`Embedder::similarity_floor`]),
+/// calibrated in `tests/semantic_default.rs`.
+pub const MINILM_FLOOR: f32 = 0.3;
+
 impl Embedder for MiniLm {
     fn id(&self) -> &str {
         &self.id
@@ -135,6 +139,9 @@ impl Embedder for MiniLm {
     }
     fn model_checksum(&self) -> Option<String> {
         Some(self.checksum.clone())
+    }
+    fn similarity_floor(&self) -> f32 {
+        MINILM_FLOOR
     }
     fn embed(&self, texts: &[&str], out: &mut Vec<f32>) -> Result<(), EmbedError> {
         let seqs = self.tokenize(texts)?;
