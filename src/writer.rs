@@ -142,8 +142,10 @@ impl IndexWriter {
             Tier::Fast => "semantic fast",
             Tier::Quality => "semantic quality",
         });
+        // The sink opens first, so the first event's `elapsed_ms` is the
+        // model's load time, which `semantic report` shows on its own line.
+        let sink = ProgressSink::for_setting(settings.progress_jsonl.as_deref(), tier.name(), tier.embedder_id());
         let embedder = embedder_for(data, tier, settings.embed_threads)?;
-        let sink = ProgressSink::for_setting(settings.progress_jsonl.as_deref(), tier.name(), embedder.id());
         let store = Store::open(&data.db())?;
         let on_batch = |done: u64, total: u64| progress.batch_done(done, total);
         let opts = BackfillOptions {

@@ -344,9 +344,15 @@ fn report_phase_totals_add_up_to_the_wall_time() {
     assert!(wall >= 100.0, "run too short to measure: {wall} ms");
     assert!((phases - wall).abs() <= wall * 0.05, "phases {phases} ms vs wall {wall} ms");
     assert_eq!(run["outcome"], "complete");
+    // The model loads after the sink opens and before the first event.
+    let load = run["model_load_ms"].as_u64().unwrap();
+    let first: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&p).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(Some(load), first["elapsed_ms"].as_u64());
     assert_eq!(run["rows_processed"].as_u64().unwrap(), 20_000u64.max(run["rows_processed"].as_u64().unwrap()));
     let text = String::from_utf8_lossy(&sb.run(&["semantic", "report", p.to_str().unwrap()]).stdout).into_owned();
     for word in [
+        "model load",
         "selection",
         "packet_replay",
         "embed",
@@ -485,10 +491,16 @@ fn status_and_compact() {
     let f = walk_first_jsonl(&sb.home().join(".claude"));
     std::fs::write(&f, "{\"type\":\"user\",\"sessionId\":\"r\",\"message\":{\"role\":\"user\",\"content\":\"rewritten completely\"}}\n").unwrap();
     sb.json(&["index"]);
-    let c = sb.json(&["semantic", "compact"]);
+    // Without --tier, every tier with a manifest (only fast here).
+    let all = sb.json(&["semantic", "compact"]);
+    let tiers = all["tiers"].as_array().unwrap();
+    assert_eq!(tiers.len(), 1, "{all}");
+    let c = &tiers[0];
+    assert_eq!(c["tier"], "fast");
     assert!(c["dropped_dead"].as_u64().unwrap() > 0);
     assert_eq!(c["segments_after"], 1);
     assert_exactly_once(&sb);
+    assert_eq!(sb.json(&["semantic", "compact", "--tier", "fast"])["dropped_dead"], 0);
 }
 
 /// Generates more sessions under new paths (nothing existing is rewritten)
@@ -521,4 +533,33 @@ fn walk_first_jsonl(dir: &Path) -> std::path::PathBuf {
     }
     found.sort();
     found.remove(0)
+}
+
+/// Records every (done, total) a backfill reports.
+#[derive(Default)]
+struct Counts(std::sync::Mutex<Vec<(u64, u64)>>);
+impl cass::indexer::IndexProgress for Counts {
+    fn batch_done(&self, done: u64, total: u64) {
+        self.0.lock().unwrap().push((done, total));
+    }
+}
+
+#[test]
+fn the_progress_bar_knows_its_length_before_the_first_batch() {
+    let sb = corpus_sandbox(3000);
+    let settings = cass::Settings::new(
+        cass::config::DataDir::at(sb.data()),
+        cass::connectors::AgentEnv::with_home(sb.home()),
+    );
+    let handle = cass::Cass::open(settings);
+    let writer = handle.writer("test").unwrap();
+    let counts = Counts::default();
+    let run = cass::BackfillRun { batch_size: 1000, ..cass::BackfillRun::for_tier(cass::embed::Tier::Fast) };
+    let r = writer.backfill(cass::embed::Tier::Fast, &run, &counts).unwrap();
+    let seen = counts.0.into_inner().unwrap();
+    let total = seen[0].1;
+    assert_eq!(seen[0].0, 0, "{seen:?}");
+    assert!(total >= 3000, "{seen:?}");
+    assert_eq!(seen.last().unwrap(), &(r.rows_processed, total), "{seen:?}");
+    assert!(seen.len() >= 4, "one report at the start and one per batch: {seen:?}");
 }

@@ -53,8 +53,9 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct CompactArgs {
-    #[arg(long, value_enum, default_value_t = Tier::Fast)]
-    pub tier: Tier,
+    /// One tier only (default: every tier that has a manifest).
+    #[arg(long, value_enum)]
+    pub tier: Option<Tier>,
     #[command(flatten)]
     pub robot: super::robot::RobotArgs,
 }
@@ -87,14 +88,29 @@ pub fn run(cx: &Context, cmd: &SemanticCommand) -> Result<i32, CliError> {
         SemanticCommand::Compact(a) => {
             let cass = cx.cass()?;
             let writer = cass.writer("semantic compact")?;
-            let r = writer.compact(a.tier)?;
+            let tiers: Vec<Tier> = match a.tier {
+                Some(t) => vec![t],
+                None => {
+                    Tier::ALL.into_iter().filter(|t| t.dir(cass.data_dir()).join("manifest.json").exists()).collect()
+                }
+            };
+            let reports = tiers.iter().map(|&t| writer.compact(t)).collect::<Result<Vec<_>, _>>()?;
             if a.robot.on() {
-                super::robot::print(&r, &a.robot)?;
+                // One tier asked for: its report; otherwise every tier's.
+                match (a.tier, reports.as_slice()) {
+                    (Some(_), [r]) => super::robot::print(r, &a.robot)?,
+                    _ => super::robot::print(&serde_json::json!({ "tiers": reports }), &a.robot)?,
+                }
             } else {
-                super::write_stdout(&format!(
-                    "{} tier: {} segments → {}, {} rows → {} ({} dropped: their messages were replaced)\n",
-                    r.tier, r.segments_before, r.segments_after, r.rows_before, r.rows_after, r.dropped_dead
-                ))?;
+                if reports.is_empty() {
+                    super::write_stdout("no tier to compact\n")?;
+                }
+                for r in &reports {
+                    super::write_stdout(&format!(
+                        "{} tier: {} segments → {}, {} rows → {} ({} dropped: their messages were replaced)\n",
+                        r.tier, r.segments_before, r.segments_after, r.rows_before, r.rows_after, r.dropped_dead
+                    ))?;
+                }
             }
             Ok(exit::OK)
         }

@@ -43,6 +43,14 @@ impl Tier {
         }
     }
 
+    /// Id of the embedder that builds this tier, known before it loads.
+    pub fn embedder_id(self) -> &'static str {
+        match self {
+            Tier::Fast => super::static_model::STATIC_ID,
+            Tier::Quality => super::minilm::MINILM_ID,
+        }
+    }
+
     /// The command that builds (or rebuilds) this tier.
     pub fn build_command(self) -> &'static str {
         match self {

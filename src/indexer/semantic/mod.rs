@@ -211,6 +211,11 @@ impl<'a> Run<'a> {
         self.cursor = manifest.checkpoint.last_message_id;
         self.cursor_conversation = manifest.checkpoint.last_conversation_id;
         self.rows_total = crate::store::semantic::count_after(store, self.cursor)?;
+        // The bar's length from the start, not from the first checkpoint
+        // (a quality batch takes seconds).
+        if let Some(cb) = &opts.on_batch {
+            cb(0, self.rows_total);
+        }
 
         let mut published = false;
         loop {

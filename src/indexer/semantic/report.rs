@@ -71,6 +71,9 @@ pub struct RunSummary {
     pub outcome: String,
     /// The first error text among its events, if any.
     pub error: Option<String>,
+    /// Time from opening the sink to the first event: loading the model
+    /// (and opening the store), in milliseconds.
+    pub model_load_ms: u64,
     /// Time from its first event to its last, in milliseconds.
     pub wall_ms: u64,
     /// Sum of all phase intervals; the rest of `wall_ms` is bookkeeping
@@ -216,6 +219,7 @@ fn summarize(events: Vec<Value>) -> RunSummary {
         embedder_id: get_s(first, "embedder_id").unwrap_or_default(),
         error: events.iter().find_map(|e| get_s(e, "error")),
         outcome,
+        model_load_ms: start,
         wall_ms: wall,
         phases_ms,
         phases,
@@ -250,6 +254,11 @@ pub fn render(r: &Report) -> String {
         if let Some(e) = &run.error {
             let _ = writeln!(s, "  error: {e}");
         }
+        let _ = writeln!(
+            s,
+            "  {:<14} {:>9} ms  (before the first event, not in the run's time)",
+            "model load", run.model_load_ms
+        );
         for p in &run.phases {
             let _ = writeln!(
                 s,
