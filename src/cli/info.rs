@@ -45,7 +45,11 @@ pub fn capabilities(cx: &Context, args: &CapabilitiesArgs) -> Result<i32, CliErr
                 Tier::Fast => (crate::embed::static_model::STATIC_ID, crate::embed::static_model::STATIC_DIMS),
                 Tier::Quality => (crate::embed::minilm::MINILM_ID, 384),
             };
-            json!({ "name": t.name(), "embedder": embedder, "dims": dims, "available": available, "published": published })
+            let mut tier = json!({ "name": t.name(), "embedder": embedder, "dims": dims, "available": available, "published": published });
+            if t == Tier::Fast {
+                tier["model"] = json!(crate::embed::static_model::ATTRIBUTION);
+            }
+            tier
         })
         .collect();
     let agents: Vec<_> =
