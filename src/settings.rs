@@ -49,11 +49,18 @@ pub struct IndexSettings {
     pub semantic: bool,
     /// Quiet time before a watched change is indexed.
     pub watch_debounce: Duration,
+    /// Time an index pass may spend adding new messages to a published
+    /// quality tier; zero leaves the tier to explicit backfills.
+    pub quality_budget: Duration,
 }
 
 impl Default for IndexSettings {
     fn default() -> Self {
-        IndexSettings { semantic: true, watch_debounce: Duration::from_millis(200) }
+        IndexSettings {
+            semantic: true,
+            watch_debounce: Duration::from_millis(200),
+            quality_budget: Duration::from_secs(60),
+        }
     }
 }
 

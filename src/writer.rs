@@ -123,6 +123,18 @@ impl IndexWriter {
         if !pass.skip_semantic {
             let run = BackfillRun { cancel: pass.cancel.clone(), ..BackfillRun::for_tier(Tier::Fast) };
             report.semantic = Some(self.backfill(Tier::Fast, &run, progress)?);
+            // Once published, the quality tier is kept current too, within
+            // a budget: what does not fit waits for the next pass, and
+            // search uses the tier meanwhile (its lag is in `status`).
+            let budget = self.cass.settings().index.quality_budget;
+            if !budget.is_zero() && self.cass.published_rows(Tier::Quality) > 0 && self.cass.quality_model_installed() {
+                let run = BackfillRun {
+                    max_duration: Some(budget),
+                    cancel: pass.cancel.clone(),
+                    ..BackfillRun::for_tier(Tier::Quality)
+                };
+                report.quality = Some(self.backfill(Tier::Quality, &run, progress)?);
+            }
         }
         Ok(report)
     }

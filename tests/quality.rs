@@ -78,6 +78,36 @@ fn install_backfill_and_find_a_paraphrase() {
         })
         .collect();
     assert!(top.iter().any(|c| c == msgs[0]), "target not in top 3: {top:?}");
+    // A new session: the next `cass index` adds it to the published
+    // quality tier within its budget, and a paraphrase finds it there.
+    let later = claude_line(
+        "later",
+        "user",
+        "Kubernetes evicts my pods because the node runs out of disk space.",
+        "2026-04-09T10:00:00Z",
+        "/home/dev/misc",
+    );
+    std::fs::write(dir.join("later.jsonl"), later).unwrap();
+    let r = sb.json(&["index"]);
+    assert_eq!(r["quality"]["pending_rows"], 0, "{r}");
+    assert!(r["quality"]["rows_embedded"].as_u64().unwrap() >= 1, "{r}");
+    let status = sb.json(&["semantic", "status"]);
+    let q = status["tiers"].as_array().unwrap().iter().find(|t| t["tier"] == "quality").unwrap().clone();
+    assert_eq!(q["pending_rows"], 0, "{status}");
+    let res = sb.json(&[
+        "search",
+        "cluster removes containers when storage fills up",
+        "--mode",
+        "semantic",
+        "--tier",
+        "quality",
+        "--limit",
+        "1",
+    ]);
+    let id = res["hits"][0]["message_id"].as_i64().unwrap();
+    let top: String = sb.db().query_row("SELECT content FROM messages WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+    assert!(top.starts_with("Kubernetes evicts"), "{top}");
+
     // With the quality tier published, the default picks it.
     let default = sb.json(&["search", "battery"]);
     assert_eq!((default["mode"].as_str(), default["tier"].as_str()), (Some("hybrid"), Some("quality")));

@@ -56,6 +56,8 @@ pub struct IndexKeys {
     pub semantic: Option<bool>,
     /// `CASS_WATCH_DEBOUNCE_MS`: quiet time before `index --watch` reindexes.
     pub watch_debounce_ms: Option<u64>,
+    /// `CASS_QUALITY_BUDGET_SECS`: time a pass gives a published quality tier.
+    pub quality_budget_secs: Option<f64>,
 }
 
 impl ConfigFile {
@@ -79,6 +81,7 @@ impl ConfigFile {
         put("CASS_SEARCH_TIER", self.search.tier.clone());
         put("CASS_NO_SEMANTIC", self.index.semantic.map(|on| (!on).to_string()));
         put("CASS_WATCH_DEBOUNCE_MS", self.index.watch_debounce_ms.map(|n| n.to_string()));
+        put("CASS_QUALITY_BUDGET_SECS", self.index.quality_budget_secs.map(|n| n.to_string()));
         v
     }
 }

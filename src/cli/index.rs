@@ -29,6 +29,11 @@ pub struct IndexArgs {
     /// With --watch: quiet time before a change is indexed.
     #[arg(long, value_name = "MS", default_value_t = 200, env = "CASS_WATCH_DEBOUNCE_MS")]
     pub debounce_ms: u64,
+    /// Seconds a pass may spend adding new messages to a published quality
+    /// tier (the rest waits for the next pass); 0 leaves it to `cass
+    /// semantic backfill --tier quality`.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, env = "CASS_QUALITY_BUDGET_SECS")]
+    pub quality_budget: f64,
     #[command(flatten)]
     pub robot: super::robot::RobotArgs,
 }
@@ -96,6 +101,10 @@ impl IndexProgress for Bars {
 pub fn run(cx: &Context, args: &IndexArgs) -> Result<i32, CliError> {
     let mut settings = cx.settings()?;
     settings.index.watch_debounce = Duration::from_millis(args.debounce_ms);
+    if !(args.quality_budget.is_finite() && args.quality_budget >= 0.0) {
+        return Err(super::search::usage("--quality-budget must be 0 or more seconds"));
+    }
+    settings.index.quality_budget = Duration::from_secs_f64(args.quality_budget);
     let cass = crate::Cass::open(settings);
     let writer = cass.writer(if args.watch { "index --watch" } else { "index" })?;
     let pass = IndexPass {

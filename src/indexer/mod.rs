@@ -86,6 +86,10 @@ pub struct IndexReport {
     pub lexical: Option<crate::lexical::SyncReport>,
     /// What the fast-tier backfill after ingest did (absent with --no-semantic).
     pub semantic: Option<semantic::BackfillReport>,
+    /// What the quality tier's catch-up did: present when that tier is
+    /// published and its model installed (within `quality_budget`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<semantic::BackfillReport>,
     /// With `--repair`: the damaged indexes removed and rebuilt, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub repaired: Vec<String>,
@@ -204,6 +208,7 @@ pub fn run_ingest(
         agents: Vec::new(),
         lexical: None,
         semantic: None,
+        quality: None,
         repaired: Vec::new(),
     };
     for (job, out) in jobs.iter().zip(&outcomes) {
