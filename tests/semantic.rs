@@ -547,10 +547,8 @@ impl cass::indexer::IndexProgress for Counts {
 #[test]
 fn the_progress_bar_knows_its_length_before_the_first_batch() {
     let sb = corpus_sandbox(3000);
-    let settings = cass::Settings::new(
-        cass::config::DataDir::at(sb.data()),
-        cass::connectors::AgentEnv::with_home(sb.home()),
-    );
+    let settings =
+        cass::Settings::new(cass::config::DataDir::at(sb.data()), cass::connectors::AgentEnv::with_home(sb.home()));
     let handle = cass::Cass::open(settings);
     let writer = handle.writer("test").unwrap();
     let counts = Counts::default();
