@@ -248,3 +248,15 @@ fn queries_with_no_word_to_embed_never_fail() {
         assert_eq!(sem.status.code(), Some(1), "{q:?} in semantic mode");
     }
 }
+
+#[test]
+fn human_output_names_the_mode_and_tier_that_ran() {
+    let sb = Sandbox::new();
+    corpus(&sb);
+    let out = sb.run(&["search", "postgres index"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(hybrid, fast tier)"), "{text}");
+    let out = sb.run(&["search", "C++"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(lexical)") && text.contains("no word"), "{text}");
+}

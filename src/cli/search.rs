@@ -141,6 +141,14 @@ fn print_human(r: &SearchResults, style: Style) -> Result<(), CliError> {
         out.push('\n');
     }
     let more = r.next_offset.map(|o| format!("; more with --offset {o}")).unwrap_or_default();
-    let _ = writeln!(out, "{} of {} hits in {:.1} ms{more}", r.hits.len(), r.total, r.elapsed_ms);
+    // Which engine answered: a person comparing runs needs it as much as a robot.
+    let ran = match r.tier {
+        Some(t) => format!("{}, {t} tier", r.mode),
+        None => r.mode.to_string(),
+    };
+    let _ = writeln!(out, "{} of {} hits in {:.1} ms ({ran}){more}", r.hits.len(), r.total, r.elapsed_ms);
+    if let Some(why) = &r.fallback {
+        let _ = writeln!(out, "{}", style.dim(&format!("note: {why}")));
+    }
     super::write_stdout(&out)
 }
