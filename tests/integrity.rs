@@ -305,7 +305,7 @@ fn a_restored_store_backup_is_not_served_from_newer_indexes() {
     sb.json(&["index"]);
     let found = sb.json(&["search", "bravo", "--mode", "lexical"]);
     assert!(found["hits"][0]["snippet"]["text"].as_str().unwrap().contains("bravo"));
-    let sem = sb.json(&["search", "alpha", "--mode", "semantic", "--limit", "5"]);
+    let sem = sb.json(&["search", "alpha", "--mode", "hybrid", "--tier", "fast", "--limit", "5"]);
     for h in sem["hits"].as_array().unwrap() {
         let id = h["message_id"].as_i64().unwrap();
         let n: i64 = sb.db().query_row("SELECT COUNT(*) FROM messages WHERE id = ?1", [id], |r| r.get(0)).unwrap();

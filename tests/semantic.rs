@@ -449,9 +449,9 @@ fn semantic_and_hybrid_search_with_filters_and_fallbacks() {
     assert!(hits.iter().all(|h| h["agent"] == "codex"));
     let tools = sb.json(&["search", "test output", "--mode", "semantic", "--role", "tool", "--limit", "50"]);
     assert!(tools["hits"].as_array().unwrap().iter().all(|h| h["role"] == "tool"));
-    // Real words whose hashes cancel (one bucket, opposite signs) embed
-    // to the zero vector: no semantic hits, not an error, in either mode.
-    // A query without a word to embed is still refused.
+    // Words the model does not know: no semantic hits, not an error, in
+    // either mode. A query without a word to embed finds nothing in
+    // semantic mode (exit 1) and says why.
     let cancelled = sb.run(&["search", "ithxantesith monosargul", "--mode", "semantic", "--json"]);
     assert_eq!(
         cancelled.status.code(),
@@ -464,7 +464,9 @@ fn semantic_and_hybrid_search_with_filters_and_fallbacks() {
     let hybrid = sb.run(&["search", "ithxantesith monosargul", "--mode", "hybrid", "--json"]);
     assert_eq!(hybrid.status.code(), Some(cass::cli::exit::NOT_FOUND), "{}", String::from_utf8_lossy(&hybrid.stderr));
     let no_words = sb.run(&["search", "a . !", "--mode", "semantic", "--json"]);
-    assert_eq!(no_words.status.code(), Some(cass::cli::exit::USAGE));
+    assert_eq!(no_words.status.code(), Some(cass::cli::exit::NOT_FOUND));
+    let none: Value = serde_json::from_slice(&no_words.stdout).unwrap();
+    assert!(none["fallback"].as_str().unwrap().contains("no word"), "{none}");
     let quality = sb.run(&["search", "x", "--tier", "quality", "--json"]);
     assert_eq!(quality.status.code(), Some(cass::cli::exit::NO_INDEX));
 

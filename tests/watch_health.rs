@@ -235,6 +235,6 @@ fn many_small_publishes_do_not_pile_up_tier_segments() {
     let m = cass::vector::manifest::Manifest::load(&sb.data().join("semantic/fast")).unwrap().unwrap();
     assert!(m.segments.len() < 8, "{} segments after 13 small publishes", m.segments.len());
     assert_eq!(m.published_rows(), 13, "every message once");
-    let hits = sb.json(&["search", "incremental", "--mode", "semantic", "--limit", "50"]);
+    let hits = sb.json(&["search", "incremental message number", "--mode", "semantic", "--limit", "50"]);
     assert_eq!(hits["hits"].as_array().unwrap().len(), 12, "{hits}");
 }

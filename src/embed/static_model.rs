@@ -21,6 +21,10 @@ use super::{EmbedError, Embedder, l2_normalize};
 pub const STATIC_ID: &str = "potion-base-8M";
 /// Width of its vectors.
 pub const STATIC_DIMS: usize = 256;
+/// sha256 of the packed matrix and of the tokenizer, as embedded (checked
+/// by a test): the fast tier's manifest records it, so a build with another
+/// model rebuilds the tier instead of mixing vectors.
+pub const STATIC_CHECKSUM: &str = "922850b4cb8ca519ccac61b2aa854a30cf02540809b03927674ed602f826fe4e-e67e803f624fb4d67dea1c730d06e1067e1b14d830e2c2202569e3ef0f70bb50";
 /// Cosine below which a row is no match (see [`Embedder::similarity_floor`]).
 pub const STATIC_FLOOR: f32 = 0.33;
 /// Tokens per text, as model2vec's default.
@@ -145,9 +149,9 @@ impl Embedder for StaticEmbedder {
     }
 
     fn model_checksum(&self) -> Option<String> {
-        // The packed bytes are fixed at build time: their length and a
-        // cheap hash of both files tell builds with another model apart.
-        Some(format!("{:016x}-{:016x}", crate::checksum::fnv1a64(PACKED), crate::checksum::fnv1a64(TOKENIZER)))
+        // Pinned, not hashed at run time: every search process opens the
+        // tier, and hashing 8 MB there would cost more than the search.
+        Some(STATIC_CHECKSUM.to_string())
     }
 
     fn similarity_floor(&self) -> f32 {
@@ -204,6 +208,13 @@ mod tests {
     fn text_with_only_unknown_tokens_is_the_zero_vector() {
         assert!(embed("").iter().all(|x| *x == 0.0));
         assert!(embed("   ").iter().all(|x| *x == 0.0));
+    }
+
+    #[test]
+    fn the_pinned_checksum_is_the_embedded_files_sha256() {
+        use sha2::{Digest, Sha256};
+        let hex = |b: &[u8]| Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(STATIC_CHECKSUM, format!("{}-{}", hex(PACKED), hex(TOKENIZER)));
     }
 
     #[test]
