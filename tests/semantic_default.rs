@@ -42,7 +42,7 @@ const PAIRS: &[(&str, &str)] = &[
         "unit checks randomly break sometimes",
         "The test suite is flaky: a few tests pass locally but fail intermittently in CI.",
     ),
-    ("memory keeps growing until process killed", "The worker leaks RAM and gets OOM-killed after a few hours."),
+    ("memory keeps growing until process dies", "The worker leaks RAM and gets OOM-killed after a few hours."),
     (
         "translate interface into several languages",
         "Add i18n support so the UI can be localized to French, German and Japanese.",
@@ -50,7 +50,7 @@ const PAIRS: &[(&str, &str)] = &[
     ("schedule job every night at midnight", "Set up a cron entry that runs the backup script daily at 00:00."),
     ("undo last change in version control", "How do I revert the most recent git commit without losing my work?"),
     (
-        "encrypt traffic between browser and server",
+        "secure traffic between browser and machine",
         "Configure TLS certificates with Let's Encrypt so the site serves HTTPS.",
     ),
     ("tabular file parsing with commas", "Read the CSV export and load each row into a struct."),
@@ -131,12 +131,12 @@ fn rank_targets(e: &dyn Embedder) -> (usize, f64) {
 
 #[test]
 fn the_queries_share_no_content_word_with_their_targets() {
+    let mut shared = Vec::new();
     for (q, t) in PAIRS {
         let tw = words(t);
-        for w in words(q) {
-            assert!(!tw.contains(&w), "{w:?} is in both {q:?} and {t:?}");
-        }
+        shared.extend(words(q).into_iter().filter(|w| tw.contains(w)).map(|w| format!("{w:?} in {q:?} and {t:?}")));
     }
+    assert!(shared.is_empty(), "{shared:#?}");
 }
 
 #[test]
