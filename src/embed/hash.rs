@@ -28,7 +28,8 @@ impl HashEmbedder {
     /// alphanumeric characters). A text with tokens can still embed to the
     /// zero vector: two tokens in one bucket with opposite signs cancel.
     pub fn has_tokens(text: &str) -> bool {
-        text.split(|c: char| !c.is_alphanumeric()).any(|t| t.chars().nth(1).is_some())
+        // The same rule as a query's words: runs of two or more alphanumerics.
+        super::has_words(text)
     }
 
     /// Embeds one text into `row` (length [`HASH_DIMS`], zeroed by the caller).

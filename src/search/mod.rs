@@ -371,7 +371,6 @@ impl Searcher {
             (Mode::Semantic, Some(t)) => {
                 // Over-fetch: rows of replaced messages are dropped at hydration.
                 let scored = t.search(&text, &req.filters, want * 2 + 16).map_err(SearchError::Semantic)?;
-                let scored = scored.unwrap_or_default();
                 let n = scored.len();
                 (scored.into_iter().map(|s| (s.message_id, s.score)).collect(), n)
             }
@@ -379,7 +378,7 @@ impl Searcher {
                 let n = (want * 3).max(60);
                 let searcher = self.reader.searcher();
                 let (lex, _) = self.lexical(&searcher, req, n, 0)?;
-                let sem = t.search(&text, &req.filters, n).map_err(SearchError::Semantic)?.unwrap_or_default();
+                let sem = t.search(&text, &req.filters, n).map_err(SearchError::Semantic)?;
                 let fused = semantic::rrf(&[
                     lex.iter().map(|s| s.message_id).collect(),
                     sem.iter().map(|s| s.message_id).collect(),

@@ -118,25 +118,22 @@ impl LoadedTier {
     }
 
     /// Embeds the query and scores every published row, keeping rows at or
-    /// above the embedder's similarity floor. `None`: the query has no word
-    /// to search by meaning ([`crate::embed::has_words`]).
-    pub fn search(&self, query_text: &str, filters: &Filters, k: usize) -> Result<Option<Vec<Scored>>, String> {
-        if !crate::embed::has_words(query_text) {
-            return Ok(None);
-        }
+    /// above the embedder's similarity floor. The caller has already sent
+    /// queries with no word ([`crate::embed::has_words`]) elsewhere.
+    pub fn search(&self, query_text: &str, filters: &Filters, k: usize) -> Result<Vec<Scored>, String> {
         if !self.embedder.knows_a_word(query_text) {
-            return Ok(Some(Vec::new()));
+            return Ok(Vec::new());
         }
         let mut q = Vec::with_capacity(self.embedder.dims());
         self.embedder.embed(&[query_text], &mut q).map_err(|e| e.to_string())?;
         if q.iter().all(|x| *x == 0.0) {
             // No token the model knows: nothing matches by meaning.
-            return Ok(Some(Vec::new()));
+            return Ok(Vec::new());
         }
         let floor = self.embedder.similarity_floor();
         let mut hits = top_k(&self.segments, &q, k, filters);
         hits.retain(|s| s.score >= floor);
-        Ok(Some(hits))
+        Ok(hits)
     }
 }
 
