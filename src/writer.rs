@@ -127,7 +127,11 @@ impl IndexWriter {
             // a budget: what does not fit waits for the next pass, and
             // search uses the tier meanwhile (its lag is in `status`).
             let budget = self.cass.settings().index.quality_budget;
-            if !budget.is_zero() && self.cass.published_rows(Tier::Quality) > 0 && self.cass.quality_model_installed() {
+            if !budget.is_zero()
+                && self.cass.published_rows(Tier::Quality) > 0
+                && self.cass.quality_model_installed()
+                && self.quality_pending(data)
+            {
                 let run = BackfillRun {
                     max_duration: Some(budget),
                     cancel: pass.cancel.clone(),
@@ -137,6 +141,14 @@ impl IndexWriter {
             }
         }
         Ok(report)
+    }
+
+    /// Whether the quality tier has anything to embed: loading its model
+    /// takes longer than most watch cycles, so a pass with nothing new
+    /// skips it. Bounded counts (see [`semantic::tier_state`]).
+    fn quality_pending(&self, data: &crate::config::DataDir) -> bool {
+        let store = Store::open_readonly(&data.db()).ok();
+        semantic::tier_state(data, Tier::Quality, store.as_ref()).map_or(true, |t| t.pending_rows > 0)
     }
 
     /// Embeds every message not yet in `tier`, publishes it, then merges
@@ -165,6 +177,9 @@ impl IndexWriter {
             max_duration: run.max_duration,
             cancel: run.cancel.clone(),
             on_batch: Some(&on_batch),
+            // The quality model embeds tens of messages a second: a large
+            // backlog is walked newest first, so recent weeks come first.
+            newest_first: tier == Tier::Quality,
         };
         let report = semantic::backfill(&store, &tier.dir(data), tier, embedder.as_ref(), &opts, &sink)?;
         if report.published

@@ -277,3 +277,161 @@ fn an_endless_download_is_refused_past_the_pinned_size() {
     let left: u64 = std::fs::read_dir(&dir).map_or(0, |d| d.flatten().map(|e| e.metadata().unwrap().len()).sum());
     assert!(left < 1 << 20, "nothing large left behind: {left} bytes");
 }
+
+/// Months of history: a quality backfill of more than one batch embeds the
+/// newest messages first, publishes what it embedded when its time budget
+/// runs out, and the lag is stated in status, in search JSON and (only
+/// past `--max-age`) by health.
+#[test]
+fn a_backlog_is_embedded_newest_first_and_published_at_the_budget() {
+    let Some(model) = model_dir() else { return };
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/-home-dev-hist");
+    std::fs::create_dir_all(&dir).unwrap();
+    // File names sort opposite to time, so ids (in reading order) do too.
+    for (file, month) in [("a.jsonl", "2026-11"), ("b.jsonl", "2026-03"), ("c.jsonl", "2025-01")] {
+        let text: String = (0..6)
+            .map(|i| {
+                let ts = format!("{month}-0{}T10:00:00Z", i + 1);
+                claude_line(file, "user", &format!("Note {i} from {month} about the build cache"), &ts, "/home/dev/hist")
+            })
+            .collect();
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    sb.json(&["index"]);
+    sb.json(&["models", "install", "--from", model.to_str().unwrap()]);
+    let progress = sb.home().join("progress.jsonl");
+    let out = sb
+        .cass()
+        .env("CASS_SEMANTIC_PROGRESS_JSONL", &progress)
+        .args(["semantic", "backfill", "--tier", "quality", "--batch-size", "4", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let created = |id: i64| -> i64 {
+        sb.db().query_row("SELECT created_at FROM messages WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+    };
+    // The cursor of each checkpoint is the last message of its batch: by
+    // time, never rising; the first batch is all from the newest month.
+    let cursors: Vec<i64> = std::fs::read_to_string(&progress)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "checkpoint_save_done")
+        .map(|e| e["last_message_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(cursors.len(), 5, "18 messages in batches of 4: {cursors:?}");
+    let times: Vec<i64> = cursors.iter().map(|&id| created(id)).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "not newest first: {times:?}");
+    assert!(times[0] >= ms("2026-11-01T00:00:00Z"), "first batch not from the newest month: {times:?}");
+    let q = |sb: &Sandbox| -> serde_json::Value {
+        let s = sb.json(&["semantic", "status"]);
+        s["tiers"].as_array().unwrap().iter().find(|t| t["tier"] == "quality").unwrap().clone()
+    };
+    let state = q(&sb);
+    assert_eq!((state["pending_rows"].as_u64(), state["published_rows"].as_u64()), (Some(0), Some(18)), "{state}");
+    assert!(state["checkpoint"].get("sweep").is_none(), "the sweep is over: {state}");
+
+    // A second backlog, stopped by a budget shorter than it: what was
+    // embedded is published at the stop, and the rest is the stated lag.
+    let text: String = (0..40)
+        .map(|i| {
+            let ts = format!("2026-12-0{}T{:02}:00:00Z", 1 + i / 20, i % 20);
+            claude_line("d", "user", &format!("Later note {i} on deploy keys"), &ts, "/home/dev/hist")
+        })
+        .collect();
+    std::fs::write(dir.join("d.jsonl"), text).unwrap();
+    sb.json(&["index", "--quality-budget", "0"]);
+    let out = sb.run(&["semantic", "backfill", "--tier", "quality", "--batch-size", "4", "--max-seconds", "0.3", "--json"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["outcome"], "cancelled", "the budget is shorter than 10 batches: {r}");
+    assert_eq!(out.status.code(), Some(130), "a stopped backfill exits 130: {r}");
+    assert_eq!(r["published"], true, "{r}");
+    assert_eq!(r["published_rows"].as_u64().unwrap(), 18 + r["rows_embedded"].as_u64().unwrap(), "{r}");
+    let pending = r["pending_rows"].as_u64().unwrap();
+    assert_eq!(pending, 40 - r["rows_processed"].as_u64().unwrap(), "{r}");
+    let state = q(&sb);
+    assert_eq!(state["pending_rows"].as_u64(), Some(pending), "{state}");
+    assert!(state["behind_since"].is_string(), "{state}");
+    let res = sb.json(&["search", "deploy keys", "--tier", "quality"]);
+    assert_eq!(res["tier_lag"]["pending_rows"].as_u64(), Some(pending), "{res}");
+    // Behind, but only `--max-age` makes that a problem for the quality tier.
+    let kinds = |args: &[&str]| -> Vec<String> {
+        let out = sb.cass().args(args).output().unwrap();
+        let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        h["problems"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap().to_string()).collect()
+    };
+    assert!(!kinds(&["health", "--json"]).contains(&"tier_behind".to_string()));
+    assert!(!kinds(&["health", "--json", "--max-age", "1h"]).contains(&"tier_behind".to_string()));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(kinds(&["health", "--json", "--max-age", "1s"]).contains(&"tier_behind".to_string()));
+}
+
+/// Under `cass index --watch`, a new session reaches the published quality
+/// tier within 30 s, after it is searchable by words.
+#[test]
+fn under_watch_a_new_session_reaches_the_quality_tier_within_30_s() {
+    let Some(model) = model_dir() else { return };
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/-home-dev-w");
+    std::fs::create_dir_all(&dir).unwrap();
+    let first = claude_line("w0", "user", "How do I center a div with flexbox?", "2026-05-01T10:00:00Z", "/home/dev/w");
+    std::fs::write(dir.join("w0.jsonl"), first).unwrap();
+    sb.json(&["index"]);
+    sb.json(&["models", "install", "--from", model.to_str().unwrap()]);
+    sb.json(&["semantic", "backfill", "--tier", "quality"]);
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut watch = Kill(
+        sb.cass()
+            .args(["index", "--watch", "--json", "--debounce-ms", "100"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The catch-up cycle's line: later writes are changes it must notice.
+    let mut line = String::new();
+    BufReader::new(watch.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("\"cycle\""), "{line}");
+
+    let text = "Kubernetes evicts my pods because the node runs out of disk space.";
+    std::fs::write(dir.join("w1.jsonl"), claude_line("w1", "user", text, "2026-05-02T10:00:00Z", "/home/dev/w"))
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut lexical_at = None;
+    let quality_at = loop {
+        if lexical_at.is_none() && sb.run(&["search", "evicts", "--mode", "lexical", "--json"]).status.code() == Some(0) {
+            lexical_at = Some(start.elapsed());
+        }
+        let st = sb.json(&["semantic", "status"]);
+        let q = st["tiers"].as_array().unwrap().iter().find(|t| t["tier"] == "quality").unwrap().clone();
+        if q["published_rows"] == 2 && q["pending_rows"] == 0 {
+            break start.elapsed();
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "not in the quality tier within 30 s: {q}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let lexical_at = lexical_at.expect("searchable by words no later than by meaning");
+    assert!(lexical_at <= quality_at, "lexical {lexical_at:?}, quality {quality_at:?}");
+    // And a paraphrase finds it there.
+    let res = sb.json(&[
+        "search",
+        "cluster removes containers when storage fills up",
+        "--mode",
+        "semantic",
+        "--tier",
+        "quality",
+        "--limit",
+        "1",
+    ]);
+    let id = res["hits"][0]["message_id"].as_i64().unwrap();
+    let content: String = sb.db().query_row("SELECT content FROM messages WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+    assert_eq!(content, text);
+    eprintln!("under --watch: lexical after {lexical_at:?}, quality tier after {quality_at:?}");
+}

@@ -234,6 +234,30 @@ fn random_letters_find_nothing_in_any_mode() {
 }
 
 #[test]
+fn random_letters_find_nothing_with_the_quality_tier() {
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models/all-MiniLM-L6-v2");
+    if !model.join("model.safetensors").exists() {
+        eprintln!("skipping: ../shared/models is not present");
+        return;
+    }
+    let sb = Sandbox::new();
+    corpus(&sb);
+    sb.json(&["models", "install", "--from", model.to_str().unwrap()]);
+    sb.json(&["semantic", "backfill", "--tier", "quality"]);
+    for q in NONSENSE {
+        for args in [&["--mode", "semantic"][..], &["--mode", "hybrid"], &[]] {
+            let mut argv = vec!["search", q, "--json"];
+            argv.extend_from_slice(args);
+            let out = sb.run(&argv);
+            let res: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(res["tier"], "quality", "{q:?} {args:?}: {res}");
+            assert_eq!(res["hits"].as_array().map(Vec::len), Some(0), "{q:?} {args:?}: {res}");
+            assert_eq!(out.status.code(), Some(1), "{q:?} {args:?}");
+        }
+    }
+}
+
+#[test]
 fn queries_with_no_word_to_embed_never_fail() {
     let sb = Sandbox::new();
     corpus(&sb);

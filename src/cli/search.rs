@@ -150,5 +150,9 @@ fn print_human(r: &SearchResults, style: Style) -> Result<(), CliError> {
     if let Some(why) = &r.fallback {
         let _ = writeln!(out, "{}", style.dim(&format!("note: {why}")));
     }
+    if let (Some(t), Some(lag)) = (r.tier, &r.tier_lag) {
+        let why = format!("the {t} tier does not hold {} new messages yet (see `cass status`)", lag.pending_rows);
+        let _ = writeln!(out, "{}", style.dim(&format!("note: {why}")));
+    }
     super::write_stdout(&out)
 }

@@ -104,8 +104,12 @@ fn render(s: &Status) -> String {
     }
     for t in &s.tiers {
         if t.built {
+            let lag = t.behind_since_ms.map_or(String::new(), |since| {
+                format!(" (behind for {})", crate::time::human_duration_ms(crate::time::now_ms() - since))
+            });
+            let order = if t.checkpoint.as_ref().is_some_and(|c| c.sweep.is_some()) { ", newest first" } else { "" };
             out.push_str(&format!(
-                "{:<13}{} published, {} pending, cursor at message {}\n",
+                "{:<13}{} published, {} pending{lag}, cursor at message {}{order}\n",
                 format!("{} tier", t.tier),
                 t.published_rows,
                 t.pending_rows,

@@ -189,6 +189,10 @@ pub struct SearchResults {
     pub tier: Option<&'static str>,
     /// Why the search ran in another mode or tier than the default would.
     pub fallback: Option<String>,
+    /// How far the tier that ran trails the store, when it does (absent
+    /// when it holds every message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier_lag: Option<TierLag>,
     /// Matches found: exact for lexical, the candidates retrieved for semantic and hybrid.
     pub total: usize,
     /// Wall time of the search, in milliseconds.
@@ -197,6 +201,17 @@ pub struct SearchResults {
     pub hits: Vec<Hit>,
     /// The offset of the next page, when there is one.
     pub next_offset: Option<usize>,
+}
+
+/// How far a semantic tier trails the store: its messages not yet
+/// searchable by meaning (they are still found lexically in hybrid mode).
+#[derive(Debug, Clone, Serialize)]
+pub struct TierLag {
+    /// Messages not yet in the tier's published segments (exact up to
+    /// 100,000 past its cursor, estimated from ids beyond).
+    pub pending_rows: u64,
+    /// Since when it has been behind (RFC 3339), as its last backfill recorded.
+    pub behind_since: Option<String>,
 }
 
 /// The mode that will run, its tier, and why it differs from the default.
@@ -347,7 +362,9 @@ impl Searcher {
             } else {
                 let t = tier.as_ref().map(|t| t.tier.name());
                 let fallback = Some(format!("{why}; nothing matches"));
-                return Ok(self.results(req, mode, t, fallback, 0, Vec::new(), None, started));
+                let mut res = self.results(req, mode, t, fallback, 0, Vec::new(), None, started);
+                res.tier_lag = tier.as_deref().and_then(|t| self.lag(t));
+                return Ok(res);
             }
         }
         let (ranked, total): (Vec<(i64, f32)>, usize) = match (mode, &tier) {
@@ -392,7 +409,30 @@ impl Searcher {
         let page: Vec<Hit> = hits.drain(..).skip(req.offset).take(req.limit).collect();
         let next = req.offset + page.len();
         let more = next < live;
-        Ok(self.results(req, mode, tier.map(|t| t.tier.name()), fallback, total, page, more.then_some(next), started))
+        let mut res = self.results(
+            req,
+            mode,
+            tier.as_ref().map(|t| t.tier.name()),
+            fallback,
+            total,
+            page,
+            more.then_some(next),
+            started,
+        );
+        res.tier_lag = tier.as_deref().and_then(|t| self.lag(t));
+        Ok(res)
+    }
+
+    /// The lag of a tier as its manifest (read when it was opened) and the
+    /// store say; `None` when it is current. Bounded: never a full count.
+    fn lag(&self, t: &LoadedTier) -> Option<TierLag> {
+        let cp = &t.manifest.checkpoint;
+        let past = crate::store::semantic::messages_past(&self.store, cp.last_message_id).unwrap_or(0);
+        let pending = past + cp.sweep.as_ref().map_or(0, |s| s.rows_left) + cp.staged_rows;
+        (pending > 0).then(|| TierLag {
+            pending_rows: pending,
+            behind_since: Some(crate::time::to_rfc3339(t.manifest.behind_since_ms.unwrap_or(t.manifest.updated_at_ms))),
+        })
     }
 
     /// Lexical retrieval, guarded: tantivy panics or fails on damaged
@@ -431,6 +471,7 @@ impl Searcher {
             mode: mode.name(),
             tier,
             fallback,
+            tier_lag: None,
             total,
             elapsed_ms: (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
             hits,

@@ -16,19 +16,72 @@ pub struct PendingMessage {
     pub conversation_id: i64,
     /// The message text to embed.
     pub content: String,
+    /// When it was written (ms since the Unix epoch), if known: a
+    /// newest-first sweep's position.
+    pub created_at: Option<i64>,
+}
+
+impl PendingMessage {
+    /// Its place in a newest-first sweep's order (unknown times sort oldest).
+    pub fn time_key(&self) -> i64 {
+        self.created_at.unwrap_or(-1)
+    }
 }
 
 /// The next `limit` messages with an id past `cursor`, by id. By id alone:
 /// ids only grow, so `id > cursor` never skips a conversation whose messages
 /// are older than another's.
 pub fn messages_after(store: &Store, cursor: i64, limit: usize) -> Result<Vec<PendingMessage>> {
-    let mut stmt = store
-        .conn
-        .prepare_cached("SELECT id, conversation_id, content FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2")?;
-    let rows = stmt.query_map(rusqlite::params![cursor, limit.max(1) as i64], |r| {
-        Ok(PendingMessage { id: r.get(0)?, conversation_id: r.get(1)?, content: r.get(2)? })
-    })?;
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT id, conversation_id, content, created_at FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![cursor, limit.max(1) as i64], pending_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingMessage> {
+    Ok(PendingMessage { id: r.get(0)?, conversation_id: r.get(1)?, content: r.get(2)?, created_at: r.get(3)? })
+}
+
+/// The index a newest-first sweep walks. Created by the first sweep, not by
+/// a migration: only stores with a quality tier pay for its upkeep on
+/// every insert. The expression must match the sweep's queries exactly.
+pub fn ensure_recency_index(store: &Store) -> Result<()> {
+    store
+        .conn
+        .execute_batch("CREATE INDEX IF NOT EXISTS messages_recency ON messages (coalesce(created_at, -1), id)")?;
+    Ok(())
+}
+
+/// The next `limit` messages of a newest-first sweep: ids in
+/// `floor + 1 ..= top`, strictly before (`at_created`, `at_id`) in
+/// descending (time, id) order.
+pub fn messages_newest_first(
+    store: &Store,
+    floor: i64,
+    top: i64,
+    at: (i64, i64),
+    limit: usize,
+) -> Result<Vec<PendingMessage>> {
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT id, conversation_id, content, created_at FROM messages
+         WHERE (coalesce(created_at, -1), id) < (?1, ?2) AND id > ?3 AND id <= ?4
+         ORDER BY coalesce(created_at, -1) DESC, id DESC LIMIT ?5",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![at.0, at.1, floor, top, limit.max(1) as i64], pending_row)?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// The highest message id in the store (0: none).
+pub fn max_message_id(store: &Store) -> Result<i64> {
+    Ok(store.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| r.get(0))?)
+}
+
+/// Exactly how many messages have an id in `floor + 1 ..= top` (a sweep's size when it begins).
+pub fn count_between(store: &Store, floor: i64, top: i64) -> Result<u64> {
+    let n: i64 =
+        store.conn.query_row("SELECT COUNT(*) FROM messages WHERE id > ?1 AND id <= ?2", [floor, top], |r| r.get(0))?;
+    Ok(n as u64)
 }
 
 /// Agent and workspace of each conversation id still in the store.

@@ -255,6 +255,7 @@ mod tests {
                 mode: "lexical",
                 tier: None,
                 fallback: None,
+                tier_lag: None,
                 total: ids.len(),
                 elapsed_ms: 1.0,
                 hits: ids.iter().map(|&i| hit(i)).collect(),

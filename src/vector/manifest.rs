@@ -15,13 +15,38 @@ pub const MANIFEST_VERSION: u32 = 1;
 pub struct Checkpoint {
     /// Conversation of the last message processed.
     pub last_conversation_id: i64,
-    /// Every message with an id at or below this has been processed.
+    /// Every message with an id at or below this has been processed, except
+    /// those a newest-first [`Sweep`] has yet to reach.
     pub last_message_id: i64,
     /// Messages processed over the tier's life (embedded or skipped).
     pub rows_processed: u64,
     /// Rows in the staging file that belong to this checkpoint; bytes past
     /// them are from a crashed batch and are truncated on resume.
     pub staged_rows: u64,
+    /// A newest-first pass over the messages that were pending when it
+    /// began, while it lasts (absent in manifests written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Sweep>,
+}
+
+/// A newest-first pass: the messages with an id in `floor + 1 ..= top`
+/// are embedded in descending (time, id) order, so a long quality backfill
+/// serves the last weeks first. Those at or past the position
+/// (`at_created`, `at_id`) in that order are done; messages past `top`
+/// arrived after the sweep began and are taken first, by id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sweep {
+    /// Messages at or below this id were done before the sweep began.
+    pub floor: i64,
+    /// The highest message id when the sweep began.
+    pub top: i64,
+    /// Time key (`created_at`, -1 when unknown) of the last message embedded.
+    pub at_created: i64,
+    /// Id of the last message embedded.
+    pub at_id: i64,
+    /// Messages the sweep has still to reach (counted when it began, less
+    /// those processed; over by the few replaced meanwhile).
+    pub rows_left: u64,
 }
 
 /// One published segment.
@@ -65,6 +90,11 @@ pub struct Manifest {
     /// messages must never be served.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_generation: Option<String>,
+    /// Since when (ms since the Unix epoch) the tier has had messages
+    /// pending after a backfill run: how long it has been behind, for
+    /// `health --max-age` and the search JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behind_since_ms: Option<i64>,
 }
 
 impl Manifest {
@@ -81,6 +111,7 @@ impl Manifest {
             checkpoint: Checkpoint::default(),
             updated_at_ms: 0,
             store_generation: None,
+            behind_since_ms: None,
         }
     }
 

@@ -97,15 +97,21 @@ impl StagedReader {
         })
     }
 
-    /// Reads row `index` (rows must be asked for in ascending order),
-    /// returning its id and filling `out` with its vector.
+    /// Reads row `index`, returning its id and filling `out` with its
+    /// vector. In ascending order the reads are sequential; a newest-first
+    /// sweep staged its rows by descending id and is read back by ascending
+    /// id, which seeks (within the buffer when it can).
     pub fn read_row(&mut self, index: usize, out: &mut [f16]) -> Result<i64> {
         use std::io::Read;
-        assert!(index >= self.next && index < self.rows, "rows are read forward");
-        while self.next <= index {
-            self.reader.read_exact(&mut self.buf).map_err(|e| VectorError::io(&self.path, e))?;
-            self.next += 1;
+        if index >= self.rows {
+            return Err(VectorError::corrupt(&self.path, format!("row {index} past the {} staged", self.rows)));
         }
+        if index != self.next {
+            let delta = (index as i64 - self.next as i64) * self.buf.len() as i64;
+            self.reader.seek_relative(delta).map_err(|e| VectorError::io(&self.path, e))?;
+        }
+        self.reader.read_exact(&mut self.buf).map_err(|e| VectorError::io(&self.path, e))?;
+        self.next = index + 1;
         for (o, b) in out.iter_mut().zip(self.buf[8..].chunks_exact(2)) {
             *o = f16::from_bits(u16::from_le_bytes([b[0], b[1]]));
         }

@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::embed::{EmbedError, Embedder, Tier, canonical::canonical};
 use crate::store::Store;
 use crate::vector::VectorError;
-use crate::vector::manifest::Manifest;
+use crate::vector::manifest::{Checkpoint, Manifest, Sweep};
 use crate::vector::staging::Staging;
 use progress::{Event, Fields, ProgressSink};
 pub use publish::{CompactReport, compact, merge_small_segments};
@@ -33,6 +33,10 @@ pub use tier::{TierState, tier_state};
 
 /// How often packet replay says it is still alive.
 const REPLAY_TICK: Duration = Duration::from_millis(250);
+
+/// How often a long backfill publishes what it has staged, so search sees
+/// it before the whole backlog is done.
+const PUBLISH_EVERY: Duration = Duration::from_secs(60);
 
 /// Why a backfill stopped with an error; the last checkpoint still stands.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +75,9 @@ pub struct BackfillOptions<'a> {
     /// Called after each checkpoint with (rows processed, rows expected), for
     /// a progress bar.
     pub on_batch: Option<&'a (dyn Fn(u64, u64) + Sync)>,
+    /// Walk a backlog of more than one batch newest first (see
+    /// [`Sweep`]); else by id, which reads the store in order (faster).
+    pub newest_first: bool,
 }
 
 impl std::fmt::Debug for BackfillOptions<'_> {
@@ -79,6 +86,7 @@ impl std::fmt::Debug for BackfillOptions<'_> {
             .field("batch_size", &self.batch_size)
             .field("max_duration", &self.max_duration)
             .field("cancel", &self.cancel)
+            .field("newest_first", &self.newest_first)
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +98,7 @@ impl Default for BackfillOptions<'_> {
             max_duration: None,
             cancel: Arc::new(AtomicBool::new(false)),
             on_batch: None,
+            newest_first: false,
         }
     }
 }
@@ -210,7 +219,22 @@ impl<'a> Run<'a> {
         let mut staging: Option<Staging> = None;
         self.cursor = manifest.checkpoint.last_message_id;
         self.cursor_conversation = manifest.checkpoint.last_conversation_id;
-        self.rows_total = crate::store::semantic::count_after(store, self.cursor)?;
+        let after = crate::store::semantic::count_after(store, manifest.checkpoint.last_message_id)?;
+        if opts.newest_first && manifest.checkpoint.sweep.is_none() && after > opts.batch_size as u64 {
+            // More than one batch behind: walk the backlog newest first.
+            // Saved with the first batch's checkpoint; a crash before it
+            // loses nothing.
+            let floor = manifest.checkpoint.last_message_id;
+            let top = crate::store::semantic::max_message_id(store)?;
+            let rows_left = crate::store::semantic::count_between(store, floor, top)?;
+            manifest.checkpoint.sweep = Some(Sweep { floor, top, at_created: i64::MAX, at_id: i64::MAX, rows_left });
+            manifest.checkpoint.last_message_id = top;
+        }
+        if manifest.checkpoint.sweep.is_some() {
+            crate::store::semantic::ensure_recency_index(store)?;
+        }
+        self.rows_total = crate::store::semantic::count_after(store, manifest.checkpoint.last_message_id)?
+            + manifest.checkpoint.sweep.as_ref().map_or(0, |s| s.rows_left);
         // The bar's length from the start, not from the first checkpoint
         // (a quality batch takes seconds).
         if let Some(cb) = &opts.on_batch {
@@ -218,14 +242,22 @@ impl<'a> Run<'a> {
         }
 
         let mut published = false;
+        let mut last_publish = Instant::now();
         loop {
             let over_time = opts.max_duration.is_some_and(|d| self.started.elapsed() >= d);
             if opts.cancel.load(Ordering::SeqCst) || over_time {
+                // At the time budget, what was embedded becomes searchable
+                // now rather than on the next run; a signal stops at once.
+                if over_time && manifest.checkpoint.staged_rows > 0 {
+                    self.publish(store, dir, &mut manifest, &mut staging)?;
+                    published = true;
+                }
                 let why = if over_time { "time budget reached" } else { "signal" };
                 self.emit(Event::Cancelled, Fields { note: Some(why.into()), ..Default::default() });
+                self.note_lag(store, dir, &mut manifest)?;
                 return Ok(self.report(&manifest, "cancelled", rebuilt, published, store));
             }
-            let rows = self.select(store, opts.batch_size)?;
+            let rows = self.select(store, &mut manifest, opts.batch_size)?;
             if rows.is_empty() {
                 break;
             }
@@ -236,9 +268,7 @@ impl<'a> Run<'a> {
                 staging = Some(Staging::open(&path, manifest.dims, manifest.checkpoint.staged_rows)?);
             }
             self.stage(staging.as_mut().expect("opened"), &ids, &vectors)?;
-            let last = rows.last().expect("non-empty batch");
-            self.cursor = last.id;
-            self.cursor_conversation = last.conversation_id;
+            self.advance(&mut manifest.checkpoint, &rows);
             self.rows_processed += rows.len() as u64;
             self.checkpoint(dir, &mut manifest, rows.len() as u64, ids.len() as u64)?;
             self.batch_index += 1;
@@ -249,30 +279,106 @@ impl<'a> Run<'a> {
             if let Some(cb) = &opts.on_batch {
                 cb(self.rows_processed, self.rows_total);
             }
+            // A long backfill is searchable as it goes: newest first, the
+            // last weeks are served within minutes, not when all is done.
+            if manifest.checkpoint.staged_rows > 0 && last_publish.elapsed() >= PUBLISH_EVERY {
+                self.publish(store, dir, &mut manifest, &mut staging)?;
+                published = true;
+                last_publish = Instant::now();
+                if merge_small_segments(store, dir, self.tier)?.is_some() {
+                    manifest = Manifest::load(dir)?.ok_or_else(|| {
+                        VectorError::corrupt(&Manifest::path(dir), "the manifest vanished during a merge")
+                    })?;
+                }
+            }
+        }
+        if manifest.checkpoint.sweep.take().is_some() && manifest.checkpoint.staged_rows == 0 {
+            // The sweep ended on a batch boundary: record it.
+            self.checkpoint(dir, &mut manifest, 0, 0)?;
         }
         if manifest.checkpoint.staged_rows > 0 {
-            self.emit(
-                Event::PublishStart,
-                Fields { batch_rows: Some(manifest.checkpoint.staged_rows), ..Default::default() },
-            );
-            let bytes = publish::publish(store, dir, &mut manifest)?;
-            drop(staging);
+            self.publish(store, dir, &mut manifest, &mut staging)?;
             published = true;
-            self.emit(Event::PublishDone, Fields { bytes: Some(bytes), ..Default::default() });
         }
         self.emit(Event::Complete, Fields::default());
+        self.note_lag(store, dir, &mut manifest)?;
         Ok(self.report(&manifest, "complete", rebuilt, published, store))
     }
 
-    fn select(&self, store: &Store, batch: usize) -> Result<Vec<Row>, BackfillError> {
+    /// Publishes the staged rows (the manifest write commits them, and any
+    /// sweep state with them).
+    fn publish(
+        &self,
+        store: &Store,
+        dir: &Path,
+        manifest: &mut Manifest,
+        staging: &mut Option<Staging>,
+    ) -> Result<(), BackfillError> {
+        self.emit(
+            Event::PublishStart,
+            Fields { batch_rows: Some(manifest.checkpoint.staged_rows), ..Default::default() },
+        );
+        let bytes = publish::publish(store, dir, manifest)?;
+        *staging = None;
+        self.emit(Event::PublishDone, Fields { bytes: Some(bytes), ..Default::default() });
+        Ok(())
+    }
+
+    /// Records since when the tier has been behind (or that it is current),
+    /// saving the manifest only when that changes.
+    fn note_lag(&self, store: &Store, dir: &Path, manifest: &mut Manifest) -> Result<(), BackfillError> {
+        let behind = pending(store, manifest)? > 0;
+        let since = if behind { manifest.behind_since_ms.or(Some(crate::time::now_ms())) } else { None };
+        if since != manifest.behind_since_ms {
+            manifest.behind_since_ms = since;
+            manifest.save(dir)?;
+        }
+        Ok(())
+    }
+
+    /// The next batch: messages that arrived past the id cursor first (by
+    /// id), then the sweep's next (newest first). The sweep ends, in memory,
+    /// when it finds nothing; the caller records that.
+    fn select(&self, store: &Store, manifest: &mut Manifest, batch: usize) -> Result<Vec<Row>, BackfillError> {
         self.emit(Event::SelectionStart, Fields::default());
-        let rows = crate::store::semantic::messages_after(store, self.cursor, batch)?;
+        let cp = &mut manifest.checkpoint;
+        let mut rows = crate::store::semantic::messages_after(store, cp.last_message_id, batch)?;
+        if rows.is_empty()
+            && let Some(sw) = &cp.sweep
+        {
+            rows = crate::store::semantic::messages_newest_first(
+                store,
+                sw.floor,
+                sw.top,
+                (sw.at_created, sw.at_id),
+                batch,
+            )?;
+        }
         let bytes: usize = rows.iter().map(|r| r.content.len()).sum();
         self.emit(
             Event::SelectionDone,
             Fields { batch_rows: Some(rows.len() as u64), bytes: Some(bytes as u64), ..Default::default() },
         );
         Ok(rows)
+    }
+
+    /// Moves the cursor past a processed batch: the id cursor for a batch
+    /// by id, the sweep's position for a newest-first one. The progress
+    /// events' `last_message_id` is the last message processed either way.
+    fn advance(&mut self, cp: &mut Checkpoint, rows: &[Row]) {
+        let last = rows.last().expect("non-empty batch");
+        let by_id = last.id > cp.last_message_id;
+        match &mut cp.sweep {
+            Some(sw) if !by_id => {
+                sw.at_created = last.time_key();
+                sw.at_id = last.id;
+                sw.rows_left = sw.rows_left.saturating_sub(rows.len() as u64);
+            }
+            _ => cp.last_message_id = last.id,
+        }
+        cp.last_conversation_id = last.conversation_id;
+        self.cursor = last.id;
+        self.cursor_conversation = last.conversation_id;
     }
 
     /// Loads the batch's conversation envelopes and builds one canonical
@@ -361,8 +467,6 @@ impl<'a> Run<'a> {
     ) -> Result<(), BackfillError> {
         self.emit(Event::CheckpointSaveStart, Fields::default());
         let cp = &mut manifest.checkpoint;
-        cp.last_message_id = self.cursor;
-        cp.last_conversation_id = self.cursor_conversation;
         cp.rows_processed += processed;
         cp.staged_rows += staged;
         manifest.save(dir)?;
@@ -378,7 +482,7 @@ impl<'a> Run<'a> {
         published: bool,
         store: &Store,
     ) -> BackfillReport {
-        let pending = crate::store::semantic::count_after(store, m.checkpoint.last_message_id).unwrap_or(0);
+        let pending = pending(store, m).unwrap_or(0);
         BackfillReport {
             tier: self.tier.name(),
             embedder_id: self.embedder.id().to_string(),
@@ -390,10 +494,19 @@ impl<'a> Run<'a> {
             rows_skipped: self.skipped,
             published,
             published_rows: m.published_rows(),
-            pending_rows: pending + m.checkpoint.staged_rows,
+            pending_rows: pending,
             elapsed_ms: self.started.elapsed().as_millis() as u64,
         }
     }
+}
+
+/// Messages not yet published: past the id cursor, left to the sweep, or
+/// staged (an exact count of the first: for a run's report).
+fn pending(store: &Store, m: &Manifest) -> Result<u64, BackfillError> {
+    let cp = &m.checkpoint;
+    Ok(crate::store::semantic::count_after(store, cp.last_message_id)?
+        + cp.sweep.as_ref().map_or(0, |s| s.rows_left)
+        + cp.staged_rows)
 }
 
 /// Embeds texts, respecting the embedder's padding budget: inputs are

@@ -46,15 +46,21 @@ fn live_rows(store: &Store, ids: &[i64]) -> Result<(RowTable, Vec<usize>), Backf
 /// rows intact; after it, a stale staging file that the checkpoint ignores.
 pub(super) fn publish(store: &Store, dir: &Path, manifest: &mut Manifest) -> Result<u64, BackfillError> {
     let mut staged = StagedReader::open(&staging_path(dir), manifest.dims, manifest.checkpoint.staged_rows)?;
+    // Staged in the order embedded (a newest-first sweep goes down); a
+    // segment holds its rows by ascending id.
     let ids = staged.ids()?;
-    let (rows, keep) = live_rows(store, &ids)?;
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_unstable_by_key(|&i| ids[i]);
+    let sorted: Vec<i64> = order.iter().map(|&i| ids[i]).collect();
     drop(ids);
+    let (rows, keep) = live_rows(store, &sorted)?;
+    drop(sorted);
     let name = format!("seg-{:06}.cvs", manifest.next_segment);
     let segs = segment_dir(dir);
     let final_path = segs.join(&name);
     let tmp = segs.join(format!("{name}.tmp"));
     let checksum = segment::write(&tmp, &manifest.embedder_id, manifest.dims, &rows, |k, row: &mut [f16]| {
-        staged.read_row(keep[k], row)?;
+        staged.read_row(order[keep[k]], row)?;
         Ok(())
     })?;
     // Verified before it is listed: a segment that does not read back as

@@ -113,8 +113,15 @@ pub struct TierState {
     pub segments: usize,
     /// Rows in the staging file counted by the checkpoint, not yet searchable.
     pub staged_rows: u64,
-    /// Messages past the checkpoint, plus staged rows not yet published.
+    /// Messages not yet published: past the checkpoint, left to a
+    /// newest-first sweep, or staged.
     pub pending_rows: u64,
+    /// Since when the tier has had messages pending after a backfill run
+    /// (RFC 3339); absent when it is current.
+    pub behind_since: Option<String>,
+    /// The same as milliseconds since the Unix epoch, for health's `--max-age`.
+    #[serde(skip)]
+    pub behind_since_ms: Option<i64>,
     /// The backfill's checkpoint, once built.
     pub checkpoint: Option<crate::vector::manifest::Checkpoint>,
     /// When the manifest was last saved, RFC 3339.
@@ -149,24 +156,35 @@ pub fn tier_state(data: &crate::config::DataDir, tier: Tier, store: Option<&crat
             segments: 0,
             staged_rows: 0,
             pending_rows: past_cursor,
+            behind_since: None,
+            behind_since_ms: None,
             checkpoint: None,
             updated_at: None,
             stale,
             damaged,
         },
-        Some(m) => TierState {
-            tier: tier.name(),
-            built: true,
-            embedder_id: Some(m.embedder_id.clone()),
-            dims: Some(m.dims),
-            published_rows: m.published_rows(),
-            segments: m.segments.len(),
-            staged_rows: m.checkpoint.staged_rows,
-            pending_rows: past_cursor + m.checkpoint.staged_rows,
-            updated_at: Some(crate::time::to_rfc3339(m.updated_at_ms)),
-            checkpoint: Some(m.checkpoint),
-            stale,
-            damaged,
-        },
+        Some(m) => {
+            let sweep_left = m.checkpoint.sweep.as_ref().map_or(0, |s| s.rows_left);
+            let behind = past_cursor + sweep_left + m.checkpoint.staged_rows > 0;
+            // Messages that arrived since the last run make a current tier
+            // behind from its last save at the latest.
+            let behind_since_ms = behind.then(|| m.behind_since_ms.unwrap_or(m.updated_at_ms));
+            TierState {
+                tier: tier.name(),
+                built: true,
+                embedder_id: Some(m.embedder_id.clone()),
+                dims: Some(m.dims),
+                published_rows: m.published_rows(),
+                segments: m.segments.len(),
+                staged_rows: m.checkpoint.staged_rows,
+                pending_rows: past_cursor + sweep_left + m.checkpoint.staged_rows,
+                behind_since: behind_since_ms.map(crate::time::to_rfc3339),
+                behind_since_ms,
+                updated_at: Some(crate::time::to_rfc3339(m.updated_at_ms)),
+                checkpoint: Some(m.checkpoint),
+                stale,
+                damaged,
+            }
+        }
     })
 }
