@@ -1,5 +1,6 @@
-//! Semantic benchmark (fast tier): hash backfill throughput and peak RSS,
-//! vector bytes on disk per message, and exact top-K search latency.
+//! Semantic benchmark (fast tier): backfill throughput and peak RSS with the
+//! fast tier's embedder (the static potion-base-8M model), vector bytes on
+//! disk per message, and exact top-K search latency.
 //!
 //! `cargo bench --bench semantic` (1M messages; `CASS_BENCH_MESSAGES=100000`
 //! for the 100k point). Reuses the corpus of `cargo bench --bench lexical`.
@@ -66,7 +67,7 @@ fn main() {
         .map(|e| e.unwrap().metadata().unwrap().len())
         .sum();
     println!(
-        "vectors on disk: {:.1} MiB, {:.0} bytes per embedded message (384 × f16 + id + filter metadata)",
+        "vectors on disk: {:.1} MiB, {:.0} bytes per embedded message (256 × f16 for the static model, + id + filter metadata)",
         seg_bytes as f64 / 1048576.0,
         seg_bytes as f64 / embedded as f64
     );
