@@ -9,12 +9,18 @@
 //! contains that text, e.g. `short`, `long:128`). Under each point, the
 //! forward pass's wall time per stage and batch, with the GFLOP/s of the
 //! stages that are mostly FMAs; "rest" is the tokenizer and the gaps.
+//!
+//! Built with `--no-default-features` (no `avx512` feature), cass runs its
+//! AVX2+FMA kernels even on an AVX-512 CPU, and the bench holds torch to
+//! AVX2 as well (`ATEN_CPU_CAPABILITY`, `MKL_ENABLE_INSTRUCTIONS`,
+//! `ONEDNN_MAX_CPU_ISA`), so the side-by-side is that of an AVX2 machine.
+//! Each side's instruction set is printed.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use cass::embed::minilm::MiniLm;
+use cass::embed::minilm::{MiniLm, kernel_isa};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -29,7 +35,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Nominal clock × width is no use: the CPU boosts well past the `cpu MHz`
 /// that /proc/cpuinfo reports, and whether a 512-bit FMA does twice the
 /// work of a 256-bit one depends on the core (Zen 4 splits it over two
-/// 256-bit pipes; Intel server cores have two 512-bit FMA units).
+/// 256-bit pipes; Intel server cores have two 512-bit FMA units). 512 bits
+/// only where cass's kernels use AVX-512: the peak of the code that runs.
 fn fma_peak(threads: usize) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
@@ -77,7 +84,7 @@ fn fma_peak(threads: usize) -> f64 {
         for _ in 0..3 {
             // SAFETY (both closures): the features were detected first.
             peak = peak.max(timed(8, |n| unsafe { chains256(n) }));
-            if is_x86_feature_detected!("avx512f") {
+            if kernel_isa() == "AVX-512" {
                 peak = peak.max(timed(16, |n| unsafe { chains512(n) }));
             }
         }
@@ -87,6 +94,37 @@ fn fma_peak(threads: usize) -> f64 {
     {
         let _ = threads;
         f64::NAN
+    }
+}
+
+/// What holds torch to AVX2 when cass's kernels run AVX2: ATen's own
+/// kernels, MKL's BLAS and oneDNN each dispatch on the CPU by themselves.
+fn torch_isa_env() -> &'static [(&'static str, &'static str)] {
+    if kernel_isa() == "AVX-512" {
+        &[]
+    } else {
+        &[("ATEN_CPU_CAPABILITY", "avx2"), ("MKL_ENABLE_INSTRUCTIONS", "AVX2"), ("ONEDNN_MAX_CPU_ISA", "AVX2")]
+    }
+}
+
+/// The instruction sets torch runs under that environment: ATen's own
+/// kernels' (as torch reports them) and MKL's (from MKL's verbose banner,
+/// printed at its first GEMM), or why they could not be asked.
+fn torch_isa(py: &str) -> String {
+    let script = "import torch; torch.ones(64, 64) @ torch.ones(64, 64); \
+                  print('ATen', torch.backends.cpu.get_cpu_capability())";
+    let out =
+        Command::new(py).args(["-c", script]).envs(torch_isa_env().iter().copied()).env("MKL_VERBOSE", "1").output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            let aten = text.lines().find_map(|l| l.strip_prefix("ATen ")).unwrap_or("?");
+            let banner = text.lines().find(|l| l.starts_with("MKL_VERBOSE oneMKL")).unwrap_or("");
+            let mkl = ["AVX-512", "AVX2"].into_iter().find(|isa| banner.contains(isa)).unwrap_or("?");
+            format!("ATen {aten}, MKL {mkl}")
+        }
+        Ok(o) => format!("unknown ({})", String::from_utf8_lossy(&o.stderr).trim()),
+        Err(e) => format!("unknown ({e})"),
     }
 }
 
@@ -105,8 +143,14 @@ fn main() {
     let cores = model.threads();
     let peak = fma_peak(cores);
     println!(
-        "cass MiniLM: {cores} threads; measured FMA peak {peak:.0} GFLOP/s ({cores} threads of independent FMA chains, the wider of 256 and 512 bits)"
+        "cass MiniLM: {cores} threads, {} kernels; measured FMA peak {peak:.0} GFLOP/s ({cores} threads of independent FMA chains, as wide as the kernels)",
+        kernel_isa()
     );
+    if let Ok(py) = std::env::var("CASS_BENCH_PYTHON") {
+        let env: Vec<String> = torch_isa_env().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let env = if env.is_empty() { "as the CPU has it".to_string() } else { env.join(" ") };
+        println!("torch: {} (environment: {env})", torch_isa(&py));
+    }
     let cfg = model.config().clone();
     let (h, f, layers) = (cfg.hidden_size as f64, cfg.intermediate_size as f64, cfg.num_hidden_layers as f64);
     for file in ["short.json", "long.json"] {
@@ -178,6 +222,7 @@ fn main() {
                         .arg(bs.to_string())
                         .env("THREADS", cores.to_string())
                         .env("HF_HUB_OFFLINE", "1")
+                        .envs(torch_isa_env().iter().copied())
                         .output()
                         .expect("run python");
                     let text = String::from_utf8_lossy(&out.stdout);

@@ -13,7 +13,8 @@ use rayon::prelude::*;
 
 use super::attention::{Head, attend};
 use super::math::{Dst, SharedMut, add_layer_norm, bias_gelu, dense, matmul, prefetch, transposed};
-use super::weights::Weights;
+use super::panels;
+use super::weights::{Dense, Weights};
 
 /// The activation buffers of a forward pass, kept between batches: fresh
 /// allocations of this size come from `mmap`, and faulting in and zeroing
@@ -239,27 +240,37 @@ pub fn embed(w: &Weights, seqs: &[Vec<u32>], threads: usize, scratch: &mut Scrat
 }
 
 /// `out[rows × out_dim] = input[rows × in_dim] · weightᵀ` (or `+=`), with
-/// `weight` in the HF `[out_dim × in_dim]` layout: a safe, size-checked matmul.
-fn linear(input: &[f32], in_dim: usize, weight: &[f32], out: &mut [f32], out_dim: usize, dst: Dst, threads: usize) {
+/// `weight` `[out_dim × in_dim]`: a safe, size-checked product on the
+/// `gemm` crate or the panel kernel, as the weight's layout says.
+fn linear(input: &[f32], in_dim: usize, weight: &Dense, out: &mut [f32], out_dim: usize, dst: Dst, threads: usize) {
     let rows = input.len() / in_dim;
     assert_eq!(input.len(), rows * in_dim);
-    assert_eq!(weight.len(), out_dim * in_dim);
     assert_eq!(out.len(), rows * out_dim);
-    // SAFETY: the three slices were just checked to hold exactly the
-    // elements the views address, and `out` is borrowed mutably.
-    unsafe {
-        matmul(
-            rows,
-            in_dim,
-            out_dim,
-            dense(input.as_ptr(), in_dim),
-            transposed(weight.as_ptr(), in_dim),
-            out.as_mut_ptr(),
-            out_dim,
-            dst,
-            threads,
-        )
-    };
+    match weight {
+        Dense::Rows(weight) => {
+            assert_eq!(weight.len(), out_dim * in_dim);
+            // SAFETY: the three slices were just checked to hold exactly the
+            // elements the views address, and `out` is borrowed mutably.
+            unsafe {
+                matmul(
+                    rows,
+                    in_dim,
+                    out_dim,
+                    dense(input.as_ptr(), in_dim),
+                    transposed(weight.as_ptr(), in_dim),
+                    out.as_mut_ptr(),
+                    out_dim,
+                    dst,
+                    threads,
+                )
+            };
+        }
+        Dense::Panels(weight) => {
+            assert_eq!((weight.out(), weight.inp()), (out_dim, in_dim));
+            // SAFETY: as above; panels exist only where the CPU has AVX2 and FMA.
+            unsafe { panels::matmul(rows, input.as_ptr(), in_dim, weight, out.as_mut_ptr(), out_dim, dst, threads) };
+        }
+    }
 }
 
 /// Rows ahead that the layer-norm pass prefetches (3 rows of 384 floats:

@@ -164,25 +164,44 @@ pub(crate) fn prefetch(p: *const f32, floats: usize) {
     let _ = (p, floats);
 }
 
-/// Whether this CPU has AVX-512F, by the one cached detection that every
-/// kernel's choice of build goes through.
+/// Whether the kernels run their AVX-512 builds: the CPU has AVX-512F and
+/// the crate was built with the `avx512` feature. By the one cached
+/// detection that every kernel's choice of build goes through.
 pub(crate) fn has_avx512() -> bool {
     simd_level() == 2
 }
 
-/// Which wider build of the row kernels this CPU runs: 2 for AVX-512F,
-/// 1 for AVX2+FMA, 0 for neither.
+/// Whether this CPU has AVX2 and FMA (true also where the kernels run
+/// their AVX-512 builds: every CPU with AVX-512F has both).
+pub(crate) fn has_avx2_fma() -> bool {
+    simd_level() >= 1
+}
+
+/// The instruction set the kernels run, by the same detection, for
+/// reports: "AVX-512", "AVX2+FMA" or "baseline".
+pub(crate) fn isa() -> &'static str {
+    match simd_level() {
+        2 => "AVX-512",
+        1 => "AVX2+FMA",
+        _ => "baseline",
+    }
+}
+
+/// Which wider build of the row kernels runs: 2 for AVX-512F, 1 for
+/// AVX2+FMA, 0 for neither. AVX-512 only with the `avx512` feature, so a
+/// build without it runs the AVX2 kernels on any CPU, as `gemm` without
+/// its `x86-v4` feature does.
 fn simd_level() -> u8 {
     #[cfg(target_arch = "x86_64")]
     {
         static LEVEL: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
         *LEVEL.get_or_init(|| {
-            if is_x86_feature_detected!("avx512f") {
-                2
-            } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                1
-            } else {
+            if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
                 0
+            } else if cfg!(feature = "avx512") && is_x86_feature_detected!("avx512f") {
+                2
+            } else {
+                1
             }
         })
     }
@@ -195,10 +214,11 @@ fn simd_level() -> u8 {
 /// Defines `pub fn $name` that runs `$generic` compiled for AVX-512F or
 /// AVX2+FMA when the CPU has them (the crate itself targets baseline
 /// x86-64, whose SSE2 loops are a quarter as wide and have no FMA), else
-/// the baseline build. With `by_hand`, the AVX-512 build is the function at
-/// that path instead of the compiled generic loop.
+/// the baseline build. With `by_hand`, the AVX-512 build (and with a
+/// second `by_hand`, the AVX2 one) is the function at that path instead of
+/// the compiled generic loop.
 macro_rules! dispatch {
-    ($(#[$doc:meta])* $name:ident, by_hand $avx512:path, $avx:ident, $generic:ident, ($($arg:ident: $ty:ty),*)) => {
+    ($(#[$doc:meta])* $name:ident, by_hand $avx512:path, by_hand $avx:path, $generic:ident, ($($arg:ident: $ty:ty),*)) => {
         $(#[$doc])*
         pub fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
@@ -211,6 +231,9 @@ macro_rules! dispatch {
             }
             $generic($($arg),*)
         }
+    };
+    ($(#[$doc:meta])* $name:ident, by_hand $avx512:path, $avx:ident, $generic:ident, ($($arg:ident: $ty:ty),*)) => {
+        dispatch!($(#[$doc])* $name, by_hand $avx512, by_hand $avx, $generic, ($($arg: $ty),*));
 
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
@@ -233,13 +256,13 @@ dispatch!(
     /// `x = layer_norm(x + bias) * gamma + beta`, one row: the step that
     /// closes each attention and feed-forward block, on a row that already
     /// holds the residual sum, with the dense layer's bias folded in.
-    add_layer_norm, by_hand avx512::add_layer_norm, add_layer_norm_avx2, add_layer_norm_generic,
+    add_layer_norm, by_hand avx512::add_layer_norm, by_hand avx2::add_layer_norm, add_layer_norm_generic,
     (x: &mut [f32], bias: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32)
 );
 
 dispatch!(
     /// Exact-form (erf) GELU, as BERT was trained with, fused with the bias add.
-    bias_gelu, by_hand avx512::bias_gelu, bias_gelu_avx2, bias_gelu_generic, (row: &mut [f32], bias: &[f32])
+    bias_gelu, by_hand avx512::bias_gelu, by_hand avx2::bias_gelu, bias_gelu_generic, (row: &mut [f32], bias: &[f32])
 );
 
 dispatch!(
@@ -477,6 +500,131 @@ mod avx512 {
     }
 }
 
+/// The AVX2 GELU and layer norm, by hand, for the reasons the AVX-512 ones
+/// are: compiled from the generic loops, layer norm's sums run as one
+/// 8-lane chain bound by the adds' latency, and GELU divides with `vdivps`.
+/// Here layer norm keeps four chains, and GELU's division is a 12-bit
+/// reciprocal estimate refined by one Newton step (relative error ≈ 2⁻²²,
+/// well inside the erf's own 5e-7).
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{ERF_P, ERF_Q, add_layer_norm_generic};
+
+    const W: usize = 8;
+    /// Independent accumulators per reduction: one 8-lane chain waits on
+    /// its own 4-cycle add for each of a 384-wide row's 48 vectors.
+    const CHAINS: usize = 4;
+    const ROW_STEP: usize = W * CHAINS;
+
+    /// Layer norm by hand for rows a multiple of 32 wide (384 here), other
+    /// widths through the generic loop; two passes, as the AVX-512 build.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn add_layer_norm(x: &mut [f32], bias: Option<&[f32]>, gamma: &[f32], beta: &[f32], eps: f32) {
+        let n = x.len();
+        if !n.is_multiple_of(ROW_STEP) || gamma.len() != n || beta.len() != n || bias.is_some_and(|b| b.len() != n) {
+            return add_layer_norm_generic(x, bias, gamma, beta, eps);
+        }
+        let p = x.as_mut_ptr();
+        // SAFETY: every access is below `n`, the length of all four slices.
+        unsafe {
+            let mut acc = [_mm256_setzero_ps(); CHAINS];
+            for i in (0..n).step_by(ROW_STEP) {
+                for (c, acc) in acc.iter_mut().enumerate() {
+                    let at = p.add(i + W * c);
+                    let mut v = _mm256_loadu_ps(at);
+                    if let Some(b) = bias {
+                        v = _mm256_add_ps(v, _mm256_loadu_ps(b.as_ptr().add(i + W * c)));
+                        _mm256_storeu_ps(at, v);
+                    }
+                    *acc = _mm256_add_ps(*acc, v);
+                }
+            }
+            let mean = _mm256_set1_ps(hsum(sum(acc)) / n as f32);
+            let mut acc = [_mm256_setzero_ps(); CHAINS];
+            for i in (0..n).step_by(ROW_STEP) {
+                for (c, acc) in acc.iter_mut().enumerate() {
+                    let d = _mm256_sub_ps(_mm256_loadu_ps(p.add(i + W * c)), mean);
+                    *acc = _mm256_fmadd_ps(d, d, *acc);
+                }
+            }
+            let var = hsum(sum(acc)) / n as f32;
+            let inv = _mm256_set1_ps(1.0 / (var + eps).sqrt());
+            for i in (0..n).step_by(W) {
+                let d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(p.add(i)), mean), inv);
+                let y =
+                    _mm256_fmadd_ps(d, _mm256_loadu_ps(gamma.as_ptr().add(i)), _mm256_loadu_ps(beta.as_ptr().add(i)));
+                _mm256_storeu_ps(p.add(i), y);
+            }
+        }
+    }
+
+    /// The accumulators' sum, as a tree: written out for exactly four.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn sum(acc: [__m256; CHAINS]) -> __m256 {
+        const { assert!(CHAINS == 4, "`sum` adds exactly four accumulators") };
+        _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))
+    }
+
+    /// The sum of the eight lanes.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn hsum(v: __m256) -> f32 {
+        let m = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+        _mm_cvtss_f32(_mm_add_ss(m, _mm_movehdup_ps(m)))
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn bias_gelu(row: &mut [f32], bias: &[f32]) {
+        let n = row.len().min(bias.len());
+        let (r, b) = (row.as_mut_ptr(), bias.as_ptr());
+        let mut i = 0;
+        // SAFETY: full vectors stay below `n`; the tail is masked to it.
+        unsafe {
+            while i + W <= n {
+                // One line ahead per line read, 4 KiB on, as in the AVX-512 build.
+                if i % 16 == 0 {
+                    super::prefetch(r.wrapping_add(i + 1024), 1);
+                }
+                let x = _mm256_add_ps(_mm256_loadu_ps(r.add(i)), _mm256_loadu_ps(b.add(i)));
+                _mm256_storeu_ps(r.add(i), gelu(x));
+                i += W;
+            }
+            if i < n {
+                let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+                let m = _mm256_cmpgt_epi32(_mm256_set1_epi32((n - i) as i32), lanes);
+                let x = _mm256_add_ps(_mm256_maskload_ps(r.add(i), m), _mm256_maskload_ps(b.add(i), m));
+                _mm256_maskstore_ps(r.add(i), m, gelu(x));
+            }
+        }
+    }
+
+    /// `0.5 · x · (1 + erf(x / √2))` on eight lanes.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn gelu(x: __m256) -> __m256 {
+        let t = _mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::FRAC_1_SQRT_2));
+        let t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-4.0)), _mm256_set1_ps(4.0));
+        let t2 = _mm256_mul_ps(t, t);
+        let mut p = _mm256_set1_ps(ERF_P[0]);
+        for &c in &ERF_P[1..] {
+            p = _mm256_fmadd_ps(t2, p, _mm256_set1_ps(c));
+        }
+        let mut q = _mm256_set1_ps(ERF_Q[0]);
+        for &c in &ERF_Q[1..] {
+            q = _mm256_fmadd_ps(t2, q, _mm256_set1_ps(c));
+        }
+        let r = _mm256_rcp_ps(q);
+        let r = _mm256_mul_ps(r, _mm256_fnmadd_ps(q, r, _mm256_set1_ps(2.0)));
+        let erf = _mm256_mul_ps(_mm256_mul_ps(t, p), r);
+        let half = _mm256_mul_ps(x, _mm256_set1_ps(0.5));
+        _mm256_fmadd_ps(half, erf, half)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,40 +673,93 @@ mod tests {
         assert!((g[0] - 0.841_344_7).abs() < 1e-6);
     }
 
+    type LayerNorm = fn(&mut [f32], Option<&[f32]>, &[f32], &[f32], f32);
+    type Gelu = fn(&mut [f32], &[f32]);
+
+    /// The layer norms to test: the dispatched one and each hand-written
+    /// build this CPU runs, whichever one the dispatch picks (a build
+    /// without the `avx512` feature still has the AVX-512 kernels to test).
+    fn layer_norms() -> Vec<(&'static str, LayerNorm)> {
+        let mut builds: Vec<(&str, LayerNorm)> = vec![("dispatched", add_layer_norm)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if has_avx2_fma() {
+                // SAFETY: AVX2 and FMA are detected.
+                let f: LayerNorm = |x, b, g, be, eps| unsafe { avx2::add_layer_norm(x, b, g, be, eps) };
+                builds.push(("avx2", f));
+            }
+            if is_x86_feature_detected!("avx512f") {
+                // SAFETY: AVX-512F is detected.
+                let f: LayerNorm = |x, b, g, be, eps| unsafe { avx512::add_layer_norm(x, b, g, be, eps) };
+                builds.push(("avx512", f));
+            }
+        }
+        builds
+    }
+
+    /// The GELUs to test, as [`layer_norms`] chooses them.
+    fn gelus() -> Vec<(&'static str, Gelu)> {
+        let mut builds: Vec<(&str, Gelu)> = vec![("dispatched", bias_gelu)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if has_avx2_fma() {
+                // SAFETY: AVX2 and FMA are detected.
+                let f: Gelu = |row, bias| unsafe { avx2::bias_gelu(row, bias) };
+                builds.push(("avx2", f));
+            }
+            if is_x86_feature_detected!("avx512f") {
+                // SAFETY: AVX-512F is detected.
+                let f: Gelu = |row, bias| unsafe { avx512::bias_gelu(row, bias) };
+                builds.push(("avx512", f));
+            }
+        }
+        builds
+    }
+
     #[test]
-    fn dispatched_layer_norm_matches_f64_on_model_sized_rows() {
-        // 384 takes the AVX-512 build's own loop where there is one; 100 the generic one.
-        for n in [384usize, 100] {
-            let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.77).sin() * 3.0 + 5.0).collect();
-            let bias: Vec<f32> = (0..n).map(|i| (i as f32 * 0.31).cos()).collect();
-            let gamma: Vec<f32> = (0..n).map(|i| 1.0 + (i % 7) as f32 * 0.1).collect();
-            let beta: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.2 - 0.4).collect();
-            for bias in [Some(&bias[..]), None] {
-                let src: Vec<f64> = (0..n).map(|i| f64::from(x[i]) + bias.map_or(0.0, |b| f64::from(b[i]))).collect();
-                let mean = src.iter().sum::<f64>() / n as f64;
-                let sd = (src.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
-                let mut row = x.clone();
-                add_layer_norm(&mut row, bias, &gamma, &beta, 1e-12);
-                for i in 0..n {
-                    let want = (src[i] - mean) / sd * f64::from(gamma[i]) + f64::from(beta[i]);
-                    let got = f64::from(row[i]);
-                    assert!((got - want).abs() < 2e-5, "n {n}, bias {}, [{i}]: {got} vs {want}", bias.is_some());
+    fn every_build_of_layer_norm_matches_f64_on_model_sized_rows() {
+        // 384 takes the hand-written builds' own loops; 100 the generic one.
+        for (build, layer_norm) in layer_norms() {
+            for n in [384usize, 100] {
+                let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.77).sin() * 3.0 + 5.0).collect();
+                let bias: Vec<f32> = (0..n).map(|i| (i as f32 * 0.31).cos()).collect();
+                let gamma: Vec<f32> = (0..n).map(|i| 1.0 + (i % 7) as f32 * 0.1).collect();
+                let beta: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.2 - 0.4).collect();
+                for bias in [Some(&bias[..]), None] {
+                    let src: Vec<f64> =
+                        (0..n).map(|i| f64::from(x[i]) + bias.map_or(0.0, |b| f64::from(b[i]))).collect();
+                    let mean = src.iter().sum::<f64>() / n as f64;
+                    let sd = (src.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+                    let mut row = x.clone();
+                    layer_norm(&mut row, bias, &gamma, &beta, 1e-12);
+                    for i in 0..n {
+                        let want = (src[i] - mean) / sd * f64::from(gamma[i]) + f64::from(beta[i]);
+                        let got = f64::from(row[i]);
+                        let with = bias.is_some();
+                        assert!((got - want).abs() < 2e-5, "{build}: n {n}, bias {with}, [{i}]: {got} vs {want}");
+                    }
                 }
             }
         }
     }
 
     #[test]
-    fn dispatched_gelu_matches_the_definition_on_every_tail() {
-        // 37 = two full 16-lane vectors and a masked tail of 5.
-        let xs: Vec<f32> = (0..37).map(|i| (i as f32 - 18.0) / 3.0).collect();
-        let bias: Vec<f32> = (0..37).map(|i| (i % 3) as f32 * 0.25).collect();
-        let mut row = xs.clone();
-        bias_gelu(&mut row, &bias);
-        for i in 0..37 {
-            let x = f64::from(xs[i] + bias[i]);
-            let want = 0.5 * x * (1.0 + erf_f64(x / std::f64::consts::SQRT_2));
-            assert!((f64::from(row[i]) - want).abs() < 2e-6 * x.abs().max(1.0), "gelu({x}) = {}, want {want}", row[i]);
+    fn every_build_of_gelu_matches_the_definition_on_every_tail() {
+        // 37 = two full 16-lane vectors and a masked tail of 5 (four 8-lane
+        // vectors and a tail of 5); 1536, a model row.
+        for (build, gelu) in gelus() {
+            for n in [37usize, 1536] {
+                let xs: Vec<f32> = (0..n).map(|i| (i % 37) as f32 / 3.0 - 6.0 + i as f32 * 1e-3).collect();
+                let bias: Vec<f32> = (0..n).map(|i| (i % 3) as f32 * 0.25).collect();
+                let mut row = xs.clone();
+                gelu(&mut row, &bias);
+                for i in 0..n {
+                    let x = f64::from(xs[i] + bias[i]);
+                    let want = 0.5 * x * (1.0 + erf_f64(x / std::f64::consts::SQRT_2));
+                    let got = f64::from(row[i]);
+                    assert!((got - want).abs() < 2e-6 * x.abs().max(1.0), "{build}: gelu({x}) = {got}, want {want}");
+                }
+            }
         }
     }
 

@@ -2,17 +2,19 @@
 //! (BERT, 6 layers, hidden 384), in pure Rust. The tokenizer is the model's
 //! own `tokenizer.json` through the `tokenizers` crate (truncation at 256,
 //! no padding, as sentence-transformers runs it); the forward pass is our
-//! own on the `gemm` crate (`forward`); weights come from
-//! `model.safetensors` (`weights`).
+//! own on the `gemm` crate, or where the kernels are AVX2 on our own panel
+//! kernel (`forward`, `panels`); weights come from `model.safetensors`
+//! (`weights`).
 //!
 //! The forward pass's `unsafe` stays inside this module tree: the SIMD
-//! kernels (`math`, `attention`) and the raw-pointer GEMM views they take
+//! kernels (`math`, `attention`, `panels`) and the raw-pointer GEMM views they take
 //! are private. Its surface is [`MiniLm`] (an [`Embedder`]), its
 //! [`BertConfig`] and [`StageTimes`], and a few constants, all safe to call.
 
 mod attention;
 mod forward;
 mod math;
+mod panels;
 mod weights;
 
 use std::path::Path;
@@ -31,6 +33,13 @@ pub const MAX_TOKENS: usize = 256;
 /// Largest padded-free batch, in tokens: bounds the `[tokens × 1536]`
 /// intermediate activations (about 100 MB here) whatever the input mix.
 pub const BATCH_TOKEN_BUDGET: usize = 16_384;
+
+/// The widest instruction set the forward pass's kernels use on this CPU
+/// in this build: "AVX-512" (only with the default `avx512` feature),
+/// "AVX2+FMA" or "baseline". For benchmark reports.
+pub fn kernel_isa() -> &'static str {
+    math::isa()
+}
 
 /// all-MiniLM-L6-v2 loaded and ready: tokenizer, weights and its own thread pool.
 pub struct MiniLm {

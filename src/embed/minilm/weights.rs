@@ -1,8 +1,9 @@
 //! BERT weights from `model.safetensors` and `config.json`.
 //!
 //! The file is memory-mapped and each tensor copied once into the layout
-//! the forward pass wants (Q, K and V fused into one matrix), so loading
-//! touches each byte once and inference never re-reads the file.
+//! the forward pass wants (Q, K and V fused into one matrix; projections
+//! repacked into panels where the AVX2 panel kernel runs them), so
+//! inference never re-reads the file.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::super::EmbedError;
+use super::panels::{self, Panels};
 
 /// The `config.json` fields the forward pass depends on.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -47,14 +49,30 @@ fn default_act() -> String {
     "gelu".into()
 }
 
-/// One encoder layer. Matrices are stored as the HF `[out × in]` layout.
+/// A projection's weight, `[out × in]`, in the layout its product reads.
+pub enum Dense {
+    /// The HF layout, row-major, for the `gemm` crate.
+    Rows(Vec<f32>),
+    /// Repacked for the AVX2 panel kernel, where the forward pass uses it.
+    Panels(Panels),
+}
+
+impl Dense {
+    /// `w` (`[out × in]`, row-major) in the layout this CPU and build read.
+    fn new(w: Vec<f32>, out: usize, inp: usize) -> Dense {
+        if panels::runs(out) { Dense::Panels(Panels::pack(&w, out, inp)) } else { Dense::Rows(w) }
+    }
+}
+
+/// One encoder layer. Vectors are as the model file has them; projection
+/// weights are [`Dense`], `[out × in]`.
 pub struct Layer {
     /// Q, K and V stacked: `[3·hidden × hidden]`.
-    pub qkv_w: Vec<f32>,
+    pub qkv_w: Dense,
     /// Q, K and V biases stacked: `[3·hidden]`.
     pub qkv_b: Vec<f32>,
     /// Attention output projection: `[hidden × hidden]`.
-    pub out_w: Vec<f32>,
+    pub out_w: Dense,
     /// Attention output bias: `[hidden]`.
     pub out_b: Vec<f32>,
     /// Gain of the layer norm after attention.
@@ -62,11 +80,11 @@ pub struct Layer {
     /// Bias of the layer norm after attention.
     pub ln1_b: Vec<f32>,
     /// Feed-forward up projection: `[intermediate × hidden]`.
-    pub up_w: Vec<f32>,
+    pub up_w: Dense,
     /// Feed-forward up bias: `[intermediate]`.
     pub up_b: Vec<f32>,
     /// Feed-forward down projection: `[hidden × intermediate]`.
-    pub down_w: Vec<f32>,
+    pub down_w: Dense,
     /// Feed-forward down bias: `[hidden]`.
     pub down_b: Vec<f32>,
     /// Gain of the layer norm after the feed-forward block.
@@ -166,15 +184,15 @@ impl Weights {
             qkv_b.extend(tensor(&format!("{p}.attention.self.key.bias"), &[h])?);
             qkv_b.extend(tensor(&format!("{p}.attention.self.value.bias"), &[h])?);
             layers.push(Layer {
-                qkv_w,
+                qkv_w: Dense::new(qkv_w, 3 * h, h),
                 qkv_b,
-                out_w: tensor(&format!("{p}.attention.output.dense.weight"), &[h, h])?,
+                out_w: Dense::new(tensor(&format!("{p}.attention.output.dense.weight"), &[h, h])?, h, h),
                 out_b: tensor(&format!("{p}.attention.output.dense.bias"), &[h])?,
                 ln1_g: tensor(&format!("{p}.attention.output.LayerNorm.weight"), &[h])?,
                 ln1_b: tensor(&format!("{p}.attention.output.LayerNorm.bias"), &[h])?,
-                up_w: tensor(&format!("{p}.intermediate.dense.weight"), &[f, h])?,
+                up_w: Dense::new(tensor(&format!("{p}.intermediate.dense.weight"), &[f, h])?, f, h),
                 up_b: tensor(&format!("{p}.intermediate.dense.bias"), &[f])?,
-                down_w: tensor(&format!("{p}.output.dense.weight"), &[h, f])?,
+                down_w: Dense::new(tensor(&format!("{p}.output.dense.weight"), &[h, f])?, h, f),
                 down_b: tensor(&format!("{p}.output.dense.bias"), &[h])?,
                 ln2_g: tensor(&format!("{p}.output.LayerNorm.weight"), &[h])?,
                 ln2_b: tensor(&format!("{p}.output.LayerNorm.bias"), &[h])?,
