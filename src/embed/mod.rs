@@ -7,6 +7,7 @@ pub mod hash;
 pub mod minilm;
 pub mod static_model;
 mod tier;
+mod wordpiece;
 
 pub use tier::{Tier, embedder_for};
 

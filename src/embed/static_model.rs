@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 
 use tokenizers::Tokenizer;
 
+use super::wordpiece::WordPiece;
 use super::{EmbedError, Embedder, l2_normalize};
 
 /// The embedder id recorded in the fast tier's manifest.
@@ -41,6 +42,8 @@ pub const ATTRIBUTION: &str =
 /// A static embedding model: per-row int8 vectors and their scales.
 pub struct StaticModel {
     tokenizer: Tokenizer,
+    /// The tokenizer's ASCII fast path, when it is BERT WordPiece.
+    wordpiece: Option<WordPiece>,
     rows: usize,
     dims: usize,
     /// Characters kept before tokenizing: `MAX_TOKENS × median token length`.
@@ -91,7 +94,8 @@ impl StaticModel {
         let values = unsafe { std::slice::from_raw_parts(packed[scales_end..].as_ptr().cast::<i8>(), rows * dims) };
         let tokenizer = Tokenizer::from_bytes(tokenizer).map_err(model_err)?;
         let unk = tokenizer.token_to_id("[UNK]");
-        Ok(StaticModel { tokenizer, rows, dims, max_chars: MAX_TOKENS * median.max(1), unk, scales, values })
+        let wordpiece = WordPiece::for_tokenizer(&tokenizer);
+        Ok(StaticModel { tokenizer, wordpiece, rows, dims, max_chars: MAX_TOKENS * median.max(1), unk, scales, values })
     }
 
     /// Token ids of `text` as model2vec counts them: no special tokens, no
@@ -101,6 +105,18 @@ impl StaticModel {
             Some((i, _)) => &text[..i],
             None => text,
         };
+        if let Some(wp) = &self.wordpiece {
+            let mut ids = Vec::new();
+            wp.encode(cut, &self.tokenizer, self.unk, MAX_TOKENS, &mut ids).map_err(model_err)?;
+            ids.retain(|&id| (id as usize) < self.rows);
+            return Ok(ids);
+        }
+        self.reference_ids(cut)
+    }
+
+    /// [`Self::token_ids`] through the `tokenizers` crate alone: the
+    /// reference the fast path is checked against.
+    fn reference_ids(&self, cut: &str) -> Result<Vec<u32>, EmbedError> {
         let enc = self.tokenizer.encode_fast(cut, false).map_err(model_err)?;
         Ok(enc
             .get_ids()
@@ -208,6 +224,54 @@ mod tests {
     fn text_with_only_unknown_tokens_is_the_zero_vector() {
         assert!(embed("").iter().all(|x| *x == 0.0));
         assert!(embed("   ").iter().all(|x| *x == 0.0));
+    }
+
+    /// The fast path must give the crate's ids on everything agents write:
+    /// every line of every fixture (several agents' real formats: JSON,
+    /// escapes, code, paths, Unicode), and the edge cases below.
+    #[test]
+    fn the_wordpiece_fast_path_gives_the_reference_ids() {
+        let m = StaticModel::embedded().unwrap();
+        assert!(m.wordpiece.is_some(), "potion's tokenizer is BERT WordPiece");
+        let mut texts: Vec<String> = [
+            "Hello, World! It's 3.14 -- fn main() { println!(\"{x:?}\"); }",
+            "tab\tseparated\r\nlines\x07bell\x1b[31mred\x1b[0m\x7fdel\x0bvt\x0cff",
+            "café naïve résumé Ünïcödé — “quotes” and ‘single’ … ellipsis",
+            "中文字符 mixed with English and 日本語のテキスト",
+            "emoji 🦀 rocket 🚀 in text, and NBSP\u{a0}here, and zero\u{200b}width",
+            "supercalifragilisticexpialidocious antidisestablishmentarianism",
+            &"x".repeat(150),
+            "snake_case_identifier CamelCaseIdentifier kebab-case-name path/to/file.rs:42:7",
+            "0x7fff_ffff 1e-9 v1.2.3-beta+build.5 sha256:9f86d081884c7d659a2feaa0c55ad015",
+            "",
+            "   ",
+            "\u{0}\u{fffd}nul and replacement",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(bytes) = std::fs::read(&p) {
+                    let text = String::from_utf8_lossy(&bytes);
+                    texts.extend(text.lines().take(2000).map(str::to_string));
+                }
+            }
+        }
+        assert!(texts.len() > 1000, "only {} texts: is ../shared/fixtures present?", texts.len());
+        for t in &texts {
+            let cut = match t.char_indices().nth(m.max_chars) {
+                Some((i, _)) => &t[..i],
+                None => t.as_str(),
+            };
+            assert_eq!(m.token_ids(t).unwrap(), m.reference_ids(cut).unwrap(), "{t:?}");
+        }
     }
 
     #[test]

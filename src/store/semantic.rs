@@ -53,6 +53,15 @@ pub fn ensure_recency_index(store: &Store) -> Result<()> {
     Ok(())
 }
 
+/// A sweep's next batch. The index is named and the position spelt out
+/// rather than as a row value: so SQLite seeks to the position in the index
+/// instead of scanning the id range and sorting it, or scanning the index
+/// from its top (a full pass per batch of a million-message backlog).
+const SWEEP_SQL: &str = "SELECT id, conversation_id, content, created_at FROM messages INDEXED BY messages_recency
+     WHERE coalesce(created_at, -1) <= ?1 AND (coalesce(created_at, -1) < ?1 OR id < ?2)
+       AND id > ?3 AND id <= ?4
+     ORDER BY coalesce(created_at, -1) DESC, id DESC LIMIT ?5";
+
 /// The next `limit` messages of a newest-first sweep: ids in
 /// `floor + 1 ..= top`, strictly before (`at_created`, `at_id`) in
 /// descending (time, id) order.
@@ -63,11 +72,7 @@ pub fn messages_newest_first(
     at: (i64, i64),
     limit: usize,
 ) -> Result<Vec<PendingMessage>> {
-    let mut stmt = store.conn.prepare_cached(
-        "SELECT id, conversation_id, content, created_at FROM messages
-         WHERE (coalesce(created_at, -1), id) < (?1, ?2) AND id > ?3 AND id <= ?4
-         ORDER BY coalesce(created_at, -1) DESC, id DESC LIMIT ?5",
-    )?;
+    let mut stmt = store.conn.prepare_cached(SWEEP_SQL)?;
     let rows = stmt.query_map(rusqlite::params![at.0, at.1, floor, top, limit.max(1) as i64], pending_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
@@ -173,4 +178,30 @@ pub fn for_each_row_meta<E: From<super::StoreError>>(
         f(RowMeta { id: meta.0, created_at: meta.1, role: meta.2, agent, workspace })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sweep's query must seek in the recency index: a plan that scans
+    /// the id range and sorts, or scans the index from its top, makes each
+    /// batch of a million-message backlog cost a full pass.
+    #[test]
+    fn the_sweep_seeks_in_the_recency_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("cass.db")).unwrap();
+        ensure_recency_index(&store).unwrap();
+        messages_newest_first(&store, 0, 10, (5, 5), 4).unwrap();
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {SWEEP_SQL}"))
+            .unwrap()
+            .query_map(rusqlite::params![1, 2, 3, 4, 5], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(plan.len(), 1, "{plan:?}");
+        assert!(plan[0].starts_with("SEARCH messages USING INDEX messages_recency (<expr><"), "{plan:?}");
+    }
 }
