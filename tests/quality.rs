@@ -293,7 +293,13 @@ fn a_backlog_is_embedded_newest_first_and_published_at_the_budget() {
         let text: String = (0..6)
             .map(|i| {
                 let ts = format!("{month}-0{}T10:00:00Z", i + 1);
-                claude_line(file, "user", &format!("Note {i} from {month} about the build cache"), &ts, "/home/dev/hist")
+                claude_line(
+                    file,
+                    "user",
+                    &format!("Note {i} from {month} about the build cache"),
+                    &ts,
+                    "/home/dev/hist",
+                )
             })
             .collect();
         std::fs::write(dir.join(file), text).unwrap();
@@ -342,7 +348,8 @@ fn a_backlog_is_embedded_newest_first_and_published_at_the_budget() {
         .collect();
     std::fs::write(dir.join("d.jsonl"), text).unwrap();
     sb.json(&["index", "--quality-budget", "0"]);
-    let out = sb.run(&["semantic", "backfill", "--tier", "quality", "--batch-size", "4", "--max-seconds", "0.3", "--json"]);
+    let out =
+        sb.run(&["semantic", "backfill", "--tier", "quality", "--batch-size", "4", "--max-seconds", "0.3", "--json"]);
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["outcome"], "cancelled", "the budget is shorter than 10 batches: {r}");
     assert_eq!(out.status.code(), Some(130), "a stopped backfill exits 130: {r}");
@@ -406,7 +413,8 @@ fn under_watch_a_new_session_reaches_the_quality_tier_within_30_s() {
     let start = std::time::Instant::now();
     let mut lexical_at = None;
     let quality_at = loop {
-        if lexical_at.is_none() && sb.run(&["search", "evicts", "--mode", "lexical", "--json"]).status.code() == Some(0) {
+        if lexical_at.is_none() && sb.run(&["search", "evicts", "--mode", "lexical", "--json"]).status.code() == Some(0)
+        {
             lexical_at = Some(start.elapsed());
         }
         let st = sb.json(&["semantic", "status"]);
