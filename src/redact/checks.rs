@@ -18,7 +18,9 @@ pub(super) struct Candidate {
 }
 
 /// Whether `found` (a match of a rule with `check`) is a secret.
-pub(super) fn passes(check: Check, text: &str, caps: &Captures<'_>, found: &Candidate) -> bool {
+/// `caps` is `None` for a regex without groups (found with the cheaper
+/// `find`); the assignment checks need them.
+pub(super) fn passes(check: Check, text: &str, caps: Option<&Captures<'_>>, found: &Candidate) -> bool {
     let value = &text[found.span.clone()];
     match check {
         Check::Bounded => bounded(text, &found.span),
@@ -35,7 +37,7 @@ pub(super) fn passes(check: Check, text: &str, caps: &Captures<'_>, found: &Cand
                 && !is_path(value)
                 && !value.contains("://")
                 && !is_uuid(value)
-                && caps.name("name").is_none_or(|n| credential_name(n.as_str()))
+                && caps.and_then(|c| c.name("name")).is_none_or(|n| credential_name(n.as_str()))
         }
     }
 }
@@ -166,11 +168,14 @@ fn is_constant_name(v: &str) -> bool {
 
 /// A value assigned to a secret-like name that is written out, not a
 /// placeholder, and not code handing a variable along.
-fn literal(text: &str, caps: &Captures<'_>, found: &Candidate) -> bool {
+fn literal(text: &str, caps: Option<&Captures<'_>>, found: &Candidate) -> bool {
     let value = &text[found.span.clone()];
     if is_placeholder(value) {
         return false;
     }
+    let Some(caps) = caps else {
+        return true; // no groups: not an assignment
+    };
     let Some(sep) = caps.name("sep").map(|m| m.as_str()) else {
         return true; // not an assignment: nothing more to judge
     };
@@ -180,7 +185,7 @@ fn literal(text: &str, caps: &Captures<'_>, found: &Candidate) -> bool {
     }
     if let Some(name) = caps.name("name") {
         // `--password PASSWORD`, `password=password`, `token: Token`.
-        if squeeze(name.as_str()) == squeeze(value) {
+        if squeeze(name.as_str()).eq(squeeze(value)) {
             return false;
         }
         // `https://x-access-token:…@host` is a URL's user, not a name.
@@ -235,8 +240,8 @@ fn bare_literal(text: &str, value: &str, sep: &str, next: Option<&str>, end: usi
 
 /// Lowercase, without separators or a leading `--`: `DB-Password` and
 /// `db_password` are the same name.
-fn squeeze(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
+fn squeeze(s: &str) -> impl Iterator<Item = u8> + '_ {
+    s.bytes().filter(u8::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase())
 }
 
 fn is_identifier(v: &str) -> bool {
@@ -245,8 +250,8 @@ fn is_identifier(v: &str) -> bool {
 }
 
 fn is_dotted_reference(v: &str) -> bool {
-    let parts: Vec<&str> = v.split(['.', ':']).filter(|p| !p.is_empty()).collect();
-    parts.len() > 1 && parts.iter().all(|p| is_identifier(p))
+    let mut parts = v.split(['.', ':']).filter(|p| !p.is_empty());
+    v.contains(['.', ':']) && parts.clone().nth(1).is_some() && parts.all(is_identifier)
 }
 
 /// At least 8 characters with a letter and a digit, no spaces, and short

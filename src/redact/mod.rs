@@ -110,6 +110,8 @@ struct Compiled {
     assignment: bool,
     /// Groups `secret`, `secret_sq`, `secret_bare` (the last one is bare).
     secret_groups: [Option<usize>; 3],
+    /// Whether the regex has groups at all; without, matches need no captures.
+    has_groups: bool,
 }
 
 /// A text after redaction.
@@ -276,7 +278,8 @@ impl Compiled {
     fn new(kind: Arc<str>, regex: Regex, check: Option<Check>) -> Compiled {
         let group = |name: &str| regex.capture_names().position(|n| n == Some(name));
         let secret_groups = [group("secret"), group("secret_sq"), group("secret_bare")];
-        Compiled { kind, regex, check, multiline: true, assignment: false, secret_groups }
+        let has_groups = regex.captures_len() > 1;
+        Compiled { kind, regex, check, multiline: true, assignment: false, secret_groups, has_groups }
     }
 
     /// Pushes the secrets this rule finds in `text`, which starts at byte
@@ -287,23 +290,27 @@ impl Compiled {
         if !self.regex.is_match(text) {
             return;
         }
-        for caps in self.regex.captures_iter(text) {
-            let group = self.secret_groups.iter().enumerate().find_map(|(g, i)| Some((g, caps.get((*i)?)?)));
-            let (span, bare) = match (group, caps.get(0)) {
-                (Some((g, m)), _) => (m.range(), g == 2),
-                (None, Some(m)) => (m.range(), false),
-                (None, None) => continue,
-            };
-            if span.is_empty() {
-                continue;
-            }
-            let candidate = Candidate { span, bare };
-            if let Some(check) = self.check
-                && !checks::passes(check, text, &caps, &candidate)
-            {
-                continue;
+        let mut push = |candidate: Candidate, caps: Option<&regex::Captures<'_>>| {
+            if candidate.span.is_empty() || self.check.is_some_and(|c| !checks::passes(c, text, caps, &candidate)) {
+                return;
             }
             out.push(Found { span: candidate.span.start + offset..candidate.span.end + offset, rule });
+        };
+        if !self.has_groups {
+            // Spans only: cheaper than captures, which need a second engine.
+            for m in self.regex.find_iter(text) {
+                push(Candidate { span: m.range(), bare: false }, None);
+            }
+            return;
+        }
+        for caps in self.regex.captures_iter(text) {
+            let group = self.secret_groups.iter().enumerate().find_map(|(g, i)| Some((g, caps.get((*i)?)?)));
+            let candidate = match (group, caps.get(0)) {
+                (Some((g, m)), _) => Candidate { span: m.range(), bare: g == 2 },
+                (None, Some(m)) => Candidate { span: m.range(), bare: false },
+                (None, None) => continue,
+            };
+            push(candidate, Some(&caps));
         }
     }
 }
