@@ -47,6 +47,7 @@ pub mod mcp;
 pub mod model;
 pub mod models;
 mod reader;
+pub mod redact;
 pub mod robot;
 pub mod search;
 pub mod settings;
