@@ -428,10 +428,10 @@ impl Searcher {
     fn lag(&self, t: &LoadedTier) -> Option<TierLag> {
         let cp = &t.manifest.checkpoint;
         let past = crate::store::semantic::messages_past(&self.store, cp.last_message_id).unwrap_or(0);
-        let pending = past + cp.sweep.as_ref().map_or(0, |s| s.rows_left) + cp.staged_rows;
+        let pending = past + cp.unpublished_below_cursor();
         (pending > 0).then(|| TierLag {
             pending_rows: pending,
-            behind_since: Some(crate::time::to_rfc3339(t.manifest.behind_since_ms.unwrap_or(t.manifest.updated_at_ms))),
+            behind_since: Some(crate::time::to_rfc3339(t.manifest.behind_since_or_saved())),
         })
     }
 

@@ -97,7 +97,23 @@ pub struct Manifest {
     pub behind_since_ms: Option<i64>,
 }
 
+impl Checkpoint {
+    /// Messages at or below the id cursor that are not yet published: left
+    /// to a newest-first sweep, or staged. Add the messages past the cursor
+    /// for all that is pending.
+    pub fn unpublished_below_cursor(&self) -> u64 {
+        self.sweep.as_ref().map_or(0, |s| s.rows_left) + self.staged_rows
+    }
+}
+
 impl Manifest {
+    /// Since when the tier has been behind, given that it is: as its last
+    /// backfill recorded, else (messages arrived since the last run) its
+    /// last save at the latest.
+    pub fn behind_since_or_saved(&self) -> i64 {
+        self.behind_since_ms.unwrap_or(self.updated_at_ms)
+    }
+
     /// An empty manifest for a tier about to be built: no segments, checkpoint at zero.
     pub fn new(tier: &str, embedder_id: &str, dims: usize, model_checksum: Option<String>) -> Manifest {
         Manifest {

@@ -219,7 +219,7 @@ impl<'a> Run<'a> {
         let mut staging: Option<Staging> = None;
         self.cursor = manifest.checkpoint.last_message_id;
         self.cursor_conversation = manifest.checkpoint.last_conversation_id;
-        let after = crate::store::semantic::count_after(store, manifest.checkpoint.last_message_id)?;
+        let mut after = crate::store::semantic::count_after(store, manifest.checkpoint.last_message_id)?;
         if opts.newest_first && manifest.checkpoint.sweep.is_none() && after > opts.batch_size as u64 {
             // More than one batch behind: walk the backlog newest first.
             // Saved with the first batch's checkpoint; a crash before it
@@ -229,12 +229,12 @@ impl<'a> Run<'a> {
             let rows_left = crate::store::semantic::count_between(store, floor, top)?;
             manifest.checkpoint.sweep = Some(Sweep { floor, top, at_created: i64::MAX, at_id: i64::MAX, rows_left });
             manifest.checkpoint.last_message_id = top;
+            after = 0; // the sweep holds them all
         }
         if manifest.checkpoint.sweep.is_some() {
             crate::store::semantic::ensure_recency_index(store)?;
         }
-        self.rows_total = crate::store::semantic::count_after(store, manifest.checkpoint.last_message_id)?
-            + manifest.checkpoint.sweep.as_ref().map_or(0, |s| s.rows_left);
+        self.rows_total = after + manifest.checkpoint.sweep.as_ref().map_or(0, |s| s.rows_left);
         // The bar's length from the start, not from the first checkpoint
         // (a quality batch takes seconds).
         if let Some(cb) = &opts.on_batch {
@@ -504,9 +504,7 @@ impl<'a> Run<'a> {
 /// staged (an exact count of the first: for a run's report).
 fn pending(store: &Store, m: &Manifest) -> Result<u64, BackfillError> {
     let cp = &m.checkpoint;
-    Ok(crate::store::semantic::count_after(store, cp.last_message_id)?
-        + cp.sweep.as_ref().map_or(0, |s| s.rows_left)
-        + cp.staged_rows)
+    Ok(crate::store::semantic::count_after(store, cp.last_message_id)? + cp.unpublished_below_cursor())
 }
 
 /// Embeds texts, respecting the embedder's padding budget: inputs are

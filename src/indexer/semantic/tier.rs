@@ -164,11 +164,8 @@ pub fn tier_state(data: &crate::config::DataDir, tier: Tier, store: Option<&crat
             damaged,
         },
         Some(m) => {
-            let sweep_left = m.checkpoint.sweep.as_ref().map_or(0, |s| s.rows_left);
-            let behind = past_cursor + sweep_left + m.checkpoint.staged_rows > 0;
-            // Messages that arrived since the last run make a current tier
-            // behind from its last save at the latest.
-            let behind_since_ms = behind.then(|| m.behind_since_ms.unwrap_or(m.updated_at_ms));
+            let pending = past_cursor + m.checkpoint.unpublished_below_cursor();
+            let behind_since_ms = (pending > 0).then(|| m.behind_since_or_saved());
             TierState {
                 tier: tier.name(),
                 built: true,
@@ -177,7 +174,7 @@ pub fn tier_state(data: &crate::config::DataDir, tier: Tier, store: Option<&crat
                 published_rows: m.published_rows(),
                 segments: m.segments.len(),
                 staged_rows: m.checkpoint.staged_rows,
-                pending_rows: past_cursor + sweep_left + m.checkpoint.staged_rows,
+                pending_rows: pending,
                 behind_since: behind_since_ms.map(crate::time::to_rfc3339),
                 behind_since_ms,
                 updated_at: Some(crate::time::to_rfc3339(m.updated_at_ms)),
