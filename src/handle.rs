@@ -153,6 +153,16 @@ impl Cass {
         crate::models::list(self.data_dir()).iter().all(|m| m.installed)
     }
 
+    /// What `cass forget` keeps out, oldest first (empty before anything
+    /// was indexed).
+    pub fn forgotten(&self) -> Result<Vec<crate::store::privacy::Forgotten>, StoreError> {
+        match Store::open_readonly(&self.data_dir().db()) {
+            Ok(store) => crate::store::privacy::forgotten(&store),
+            Err(StoreError::Missing(_)) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Where each agent's sessions are looked for, what is there, and what
     /// the store holds of them. Never indexes, never takes the lock.
     pub fn sources(&self) -> Result<SourcesReport, StoreError> {

@@ -46,6 +46,7 @@ pub mod lock;
 pub mod mcp;
 pub mod model;
 pub mod models;
+pub mod privacy;
 mod reader;
 pub mod redact;
 pub mod robot;

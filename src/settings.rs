@@ -31,6 +31,29 @@ pub struct Settings {
     pub search: SearchSettings,
     /// Defaults for index passes.
     pub index: IndexSettings,
+    /// What is kept out of the store: secrets, excluded sessions.
+    pub privacy: PrivacySettings,
+}
+
+/// What an index pass keeps out of the store.
+#[derive(Debug, Clone)]
+pub struct PrivacySettings {
+    /// Replace secrets in message text and titles by typed markers before
+    /// anything is stored (on unless turned off).
+    pub redact: bool,
+    /// Patterns added to the built-in redaction rules.
+    pub patterns: Vec<crate::redact::UserPattern>,
+    /// Globs over session files and workspaces never indexed (`~`
+    /// already expanded); `D/**` also matches `D` itself.
+    pub exclude: Vec<String>,
+    /// Agents (slugs) never indexed.
+    pub exclude_agents: Vec<String>,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        PrivacySettings { redact: true, patterns: Vec::new(), exclude: Vec::new(), exclude_agents: Vec::new() }
+    }
 }
 
 /// How searches run when a request does not say.
@@ -75,6 +98,7 @@ impl Settings {
             progress_jsonl: None,
             search: SearchSettings::default(),
             index: IndexSettings::default(),
+            privacy: PrivacySettings::default(),
         }
     }
 }

@@ -103,6 +103,43 @@ pub struct Status {
     pub quality_model_installed: bool,
     /// The process holding the writer lock, if an index or backfill runs.
     pub writer: Option<WriterStatus>,
+    /// What the store keeps out: redacted secrets, forgotten conversations.
+    pub privacy: PrivacyStatus,
+}
+
+/// The privacy part of `cass status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrivacyStatus {
+    /// `on` (the stored text passed the redactor), `off` (the last index
+    /// run stored it verbatim, `--no-redact`) or `never` (a store built
+    /// before redaction; the next index run redacts it).
+    pub redaction: &'static str,
+    /// Secrets replaced in the stored messages.
+    pub secrets_redacted: u64,
+    /// Messages holding at least one.
+    pub messages_redacted: u64,
+    /// Secrets per kind.
+    pub kinds: std::collections::BTreeMap<String, u64>,
+    /// Forgets in force (`cass forget --list`).
+    pub forgotten: usize,
+}
+
+impl PrivacyStatus {
+    fn read(store: &Store) -> Result<PrivacyStatus, StatusError> {
+        let totals = crate::store::privacy::redaction_totals(store)?;
+        let redaction = match crate::store::privacy::redacted_with(store)?.as_deref() {
+            None => "never",
+            Some(crate::privacy::REDACTION_OFF) => "off",
+            Some(_) => "on",
+        };
+        Ok(PrivacyStatus {
+            redaction,
+            secrets_redacted: totals.secrets,
+            messages_redacted: totals.messages,
+            kinds: totals.kinds,
+            forgotten: crate::store::privacy::forgotten(store)?.len(),
+        })
+    }
 }
 
 /// Reads the status. `Err(StoreError::Missing)` means nothing was indexed yet.
@@ -134,6 +171,7 @@ pub fn status(data: &DataDir) -> Result<Status, StatusError> {
         tiers,
         quality_model_installed: crate::models::list(data).iter().all(|m| m.installed),
         writer: crate::lock::current_holder(&data.lock()).map(WriterStatus::from),
+        privacy: PrivacyStatus::read(&store)?,
     })
 }
 

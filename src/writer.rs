@@ -15,6 +15,7 @@ use crate::indexer::semantic::{self, BackfillError, BackfillOptions, BackfillRep
 use crate::indexer::watch::{Trigger, WatchOptions};
 use crate::indexer::{self, IndexOptions, IndexProgress, IndexReport, NoProgress, Phase};
 use crate::lock::{LockError, WriterLock};
+use crate::privacy::Privacy;
 use crate::store::{Store, StoreError};
 
 /// Why a write could not run or finish.
@@ -40,9 +41,15 @@ pub enum WriteError {
     /// A tier's backfill failed.
     #[error(transparent)]
     Backfill(#[from] BackfillError),
+    /// `cass redact` with redaction turned off.
+    #[error("redaction is off (--no-redact, CASS_NO_REDACT or `[redact] enabled = false`): nothing to redact with")]
+    RedactionOff,
     /// The store itself is damaged: derived indexes cannot be rebuilt from it.
     #[error("{0}")]
     StoreDamaged(String),
+    /// A redaction pattern or exclude glob of the settings does not compile.
+    #[error(transparent)]
+    Privacy(#[from] crate::privacy::PrivacyError),
     /// A damaged derived index could not be removed for rebuilding.
     #[error("cannot remove the damaged index {path}: {source}")]
     Remove {
@@ -51,6 +58,18 @@ pub enum WriteError {
         /// What the OS said.
         source: std::io::Error,
     },
+}
+
+/// What `cass redact` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RedactStoreReport {
+    /// The rewrite of the stored text.
+    #[serde(flatten)]
+    pub rewrite: crate::store::privacy::RewriteReport,
+    /// The lexical sync that re-derived the affected conversations.
+    pub lexical: crate::lexical::SyncReport,
+    /// Lexical segments rewritten to drop the old text.
+    pub segments_rewritten: usize,
 }
 
 /// What one index pass should do.
@@ -98,6 +117,8 @@ pub struct Cycle {
 /// The one writer of a data dir; the lock is released when it is dropped.
 pub struct IndexWriter {
     cass: Cass,
+    /// The privacy settings, compiled once (a watch runs many passes).
+    privacy: Privacy,
     _lock: WriterLock,
 }
 
@@ -105,8 +126,9 @@ impl IndexWriter {
     pub(crate) fn open(cass: Cass, command: &str) -> Result<IndexWriter, WriteError> {
         let data = cass.data_dir();
         data.create().map_err(|source| WriteError::DataDir { path: data.root().to_path_buf(), source })?;
+        let privacy = Privacy::new(&cass.settings().privacy)?;
         let lock = WriterLock::acquire(&data.lock(), command)?;
-        Ok(IndexWriter { cass, _lock: lock })
+        Ok(IndexWriter { cass, privacy, _lock: lock })
     }
 
     /// One index pass: ingest what changed, bring the lexical index up to
@@ -114,12 +136,20 @@ impl IndexWriter {
     pub fn index(&self, pass: &IndexPass, progress: &dyn IndexProgress) -> Result<IndexReport, WriteError> {
         let data = self.cass.data_dir();
         let repaired = if pass.repair { self.repair()? } else { Vec::new() };
-        let mut report =
-            indexer::run_ingest(data, &self.cass.settings().agents, &IndexOptions { full: pass.full }, progress)?;
+        let mut report = indexer::run_ingest(
+            data,
+            &self.cass.settings().agents,
+            &IndexOptions { full: pass.full },
+            &self.privacy,
+            progress,
+        )?;
         report.repaired = repaired;
         crate::faults::point("index.after_store_commit");
         progress.phase(Phase::Lexical);
         report.lexical = Some(indexer::sync_lexical(data)?);
+        if report.privacy.removed_text() {
+            crate::lexical::purge_deleted(&data.lexical())?;
+        }
         if !pass.skip_semantic {
             let run = BackfillRun { cancel: pass.cancel.clone(), ..BackfillRun::for_tier(Tier::Fast) };
             report.semantic = Some(self.backfill(Tier::Fast, &run, progress)?);
@@ -221,6 +251,61 @@ impl IndexWriter {
             removed.push(format!("{what} was damaged ({}); removed, and rebuilt from the store by {how}", d.why));
         }
         Ok(removed)
+    }
+
+    /// Redacts the text already in the store with the settings' rules
+    /// (`cass redact`): messages holding a secret are rewritten as new
+    /// rows, the lexical index re-derives their conversations and drops
+    /// the old text from its files, and each tier embeds the new rows only
+    /// (on this pass's fast-tier backfill, and the quality tier's next).
+    pub fn redact_store(&self, progress: &dyn IndexProgress) -> Result<RedactStoreReport, WriteError> {
+        let data = self.cass.data_dir();
+        let Some(redactor) = self.privacy.redactor() else {
+            return Err(WriteError::RedactionOff);
+        };
+        let mut store = Store::open(&data.db())?;
+        crate::lock::note_progress("redact");
+        let rewrite = crate::store::privacy::redact_stored(&mut store, redactor)?;
+        drop(store);
+        progress.phase(Phase::Lexical);
+        let lexical = indexer::sync_lexical(data)?;
+        let segments_rewritten = crate::lexical::purge_deleted(&data.lexical())?;
+        Ok(RedactStoreReport { rewrite, lexical, segments_rewritten })
+    }
+
+    /// Forgets conversations (`cass forget`): removes them from the store
+    /// and the lexical index (tier rows of their messages are dead from
+    /// now on, and dropped by compaction) and keeps them out of later
+    /// runs. `None` when nothing matches.
+    pub fn forget(
+        &self,
+        target: &crate::store::privacy::ForgetTarget,
+    ) -> Result<Option<crate::store::privacy::Forgotten>, WriteError> {
+        let data = self.cass.data_dir();
+        let mut store = Store::open(&data.db())?;
+        let entry = crate::store::privacy::forget(&mut store, target)?;
+        drop(store);
+        if entry.is_some() {
+            indexer::sync_lexical(data)?;
+            crate::lexical::purge_deleted(&data.lexical())?;
+        }
+        Ok(entry)
+    }
+
+    /// Lifts forget number `id` (`cass forget --undo`) and runs an index
+    /// pass, which reads its sessions again. `None` when there is no such forget.
+    pub fn unforget(
+        &self,
+        id: i64,
+        progress: &dyn IndexProgress,
+    ) -> Result<Option<(crate::store::privacy::Forgotten, IndexReport)>, WriteError> {
+        let mut store = Store::open(&self.cass.data_dir().db())?;
+        let Some(entry) = crate::store::privacy::unforget(&mut store, id)? else {
+            return Ok(None);
+        };
+        drop(store);
+        let report = self.index(&IndexPass::default(), progress)?;
+        Ok(Some((entry, report)))
     }
 
     /// Merges a tier's segments and drops vectors of replaced messages.

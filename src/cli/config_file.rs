@@ -32,10 +32,30 @@ pub struct ConfigFile {
     pub color: Option<String>,
     /// `CASS_EMBED_THREADS`: threads for the quality-tier model (0: all cores).
     pub embed_threads: Option<usize>,
+    /// Globs over session files and workspaces never indexed
+    /// (`~/work/secret-client/**`). Lists have no variable: the file is
+    /// where they are set.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Agents (slugs, as `cass sources` names them) never indexed.
+    #[serde(default)]
+    pub exclude_agents: Vec<String>,
     #[serde(default)]
     pub search: SearchKeys,
     #[serde(default)]
     pub index: IndexKeys,
+    #[serde(default)]
+    pub redact: RedactKeys,
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RedactKeys {
+    /// `CASS_NO_REDACT`, inverted: false stores secrets verbatim.
+    pub enabled: Option<bool>,
+    /// Patterns added to the built-in rules.
+    #[serde(default)]
+    pub patterns: Vec<crate::redact::UserPattern>,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -82,7 +102,13 @@ impl ConfigFile {
         put("CASS_NO_SEMANTIC", self.index.semantic.map(|on| (!on).to_string()));
         put("CASS_WATCH_DEBOUNCE_MS", self.index.watch_debounce_ms.map(|n| n.to_string()));
         put("CASS_QUALITY_BUDGET_SECS", self.index.quality_budget_secs.map(|n| n.to_string()));
+        put("CASS_NO_REDACT", self.redact.enabled.map(|on| (!on).to_string()));
         v
+    }
+
+    /// The file's exclude globs, `~` expanded.
+    pub fn exclude_globs(&self) -> Vec<String> {
+        self.exclude.iter().map(|g| expand_home(Path::new(g)).to_string_lossy().into_owned()).collect()
     }
 }
 
@@ -165,6 +191,27 @@ mod tests {
         let s = ConfigFile::parse(Path::new("c.toml"), "data_dir = \"~/cass-data\"\n").unwrap();
         let (_, v) = &s.variables()[0];
         assert!(!v.starts_with('~') && v.ends_with("/cass-data"), "{v}");
+    }
+
+    #[test]
+    fn privacy_keys_are_read() {
+        let s = ConfigFile::parse(
+            Path::new("c.toml"),
+            r#"
+            exclude = ["~/work/secret/**", "/abs/*.jsonl"]
+            exclude_agents = ["cursor"]
+            [redact]
+            enabled = false
+            patterns = [{ kind = "acme_token", regex = "acme_[0-9a-f]{32}" }]
+            "#,
+        )
+        .unwrap();
+        let globs = s.exclude_globs();
+        assert!(!globs[0].starts_with('~') && globs[0].ends_with("/work/secret/**"), "{globs:?}");
+        assert_eq!(globs[1], "/abs/*.jsonl");
+        assert_eq!(s.exclude_agents, vec!["cursor".to_string()]);
+        assert_eq!(s.redact.patterns[0].kind, "acme_token");
+        assert_eq!(s.variables(), vec![("CASS_NO_REDACT", "true".to_string())]);
     }
 
     #[test]

@@ -19,6 +19,11 @@ pub struct IndexArgs {
     /// Skip the fast-tier semantic backfill that follows ingest.
     #[arg(long, env = "CASS_NO_SEMANTIC", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_semantic: bool,
+    /// Store secrets verbatim: no redaction of message text and titles
+    /// (docs/PRIVACY.md says what that risks). A later run without it
+    /// redacts what this one stored.
+    #[arg(long, env = "CASS_NO_REDACT", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_redact: bool,
     /// Verify every derived index first (checksums, as `health --deep`) and
     /// rebuild the damaged ones from the store.
     #[arg(long)]
@@ -105,6 +110,9 @@ pub fn run(cx: &Context, args: &IndexArgs) -> Result<i32, CliError> {
         return Err(super::search::usage("--quality-budget must be 0 or more seconds"));
     }
     settings.index.quality_budget = Duration::from_secs_f64(args.quality_budget);
+    if args.no_redact {
+        settings.privacy.redact = false;
+    }
     let cass = crate::Cass::open(settings);
     let writer = cass.writer(if args.watch { "index --watch" } else { "index" })?;
     let pass = IndexPass {
@@ -210,6 +218,7 @@ fn print_human(r: &IndexReport) {
     for p in r.unreadable.iter().filter(|p| !r.agents.iter().any(|a| a.unreadable.iter().any(|u| u.path == p.path))) {
         eprintln!("cass: {}: {}", p.path.display(), p.error);
     }
+    print_privacy(&r.privacy);
     if let Some(lex) = &r.lexical
         && (lex.added > 0 || lex.rederived_conversations > 0)
     {
@@ -227,4 +236,34 @@ fn print_human(r: &IndexReport) {
         r.malformed,
         r.elapsed_ms as f64 / 1000.0
     ));
+}
+
+/// What the run kept out, when it kept out anything.
+fn print_privacy(p: &crate::indexer::PrivacyReport) {
+    if let Some(w) = &p.rewrite
+        && w.secrets > 0
+    {
+        eprintln!(
+            "redacted stored text: {} secrets in {} messages and {} titles (of {} messages read)",
+            w.secrets, w.messages_redacted, w.titles_redacted, w.messages_scanned
+        );
+    }
+    if p.secrets_redacted > 0 {
+        eprintln!("redacted {} secrets in {} messages read this run", p.secrets_redacted, p.messages_redacted);
+    }
+    if !p.redaction {
+        eprintln!("redaction is off: secrets are stored as written (docs/PRIVACY.md)");
+    }
+    if p.files_excluded + p.conversations_held_back > 0 {
+        eprintln!(
+            "kept out: {} session files and {} conversations (excluded or forgotten)",
+            p.files_excluded, p.conversations_held_back
+        );
+    }
+    if p.removed.conversations > 0 {
+        eprintln!(
+            "removed {} conversations ({} messages) now excluded or forgotten",
+            p.removed.conversations, p.removed.messages
+        );
+    }
 }

@@ -7,6 +7,7 @@ mod index;
 mod info;
 mod mcp;
 mod models;
+mod privacy;
 mod robot;
 mod search;
 mod semantic;
@@ -83,6 +84,10 @@ pub(crate) enum Command {
     Tui,
     /// Where each agent's sessions are looked for, and what was found there.
     Sources(sources::SourcesArgs),
+    /// Redact secrets in text already indexed (index runs do it by themselves after an upgrade).
+    Redact(privacy::RedactArgs),
+    /// Remove conversations from the index and keep them out of later runs; --list, --undo.
+    Forget(privacy::ForgetArgs),
     /// Serve the Model Context Protocol on stdio, for agents (read-only).
     #[command(after_help = mcp::SETUP)]
     Mcp,
@@ -163,6 +168,8 @@ pub fn main() -> i32 {
         Command::Man(args) => info::man(&args),
         Command::Tui => tui::run(&cx),
         Command::Sources(args) => sources::run(&cx, &args),
+        Command::Redact(args) => privacy::redact(&cx, &args),
+        Command::Forget(args) => privacy::forget(&cx, &args),
         Command::Mcp => mcp::run(&cx),
     };
     match result {
@@ -188,6 +195,8 @@ impl Command {
             Command::Health(a) => Some(&a.robot),
             Command::Capabilities(a) => Some(&a.robot),
             Command::Sources(a) => Some(&a.robot),
+            Command::Redact(a) => Some(&a.robot),
+            Command::Forget(a) => Some(&a.robot),
             Command::Export(_)
             | Command::Mcp
             | Command::RobotDocs

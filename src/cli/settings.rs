@@ -15,7 +15,12 @@ use super::{Cli, CliError, GlobalArgs, exit};
 use crate::config::DataDir;
 use crate::connectors::AgentEnv;
 use crate::faults::Faults;
-use crate::settings::{IndexSettings, SearchSettings, Settings};
+use crate::settings::{IndexSettings, PrivacySettings, SearchSettings, Settings};
+
+/// A boolean variable's value as clap's `BoolishValueParser` reads it.
+fn truthy(v: &str) -> bool {
+    matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "y" | "on")
+}
 
 /// The variable layers below the flags, read once at start.
 pub struct Env {
@@ -23,6 +28,9 @@ pub struct Env {
     dotenv: HashMap<String, String>,
     /// The config file's keys, as the variables they stand for.
     file: HashMap<&'static str, String>,
+    /// The config file's lists, which no variable can hold: exclude globs
+    /// (`~` expanded), excluded agents, redaction patterns.
+    lists: (Vec<String>, Vec<String>, Vec<crate::redact::UserPattern>),
 }
 
 impl Env {
@@ -37,7 +45,7 @@ impl Env {
         {
             dotenv.extend(iter.flatten());
         }
-        let mut env = Env { dotenv, file: HashMap::new() };
+        let mut env = Env { dotenv, file: HashMap::new(), lists: Default::default() };
         let path = match env.get(CONFIG_ENV) {
             Some(p) => Some(std::path::PathBuf::from(p)),
             None => config_file::default_path(),
@@ -48,6 +56,7 @@ impl Env {
                     .hint(format!("fix the file, or set {CONFIG_ENV}=/dev/null to run without it"))
             })?;
             env.file = file.variables().into_iter().collect();
+            env.lists = (file.exclude_globs(), file.exclude_agents, file.redact.patterns);
         }
         Ok(env)
     }
@@ -164,7 +173,23 @@ impl Env {
             progress_jsonl,
             search: SearchSettings::default(),
             index: IndexSettings::default(),
+            privacy: self.privacy()?,
         })
+    }
+
+    /// Redaction (on unless `CASS_NO_REDACT` or `[redact] enabled =
+    /// false`) and the config file's exclusions and patterns. An unknown
+    /// agent in `exclude_agents` is a config error: a typo would silently
+    /// exclude nothing.
+    fn privacy(&self) -> Result<PrivacySettings, CliError> {
+        let (exclude, exclude_agents, patterns) = self.lists.clone();
+        let known: Vec<&str> = crate::connectors::all().iter().map(|c| c.agent().slug()).collect();
+        if let Some(bad) = exclude_agents.iter().find(|a| !known.contains(&a.as_str())) {
+            return Err(CliError::new("config", exit::USAGE, format!("exclude_agents: unknown agent {bad:?}"))
+                .hint(format!("agents: {}", known.join(", "))));
+        }
+        let no_redact = self.get("CASS_NO_REDACT").is_some_and(|v| truthy(&v));
+        Ok(PrivacySettings { redact: !no_redact, patterns, exclude, exclude_agents })
     }
 }
 

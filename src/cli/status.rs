@@ -119,6 +119,17 @@ fn render(s: &Status) -> String {
             out.push_str(&format!("{:<13}not built\n", format!("{} tier", t.tier)));
         }
     }
+    let p = &s.privacy;
+    let kinds: Vec<String> = p.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    out.push_str(&format!(
+        "{:<13}redaction {}: {} secrets in {} messages{}; {} forgotten\n",
+        "privacy",
+        p.redaction,
+        p.secrets_redacted,
+        p.messages_redacted,
+        if kinds.is_empty() { String::new() } else { format!(" ({})", kinds.join(", ")) },
+        p.forgotten
+    ));
     match &s.writer {
         Some(w) => out.push_str(&format!(
             "{:<13}pid {} `cass {}` since {}, {} at {}\n",

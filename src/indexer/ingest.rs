@@ -11,6 +11,9 @@ use rayon::prelude::*;
 use super::discover::{Candidate, HEAD_BYTES, Plan, head_hash, tail_hash};
 use crate::connectors::{Connector, ParseEnd, ParseError, ParseRequest, ParseSink};
 use crate::model::{ConversationHeader, Message};
+use crate::privacy::Privacy;
+use crate::redact::Redactor;
+use crate::store::privacy::{ForgetSet, Redaction};
 use crate::store::{self, Store, ingest as db};
 
 /// Messages (or bytes of content) buffered per file before a send.
@@ -33,7 +36,9 @@ pub struct Job {
 
 enum Event {
     Header(usize, ConversationHeader),
-    Messages(usize, Vec<Message>),
+    /// A file's messages, and the redaction records of those that had a
+    /// secret replaced (by position in the batch).
+    Messages(usize, Vec<Message>, Vec<(usize, Redaction)>),
     Malformed(usize, u64, String),
     End(usize, Result<ParseEnd, ParseError>),
 }
@@ -51,39 +56,67 @@ pub struct FileOutcome {
     pub partial_tail: bool,
     /// Why the file could not be read at all, if so.
     pub unreadable: Option<String>,
+    /// Messages written with secrets replaced.
+    pub messages_redacted: usize,
+    /// Secrets replaced in them.
+    pub secrets_redacted: usize,
+    /// Conversations kept out (excluded or forgotten).
+    pub conversations_held_back: usize,
 }
 
-struct ChannelSink {
+/// Where a parser thread sends what it reads. Redaction happens here, on
+/// the parser threads, before anything reaches the writer: no secret is
+/// ever written, and the cost is spread over every core.
+struct ChannelSink<'r> {
     job: usize,
     tx: SyncSender<Event>,
     buf: Vec<Message>,
+    notes: Vec<(usize, Redaction)>,
     bytes: usize,
+    redactor: Option<&'r Redactor>,
 }
 
-impl ChannelSink {
+impl ChannelSink<'_> {
     fn flush(&mut self) {
         if !self.buf.is_empty() {
             let batch = std::mem::take(&mut self.buf);
+            let notes = std::mem::take(&mut self.notes);
             self.bytes = 0;
-            let _ = self.tx.send(Event::Messages(self.job, batch));
+            let _ = self.tx.send(Event::Messages(self.job, batch, notes));
         }
+    }
+
+    /// `text` with its secrets replaced, and the record, if any were.
+    fn redact(&self, text: &mut String) -> Option<Redaction> {
+        let out = self.redactor?.redact(text);
+        let note = Redaction::of(&out.report)?;
+        *text = out.text.into_owned();
+        Some(note)
     }
 }
 
-impl ParseSink for ChannelSink {
-    fn conversation(&mut self, header: ConversationHeader) {
+impl ParseSink for ChannelSink<'_> {
+    fn conversation(&mut self, mut header: ConversationHeader) {
         self.flush();
+        if let Some(title) = &mut header.title {
+            self.redact(title);
+        }
         let _ = self.tx.send(Event::Header(self.job, header));
     }
     fn message(&mut self, mut message: Message) {
         cut_content(&mut message.content);
+        if let Some(note) = self.redact(&mut message.content) {
+            self.notes.push((self.buf.len(), note));
+        }
         self.bytes += message.content.len();
         self.buf.push(message);
         if self.buf.len() >= BATCH_MESSAGES || self.bytes >= BATCH_BYTES {
             self.flush();
         }
     }
-    fn malformed(&mut self, line: u64, error: String) {
+    fn malformed(&mut self, line: u64, mut error: String) {
+        // Parser messages may quote the line they could not read.
+        self.redact(&mut error);
         let _ = self.tx.send(Event::Malformed(self.job, line, error));
     }
 }
@@ -103,13 +136,16 @@ fn cut_content(text: &mut String) {
     text.shrink_to_fit();
 }
 
-/// Parses every job and writes the results. Returns one outcome per job.
+/// Parses every job and writes the results, redacted and without what
+/// `privacy` and `forgets` keep out. Returns one outcome per job.
 pub fn run(
     store: &mut Store,
     connectors: &[Box<dyn Connector>],
     jobs: &[Job],
+    keep_out: &KeepOut<'_>,
     on_file_done: &(dyn Fn(&Candidate) + Sync),
 ) -> store::Result<Vec<FileOutcome>> {
+    let redactor = keep_out.privacy.redactor();
     let (tx, rx) = sync_channel::<Event>(64);
     std::thread::scope(|scope| {
         scope.spawn(move || {
@@ -123,7 +159,8 @@ pub fn run(
                     _ => (0, 1, None),
                 };
                 let req = ParseRequest { path: &job.candidate.path, start_offset, start_line, resume: resume.as_ref() };
-                let mut sink = ChannelSink { job: i, tx: tx.clone(), buf: Vec::new(), bytes: 0 };
+                let mut sink =
+                    ChannelSink { job: i, tx: tx.clone(), buf: Vec::new(), notes: Vec::new(), bytes: 0, redactor };
                 crate::faults::vanish(&job.candidate.path);
                 let result = crate::guard::catch(|| conn.parse(&req, &mut sink)).unwrap_or_else(|panic| {
                     Err(ParseError::Format {
@@ -136,12 +173,21 @@ pub fn run(
                 on_file_done(&job.candidate);
             });
         });
-        let mut writer = Writer::new(store, connectors, jobs)?;
+        let mut writer = Writer::new(store, connectors, jobs, keep_out)?;
         for event in rx {
             writer.apply(event)?;
         }
         writer.finish()
     })
+}
+
+/// What an ingest keeps out of the store: the compiled privacy settings
+/// (redaction, exclusions) and the forgets recorded in the store.
+pub struct KeepOut<'a> {
+    /// Redaction and exclusions.
+    pub privacy: &'a Privacy,
+    /// What `cass forget` recorded.
+    pub forgets: &'a ForgetSet,
 }
 
 /// Where the writer is within one file.
@@ -150,6 +196,8 @@ struct FileCursor {
     began: bool,
     conversations: HashMap<String, (i64, i64)>, // external id → (conversation id, next ordinal)
     current: Option<String>,
+    /// Conversations of this file kept out: their messages are dropped.
+    held_back: std::collections::HashSet<String>,
     outcome: FileOutcome,
 }
 
@@ -157,20 +205,37 @@ struct Writer<'a> {
     tx: db::IngestTx<'a>,
     connectors: &'a [Box<dyn Connector>],
     jobs: &'a [Job],
+    keep_out: &'a KeepOut<'a>,
     cursors: Vec<FileCursor>,
     rows_since_commit: usize,
 }
 
 impl<'a> Writer<'a> {
-    fn new(store: &'a mut Store, connectors: &'a [Box<dyn Connector>], jobs: &'a [Job]) -> store::Result<Self> {
+    fn new(
+        store: &'a mut Store,
+        connectors: &'a [Box<dyn Connector>],
+        jobs: &'a [Job],
+        keep_out: &'a KeepOut<'a>,
+    ) -> store::Result<Self> {
         let tx = store.ingest()?;
         Ok(Writer {
             tx,
             connectors,
             jobs,
+            keep_out,
             cursors: jobs.iter().map(|_| FileCursor::default()).collect(),
             rows_since_commit: 0,
         })
+    }
+
+    /// Whether a conversation this header names is kept out. Checked on
+    /// every header: a workspace may be named only by a later one (what
+    /// was written before that is removed after the run, by the purge).
+    fn keeps_out(&self, job: usize, header: &ConversationHeader) -> bool {
+        let (agent, path) = (self.agent(job), self.path(job));
+        let ws = header.workspace.as_deref();
+        self.keep_out.privacy.excludes(agent, &path, ws)
+            || self.keep_out.forgets.conversation(agent, &path, &header.external_id, ws)
     }
 
     fn agent(&self, job: usize) -> &'static str {
@@ -241,6 +306,16 @@ impl<'a> Writer<'a> {
         match event {
             Event::Header(job, header) => {
                 self.begin(job)?;
+                if self.cursors[job].held_back.contains(&header.external_id) || self.keeps_out(job, &header) {
+                    let path = self.path(job);
+                    crate::store::privacy::hold_back(&self.tx, &path)?;
+                    let cur = &mut self.cursors[job];
+                    if cur.held_back.insert(header.external_id.clone()) {
+                        cur.outcome.conversations_held_back += 1;
+                    }
+                    cur.current = Some(header.external_id);
+                    return Ok(());
+                }
                 let (agent, path) = (self.agent(job), self.path(job));
                 let (id, mut next) = db::upsert_conversation(&self.tx, agent, &path, &header)?;
                 if self.reconciles(job) {
@@ -257,23 +332,28 @@ impl<'a> Writer<'a> {
                 cur.current = Some(header.external_id);
                 self.rows_since_commit += 1;
             }
-            Event::Messages(job, messages) => {
+            Event::Messages(job, messages, notes) => {
                 self.begin(job)?;
                 let cur = &mut self.cursors[job];
                 let Some(key) = cur.current.clone() else {
                     cur.outcome.malformed += messages.len();
                     return Ok(());
                 };
+                if cur.held_back.contains(&key) {
+                    return Ok(());
+                }
                 let (id, next) = cur.conversations[&key];
                 let written = if matches!(self.jobs[job].plan, Plan::Full | Plan::Refresh { .. }) {
-                    db::reconcile_messages(&self.tx, id, next, &messages)?.written
+                    db::reconcile_messages(&self.tx, id, next, &messages, &notes)?.written
                 } else {
-                    db::insert_messages(&self.tx, id, next, &messages)?;
+                    db::insert_messages(&self.tx, id, next, &messages, &notes)?;
                     messages.len()
                 };
                 let cur = &mut self.cursors[job];
                 cur.conversations.insert(key, (id, next + messages.len() as i64));
                 cur.outcome.messages += written;
+                cur.outcome.messages_redacted += notes.len();
+                cur.outcome.secrets_redacted += notes.iter().map(|(_, n)| n.count as usize).sum::<usize>();
                 self.rows_since_commit += messages.len();
             }
             Event::Malformed(job, line, error) => {

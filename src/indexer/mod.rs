@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::config::DataDir;
 use crate::connectors::{self, AgentEnv};
+use crate::privacy::Privacy;
 use crate::store::{self, Store, query};
 use discover::{Plan, discover, plan};
 use ingest::Job;
@@ -93,6 +94,40 @@ pub struct IndexReport {
     /// With `--repair`: the damaged indexes removed and rebuilt, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub repaired: Vec<String>,
+    /// What this run kept out of the store.
+    pub privacy: PrivacyReport,
+}
+
+/// What an index run kept out of the store: secrets, excluded and
+/// forgotten sessions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PrivacyReport {
+    /// Whether message text and titles were redacted.
+    pub redaction: bool,
+    /// Messages read this run that had secrets replaced.
+    pub messages_redacted: usize,
+    /// Secrets replaced in them.
+    pub secrets_redacted: usize,
+    /// Session files not read: their agent or path is excluded, or they were forgotten.
+    pub files_excluded: usize,
+    /// Conversations read but not stored: their workspace is excluded, or they were forgotten.
+    pub conversations_held_back: usize,
+    /// Conversations already stored that an exclusion or forget now
+    /// covers, removed with their messages.
+    pub removed: crate::store::privacy::Purged,
+    /// Text stored before redaction (or with other rules), redacted this
+    /// run: present when the store needed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<crate::store::privacy::RewriteReport>,
+}
+
+impl PrivacyReport {
+    /// Whether text left the store this run (rewritten or removed), so
+    /// the derived indexes should drop what they still hold of it.
+    pub fn removed_text(&self) -> bool {
+        self.removed.conversations > 0
+            || self.rewrite.as_ref().is_some_and(|r| r.messages_redacted > 0 || r.titles_redacted > 0)
+    }
 }
 
 /// A path that could not be read, and why.
@@ -133,16 +168,30 @@ pub trait IndexProgress: Sync {
 pub struct NoProgress;
 impl IndexProgress for NoProgress {}
 
-/// Runs ingest into the store. The caller holds the writer lock.
+/// Runs ingest into the store, keeping out what `privacy` and the
+/// store's forgets say. The caller holds the writer lock.
 pub fn run_ingest(
     data: &DataDir,
     env: &AgentEnv,
     opts: &IndexOptions,
+    privacy: &Privacy,
     progress: &dyn IndexProgress,
 ) -> Result<IndexReport, crate::store::StoreError> {
     let started = Instant::now();
     progress.phase(Phase::Ingest);
     let mut store = Store::open(&data.db())?;
+    let mut privacy_report = PrivacyReport { redaction: privacy.redactor().is_some(), ..Default::default() };
+    // Text stored before redaction, or with other rules (new built-in
+    // rules, a pattern added to the config file), is redacted first.
+    match privacy.redactor() {
+        Some(r) if store::privacy::redacted_with(&store)?.as_deref() != Some(r.fingerprint()) => {
+            crate::lock::note_progress("redact");
+            privacy_report.rewrite = Some(store::privacy::redact_stored(&mut store, r)?);
+        }
+        Some(_) => {}
+        None => store::privacy::set_redacted_with(&store, crate::privacy::REDACTION_OFF)?,
+    }
+    let forgets = store::privacy::ForgetSet::load(&store)?;
     let connectors = connectors::all();
     let mut problems = Vec::new();
     let (root_reports, candidates) = discover(&connectors, env, &mut problems);
@@ -151,6 +200,14 @@ pub fn run_ingest(
     let mut jobs = Vec::new();
     let mut skipped = 0;
     for c in candidates.iter() {
+        let slug = connectors[c.connector].agent().slug();
+        if privacy.exclusions().agent(slug)
+            || privacy.exclusions().path(&c.path)
+            || forgets.file(c.path.to_string_lossy().as_ref())
+        {
+            privacy_report.files_excluded += 1;
+            continue;
+        }
         let layout = connectors[c.connector].layout(&c.path);
         let prev = states.get(c.path.to_string_lossy().as_ref());
         match plan(c, layout, prev, opts.full) {
@@ -166,8 +223,16 @@ pub fn run_ingest(
     let outcomes = if jobs.is_empty() {
         Vec::new() // nothing changed: write nothing at all
     } else {
-        ingest::run(&mut store, &connectors, &jobs, &|_| progress.file_done())?
+        let keep_out = ingest::KeepOut { privacy, forgets: &forgets };
+        ingest::run(&mut store, &connectors, &jobs, &keep_out, &|_| progress.file_done())?
     };
+    privacy_report.removed = store::privacy::purge(
+        &mut store,
+        &forgets,
+        &privacy.exclusions().describe().join("\n"),
+        &|agent, path, ws| privacy.excludes(agent, path, ws),
+        privacy.exclusions().is_empty(),
+    )?;
 
     let totals = query::agent_totals(&store)?;
     let health = sources::agent_health(&root_reports, &candidates, &problems, &query::source_errors(&store)?);
@@ -210,6 +275,7 @@ pub fn run_ingest(
         semantic: None,
         quality: None,
         repaired: Vec::new(),
+        privacy: PrivacyReport::default(),
     };
     for (job, out) in jobs.iter().zip(&outcomes) {
         match job.plan {
@@ -220,6 +286,9 @@ pub fn run_ingest(
         report.messages_added += out.messages;
         report.malformed += out.malformed;
         report.partial_tails += usize::from(out.partial_tail);
+        privacy_report.messages_redacted += out.messages_redacted;
+        privacy_report.secrets_redacted += out.secrets_redacted;
+        privacy_report.conversations_held_back += out.conversations_held_back;
         if let Some(e) = &out.unreadable {
             report.unreadable.push(Problem { path: job.candidate.path.clone(), error: e.clone() });
         }
@@ -229,6 +298,7 @@ pub fn run_ingest(
         a.malformed += out.malformed;
     }
     report.agents = agents;
+    report.privacy = privacy_report;
     crate::lock::note_index_finished();
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     tracing::info!(

@@ -17,7 +17,7 @@ use tantivy::Index;
 use tantivy::directory::MmapDirectory;
 
 pub use schema::{Fields, LEXICAL_VERSION, TOKENIZER};
-pub use sync::{LexicalState, SyncReport, committed_generation, committed_high, state, sync};
+pub use sync::{LexicalState, SyncReport, committed_generation, committed_high, purge_deleted, state, sync};
 
 /// Why the lexical index could not be opened, read or synced.
 #[derive(Debug, thiserror::Error)]

@@ -198,3 +198,32 @@ fn add_rows(writer: &IndexWriter, idx: &LexicalIndex, store: &Store, rows: Rows,
     })?;
     Ok(n)
 }
+
+/// Rewrites the segments that hold deleted documents without them, and
+/// removes the old segment files. A deleted document is only marked
+/// deleted; its terms and stored text stay in its segment's files until a
+/// merge, so after text was redacted or forgotten this is what takes it
+/// off the disk. Costs the affected segments only; returns how many.
+pub fn purge_deleted(dir: &Path) -> Result<usize> {
+    let idx = match LexicalIndex::open(dir) {
+        Ok(idx) => idx,
+        Err(LexicalError::Missing(_)) => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let ids: Vec<_> = idx
+        .index
+        .searchable_segment_metas()
+        .map_err(tantivy_err(dir))?
+        .into_iter()
+        .filter(|m| m.has_deletes())
+        .map(|m| m.id())
+        .collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut writer: IndexWriter = idx.index.writer_with_num_threads(1, 64 << 20).map_err(tantivy_err(dir))?;
+    writer.merge(&ids).wait().map_err(tantivy_err(dir))?;
+    writer.garbage_collect_files().wait().map_err(tantivy_err(dir))?;
+    writer.wait_merging_threads().map_err(tantivy_err(dir))?;
+    Ok(ids.len())
+}

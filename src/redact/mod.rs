@@ -98,7 +98,13 @@ pub struct Redactor {
     user: usize,
     /// The anchors of the built-in rules (bit i of a mask: `RULES[i]`).
     prefilter: Prefilter,
+    /// Names this rule set: see [`Redactor::fingerprint`].
+    fingerprint: String,
 }
+
+/// Raised whenever a rule's check code changes what it accepts without a
+/// change to the rule table, so stores redacted before are scanned again.
+const CHECKS_REVISION: u32 = 1;
 
 struct Compiled {
     kind: Arc<str>,
@@ -197,7 +203,15 @@ impl Redactor {
             rules.push(Compiled { multiline: r.multiline, assignment: r.assignment, ..compiled });
         }
         let prefilter = Prefilter::new(RULES).map_err(|e| RedactError::Anchors { message: e.to_string() })?;
-        Ok(Redactor { rules, user: extra.len(), prefilter })
+        Ok(Redactor { rules, user: extra.len(), prefilter, fingerprint: fingerprint(extra) })
+    }
+
+    /// A short name of what this redactor finds: the built-in rules, their
+    /// checks' revision and the user patterns. A store records the one it
+    /// was redacted with; a different one (new rules, a pattern added in
+    /// the config file) means its text is scanned again.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// `text` with every secret replaced by `[REDACTED:<kind>]`, and what
@@ -328,6 +342,23 @@ fn compile_user(index: usize, p: &UserPattern) -> Result<Compiled, RedactError> 
         return Err(RedactError::MatchesEmpty { index, kind: p.kind.clone() });
     }
     Ok(Compiled::new(p.kind.as_str().into(), regex, None))
+}
+
+fn fingerprint(extra: &[UserPattern]) -> String {
+    use crate::checksum::{fnv1a64, fnv1a64_more};
+    let mut h = fnv1a64(&CHECKS_REVISION.to_le_bytes());
+    let mut part = |s: &str| h = fnv1a64_more(fnv1a64_more(h, s.as_bytes()), b"\0");
+    for r in RULES {
+        part(r.kind);
+        part(r.pattern);
+        r.anchors.iter().for_each(|a| part(a));
+    }
+    part("user");
+    for p in extra {
+        part(&p.kind);
+        part(&p.regex);
+    }
+    format!("{h:016x}")
 }
 
 fn unchanged(text: &str) -> Redacted<'_> {

@@ -132,6 +132,9 @@ impl From<WriteError> for RobotError {
             WriteError::StoreDamaged(_) => RobotError::new("store_damaged", exit::USAGE, e.to_string())
                 .hint("move cass.db away and run `cass index --full` (every agent's files are read again)"),
             WriteError::Remove { .. } => RobotError::new("io", exit::USAGE, e.to_string()),
+            WriteError::Privacy(_) => RobotError::new("config", exit::USAGE, e.to_string())
+                .hint("fix the pattern in the config file's [redact] or exclude settings"),
+            WriteError::RedactionOff => RobotError::usage(e.to_string()),
         }
     }
 }

@@ -3,14 +3,20 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::privacy::Redaction;
 use super::{Result, Store};
 use crate::model::{ConversationHeader, Message};
+
+/// Every message row is written by this statement.
+const INSERT_MESSAGE: &str = "INSERT INTO messages (conversation_id, ordinal, role, author, created_at, content,
+   line_offset, checksum, redacted, redacted_kinds)
+ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 use crate::time::now_ms;
 
 /// The writer's transaction over the store during ingest. Each file's
 /// rows and its file state are written through it; [`IngestTx::checkpoint`]
 /// commits a batch and begins the next, [`IngestTx::finish`] commits the rest.
-pub struct IngestTx<'a>(Transaction<'a>);
+pub struct IngestTx<'a>(pub(super) Transaction<'a>);
 
 impl Store {
     /// Begins the ingest transaction (the caller holds the writer lock).
@@ -24,6 +30,12 @@ impl IngestTx<'_> {
     pub fn checkpoint(&mut self) -> Result<()> {
         let conn: &Connection = &self.0;
         conn.execute_batch("COMMIT; BEGIN")?;
+        Ok(())
+    }
+
+    /// Commits, nothing more (for writes outside an index run).
+    pub(super) fn commit(self) -> Result<()> {
+        self.0.commit()?;
         Ok(())
     }
 
@@ -172,17 +184,31 @@ pub fn upsert_conversation(tx: &IngestTx<'_>, agent: &str, path: &str, h: &Conve
     Ok((id, next.map_or(0, |n| n + 1)))
 }
 
-/// Appends messages to a conversation starting at `ordinal`; returns the new ids.
-pub fn insert_messages(tx: &IngestTx<'_>, conversation_id: i64, mut ordinal: i64, messages: &[Message]) -> Result<()> {
+/// The redaction records of a batch of messages: (position in the batch,
+/// record), for the few that had a secret replaced.
+pub type Redactions = [(usize, Redaction)];
+
+/// The record of message `k` of a batch, as (count, kinds) columns.
+fn redaction_at(notes: &Redactions, k: usize) -> (u32, Option<&str>) {
+    notes.iter().find(|(at, _)| *at == k).map_or((0, None), |(_, r)| (r.count, Some(r.kinds.as_str())))
+}
+
+/// Appends messages to a conversation starting at `ordinal`, with the
+/// redaction records of those that had secrets replaced.
+pub fn insert_messages(
+    tx: &IngestTx<'_>,
+    conversation_id: i64,
+    mut ordinal: i64,
+    messages: &[Message],
+    notes: &Redactions,
+) -> Result<()> {
     if messages.is_empty() {
         return Ok(());
     }
-    let mut stmt = tx.0.prepare_cached(
-        "INSERT INTO messages (conversation_id, ordinal, role, author, created_at, content, line_offset, checksum)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
+    let mut stmt = tx.0.prepare_cached(INSERT_MESSAGE)?;
     let (mut min_ts, mut max_ts) = (None::<i64>, None::<i64>);
-    for m in messages {
+    for (k, m) in messages.iter().enumerate() {
+        let (redacted, kinds) = redaction_at(notes, k);
         stmt.execute(params![
             conversation_id,
             ordinal,
@@ -191,7 +217,9 @@ pub fn insert_messages(tx: &IngestTx<'_>, conversation_id: i64, mut ordinal: i64
             m.created_at,
             m.content,
             m.line_offset.map(|o| o as i64),
-            row_checksum(m.role.as_str(), m.author.as_deref(), m.created_at, &m.content)
+            row_checksum(m.role.as_str(), m.author.as_deref(), m.created_at, &m.content),
+            redacted,
+            kinds
         ])?;
         ordinal += 1;
         if let Some(t) = m.created_at {
@@ -286,16 +314,14 @@ pub fn reconcile_messages(
     conversation_id: i64,
     ordinal: i64,
     messages: &[Message],
+    notes: &Redactions,
 ) -> Result<Reconciled> {
     let mut done = Reconciled::default();
     let mut lookup = tx.0.prepare_cached(
         "SELECT id, role, author, created_at, content, line_offset, checksum FROM messages
          WHERE conversation_id = ?1 AND ordinal = ?2",
     )?;
-    let mut insert = tx.0.prepare_cached(
-        "INSERT INTO messages (conversation_id, ordinal, role, author, created_at, content, line_offset, checksum)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
+    let mut insert = tx.0.prepare_cached(INSERT_MESSAGE)?;
     let mut changed = false;
     for (k, m) in messages.iter().enumerate() {
         let at = ordinal + k as i64;
@@ -330,7 +356,9 @@ pub fn reconcile_messages(
                     m.created_at,
                     m.content,
                     line_offset,
-                    row_checksum(m.role.as_str(), m.author.as_deref(), m.created_at, &m.content)
+                    row_checksum(m.role.as_str(), m.author.as_deref(), m.created_at, &m.content),
+                    redaction_at(notes, k).0,
+                    redaction_at(notes, k).1
                 ])?;
                 done.written += 1;
                 changed = true;
@@ -375,7 +403,7 @@ pub fn remove_conversations_except(tx: &IngestTx<'_>, agent: &str, path: &str, k
 }
 
 /// Marks a conversation for the lexical index to re-derive.
-fn mark_dirty(tx: &IngestTx<'_>, conversation_id: i64) -> Result<()> {
+pub(super) fn mark_dirty(tx: &IngestTx<'_>, conversation_id: i64) -> Result<()> {
     tx.0.prepare_cached(
         "INSERT INTO lexical_dirty (conversation_id) SELECT ?1
          WHERE NOT EXISTS (SELECT 1 FROM lexical_dirty WHERE conversation_id = ?1)",

@@ -4,6 +4,7 @@
 
 pub mod ingest;
 pub mod lexical;
+pub mod privacy;
 pub mod query;
 mod schema;
 pub mod semantic;
@@ -87,6 +88,10 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted rows are zeroed, not left in free space: forgotten
+        // conversations and text replaced by redaction must not stay
+        // readable in the file.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let mut store = Store { conn, path: path.into() };
         schema::migrate(&mut store.conn, path)?;
         Ok(store)

@@ -101,6 +101,37 @@ const MIGRATIONS: &[&str] = &[
         SELECT NEW.id WHERE NOT EXISTS (SELECT 1 FROM lexical_dirty WHERE conversation_id = NEW.id);
     END;
     "#,
+    // v3: privacy.
+    r#"
+    -- Secrets replaced by markers before the row was written: how many,
+    -- and of which kinds ("aws_access_key:1,password:2"), never the secret.
+    -- The partial index makes `status` totals cost the redacted rows only.
+    ALTER TABLE messages ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN redacted_kinds TEXT;
+    CREATE INDEX messages_redacted ON messages (id) WHERE redacted > 0;
+    -- What `cass forget` keeps out: one conversation (agent, source path,
+    -- session id), a session file (source path), or a workspace. Index runs
+    -- skip what matches; deleting the row (`--undo`) lets it back in.
+    CREATE TABLE forgotten (
+        id           INTEGER PRIMARY KEY,
+        kind         TEXT NOT NULL CHECK (kind IN ('conversation', 'file', 'workspace')),
+        agent        TEXT,
+        source_path  TEXT,
+        external_id  TEXT,
+        workspace    TEXT,
+        title        TEXT,
+        conversations INTEGER NOT NULL DEFAULT 0,
+        messages     INTEGER NOT NULL DEFAULT 0,
+        forgotten_at INTEGER NOT NULL
+    );
+    -- Session files an index run held something back from (an exclusion
+    -- or a forgotten conversation matched): read again in full when the
+    -- exclusions change or a forget is undone, as their file state alone
+    -- would skip them.
+    CREATE TABLE held_back (
+        path TEXT PRIMARY KEY
+    );
+    "#,
 ];
 
 /// The schema version this build writes and reads: one per migration.

@@ -52,6 +52,7 @@ impl Sandbox {
             "CASS_SEARCH_MODE",
             "CASS_SEARCH_TIER",
             "CASS_NO_SEMANTIC",
+            "CASS_NO_REDACT",
             "CASS_WATCH_DEBOUNCE_MS",
         ] {
             cmd.env_remove(var);
