@@ -192,6 +192,7 @@ pub fn run_ingest(
         None => store::privacy::set_redacted_with(&store, crate::privacy::REDACTION_OFF)?,
     }
     let forgets = store::privacy::ForgetSet::load(&store)?;
+    store::privacy::note_exclusions(&mut store, &privacy.exclusions().describe().join("\n"))?;
     let connectors = connectors::all();
     let mut problems = Vec::new();
     let (root_reports, candidates) = discover(&connectors, env, &mut problems);
@@ -229,7 +230,6 @@ pub fn run_ingest(
     privacy_report.removed = store::privacy::purge(
         &mut store,
         &forgets,
-        &privacy.exclusions().describe().join("\n"),
         &|agent, path, ws| privacy.excludes(agent, path, ws),
         privacy.exclusions().is_empty(),
     )?;

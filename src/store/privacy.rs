@@ -486,28 +486,34 @@ pub struct Purged {
     pub messages: u64,
 }
 
+/// Records the exclusions an index run applies (`described`). When they
+/// differ from the last run's, the files held back before are released,
+/// to be read again in full under the new ones: call before planning.
+pub fn note_exclusions(store: &mut Store, described: &str) -> Result<()> {
+    if store.meta_get(EXCLUDED_WITH)?.as_deref().unwrap_or("") == described {
+        return Ok(());
+    }
+    let tx = store.conn.transaction()?;
+    release_held_back(&tx)?;
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [EXCLUDED_WITH, described],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// Removes stored conversations that are excluded or forgotten (kept out
 /// since they were stored, or matched only once a later header named
 /// their workspace). `excluded(agent, path, workspace)` says whether the
-/// settings exclude one. When the exclusions changed since the last run
-/// (`described`), files held back before are released to be read again.
+/// settings exclude one.
 pub fn purge(
     store: &mut Store,
     forgets: &ForgetSet,
-    described: &str,
     excluded: &dyn Fn(&str, &str, Option<&str>) -> bool,
     nothing_excluded: bool,
 ) -> Result<Purged> {
     let mut purged = Purged::default();
-    if store.meta_get(EXCLUDED_WITH)?.as_deref().unwrap_or("") != described {
-        let tx = store.conn.transaction()?;
-        release_held_back(&tx)?;
-        tx.execute(
-            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [EXCLUDED_WITH, described],
-        )?;
-        tx.commit()?;
-    }
     if nothing_excluded && forgets.is_empty() {
         return Ok(purged);
     }
