@@ -3,7 +3,8 @@
 //!
 //! `cargo bench --bench lexical` (1M messages by default;
 //! `CASS_BENCH_MESSAGES=100000` for a quick run, `CASS_BENCH_DIR` for where
-//! the corpus lives, `CASS_BENCH_RG_QUERIES` to bound the rg side).
+//! the corpus lives, `CASS_BENCH_RG_QUERIES` to bound the rg side,
+//! `CASS_BENCH_REDACT_PAIRS` for the redaction-cost runs, 0 to skip them).
 
 #[path = "corpus.rs"]
 mod corpus;
@@ -85,6 +86,59 @@ fn tantivy_floor(db: &std::path::Path, raw: u64) {
     );
 }
 
+/// What redaction costs an index run: `cass index --full --no-semantic`
+/// with redaction (the default) and with `--no-redact`, each from an empty
+/// data dir, in `pairs` alternating pairs (the order flips every pair, so
+/// drift on a shared machine falls on both sides); medians and their ratio.
+fn redaction_cost(cass: &str, home: &std::path::Path, dir: &std::path::Path, raw: u64, pairs: usize) {
+    if pairs == 0 {
+        return;
+    }
+    let run = |redact: bool| {
+        let data = dir.join("data-redact");
+        let _ = std::fs::remove_dir_all(&data);
+        let mut cmd = Command::new("/usr/bin/time");
+        cmd.arg("-v").arg(cass).args(["index", "--full", "--json", "--no-semantic"]);
+        if !redact {
+            cmd.arg("--no-redact");
+        }
+        let (wall, rss, _, stdout) =
+            timed(cmd.env("HOME", home).env("CASS_DATA_DIR", &data).env("CASS_CONFIG", "/dev/null"));
+        let report: serde_json::Value = serde_json::from_str(&stdout).expect("index report");
+        let _ = std::fs::remove_dir_all(&data);
+        (wall, rss, report["privacy"]["secrets_redacted"].as_u64().unwrap_or(0))
+    };
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    let mut secrets = 0;
+    for i in 0..pairs {
+        for redact in if i % 2 == 0 { [false, true] } else { [true, false] } {
+            let (wall, rss, found) = run(redact);
+            println!(
+                "  {} run {}: {wall:.2} s, peak RSS {rss:.0} MiB",
+                if redact { "redact" } else { "no-redact" },
+                i + 1
+            );
+            if redact {
+                on.push(wall);
+                secrets = found;
+            } else {
+                off.push(wall);
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (on, off) = (median(&mut on), median(&mut off));
+    println!(
+        "redaction cost ({pairs} alternating pairs, medians): index --full {on:.2} s = {:.1} MB/s with redaction ({secrets} secrets found), {off:.2} s = {:.1} MB/s with --no-redact; {:+.1} %",
+        raw as f64 / 1e6 / on,
+        raw as f64 / 1e6 / off,
+        (on / off - 1.0) * 100.0
+    );
+}
+
 /// User + system CPU time of this process so far, from /proc/self/stat.
 fn process_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -141,6 +195,8 @@ fn main() {
         db_bytes as f64 / 1048576.0,
         lexical_bytes as f64 / 1048576.0
     );
+
+    redaction_cost(cass, &home, &dir, raw, env_usize("CASS_BENCH_REDACT_PAIRS", 3));
 
     if std::env::var("CASS_BENCH_FLOOR").map_or(true, |v| v != "0") {
         tantivy_floor(&data.join("cass.db"), raw);
