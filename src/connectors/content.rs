@@ -126,13 +126,30 @@ pub fn cap_bytes(text: &str, cap: usize) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
+    let end = word_end(text, end);
     format!("{}\n[… {} bytes cut]", &text[..end], text.len() - end)
+}
+
+/// Where to cut `text` at `end` without keeping part of a word: when `end`
+/// falls inside a run of non-space characters, the run goes whole. Text is
+/// redacted after connectors cut it, and the redactor cannot recognise
+/// the first half of a token (`GH_TOKEN=ghp_5iWKzB…`); dropping the run
+/// keeps that half out of the store. A run longer than 512 bytes (base64
+/// data), or one that is all the kept text (a title of one long word), is
+/// cut where it is.
+pub fn word_end(text: &str, end: usize) -> usize {
+    let bytes = text.as_bytes();
+    if end == 0 || end >= text.len() || bytes[end].is_ascii_whitespace() || bytes[end - 1].is_ascii_whitespace() {
+        return end;
+    }
+    let start = text[..end].rfind(|c: char| c.is_whitespace()).map_or(0, |i| i + 1);
+    if start == 0 || end - start > 512 { end } else { start }
 }
 
 /// Cuts to at most `n` characters, adding `…` when cut.
 pub fn truncate_chars(s: &str, n: usize) -> String {
     match s.char_indices().nth(n) {
-        Some((i, _)) => format!("{}…", &s[..i]),
+        Some((i, _)) => format!("{}…", s[..word_end(s, i)].trim_end()),
         None => s.to_string(),
     }
 }
@@ -186,6 +203,19 @@ pub fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_cut_never_keeps_half_a_token() {
+        let line = format!("npm test && GH_TOKEN=ghp_{} gh release create next", "a1B2".repeat(9));
+        let cut = truncate_chars(&line, 30);
+        assert_eq!(cut, "npm test &&…", "the token's word goes whole");
+        let capped = cap_bytes(&line, 30);
+        assert!(capped.starts_with("npm test && \n[…") && !capped.contains("ghp_"), "{capped}");
+        // A cut at a space keeps everything before it; a huge run is cut where it is.
+        assert_eq!(truncate_chars("abc def", 3), "abc…");
+        let blob = "A".repeat(2000);
+        assert_eq!(word_end(&blob, 1000), 1000);
+    }
 
     #[test]
     fn flattens_parts_and_renders_tool_calls() {

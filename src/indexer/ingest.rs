@@ -104,10 +104,12 @@ impl ParseSink for ChannelSink<'_> {
         let _ = self.tx.send(Event::Header(self.job, header));
     }
     fn message(&mut self, mut message: Message) {
-        cut_content(&mut message.content);
+        // Redacted before the cut: a cut inside a token would leave a
+        // first half no rule recognises.
         if let Some(note) = self.redact(&mut message.content) {
             self.notes.push((self.buf.len(), note));
         }
+        cut_content(&mut message.content);
         self.bytes += message.content.len();
         self.buf.push(message);
         if self.buf.len() >= BATCH_MESSAGES || self.bytes >= BATCH_BYTES {

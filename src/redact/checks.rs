@@ -24,7 +24,12 @@ pub(super) fn passes(check: Check, text: &str, caps: Option<&Captures<'_>>, foun
     let value = &text[found.span.clone()];
     match check {
         Check::Bounded => bounded(text, &found.span),
-        Check::BoundedRandom => bounded(text, &found.span) && looks_random(value),
+        // Provider tokens put ids before the random part
+        // (`xoxb-51585335699-2681833052188-lwCPRben…`): long digit runs
+        // that fail the run-length test, so the last segment may pass alone.
+        Check::BoundedRandom => {
+            bounded(text, &found.span) && (looks_random(value) || value.rsplit('-').next().is_some_and(looks_random))
+        }
         Check::NotPlaceholder => !is_placeholder(value),
         Check::KeyBlock => has_key_material(value),
         Check::Encoded => !is_placeholder(value) && !value.bytes().all(|b| b.is_ascii_lowercase()),

@@ -72,6 +72,12 @@ const SECRETS: &[(&str, &[&str], &str)] = &[
         "slack_token",
     ),
     (
+        // Real bot tokens carry 11- and 13-digit ids before the random part.
+        "SLACK_BOT_TOKEN=xoxb-51585335699-2681833052188-lwCPRbenZBvlmOvQU0cDIy4I",
+        &["xoxb-51585335699-2681833052188-lwCPRbenZBvlmOvQU0cDIy4I"],
+        "slack_token",
+    ),
+    (
         "user token: xoxp-1234567890-0987654321-1122334455-a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6",
         &["xoxp-1234567890-0987654321-1122334455-a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"],
         "slack_token",
