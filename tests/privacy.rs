@@ -140,6 +140,15 @@ impl Corpus {
         self.texts().into_iter().filter(|(p, _)| p.part != Part::Title).map(|(_, t)| t)
     }
 
+    /// Whether `secret` is written into a tool call (which cass stores cut
+    /// to a summary line).
+    fn in_tool_call(&self, secret: &Secret) -> bool {
+        self.sessions.iter().flat_map(|s| &s.turns).any(|t| match t {
+            Turn::Tool { command, .. } => secret.needles().iter().any(|n| command.contains(n)),
+            _ => false,
+        })
+    }
+
     fn holds_secret(&self, text: &str) -> bool {
         self.secrets.iter().flat_map(Secret::needles).any(|n| text.contains(n))
     }
@@ -164,6 +173,13 @@ impl Corpus {
         out
     }
 
+    /// Whether any of `secret` reaches the store (a tool-call summary may cut it away whole).
+    fn stored(&self, secret: &Secret) -> bool {
+        let texts = self.stored_messages();
+        let titles: Vec<String> = self.sessions.iter().filter_map(stored_title).collect();
+        secret.needles().iter().any(|n| texts.iter().chain(&titles).any(|t| t.contains(n)))
+    }
+
     /// Messages holding at least one secret: what `messages_redacted` counts.
     fn secret_messages(&self) -> u64 {
         self.stored_messages().iter().filter(|t| self.holds_secret(t)).count() as u64
@@ -171,12 +187,7 @@ impl Corpus {
 
     /// Conversation titles holding at least one secret.
     fn secret_titles(&self) -> u64 {
-        // A derived title is cut at 100 characters, never inside a word.
-        let stored = |s: &Session| match &s.title {
-            Some(t) => Some(t.clone()),
-            None => derived_title(s).map(|t| cass::connectors::content::truncate_chars(t, 100)),
-        };
-        self.sessions.iter().filter_map(stored).filter(|t| self.holds_secret(t)).count() as u64
+        self.sessions.iter().filter_map(stored_title).filter(|t| self.holds_secret(t)).count() as u64
     }
 
     /// Markers per kind the redactor writes into the messages, as `cass
@@ -201,8 +212,13 @@ fn derived_title(s: &Session) -> Option<&str> {
     })
 }
 
-fn title_of(s: &Session) -> Option<&str> {
-    s.title.as_deref().or_else(|| derived_title(s))
+/// The title as cass stores it: a derived one is cut at 100 characters,
+/// never inside a word.
+fn stored_title(s: &Session) -> Option<String> {
+    match &s.title {
+        Some(t) => Some(t.clone()),
+        None => derived_title(s).map(|t| cass::connectors::content::truncate_chars(t, 100)),
+    }
 }
 
 /// SplitMix64: a seeded generator, so the corpus is the same on every run
@@ -323,23 +339,9 @@ impl Builder {
         self.secret(kind, v)
     }
 
-    fn aws_key_id(&mut self, prefix: &str) -> String {
-        let v = format!("{prefix}{}", self.draw(UPPER_DIGITS, 16));
-        self.secret("aws_access_key", v)
-    }
-
-    fn aws_secret_key(&mut self) -> String {
-        let v = self.draw(BASE64, 40);
-        self.secret("aws_secret_key", v)
-    }
-
-    fn github(&mut self, prefix: &str) -> String {
-        let kind = match prefix {
-            "ghp_" => "github_pat",
-            "ghs_" => "github_app_token",
-            _ => "github_user_token",
-        };
-        let v = format!("{prefix}{}", self.draw(ALNUM, 36));
+    /// A token as the provider issues it: a fixed prefix and `n` characters of `alphabet`.
+    fn token(&mut self, kind: &'static str, prefix: &str, alphabet: &[u8], n: usize) -> String {
+        let v = format!("{prefix}{}", self.draw(alphabet, n));
         self.secret(kind, v)
     }
 
@@ -348,11 +350,8 @@ impl Builder {
         self.secret("github_fine_grained_pat", v)
     }
 
-    fn glpat(&mut self) -> String {
-        let v = format!("glpat-{}", self.draw(ALNUM, 20));
-        self.secret("gitlab_pat", v)
-    }
-
+    /// A bot token: team and bot user ids (11 and 13 digits, as Slack
+    /// issues them now), then 24 letters and digits.
     fn slack_bot(&mut self) -> String {
         let v = format!("xoxb-{}-{}-{}", self.draw(DIGITS, 11), self.draw(DIGITS, 13), self.draw(ALNUM, 24));
         self.secret("slack_token", v)
@@ -370,30 +369,9 @@ impl Builder {
         self.secret("slack_webhook", v)
     }
 
-    fn stripe(&mut self, prefix: &str) -> String {
-        let kind = if prefix.starts_with("sk") { "stripe_secret_key" } else { "stripe_restricted_key" };
-        let v = format!("{prefix}{}", self.draw(ALNUM, 24));
-        self.secret(kind, v)
-    }
-
-    fn openai_project(&mut self) -> String {
-        let v = format!("sk-proj-{}", self.draw(ALNUM, 48));
-        self.secret("openai_api_key", v)
-    }
-
-    fn openai_legacy(&mut self) -> String {
-        let v = format!("sk-{}", self.draw(ALNUM, 48));
-        self.secret("openai_api_key", v)
-    }
-
     fn anthropic(&mut self) -> String {
         let v = format!("sk-ant-api03-{}{}AA", self.draw(ALNUM, 1), self.draw(BASE64URL, 92));
         self.secret("anthropic_api_key", v)
-    }
-
-    fn google_api_key(&mut self) -> String {
-        let v = format!("AIzaSy{}", self.draw(ALNUM, 33));
-        self.secret("google_api_key", v)
     }
 
     fn azure_account_key(&mut self) -> String {
@@ -405,21 +383,6 @@ impl Builder {
         let v =
             format!("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ{}.{}", self.draw(BASE64URL, 60), self.draw(ALNUM, 43));
         self.secret("jwt", v)
-    }
-
-    fn npm(&mut self) -> String {
-        let v = format!("npm_{}", self.draw(ALNUM, 36));
-        self.secret("npm_token", v)
-    }
-
-    fn pypi(&mut self) -> String {
-        let v = format!("pypi-AgEIcHlwaS5vcmc{}", self.draw(ALNUM, 100));
-        self.secret("pypi_token", v)
-    }
-
-    fn crates_io(&mut self) -> String {
-        let v = format!("cio{}", self.draw(ALNUM, 32));
-        self.secret("crates_io_token", v)
     }
 
     /// Base64 lines of 64 characters, the first starting as real keys of
@@ -516,7 +479,7 @@ impl Builder {
     }
 }
 
-/// The corpus: seven sessions of three agents, written as an engineer's
+/// The corpus: eight sessions of three agents, written as an engineer's
 /// week of incidents around a made-up service, vaultline. Each secret is
 /// drawn where it is written and shaped as the provider issues it; the
 /// look-alikes sit in the same messages and next to the secrets, so
@@ -526,10 +489,11 @@ fn corpus() -> Corpus {
     let mut b = Builder::new(0x5EED_C0FF_EE25_2026);
 
     // Claude Code: an AWS incident; the explicit title (a summary record) holds a GitLab token.
-    let glpat = b.glpat();
+    let glpat = b.token("gitlab_pat", "glpat-", ALNUM, 20);
     let title = format!("Rotate the leaked GitLab token {glpat} before the vaultline release");
     b.session(ClaudeCode, "/home/dev/vaultline-api", 9, Some(title));
-    let (akia, aws_secret, sha) = (b.aws_key_id("AKIA"), b.aws_secret_key(), b.git_sha());
+    let (akia, aws_secret, sha) =
+        (b.token("aws_access_key", "AKIA", UPPER_DIGITS, 16), b.token("aws_secret_key", "", BASE64, 40), b.git_sha());
     b.user(format!(
         "The vaultline deploy fails with 403 since this morning. Our .env has\n\
          AWS_ACCESS_KEY_ID={akia}\nAWS_SECRET_ACCESS_KEY={aws_secret}\n\
@@ -540,7 +504,11 @@ fn corpus() -> Corpus {
         "The vaultline CLI may read ~/.aws/credentials before the environment: {path} takes the first \
          profile it finds. Let me look."
     ));
-    let (asia, aws_secret, session) = (b.aws_key_id("ASIA"), b.aws_secret_key(), b.value("token", ALNUM, 64));
+    let (asia, aws_secret, session) = (
+        b.token("aws_access_key", "ASIA", UPPER_DIGITS, 16),
+        b.token("aws_secret_key", "", BASE64, 40),
+        b.value("token", ALNUM, 64),
+    );
     b.tool(
         "cat ~/.aws/credentials",
         format!(
@@ -548,14 +516,14 @@ fn corpus() -> Corpus {
              aws_session_token = {session}\nregion = eu-west-1\n"
         ),
     );
-    let (ghp, camel) = (b.github("ghp_"), b.named("CredentialProviderChainFactory"));
+    let (ghp, camel) = (b.token("github_pat", "ghp_", ALNUM, 36), b.named("CredentialProviderChainFactory"));
     b.assistant(format!(
         "The profile file wins over the environment, so the vaultline CLI signs with the session credentials \
          above: rotate that pair. Your git remote also embeds a classic token:\n\
          https://{ghp}@github.com/acme/vaultline.git\n\
          Use the credential helper instead; {camel} already supports it."
     ));
-    let (fine, glpat, short) = (b.github_fine_grained(), b.glpat(), b.short_sha());
+    let (fine, glpat, short) = (b.github_fine_grained(), b.token("gitlab_pat", "glpat-", ALNUM, 20), b.short_sha());
     b.user(format!(
         "ok. CI uses a fine-grained token, GH_TOKEN={fine}, and the vaultline mirror job sends\n\
          PRIVATE-TOKEN: {glpat}\nboth were added in {short}."
@@ -578,7 +546,11 @@ fn corpus() -> Corpus {
          The {snake} started failing after the upgrade to {v}."
     ));
     let (request, db_pw, smtp_pw) = (b.uuid(), b.value("password", PASSWORD, 20), b.value("password", PASSWORD, 18));
-    let (stripe_secret, sk, rk) = (b.value("secret", ALNUM, 24), b.stripe("sk_live_"), b.stripe("rk_live_"));
+    let (stripe_secret, sk, rk) = (
+        b.value("secret", ALNUM, 24),
+        b.token("stripe_secret_key", "sk_live_", ALNUM, 24),
+        b.token("stripe_restricted_key", "rk_live_", ALNUM, 24),
+    );
     let (hook, cache) = (b.slack_webhook(), b.hex(64));
     b.tool(
         "cat config/settings.yaml",
@@ -648,18 +620,19 @@ fn corpus() -> Corpus {
 
     // Codex CLI: package registries; the first user line (an npm token) is the title.
     b.session(Codex, "/home/dev/vaultline-web", 14, None);
-    let npm = b.npm();
+    let npm = b.token("npm_token", "npm_", ALNUM, 36);
     b.user(format!("npm publish fails with E401, NPM_TOKEN={npm} (vaultline)"));
-    let npm = b.npm();
+    let npm = b.token("npm_token", "npm_", ALNUM, 36);
     b.tool("cat ~/.npmrc", format!("//registry.npmjs.org/:_authToken={npm}\nalways-auth=true\n"));
-    let (pypi, cio) = (b.pypi(), b.crates_io());
+    let (pypi, cio) =
+        (b.token("pypi_token", "pypi-AgEIcHlwaS5vcmc", ALNUM, 100), b.token("crates_io_token", "cio", ALNUM, 32));
     b.assistant(format!(
         "~/.npmrc wins over NPM_TOKEN, and its token is the revoked one. The vaultline release also publishes to \
          PyPI and crates.io with long-lived tokens; ~/.pypirc has\npassword = {pypi}\n\
          and cargo was logged in with cargo login {cio}\nRotate all three."
     ));
     // A tool call longer than cass keeps of it (200 characters): the cut falls inside the token.
-    let ghp = b.github("ghp_");
+    let ghp = b.token("github_pat", "ghp_", ALNUM, 36);
     b.tool(
         &format!(
             "cd /home/dev/vaultline-web && npm ci --prefer-offline --no-audit --no-fund && npm run build \
@@ -667,12 +640,13 @@ fn corpus() -> Corpus {
         ),
         "https://github.com/acme/vaultline-web/releases/tag/next\n".into(),
     );
-    let (project, legacy) = (b.openai_project(), b.openai_legacy());
+    let (project, legacy) =
+        (b.token("openai_api_key", "sk-proj-", ALNUM, 48), b.token("openai_api_key", "sk-", ALNUM, 48));
     b.user(format!(
         "The vaultline assistant widget uses OpenAI too:\nOPENAI_API_KEY={project}\nOPENAI_API_KEY_OLD={legacy}"
     ));
     let (anthropic, google, signing, tenant) =
-        (b.anthropic(), b.google_api_key(), b.value("generic_secret", HEX, 40), b.uuid());
+        (b.anthropic(), b.token("google_api_key", "AIzaSy", ALNUM, 33), b.value("generic_secret", HEX, 40), b.uuid());
     b.tool(
         "env | grep -i -e key -e secret",
         format!(
@@ -696,12 +670,12 @@ fn corpus() -> Corpus {
 
     // Codex CLI: auth service; the first user line (a GitHub App token) is the title.
     b.session(Codex, "/home/dev/vaultline-auth", 15, None);
-    let (ghs, jwt) = (b.github("ghs_"), b.jwt());
+    let (ghs, jwt) = (b.token("github_app_token", "ghs_", ALNUM, 36), b.jwt());
     b.user(format!(
         "Installation token {ghs} expires in ten minutes (vaultline)\n\
          The login response also carries this session JWT, which the API rejects:\n{jwt}"
     ));
-    let (jwt, ghu, request) = (b.jwt(), b.github("ghu_"), b.id("req_", 24));
+    let (jwt, ghu, request) = (b.jwt(), b.token("github_user_token", "ghu_", ALNUM, 36), b.id("req_", 24));
     b.tool(
         "curl -si https://auth.internal/debug/session",
         format!(
@@ -738,7 +712,7 @@ fn corpus() -> Corpus {
     );
 
     // Gemini CLI: maps; the explicit title (a session summary) holds a Google API key.
-    let google = b.google_api_key();
+    let google = b.token("google_api_key", "AIzaSy", ALNUM, 33);
     b.session(Gemini, "vaultline-maps", 16, Some(format!("Maps widget 403 with key {google}")));
     let (v, png) = (b.version(), b.png());
     b.user(format!(
@@ -775,8 +749,12 @@ fn corpus() -> Corpus {
         "Slack bot {xoxb} cannot post (vaultline)\n\
          The old webhook https://hooks.slack.com/services/{hook} still works."
     ));
-    let (ghp, api_key, refresh, session_secret) =
-        (b.github("ghp_"), b.value("api_key", ALNUM, 32), b.value("token", ALNUM, 40), b.value("secret", ALNUM, 32));
+    let (ghp, api_key, refresh, session_secret) = (
+        b.token("github_pat", "ghp_", ALNUM, 36),
+        b.value("api_key", ALNUM, 32),
+        b.value("token", ALNUM, 40),
+        b.value("secret", ALNUM, 32),
+    );
     let workspace = b.uuid();
     b.tool(
         "cat ~/.config/vaultline/credentials.json",
@@ -790,7 +768,8 @@ fn corpus() -> Corpus {
         "The bot token lacks the chat:write scope. Test the vaultline API with the key as a header:\n\
          Authorization: Bearer {bearer}\nthen re-install the app."
     ));
-    let (rk, material) = (b.stripe("rk_live_"), b.value("generic_secret", ALNUM, 32));
+    let (rk, material) =
+        (b.token("stripe_restricted_key", "rk_live_", ALNUM, 24), b.value("generic_secret", ALNUM, 32));
     b.user(format!(
         "and our vaultline .env has\nSTRIPE_KEY={rk}\nSESSION_KEY_MATERIAL={material}\nare those fine to keep?"
     ));
@@ -1039,22 +1018,23 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// Secrets in the bytes of any file under the data dir (the store, its
 /// WAL and journal, the lexical index, the tier segments and manifests):
-/// each one found whole, then any found by a part.
-fn secrets_on_disk(data: &Path, corpus: &Corpus, leaks: &Leaks) -> Vec<String> {
+/// (the secret, whether found whole, and where), each found whole first,
+/// then each found by a part.
+fn secrets_on_disk(data: &Path, corpus: &Corpus, leaks: &Leaks) -> Vec<(usize, bool, String)> {
     let mut found = Vec::new();
     for file in files_under(data) {
         let bytes = std::fs::read(&file).unwrap();
         let name = file.strip_prefix(data).unwrap().display().to_string();
-        for s in &corpus.secrets {
+        for (i, s) in corpus.secrets.iter().enumerate() {
             for needle in s.needles() {
                 if memchr::memmem::find(&bytes, needle.as_bytes()).is_some() {
-                    found.push(format!("{name}: {} {needle:?} from the {:?}", s.kind, s.place));
+                    found.push((i, true, format!("{name}: {} {needle:?} from the {:?}", s.kind, s.place)));
                 }
             }
         }
         for i in leaks.find(&bytes) {
             let s = &corpus.secrets[i];
-            found.push(format!("{name}: part of {} {:?} from the {:?}", s.kind, s.needles()[0], s.place));
+            found.push((i, false, format!("{name}: part of {} {:?} from the {:?}", s.kind, s.needles()[0], s.place)));
         }
     }
     found
@@ -1159,7 +1139,7 @@ fn conversation_ids(sb: &Sandbox) -> Vec<i64> {
 
 /// Everything cass shows of the indexed corpus, as (command, output):
 /// searches for every look-alike and for the words near the secrets (each
-/// redacted message is found by its marker), `expand` of those hits,
+/// redacted message is found by its marker), `expand` of the lexical hits,
 /// `view` and every `export` format of every conversation, `status`, and
 /// the TUI's screens of a search whose hits hold redacted messages.
 fn everything_shown(sb: &Sandbox, corpus: &Corpus) -> Vec<(String, String)> {
@@ -1169,10 +1149,9 @@ fn everything_shown(sb: &Sandbox, corpus: &Corpus) -> Vec<(String, String)> {
     }
     let mut hit_ids = BTreeSet::new();
     for word in NEAR_SECRETS.iter().chain(&["REDACTED"]) {
-        for mode in ["lexical", "hybrid"] {
-            let hits = search(sb, word, &["--mode", mode], &mut shown);
-            hit_ids.extend(hits.iter().map(|h| h["message_id"].as_i64().unwrap()));
-        }
+        search(sb, word, &["--mode", "hybrid"], &mut shown);
+        let hits = search(sb, word, &["--mode", "lexical"], &mut shown);
+        hit_ids.extend(hits.iter().map(|h| h["message_id"].as_i64().unwrap()));
     }
     for word in ["vaultline", "REDACTED"] {
         let (_, text) = run(sb, &["search", word, "--limit", "100"]);
@@ -1269,26 +1248,34 @@ fn tui_screens(data: &Path, query: &str) -> Vec<String> {
     screens
 }
 
-/// No secret in any file of the data dir, in the lexical index's terms, or
-/// in anything cass shows; returns what was shown.
-fn assert_nothing_leaks(sb: &Sandbox, corpus: &Corpus) -> Vec<(String, String)> {
+/// Every place a secret shows: the files of the data dir, the lexical
+/// index's terms, the outputs of [`everything_shown`] (returned too), and
+/// searches for the secrets themselves (whose query is echoed, so their
+/// output is not read above).
+fn leaks_everywhere(sb: &Sandbox, corpus: &Corpus) -> (Vec<String>, Vec<(String, String)>) {
     let leaks = Leaks::new(corpus);
-    let on_disk = secrets_on_disk(&sb.data(), corpus, &leaks);
-    assert!(on_disk.is_empty(), "secrets on disk:\n{}", on_disk.join("\n"));
-    let terms = secrets_in_lexical_terms(&sb.data(), corpus);
-    assert!(terms.is_empty(), "secrets in the lexical index:\n{}", terms.join("\n"));
+    let mut problems: Vec<String> =
+        secrets_on_disk(&sb.data(), corpus, &leaks).into_iter().map(|(_, _, l)| format!("on disk: {l}")).collect();
+    problems
+        .extend(secrets_in_lexical_terms(&sb.data(), corpus).into_iter().map(|l| format!("in the lexical index: {l}")));
     let shown = everything_shown(sb, corpus);
-    let leaked = leaks.in_outputs(corpus, &shown);
-    assert!(leaked.is_empty(), "secrets shown:\n{}", leaked.join("\n"));
-    // Nor does a search for a secret find anything (its query is echoed, so
-    // its output is not checked above).
+    problems.extend(leaks.in_outputs(corpus, &shown).into_iter().map(|l| format!("shown by {l}")));
     for s in &corpus.secrets {
         for needle in s.needles() {
             let hits = search(sb, needle, &["--mode", "lexical"], &mut Vec::new());
-            assert!(hits.is_empty(), "a search for the {} {needle:?} finds {hits:?}", s.kind);
+            if !hits.is_empty() {
+                problems.push(format!("a search for the {} {needle:?} finds {} messages", s.kind, hits.len()));
+            }
         }
     }
-    shown
+    (problems, shown)
+}
+
+/// Records `what` when `ok` is false, so a test reports every problem at once.
+fn expect(problems: &mut Vec<String>, ok: bool, what: String) {
+    if !ok {
+        problems.push(what);
+    }
 }
 
 fn indexed(corpus: &Corpus, args: &[&str]) -> (Sandbox, Value) {
@@ -1427,7 +1414,7 @@ fn after_index_no_secret_is_on_disk_or_in_any_output() {
     let (sb, report) = indexed(&c, &[]);
     assert_eq!(report["privacy"]["redaction"], true, "{}", report["privacy"]);
     assert!(sb.data().join("semantic").is_dir(), "the fast tier is built");
-    let shown = assert_nothing_leaks(&sb, &c);
+    let (mut problems, shown) = leaks_everywhere(&sb, &c);
 
     // The markers are there, so none of the above passed on an empty store.
     let markers: usize = shown
@@ -1435,17 +1422,26 @@ fn after_index_no_secret_is_on_disk_or_in_any_output() {
         .filter(|(label, _)| label.starts_with("view") && label.ends_with("--json"))
         .map(|(_, t)| t.matches("[REDACTED:").count())
         .sum();
-    assert!(markers >= 40, "{markers} markers in the views");
+    expect(&mut problems, markers >= 40, format!("{markers} markers in the views"));
 
-    let redactor = Redactor::new().unwrap();
     let privacy = &sb.json(&["status"])["privacy"];
-    assert_eq!(privacy["redaction"], "on", "{privacy}");
-    let secrets = privacy["secrets_redacted"].as_u64().unwrap();
-    assert!(secrets >= 40, "{privacy}");
-    assert_eq!(privacy["messages_redacted"], c.secret_messages(), "{privacy}");
-    let kinds: BTreeMap<String, u64> = serde_json::from_value(privacy["kinds"].clone()).unwrap();
-    assert_eq!(kinds, c.expected_kinds(&redactor), "{privacy}");
-    assert_eq!(secrets, kinds.values().sum::<u64>(), "{privacy}");
+    let secrets = privacy["secrets_redacted"].as_u64().unwrap_or(0);
+    let kinds: BTreeMap<String, u64> = serde_json::from_value(privacy["kinds"].clone()).unwrap_or_default();
+    let want = c.expected_kinds(&Redactor::new().unwrap());
+    expect(&mut problems, privacy["redaction"] == "on", format!("status: redaction is not on: {privacy}"));
+    expect(&mut problems, secrets >= 40, format!("status: {secrets} secrets redacted: {privacy}"));
+    expect(
+        &mut problems,
+        privacy["messages_redacted"] == c.secret_messages(),
+        format!("status: {} messages redacted, want {}", privacy["messages_redacted"], c.secret_messages()),
+    );
+    expect(&mut problems, kinds == want, format!("status: kinds {kinds:?}, want {want:?}"));
+    expect(
+        &mut problems,
+        secrets == kinds.values().sum::<u64>(),
+        format!("status: the kinds do not add up: {privacy}"),
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
@@ -1473,52 +1469,72 @@ fn a_store_indexed_without_redaction_is_redacted_by_cass_redact() {
     let (sb, report) = indexed(&c, &["--no-redact"]);
     assert_eq!(report["privacy"]["redaction"], false, "{}", report["privacy"]);
 
-    // The secrets are stored verbatim, and the checks below can see them.
-    let files: Vec<Vec<u8>> = files_under(&sb.data()).iter().map(|f| std::fs::read(f).unwrap()).collect();
-    // Every secret the connectors hand on (not one a tool-call summary cut through).
-    let stored = c.stored_messages();
-    let all: Vec<&str> = c
+    // The secrets are stored verbatim, and the checks below can see them:
+    // each whole (except in a tool call, which cass cuts short) and in the
+    // lexical index's terms, shown by `view` and found by a search.
+    let leaks = Leaks::new(&c);
+    let on_disk = secrets_on_disk(&sb.data(), &c, &leaks);
+    let whole: BTreeSet<usize> = on_disk.iter().filter(|(_, whole, _)| *whole).map(|(i, ..)| *i).collect();
+    let seen: BTreeSet<usize> = on_disk.iter().map(|(i, ..)| *i).collect();
+    for (i, s) in c.secrets.iter().enumerate() {
+        assert!(whole.contains(&i) || c.in_tool_call(s), "stored verbatim, yet not on disk: {}", s.text);
+        assert!(seen.contains(&i) || !c.stored(s), "stored verbatim, yet no part of it is on disk: {}", s.text);
+    }
+    let needles = c.secrets.iter().flat_map(Secret::needles).count();
+    let in_terms = secrets_in_lexical_terms(&sb.data(), &c).len();
+    assert!(in_terms * 2 >= needles, "only {in_terms} of {needles} secrets seen in the lexical terms");
+    let views: String = conversation_ids(&sb).iter().map(|id| run(&sb, &["view", &id.to_string()]).1).collect();
+    let stored = c.secrets.iter().filter(|s| c.stored(s)).count();
+    assert_eq!(leaks.find(views.as_bytes()).len(), stored, "view shows every stored secret");
+    // A secret that is one word to the tokenizer: letters, digits and `_`.
+    let word = c
         .secrets
         .iter()
-        .flat_map(Secret::needles)
-        .filter(|n| {
-            stored.iter().any(|t| t.contains(n)) || c.sessions.iter().filter_map(title_of).any(|t| t.contains(n))
-        })
-        .collect();
-    let on_disk = |n: &&str| files.iter().any(|bytes| memchr::memmem::find(bytes, n.as_bytes()).is_some());
-    let absent: Vec<&&str> = all.iter().filter(|n| !on_disk(n)).collect();
-    assert!(absent.is_empty(), "stored verbatim, yet not found on disk: {absent:?}");
-    let in_terms = secrets_in_lexical_terms(&sb.data(), &c);
-    assert!(in_terms.len() * 2 >= all.len(), "only {} of {} secrets seen in the terms", in_terms.len(), all.len());
-    let views: String = conversation_ids(&sb).iter().map(|id| run(&sb, &["view", &id.to_string()]).1).collect();
-    assert!(all.iter().all(|n| views.contains(n)), "view shows the stored text");
-    // One word to the tokenizer: letters, digits and `_` only.
-    let word =
-        all.iter().find(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')).expect("a one-word secret");
-    let hits = search(&sb, word, &["--mode", "lexical"], &mut Vec::new());
+        .find(|s| c.stored(s) && s.text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .expect("a one-word secret");
+    let hits = search(&sb, &word.text, &["--mode", "lexical"], &mut Vec::new());
     assert!(!hits.is_empty(), "a search finds a stored secret");
     let published = report["semantic"]["published_rows"].as_u64().unwrap();
     assert!(published > 0, "{}", report["semantic"]);
 
+    let mut problems = Vec::new();
     let redacted = sb.json(&["redact"]);
-    assert_eq!(redacted["messages_redacted"], c.secret_messages(), "{redacted}");
-    assert_eq!(redacted["titles_redacted"], c.secret_titles(), "{redacted}");
-    assert!(redacted["secrets"].as_u64().unwrap() >= 40, "{redacted}");
+    let (messages, titles) = (c.secret_messages(), c.secret_titles());
+    expect(
+        &mut problems,
+        redacted["messages_redacted"] == messages,
+        format!("redact: want {messages} messages: {redacted}"),
+    );
+    expect(&mut problems, redacted["titles_redacted"] == titles, format!("redact: want {titles} titles: {redacted}"));
+    expect(
+        &mut problems,
+        redacted["secrets"].as_u64().unwrap_or(0) >= 40,
+        format!("redact: too few secrets: {redacted}"),
+    );
 
     let after = sb.json(&["index"]);
-    assert_eq!(
-        after["semantic"]["rows_embedded"],
-        c.secret_messages(),
-        "only the rewritten messages: {}",
-        after["semantic"]
+    let semantic = &after["semantic"];
+    expect(
+        &mut problems,
+        semantic["rows_embedded"] == messages,
+        format!("index: want only the {messages} rewritten messages embedded: {semantic}"),
     );
-    assert_eq!(after["semantic"]["published_rows"], published + c.secret_messages(), "{}", after["semantic"]);
+    expect(
+        &mut problems,
+        semantic["published_rows"] == published + messages,
+        format!("index: want {published} + {messages} published rows: {semantic}"),
+    );
     let orphans = orphan_segment_files(&sb.data());
-    assert!(orphans.is_empty(), "lexical segment files left behind: {orphans:?}");
-    assert_nothing_leaks(&sb, &c);
+    expect(&mut problems, orphans.is_empty(), format!("lexical segment files left behind: {orphans:?}"));
+    problems.extend(leaks_everywhere(&sb, &c).0);
     let privacy = &sb.json(&["status"])["privacy"];
-    assert_eq!(privacy["redaction"], "on", "{privacy}");
-    assert_eq!(privacy["messages_redacted"], c.secret_messages(), "{privacy}");
+    expect(&mut problems, privacy["redaction"] == "on", format!("status: redaction is not on: {privacy}"));
+    expect(
+        &mut problems,
+        privacy["messages_redacted"] == messages,
+        format!("status: want {messages} messages redacted: {privacy}"),
+    );
     let health = sb.run(&["health"]);
-    assert!(health.status.success(), "health: {}", String::from_utf8_lossy(&health.stdout));
+    expect(&mut problems, health.status.success(), format!("health: {}", String::from_utf8_lossy(&health.stdout)));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
