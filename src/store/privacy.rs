@@ -281,13 +281,14 @@ pub fn forgotten(store: &Store) -> Result<Vec<Forgotten>> {
     if !has_privacy_schema(store)? {
         return Ok(Vec::new());
     }
-    let mut stmt = store.conn.prepare(
-        "SELECT id, kind, agent, source_path, external_id, workspace, title, conversations, messages, forgotten_at
-         FROM forgotten ORDER BY id",
-    )?;
+    let mut stmt = store.conn.prepare(&format!("SELECT {FORGOTTEN_COLUMNS} FROM forgotten ORDER BY id"))?;
     let rows = stmt.query_map([], forgotten_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
+
+/// The columns [`forgotten_row`] reads, in its order.
+const FORGOTTEN_COLUMNS: &str =
+    "id, kind, agent, source_path, external_id, workspace, title, conversations, messages, forgotten_at";
 
 fn forgotten_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Forgotten> {
     Ok(Forgotten {
@@ -376,12 +377,8 @@ pub fn forget(store: &mut Store, target: &ForgetTarget) -> Result<Option<Forgott
         tx.0.execute("DELETE FROM file_state WHERE path = ?1", [p])?;
         hold_back(&tx, p)?;
     }
-    let entry = tx.0.query_row(
-        "SELECT id, kind, agent, source_path, external_id, workspace, title, conversations, messages, forgotten_at
-         FROM forgotten WHERE id = ?1",
-        [id],
-        forgotten_row,
-    )?;
+    let entry =
+        tx.0.query_row(&format!("SELECT {FORGOTTEN_COLUMNS} FROM forgotten WHERE id = ?1"), [id], forgotten_row)?;
     tx.commit()?;
     truncate_wal(store)?;
     Ok(Some(entry))
@@ -392,12 +389,7 @@ pub fn forget(store: &mut Store, target: &ForgetTarget) -> Result<Option<Forgott
 pub fn unforget(store: &mut Store, id: i64) -> Result<Option<Forgotten>> {
     let tx = store.conn.transaction()?;
     let entry = tx
-        .query_row(
-            "SELECT id, kind, agent, source_path, external_id, workspace, title, conversations, messages, forgotten_at
-             FROM forgotten WHERE id = ?1",
-            [id],
-            forgotten_row,
-        )
+        .query_row(&format!("SELECT {FORGOTTEN_COLUMNS} FROM forgotten WHERE id = ?1"), [id], forgotten_row)
         .optional()?;
     if entry.is_some() {
         tx.execute("DELETE FROM forgotten WHERE id = ?1", [id])?;
