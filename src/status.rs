@@ -121,7 +121,7 @@ pub struct PrivacyStatus {
     /// Secrets per kind.
     pub kinds: std::collections::BTreeMap<String, u64>,
     /// Forgets in force (`cass forget --list`).
-    pub forgotten: usize,
+    pub forgotten: u64,
 }
 
 impl PrivacyStatus {
@@ -137,7 +137,7 @@ impl PrivacyStatus {
             secrets_redacted: totals.secrets,
             messages_redacted: totals.messages,
             kinds: totals.kinds,
-            forgotten: crate::store::privacy::forgotten(store)?.len(),
+            forgotten: crate::store::privacy::forgotten_count(store)?,
         })
     }
 }

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::config::DataDir;
 use crate::connectors::{self, AgentEnv};
 use crate::privacy::Privacy;
+use crate::store::privacy::PurgeScope;
 use crate::store::{self, Store, query};
 use discover::{Plan, discover, plan};
 use ingest::Job;
@@ -192,7 +193,8 @@ pub fn run_ingest(
         None => store::privacy::set_redacted_with(&store, crate::privacy::REDACTION_OFF)?,
     }
     let forgets = store::privacy::ForgetSet::load(&store)?;
-    store::privacy::note_exclusions(&mut store, &privacy.exclusions().describe().join("\n"))?;
+    let excluded_with = privacy.exclusions().describe().join("\n");
+    let exclusions_changed = store::privacy::exclusions_changed(&mut store, &excluded_with)?;
     let connectors = connectors::all();
     let mut problems = Vec::new();
     let (root_reports, candidates) = discover(&connectors, env, &mut problems);
@@ -201,16 +203,13 @@ pub fn run_ingest(
     let mut jobs = Vec::new();
     let mut skipped = 0;
     for c in candidates.iter() {
-        let slug = connectors[c.connector].agent().slug();
-        if privacy.exclusions().agent(slug)
-            || privacy.exclusions().path(&c.path)
-            || forgets.file(c.path.to_string_lossy().as_ref())
-        {
+        let path = c.path.to_string_lossy();
+        if privacy.excludes(connectors[c.connector].agent().slug(), &path, None) || forgets.file(&path) {
             privacy_report.files_excluded += 1;
             continue;
         }
         let layout = connectors[c.connector].layout(&c.path);
-        let prev = states.get(c.path.to_string_lossy().as_ref());
+        let prev = states.get(path.as_ref());
         match plan(c, layout, prev, opts.full) {
             Plan::Skip => skipped += 1,
             p => jobs.push(Job { candidate: c.clone(), plan: p }),
@@ -227,12 +226,18 @@ pub fn run_ingest(
         let keep_out = ingest::KeepOut { privacy, forgets: &forgets };
         ingest::run(&mut store, &connectors, &jobs, &keep_out, &|_| progress.file_done())?
     };
+    let read: Vec<String> = jobs.iter().map(|j| j.candidate.path.to_string_lossy().into_owned()).collect();
+    let scope = if exclusions_changed { PurgeScope::All } else { PurgeScope::Files(&read) };
     privacy_report.removed = store::privacy::purge(
         &mut store,
         &forgets,
         &|agent, path, ws| privacy.excludes(agent, path, ws),
         privacy.exclusions().is_empty(),
+        scope,
     )?;
+    if exclusions_changed {
+        store::privacy::record_exclusions(&store, &excluded_with)?;
+    }
 
     let totals = query::agent_totals(&store)?;
     let health = sources::agent_health(&root_reports, &candidates, &problems, &query::source_errors(&store)?);

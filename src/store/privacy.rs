@@ -276,6 +276,14 @@ pub struct Forgotten {
     pub forgotten_at: i64,
 }
 
+/// How many forgets are in force, for `cass status`.
+pub fn forgotten_count(store: &Store) -> Result<u64> {
+    if !has_privacy_schema(store)? {
+        return Ok(0);
+    }
+    Ok(store.conn.query_row("SELECT COUNT(*) FROM forgotten", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
 /// Every forget still in force, oldest first.
 pub fn forgotten(store: &Store) -> Result<Vec<Forgotten>> {
     if !has_privacy_schema(store)? {
@@ -478,42 +486,68 @@ pub struct Purged {
     pub messages: u64,
 }
 
-/// Records the exclusions an index run applies (`described`). When they
-/// differ from the last run's, the files held back before are released,
-/// to be read again in full under the new ones: call before planning.
-pub fn note_exclusions(store: &mut Store, described: &str) -> Result<()> {
+/// Whether the exclusions an index run applies (`described`) differ from
+/// those of the last run that finished its purge. If so, the files held
+/// back before are released, to be read again in full under the new
+/// ones: call before planning, and [`record_exclusions`] after the purge.
+pub fn exclusions_changed(store: &mut Store, described: &str) -> Result<bool> {
     if store.meta_get(EXCLUDED_WITH)?.as_deref().unwrap_or("") == described {
-        return Ok(());
+        return Ok(false);
     }
     let tx = store.conn.transaction()?;
     release_held_back(&tx)?;
-    tx.execute(
-        "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [EXCLUDED_WITH, described],
-    )?;
     tx.commit()?;
-    Ok(())
+    Ok(true)
+}
+
+/// Records the exclusions a run applied, once everything they cover is
+/// out of the store: a run that crashes before purges again.
+pub fn record_exclusions(store: &Store, described: &str) -> Result<()> {
+    store.meta_set(EXCLUDED_WITH, described)
+}
+
+/// Which stored conversations a purge looks at.
+#[derive(Debug, Clone, Copy)]
+pub enum PurgeScope<'a> {
+    /// All of them: the exclusions changed.
+    All,
+    /// Those read from these session files this run (a header read this
+    /// run may have named an excluded workspace); others were checked
+    /// when the exclusions last changed or the forget was made.
+    Files(&'a [String]),
 }
 
 /// Removes stored conversations that are excluded or forgotten (kept out
 /// since they were stored, or matched only once a later header named
 /// their workspace). `excluded(agent, path, workspace)` says whether the
-/// settings exclude one.
+/// settings exclude one; `scope` bounds the scan.
 pub fn purge(
     store: &mut Store,
     forgets: &ForgetSet,
     excluded: &dyn Fn(&str, &str, Option<&str>) -> bool,
     nothing_excluded: bool,
+    scope: PurgeScope<'_>,
 ) -> Result<Purged> {
     let mut purged = Purged::default();
     if nothing_excluded && forgets.is_empty() {
         return Ok(purged);
     }
-    let convs: Vec<(i64, String, String, String, Option<String>, i64)> = store
-        .conn
-        .prepare("SELECT id, agent, source_path, external_id, workspace, message_count FROM conversations")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
-        .collect::<std::result::Result<_, _>>()?;
+    const COLUMNS: &str = "SELECT id, agent, source_path, external_id, workspace, message_count FROM conversations";
+    let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?));
+    let mut convs: Vec<(i64, String, String, String, Option<String>, i64)> = Vec::new();
+    match scope {
+        PurgeScope::All => {
+            convs = store.conn.prepare(COLUMNS)?.query_map([], row)?.collect::<std::result::Result<_, _>>()?;
+        }
+        PurgeScope::Files(paths) => {
+            let mut stmt = store.conn.prepare(&format!("{COLUMNS} WHERE source_path = ?1"))?;
+            for p in paths {
+                for c in stmt.query_map([p], row)? {
+                    convs.push(c?);
+                }
+            }
+        }
+    }
     let gone: Vec<_> = convs
         .into_iter()
         .filter(|(_, agent, path, ext, ws, _)| {
