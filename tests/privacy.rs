@@ -1223,15 +1223,7 @@ fn tui_screens(data: &Path, query: &str) -> Vec<String> {
     }
     let mut screen = |ui: &mut Tui| {
         term.draw(|f| view::render(f, &mut ui.app)).unwrap();
-        let buf = term.backend().buffer();
-        let mut out = String::new();
-        for y in 0..buf.area.height {
-            for x in 0..buf.area.width {
-                out.push_str(buf[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
+        common::frame_text(term.backend().buffer())
     };
     let mut screens = vec![screen(&mut ui)];
     let hits = ui.app.results.hits.len();

@@ -66,15 +66,7 @@ impl Ui {
     /// The frame as text, one line per row.
     fn screen(&mut self) -> String {
         self.draw();
-        let buf = self.term.backend().buffer();
-        let mut out = String::new();
-        for y in 0..buf.area.height {
-            for x in 0..buf.area.width {
-                out.push_str(buf[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
+        common::frame_text(self.term.backend().buffer())
     }
 
     /// Rows of the frame that contain `needle`.

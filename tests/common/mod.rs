@@ -247,3 +247,15 @@ pub const BACKFILL_CRASH_POINTS: [&str; 8] = [
     "publish.before_manifest",
     "publish.after_manifest",
 ];
+
+/// A rendered TUI frame as text, one line per row (what a person sees).
+pub fn frame_text(buf: &ratatui::buffer::Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
