@@ -163,6 +163,16 @@ impl Cass {
         }
     }
 
+    /// A usage report, priced with the settings' table (empty before
+    /// anything was indexed).
+    pub fn usage(&self, req: &crate::usage::ReportRequest) -> Result<crate::usage::Report, StoreError> {
+        match Store::open_readonly(&self.data_dir().db()) {
+            Ok(store) => crate::usage::build(&store, req, &self.settings.prices),
+            Err(StoreError::Missing(_)) => Ok(crate::usage::Report::empty(req)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Where each agent's sessions are looked for, what is there, and what
     /// the store holds of them. Never indexes, never takes the lock.
     pub fn sources(&self) -> Result<SourcesReport, StoreError> {

@@ -56,6 +56,7 @@ pub mod status;
 pub mod store;
 pub mod time;
 pub mod tui;
+pub mod usage;
 pub mod vector;
 pub mod verify;
 mod writer;

@@ -256,3 +256,110 @@ pub struct StoredMessage {
     /// Flattened text: what search sees.
     pub content: String,
 }
+
+/// The tokens one model call used, as the agent recorded them, normalized
+/// so every agent means the same thing by each count: `input` never
+/// includes cache reads or writes (Codex and Gemini count cached tokens
+/// inside their input; the connector subtracts them), and `output`
+/// includes reasoning (`reasoning` says how much of it was).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// When the call was made (the record's time).
+    pub created_at: TimestampMs,
+    /// The model that answered, as the agent names it.
+    pub model: Option<String>,
+    /// Prompt tokens read neither from nor into a cache.
+    pub input: u64,
+    /// Tokens generated, reasoning included.
+    pub output: u64,
+    /// Prompt tokens written to the provider's cache.
+    pub cache_write: u64,
+    /// The part of `cache_write` kept for an hour (Anthropic prices these
+    /// at twice the input rate, the 5-minute ones at 1.25 times).
+    pub cache_write_1h: u64,
+    /// Prompt tokens read from the provider's cache.
+    pub cache_read: u64,
+    /// The part of `output` spent on reasoning, where the agent says.
+    pub reasoning: u64,
+    /// The provider's id of the call (Claude Code: message id and request
+    /// id): a call logged in several files (a resumed or forked session)
+    /// is counted once.
+    pub request_key: Option<String>,
+    /// Byte offset of the source line in an append-only file (see
+    /// [`Message::line_offset`]).
+    pub line_offset: Option<u64>,
+}
+
+impl Usage {
+    /// Every token of the call, each counted once.
+    pub fn total(&self) -> u64 {
+        self.input + self.output + self.cache_write + self.cache_read
+    }
+}
+
+/// Token counts summed over calls of one model, as the store keeps them
+/// (see `store::usage`): `band` says which prompt-size band the calls were
+/// in (0: ≤200k, 1: ≤272k, 2: more), the `*_over` sums count each kind's
+/// tokens past 200,000 in single calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenSums {
+    /// Model calls summed.
+    pub calls: u64,
+    /// Prompt tokens read neither from nor into a cache.
+    pub input: u64,
+    /// Generated tokens, reasoning included.
+    pub output: u64,
+    /// Prompt tokens written to a cache, 1-hour writes included.
+    pub cache_write: u64,
+    /// The 1-hour part of `cache_write`.
+    pub cache_write_1h: u64,
+    /// Prompt tokens read from a cache.
+    pub cache_read: u64,
+    /// The reasoning part of `output`.
+    pub reasoning: u64,
+    /// Input tokens past 200,000 in single calls.
+    pub input_over: u64,
+    /// Output tokens past 200,000 in single calls.
+    pub output_over: u64,
+    /// 5-minute cache writes past 200,000 in single calls.
+    pub cache_write_over: u64,
+    /// 1-hour cache writes past 200,000 in single calls.
+    pub cache_write_1h_over: u64,
+    /// Cache reads past 200,000 in single calls.
+    pub cache_read_over: u64,
+}
+
+impl TokenSums {
+    /// Every token, each counted once.
+    pub fn total(&self) -> u64 {
+        self.input + self.output + self.cache_write + self.cache_read
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &TokenSums) {
+        self.calls += other.calls;
+        self.input += other.input;
+        self.output += other.output;
+        self.cache_write += other.cache_write;
+        self.cache_write_1h += other.cache_write_1h;
+        self.cache_read += other.cache_read;
+        self.reasoning += other.reasoning;
+        self.input_over += other.input_over;
+        self.output_over += other.output_over;
+        self.cache_write_over += other.cache_write_over;
+        self.cache_write_1h_over += other.cache_write_1h_over;
+        self.cache_read_over += other.cache_read_over;
+    }
+
+    /// Only the tokens past 200,000 of each kind (for long-context rates).
+    pub fn over(&self) -> TokenSums {
+        TokenSums {
+            input: self.input_over,
+            output: self.output_over,
+            cache_write: self.cache_write_over + self.cache_write_1h_over,
+            cache_write_1h: self.cache_write_1h_over,
+            cache_read: self.cache_read_over,
+            ..TokenSums::default()
+        }
+    }
+}

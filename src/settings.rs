@@ -33,6 +33,8 @@ pub struct Settings {
     pub index: IndexSettings,
     /// What is kept out of the store: secrets, excluded sessions.
     pub privacy: PrivacySettings,
+    /// What model calls cost, for usage reports.
+    pub prices: crate::usage::PriceTable,
 }
 
 /// What an index pass keeps out of the store.
@@ -99,6 +101,7 @@ impl Settings {
             search: SearchSettings::default(),
             index: IndexSettings::default(),
             privacy: PrivacySettings::default(),
+            prices: crate::usage::PriceTable::default(),
         }
     }
 }

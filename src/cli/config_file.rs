@@ -46,6 +46,10 @@ pub struct ConfigFile {
     pub index: IndexKeys,
     #[serde(default)]
     pub redact: RedactKeys,
+    /// Model prices (US dollars per million tokens) laid over the
+    /// built-in table: `[prices."my-model"] input = 1.0, output = 2.0`.
+    #[serde(default)]
+    pub prices: std::collections::BTreeMap<String, crate::usage::Price>,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]

@@ -17,6 +17,7 @@ mod sources;
 mod status;
 mod style;
 mod tui;
+mod usage;
 mod view;
 
 use std::path::PathBuf;
@@ -88,6 +89,8 @@ pub(crate) enum Command {
     Redact(privacy::RedactArgs),
     /// Remove conversations from the index and keep them out of later runs; --list, --undo.
     Forget(privacy::ForgetArgs),
+    /// Tokens and cost by day, week, month, session, model, project or agent.
+    Usage(usage::UsageArgs),
     /// Serve the Model Context Protocol on stdio, for agents (read-only).
     #[command(after_help = mcp::SETUP)]
     Mcp,
@@ -170,6 +173,7 @@ pub fn main() -> i32 {
         Command::Sources(args) => sources::run(&cx, &args),
         Command::Redact(args) => privacy::redact(&cx, &args),
         Command::Forget(args) => privacy::forget(&cx, &args),
+        Command::Usage(args) => usage::run(&cx, &args),
         Command::Mcp => mcp::run(&cx),
     };
     match result {
@@ -195,6 +199,7 @@ impl Command {
             Command::Health(a) => Some(&a.robot),
             Command::Capabilities(a) => Some(&a.robot),
             Command::Sources(a) => Some(&a.robot),
+            Command::Usage(a) => Some(&a.robot),
             Command::Redact(a) => Some(&a.robot),
             Command::Forget(a) => Some(&a.robot),
             Command::Export(_)

@@ -31,6 +31,8 @@ pub struct Env {
     /// The config file's lists, which no variable can hold: exclude globs
     /// (`~` expanded), excluded agents, redaction patterns.
     lists: (Vec<String>, Vec<String>, Vec<crate::redact::UserPattern>),
+    /// The config file's `[prices]` table.
+    prices: std::collections::BTreeMap<String, crate::usage::Price>,
 }
 
 impl Env {
@@ -45,7 +47,7 @@ impl Env {
         {
             dotenv.extend(iter.flatten());
         }
-        let mut env = Env { dotenv, file: HashMap::new(), lists: Default::default() };
+        let mut env = Env { dotenv, file: HashMap::new(), lists: Default::default(), prices: Default::default() };
         let path = match env.get(CONFIG_ENV) {
             Some(p) => Some(std::path::PathBuf::from(p)),
             None => config_file::default_path(),
@@ -57,6 +59,7 @@ impl Env {
             })?;
             env.file = file.variables().into_iter().collect();
             env.lists = (file.exclude_globs(), file.exclude_agents, file.redact.patterns);
+            env.prices = file.prices;
         }
         Ok(env)
     }
@@ -174,6 +177,7 @@ impl Env {
             search: SearchSettings::default(),
             index: IndexSettings::default(),
             privacy: self.privacy()?,
+            prices: crate::usage::PriceTable::new(&self.prices),
         })
     }
 

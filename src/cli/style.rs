@@ -42,6 +42,10 @@ impl Style {
     pub fn highlight(&self, s: &str) -> String {
         if self.color { self.paint("1;33", s) } else { format!("[{s}]") }
     }
+    /// A bar of a chart (green on a terminal).
+    pub fn highlight_bar(&self, s: &str) -> String {
+        if s.is_empty() { String::new() } else { self.paint("32", s) }
+    }
     /// Each agent keeps one colour across runs.
     pub fn agent(&self, agent: &str) -> String {
         let code = match agent {

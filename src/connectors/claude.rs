@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::content::{self, str_field};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
-use crate::model::{Agent, ConversationHeader, Message, Role};
+use crate::model::{Agent, ConversationHeader, Message, Role, Usage};
 use crate::time;
 
 /// Reads Claude Code's JSONL sessions, subagent transcripts included.
@@ -35,6 +35,10 @@ impl Connector for ClaudeCode {
 
     fn layout(&self, _path: &Path) -> SourceLayout {
         SourceLayout::AppendOnlyLines
+    }
+
+    fn reads_usage(&self) -> bool {
+        true
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
@@ -156,6 +160,12 @@ impl ClaudeState {
                 line_offset: Some(offset),
             });
         }
+        if rtype == "assistant"
+            && let Some(usage) = call_usage(obj, message, created_at, offset)
+        {
+            self.ensure_header(rec, sink);
+            sink.usage(usage);
+        }
     }
 
     fn id(&self) -> String {
@@ -198,6 +208,51 @@ impl ClaudeState {
             self.pending_title = Some(title);
         }
     }
+}
+
+/// The tokens of the API call an assistant record logs (`message.usage`),
+/// or None when it has none or no time. Cache writes come from the
+/// `cache_creation` split when the record has one (5-minute and 1-hour
+/// writes are priced apart), else from `cache_creation_input_tokens`.
+/// One response is logged as one line per content block, each repeating
+/// the call's usage, and resumed sessions copy earlier lines into a new
+/// file: the message id and request id name the call, so it counts once.
+fn call_usage(rec: &serde_json::Map<String, Value>, message: &Value, at: Option<i64>, offset: u64) -> Option<Usage> {
+    let usage = message.get("usage")?.as_object()?;
+    let count = |o: &serde_json::Map<String, Value>, k: &str| o.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let input = usage.get("input_tokens")?.as_u64()?;
+    let output = usage.get("output_tokens")?.as_u64()?;
+    let (cache_write, cache_write_1h) = match usage.get("cache_creation").and_then(Value::as_object) {
+        Some(split) => {
+            let h1 = count(split, "ephemeral_1h_input_tokens");
+            (count(split, "ephemeral_5m_input_tokens") + h1, h1)
+        }
+        None => (count(usage, "cache_creation_input_tokens"), 0),
+    };
+    let message_id = str_field(message, "id").filter(|s| !s.is_empty());
+    let request_key = match (message_id, rec.get("requestId").and_then(Value::as_str).filter(|s| !s.is_empty())) {
+        (Some(id), Some(req)) => Some(format!("claude:{id}:{req}")),
+        // Without a request id the same message id may be a later call
+        // (a retried stream); only a copy of the same line is the same call.
+        (Some(id), None) => {
+            let session = rec.get("sessionId").and_then(Value::as_str).unwrap_or("");
+            let ts = rec.get("timestamp").and_then(Value::as_str).unwrap_or("");
+            Some(format!("claude:{id}:{session}:{ts}"))
+        }
+        (None, _) => None,
+    };
+    Some(Usage {
+        created_at: at?,
+        model: str_field(message, "model").map(str::to_string),
+        input,
+        output,
+        cache_write,
+        cache_write_1h,
+        cache_read: count(usage, "cache_read_input_tokens"),
+        reasoning: 0,
+        request_key,
+        line_offset: Some(offset),
+    })
 }
 
 /// Splits Anthropic content blocks: tool results become `tool` messages of

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::content::{self, str_field};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
-use crate::model::{Agent, ConversationHeader, Message, Role};
+use crate::model::{Agent, ConversationHeader, Message, Role, Usage};
 use crate::time;
 
 /// Reads Codex CLI rollouts, JSONL and legacy JSON.
@@ -40,6 +40,10 @@ impl Connector for Codex {
 
     fn layout(&self, path: &Path) -> SourceLayout {
         SourceLayout::by_extension(path)
+    }
+
+    fn reads_usage(&self) -> bool {
+        true
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
@@ -89,6 +93,53 @@ struct CodexState {
     title_proposed: bool,
     /// Last few messages emitted, to drop the second copy of a doubly-logged turn.
     recent: VecDeque<(Role, u64, Origin)>,
+    /// The session's cumulative token counts at the last `token_count`
+    /// event: an event repeating them logs no new call, and one without
+    /// per-call counts is the difference from them.
+    total: Option<Tokens>,
+}
+
+/// Codex's token counts, as its `token_count` events write them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Tokens {
+    input: u64,
+    cached: u64,
+    output: u64,
+    reasoning: u64,
+    total: u64,
+}
+
+impl Tokens {
+    fn read(v: &Value) -> Option<Tokens> {
+        let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+        v.is_object().then(|| Tokens {
+            input: n("input_tokens"),
+            cached: n("cached_input_tokens"),
+            output: n("output_tokens"),
+            reasoning: n("reasoning_output_tokens"),
+            total: n("total_tokens"),
+        })
+    }
+
+    fn minus(self, earlier: Tokens) -> Tokens {
+        Tokens {
+            input: self.input.saturating_sub(earlier.input),
+            cached: self.cached.saturating_sub(earlier.cached),
+            output: self.output.saturating_sub(earlier.output),
+            reasoning: self.reasoning.saturating_sub(earlier.reasoning),
+            total: self.total.saturating_sub(earlier.total),
+        }
+    }
+
+    fn to_json(self) -> Value {
+        json!([self.input, self.cached, self.output, self.reasoning, self.total])
+    }
+
+    fn from_json(v: &Value) -> Option<Tokens> {
+        let a = v.as_array()?;
+        let n = |i: usize| a.get(i).and_then(Value::as_u64);
+        Some(Tokens { input: n(0)?, cached: n(1)?, output: n(2)?, reasoning: n(3)?, total: n(4)? })
+    }
 }
 
 impl CodexState {
@@ -111,13 +162,15 @@ impl CodexState {
             header_sent: resume.is_some(),
             title_proposed: resume.is_some(),
             recent,
+            total: resume.and_then(|r| r.get("total")).and_then(Tokens::from_json),
         }
     }
 
     fn save(&self) -> Value {
         let recent: Vec<Value> =
             self.recent.iter().map(|(r, h, o)| json!([r.as_str(), h, *o == Origin::Event])).collect();
-        json!({ "external_id": self.external_id, "model": self.model, "recent": recent })
+        json!({ "external_id": self.external_id, "model": self.model, "recent": recent,
+                "total": self.total.map(Tokens::to_json) })
     }
 
     fn meta(&mut self, payload: &Value) {
@@ -149,6 +202,9 @@ impl CodexState {
                 self.meta(&json!({ "cwd": payload.get("cwd") }));
             }
             "response_item" => self.response_item(payload, ts, offset, sink),
+            "event_msg" if payload.get("type").and_then(Value::as_str) == Some("token_count") => {
+                self.token_count(payload, rec.get("timestamp"), ts, offset, sink)
+            }
             "event_msg" => self.event(payload, ts, offset, sink),
             _ => {} // compacted, unknown: not conversation text
         }
@@ -204,6 +260,76 @@ impl CodexState {
         self.emit(role, text, ts, offset, Origin::Event, sink);
     }
 
+    /// A `token_count` event: the tokens of the model call just made.
+    /// `info` is null on events that only report rate limits; an event that
+    /// repeats the cumulative totals (Codex writes some twice) adds nothing.
+    /// A call's counts are `last_token_usage`, else the change in the
+    /// totals. Codex counts cached tokens inside `input_tokens`, and
+    /// reasoning inside `output_tokens`.
+    fn token_count(
+        &mut self,
+        p: &Value,
+        raw_ts: Option<&Value>,
+        ts: Option<i64>,
+        offset: Option<u64>,
+        sink: &mut dyn ParseSink,
+    ) {
+        let Some(info) = p.get("info").filter(|i| i.is_object()) else { return };
+        let total = info.get("total_token_usage").and_then(Tokens::read);
+        if total.is_some() && total == self.total {
+            return;
+        }
+        let call = match (info.get("last_token_usage").and_then(Tokens::read), total) {
+            (Some(last), _) => last,
+            (None, Some(t)) => t.minus(self.total.unwrap_or_default()),
+            (None, None) => return,
+        };
+        if total.is_some() {
+            self.total = total;
+        }
+        let Some(created_at) = ts else { return };
+        let model =
+            str_field(p, "model").or_else(|| str_field(info, "model")).map(str::to_string).or(self.model.clone());
+        let cached = call.cached.min(call.input);
+        // The same event copied into another rollout (a forked session)
+        // is the same call: the time and the counts name it.
+        let request_key = format!(
+            "codex:{}:{}:{}:{}:{}:{}:{}",
+            raw_ts.and_then(Value::as_str).unwrap_or(""),
+            model.as_deref().unwrap_or(""),
+            call.input,
+            call.cached,
+            call.output,
+            call.reasoning,
+            call.total
+        );
+        self.ensure_header(sink);
+        sink.usage(Usage {
+            created_at,
+            model,
+            input: call.input - cached,
+            output: call.output,
+            cache_write: 0,
+            cache_write_1h: 0,
+            cache_read: cached,
+            reasoning: call.reasoning.min(call.output),
+            request_key: Some(request_key),
+            line_offset: offset,
+        });
+    }
+
+    fn ensure_header(&mut self, sink: &mut dyn ParseSink) {
+        if !self.header_sent {
+            self.header_sent = true;
+            sink.conversation(ConversationHeader {
+                external_id: self.external_id.clone(),
+                title: None,
+                title_explicit: false,
+                workspace: self.workspace.clone(),
+            });
+        }
+    }
+
     fn emit(
         &mut self,
         role: Role,
@@ -224,15 +350,7 @@ impl CodexState {
         if self.recent.len() > 4 {
             self.recent.pop_front();
         }
-        if !self.header_sent {
-            self.header_sent = true;
-            sink.conversation(ConversationHeader {
-                external_id: self.external_id.clone(),
-                title: None,
-                title_explicit: false,
-                workspace: self.workspace.clone(),
-            });
-        }
+        self.ensure_header(sink);
         if role == Role::User
             && !self.title_proposed
             && let Some(title) = content::title_from_user_text(&text)

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::model::{Agent, ConversationHeader, Message};
+use crate::model::{Agent, ConversationHeader, Message, Usage};
 
 /// The environment connectors resolve agent locations from. Captured once so
 /// tests can point cass at a fake home without touching the process.
@@ -218,6 +218,12 @@ pub trait ParseSink {
     /// A line (1-based) that could not be used; 0 for a record of a
     /// whole-document or database source (the error names it).
     fn malformed(&mut self, line: u64, error: String);
+    /// The tokens a model call used, belonging to the conversation last
+    /// started and to the message last added to it (if any). Sinks that
+    /// only read text (discovery's counters, the fuzzers) drop it.
+    fn usage(&mut self, usage: Usage) {
+        let _ = usage;
+    }
 }
 
 /// A parse that could not run at all (unreadable file). Valid earlier output
@@ -284,6 +290,12 @@ pub trait Connector: Send + Sync {
     fn is_source(&self, root: &Path, path: &Path) -> bool;
     /// How a source file changes over time, which decides how it is re-read.
     fn layout(&self, path: &Path) -> SourceLayout;
+    /// Whether the parser reports token usage (see [`ParseSink::usage`]).
+    /// Files of such agents that a store read before it did are read once
+    /// more, so an upgraded store has the usage of its whole history.
+    fn reads_usage(&self) -> bool {
+        false
+    }
     /// Other files whose changes are changes of this source: a SQLite
     /// database's `-wal` (recent writes sit there until a checkpoint), a Cline
     /// task's sibling files, an OpenCode session's message and part files.

@@ -121,4 +121,7 @@ impl ParseSink for Recorder<'_> {
         self.ledger.0.entry(self.id.clone()).or_default().push(error.clone());
         self.sink.malformed(line, error);
     }
+    fn usage(&mut self, usage: crate::model::Usage) {
+        self.sink.usage(usage);
+    }
 }

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::discover::{Candidate, HEAD_BYTES, Plan, head_hash, tail_hash};
 use crate::connectors::{Connector, ParseEnd, ParseError, ParseRequest, ParseSink};
-use crate::model::{ConversationHeader, Message};
+use crate::model::{ConversationHeader, Message, Usage};
 use crate::privacy::Privacy;
 use crate::redact::Redactor;
 use crate::store::privacy::{ForgetSet, Redaction};
@@ -36,9 +36,10 @@ pub struct Job {
 
 enum Event {
     Header(usize, ConversationHeader),
-    /// A file's messages, and the redaction records of those that had a
-    /// secret replaced (by position in the batch).
-    Messages(usize, Vec<Message>, Vec<(usize, Redaction)>),
+    /// A file's messages, the redaction records of those that had a
+    /// secret replaced (by position in the batch), and the usage of model
+    /// calls, each after the messages before it (a count of the batch's).
+    Messages(usize, Vec<Message>, Vec<(usize, Redaction)>, Vec<(usize, Usage)>),
     Malformed(usize, u64, String),
     End(usize, Result<ParseEnd, ParseError>),
 }
@@ -62,6 +63,8 @@ pub struct FileOutcome {
     pub secrets_redacted: usize,
     /// Conversations kept out (excluded or forgotten).
     pub conversations_held_back: usize,
+    /// Model calls whose token usage was recorded.
+    pub usage_records: usize,
 }
 
 /// Where a parser thread sends what it reads. Redaction happens here, on
@@ -72,17 +75,19 @@ struct ChannelSink<'r> {
     tx: SyncSender<Event>,
     buf: Vec<Message>,
     notes: Vec<(usize, Redaction)>,
+    usage: Vec<(usize, Usage)>,
     bytes: usize,
     redactor: Option<&'r Redactor>,
 }
 
 impl ChannelSink<'_> {
     fn flush(&mut self) {
-        if !self.buf.is_empty() {
+        if !self.buf.is_empty() || !self.usage.is_empty() {
             let batch = std::mem::take(&mut self.buf);
             let notes = std::mem::take(&mut self.notes);
+            let usage = std::mem::take(&mut self.usage);
             self.bytes = 0;
-            let _ = self.tx.send(Event::Messages(self.job, batch, notes));
+            let _ = self.tx.send(Event::Messages(self.job, batch, notes, usage));
         }
     }
 
@@ -120,6 +125,12 @@ impl ParseSink for ChannelSink<'_> {
         // Parser messages may quote the line they could not read.
         self.redact(&mut error);
         let _ = self.tx.send(Event::Malformed(self.job, line, error));
+    }
+    fn usage(&mut self, usage: Usage) {
+        self.usage.push((self.buf.len(), usage));
+        if self.usage.len() >= BATCH_MESSAGES {
+            self.flush();
+        }
     }
 }
 
@@ -161,8 +172,15 @@ pub fn run(
                     _ => (0, 1, None),
                 };
                 let req = ParseRequest { path: &job.candidate.path, start_offset, start_line, resume: resume.as_ref() };
-                let mut sink =
-                    ChannelSink { job: i, tx: tx.clone(), buf: Vec::new(), notes: Vec::new(), bytes: 0, redactor };
+                let mut sink = ChannelSink {
+                    job: i,
+                    tx: tx.clone(),
+                    buf: Vec::new(),
+                    notes: Vec::new(),
+                    usage: Vec::new(),
+                    bytes: 0,
+                    redactor,
+                };
                 crate::faults::vanish(&job.candidate.path);
                 let result = crate::guard::catch(|| conn.parse(&req, &mut sink)).unwrap_or_else(|panic| {
                     Err(ParseError::Format {
@@ -325,16 +343,21 @@ impl<'a> Writer<'a> {
                     // are matched with the stored ones from the first on.
                     next = 0;
                 }
+                let reconciles = self.reconciles(job);
                 let cur = &mut self.cursors[job];
                 if !cur.conversations.contains_key(&header.external_id) {
                     cur.outcome.conversations += 1;
+                    if reconciles {
+                        // Its calls are recorded again as the re-read meets them.
+                        db::clear_usage(&self.tx, id)?;
+                    }
                 }
                 let entry = cur.conversations.entry(header.external_id.clone()).or_insert((id, next));
                 entry.0 = id;
                 cur.current = Some(header.external_id);
                 self.rows_since_commit += 1;
             }
-            Event::Messages(job, messages, notes) => {
+            Event::Messages(job, messages, notes, usage) => {
                 self.begin(job)?;
                 let cur = &mut self.cursors[job];
                 let Some(key) = cur.current.clone() else {
@@ -351,12 +374,18 @@ impl<'a> Writer<'a> {
                     db::insert_messages(&self.tx, id, next, &messages, &notes)?;
                     messages.len()
                 };
+                for (before, u) in &usage {
+                    // The message the call wrote: the last one sent before it.
+                    let last = next + *before as i64 - 1;
+                    db::insert_usage(&self.tx, id, (last >= 0).then_some(last), u)?;
+                }
                 let cur = &mut self.cursors[job];
                 cur.conversations.insert(key, (id, next + messages.len() as i64));
+                cur.outcome.usage_records += usage.len();
                 cur.outcome.messages += written;
                 cur.outcome.messages_redacted += notes.len();
                 cur.outcome.secrets_redacted += notes.iter().map(|(_, n)| n.count as usize).sum::<usize>();
-                self.rows_since_commit += messages.len();
+                self.rows_since_commit += messages.len() + usage.len();
             }
             Event::Malformed(job, line, error) => {
                 self.begin(job)?;

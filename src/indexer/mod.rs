@@ -199,6 +199,10 @@ pub fn run_ingest(
     let mut problems = Vec::new();
     let (root_reports, candidates) = discover(&connectors, env, &mut problems);
     let states = store::ingest::load_file_states(&store)?;
+    // Files read before usage was (or by an older usage reading) are read
+    // once more if their agent records usage; the mark is set after the
+    // run, so a run that stops short leaves it for the next.
+    let usage_behind = store::usage::usage_reader(&store)?.as_deref() != Some(store::usage::USAGE_READER);
 
     let mut jobs = Vec::new();
     let mut skipped = 0;
@@ -210,7 +214,8 @@ pub fn run_ingest(
         }
         let layout = connectors[c.connector].layout(&c.path);
         let prev = states.get(path.as_ref());
-        match plan(c, layout, prev, opts.full) {
+        let reread = usage_behind && connectors[c.connector].reads_usage();
+        match plan(c, layout, prev, opts.full || reread) {
             Plan::Skip => skipped += 1,
             p => jobs.push(Job { candidate: c.clone(), plan: p }),
         }
@@ -237,6 +242,9 @@ pub fn run_ingest(
     )?;
     if exclusions_changed {
         store::privacy::record_exclusions(&store, &excluded_with)?;
+    }
+    if usage_behind {
+        store::usage::set_usage_reader(&store)?;
     }
 
     let totals = query::agent_totals(&store)?;

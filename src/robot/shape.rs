@@ -25,8 +25,9 @@ pub enum Format {
 pub const CUT_MARKER: char = '…';
 
 /// Keys whose arrays are a document's items (a search's hits, a
-/// conversation's messages): shaped one by one, one line each in jsonl.
-pub const ITEM_KEYS: [&str; 2] = ["hits", "messages"];
+/// conversation's messages, a usage report's rows): shaped one by one,
+/// one line each in jsonl.
+pub const ITEM_KEYS: [&str; 3] = ["hits", "messages", "rows"];
 
 /// Keys whose string values are session text, cut by `max_content_length`.
 const TEXT_KEYS: [&str; 2] = ["text", "content"];

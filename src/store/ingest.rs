@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::privacy::Redaction;
 use super::{Result, Store};
-use crate::model::{ConversationHeader, Message};
+use crate::model::{ConversationHeader, Message, Usage};
 
 /// Every message row is written by this statement.
 const INSERT_MESSAGE: &str = "INSERT INTO messages (conversation_id, ordinal, role, author, created_at, content,
@@ -145,6 +145,8 @@ pub fn truncate_source_from(tx: &IngestTx<'_>, agent: &str, path: &str, offset: 
         let n =
             tx.0.prepare_cached("DELETE FROM messages WHERE conversation_id = ?1 AND line_offset >= ?2")?
                 .execute(params![id, offset as i64])?;
+        tx.0.prepare_cached("DELETE FROM usage WHERE conversation_id = ?1 AND line_offset >= ?2")?
+            .execute(params![id, offset as i64])?;
         if n > 0 {
             removed += n;
             tx.0.prepare_cached("INSERT OR IGNORE INTO lexical_dirty (conversation_id) VALUES (?1)")?.execute([id])?;
@@ -250,13 +252,61 @@ fn refresh_conversation_stats(tx: &IngestTx<'_>, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Removes conversations left with no messages (a source whose content vanished).
+/// Records the tokens of a model call of a conversation, belonging to its
+/// message at `ordinal` when there is one. A call already counted under
+/// the same request key (the same call in another file) is stored but not
+/// counted again.
+pub fn insert_usage(tx: &IngestTx<'_>, conversation_id: i64, ordinal: Option<i64>, u: &Usage) -> Result<()> {
+    tx.0.prepare_cached(
+        "INSERT INTO usage (conversation_id, ordinal, line_offset, ts, agent, workspace, model, input, output,
+           cache_write, cache_write_1h, cache_read, reasoning, request_key, counted)
+         SELECT ?1, ?2, ?3, ?4, c.agent, c.workspace, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+           ?12 IS NULL OR NOT EXISTS (SELECT 1 FROM usage WHERE request_key = ?12 AND counted = 1)
+         FROM conversations c WHERE c.id = ?1",
+    )?
+    .execute(params![
+        conversation_id,
+        ordinal,
+        u.line_offset.map(|o| o as i64),
+        u.created_at,
+        u.model.as_deref().unwrap_or(""),
+        sql_count(u.input),
+        sql_count(u.output),
+        sql_count(u.cache_write),
+        sql_count(u.cache_write_1h.min(u.cache_write)),
+        sql_count(u.cache_read),
+        sql_count(u.reasoning),
+        u.request_key
+    ])?;
+    Ok(())
+}
+
+/// Largest token count stored for one call (about 10^12): no real call
+/// comes near it, and a corrupt record's 2^64 must not overflow the sums.
+const MAX_CALL_TOKENS: u64 = 1 << 40;
+
+/// A token count as SQLite's integer, a corrupt one held at [`MAX_CALL_TOKENS`].
+fn sql_count(n: u64) -> i64 {
+    n.min(MAX_CALL_TOKENS) as i64
+}
+
+/// Forgets the usage recorded for a conversation: a re-read of its source
+/// records it again (call by call, as the source has it now).
+pub fn clear_usage(tx: &IngestTx<'_>, conversation_id: i64) -> Result<()> {
+    tx.0.prepare_cached("DELETE FROM usage WHERE conversation_id = ?1")?.execute([conversation_id])?;
+    Ok(())
+}
+
+/// Removes conversations left with no messages (a source whose content
+/// vanished); one with model calls but no text (a session stopped before
+/// any answer) stays for the usage reports.
 fn prune_empty_conversations(tx: &IngestTx<'_>) -> Result<usize> {
     // By rows, not by the counter: a crash mid-reconcile can leave a
     // counter behind its rows until the file is read again.
     Ok(tx.0.execute(
         "DELETE FROM conversations WHERE message_count = 0
-           AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = conversations.id)",
+           AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = conversations.id)
+           AND NOT EXISTS (SELECT 1 FROM usage WHERE conversation_id = conversations.id)",
         [],
     )?)
 }

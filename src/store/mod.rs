@@ -8,6 +8,7 @@ pub mod privacy;
 pub mod query;
 mod schema;
 pub mod semantic;
+pub mod usage;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

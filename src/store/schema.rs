@@ -132,6 +132,226 @@ const MIGRATIONS: &[&str] = &[
         path TEXT PRIMARY KEY
     );
     "#,
+    // v4: token usage.
+    r#"
+    -- One row per model call an agent recorded tokens for. It belongs to a
+    -- conversation, and to the message at `ordinal` when the call wrote one.
+    -- Counts are normalized (see `model::Usage`): `input` holds no cache
+    -- tokens, `cache_write` includes the 1-hour writes `cache_write_1h`
+    -- (priced apart), `output` includes `reasoning`. `agent` and
+    -- `workspace` are copied from the conversation so the sums below need
+    -- no join. A call logged in several files (a resumed or forked Claude
+    -- Code session) has one `request_key`; only one of its rows is
+    -- `counted`, and when that one goes another takes its place.
+    CREATE TABLE usage (
+        id              INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL,
+        ordinal         INTEGER,
+        line_offset     INTEGER,
+        ts              INTEGER NOT NULL,
+        agent           TEXT NOT NULL,
+        workspace       TEXT,
+        model           TEXT NOT NULL,
+        input           INTEGER NOT NULL,
+        output          INTEGER NOT NULL,
+        cache_write     INTEGER NOT NULL,
+        cache_write_1h  INTEGER NOT NULL,
+        cache_read      INTEGER NOT NULL,
+        reasoning       INTEGER NOT NULL,
+        request_key     TEXT,
+        counted         INTEGER NOT NULL
+    );
+    CREATE INDEX usage_conversation ON usage (conversation_id, line_offset);
+    CREATE INDEX usage_request ON usage (request_key, counted) WHERE request_key IS NOT NULL;
+    -- Counted calls summed per quarter hour (UTC), prompt band, agent,
+    -- workspace and model: every time zone's days start on a quarter hour,
+    -- so a report in any zone reads these few rows instead of every call.
+    -- Prices with a long-context rate stay sums of these: `band` says
+    -- whether a call's prompt (input and cache tokens) passed 200k (1) or
+    -- 272k (2), for rates that apply to a whole call past a size; the
+    -- `*_over` sums are each kind's tokens past 200k in one call, for
+    -- rates that apply to those tokens only.
+    CREATE TABLE usage_slots (
+        slot      INTEGER NOT NULL,
+        band      INTEGER NOT NULL,
+        agent     TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        model     TEXT NOT NULL,
+        calls INTEGER NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_write INTEGER NOT NULL,
+        cache_write_1h INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        reasoning INTEGER NOT NULL,
+        input_over INTEGER NOT NULL,
+        output_over INTEGER NOT NULL,
+        cache_write_over INTEGER NOT NULL,
+        cache_write_1h_over INTEGER NOT NULL,
+        cache_read_over INTEGER NOT NULL,
+        PRIMARY KEY (slot, band, agent, workspace, model)
+    ) WITHOUT ROWID;
+    -- The same per conversation, model and band, for the sessions report.
+    CREATE TABLE usage_sessions (
+        conversation_id INTEGER NOT NULL,
+        model           TEXT NOT NULL,
+        band            INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_write INTEGER NOT NULL,
+        cache_write_1h INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        reasoning INTEGER NOT NULL,
+        input_over INTEGER NOT NULL,
+        output_over INTEGER NOT NULL,
+        cache_write_over INTEGER NOT NULL,
+        cache_write_1h_over INTEGER NOT NULL,
+        cache_read_over INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, model, band)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER usage_counted AFTER INSERT ON usage WHEN NEW.counted = 1
+    BEGIN
+        INSERT INTO usage_slots SELECT NEW.ts / 900000, CASE WHEN NEW.input + NEW.cache_write + NEW.cache_read > 272000 THEN 2 WHEN NEW.input + NEW.cache_write + NEW.cache_read > 200000 THEN 1 ELSE 0 END, NEW.agent, COALESCE(NEW.workspace, ''), NEW.model, 1,
+            NEW.input, NEW.output, NEW.cache_write, NEW.cache_write_1h, NEW.cache_read, NEW.reasoning, MAX(NEW.input - 200000, 0), MAX(NEW.output - 200000, 0), MAX(NEW.cache_write - NEW.cache_write_1h - 200000, 0), MAX(NEW.cache_write_1h - 200000, 0), MAX(NEW.cache_read - 200000, 0)
+        WHERE true
+        ON CONFLICT DO UPDATE SET calls = calls + 1,
+            input = input + excluded.input,
+            output = output + excluded.output,
+            cache_write = cache_write + excluded.cache_write,
+            cache_write_1h = cache_write_1h + excluded.cache_write_1h,
+            cache_read = cache_read + excluded.cache_read,
+            reasoning = reasoning + excluded.reasoning,
+            input_over = input_over + excluded.input_over,
+            output_over = output_over + excluded.output_over,
+            cache_write_over = cache_write_over + excluded.cache_write_over,
+            cache_write_1h_over = cache_write_1h_over + excluded.cache_write_1h_over,
+            cache_read_over = cache_read_over + excluded.cache_read_over;
+        INSERT INTO usage_sessions SELECT NEW.conversation_id, NEW.model, CASE WHEN NEW.input + NEW.cache_write + NEW.cache_read > 272000 THEN 2 WHEN NEW.input + NEW.cache_write + NEW.cache_read > 200000 THEN 1 ELSE 0 END, 1,
+            NEW.input, NEW.output, NEW.cache_write, NEW.cache_write_1h, NEW.cache_read, NEW.reasoning, MAX(NEW.input - 200000, 0), MAX(NEW.output - 200000, 0), MAX(NEW.cache_write - NEW.cache_write_1h - 200000, 0), MAX(NEW.cache_write_1h - 200000, 0), MAX(NEW.cache_read - 200000, 0)
+        WHERE true
+        ON CONFLICT DO UPDATE SET calls = calls + 1,
+            input = input + excluded.input,
+            output = output + excluded.output,
+            cache_write = cache_write + excluded.cache_write,
+            cache_write_1h = cache_write_1h + excluded.cache_write_1h,
+            cache_read = cache_read + excluded.cache_read,
+            reasoning = reasoning + excluded.reasoning,
+            input_over = input_over + excluded.input_over,
+            output_over = output_over + excluded.output_over,
+            cache_write_over = cache_write_over + excluded.cache_write_over,
+            cache_write_1h_over = cache_write_1h_over + excluded.cache_write_1h_over,
+            cache_read_over = cache_read_over + excluded.cache_read_over;
+    END;
+    CREATE TRIGGER usage_uncounted AFTER DELETE ON usage WHEN OLD.counted = 1
+    BEGIN
+        UPDATE usage_slots SET calls = calls - 1, input = input - OLD.input,
+            output = output - OLD.output,
+            cache_write = cache_write - OLD.cache_write,
+            cache_write_1h = cache_write_1h - OLD.cache_write_1h,
+            cache_read = cache_read - OLD.cache_read,
+            reasoning = reasoning - OLD.reasoning,
+            input_over = input_over - MAX(OLD.input - 200000, 0),
+            output_over = output_over - MAX(OLD.output - 200000, 0),
+            cache_write_over = cache_write_over - MAX(OLD.cache_write - OLD.cache_write_1h - 200000, 0),
+            cache_write_1h_over = cache_write_1h_over - MAX(OLD.cache_write_1h - 200000, 0),
+            cache_read_over = cache_read_over - MAX(OLD.cache_read - 200000, 0)
+        WHERE slot = OLD.ts / 900000 AND band = CASE WHEN OLD.input + OLD.cache_write + OLD.cache_read > 272000 THEN 2 WHEN OLD.input + OLD.cache_write + OLD.cache_read > 200000 THEN 1 ELSE 0 END AND agent = OLD.agent
+            AND workspace = COALESCE(OLD.workspace, '') AND model = OLD.model;
+        DELETE FROM usage_slots WHERE slot = OLD.ts / 900000 AND band = CASE WHEN OLD.input + OLD.cache_write + OLD.cache_read > 272000 THEN 2 WHEN OLD.input + OLD.cache_write + OLD.cache_read > 200000 THEN 1 ELSE 0 END AND agent = OLD.agent
+            AND workspace = COALESCE(OLD.workspace, '') AND model = OLD.model AND calls = 0;
+        UPDATE usage_sessions SET calls = calls - 1, input = input - OLD.input,
+            output = output - OLD.output,
+            cache_write = cache_write - OLD.cache_write,
+            cache_write_1h = cache_write_1h - OLD.cache_write_1h,
+            cache_read = cache_read - OLD.cache_read,
+            reasoning = reasoning - OLD.reasoning,
+            input_over = input_over - MAX(OLD.input - 200000, 0),
+            output_over = output_over - MAX(OLD.output - 200000, 0),
+            cache_write_over = cache_write_over - MAX(OLD.cache_write - OLD.cache_write_1h - 200000, 0),
+            cache_write_1h_over = cache_write_1h_over - MAX(OLD.cache_write_1h - 200000, 0),
+            cache_read_over = cache_read_over - MAX(OLD.cache_read - 200000, 0)
+        WHERE conversation_id = OLD.conversation_id AND model = OLD.model AND band = CASE WHEN OLD.input + OLD.cache_write + OLD.cache_read > 272000 THEN 2 WHEN OLD.input + OLD.cache_write + OLD.cache_read > 200000 THEN 1 ELSE 0 END;
+        DELETE FROM usage_sessions WHERE conversation_id = OLD.conversation_id AND model = OLD.model AND band = CASE WHEN OLD.input + OLD.cache_write + OLD.cache_read > 272000 THEN 2 WHEN OLD.input + OLD.cache_write + OLD.cache_read > 200000 THEN 1 ELSE 0 END AND calls = 0;
+        -- Another copy of the same call, if one is stored, is counted now.
+        UPDATE usage SET counted = 1 WHERE id = (SELECT MIN(id) FROM usage
+            WHERE OLD.request_key IS NOT NULL AND request_key = OLD.request_key AND counted = 0);
+    END;
+    -- A copy promoted by the trigger above, or a call whose conversation
+    -- learned its workspace: out of its old sums (if it was in them), into
+    -- the new ones.
+    CREATE TRIGGER usage_recounted AFTER UPDATE OF counted, workspace ON usage
+    WHEN OLD.counted IS NOT NEW.counted OR OLD.workspace IS NOT NEW.workspace
+    BEGIN
+        UPDATE usage_slots SET calls = calls - 1, input = input - OLD.input,
+            output = output - OLD.output,
+            cache_write = cache_write - OLD.cache_write,
+            cache_write_1h = cache_write_1h - OLD.cache_write_1h,
+            cache_read = cache_read - OLD.cache_read,
+            reasoning = reasoning - OLD.reasoning,
+            input_over = input_over - MAX(OLD.input - 200000, 0),
+            output_over = output_over - MAX(OLD.output - 200000, 0),
+            cache_write_over = cache_write_over - MAX(OLD.cache_write - OLD.cache_write_1h - 200000, 0),
+            cache_write_1h_over = cache_write_1h_over - MAX(OLD.cache_write_1h - 200000, 0),
+            cache_read_over = cache_read_over - MAX(OLD.cache_read - 200000, 0)
+        WHERE OLD.counted = 1 AND slot = OLD.ts / 900000 AND band = CASE WHEN OLD.input + OLD.cache_write + OLD.cache_read > 272000 THEN 2 WHEN OLD.input + OLD.cache_write + OLD.cache_read > 200000 THEN 1 ELSE 0 END AND agent = OLD.agent
+            AND workspace = COALESCE(OLD.workspace, '') AND model = OLD.model;
+        DELETE FROM usage_slots WHERE slot = OLD.ts / 900000 AND band = CASE WHEN OLD.input + OLD.cache_write + OLD.cache_read > 272000 THEN 2 WHEN OLD.input + OLD.cache_write + OLD.cache_read > 200000 THEN 1 ELSE 0 END AND agent = OLD.agent
+            AND workspace = COALESCE(OLD.workspace, '') AND model = OLD.model AND calls = 0;
+        INSERT INTO usage_slots SELECT NEW.ts / 900000, CASE WHEN NEW.input + NEW.cache_write + NEW.cache_read > 272000 THEN 2 WHEN NEW.input + NEW.cache_write + NEW.cache_read > 200000 THEN 1 ELSE 0 END, NEW.agent, COALESCE(NEW.workspace, ''), NEW.model, 1,
+            NEW.input, NEW.output, NEW.cache_write, NEW.cache_write_1h, NEW.cache_read, NEW.reasoning, MAX(NEW.input - 200000, 0), MAX(NEW.output - 200000, 0), MAX(NEW.cache_write - NEW.cache_write_1h - 200000, 0), MAX(NEW.cache_write_1h - 200000, 0), MAX(NEW.cache_read - 200000, 0)
+        WHERE NEW.counted = 1
+        ON CONFLICT DO UPDATE SET calls = calls + 1,
+            input = input + excluded.input,
+            output = output + excluded.output,
+            cache_write = cache_write + excluded.cache_write,
+            cache_write_1h = cache_write_1h + excluded.cache_write_1h,
+            cache_read = cache_read + excluded.cache_read,
+            reasoning = reasoning + excluded.reasoning,
+            input_over = input_over + excluded.input_over,
+            output_over = output_over + excluded.output_over,
+            cache_write_over = cache_write_over + excluded.cache_write_over,
+            cache_write_1h_over = cache_write_1h_over + excluded.cache_write_1h_over,
+            cache_read_over = cache_read_over + excluded.cache_read_over;
+        UPDATE usage_sessions SET calls = calls - 1, input = input - OLD.input,
+            output = output - OLD.output,
+            cache_write = cache_write - OLD.cache_write,
+            cache_write_1h = cache_write_1h - OLD.cache_write_1h,
+            cache_read = cache_read - OLD.cache_read,
+            reasoning = reasoning - OLD.reasoning,
+            input_over = input_over - MAX(OLD.input - 200000, 0),
+            output_over = output_over - MAX(OLD.output - 200000, 0),
+            cache_write_over = cache_write_over - MAX(OLD.cache_write - OLD.cache_write_1h - 200000, 0),
+            cache_write_1h_over = cache_write_1h_over - MAX(OLD.cache_write_1h - 200000, 0),
+            cache_read_over = cache_read_over - MAX(OLD.cache_read - 200000, 0)
+        WHERE OLD.counted = 1 AND NEW.counted = 0 AND conversation_id = OLD.conversation_id AND model = OLD.model AND band = CASE WHEN OLD.input + OLD.cache_write + OLD.cache_read > 272000 THEN 2 WHEN OLD.input + OLD.cache_write + OLD.cache_read > 200000 THEN 1 ELSE 0 END;
+        DELETE FROM usage_sessions WHERE conversation_id = OLD.conversation_id AND model = OLD.model AND band = CASE WHEN OLD.input + OLD.cache_write + OLD.cache_read > 272000 THEN 2 WHEN OLD.input + OLD.cache_write + OLD.cache_read > 200000 THEN 1 ELSE 0 END AND calls = 0;
+        INSERT INTO usage_sessions SELECT NEW.conversation_id, NEW.model, CASE WHEN NEW.input + NEW.cache_write + NEW.cache_read > 272000 THEN 2 WHEN NEW.input + NEW.cache_write + NEW.cache_read > 200000 THEN 1 ELSE 0 END, 1,
+            NEW.input, NEW.output, NEW.cache_write, NEW.cache_write_1h, NEW.cache_read, NEW.reasoning, MAX(NEW.input - 200000, 0), MAX(NEW.output - 200000, 0), MAX(NEW.cache_write - NEW.cache_write_1h - 200000, 0), MAX(NEW.cache_write_1h - 200000, 0), MAX(NEW.cache_read - 200000, 0)
+        WHERE NEW.counted = 1 AND OLD.counted = 0
+        ON CONFLICT DO UPDATE SET calls = calls + 1,
+            input = input + excluded.input,
+            output = output + excluded.output,
+            cache_write = cache_write + excluded.cache_write,
+            cache_write_1h = cache_write_1h + excluded.cache_write_1h,
+            cache_read = cache_read + excluded.cache_read,
+            reasoning = reasoning + excluded.reasoning,
+            input_over = input_over + excluded.input_over,
+            output_over = output_over + excluded.output_over,
+            cache_write_over = cache_write_over + excluded.cache_write_over,
+            cache_write_1h_over = cache_write_1h_over + excluded.cache_write_1h_over,
+            cache_read_over = cache_read_over + excluded.cache_read_over;
+    END;
+    CREATE TRIGGER conversations_usage_workspace AFTER UPDATE OF workspace ON conversations
+    WHEN OLD.workspace IS NOT NEW.workspace
+    BEGIN
+        UPDATE usage SET workspace = NEW.workspace WHERE conversation_id = NEW.id;
+    END;
+    CREATE TRIGGER conversations_usage_gone AFTER DELETE ON conversations
+    BEGIN
+        DELETE FROM usage WHERE conversation_id = OLD.id;
+    END;
+    "#,
 ];
 
 /// The schema version this build writes and reads: one per migration.

@@ -1,0 +1,164 @@
+//! Token usage as the store keeps it: the per-call rows `ingest` writes,
+//! and the sums per quarter hour and per conversation that SQLite
+//! triggers keep in step with them (schema v4). Reports read the sums
+//! only, so they cost the number of quarter hours with calls, not the
+//! number of calls.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Result, Store};
+use crate::model::{TimestampMs, TokenSums};
+
+/// Length of a slot: every time zone's days start on a quarter hour.
+pub const SLOT_MS: i64 = 15 * 60 * 1000;
+
+/// What the connectors' usage reading is at: a store whose files were
+/// read by an older reading (or none: a store from before usage) has
+/// them read once more by the next index run.
+pub const USAGE_READER: &str = "1";
+
+/// Counted calls of one quarter hour, prompt band, agent, workspace and model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotSums {
+    /// Start of the quarter hour, in slots since the epoch (`ms / SLOT_MS`).
+    pub slot: i64,
+    /// Prompt-size band: 0 up to 200k tokens, 1 up to 272k, 2 above.
+    pub band: u8,
+    /// The agent's slug.
+    pub agent: String,
+    /// The conversations' workspace ("" when unknown).
+    pub workspace: String,
+    /// The model ("" when the agent did not say).
+    pub model: String,
+    /// The sums.
+    pub tokens: TokenSums,
+}
+
+/// Counted calls of one conversation, model and band.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSums {
+    /// The conversation's row id.
+    pub conversation_id: i64,
+    /// The agent's slug.
+    pub agent: String,
+    /// The agent's own session id.
+    pub external_id: String,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its workspace.
+    pub workspace: Option<String>,
+    /// The session file.
+    pub source_path: String,
+    /// Its first and last message times.
+    pub started_at: Option<TimestampMs>,
+    /// See `started_at`.
+    pub ended_at: Option<TimestampMs>,
+    /// The model.
+    pub model: String,
+    /// Prompt-size band (see [`SlotSums::band`]).
+    pub band: u8,
+    /// The sums.
+    pub tokens: TokenSums,
+}
+
+const SUM_COLUMNS: &str = "calls, input, output, cache_write, cache_write_1h, cache_read, reasoning, input_over, \
+                           output_over, cache_write_over, cache_write_1h_over, cache_read_over";
+
+fn sums(r: &Row<'_>, at: usize) -> rusqlite::Result<TokenSums> {
+    let n = |i: usize| r.get::<_, i64>(at + i).map(|v| v.max(0) as u64);
+    Ok(TokenSums {
+        calls: n(0)?,
+        input: n(1)?,
+        output: n(2)?,
+        cache_write: n(3)?,
+        cache_write_1h: n(4)?,
+        cache_read: n(5)?,
+        reasoning: n(6)?,
+        input_over: n(7)?,
+        output_over: n(8)?,
+        cache_write_over: n(9)?,
+        cache_write_1h_over: n(10)?,
+        cache_read_over: n(11)?,
+    })
+}
+
+/// The slot sums in `[from, to)` (slots; open ends when None), of
+/// `agents` only when it names any.
+pub fn slot_sums(store: &Store, from: Option<i64>, to: Option<i64>, agents: &[String]) -> Result<Vec<SlotSums>> {
+    let sql = format!(
+        "SELECT slot, band, agent, workspace, model, {SUM_COLUMNS} FROM usage_slots
+         WHERE slot >= ?1 AND slot < ?2"
+    );
+    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)], |r| {
+        Ok(SlotSums {
+            slot: r.get(0)?,
+            band: r.get::<_, i64>(1)? as u8,
+            agent: r.get(2)?,
+            workspace: r.get(3)?,
+            model: r.get(4)?,
+            tokens: sums(r, 5)?,
+        })
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let row = row?;
+        if agents.is_empty() || agents.contains(&row.agent) {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
+/// The per-conversation sums of conversations with any message in
+/// `[since, until)` (open ends when None), of `agents` only when it names any.
+pub fn session_sums(
+    store: &Store,
+    since: Option<TimestampMs>,
+    until: Option<TimestampMs>,
+    agents: &[String],
+) -> Result<Vec<SessionSums>> {
+    let sql = format!(
+        "SELECT c.id, c.agent, c.external_id, c.title, c.workspace, c.source_path, c.started_at, c.ended_at,
+                s.model, s.band, {}
+         FROM usage_sessions s JOIN conversations c ON c.id = s.conversation_id
+         WHERE COALESCE(c.ended_at, 0) >= ?1 AND COALESCE(c.started_at, 0) < ?2",
+        SUM_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ")
+    );
+    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX)], |r| {
+        Ok(SessionSums {
+            conversation_id: r.get(0)?,
+            agent: r.get(1)?,
+            external_id: r.get(2)?,
+            title: r.get(3)?,
+            workspace: r.get(4)?,
+            source_path: r.get(5)?,
+            started_at: r.get(6)?,
+            ended_at: r.get(7)?,
+            model: r.get(8)?,
+            band: r.get::<_, i64>(9)? as u8,
+            tokens: sums(r, 10)?,
+        })
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let row = row?;
+        if agents.is_empty() || agents.contains(&row.agent) {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
+/// The usage reading the store's files were last read with (None: a
+/// store from before usage, or a new one).
+pub fn usage_reader(store: &Store) -> Result<Option<String>> {
+    Ok(store.conn.query_row("SELECT value FROM meta WHERE key = 'usage_reader'", [], |r| r.get(0)).optional()?)
+}
+
+/// Records that every file was read with [`USAGE_READER`].
+pub fn set_usage_reader(store: &Store) -> Result<()> {
+    store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('usage_reader', ?1)", [USAGE_READER])?;
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! Builds a report from the store's usage sums: groups them by period,
+//! model, project, agent or session, and prices each model's share.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Datelike, Duration};
+
+use super::{PriceTable, Zone};
+use crate::filters::workspace_matches;
+use crate::model::{TimestampMs, TokenSums};
+use crate::store::usage::{SLOT_MS, SessionSums, session_sums, slot_sums};
+use crate::store::{self, Store};
+
+/// How a report groups calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// One row per calendar day in the report's zone.
+    Daily,
+    /// One row per ISO week (Monday to Sunday), named by its Monday.
+    Weekly,
+    /// One row per calendar month.
+    Monthly,
+    /// One row per conversation, most expensive first.
+    Sessions,
+    /// One row per model.
+    Models,
+    /// One row per workspace.
+    Projects,
+    /// One row per agent.
+    Agents,
+}
+
+impl Grouping {
+    /// The name the command line and the JSON use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Grouping::Daily => "daily",
+            Grouping::Weekly => "weekly",
+            Grouping::Monthly => "monthly",
+            Grouping::Sessions => "sessions",
+            Grouping::Models => "models",
+            Grouping::Projects => "projects",
+            Grouping::Agents => "agents",
+        }
+    }
+
+    /// True for the groupings by time, whose rows read in time order.
+    pub fn by_period(self) -> bool {
+        matches!(self, Grouping::Daily | Grouping::Weekly | Grouping::Monthly)
+    }
+}
+
+/// What to report on.
+#[derive(Debug, Clone)]
+pub struct ReportRequest {
+    /// How to group.
+    pub grouping: Grouping,
+    /// Calls at or after this instant (rounded down to its quarter hour).
+    pub since: Option<TimestampMs>,
+    /// Calls before this instant (rounded up to its quarter hour).
+    pub until: Option<TimestampMs>,
+    /// Agent slugs; empty for all.
+    pub agents: Vec<String>,
+    /// A workspace directory; it and everything below it.
+    pub workspace: Option<String>,
+    /// Where days start.
+    pub zone: Zone,
+    /// At most this many rows (the rest still count in the totals).
+    pub limit: Option<usize>,
+}
+
+/// One model's share of a row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelLine {
+    /// The model as the agent named it ("" when it did not).
+    pub model: String,
+    /// Its tokens.
+    pub tokens: TokenSums,
+    /// Its cost in US dollars (0 when unpriced).
+    pub cost: f64,
+    /// Whether the price table knows it.
+    pub priced: bool,
+}
+
+/// The conversation a sessions-report row is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInfo {
+    /// The conversation's row id (as `cass view` takes it).
+    pub conversation_id: i64,
+    /// The agent's slug.
+    pub agent: String,
+    /// The agent's own session id.
+    pub external_id: String,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its workspace.
+    pub workspace: Option<String>,
+    /// The session file.
+    pub source_path: String,
+    /// First message time.
+    pub started_at: Option<TimestampMs>,
+    /// Last message time.
+    pub ended_at: Option<TimestampMs>,
+}
+
+/// One row of a report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRow {
+    /// The period (`2025-10-01`, `2025-10`, the week's Monday), model,
+    /// workspace, agent or session id the row is about.
+    pub key: String,
+    /// For a sessions report: the conversation.
+    pub session: Option<SessionInfo>,
+    /// Its tokens.
+    pub tokens: TokenSums,
+    /// Its cost in US dollars.
+    pub cost: f64,
+    /// Per model, most expensive first.
+    pub models: Vec<ModelLine>,
+}
+
+/// A finished report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// How it is grouped.
+    pub grouping: Grouping,
+    /// The zone its days were cut in.
+    pub zone: String,
+    /// Its rows, in the grouping's order.
+    pub rows: Vec<ReportRow>,
+    /// Rows left out by the limit.
+    pub rows_omitted: usize,
+    /// Every matching call, limit or not.
+    pub totals: TokenSums,
+    /// Their cost.
+    pub cost: f64,
+    /// Models with tokens but no price: counted at cost 0.
+    pub unpriced: Vec<String>,
+}
+
+impl Report {
+    /// The report of a store with no usage.
+    pub fn empty(req: &ReportRequest) -> Report {
+        Report {
+            grouping: req.grouping,
+            zone: req.zone.name(),
+            rows: Vec::new(),
+            rows_omitted: 0,
+            totals: TokenSums::default(),
+            cost: 0.0,
+            unpriced: Vec::new(),
+        }
+    }
+}
+
+type Sums = BTreeMap<(String, String, u8), TokenSums>;
+
+/// Builds the report `req` asks for from the store's sums and `prices`.
+pub fn build(store: &Store, req: &ReportRequest, prices: &PriceTable) -> store::Result<Report> {
+    let mut sums: Sums = BTreeMap::new();
+    let mut sessions: BTreeMap<String, SessionInfo> = BTreeMap::new();
+    if req.grouping == Grouping::Sessions {
+        for s in session_sums(store, req.since, req.until, &req.agents)? {
+            if !workspace_ok(req, s.workspace.as_deref().unwrap_or("")) {
+                continue;
+            }
+            let key = s.conversation_id.to_string();
+            sums.entry((key.clone(), s.model.clone(), s.band)).or_default().add(&s.tokens);
+            sessions.entry(key).or_insert_with(|| info(&s));
+        }
+    } else {
+        let from = req.since.map(|t| t.div_euclid(SLOT_MS));
+        let to = req.until.map(|t| t.div_euclid(SLOT_MS) + i64::from(t.rem_euclid(SLOT_MS) > 0));
+        let mut dates = BTreeMap::new();
+        for s in slot_sums(store, from, to, &req.agents)? {
+            if !workspace_ok(req, &s.workspace) {
+                continue;
+            }
+            let key = match req.grouping {
+                Grouping::Models => s.model.clone(),
+                Grouping::Projects => s.workspace.clone(),
+                Grouping::Agents => s.agent.clone(),
+                _ => {
+                    let d = *dates.entry(s.slot).or_insert_with(|| req.zone.date(s.slot * SLOT_MS));
+                    period_key(req.grouping, d)
+                }
+            };
+            sums.entry((key, s.model, s.band)).or_default().add(&s.tokens);
+        }
+    }
+
+    let mut rows: BTreeMap<String, ReportRow> = BTreeMap::new();
+    let mut unpriced = BTreeSet::new();
+    let mut lines: BTreeMap<(String, String), ModelLine> = BTreeMap::new();
+    for ((key, model, band), t) in &sums {
+        let price = prices.find(model);
+        if price.is_none() {
+            unpriced.insert(model.clone());
+        }
+        let cost = price.map_or(0.0, |p| p.cost(t, *band));
+        let line = lines.entry((key.clone(), model.clone())).or_insert_with(|| ModelLine {
+            model: model.clone(),
+            tokens: TokenSums::default(),
+            cost: 0.0,
+            priced: price.is_some(),
+        });
+        line.tokens.add(t);
+        line.cost += cost;
+    }
+    for ((key, _), line) in lines {
+        let row = rows.entry(key.clone()).or_insert_with(|| ReportRow {
+            session: sessions.get(&key).cloned(),
+            key,
+            tokens: TokenSums::default(),
+            cost: 0.0,
+            models: Vec::new(),
+        });
+        row.tokens.add(&line.tokens);
+        row.cost += line.cost;
+        row.models.push(line);
+    }
+    let mut rows: Vec<ReportRow> = rows.into_values().collect();
+    for row in &mut rows {
+        row.models.sort_by(|a, b| b.cost.total_cmp(&a.cost).then(b.tokens.total().cmp(&a.tokens.total())));
+    }
+    if !req.grouping.by_period() {
+        rows.sort_by(|a, b| b.cost.total_cmp(&a.cost).then(b.tokens.total().cmp(&a.tokens.total())));
+    }
+    let mut totals = TokenSums::default();
+    let mut cost = 0.0;
+    for row in &rows {
+        totals.add(&row.tokens);
+        cost += row.cost;
+    }
+    let mut rows_omitted = 0;
+    if let Some(limit) = req.limit
+        && rows.len() > limit
+    {
+        rows_omitted = rows.len() - limit;
+        // Periods keep their latest rows, the others their biggest.
+        if req.grouping.by_period() {
+            rows.drain(..rows_omitted);
+        } else {
+            rows.truncate(limit);
+        }
+    }
+    unpriced.retain(|m| sums.iter().any(|((_, model, _), t)| model == m && t.total() > 0));
+    Ok(Report {
+        grouping: req.grouping,
+        zone: req.zone.name(),
+        rows,
+        rows_omitted,
+        totals,
+        cost,
+        unpriced: unpriced.into_iter().collect(),
+    })
+}
+
+fn workspace_ok(req: &ReportRequest, workspace: &str) -> bool {
+    req.workspace.as_deref().is_none_or(|f| !workspace.is_empty() && workspace_matches(f, workspace))
+}
+
+fn info(s: &SessionSums) -> SessionInfo {
+    SessionInfo {
+        conversation_id: s.conversation_id,
+        agent: s.agent.clone(),
+        external_id: s.external_id.clone(),
+        title: s.title.clone(),
+        workspace: s.workspace.clone(),
+        source_path: s.source_path.clone(),
+        started_at: s.started_at,
+        ended_at: s.ended_at,
+    }
+}
+
+fn period_key(grouping: Grouping, d: chrono::NaiveDate) -> String {
+    match grouping {
+        Grouping::Weekly => {
+            let monday = d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
+            monday.format("%Y-%m-%d").to_string()
+        }
+        Grouping::Monthly => d.format("%Y-%m").to_string(),
+        _ => d.format("%Y-%m-%d").to_string(),
+    }
+}
