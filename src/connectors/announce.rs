@@ -61,6 +61,15 @@ impl Announced {
         }
     }
 
+    /// Call before sending a call's usage that came with no message: the
+    /// first call of a parse sends `header`.
+    pub fn before_usage(&mut self, sink: &mut dyn ParseSink, header: ConversationHeader) {
+        if !self.header_sent {
+            self.header_sent = true;
+            sink.conversation(header);
+        }
+    }
+
     /// A new session starts in the same file (Aider's history holds many):
     /// announce and title it afresh.
     pub fn restart(&mut self) {

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::content::{self, str_field};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout, vscode};
-use crate::model::{Agent, ConversationHeader, Message, Role};
+use crate::model::{Agent, ConversationHeader, Message, Role, Usage};
 use crate::time;
 
 /// Reads Cline and Roo Code tasks, one task directory per conversation.
@@ -69,12 +69,22 @@ impl Connector for Cline {
         [UI, API, META].iter().map(|n| task.join(n)).filter(|p| p != path).collect()
     }
 
+    fn reads_usage(&self) -> bool {
+        true
+    }
+
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
         let task = req.path.parent().unwrap_or(Path::new("."));
         let task_id = task.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let mut header = ConversationHeader { external_id: task_id.clone(), ..Default::default() };
         let mut model = None;
+        let mut models: Vec<(i64, String)> = Vec::new();
         if let Some(meta) = read_optional(&task.join(META), sink) {
+            for m in meta.get("model_usage").and_then(Value::as_array).into_iter().flatten() {
+                if let (Some(ts), Some(id)) = (m.get("ts").and_then(time::parse_value), str_field(m, "model_id")) {
+                    models.push((ts, id.to_string()));
+                }
+            }
             // The model most recently used in the task.
             model = meta
                 .get("model_usage")
@@ -92,6 +102,7 @@ impl Connector for Cline {
             header.workspace = history_cwd(task, &task_id);
         }
         let mut messages = Vec::new();
+        let mut calls = Vec::new();
         // A broken UI transcript falls back to the API history (and is
         // reported); only when neither can be read is the task unreadable.
         let mut ui_error = None;
@@ -99,6 +110,9 @@ impl Connector for Cline {
             match super::document::read_json(req.path) {
                 Ok(Value::Array(items)) => {
                     for (i, item) in items.iter().enumerate() {
+                        if let Some(u) = call_usage(item, &models, model.as_deref()) {
+                            calls.push((messages.len(), u));
+                        }
                         ui_message(item, i as u64 + 1, &mut messages, sink);
                     }
                 }
@@ -134,7 +148,7 @@ impl Connector for Cline {
         if header.title.is_none() {
             header.title = first_user.and_then(task_title);
         }
-        super::document::emit_conversation(sink, header, messages);
+        super::document::emit_with_usage(sink, header, messages, calls);
         Ok(super::document::whole_file_end(req.path))
     }
 }
@@ -183,6 +197,42 @@ fn history_cwd(task: &Path, task_id: &str) -> Option<String> {
     let doc = super::document::read_json(&history).ok()?;
     let item = doc.as_array()?.iter().find(|i| str_field(i, "id") == Some(task_id))?;
     str_field(item, "cwdOnTaskInitialization").map(str::to_string)
+}
+
+/// The tokens of one API request: a `say: api_req_started` record, whose
+/// `text` is JSON with `tokensIn`, `tokensOut`, `cacheWrites`, `cacheReads`
+/// (and `cost`, not read: cass prices calls itself). The model is the one
+/// the task's metadata says was in use at the request's time (else the
+/// latest). Cline reports Anthropic's counts as they are (cache apart from
+/// input) and OpenAI-style ones with cached tokens inside `tokensIn`, as
+/// its own cost functions read them: for a model not named `claude…` the
+/// cache reads are taken out of the input.
+fn call_usage(item: &Value, models: &[(i64, String)], latest: Option<&str>) -> Option<Usage> {
+    if str_field(item, "say") != Some("api_req_started") {
+        return None;
+    }
+    let info: Value = serde_json::from_str(str_field(item, "text")?).ok()?;
+    let n = |k: &str| info.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let (input, output, write, read) = (n("tokensIn"), n("tokensOut"), n("cacheWrites"), n("cacheReads"));
+    if input + output + write + read == 0 {
+        return None; // a request that failed or is still running
+    }
+    let at = item.get("ts").and_then(time::parse_value)?;
+    let model = models.iter().rev().find(|(ts, _)| *ts <= at).map(|(_, m)| m.as_str()).or(latest);
+    let additive = model.is_some_and(|m| m.to_ascii_lowercase().contains("claude"));
+    let input = if additive { input } else { input.saturating_sub(read) };
+    Some(Usage {
+        created_at: at,
+        model: model.map(str::to_string),
+        input,
+        output,
+        cache_write: write,
+        cache_write_1h: 0,
+        cache_read: read,
+        reasoning: 0,
+        request_key: None,
+        line_offset: None,
+    })
 }
 
 /// One UI record. Real records are `{ts, type: say|ask, say|ask: <kind>,

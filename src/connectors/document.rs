@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{ParseEnd, ParseError, ParseSink, content, lines};
-use crate::model::{ConversationHeader, Message, Role};
+use crate::model::{ConversationHeader, Message, Role, Usage};
 
 /// Whole-document JSON larger than this is refused with a clear error: it
 /// must be loaded whole, and no real session file comes near it.
@@ -29,8 +29,20 @@ pub fn whole_file_end(path: &Path) -> ParseEnd {
 
 /// Pushes one complete conversation. Without an explicit title the first
 /// real user line names it; a conversation with no messages is not emitted.
-pub fn emit_conversation(sink: &mut dyn ParseSink, mut header: ConversationHeader, messages: Vec<Message>) {
-    if messages.is_empty() {
+pub fn emit_conversation(sink: &mut dyn ParseSink, header: ConversationHeader, messages: Vec<Message>) {
+    emit_with_usage(sink, header, messages, Vec::new());
+}
+
+/// [`emit_conversation`] with the usage of model calls, each sent after
+/// the messages before it (`usage`: a count of `messages`, in order). A
+/// conversation with calls but no text is still emitted, for usage reports.
+pub fn emit_with_usage(
+    sink: &mut dyn ParseSink,
+    mut header: ConversationHeader,
+    messages: Vec<Message>,
+    usage: Vec<(usize, Usage)>,
+) {
+    if messages.is_empty() && usage.is_empty() {
         return;
     }
     if header.title.is_none() {
@@ -39,8 +51,15 @@ pub fn emit_conversation(sink: &mut dyn ParseSink, mut header: ConversationHeade
         header.title_explicit = false;
     }
     sink.conversation(header);
-    for m in messages {
+    let mut usage = usage.into_iter().peekable();
+    for (i, m) in messages.into_iter().enumerate() {
+        while let Some((_, u)) = usage.next_if(|(before, _)| *before <= i) {
+            sink.usage(u);
+        }
         sink.message(m);
+    }
+    for (_, u) in usage {
+        sink.usage(u);
     }
 }
 

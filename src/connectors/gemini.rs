@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::content::{self, str_field};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
-use crate::model::{Agent, ConversationHeader, Message, Role};
+use crate::model::{Agent, ConversationHeader, Message, Role, Usage};
 use crate::time;
 
 /// Reads Gemini CLI sessions, whole JSON documents and replayed JSONL event logs.
@@ -41,6 +41,10 @@ impl Connector for Gemini {
 
     fn layout(&self, _path: &Path) -> SourceLayout {
         SourceLayout::WholeFile
+    }
+
+    fn reads_usage(&self) -> bool {
+        true
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
@@ -76,6 +80,8 @@ fn emit(path: &Path, session: &Value, messages: &[Value], sink: &mut dyn ParseSi
         header.title_explicit = true;
     }
     let mut out: Vec<Message> = Vec::new();
+    // Calls, each after the messages before it (a count of `out`).
+    let mut calls_used: Vec<(usize, Usage)> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let line = i as u64 + 1;
         let label = m.get("type").or_else(|| m.get("role")).and_then(Value::as_str).unwrap_or("");
@@ -107,14 +113,40 @@ fn emit(path: &Path, session: &Value, messages: &[Value], sink: &mut dyn ParseSi
                 out.push(Message { role: Role::Tool, author: None, created_at, content: result, line_offset: None });
             }
         }
+        if role == Role::Assistant
+            && let Some(u) = call_usage(&header.external_id, m, created_at)
+        {
+            calls_used.push((out.len(), u));
+        }
     }
-    if out.is_empty() {
+    if out.is_empty() && calls_used.is_empty() {
         return;
     }
-    sink.conversation(header);
-    for m in out {
-        sink.message(m);
-    }
+    super::document::emit_with_usage(sink, header, out, calls_used);
+}
+
+/// The tokens of the call that wrote a `gemini` message (`tokens`), or
+/// None without counts or time. Gemini counts cached tokens inside the
+/// prompt (`input`) and thoughts apart from the answer (`output`); tool-use
+/// prompt tokens (`tool`) are prompt tokens too. The message id names the
+/// call: streaming rewrites one message, and a replayed file repeats it.
+fn call_usage(session: &str, m: &Value, created_at: Option<i64>) -> Option<Usage> {
+    let tokens = m.get("tokens")?.as_object()?;
+    let n = |k: &str| tokens.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let (input, cached) = (n("input"), n("cached"));
+    let cached = cached.min(input);
+    Some(Usage {
+        created_at: created_at?,
+        model: str_field(m, "model").map(str::to_string),
+        input: input - cached + n("tool"),
+        output: n("output") + n("thoughts"),
+        cache_write: 0,
+        cache_write_1h: 0,
+        cache_read: cached,
+        reasoning: n("thoughts"),
+        request_key: str_field(m, "id").map(|id| format!("gemini:{session}:{id}")),
+        line_offset: None,
+    })
 }
 
 /// The final state of an event-sourced session file.

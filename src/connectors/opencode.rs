@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::content::{self, str_field};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout, sqlite};
-use crate::model::{Agent, ConversationHeader, Role};
+use crate::model::{Agent, ConversationHeader, Role, Usage};
 use crate::time;
 
 /// Reads OpenCode sessions from its JSON tree (before 1.2) or its SQLite database.
@@ -74,6 +74,10 @@ impl Connector for OpenCode {
             out.push(msg);
         }
         out
+    }
+
+    fn reads_usage(&self) -> bool {
+        true
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
@@ -166,6 +170,7 @@ fn session_header(session: &Value, sid: &str) -> ConversationHeader {
 /// follows as a `tool` message; reasoning, step markers and snapshots stay out.
 fn emit(sink: &mut dyn ParseSink, header: &ConversationHeader, messages: Vec<(Value, Vec<Value>)>) {
     let mut out = Vec::new();
+    let mut calls = Vec::new();
     for (msg, parts) in messages {
         let label = str_field(&msg, "role").unwrap_or("");
         let Some(role) = Role::from_agent_label(label) else {
@@ -207,8 +212,42 @@ fn emit(sink: &mut dyn ParseSink, header: &ConversationHeader, messages: Vec<(Va
         for o in outputs {
             out.push(super::document::message(Role::Tool, None, created_at, o));
         }
+        if role == Role::Assistant
+            && let Some(u) = call_usage(&msg, created_at)
+        {
+            calls.push((out.len(), u));
+        }
     }
-    super::document::emit_conversation(sink, header.clone(), out);
+    super::document::emit_with_usage(sink, header.clone(), out, calls);
+}
+
+/// The tokens of an assistant message (`tokens`: `input`, `output`,
+/// `reasoning`, `cache.read`, `cache.write`), or None without counts or
+/// time. OpenCode keeps cache tokens out of `input` and reasoning out of
+/// `output` (its cost charges reasoning at the output rate). The
+/// message-level counts are the sum of its steps' (`step-finish` parts),
+/// so only they are read. The message id names the call.
+fn call_usage(msg: &Value, created_at: Option<i64>) -> Option<Usage> {
+    let tokens = msg.get("tokens")?.as_object()?;
+    let n = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
+    let cache = tokens.get("cache");
+    let (input, output, reasoning) = (n(tokens.get("input")), n(tokens.get("output")), n(tokens.get("reasoning")));
+    let (read, write) = (n(cache.and_then(|c| c.get("read"))), n(cache.and_then(|c| c.get("write"))));
+    if input + output + reasoning + read + write == 0 {
+        return None; // a message still streaming, or an error before any call
+    }
+    Some(Usage {
+        created_at: created_at?,
+        model: str_field(msg, "modelID").map(str::to_string),
+        input,
+        output: output + reasoning,
+        cache_write: write,
+        cache_write_1h: 0,
+        cache_read: read,
+        reasoning,
+        request_key: str_field(msg, "id").map(|id| format!("opencode:{id}")),
+        line_offset: None,
+    })
 }
 
 /// Reads the database. With `resume` (the sessions' `time_updated` saved by

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::announce::Announced;
 use super::content::{self, str_field};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
-use crate::model::{Agent, ConversationHeader, Message, Role};
+use crate::model::{Agent, ConversationHeader, Message, Role, Usage};
 use crate::time;
 
 /// Reads Pi-Agent's JSONL sessions (`~/.pi` and Oh My Pi's `~/.omp`).
@@ -37,6 +37,10 @@ impl Connector for PiAgent {
 
     fn layout(&self, _path: &Path) -> SourceLayout {
         SourceLayout::AppendOnlyLines
+    }
+
+    fn reads_usage(&self) -> bool {
+        true
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
@@ -101,7 +105,18 @@ impl PiState {
             }
             _ => msg.get("content").and_then(content::flatten).unwrap_or_default(),
         };
+        let usage =
+            if role == Role::Assistant { call_usage(msg, created_at, offset, self.model.as_deref()) } else { None };
         if text.trim().is_empty() {
+            if let Some(u) = usage {
+                let header = ConversationHeader {
+                    external_id: self.external_id.clone(),
+                    workspace: self.workspace.clone(),
+                    ..Default::default()
+                };
+                self.announced.before_usage(sink, header);
+                sink.usage(u);
+            }
             return;
         }
         let author = match role {
@@ -115,5 +130,32 @@ impl PiState {
         };
         self.announced.before_message(sink, &self.external_id, header, role, &text);
         sink.message(Message { role, author, created_at, content: text, line_offset: Some(offset) });
+        if let Some(u) = usage {
+            sink.usage(u);
+        }
     }
+}
+
+/// The tokens of the call behind an assistant message (`usage`: `input`,
+/// `output`, `cacheRead`, `cacheWrite`), or None without counts or time.
+/// Pi prices each of the four apart (`usage.cost`), so input holds no
+/// cache tokens. Each message is its own call; a line is read once.
+fn call_usage(msg: &Value, created_at: Option<i64>, offset: u64, model: Option<&str>) -> Option<Usage> {
+    let usage = msg.get("usage")?.as_object()?;
+    let n = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
+    if !usage.contains_key("input") && !usage.contains_key("output") {
+        return None;
+    }
+    Some(Usage {
+        created_at: created_at?,
+        model: str_field(msg, "model").or(model).map(str::to_string),
+        input: n("input"),
+        output: n("output"),
+        cache_write: n("cacheWrite"),
+        cache_write_1h: 0,
+        cache_read: n("cacheRead"),
+        reasoning: 0,
+        request_key: None,
+        line_offset: Some(offset),
+    })
 }

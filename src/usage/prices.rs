@@ -293,10 +293,14 @@ fn strip_version(name: &str) -> &str {
     if s.len() > 11 {
         let (head, date) = s.split_at(s.len() - 11);
         let b = date.as_bytes();
-        if b[0] == b'-' && digits(&date[1..5], 4) && b[5] == b'-' && digits(&date[6..8], 2) && b[8] == b'-' {
-            if digits(&date[9..11], 2) {
-                return head;
-            }
+        if b[0] == b'-'
+            && digits(&date[1..5], 4)
+            && b[5] == b'-'
+            && digits(&date[6..8], 2)
+            && b[8] == b'-'
+            && digits(&date[9..11], 2)
+        {
+            return head;
         }
     }
     s
