@@ -10,6 +10,7 @@ use super::style::Style;
 use super::{CliError, Context, exit};
 use crate::filters::{Bound, parse_time};
 use crate::model::TokenSums;
+use crate::usage::format::{bar, dollars, thousands};
 use crate::usage::{Grouping, PRICES_AS_OF, Report, ReportRequest, ReportRow, Zone};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -194,37 +195,6 @@ fn document(report: &Report, args: &UsageArgs) -> Value {
     })
 }
 
-/// `1234567` → `1,234,567`.
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Cents for sums people read as money, more digits below a dollar so a
-/// cheap day is not shown as $0.00.
-fn dollars(c: f64) -> String {
-    if c == 0.0 || c >= 1.0 { format!("${c:.2}") } else { format!("${c:.4}") }
-}
-
-/// A bar of `value / max` of `width` cells, in eighths of a cell.
-fn bar(value: f64, max: f64, width: usize) -> String {
-    if max <= 0.0 || value <= 0.0 {
-        return String::new();
-    }
-    let eighths = ((value / max) * (width * 8) as f64).round().max(1.0) as usize;
-    let mut s = "█".repeat(eighths / 8);
-    const PARTS: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
-    s.push_str(PARTS[eighths % 8]);
-    s
-}
-
 fn label(g: Grouping, row: &ReportRow) -> String {
     match (&row.session, g) {
         (Some(s), _) => {
@@ -340,20 +310,4 @@ fn table(report: &Report, style: Style) -> String {
     }
     out.push_str(&style.dim(&format!("days in {}; prices as of {PRICES_AS_OF}\n", report.zone)));
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_and_bars() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(bar(1.0, 1.0, 4), "████");
-        assert_eq!(bar(0.5, 1.0, 4), "██");
-        assert_eq!(bar(1.0 / 32.0, 1.0, 4), "▏");
-        assert_eq!(bar(0.0, 1.0, 4), "");
-    }
 }

@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use super::detail::{Detail, Edge};
 use super::status::IndexStatus;
 use super::theme::Theme;
+use super::usage::UsageView;
 use super::worker::{SearchFailure, SearchJob, SearchOutcome};
 use crate::model::TimestampMs;
 use crate::search::{Filters, Hit, Mode, SearchRequest};
+use crate::usage::ReportRequest;
 
 /// Hits fetched per request; the next page loads when the selection nears
 /// the end. A screen shows about 15, and each hit costs a snippet, so a
@@ -238,6 +240,8 @@ pub enum Action {
     },
     /// Open this file in the user's editor.
     Edit(PathBuf),
+    /// Read this usage report into the usage view.
+    Usage(ReportRequest),
 }
 
 /// The whole UI state: everything a frame draws and a key changes.
@@ -256,6 +260,8 @@ pub struct App {
     pub detail: Option<Detail>,
     /// The help overlay is shown.
     pub help: bool,
+    /// The usage view, while it is open (it takes the keys until closed).
+    pub usage: Option<UsageView>,
     /// Index freshness and the running writer, for the status line.
     pub status: IndexStatus,
     /// `None` until a store is found.
@@ -282,6 +288,7 @@ impl App {
             results: ResultList::default(),
             detail: None,
             help: false,
+            usage: None,
             status: IndexStatus::default(),
             corpus: None,
             notice: None,
@@ -397,6 +404,12 @@ impl App {
     /// Moves a chip to its next value, or its previous one when `back`
     /// (past either end: all / any / auto), and searches.
     pub(super) fn cycle_filter(&mut self, chip: Chip, back: bool) -> Action {
+        self.step_filter(chip, back);
+        self.new_search(false)
+    }
+
+    /// Moves a chip without searching (the usage view reads a report instead).
+    fn step_filter(&mut self, chip: Chip, back: bool) {
         /// One step through `all, values…` in a ring.
         fn step<T: Clone + PartialEq>(values: &[T], current: &Option<T>, back: bool) -> Option<T> {
             let ring: Vec<Option<T>> = std::iter::once(None).chain(values.iter().cloned().map(Some)).collect();
@@ -416,7 +429,35 @@ impl App {
             }
             Chip::Mode => f.mode = step(MODES, &f.mode, back),
         }
-        self.new_search(false)
+    }
+
+    /// Opens the usage view for the chips' agent and workspace and asks
+    /// for its report.
+    pub(super) fn open_usage(&mut self) -> Action {
+        let view = UsageView::new(&self.filters, crate::time::now_ms());
+        let request = view.request.clone();
+        self.usage = Some(view);
+        Action::Usage(request)
+    }
+
+    /// Moves a chip from inside the usage view and asks for the report it
+    /// now names; the results follow when the view closes.
+    pub(super) fn refilter_usage(&mut self, chip: Chip, back: bool) -> Action {
+        self.step_filter(chip, back);
+        let action = self.open_usage();
+        if let Some(u) = self.usage.as_mut() {
+            u.refilter = true;
+        }
+        action
+    }
+
+    /// Closes the usage view; searches again if a chip changed in it, so
+    /// the results match the chips.
+    pub(super) fn close_usage(&mut self) -> Action {
+        match self.usage.take() {
+            Some(u) if u.refilter => self.new_search(false),
+            _ => Action::None,
+        }
     }
 
     /// The session file and conversation id of what is selected: the open

@@ -9,7 +9,7 @@ use super::app::{Action, App, Chip, Focus, QueryInput};
 /// Every key, as the help overlay and docs/TUI.md show it.
 pub const KEY_MAP: &[(&str, &str)] = &[
     ("type", "search as you type (words, \"phrases\", prefix*, a OR b, -exclude)"),
-    ("↑ ↓  j k", "move in the results or the conversation"),
+    ("↑ ↓  j k", "move in the results, the conversation or the usage view"),
     ("PgUp PgDn", "move a page"),
     ("Home End  g G", "first / last"),
     ("Enter", "open the selected hit; in a conversation, expand or collapse a tool block"),
@@ -26,6 +26,7 @@ pub const KEY_MAP: &[(&str, &str)] = &[
     ("y", "copy the session file path (OSC 52)"),
     ("Y", "copy the conversation id (for `cass view ID`)"),
     ("o", "open the session file in $VISUAL / $EDITOR"),
+    ("F6  u", "usage: tokens and cost per day over the last 30 days (Esc, q, F6 or u closes)"),
     ("?  F1", "this help"),
     ("q  Ctrl-C", "quit (q outside the query)"),
 ];
@@ -46,6 +47,9 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Action {
         }
         return Action::None;
     }
+    if app.usage.is_some() {
+        return usage_key(app, key);
+    }
     match key.code {
         KeyCode::F(1) => {
             app.help = true;
@@ -55,6 +59,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Action {
             let chip = [Chip::Agent, Chip::Workspace, Chip::Time, Chip::Mode][usize::from(n - 2)];
             return app.cycle_filter(chip, key.modifiers.contains(KeyModifiers::SHIFT));
         }
+        KeyCode::F(6) => return app.open_usage(),
         KeyCode::Tab => {
             app.focus = app.next_focus(false);
             return Action::None;
@@ -156,6 +161,7 @@ fn common_key(app: &mut App, key: KeyEvent) -> Option<Action> {
             Some((path, _)) => Action::Edit(path),
             None => Action::None,
         },
+        KeyCode::Char('u') => app.open_usage(),
         _ => return None,
     };
     Some(action)
@@ -182,6 +188,44 @@ fn results_key(app: &mut App, key: KeyEvent) -> Action {
         }
         _ => Action::None,
     }
+}
+
+/// Keys while the usage view is open: it scrolls, the agent and workspace
+/// chips re-read it, help opens over it, and the keys that opened it (or
+/// Esc, `q`) close it; everything else is ignored, so nothing changes
+/// unseen behind it.
+fn usage_key(app: &mut App, key: KeyEvent) -> Action {
+    let back = key.modifiers.contains(KeyModifiers::SHIFT);
+    let chip = match key.code {
+        KeyCode::F(2) => Some((Chip::Agent, back)),
+        KeyCode::F(3) => Some((Chip::Workspace, back)),
+        KeyCode::Char(c @ ('a' | 'A')) => Some((Chip::Agent, c == 'A')),
+        KeyCode::Char(c @ ('w' | 'W')) => Some((Chip::Workspace, c == 'W')),
+        _ => None,
+    };
+    if let Some((chip, back)) = chip {
+        return app.refilter_usage(chip, back);
+    }
+    match key.code {
+        KeyCode::Esc | KeyCode::F(6) | KeyCode::Char('q' | 'u') => return app.close_usage(),
+        KeyCode::F(1) | KeyCode::Char('?') => {
+            app.help = true;
+            return Action::None;
+        }
+        _ => {}
+    }
+    let Some(u) = app.usage.as_mut() else { return Action::None };
+    let page = u.page.max(1) as isize;
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => u.scroll_by(-1),
+        KeyCode::Down | KeyCode::Char('j') => u.scroll_by(1),
+        KeyCode::PageUp => u.scroll_by(-page),
+        KeyCode::PageDown => u.scroll_by(page),
+        KeyCode::Home | KeyCode::Char('g') => u.scroll = 0,
+        KeyCode::End | KeyCode::Char('G') => u.scroll = usize::MAX,
+        _ => {}
+    }
+    Action::None
 }
 
 fn detail_key(app: &mut App, key: KeyEvent) -> Action {
@@ -366,6 +410,76 @@ mod tests {
         assert!(job.request.filters.since.is_some());
         let Action::Search(job) = handle_key(&mut app, key(KeyCode::F(5))) else { panic!() };
         assert_eq!(job.request.mode, Some(Mode::Lexical));
+    }
+
+    #[test]
+    fn usage_opens_from_f6_anywhere_and_u_outside_the_query_and_takes_the_keys() {
+        let mut app = App::new(Theme::mono());
+        app.options.agents = vec!["claude_code".into(), "codex".into()];
+        assert!(matches!(handle_key(&mut app, key(KeyCode::Char('u'))), Action::Search(_)), "u types in the query");
+        app.query = QueryInput::default();
+        let Action::Usage(req) = handle_key(&mut app, key(KeyCode::F(6))) else { panic!("F6 reads a report") };
+        assert!(req.agents.is_empty() && req.since.is_some());
+        assert!(app.usage.is_some());
+        // Keys that would act behind the view do nothing while it is open.
+        assert!(matches!(handle_key(&mut app, key(KeyCode::Char('o'))), Action::None));
+        assert!(matches!(handle_key(&mut app, key(KeyCode::Char('x'))), Action::None));
+        assert_eq!(app.query.text, "");
+        // The agent chip re-reads the report, for the chosen agent.
+        let Action::Usage(req) = handle_key(&mut app, key(KeyCode::F(2))) else { panic!("F2 re-reads") };
+        assert_eq!(req.agents, vec!["claude_code".to_string()]);
+        assert_eq!(app.filters.agent.as_deref(), Some("claude_code"));
+        let Action::Usage(req) = handle_key(&mut app, key(KeyCode::Char('a'))) else { panic!("a re-reads") };
+        assert_eq!(req.agents, vec!["codex".to_string()]);
+        // Help opens over it; Esc closes help, then the view.
+        handle_key(&mut app, key(KeyCode::Char('?')));
+        assert!(app.help && app.usage.is_some());
+        handle_key(&mut app, key(KeyCode::Esc));
+        assert!(!app.help && app.usage.is_some());
+        // `q` closes the view (it does not quit); the chips changed, so the
+        // results are searched again (nothing to search with an empty query).
+        assert!(matches!(handle_key(&mut app, key(KeyCode::Char('q'))), Action::None));
+        assert!(app.usage.is_none());
+        app.query = QueryInput { text: "x".into(), cursor: 1 };
+        app.focus = Focus::Results;
+        assert!(matches!(handle_key(&mut app, key(KeyCode::Char('u'))), Action::Usage(_)));
+        handle_key(&mut app, key(KeyCode::F(3)));
+        let Action::Search(job) = handle_key(&mut app, key(KeyCode::Char('u'))) else {
+            panic!("u closes and searches")
+        };
+        assert_eq!(job.request.filters.agents, vec!["codex".to_string()]);
+        assert!(app.usage.is_none());
+        // Closing without a chip change searches nothing.
+        handle_key(&mut app, key(KeyCode::F(6)));
+        assert!(matches!(handle_key(&mut app, key(KeyCode::F(6))), Action::None));
+        handle_key(&mut app, key(KeyCode::Char('u')));
+        assert!(matches!(handle_key(&mut app, key(KeyCode::Esc)), Action::None));
+        assert!(app.usage.is_none() && app.focus == Focus::Results);
+    }
+
+    #[test]
+    fn usage_scrolls_within_the_last_frame() {
+        let mut app = App::new(Theme::mono());
+        handle_key(&mut app, key(KeyCode::F(6)));
+        let u = app.usage.as_mut().unwrap();
+        (u.max_scroll, u.page) = (30, 10);
+        handle_key(&mut app, key(KeyCode::PageUp));
+        assert_eq!(app.usage.as_ref().unwrap().scroll, 20, "opens at the end; a page up from there");
+        handle_key(&mut app, key(KeyCode::Char('k')));
+        handle_key(&mut app, key(KeyCode::Up));
+        assert_eq!(app.usage.as_ref().unwrap().scroll, 18);
+        handle_key(&mut app, key(KeyCode::Home));
+        handle_key(&mut app, key(KeyCode::Char('j')));
+        handle_key(&mut app, key(KeyCode::Down));
+        assert_eq!(app.usage.as_ref().unwrap().scroll, 2);
+        handle_key(&mut app, key(KeyCode::PageDown));
+        handle_key(&mut app, key(KeyCode::PageDown));
+        handle_key(&mut app, key(KeyCode::PageDown));
+        assert_eq!(app.usage.as_ref().unwrap().scroll, 30);
+        handle_key(&mut app, key(KeyCode::Home));
+        handle_key(&mut app, key(KeyCode::End));
+        handle_key(&mut app, key(KeyCode::Up));
+        assert_eq!(app.usage.as_ref().unwrap().scroll, 29, "End goes to the last page");
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //!
 //! [`app`] holds the state, [`keys`] is the pure key handler, [`view`] draws it,
 //! [`worker`] runs searches off the UI thread, [`detail`] pages a
-//! conversation around a hit, and [`Session`] ties them to a data dir so the
-//! same loop runs under a real terminal ([`run`]) or in tests (ratatui's
-//! `TestBackend`). The UI only reads, through the library's handle: a
-//! [`crate::Searcher`] on the worker thread, a [`crate::Reader`] for
-//! conversations and filter choices, and [`crate::Cass::freshness`] to tell
-//! whether a writer runs, so it never waits for an index or a backfill.
+//! conversation around a hit, [`usage`] lays out the usage view, and
+//! [`Session`] ties them to a data dir so the same loop runs under a real
+//! terminal ([`run`]) or in tests (ratatui's `TestBackend`). The UI only
+//! reads, through the library's handle: a [`crate::Searcher`] on the worker
+//! thread, a [`crate::Reader`] for conversations and filter choices,
+//! [`crate::Cass::usage`] for the usage view, and [`crate::Cass::freshness`]
+//! to tell whether a writer runs, so it never waits for an index or a backfill.
 
 pub mod app;
 pub mod blocks;
@@ -19,6 +20,7 @@ pub mod status;
 pub mod terminal;
 pub mod text;
 pub mod theme;
+pub mod usage;
 pub mod view;
 pub mod worker;
 
@@ -109,6 +111,22 @@ impl Session {
                 Effect::Copy(text)
             }
             Action::Edit(path) => Effect::Edit(path),
+            Action::Usage(request) => {
+                self.load_usage(&request);
+                Effect::None
+            }
+        }
+    }
+
+    /// Reads a usage report into the open view. Read here, like a
+    /// conversation, rather than on the search thread: the report sums a
+    /// few rows per quarter hour (at most 2,880 quarter hours in the
+    /// window), read by primary key, so it takes milliseconds at any
+    /// store size, and a search never waits behind it.
+    fn load_usage(&mut self, request: &crate::usage::ReportRequest) {
+        let report = self.cass.usage(request).map_err(|e| format!("cannot read usage: {e}"));
+        if let Some(view) = self.app.usage.as_mut() {
+            view.report = Some(report);
         }
     }
 
@@ -170,6 +188,10 @@ impl Session {
         // them then, not on every probe (they scan the conversations table).
         let index_changed = self.app.status.updated_at != status.updated_at || self.app.corpus.is_none();
         self.app.status = status;
+        if index_changed && let Some(request) = self.app.usage.as_ref().map(|u| u.request.clone()) {
+            // An index run adds calls: the open usage view shows them.
+            self.load_usage(&request);
+        }
         if self.reader.is_none() || index_changed {
             // Reopened when the index changed: a rebuilt data dir is a new file.
             self.reader = self.cass.reader().ok();

@@ -109,6 +109,11 @@ impl Theme {
         self.fg(Color::Magenta)
     }
 
+    /// The usage view's bars.
+    pub fn bar(self) -> Style {
+        self.fg(Color::LightGreen)
+    }
+
     /// Code without a known language.
     pub fn code(self) -> Style {
         self.fg(Color::Indexed(252))

@@ -14,6 +14,7 @@ use super::keys::KEY_MAP;
 use super::status::relative_time;
 use super::text::{self, Styled};
 use super::theme::Theme;
+use super::usage::{self, UsageView};
 use super::worker::SearchFailure;
 use crate::search::Hit;
 
@@ -40,6 +41,7 @@ pub fn render(frame: &mut Frame, app: &mut App) {
     render_query(frame, app, query);
     render_chips(frame, app, chips);
     match (&app.detail, area.width >= SIDE_BY_SIDE_MIN_WIDTH) {
+        _ if app.usage.is_some() => render_usage(frame, app, main),
         (None, _) => render_results(frame, app, main),
         (Some(_), true) => {
             let [left, right] =
@@ -61,7 +63,7 @@ fn pane(theme: Theme, title: String, focused: bool) -> Block<'static> {
 
 fn render_query(frame: &mut Frame, app: &App, area: Rect) {
     let theme = app.theme;
-    let focused = app.focus == Focus::Query && !app.help;
+    let focused = app.focus == Focus::Query && !app.help && app.usage.is_none();
     let block = pane(theme, " cass · search every agent ".into(), focused);
     let inner = block.inner(area);
     // A query longer than the bar scrolls so the cursor stays in sight.
@@ -250,11 +252,72 @@ fn render_detail(frame: &mut Frame, app: &mut App, area: Rect) {
     }
 }
 
+/// The usage view in the main area, under the chips it follows: column
+/// names on top, the days scrolling below them, the total right after the
+/// last day (at the bottom once the days fill the pane).
+fn render_usage(frame: &mut Frame, app: &mut App, area: Rect) {
+    let theme = app.theme;
+    let focused = !app.help;
+    let Some(u) = app.usage.as_mut() else { return };
+    let first = u.first_day.format("%Y-%m-%d");
+    let title = format!(" usage · last {} days, from {first} ", usage::DAYS);
+    let keys = " ↑↓ PgUp PgDn scroll · F2 agent · F3 workspace · Esc closes ";
+    let block = pane(theme, title, focused).title_bottom(Line::styled(keys, theme.dim()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width as usize;
+    let note = Line::styled(text::fit(&usage::source_note(u), width), theme.dim());
+    let report = match &u.report {
+        Some(Ok(r)) if !r.rows.is_empty() => r,
+        other => {
+            let lines = match other {
+                Some(Err(e)) => vec![Line::styled(text::fit(&text::one_line(e), width), theme.error())],
+                Some(Ok(_)) => no_usage(theme, note),
+                None => vec![Line::styled("reading usage…", theme.dim())],
+            };
+            frame.render_widget(Paragraph::new(lines), inner);
+            return;
+        }
+    };
+    let t = usage::table(report, theme, width);
+    let mut lines = vec![to_line(text::truncate(&t.head, width))];
+    lines.extend(visible_body(u, &t, inner.height as usize).iter().map(|l| to_line(text::truncate(l, width))));
+    lines.extend(t.foot.iter().map(|l| to_line(text::truncate(l, width))));
+    lines.push(note);
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The body lines that fit beside the head and the foot (and the note
+/// under it), scrolled as the view says; records the page and the scroll
+/// limit for the next key.
+fn visible_body<'a>(u: &mut UsageView, t: &'a usage::Table, height: usize) -> &'a [Styled] {
+    let rows = height.saturating_sub(t.foot.len() + 2).max(1);
+    u.page = rows;
+    u.max_scroll = t.body.len().saturating_sub(rows);
+    u.scroll = u.scroll.min(u.max_scroll);
+    let end = (u.scroll + rows).min(t.body.len());
+    &t.body[u.scroll..end]
+}
+
+fn no_usage(theme: Theme, note: Line<'static>) -> Vec<Line<'static>> {
+    vec![
+        Line::styled("No token usage in these days for these filters.", theme.bold()),
+        Line::raw(""),
+        Line::raw("Agents that record tokens include Claude Code and Codex; `cass index` reads new sessions."),
+        Line::raw("F2 and F3 change the agent and workspace."),
+        Line::raw(""),
+        note,
+    ]
+}
+
 fn render_status(frame: &mut Frame, app: &App, area: Rect) {
     let theme = app.theme;
     let r = &app.results;
     let left: Line = if let Some(n) = &app.notice {
         Line::styled(text::one_line(n), theme.matched())
+    } else if app.usage.is_some() {
+        // The results' counts belong to a pane the view hides, and `q` closes the view.
+        Line::styled("F1 help · Esc or q closes the usage view", theme.dim())
     } else if let (Some(f), false) = (&r.failure, r.hits.is_empty()) {
         Line::styled(text::one_line(f.message()), theme.error())
     } else if let Some(m) = &r.meta {

@@ -2,6 +2,7 @@
 //! agent and session, from the sums the store keeps (see `store::usage`)
 //! and a price table (see [`prices`]).
 
+pub mod format;
 pub mod prices;
 mod report;
 mod zone;
