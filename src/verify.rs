@@ -20,7 +20,7 @@ use crate::vector::segment::Segment;
 #[derive(Debug, Clone, Serialize)]
 pub struct DeepReport {
     /// Problems, with the same kinds `health` uses (`store_damaged`,
-    /// `lexical_damaged`, `tier_damaged`, `count_mismatch`).
+    /// `lexical_damaged`, `tier_damaged`, `count_mismatch`, `usage_mismatch`).
     pub problems: Vec<Problem>,
     /// Live documents in the lexical index (when it could be read).
     pub lexical_docs: Option<u64>,
@@ -28,6 +28,8 @@ pub struct DeepReport {
     pub store_messages: Option<u64>,
     /// Damaged derived indexes: what `cass index --repair` rebuilds.
     pub damaged: Vec<Damage>,
+    /// Why the usage sums are off, when they are: `--repair` recounts them.
+    pub usage_wrong: Option<String>,
     /// How long the check took, in milliseconds.
     pub elapsed_ms: u64,
 }
@@ -44,8 +46,9 @@ pub struct Damage {
 /// Checks the store (SQLite `integrity_check` and the message rows'
 /// checksums), the lexical index (tantivy's
 /// checksums, and every segment file it lists opened), each tier (its
-/// manifest, each segment's checksum), and compares the lexical index's
-/// document count with the store's messages.
+/// manifest, each segment's checksum), compares the lexical index's
+/// document count with the store's messages, and the usage sums with the
+/// calls they sum.
 pub fn deep(data: &DataDir) -> DeepReport {
     let started = Instant::now();
     let mut problems = Vec::new();
@@ -68,6 +71,7 @@ pub fn deep(data: &DataDir) -> DeepReport {
         }
     };
     let mut store_messages = None;
+    let mut usage_wrong = None;
     if let Some(store) = &store {
         match crate::store::query::integrity(store) {
             Ok(None) => {}
@@ -75,6 +79,10 @@ pub fn deep(data: &DataDir) -> DeepReport {
             Err(e) => add("store_damaged", store_damaged(e.to_string())),
         }
         store_messages = crate::store::query::message_count(store).ok();
+        if let Ok(Some(why)) = crate::store::usage::check_sums(store) {
+            add("usage_mismatch", format!("{why}; `cass index --repair` recomputes them from the calls"));
+            usage_wrong = Some(why);
+        }
     }
 
     // A running writer merges and deletes files under a check: what looks
@@ -119,7 +127,14 @@ pub fn deep(data: &DataDir) -> DeepReport {
             damaged.push(Damage { index: tier.name().into(), why });
         }
     }
-    DeepReport { problems, lexical_docs, store_messages, damaged, elapsed_ms: started.elapsed().as_millis() as u64 }
+    DeepReport {
+        problems,
+        lexical_docs,
+        store_messages,
+        damaged,
+        usage_wrong,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    }
 }
 
 /// The lexical index's live document count (`None`: no index), or why it

@@ -241,6 +241,10 @@ impl IndexWriter {
             return Err(WriteError::StoreDamaged(p.message.clone()));
         }
         let mut removed = Vec::new();
+        if let Some(why) = &report.usage_wrong {
+            crate::store::usage::recount(&mut Store::open(&data.db())?)?;
+            removed.push(format!("{why}; recounted from the calls"));
+        }
         for d in &report.damaged {
             let (dir, what, how) = match Tier::ALL.iter().find(|t| t.name() == d.index) {
                 Some(Tier::Quality) => (Tier::Quality.dir(data), "the quality tier", Tier::Quality.build_command()),

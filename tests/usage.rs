@@ -370,3 +370,47 @@ fn report_filters_and_errors() {
     assert!(text.contains("Total") && text.contains('█') && text.contains("2025-10-02"), "{text}");
     assert!(text.contains("unpriced") && text.contains("my-local-model"), "{text}");
 }
+
+/// Sums that drifted from the calls (a damaged page, a hand edit) turn
+/// `health --deep` red, and `index --repair` recounts them.
+#[test]
+fn deep_health_checks_the_sums_and_repair_recounts() {
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/-home-dev-app");
+    let calls = [
+        claude_user("s1", "u1", "2025-10-01T10:00:00.000Z", "hello"),
+        claude_call(
+            "s1",
+            "a1",
+            "2025-10-01T10:00:05.000Z",
+            "msg_1",
+            "req_1",
+            "claude-sonnet-4-5-20250929",
+            usage(100, 50, 0, 0),
+        ),
+    ];
+    write(&dir.join("s1.jsonl"), &lines(&calls));
+    write(&dir.join("s2.jsonl"), &lines(&calls)); // a copy: one call
+    index_no_semantic(&sb);
+    let healthy = sb.run(&["health", "--deep", "--json"]);
+    assert_eq!(healthy.status.code(), Some(0), "{}", String::from_utf8_lossy(&healthy.stdout));
+    for tamper in [
+        "UPDATE usage_slots SET input = input + 5",
+        "UPDATE usage_sessions SET output = output + 1",
+        // Both copies counted: the sums get the second copy too.
+        "UPDATE usage SET counted = 1",
+    ] {
+        {
+            let db = rusqlite::Connection::open(sb.data().join("cass.db")).unwrap();
+            db.execute_batch(tamper).unwrap();
+        }
+        let sick = sb.run(&["health", "--deep", "--json"]);
+        assert_eq!(sick.status.code(), Some(1), "{tamper}");
+        let body: Value = serde_json::from_slice(&sick.stdout).unwrap();
+        assert!(body.to_string().contains("usage_mismatch"), "{tamper}: {body}");
+        let repaired = sb.json(&["index", "--repair", "--no-semantic"]);
+        assert!(repaired["repaired"].to_string().contains("recounted"), "{repaired}");
+        assert_eq!(sb.run(&["health", "--deep", "--json"]).status.code(), Some(0), "after repairing {tamper}");
+        assert_eq!(claude_totals(&sb), [100, 50, 0, 0, 0], "after repairing {tamper}");
+    }
+}

@@ -219,6 +219,48 @@ mod tests {
     }
 
     #[test]
+    fn prices_are_read_and_typos_refused() {
+        let text = r#"
+            [prices."my-local-model"]
+            input = 0.5
+            output = 1.5
+            cache_read = 0.05
+            [prices."gemini-2.5-pro".long]
+            rule = "calls_past_200k"
+            input = 2.5
+            output = 15.0
+            cache_read = 0.25
+        "#;
+        let err = ConfigFile::parse(Path::new("c.toml"), text).unwrap_err().to_string();
+        assert!(err.contains("input") || err.contains("missing"), "a long rate without base rates: {err}");
+        let text = r#"
+            [prices."my-local-model"]
+            input = 0.5
+            output = 1.5
+            cache_read = 0.05
+            [prices."gemini-2.5-pro"]
+            input = 1.25
+            output = 10.0
+            [prices."gemini-2.5-pro".long]
+            rule = "calls_past_200k"
+            input = 2.5
+            output = 15.0
+        "#;
+        let file = ConfigFile::parse(Path::new("c.toml"), text).unwrap();
+        let local = file.prices["my-local-model"];
+        assert_eq!((local.rates.input, local.rates.output, local.rates.cache_read), (0.5, 1.5, Some(0.05)));
+        let pro = file.prices["gemini-2.5-pro"];
+        assert_eq!(pro.long.map(|l| l.rule), Some(crate::usage::prices::LongRule::CallsPast200k));
+        for typo in [
+            "input = 1.0\noutput = 1.0\ncache_reed = 0.1",
+            "input = 1.0\noutput = 1.0\n[prices.m.long]\nrule = \"soon\"\ninput = 1.0\noutput = 1.0",
+        ] {
+            let text = format!("[prices.m]\n{typo}\n");
+            assert!(ConfigFile::parse(Path::new("c.toml"), &text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
     fn a_missing_file_is_empty_settings() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(&dir.path().join("none.toml")).unwrap(), ConfigFile::default());

@@ -162,3 +162,61 @@ pub fn set_usage_reader(store: &Store) -> Result<()> {
     store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('usage_reader', ?1)", [USAGE_READER])?;
     Ok(())
 }
+
+/// The sums the triggers keep, as columns of SQL over each table.
+fn totals_sql(table: &str, filter: &str) -> String {
+    let cols = SUM_COLUMNS.split(", ").skip(1).take(6).map(|c| format!("COALESCE(SUM({c}), 0)")).collect::<Vec<_>>();
+    let calls = if table == "usage" { "COUNT(*)".to_string() } else { "COALESCE(SUM(calls), 0)".to_string() };
+    format!("SELECT {calls}, {} FROM {table} {filter}", cols.join(", "))
+}
+
+/// Whether the kept sums agree with the calls they sum, and each call
+/// logged in several files is counted exactly once: None when they do,
+/// else what disagrees. Reads every call (`health --deep` only).
+pub fn check_sums(store: &Store) -> Result<Option<String>> {
+    let read = |sql: &str| -> Result<Vec<i64>> {
+        Ok(store.conn.query_row(sql, [], |r| (0..7).map(|i| r.get::<_, i64>(i)).collect())?)
+    };
+    let calls = read(&totals_sql("usage", "WHERE counted = 1"))?;
+    let slots = read(&totals_sql("usage_slots", ""))?;
+    let sessions = read(&totals_sql("usage_sessions", ""))?;
+    if calls != slots || calls != sessions {
+        return Ok(Some(format!(
+            "the usage sums disagree with the calls (calls {calls:?}, per quarter hour {slots:?}, per session \
+             {sessions:?})"
+        )));
+    }
+    let keys: i64 = store.conn.query_row(
+        "SELECT COUNT(*) FROM (SELECT request_key FROM usage WHERE request_key IS NOT NULL
+           GROUP BY request_key HAVING SUM(counted) != 1)",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((keys > 0).then(|| format!("{keys} model calls are not counted exactly once")))
+}
+
+/// Recomputes which copy of each call counts and every kept sum from the
+/// calls themselves (`index --repair` after [`check_sums`] found them off).
+pub fn recount(store: &mut Store) -> Result<()> {
+    let tx = store.conn.transaction()?;
+    tx.execute_batch(
+        "UPDATE usage SET counted = (request_key IS NULL
+             OR id = (SELECT MIN(id) FROM usage AS first WHERE first.request_key = usage.request_key));
+         DELETE FROM usage_slots;
+         DELETE FROM usage_sessions;",
+    )?;
+    let band = "CASE WHEN input + cache_write + cache_read > 272000 THEN 2 \
+                WHEN input + cache_write + cache_read > 200000 THEN 1 ELSE 0 END";
+    let sums = "COUNT(*), SUM(input), SUM(output), SUM(cache_write), SUM(cache_write_1h), SUM(cache_read), \
+                SUM(reasoning), SUM(MAX(input - 200000, 0)), SUM(MAX(output - 200000, 0)), \
+                SUM(MAX(cache_write - cache_write_1h - 200000, 0)), SUM(MAX(cache_write_1h - 200000, 0)), \
+                SUM(MAX(cache_read - 200000, 0))";
+    tx.execute_batch(&format!(
+        "INSERT INTO usage_slots SELECT ts / {SLOT_MS}, {band}, agent, COALESCE(workspace, ''), model, {sums}
+           FROM usage WHERE counted = 1 GROUP BY 1, 2, 3, 4, 5;
+         INSERT INTO usage_sessions SELECT conversation_id, model, {band}, {sums}
+           FROM usage WHERE counted = 1 GROUP BY 1, 2, 3;"
+    ))?;
+    tx.commit()?;
+    Ok(())
+}

@@ -82,7 +82,6 @@ pub fn request(filters: &FilterState, now: TimestampMs) -> (ReportRequest, Naive
     (request, first_day)
 }
 
-
 /// The view's lines: `head` (column names) stays on top, `body` (a line
 /// per day, a line per model under it) scrolls, `foot` (rule, total,
 /// unpriced models, where the numbers come from) follows the body.

@@ -80,16 +80,18 @@ impl Rates {
 
 /// How a provider charges long prompts more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum LongRule {
     /// Each kind of token past 200,000 in one call is charged the long
     /// rate, the first 200,000 the normal one (how LiteLLM's
     /// `*_above_200k_tokens` prices for Claude are applied).
+    #[serde(rename = "tokens_past_200k")]
     TokensPast200k,
     /// A call whose prompt (input and cache tokens) passes 200,000 is
     /// charged the long rates for all its tokens (Gemini Pro).
+    #[serde(rename = "calls_past_200k")]
     CallsPast200k,
     /// The same past 272,000 (OpenAI's GPT-5.4 and 5.5).
+    #[serde(rename = "calls_past_272k")]
     CallsPast272k,
 }
 
