@@ -17,21 +17,48 @@ pub const SLOT_MS: i64 = 15 * 60 * 1000;
 /// them read once more by the next index run.
 pub const USAGE_READER: &str = "1";
 
-/// Counted calls of one quarter hour, prompt band, agent, workspace and model.
-#[derive(Debug, Clone, PartialEq)]
+/// Counted calls of one quarter hour, prompt band, agent, workspace and
+/// model, the names given as numbers into a [`Names`] table (a report
+/// reads tens of thousands of these; each name is stored once).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SlotSums {
     /// Start of the quarter hour, in slots since the epoch (`ms / SLOT_MS`).
     pub slot: i64,
     /// Prompt-size band: 0 up to 200k tokens, 1 up to 272k, 2 above.
     pub band: u8,
     /// The agent's slug.
-    pub agent: String,
+    pub agent: u32,
     /// The conversations' workspace ("" when unknown).
-    pub workspace: String,
+    pub workspace: u32,
     /// The model ("" when the agent did not say).
-    pub model: String,
+    pub model: u32,
     /// The sums.
     pub tokens: TokenSums,
+}
+
+/// Names (agents, workspaces, models) by number, each kept once.
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    names: Vec<String>,
+    ids: rustc_hash::FxHashMap<String, u32>,
+}
+
+impl Names {
+    /// The number of `name`, given one on first sight.
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
+    /// The name of number `id`.
+    pub fn get(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", String::as_str)
+    }
 }
 
 /// Counted calls of one conversation, model and band.
@@ -64,9 +91,24 @@ pub struct SessionSums {
 const SUM_COLUMNS: &str = "calls, input, output, cache_write, cache_write_1h, cache_read, reasoning, input_over, \
                            output_over, cache_write_over, cache_write_1h_over, cache_read_over";
 
+/// The columns [`sums`] reads, of table alias `t`: the sums, then
+/// whether any call passed 200k tokens (almost none do, so their five
+/// `*_over` columns are read only then).
+fn read_columns(t: &str) -> String {
+    let mut cols: Vec<String> = SUM_COLUMNS.split(", ").map(|c| format!("{t}.{c}")).collect();
+    cols.push(format!(
+        "({t}.input_over + {t}.output_over + {t}.cache_write_over + {t}.cache_write_1h_over + {t}.cache_read_over) > 0"
+    ));
+    cols.join(", ")
+}
+
 fn sums(r: &Row<'_>, at: usize) -> rusqlite::Result<TokenSums> {
-    let n = |i: usize| r.get::<_, i64>(at + i).map(|v| v.max(0) as u64);
-    Ok(TokenSums {
+    // By reference: `get` converts through a generic path per column,
+    // and reports read these of tens of thousands of rows.
+    let n = |i: usize| -> rusqlite::Result<u64> {
+        Ok(r.get_ref(at + i)?.as_i64().map_err(rusqlite::Error::from)?.max(0) as u64)
+    };
+    let mut t = TokenSums {
         calls: n(0)?,
         input: n(1)?,
         output: n(2)?,
@@ -74,40 +116,58 @@ fn sums(r: &Row<'_>, at: usize) -> rusqlite::Result<TokenSums> {
         cache_write_1h: n(4)?,
         cache_read: n(5)?,
         reasoning: n(6)?,
-        input_over: n(7)?,
-        output_over: n(8)?,
-        cache_write_over: n(9)?,
-        cache_write_1h_over: n(10)?,
-        cache_read_over: n(11)?,
-    })
+        ..TokenSums::default()
+    };
+    if n(12)? > 0 {
+        t.input_over = n(7)?;
+        t.output_over = n(8)?;
+        t.cache_write_over = n(9)?;
+        t.cache_write_1h_over = n(10)?;
+        t.cache_read_over = n(11)?;
+    }
+    Ok(t)
 }
 
-/// The slot sums in `[from, to)` (slots; open ends when None), of
-/// `agents` only when it names any.
-pub fn slot_sums(store: &Store, from: Option<i64>, to: Option<i64>, agents: &[String]) -> Result<Vec<SlotSums>> {
+/// Hands `each` the slot sums in `[from, to)` (slots; open ends when
+/// None), in slot order, naming agents, workspaces and models in `names`.
+pub fn for_each_slot(
+    store: &Store,
+    from: Option<i64>,
+    to: Option<i64>,
+    names: &mut Names,
+    mut each: impl FnMut(&SlotSums, &Names),
+) -> Result<()> {
     let sql = format!(
-        "SELECT slot, band, agent, workspace, model, {SUM_COLUMNS} FROM usage_slots
-         WHERE slot >= ?1 AND slot < ?2"
+        "SELECT s.slot, s.band, s.agent, s.workspace, s.model, {} FROM usage_slots s
+         WHERE s.slot >= ?1 AND s.slot < ?2",
+        read_columns("s")
     );
     let mut stmt = store.conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)], |r| {
-        Ok(SlotSums {
+    let mut rows = stmt.query(params![from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)])?;
+    // Rows come in key order: a name is most often the previous row's.
+    let mut last = [(String::new(), u32::MAX), (String::new(), u32::MAX), (String::new(), u32::MAX)];
+    while let Some(r) = rows.next()? {
+        let mut ids = [0u32; 3];
+        for (k, (text, id)) in last.iter_mut().enumerate() {
+            let name = r.get_ref(2 + k)?.as_str().map_err(rusqlite::Error::from)?;
+            if *id == u32::MAX || text != name {
+                *id = names.id(name);
+                text.clear();
+                text.push_str(name);
+            }
+            ids[k] = *id;
+        }
+        let row = SlotSums {
             slot: r.get(0)?,
             band: r.get::<_, i64>(1)? as u8,
-            agent: r.get(2)?,
-            workspace: r.get(3)?,
-            model: r.get(4)?,
+            agent: ids[0],
+            workspace: ids[1],
+            model: ids[2],
             tokens: sums(r, 5)?,
-        })
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let row = row?;
-        if agents.is_empty() || agents.contains(&row.agent) {
-            out.push(row);
-        }
+        };
+        each(&row, names);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The per-conversation sums of conversations with any message in
@@ -123,7 +183,7 @@ pub fn session_sums(
                 s.model, s.band, {}
          FROM usage_sessions s JOIN conversations c ON c.id = s.conversation_id
          WHERE COALESCE(c.ended_at, 0) >= ?1 AND COALESCE(c.started_at, 0) < ?2",
-        SUM_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ")
+        read_columns("s")
     );
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX)], |r| {

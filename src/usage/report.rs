@@ -3,12 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap;
+
 use chrono::{Datelike, Duration};
 
 use super::{PriceTable, Zone};
 use crate::filters::workspace_matches;
 use crate::model::{TimestampMs, TokenSums};
-use crate::store::usage::{SLOT_MS, SessionSums, session_sums, slot_sums};
+use crate::store::usage::{Names, SLOT_MS, SessionSums, for_each_slot, session_sums};
 use crate::store::{self, Store};
 
 /// How a report groups calls.
@@ -171,21 +173,49 @@ pub fn build(store: &Store, req: &ReportRequest, prices: &PriceTable) -> store::
     } else {
         let from = req.since.map(|t| t.div_euclid(SLOT_MS));
         let to = req.until.map(|t| t.div_euclid(SLOT_MS) + i64::from(t.rem_euclid(SLOT_MS) > 0));
-        let mut dates = BTreeMap::new();
-        for s in slot_sums(store, from, to, &req.agents)? {
-            if !workspace_ok(req, &s.workspace) {
-                continue;
+        // Summed by numbers first (tens of thousands of rows at a million
+        // messages), named once at the end. Rows come in slot order, so
+        // the period of the last slot is usually the next one's too.
+        let mut names = Names::default();
+        let mut by_id: FxHashMap<(u32, u32, u8), TokenSums> = FxHashMap::default();
+        let mut periods = Names::default();
+        let mut last: Option<(i64, u32)> = None;
+        let mut by_date: FxHashMap<chrono::NaiveDate, u32> = FxHashMap::default();
+        let mut agent_ok: FxHashMap<u32, bool> = FxHashMap::default();
+        let mut workspace_ok_by_id: FxHashMap<u32, bool> = FxHashMap::default();
+        for_each_slot(store, from, to, &mut names, |s, names| {
+            let agent_in = *agent_ok
+                .entry(s.agent)
+                .or_insert_with(|| req.agents.is_empty() || req.agents.iter().any(|a| a == names.get(s.agent)));
+            let ws_in =
+                *workspace_ok_by_id.entry(s.workspace).or_insert_with(|| workspace_ok(req, names.get(s.workspace)));
+            if !agent_in || !ws_in {
+                return;
             }
             let key = match req.grouping {
-                Grouping::Models => s.model.clone(),
-                Grouping::Projects => s.workspace.clone(),
-                Grouping::Agents => s.agent.clone(),
-                _ => {
-                    let d = *dates.entry(s.slot).or_insert_with(|| req.zone.date(s.slot * SLOT_MS));
-                    period_key(req.grouping, d)
-                }
+                Grouping::Models => u32::MAX,
+                Grouping::Projects => s.workspace,
+                Grouping::Agents => s.agent,
+                _ => match last {
+                    Some((slot, period)) if slot == s.slot => period,
+                    _ => {
+                        let date = req.zone.date(s.slot * SLOT_MS);
+                        let period =
+                            *by_date.entry(date).or_insert_with(|| periods.id(&period_key(req.grouping, date)));
+                        last = Some((s.slot, period));
+                        period
+                    }
+                },
             };
-            sums.entry((key, s.model, s.band)).or_default().add(&s.tokens);
+            by_id.entry((key, s.model, s.band)).or_default().add(&s.tokens);
+        })?;
+        for ((key, model, band), t) in by_id {
+            let name = match req.grouping {
+                Grouping::Models => names.get(model).to_string(),
+                Grouping::Projects | Grouping::Agents => names.get(key).to_string(),
+                _ => periods.get(key).to_string(),
+            };
+            sums.entry((name, names.get(model).to_string(), band)).or_default().add(&t);
         }
     }
 
