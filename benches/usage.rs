@@ -146,7 +146,7 @@ fn indexed(messages: usize, usage: bool) -> (PathBuf, PathBuf, f64) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("target/bench/usage-{messages}{}", if usage { "" } else { "-bare" }));
     let (home, data) = (dir.join("home"), dir.join("data"));
-    let marker = dir.join(".indexed-v1");
+    let marker = dir.join(".indexed-v2");
     let mut secs = 0.0;
     if !marker.exists() {
         let _ = fs::remove_dir_all(&dir);

@@ -123,8 +123,17 @@ fn claude_calls_count_once_across_files_and_runs() {
     std::fs::remove_file(dir.join("s1.jsonl")).unwrap();
     index_no_semantic(&sb);
     assert_eq!(claude_totals(&sb), want, "after the first file was deleted");
+    let rows = |sb: &Sandbox| -> String {
+        sb.db()
+            .query_row("SELECT group_concat(id || ':' || counted) FROM (SELECT * FROM usage ORDER BY id)", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    let before = rows(&sb);
     sb.json(&["index", "--full", "--no-semantic"]);
     assert_eq!(claude_totals(&sb), want, "after --full");
+    assert_eq!(rows(&sb), before, "--full over unchanged files keeps every call's row");
 
     // An append is read as a tail: one more call.
     let mut f = std::fs::OpenOptions::new().append(true).open(dir.join("s2.jsonl")).unwrap();

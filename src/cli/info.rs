@@ -55,6 +55,8 @@ pub fn capabilities(cx: &Context, args: &CapabilitiesArgs) -> Result<i32, CliErr
     let agents: Vec<_> =
         crate::model::Agent::ALL.iter().map(|a| json!({ "id": a.slug(), "name": a.display_name() })).collect();
     let commands: Vec<String> = Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
+    let usage_agents: Vec<&str> =
+        crate::connectors::all().iter().filter(|c| c.reads_usage()).map(|c| c.agent().slug()).collect();
     super::robot::print(
         &json!({
             "name": "cass",
@@ -70,6 +72,7 @@ pub fn capabilities(cx: &Context, args: &CapabilitiesArgs) -> Result<i32, CliErr
             "modes": ["lexical", "semantic", "hybrid"],
             "tiers": tiers,
             "commands": commands,
+            "usage": { "agents": usage_agents, "prices_as_of": crate::usage::PRICES_AS_OF },
             "exit_codes": {
                 "ok": exit::OK, "no_hits_or_unhealthy": exit::NOT_FOUND, "usage_or_error": exit::USAGE,
                 "no_index": exit::NO_INDEX, "lock_busy": exit::LOCK_BUSY, "interrupted": exit::INTERRUPTED,

@@ -63,7 +63,7 @@ pub struct FileOutcome {
     pub secrets_redacted: usize,
     /// Conversations kept out (excluded or forgotten).
     pub conversations_held_back: usize,
-    /// Model calls whose token usage was recorded.
+    /// Model calls whose token usage was written (new or changed).
     pub usage_records: usize,
 }
 
@@ -210,11 +210,22 @@ pub struct KeepOut<'a> {
     pub forgets: &'a ForgetSet,
 }
 
+/// Where the writer is within one conversation of a file.
+#[derive(Clone, Copy)]
+struct ConvCursor {
+    /// Its row id.
+    id: i64,
+    /// The ordinal the next message takes.
+    next: i64,
+    /// The position the next model call takes.
+    next_call: i64,
+}
+
 /// Where the writer is within one file.
 #[derive(Default)]
 struct FileCursor {
     began: bool,
-    conversations: HashMap<String, (i64, i64)>, // external id → (conversation id, next ordinal)
+    conversations: HashMap<String, ConvCursor>, // by external id
     current: Option<String>,
     /// Conversations of this file kept out: their messages are dropped.
     held_back: std::collections::HashSet<String>,
@@ -311,9 +322,10 @@ impl<'a> Writer<'a> {
     /// longer has go.
     fn finish_reconcile(&mut self, job: usize) -> store::Result<()> {
         let mut seen = Vec::new();
-        for &(id, next) in self.cursors[job].conversations.values() {
-            db::finish_conversation(&self.tx, id, next)?;
-            seen.push(id);
+        for c in self.cursors[job].conversations.values() {
+            db::finish_conversation(&self.tx, c.id, c.next)?;
+            db::finish_usage(&self.tx, c.id, c.next_call)?;
+            seen.push(c.id);
         }
         if matches!(self.jobs[job].plan, Plan::Full) {
             let (agent, path) = (self.agent(job), self.path(job));
@@ -343,17 +355,17 @@ impl<'a> Writer<'a> {
                     // are matched with the stored ones from the first on.
                     next = 0;
                 }
-                let reconciles = self.reconciles(job);
+                let first = !self.cursors[job].conversations.contains_key(&header.external_id);
+                // A re-read matches calls from the first on; an append
+                // continues after the stored ones.
+                let next_call = if !first || self.reconciles(job) { 0 } else { db::next_call(&self.tx, id)? };
                 let cur = &mut self.cursors[job];
-                if !cur.conversations.contains_key(&header.external_id) {
+                if first {
                     cur.outcome.conversations += 1;
-                    if reconciles {
-                        // Its calls are recorded again as the re-read meets them.
-                        db::clear_usage(&self.tx, id)?;
-                    }
                 }
-                let entry = cur.conversations.entry(header.external_id.clone()).or_insert((id, next));
-                entry.0 = id;
+                let entry =
+                    cur.conversations.entry(header.external_id.clone()).or_insert(ConvCursor { id, next, next_call });
+                entry.id = id;
                 cur.current = Some(header.external_id);
                 self.rows_since_commit += 1;
             }
@@ -367,21 +379,32 @@ impl<'a> Writer<'a> {
                 if cur.held_back.contains(&key) {
                     return Ok(());
                 }
-                let (id, next) = cur.conversations[&key];
-                let written = if matches!(self.jobs[job].plan, Plan::Full | Plan::Refresh { .. }) {
+                let ConvCursor { id, next, next_call } = cur.conversations[&key];
+                let reconciles = self.reconciles(job);
+                let written = if reconciles {
                     db::reconcile_messages(&self.tx, id, next, &messages, &notes)?.written
                 } else {
                     db::insert_messages(&self.tx, id, next, &messages, &notes)?;
                     messages.len()
                 };
-                for (before, u) in &usage {
+                let mut calls_written = 0;
+                for (k, (before, u)) in usage.iter().enumerate() {
                     // The message the call wrote: the last one sent before it.
                     let last = next + *before as i64 - 1;
-                    db::insert_usage(&self.tx, id, (last >= 0).then_some(last), u)?;
+                    let (seq, ordinal) = (next_call + k as i64, (last >= 0).then_some(last));
+                    if reconciles {
+                        calls_written += usize::from(db::reconcile_usage(&self.tx, id, seq, ordinal, u)?);
+                    } else {
+                        db::insert_usage(&self.tx, id, seq, ordinal, u)?;
+                        calls_written += 1;
+                    }
                 }
                 let cur = &mut self.cursors[job];
-                cur.conversations.insert(key, (id, next + messages.len() as i64));
-                cur.outcome.usage_records += usage.len();
+                cur.conversations.insert(
+                    key,
+                    ConvCursor { id, next: next + messages.len() as i64, next_call: next_call + usage.len() as i64 },
+                );
+                cur.outcome.usage_records += calls_written;
                 cur.outcome.messages += written;
                 cur.outcome.messages_redacted += notes.len();
                 cur.outcome.secrets_redacted += notes.iter().map(|(_, n)| n.count as usize).sum::<usize>();

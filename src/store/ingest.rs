@@ -252,15 +252,15 @@ fn refresh_conversation_stats(tx: &IngestTx<'_>, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Records the tokens of a model call of a conversation, belonging to its
-/// message at `ordinal` when there is one. A call already counted under
-/// the same request key (the same call in another file) is stored but not
-/// counted again.
-pub fn insert_usage(tx: &IngestTx<'_>, conversation_id: i64, ordinal: Option<i64>, u: &Usage) -> Result<()> {
+/// Records the `seq`-th model call of a conversation (from 0), belonging
+/// to its message at `ordinal` when there is one. A call already counted
+/// under the same request key (the same call in another file) is stored
+/// but not counted again.
+pub fn insert_usage(tx: &IngestTx<'_>, conversation_id: i64, seq: i64, ordinal: Option<i64>, u: &Usage) -> Result<()> {
     tx.0.prepare_cached(
-        "INSERT INTO usage (conversation_id, ordinal, line_offset, ts, agent, workspace, model, input, output,
+        "INSERT INTO usage (conversation_id, seq, ordinal, line_offset, ts, agent, workspace, model, input, output,
            cache_write, cache_write_1h, cache_read, reasoning, request_key, counted)
-         SELECT ?1, ?2, ?3, ?4, c.agent, c.workspace, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+         SELECT ?1, ?13, ?2, ?3, ?4, c.agent, c.workspace, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
            ?12 IS NULL OR NOT EXISTS (SELECT 1 FROM usage WHERE request_key = ?12 AND counted = 1)
          FROM conversations c WHERE c.id = ?1",
     )?
@@ -276,8 +276,83 @@ pub fn insert_usage(tx: &IngestTx<'_>, conversation_id: i64, ordinal: Option<i64
         sql_count(u.cache_write_1h.min(u.cache_write)),
         sql_count(u.cache_read),
         sql_count(u.reasoning),
-        u.request_key
+        u.request_key,
+        seq
     ])?;
+    Ok(())
+}
+
+/// Writes call `seq` of a conversation the way a re-read saw it: a stored
+/// call with the same time, model, counts and key at that position keeps
+/// its row (and its place in the sums; only where it sits is brought up to
+/// date), any other is replaced. A `--full` run over unchanged files thus
+/// writes nothing for their calls. Returns whether a row was written.
+pub fn reconcile_usage(
+    tx: &IngestTx<'_>,
+    conversation_id: i64,
+    seq: i64,
+    ordinal: Option<i64>,
+    u: &Usage,
+) -> Result<bool> {
+    let stored =
+        tx.0.prepare_cached(
+            "SELECT id, ts = ?3 AND model = ?4 AND input = ?5 AND output = ?6 AND cache_write = ?7
+               AND cache_write_1h = ?8 AND cache_read = ?9 AND reasoning = ?10 AND request_key IS ?11,
+               ordinal IS ?12 AND line_offset IS ?13
+             FROM usage WHERE conversation_id = ?1 AND seq = ?2",
+        )?
+        .query_row(
+            params![
+                conversation_id,
+                seq,
+                u.created_at,
+                u.model.as_deref().unwrap_or(""),
+                sql_count(u.input),
+                sql_count(u.output),
+                sql_count(u.cache_write),
+                sql_count(u.cache_write_1h.min(u.cache_write)),
+                sql_count(u.cache_read),
+                sql_count(u.reasoning),
+                u.request_key,
+                ordinal,
+                u.line_offset.map(|o| o as i64)
+            ],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?, r.get::<_, bool>(2)?)),
+        )
+        .optional()?;
+    match stored {
+        Some((_, true, true)) => Ok(false),
+        Some((id, true, false)) => {
+            tx.0.prepare_cached("UPDATE usage SET ordinal = ?2, line_offset = ?3 WHERE id = ?1")?.execute(params![
+                id,
+                ordinal,
+                u.line_offset.map(|o| o as i64)
+            ])?;
+            Ok(false)
+        }
+        other => {
+            if let Some((id, _, _)) = other {
+                tx.0.prepare_cached("DELETE FROM usage WHERE id = ?1")?.execute([id])?;
+            }
+            insert_usage(tx, conversation_id, seq, ordinal, u)?;
+            Ok(true)
+        }
+    }
+}
+
+/// The position the next call of a conversation takes.
+pub fn next_call(tx: &IngestTx<'_>, conversation_id: i64) -> Result<i64> {
+    let max: Option<i64> =
+        tx.0.prepare_cached("SELECT MAX(seq) FROM usage WHERE conversation_id = ?1")?
+            .query_row([conversation_id], |r| r.get(0))?;
+    Ok(max.map_or(0, |m| m + 1))
+}
+
+/// Ends a reconciled conversation at `count` calls: the calls past it (the
+/// source no longer has them) go.
+pub fn finish_usage(tx: &IngestTx<'_>, conversation_id: i64, count: i64) -> Result<()> {
+    tx.0.prepare_cached("DELETE FROM usage WHERE conversation_id = ?1 AND seq >= ?2")?
+        .execute(params![conversation_id, count])?;
     Ok(())
 }
 
@@ -288,13 +363,6 @@ const MAX_CALL_TOKENS: u64 = 1 << 40;
 /// A token count as SQLite's integer, a corrupt one held at [`MAX_CALL_TOKENS`].
 fn sql_count(n: u64) -> i64 {
     n.min(MAX_CALL_TOKENS) as i64
-}
-
-/// Forgets the usage recorded for a conversation: a re-read of its source
-/// records it again (call by call, as the source has it now).
-pub fn clear_usage(tx: &IngestTx<'_>, conversation_id: i64) -> Result<()> {
-    tx.0.prepare_cached("DELETE FROM usage WHERE conversation_id = ?1")?.execute([conversation_id])?;
-    Ok(())
 }
 
 /// Removes conversations left with no messages (a source whose content

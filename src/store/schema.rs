@@ -135,7 +135,9 @@ const MIGRATIONS: &[&str] = &[
     // v4: token usage.
     r#"
     -- One row per model call an agent recorded tokens for. It belongs to a
-    -- conversation, and to the message at `ordinal` when the call wrote one.
+    -- conversation (its `seq`-th call, from 0), and to the message at
+    -- `ordinal` when the call wrote one. A re-read matches calls by `seq`
+    -- and keeps those unchanged, as it does messages by ordinal.
     -- Counts are normalized (see `model::Usage`): `input` holds no cache
     -- tokens, `cache_write` includes the 1-hour writes `cache_write_1h`
     -- (priced apart), `output` includes `reasoning`. `agent` and
@@ -146,6 +148,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE usage (
         id              INTEGER PRIMARY KEY,
         conversation_id INTEGER NOT NULL,
+        seq             INTEGER NOT NULL,
         ordinal         INTEGER,
         line_offset     INTEGER,
         ts              INTEGER NOT NULL,
@@ -161,7 +164,7 @@ const MIGRATIONS: &[&str] = &[
         request_key     TEXT,
         counted         INTEGER NOT NULL
     );
-    CREATE INDEX usage_conversation ON usage (conversation_id, line_offset);
+    CREATE INDEX usage_conversation ON usage (conversation_id, seq);
     CREATE INDEX usage_request ON usage (request_key, counted) WHERE request_key IS NOT NULL;
     -- Counted calls summed per quarter hour (UTC), prompt band, agent,
     -- workspace and model: every time zone's days start on a quarter hour,
