@@ -387,18 +387,22 @@ impl<'a> Writer<'a> {
                     db::insert_messages(&self.tx, id, next, &messages, &notes)?;
                     messages.len()
                 };
-                let mut calls_written = 0;
-                for (k, (before, u)) in usage.iter().enumerate() {
-                    // The message the call wrote: the last one sent before it.
-                    let last = next + *before as i64 - 1;
-                    let (seq, ordinal) = (next_call + k as i64, (last >= 0).then_some(last));
-                    if reconciles {
-                        calls_written += usize::from(db::reconcile_usage(&self.tx, id, seq, ordinal, u)?);
-                    } else {
-                        db::insert_usage(&self.tx, id, seq, ordinal, u)?;
-                        calls_written += 1;
+                // Each call belongs to the message it wrote: the last one sent before it.
+                let calls: Vec<(Option<i64>, &crate::model::Usage)> = usage
+                    .iter()
+                    .map(|(before, u)| {
+                        let last = next + *before as i64 - 1;
+                        ((last >= 0).then_some(last), u)
+                    })
+                    .collect();
+                let calls_written = if reconciles {
+                    db::reconcile_usage(&self.tx, id, next_call, &calls)?
+                } else {
+                    for (k, (ordinal, u)) in calls.iter().enumerate() {
+                        db::insert_usage(&self.tx, id, next_call + k as i64, *ordinal, u)?;
                     }
-                }
+                    calls.len()
+                };
                 let cur = &mut self.cursors[job];
                 cur.conversations.insert(
                     key,

@@ -282,62 +282,82 @@ pub fn insert_usage(tx: &IngestTx<'_>, conversation_id: i64, seq: i64, ordinal: 
     Ok(())
 }
 
-/// Writes call `seq` of a conversation the way a re-read saw it: a stored
-/// call with the same time, model, counts and key at that position keeps
-/// its row (and its place in the sums; only where it sits is brought up to
-/// date), any other is replaced. A `--full` run over unchanged files thus
-/// writes nothing for their calls. Returns whether a row was written.
+/// Writes calls `first..` of a conversation the way a re-read saw them
+/// (each with the ordinal of the message it wrote): a stored call with the
+/// same time, model, counts and key at its position keeps its row (and
+/// its place in the sums; only where it sits is brought up to date), any
+/// other is replaced. A `--full` run over unchanged files thus writes
+/// nothing for their calls. The stored calls of the batch are read with
+/// one query. Returns how many rows were written.
 pub fn reconcile_usage(
     tx: &IngestTx<'_>,
     conversation_id: i64,
-    seq: i64,
-    ordinal: Option<i64>,
-    u: &Usage,
-) -> Result<bool> {
-    let stored =
-        tx.0.prepare_cached(
-            "SELECT id, ts = ?3 AND model = ?4 AND input = ?5 AND output = ?6 AND cache_write = ?7
-               AND cache_write_1h = ?8 AND cache_read = ?9 AND reasoning = ?10 AND request_key IS ?11,
-               ordinal IS ?12 AND line_offset IS ?13
-             FROM usage WHERE conversation_id = ?1 AND seq = ?2",
-        )?
-        .query_row(
-            params![
-                conversation_id,
-                seq,
-                u.created_at,
-                u.model.as_deref().unwrap_or(""),
-                sql_count(u.input),
-                sql_count(u.output),
-                sql_count(u.cache_write),
-                sql_count(u.cache_write_1h.min(u.cache_write)),
-                sql_count(u.cache_read),
-                sql_count(u.reasoning),
-                u.request_key,
-                ordinal,
-                u.line_offset.map(|o| o as i64)
-            ],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?, r.get::<_, bool>(2)?)),
-        )
-        .optional()?;
-    match stored {
-        Some((_, true, true)) => Ok(false),
-        Some((id, true, false)) => {
-            tx.0.prepare_cached("UPDATE usage SET ordinal = ?2, line_offset = ?3 WHERE id = ?1")?.execute(params![
-                id,
-                ordinal,
-                u.line_offset.map(|o| o as i64)
-            ])?;
-            Ok(false)
-        }
-        other => {
-            if let Some((id, _, _)) = other {
-                tx.0.prepare_cached("DELETE FROM usage WHERE id = ?1")?.execute([id])?;
+    first: i64,
+    calls: &[(Option<i64>, &Usage)],
+) -> Result<usize> {
+    if calls.is_empty() {
+        return Ok(0);
+    }
+    type Stored = (i64, i64, i64, String, [i64; 6], Option<String>, Option<i64>, Option<i64>);
+    let mut stored: std::collections::HashMap<i64, Stored> = std::collections::HashMap::new();
+    let mut stmt = tx.0.prepare_cached(
+        "SELECT seq, id, ts, model, input, output, cache_write, cache_write_1h, cache_read, reasoning, request_key,
+                ordinal, line_offset
+         FROM usage WHERE conversation_id = ?1 AND seq >= ?2 AND seq < ?3",
+    )?;
+    let rows = stmt.query_map(params![conversation_id, first, first + calls.len() as i64], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            (
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                [r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?],
+                r.get(10)?,
+                r.get(11)?,
+                r.get(12)?,
+            ),
+        ))
+    })?;
+    for row in rows {
+        let (seq, s) = row?;
+        stored.insert(seq, s);
+    }
+    let mut written = 0;
+    for (k, (ordinal, u)) in calls.iter().enumerate() {
+        let seq = first + k as i64;
+        let line_offset = u.line_offset.map(|o| o as i64);
+        let counts = [
+            sql_count(u.input),
+            sql_count(u.output),
+            sql_count(u.cache_write),
+            sql_count(u.cache_write_1h.min(u.cache_write)),
+            sql_count(u.cache_read),
+            sql_count(u.reasoning),
+        ];
+        match stored.get(&seq) {
+            Some((_, id, ts, model, c, key, o, off))
+                if *ts == u.created_at
+                    && model == u.model.as_deref().unwrap_or("")
+                    && *c == counts
+                    && key == &u.request_key =>
+            {
+                if o != ordinal || *off != line_offset {
+                    tx.0.prepare_cached("UPDATE usage SET ordinal = ?2, line_offset = ?3 WHERE id = ?1")?
+                        .execute(params![id, ordinal, line_offset])?;
+                }
             }
-            insert_usage(tx, conversation_id, seq, ordinal, u)?;
-            Ok(true)
+            other => {
+                if let Some((_, id, ..)) = other {
+                    tx.0.prepare_cached("DELETE FROM usage WHERE id = ?1")?.execute([id])?;
+                }
+                insert_usage(tx, conversation_id, seq, *ordinal, u)?;
+                written += 1;
+            }
         }
     }
+    Ok(written)
 }
 
 /// The position the next call of a conversation takes.
