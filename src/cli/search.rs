@@ -40,9 +40,15 @@ pub struct SearchArgs {
     /// The semantic tier to use (default: quality if published, else fast).
     #[arg(long, value_enum)]
     pub tier: Option<crate::embed::Tier>,
-    /// message (every matching message) or session (the best hit of each session).
-    #[arg(long, value_enum, default_value_t = GroupBy::Message, value_name = "BY")]
-    pub group_by: GroupBy,
+    /// session (the best hit of each session, with how many more matched;
+    /// the default on a terminal) or message (every matching message; the
+    /// default with --json).
+    #[arg(long, visible_alias = "group", value_enum, value_name = "BY")]
+    pub group_by: Option<GroupBy>,
+    /// relevance (best first; recent sessions gently preferred among
+    /// comparable scores), recent (newest first) or oldest.
+    #[arg(long, value_enum, default_value_t, value_name = "ORDER")]
+    pub sort: crate::search::Sort,
     /// Robot output: stop adding hits once the answer's estimated size
     /// reaches N tokens (a token per 4 bytes, as laid out by --format).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -57,6 +63,7 @@ pub enum GroupBy {
     /// Every matching message.
     Message,
     /// The best hit of each session.
+    #[value(alias = "conversation")]
     Session,
 }
 
@@ -84,7 +91,10 @@ pub fn build_request(cass: &crate::Cass, args: &SearchArgs) -> Result<SearchRequ
         req.tier = args.tier;
         req.preferred = false;
     }
-    req.one_per_conversation = args.group_by == GroupBy::Session;
+    // People read sessions; programs get every message unless they ask.
+    let group = args.group_by.unwrap_or(if args.robot.on() { GroupBy::Message } else { GroupBy::Session });
+    req.one_per_conversation = group == GroupBy::Session;
+    req.sort = args.sort;
     Ok(req)
 }
 
@@ -133,10 +143,14 @@ fn print_human(r: &SearchResults, style: Style) -> Result<(), CliError> {
         }
         snippet.push_str(&hit.snippet.text[last..]);
         let _ = writeln!(out, "  {} {}", style.dim(&format!("{}:", hit.role)), snippet);
+        let more = match hit.more_in_conversation {
+            Some(n) if n > 0 => format!(" · {n} more {} in this session", if n == 1 { "match" } else { "matches" }),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
             "  {}",
-            style.dim(&format!("cass expand {} · cass view {}", hit.message_id, hit.conversation_id))
+            style.dim(&format!("cass expand {} · cass view {}{more}", hit.message_id, hit.conversation_id))
         );
         out.push('\n');
     }

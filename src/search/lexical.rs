@@ -9,6 +9,7 @@ use tantivy::query::{
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Searcher, Term};
+use tantivy::{DocId, Order, Score, SegmentReader};
 
 use super::query::{Atom, ParsedQuery};
 use crate::filters::Filters;
@@ -27,7 +28,38 @@ pub struct ScoredId {
     pub score: f32,
 }
 
-/// Top `limit` after `offset` message ids for the query, and the total count.
+/// How lexical hits are ordered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HitOrder {
+    /// BM25, with the gentle preference for recent messages of
+    /// [`recency_boost`] (`now` in ms since the epoch).
+    Relevance {
+        /// The instant ages are measured from.
+        now: i64,
+    },
+    /// Newest first (BM25 scores are not computed; hits score 0).
+    Recent,
+    /// Oldest first (likewise).
+    Oldest,
+}
+
+/// How much a message's BM25 score is raised for being recent: up to 10 %
+/// for one written now, half that at 30 days old, a quarter at 60, and so
+/// on (`1 + 0.1 · 2^(−age_days / 30)`). Between hits whose scores differ by
+/// more than a tenth, relevance decides; between comparable ones, the
+/// newer session wins. Messages without a time get no boost.
+pub fn recency_boost(now: i64, created_at: Option<i64>) -> f32 {
+    match created_at {
+        Some(t) => {
+            let age_days = (now - t).max(0) as f64 / 86_400_000.0;
+            (1.0 + 0.1 * (-age_days / 30.0).exp2()) as f32
+        }
+        None => 1.0,
+    }
+}
+
+/// Top `limit` after `offset` message ids for the query in `order`, and the
+/// total count.
 pub fn search(
     idx: &LexicalIndex,
     searcher: &Searcher,
@@ -35,14 +67,32 @@ pub fn search(
     filters: &Filters,
     limit: usize,
     offset: usize,
+    order: HitOrder,
 ) -> Result<(Vec<ScoredId>, usize), LexicalError> {
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
     let q = build(&idx.fields, query, filters);
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
-    let (total, top) =
-        searcher.search(&q, &(Count, TopDocs::with_limit(limit).and_offset(offset).order_by_score())).map_err(err)?;
-    let mut out = Vec::with_capacity(top.len());
-    for (score, addr) in top {
+    let top = TopDocs::with_limit(limit).and_offset(offset);
+    let (total, found): (usize, Vec<(Score, DocAddress)>) = match order {
+        HitOrder::Relevance { now } => {
+            let boosted = top.tweak_score(move |segment: &SegmentReader| {
+                let created = segment.fast_fields().i64("created_at").ok();
+                move |doc: DocId, score: Score| {
+                    let t = created.as_ref().and_then(|c| c.first(doc));
+                    score * recency_boost(now, t)
+                }
+            });
+            searcher.search(&q, &(Count, boosted)).map_err(err)?
+        }
+        HitOrder::Recent | HitOrder::Oldest => {
+            let dir = if order == HitOrder::Recent { Order::Desc } else { Order::Asc };
+            let (n, docs) =
+                searcher.search(&q, &(Count, top.order_by_fast_field::<i64>("created_at", dir))).map_err(err)?;
+            (n, docs.into_iter().map(|(_, addr)| (0.0, addr)).collect())
+        }
+    };
+    let mut out = Vec::with_capacity(found.len());
+    for (score, addr) in found {
         out.push(ScoredId { message_id: message_id(searcher, addr).map_err(err)?, score });
     }
     Ok((out, total))

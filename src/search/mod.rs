@@ -46,6 +46,20 @@ impl Mode {
     }
 }
 
+/// The order of hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// Best match first, recent sessions gently preferred among comparable
+    /// scores (see [`lexical::recency_boost`]).
+    #[default]
+    Relevance,
+    /// Newest first.
+    Recent,
+    /// Oldest first.
+    Oldest,
+}
+
 /// Version of the robot JSON shape (docs/ROBOT.md).
 pub const ROBOT_SCHEMA: &str = "cass.search.v1";
 
@@ -77,6 +91,10 @@ pub struct SearchRequest {
     pub preferred: bool,
     /// Keep only the best hit of each conversation (one hit per session).
     pub one_per_conversation: bool,
+    /// The order of hits.
+    pub sort: Sort,
+    /// The instant recency is measured from (ms since the epoch).
+    pub now: TimestampMs,
 }
 
 /// Why a search could not run.
@@ -139,6 +157,8 @@ impl SearchRequest {
             tier: None,
             preferred: false,
             one_per_conversation: false,
+            sort: Sort::Relevance,
+            now: crate::time::now_ms(),
         })
     }
 }
@@ -163,10 +183,16 @@ pub struct Hit {
     pub created_at: Option<TimestampMs>,
     /// The session file the conversation was read from.
     pub source_path: String,
-    /// Rank score: BM25 for lexical, cosine for semantic, fused reciprocal rank for hybrid.
+    /// Rank score: BM25 (with the recency boost) for lexical, cosine for
+    /// semantic, fused reciprocal rank for hybrid; 0 when sorted by time
+    /// in lexical mode.
     pub score: f32,
     /// The best-matching stretch of the message, with highlights.
     pub snippet: Snippet,
+    /// With one hit per conversation: how many more of its messages
+    /// matched in the ranking the hits were chosen from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more_in_conversation: Option<usize>,
 }
 
 fn ser_time<S: serde::Serializer>(t: &Option<TimestampMs>, s: S) -> Result<S::Ok, S::Error> {
@@ -201,6 +227,11 @@ pub struct SearchResults {
     pub hits: Vec<Hit>,
     /// The offset of the next page, when there is one.
     pub next_offset: Option<usize>,
+    /// What a hit stands for: `message` (every matching message) or
+    /// `conversation` (the best message of each, `--group-by session`).
+    pub group: &'static str,
+    /// The order of the hits.
+    pub sort: Sort,
 }
 
 /// How far a semantic tier trails the store: its messages not yet
@@ -335,13 +366,26 @@ impl Searcher {
             ..req.clone()
         };
         let mut results = self.search_ranked(&wide)?;
+        let mut matched: HashMap<i64, usize> = HashMap::new();
+        for h in &results.hits {
+            *matched.entry(h.conversation_id).or_default() += 1;
+        }
         let mut seen = std::collections::HashSet::new();
-        let best: Vec<Hit> = results.hits.drain(..).filter(|h| seen.insert(h.conversation_id)).collect();
+        let best: Vec<Hit> = results
+            .hits
+            .drain(..)
+            .filter(|h| seen.insert(h.conversation_id))
+            .map(|mut h| {
+                h.more_in_conversation = Some(matched[&h.conversation_id] - 1);
+                h
+            })
+            .collect();
         let total = best.len();
         results.hits = best.into_iter().skip(req.offset).take(req.limit).collect();
         let next = req.offset + results.hits.len();
         results.next_offset = (next < total).then_some(next);
         results.total = total;
+        results.group = "conversation";
         results.elapsed_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
         Ok(results)
     }
@@ -405,6 +449,13 @@ impl Searcher {
             }
         };
         let mut hits = self.hydrate(&ranked[..ranked.len().min(want * 2 + 16)], &req.query)?;
+        // By time: the candidates found by meaning, in time order (a
+        // semantic ranking has no "all matches" to sort).
+        match req.sort {
+            Sort::Relevance => {}
+            Sort::Recent => hits.sort_by_key(|h| std::cmp::Reverse(h.created_at.unwrap_or(i64::MIN))),
+            Sort::Oldest => hits.sort_by_key(|h| h.created_at.unwrap_or(i64::MAX)),
+        }
         let live = hits.len();
         let page: Vec<Hit> = hits.drain(..).skip(req.offset).take(req.limit).collect();
         let next = req.offset + page.len();
@@ -445,7 +496,13 @@ impl Searcher {
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<lexical::ScoredId>, usize), SearchError> {
-        match crate::guard::catch(|| lexical::search(&self.index, searcher, &req.query, &req.filters, limit, offset)) {
+        let order = match req.sort {
+            Sort::Relevance => lexical::HitOrder::Relevance { now: req.now },
+            Sort::Recent => lexical::HitOrder::Recent,
+            Sort::Oldest => lexical::HitOrder::Oldest,
+        };
+        let run = || lexical::search(&self.index, searcher, &req.query, &req.filters, limit, offset, order);
+        match crate::guard::catch(run) {
             Ok(Ok(found)) => Ok(found),
             Ok(Err(LexicalError::Tantivy { source, .. })) => Err(SearchError::Damaged(source.to_string())),
             Ok(Err(e)) => Err(e.into()),
@@ -476,6 +533,8 @@ impl Searcher {
             elapsed_ms: (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
             hits,
             next_offset,
+            group: "message",
+            sort: req.sort,
         }
     }
 
@@ -502,6 +561,7 @@ impl Searcher {
                     source_path: r.source_path,
                     score: 0.0,
                     snippet: snippet::make(&r.content, &exact, &prefixes),
+                    more_in_conversation: None,
                 },
             );
         }

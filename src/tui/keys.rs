@@ -286,6 +286,7 @@ mod tests {
             source_path: format!("/s/{id}.jsonl"),
             score: 1.0,
             snippet: Snippet { text: String::new(), highlights: vec![] },
+            more_in_conversation: None,
         }
     }
 
@@ -304,6 +305,8 @@ mod tests {
                 elapsed_ms: 1.0,
                 hits: ids.iter().map(|&i| hit(i)).collect(),
                 next_offset: None,
+                group: "message",
+                sort: crate::search::Sort::Relevance,
             }),
         }
     }
