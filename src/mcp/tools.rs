@@ -70,6 +70,8 @@ pub struct SearchParams {
     pub offset: Option<usize>,
     /// message (every matching message, default) or session (the best hit of each session).
     pub group_by: Option<String>,
+    /// relevance (default; recent sessions gently preferred among comparable scores), recent or oldest.
+    pub sort: Option<String>,
     /// Keep only these fields of each hit; dotted paths reach nested keys (snippet.text).
     pub fields: Option<Vec<String>>,
     /// Cut snippet texts to this many characters (default 400).
@@ -176,8 +178,16 @@ impl CassServer {
         }
         req.one_per_conversation = match p.group_by.as_deref().map(str::trim) {
             None | Some("message") => false,
-            Some("session") => true,
+            Some("session" | "conversation") => true,
             Some(other) => return Err(RobotError::usage(format!("group_by: '{other}' is not message or session"))),
+        };
+        req.sort = match p.sort.as_deref().map(str::trim) {
+            None | Some("relevance") => crate::search::Sort::Relevance,
+            Some("recent") => crate::search::Sort::Recent,
+            Some("oldest") => crate::search::Sort::Oldest,
+            Some(other) => {
+                return Err(RobotError::usage(format!("sort: '{other}' is not relevance, recent or oldest")));
+            }
         };
         let fields = match &p.fields {
             Some(f) => Some(Shape::parse_fields(&f.join(",")).map_err(RobotError::usage)?),
