@@ -6,6 +6,7 @@ pub mod lexical;
 pub mod query;
 pub mod semantic;
 pub mod snippet;
+pub mod stopwords;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -151,6 +151,10 @@ impl ParsedQuery {
                 }
             }
         }
+        // Stopwords are not highlighted, unless the query is nothing else.
+        if exact.iter().any(|w| !super::stopwords::is_stopword(w)) || !prefixes.is_empty() {
+            exact.retain(|w| !super::stopwords::is_stopword(w));
+        }
         (exact, prefixes)
     }
 }
@@ -158,6 +162,14 @@ impl ParsedQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stopwords_are_not_highlighted_unless_they_are_the_whole_query() {
+        let (exact, _) = parse("a data pipeline into S3").unwrap().highlight_terms();
+        assert_eq!(exact, ["data", "pipeline", "s3"]);
+        let (exact, _) = parse("to be or not").unwrap().highlight_terms();
+        assert!(exact.contains(&"be".to_string()), "{exact:?}");
+    }
 
     fn term(s: &str) -> Atom {
         Atom::Term(s.into())
