@@ -1,5 +1,7 @@
 //! The query language: words (implicit AND), `OR` between alternatives,
-//! `-word` / `-"phrase"` to exclude, `"exact phrase"`, and `prefix*`.
+//! `-word` / `-"phrase"` to exclude, `"exact phrase"`, and `prefix*`. A
+//! pasted command's flags (`ulimit -n`, `ls -la`, `--force`) and `->` are
+//! searched as text, not taken as exclusions (see [`dash`]).
 
 /// One searchable unit of the query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,39 @@ enum Lexeme {
     Atom { negated: bool, atom: Atom },
 }
 
+/// What a `-` at the start of a word means.
+#[derive(Debug, PartialEq, Eq)]
+enum Dash {
+    /// Exclude the word after it: `tokio -async`, `-"phrase"`, `-panic`.
+    Negates,
+    /// Text to search: a pasted command's flag (`ulimit -n`, `ls -la`,
+    /// `git commit -m`, `--force`) or punctuation (`->`, `-=`).
+    Literal,
+    /// A lone `-`: nothing.
+    Nothing,
+}
+
+/// The rule for a `-` starting a word, given the rest of the word and
+/// whether a word came before it. A `-` negates when a letter, digit or
+/// quote follows and the word is not a command flag; a flag is `--word`,
+/// or one to three letters or digits after a single `-` following another
+/// word (a short option, as shells take them). Anything else after the
+/// `-` (`->`, `-=`) makes the whole word literal text.
+fn dash(rest: &str, after_word: bool) -> Dash {
+    let Some(first) = rest.chars().next() else { return Dash::Nothing };
+    if first == '"' {
+        return Dash::Negates;
+    }
+    if first == '-' {
+        return Dash::Literal;
+    }
+    if !first.is_alphanumeric() {
+        return Dash::Literal;
+    }
+    let short_option = rest.len() <= 3 && rest.chars().all(|ch| ch.is_ascii_alphanumeric());
+    if after_word && short_option { Dash::Literal } else { Dash::Negates }
+}
+
 fn lex(input: &str) -> Vec<Lexeme> {
     let mut out = Vec::new();
     let mut chars = input.chars().peekable();
@@ -58,10 +93,18 @@ fn lex(input: &str) -> Vec<Lexeme> {
         }
         let mut negated = false;
         if c == '-' {
-            chars.next();
-            match chars.peek() {
-                Some(n) if !n.is_whitespace() => negated = true,
-                _ => continue, // a lone '-' means nothing
+            let rest: String = chars.clone().skip(1).take_while(|ch| !ch.is_whitespace()).collect();
+            match dash(&rest, !out.is_empty()) {
+                Dash::Negates => {
+                    chars.next();
+                    negated = true;
+                }
+                // Part of the word (a flag, `->`): searched as typed.
+                Dash::Literal => {}
+                Dash::Nothing => {
+                    chars.next();
+                    continue;
+                }
             }
         }
         if chars.peek() == Some(&'"') {
@@ -162,6 +205,22 @@ impl ParsedQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dash_excludes_only_where_a_person_means_it() {
+        let negated = |q: &str| -> Vec<bool> { parse(q).unwrap().clauses.iter().map(|c| c.negated).collect() };
+        assert_eq!(negated("tokio -async"), [false, true]);
+        assert_eq!(negated("panic -\"stack overflow\""), [false, true]);
+        assert_eq!(negated("ulimit -n"), [false, false]);
+        assert_eq!(negated("ls -la"), [false, false]);
+        assert_eq!(negated("git commit -m \"fix\""), [false, false, false, false]);
+        assert_eq!(negated("cargo build --release"), [false, false, false]);
+        assert_eq!(negated("a -> b"), [false, false, false]);
+        assert_eq!(negated("rust -go"), [false, false], "two letters after a word read as a flag");
+        assert_eq!(negated("rust -golang"), [false, true]);
+        assert_eq!(parse("-n"), Err(QueryError::OnlyNegative), "a first word is never a flag");
+        assert_eq!(negated("bd-q3fy"), [false]);
+    }
 
     #[test]
     fn stopwords_are_not_highlighted_unless_they_are_the_whole_query() {
