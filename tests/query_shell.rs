@@ -36,3 +36,42 @@ fn flags_and_arrows_search_literally_and_dash_words_still_exclude() {
     assert_eq!(found("tokio -async"), [texts[5]]);
     assert_eq!(found("tokio -\"async runtime\""), [texts[5]]);
 }
+
+/// A question typed as a sentence: stopwords never have to match, and when
+/// all the words together find fewer than a handful of messages, those
+/// holding most of them follow, marked partial.
+#[test]
+fn sentence_queries_find_most_of_their_words() {
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/-home-dev-app");
+    std::fs::create_dir_all(&dir).unwrap();
+    let texts = [
+        "handle rate limiting in async rust with a semaphore",
+        "rate limiting an async rust client",
+        "async rate limiting in python",
+        "rust lifetimes explained",
+        "fix flaky test quickly",
+    ];
+    for (i, t) in texts.iter().enumerate() {
+        let line = claude_line(&format!("s{i}"), "user", t, &format!("2026-01-0{}T10:00:00.000Z", i + 1), "/w");
+        std::fs::write(dir.join(format!("s{i}.jsonl")), line).unwrap();
+    }
+    index_no_semantic(&sb);
+    let v =
+        sb.json(&["search", "how to handle rate limiting in async rust", "--mode", "lexical", "--group", "message"]);
+    let hits = v["hits"].as_array().unwrap();
+    let texts_found: Vec<&str> = hits.iter().map(|h| h["snippet"]["text"].as_str().unwrap()).collect();
+    assert_eq!(texts_found[0], texts[0], "the full match first: {v:#}");
+    assert_eq!(hits[0].get("partial"), None);
+    assert_eq!(hits.len(), 3, "{v:#}");
+    assert!(hits[1..].iter().all(|h| h["partial"] == true), "{v:#}");
+    assert_eq!(v["partial_matches"], 2);
+    assert!(!texts_found.contains(&texts[3]), "one word of five is not most of them");
+    // Stopwords need not match.
+    let s = sb.json(&["search", "how to fix the flaky test", "--mode", "lexical"]);
+    assert_eq!(s["hits"][0]["snippet"]["text"], texts[4]);
+    assert_eq!(s["partial_matches"], 0);
+    // Enough full matches: no partial ones.
+    let two = sb.json(&["search", "rate limiting async", "--mode", "lexical"]);
+    assert_eq!(two["partial_matches"], 0);
+}

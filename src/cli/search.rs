@@ -143,6 +143,7 @@ fn print_human(r: &SearchResults, style: Style) -> Result<(), CliError> {
         }
         snippet.push_str(&hit.snippet.text[last..]);
         let _ = writeln!(out, "  {} {}", style.dim(&format!("{}:", hit.role)), snippet);
+        let partial = if hit.partial { " · partial match (most of the words)" } else { "" };
         let more = match hit.more_in_conversation {
             Some(n) if n > 0 => format!(" · {n} more {} in this session", if n == 1 { "match" } else { "matches" }),
             _ => String::new(),
@@ -150,7 +151,7 @@ fn print_human(r: &SearchResults, style: Style) -> Result<(), CliError> {
         let _ = writeln!(
             out,
             "  {}",
-            style.dim(&format!("cass expand {} · cass view {}{more}", hit.message_id, hit.conversation_id))
+            style.dim(&format!("cass expand {} · cass view {}{more}{partial}", hit.message_id, hit.conversation_id))
         );
         out.push('\n');
     }

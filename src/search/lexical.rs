@@ -68,9 +68,10 @@ pub fn search(
     limit: usize,
     offset: usize,
     order: HitOrder,
+    partial: Option<usize>,
 ) -> Result<(Vec<ScoredId>, usize), LexicalError> {
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
-    let q = build(&idx.fields, query, filters);
+    let q = build_with(&idx.fields, query, filters, partial);
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
     let top = TopDocs::with_limit(limit).and_offset(offset);
     let (total, found): (usize, Vec<(Score, DocAddress)>) = match order {
@@ -103,10 +104,39 @@ fn message_id(searcher: &Searcher, addr: DocAddress) -> tantivy::Result<i64> {
     Ok(col.first(addr.doc_id).unwrap_or(0))
 }
 
-/// The whole tantivy query for a request.
+/// A clause that is one stopword (`how`, `to`, `in`): it helps a match
+/// rank, never decides it, when the query has other words.
+fn stopword_clause(clause: &super::query::Clause) -> bool {
+    !clause.negated
+        && clause.any_of.len() == 1
+        && matches!(&clause.any_of[0], Atom::Term(t) if super::stopwords::is_stopword(&t.to_lowercase()))
+}
+
+/// How many of a query's words a partial match must hold: `None` when the
+/// query has fewer than three words that are not stopwords (all of them
+/// are then required), else at least half of them.
+pub fn partial_minimum(query: &ParsedQuery) -> Option<usize> {
+    let words = query.clauses.iter().filter(|c| !c.negated && !stopword_clause(c)).count();
+    (words >= 3).then_some(words.div_ceil(2))
+}
+
+/// The whole tantivy query for a request: every word that is not a
+/// stopword must match (stopwords only add to the score), no excluded one
+/// may. With `partial = Some(n)`, any `n` of the words suffice.
 pub fn build(f: &Fields, query: &ParsedQuery, filters: &Filters) -> Box<dyn Query> {
+    build_with(f, query, filters, None)
+}
+
+/// [`build`] for partial matches: at least `minimum` of the query's words.
+pub fn build_partial(f: &Fields, query: &ParsedQuery, filters: &Filters, minimum: usize) -> Box<dyn Query> {
+    build_with(f, query, filters, Some(minimum))
+}
+
+fn build_with(f: &Fields, query: &ParsedQuery, filters: &Filters, partial: Option<usize>) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut positive = 0;
+    let optional_stopwords = query.clauses.iter().any(|c| !c.negated && !stopword_clause(c));
+    let mut words: Vec<Box<dyn Query>> = Vec::new();
     for clause in &query.clauses {
         let alts: Vec<Box<dyn Query>> = clause.any_of.iter().filter_map(|a| field_query(f.content, a)).collect();
         if alts.is_empty() {
@@ -118,7 +148,13 @@ pub fn build(f: &Fields, query: &ParsedQuery, filters: &Filters) -> Box<dyn Quer
             clauses.push((Occur::MustNot, q));
         } else {
             positive += 1;
-            clauses.push((Occur::Must, q));
+            if optional_stopwords && stopword_clause(clause) {
+                clauses.push((Occur::Should, q));
+            } else if partial.is_some() {
+                words.push(q);
+            } else {
+                clauses.push((Occur::Must, q));
+            }
             // A match in the conversation's title ranks a hit higher but never
             // makes a message match on its own.
             for atom in &clause.any_of {
@@ -132,6 +168,9 @@ pub fn build(f: &Fields, query: &ParsedQuery, filters: &Filters) -> Box<dyn Quer
         // Every term analysed to nothing (pure punctuation): match nothing
         // rather than everything.
         return Box::new(BooleanQuery::new(vec![(Occur::MustNot, Box::new(AllQuery) as Box<dyn Query>)]));
+    }
+    if let Some(minimum) = partial {
+        clauses.push((Occur::Must, Box::new(BooleanQuery::union_with_minimum_required_clauses(words, minimum))));
     }
     add_filters(f, filters, &mut clauses);
     Box::new(BooleanQuery::new(clauses))

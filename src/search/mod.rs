@@ -8,7 +8,7 @@ pub mod semantic;
 pub mod snippet;
 pub mod stopwords;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -60,6 +60,10 @@ pub enum Sort {
     /// Oldest first.
     Oldest,
 }
+
+/// Below this many full matches, a query of three or more words also
+/// returns partial matches (most of its words).
+pub const PARTIAL_BELOW: usize = 5;
 
 /// Version of the robot JSON shape (docs/ROBOT.md).
 pub const ROBOT_SCHEMA: &str = "cass.search.v1";
@@ -194,6 +198,10 @@ pub struct Hit {
     /// matched in the ranking the hits were chosen from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub more_in_conversation: Option<usize>,
+    /// A partial match: it holds most of the query's words, not all
+    /// (listed after every full match; see `partial_matches`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 fn ser_time<S: serde::Serializer>(t: &Option<TimestampMs>, s: S) -> Result<S::Ok, S::Error> {
@@ -233,6 +241,9 @@ pub struct SearchResults {
     pub group: &'static str,
     /// The order of the hits.
     pub sort: Sort,
+    /// Hits holding most of the query's words but not all: found only
+    /// when all of them together match fewer than a handful of messages.
+    pub partial_matches: usize,
 }
 
 /// How far a semantic tier trails the store: its messages not yet
@@ -412,23 +423,23 @@ impl Searcher {
                 return Ok(res);
             }
         }
+        let mut partial_ids: HashSet<i64> = HashSet::new();
+        let mut partial_count = 0;
         let (ranked, total): (Vec<(i64, f32)>, usize) = match (mode, &tier) {
             (Mode::Lexical, _) | (_, None) => {
                 let searcher = self.reader.searcher();
-                let (ids, total) = self.lexical(&searcher, req, req.limit, req.offset)?;
-                let hits =
-                    self.hydrate(&ids.iter().map(|s| (s.message_id, s.score)).collect::<Vec<_>>(), &req.query)?;
+                let (ids, total, partial) = self.lexical_ranked(&searcher, req, req.limit, req.offset)?;
+                let partial_ids: HashSet<i64> = ids.iter().filter(|(_, p)| *p).map(|(s, _)| s.message_id).collect();
+                let mut hits =
+                    self.hydrate(&ids.iter().map(|(s, _)| (s.message_id, s.score)).collect::<Vec<_>>(), &req.query)?;
+                for h in &mut hits {
+                    h.partial = partial_ids.contains(&h.message_id);
+                }
                 let next = req.offset + ids.len();
-                return Ok(self.results(
-                    req,
-                    mode,
-                    None,
-                    fallback,
-                    total,
-                    hits,
-                    (next < total).then_some(next),
-                    started,
-                ));
+                let mut res =
+                    self.results(req, mode, None, fallback, total, hits, (next < total).then_some(next), started);
+                res.partial_matches = partial;
+                return Ok(res);
             }
             (Mode::Semantic, Some(t)) => {
                 // Over-fetch: rows of replaced messages are dropped at hydration.
@@ -439,10 +450,12 @@ impl Searcher {
             (Mode::Hybrid, Some(t)) => {
                 let n = (want * 3).max(60);
                 let searcher = self.reader.searcher();
-                let (lex, _) = self.lexical(&searcher, req, n, 0)?;
+                let (lex, _, partial) = self.lexical_ranked(&searcher, req, n, 0)?;
+                partial_count = partial;
+                partial_ids = lex.iter().filter(|(_, p)| *p).map(|(s, _)| s.message_id).collect();
                 let sem = t.search(&text, &req.filters, n).map_err(SearchError::Semantic)?;
                 let fused = semantic::rrf(&[
-                    lex.iter().map(|s| s.message_id).collect(),
+                    lex.iter().map(|(s, _)| s.message_id).collect(),
                     sem.iter().map(|s| s.message_id).collect(),
                 ]);
                 let n = fused.len();
@@ -472,6 +485,10 @@ impl Searcher {
             started,
         );
         res.tier_lag = tier.as_deref().and_then(|t| self.lag(t));
+        res.partial_matches = partial_count;
+        for h in &mut res.hits {
+            h.partial = partial_ids.contains(&h.message_id);
+        }
         Ok(res)
     }
 
@@ -490,19 +507,51 @@ impl Searcher {
     /// Lexical retrieval, guarded: tantivy panics or fails on damaged
     /// files, and that is a [`SearchError::Damaged`] with its repair, not a
     /// crash.
+    /// Lexical retrieval with partial matches: when every word together
+    /// matches fewer than [`PARTIAL_BELOW`] messages and the query has at
+    /// least three words that are not stopwords, messages holding at least
+    /// half of them follow the full matches (flagged `true`). Returns the
+    /// page, the total (full and partial) and how many are partial.
+    fn lexical_ranked(
+        &self,
+        searcher: &tantivy::Searcher,
+        req: &SearchRequest,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<(lexical::ScoredId, bool)>, usize, usize), SearchError> {
+        let (ids, total) = self.lexical(searcher, req, limit, offset, None)?;
+        let minimum = if total < PARTIAL_BELOW { lexical::partial_minimum(&req.query) } else { None };
+        let Some(minimum) = minimum else {
+            return Ok((ids.into_iter().map(|s| (s, false)).collect(), total, 0));
+        };
+        // Every full match (fewer than a handful) comes first.
+        let exact = if offset == 0 && ids.len() == total {
+            ids
+        } else {
+            self.lexical(searcher, req, PARTIAL_BELOW, 0, None)?.0
+        };
+        let full: std::collections::HashSet<i64> = exact.iter().map(|s| s.message_id).collect();
+        let (more, with_partial) = self.lexical(searcher, req, offset + limit + exact.len(), 0, Some(minimum))?;
+        let mut all: Vec<(lexical::ScoredId, bool)> = exact.into_iter().map(|s| (s, false)).collect();
+        all.extend(more.into_iter().filter(|s| !full.contains(&s.message_id)).map(|s| (s, true)));
+        let page = all.into_iter().skip(offset).take(limit).collect();
+        Ok((page, with_partial.max(total), with_partial.saturating_sub(total)))
+    }
+
     fn lexical(
         &self,
         searcher: &tantivy::Searcher,
         req: &SearchRequest,
         limit: usize,
         offset: usize,
+        partial: Option<usize>,
     ) -> Result<(Vec<lexical::ScoredId>, usize), SearchError> {
         let order = match req.sort {
             Sort::Relevance => lexical::HitOrder::Relevance { now: req.now },
             Sort::Recent => lexical::HitOrder::Recent,
             Sort::Oldest => lexical::HitOrder::Oldest,
         };
-        let run = || lexical::search(&self.index, searcher, &req.query, &req.filters, limit, offset, order);
+        let run = || lexical::search(&self.index, searcher, &req.query, &req.filters, limit, offset, order, partial);
         match crate::guard::catch(run) {
             Ok(Ok(found)) => Ok(found),
             Ok(Err(LexicalError::Tantivy { source, .. })) => Err(SearchError::Damaged(source.to_string())),
@@ -536,6 +585,7 @@ impl Searcher {
             next_offset,
             group: "message",
             sort: req.sort,
+            partial_matches: 0,
         }
     }
 
@@ -563,6 +613,7 @@ impl Searcher {
                     score: 0.0,
                     snippet: snippet::make(&r.content, &exact, &prefixes),
                     more_in_conversation: None,
+                    partial: false,
                 },
             );
         }

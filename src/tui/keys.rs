@@ -287,6 +287,7 @@ mod tests {
             score: 1.0,
             snippet: Snippet { text: String::new(), highlights: vec![] },
             more_in_conversation: None,
+            partial: false,
         }
     }
 
@@ -307,6 +308,7 @@ mod tests {
                 next_offset: None,
                 group: "message",
                 sort: crate::search::Sort::Relevance,
+                partial_matches: 0,
             }),
         }
     }
