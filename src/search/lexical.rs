@@ -58,18 +58,28 @@ pub fn recency_boost(now: i64, created_at: Option<i64>) -> f32 {
     }
 }
 
-/// Top `limit` after `offset` message ids for the query in `order`, and the
-/// total count.
+/// Which hits of a query to take, and how.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    /// Hits to return.
+    pub limit: usize,
+    /// Hits to skip first.
+    pub offset: usize,
+    /// Their order.
+    pub order: HitOrder,
+    /// `Some(n)`: any `n` of the query's words suffice (a partial match).
+    pub partial: Option<usize>,
+}
+
+/// The window's message ids for the query, and the total count.
 pub fn search(
     idx: &LexicalIndex,
     searcher: &Searcher,
     query: &ParsedQuery,
     filters: &Filters,
-    limit: usize,
-    offset: usize,
-    order: HitOrder,
-    partial: Option<usize>,
+    window: Window,
 ) -> Result<(Vec<ScoredId>, usize), LexicalError> {
+    let Window { limit, offset, order, partial } = window;
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
     let q = build_with(&idx.fields, query, filters, partial);
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };

@@ -61,6 +61,10 @@ pub enum Sort {
     Oldest,
 }
 
+/// A page of lexical hits (each flagged when partial), the total of full
+/// and partial matches, and how many of those are partial.
+type LexicalPage = (Vec<(lexical::ScoredId, bool)>, usize, usize);
+
 /// Below this many full matches, a query of three or more words also
 /// returns partial matches (most of its words).
 pub const PARTIAL_BELOW: usize = 5;
@@ -518,7 +522,7 @@ impl Searcher {
         req: &SearchRequest,
         limit: usize,
         offset: usize,
-    ) -> Result<(Vec<(lexical::ScoredId, bool)>, usize, usize), SearchError> {
+    ) -> Result<LexicalPage, SearchError> {
         let (ids, total) = self.lexical(searcher, req, limit, offset, None)?;
         let minimum = if total < PARTIAL_BELOW { lexical::partial_minimum(&req.query) } else { None };
         let Some(minimum) = minimum else {
@@ -551,7 +555,8 @@ impl Searcher {
             Sort::Recent => lexical::HitOrder::Recent,
             Sort::Oldest => lexical::HitOrder::Oldest,
         };
-        let run = || lexical::search(&self.index, searcher, &req.query, &req.filters, limit, offset, order, partial);
+        let window = lexical::Window { limit, offset, order, partial };
+        let run = || lexical::search(&self.index, searcher, &req.query, &req.filters, window);
         match crate::guard::catch(run) {
             Ok(Ok(found)) => Ok(found),
             Ok(Err(LexicalError::Tantivy { source, .. })) => Err(SearchError::Damaged(source.to_string())),
