@@ -19,6 +19,7 @@ mod style;
 mod tui;
 mod usage;
 mod view;
+mod workspace;
 
 use std::path::PathBuf;
 

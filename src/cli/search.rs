@@ -15,8 +15,9 @@ pub struct SearchArgs {
     /// Only these agents (repeatable): claude_code, codex, gemini, …
     #[arg(long = "agent", value_name = "AGENT")]
     pub agents: Vec<String>,
-    /// Only sessions in this workspace directory or below it.
-    #[arg(long, value_name = "DIR")]
+    /// Only sessions in this workspace directory or below it (`.`: this
+    /// project), or in a directory of this name (`webapp`).
+    #[arg(long, value_name = "DIR|NAME")]
     pub workspace: Option<String>,
     /// Only messages at or after this time: 2026-01-15, RFC 3339, 7d, 12h, today, yesterday.
     #[arg(long, value_name = "TIME")]
@@ -70,7 +71,7 @@ pub(crate) fn usage(msg: impl Into<String>) -> CliError {
 pub fn build_request(cass: &crate::Cass, args: &SearchArgs) -> Result<SearchRequest, CliError> {
     let filters = FilterSpec {
         agents: args.agents.clone(),
-        workspace: args.workspace.clone(),
+        workspace: super::workspace::resolve(cass, args.workspace.as_deref())?,
         since: args.since.clone(),
         until: args.until.clone(),
         roles: args.roles.clone(),

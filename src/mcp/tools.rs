@@ -32,7 +32,7 @@ pub struct FilterParams {
     /// Only these agents: claude_code, codex, gemini, cursor, …
     #[serde(default)]
     pub agents: Vec<String>,
-    /// Only sessions in this workspace directory or below it.
+    /// Only sessions in this workspace directory or below it (an absolute path), or in a directory of this name anywhere in the path (`webapp`, `src/webapp`).
     pub workspace: Option<String>,
     /// Only messages at or after this time: 2026-01-15, RFC 3339, 7d, 12h, today, yesterday.
     pub since: Option<String>,

@@ -5,13 +5,14 @@ use std::ops::Bound as RangeBound;
 
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Searcher, Term};
 
 use super::query::{Atom, ParsedQuery};
-use crate::filters::Filters;
+use crate::filters::{Filters, workspace_matches};
 use crate::lexical::tokenizer::tokens;
 use crate::lexical::{Fields, LexicalError, LexicalIndex};
 
@@ -37,8 +38,9 @@ pub fn search(
     offset: usize,
 ) -> Result<(Vec<ScoredId>, usize), LexicalError> {
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
-    let q = build(&idx.fields, query, filters);
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
+    let workspaces = workspace_terms(searcher, idx.fields.workspace, filters).map_err(err)?;
+    let q = build(&idx.fields, query, filters, &workspaces);
     let (total, top) =
         searcher.search(&q, &(Count, TopDocs::with_limit(limit).and_offset(offset).order_by_score())).map_err(err)?;
     let mut out = Vec::with_capacity(top.len());
@@ -53,8 +55,30 @@ fn message_id(searcher: &Searcher, addr: DocAddress) -> tantivy::Result<i64> {
     Ok(col.first(addr.doc_id).unwrap_or(0))
 }
 
-/// The whole tantivy query for a request.
-pub fn build(f: &Fields, query: &ParsedQuery, filters: &Filters) -> Box<dyn Query> {
+/// The indexed workspaces that `filters.workspace` selects (none without
+/// one), read from the term dictionary of each segment and judged by
+/// [`workspace_matches`], the one rule every front end and the store
+/// share. A few hundred distinct workspaces at most: microseconds.
+fn workspace_terms(searcher: &Searcher, field: Field, filters: &Filters) -> tantivy::Result<Vec<String>> {
+    let Some(filter) = &filters.workspace else { return Ok(Vec::new()) };
+    let mut found = std::collections::BTreeSet::new();
+    for segment in searcher.segment_readers() {
+        let inverted = segment.inverted_index(field)?;
+        let mut terms = inverted.terms().stream()?;
+        while terms.advance() {
+            if let Ok(ws) = std::str::from_utf8(terms.key())
+                && workspace_matches(filter, ws)
+            {
+                found.insert(ws.to_string());
+            }
+        }
+    }
+    Ok(found.into_iter().collect())
+}
+
+/// The whole tantivy query for a request; `workspaces` are the indexed
+/// workspaces `filters.workspace` selects ([`workspace_terms`]).
+pub fn build(f: &Fields, query: &ParsedQuery, filters: &Filters, workspaces: &[String]) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut positive = 0;
     for clause in &query.clauses {
@@ -83,11 +107,11 @@ pub fn build(f: &Fields, query: &ParsedQuery, filters: &Filters) -> Box<dyn Quer
         // rather than everything.
         return Box::new(BooleanQuery::new(vec![(Occur::MustNot, Box::new(AllQuery) as Box<dyn Query>)]));
     }
-    add_filters(f, filters, &mut clauses);
+    add_filters(f, filters, workspaces, &mut clauses);
     Box::new(BooleanQuery::new(clauses))
 }
 
-fn add_filters(f: &Fields, filters: &Filters, clauses: &mut Vec<(Occur, Box<dyn Query>)>) {
+fn add_filters(f: &Fields, filters: &Filters, workspaces: &[String], clauses: &mut Vec<(Occur, Box<dyn Query>)>) {
     let any_of = |field: Field, values: &mut dyn Iterator<Item = String>| -> Box<dyn Query> {
         let qs: Vec<Box<dyn Query>> = values
             .map(|v| {
@@ -102,13 +126,13 @@ fn add_filters(f: &Fields, filters: &Filters, clauses: &mut Vec<(Occur, Box<dyn 
     if !filters.roles.is_empty() {
         clauses.push((Occur::Must, any_of(f.role, &mut filters.roles.iter().map(|r| r.as_str().to_string()))));
     }
-    if let Some(ws) = &filters.workspace {
-        let ws = ws.trim_end_matches('/').to_string();
-        let exact: Box<dyn Query> =
-            Box::new(TermQuery::new(Term::from_field_text(f.workspace, &ws), IndexRecordOption::Basic));
-        let below: Box<dyn Query> =
-            Box::new(FuzzyTermQuery::new_prefix(Term::from_field_text(f.workspace, &format!("{ws}/")), 0, true));
-        clauses.push((Occur::Must, Box::new(BooleanQuery::union(vec![exact, below]))));
+    if filters.workspace.is_some() {
+        let q: Box<dyn Query> = if workspaces.is_empty() {
+            Box::new(EmptyQuery)
+        } else {
+            Box::new(TermSetQuery::new(workspaces.iter().map(|w| Term::from_field_text(f.workspace, w))))
+        };
+        clauses.push((Occur::Must, q));
     }
     if filters.since.is_some() || filters.until.is_some() {
         let lo = filters
