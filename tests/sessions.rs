@@ -1,5 +1,6 @@
-//! The workspace filter as people name workspaces (a path, a directory's
-//! name, `.`), run through the real binary against a sandbox.
+//! `cass sessions` and the workspace filter as people name workspaces (a
+//! path, a directory's name, `.`), run through the real binary against a
+//! sandbox.
 
 mod common;
 
@@ -130,4 +131,150 @@ fn dot_is_the_project_of_the_current_directory() {
     // Other relative paths resolve against the current directory.
     assert_eq!(search_in(&c.src, "./web"), [c.ws("web")]);
     assert_eq!(search_in(&c.src.join("web"), "../webapp-old"), [c.ws("webapp-old")]);
+}
+
+/// `cass sessions ARGS --json`, which may list nothing (exit 1).
+fn listed(sb: &Sandbox, args: &[&str]) -> Value {
+    let mut all = vec!["sessions"];
+    all.extend_from_slice(args);
+    found(sb, &all)
+}
+
+/// The external ids of a listing, in order.
+fn ids(doc: &Value) -> Vec<String> {
+    doc["sessions"].as_array().unwrap().iter().map(|s| s["external_id"].as_str().unwrap().to_string()).collect()
+}
+
+/// The Codex fixture's session id.
+const CODEX: &str = "0194a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+
+#[test]
+fn sessions_lists_every_conversation_newest_first_with_its_facts() {
+    let c = corpus();
+    let out = c.sb.run(&["sessions", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ids(&doc), [CODEX, "s-front", "s-web", "s-app", "s-old", "s-other"]);
+    assert_eq!(
+        (doc["total"].as_i64(), doc["next_offset"].is_null(), doc["workspace"].is_null()),
+        (Some(6), true, true)
+    );
+    let app = &doc["sessions"][3];
+    assert_eq!(app["agent"], "claude_code");
+    assert_eq!(app["title"], "question in s-app about the deploy script");
+    assert_eq!(app["workspace"], c.ws("webapp"));
+    assert_eq!(app["started_at"], "2026-03-10T10:00:00.000Z");
+    assert_eq!(app["ended_at"], "2026-03-10T10:02:00.000Z");
+    assert_eq!(app["message_count"], 3);
+    assert!(app["source_path"].as_str().unwrap().ends_with(".claude/projects/s-app/s-app.jsonl"));
+    // `id` is what `cass view` takes.
+    let id = app["id"].as_i64().unwrap().to_string();
+    let view = c.sb.json(&["view", &id]);
+    assert_eq!(view["conversation"]["external_id"], "s-app");
+}
+
+#[test]
+fn sessions_filter_by_agent_workspace_time_and_page() {
+    let c = corpus();
+    let sb = &c.sb;
+    assert_eq!(ids(&listed(sb, &["--agent", "codex"])), [CODEX]);
+    assert_eq!(ids(&listed(sb, &["--agent", "claude_code"])).len(), 5);
+    assert_eq!(ids(&listed(sb, &["--agent", "claude_code", "--agent", "codex"])).len(), 6);
+    assert_eq!(ids(&listed(sb, &["--workspace", "webapp"])), ["s-front", "s-app", "s-other"]);
+    assert_eq!(ids(&listed(sb, &["--workspace", "web"])), ["s-web"], "`web` is not `webapp`");
+    assert_eq!(ids(&listed(sb, &["--workspace", &c.ws("webapp")])), ["s-front", "s-app"]);
+    assert_eq!(ids(&listed(sb, &["--workspace", "/home/dev"])), [CODEX]);
+    // Time is the last activity.
+    assert_eq!(ids(&listed(sb, &["--since", "2026-03-11T00:00:00Z"])), [CODEX, "s-front", "s-web"]);
+    assert_eq!(ids(&listed(sb, &["--until", "2026-03-10T10:02:00Z"])), ["s-old", "s-other"]);
+    assert_eq!(ids(&listed(sb, &["--until", "2026-03-10T10:02:00.001Z"])), ["s-app", "s-old", "s-other"]);
+    let both = ["--since", "2026-03-09T00:00:00Z", "--until", "2026-03-12T00:00:00Z", "--agent", "claude_code"];
+    assert_eq!(ids(&listed(sb, &both)), ["s-web", "s-app", "s-old"]);
+    // The limit, and what tells a caller that it cut the list.
+    let page = listed(sb, &["--limit", "2"]);
+    assert_eq!(ids(&page), [CODEX, "s-front"]);
+    assert_eq!((page["total"].as_i64(), page["next_offset"].as_i64()), (Some(6), Some(2)));
+    let last = listed(sb, &["--limit", "2", "--offset", "4"]);
+    assert_eq!(ids(&last), ["s-old", "s-other"]);
+    assert!(last["next_offset"].is_null());
+    // Nothing matches: an empty list and exit 1, as a search without hits.
+    let out = sb.run(&["sessions", "--agent", "gemini", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let none: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((none["sessions"].as_array().unwrap().len(), none["total"].as_i64()), (0, Some(0)));
+    // Bad values are usage errors, as in search.
+    for bad in [&["--agent", "nobody"][..], &["--since", "last tuesday"], &["--limit", "0"]] {
+        let mut args = vec!["sessions", "--json"];
+        args.extend_from_slice(bad);
+        assert_eq!(sb.run(&args).status.code(), Some(2), "{bad:?}");
+    }
+}
+
+#[test]
+fn sessions_list_twenty_by_default() {
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/many");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..25 {
+        let line = claude_line(&format!("m{i:02}"), "user", "hello", &format!("2026-01-{:02}T10:00:00Z", i + 1), "/w");
+        std::fs::write(dir.join(format!("m{i:02}.jsonl")), line).unwrap();
+    }
+    common::index_no_semantic(&sb);
+    let doc = sb.json(&["sessions"]);
+    assert_eq!(ids(&doc).len(), 20);
+    assert_eq!(
+        (ids(&doc)[0].as_str(), doc["total"].as_i64(), doc["next_offset"].as_i64()),
+        ("m24", Some(25), Some(20))
+    );
+}
+
+#[test]
+fn sessions_dot_is_the_project_of_the_current_directory() {
+    let c = corpus();
+    let deep = c.src.join("webapp/lib");
+    std::fs::create_dir_all(&deep).unwrap();
+    let out = c.sb.cass().current_dir(&deep).args(["sessions", "--workspace", ".", "--json"]).output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ids(&doc), ["s-front", "s-app"]);
+    assert_eq!(doc["workspace"], c.ws("webapp"), "the answer says what `.` was taken to be");
+}
+
+#[test]
+fn sessions_print_one_aligned_line_each_in_colour_on_request() {
+    let c = corpus();
+    let out = c.sb.run(&["sessions", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains('\x1b'), "no colour when asked for none:\n{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6 + 2, "a line per session, then the count and a hint:\n{text}");
+    assert!(lines[6].starts_with("6 of 6 sessions"), "{text}");
+    let column = |line: &str, needle: &str| line.find(needle).map(|i| line[..i].chars().count());
+    for (line, (id, rel, _)) in lines[1..6].iter().zip([CLAUDE[1], CLAUDE[2], CLAUDE[0], CLAUDE[3], CLAUDE[4]]) {
+        assert!(line.contains("claude_code") && line.contains("3 msgs"), "{line}");
+        assert!(line.contains(&format!("{id}.jsonl")), "the source path: {line}");
+        assert_eq!(column(line, "question in"), column(lines[1], "question in"), "titles align:\n{text}");
+        assert_eq!(column(line, &c.ws(rel)), column(lines[1], &c.ws("webapp/frontend")), "workspaces align:\n{text}");
+    }
+    assert!(lines[0].contains("codex") && lines[0].contains("/home/dev/api-server"), "{text}");
+    let coloured = c.sb.run(&["sessions", "--color", "always"]);
+    assert!(String::from_utf8_lossy(&coloured.stdout).contains("\x1b["), "colour on request");
+    let no_color = c.sb.cass().env("NO_COLOR", "1").args(["sessions"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&no_color.stdout).contains('\x1b'));
+}
+
+#[test]
+fn sessions_before_any_index_exit_3_and_trim_like_other_commands() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["sessions", "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["kind"], "no_index");
+    let c = corpus();
+    let out = c.sb.run(&["sessions", "--format", "jsonl", "--fields", "external_id,message_count", "--limit", "2"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0], serde_json::json!({"external_id": CODEX, "message_count": 5}));
+    assert_eq!((lines[2]["sessions_returned"].as_i64(), lines[2]["total"].as_i64()), (Some(2), Some(6)));
 }
