@@ -278,3 +278,69 @@ fn sessions_before_any_index_exit_3_and_trim_like_other_commands() {
     assert_eq!(lines[0], serde_json::json!({"external_id": CODEX, "message_count": 5}));
     assert_eq!((lines[2]["sessions_returned"].as_i64(), lines[2]["total"].as_i64()), (Some(2), Some(6)));
 }
+
+#[test]
+fn an_empty_query_with_a_filter_browses_the_newest_messages() {
+    let c = corpus();
+    let sb = &c.sb;
+    let words = sb.json(&["search", "deploy", "--mode", "lexical", "--limit", "1"]);
+    let out = sb.run(&["search", "--agent", "claude_code", "--json", "--limit", "100"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((doc["schema"].as_str(), doc["browse"].as_bool()), (Some("cass.search.v1"), Some(true)));
+    assert_eq!(words["browse"], false, "a search with words says it was not a browse");
+    let hits = doc["hits"].as_array().unwrap();
+    assert_eq!((hits.len(), doc["total"].as_i64()), (15, Some(15)), "every message of the five sessions");
+    let keys = |h: &Value| h.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&hits[0]), keys(&words["hits"][0]), "hits keep the search schema");
+    let times: Vec<&str> = hits.iter().map(|h| h["created_at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] > w[1]), "newest first: {times:?}");
+    assert_eq!(hits[0]["snippet"]["text"], "thanks from s-front");
+    assert!(hits.iter().all(|h| h["agent"] == "claude_code" && h["score"] == 0.0));
+    // `*` is empty too; every filter narrows; paging works as in a search.
+    let star = sb.json(&["search", "*", "--workspace", "web"]);
+    let texts: Vec<&str> =
+        star["hits"].as_array().unwrap().iter().map(|h| h["snippet"]["text"].as_str().unwrap()).collect();
+    assert_eq!(
+        texts,
+        ["thanks from s-web", "answer in s-web: run make deploy", "question in s-web about the deploy script"]
+    );
+    let narrow = ["--agent", "claude_code", "--role", "assistant", "--since", "2026-03-10T00:00:00Z"];
+    let roles = sb.json(&[&["search", "--limit", "2", "--offset", "1"][..], &narrow].concat());
+    let texts: Vec<&str> =
+        roles["hits"].as_array().unwrap().iter().map(|h| h["snippet"]["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["answer in s-web: run make deploy", "answer in s-app: run make deploy"], "s-front's skipped");
+    assert_eq!((roles["total"].as_i64(), &roles["next_offset"]), (Some(3), &Value::Null));
+    // One hit per session: the sessions, by their newest message.
+    let grouped = sb.json(&["search", "--agent", "claude_code", "--group-by", "session", "--limit", "3"]);
+    let snippets: Vec<&str> =
+        grouped["hits"].as_array().unwrap().iter().map(|h| h["snippet"]["text"].as_str().unwrap()).collect();
+    assert_eq!(snippets, ["thanks from s-front", "thanks from s-web", "thanks from s-app"]);
+    // A filter that matches nothing: exit 1, as any search without hits.
+    let none = sb.run(&["search", "--agent", "gemini"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stdout).contains("0 of 0 hits"));
+    let human = sb.run(&["search", "--agent", "codex"]);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("newest messages"), "the person is told what ran");
+}
+
+#[test]
+fn an_empty_query_without_a_filter_is_a_usage_error_that_points_at_sessions() {
+    let c = corpus();
+    for args in [&["search"][..], &["search", "*"], &["search", ""], &["search", "  ", "*"]] {
+        let out = c.sb.cass().args(args).arg("--json").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+        assert_eq!(err["error"]["kind"], "usage");
+        assert!(err["error"]["hint"].as_str().unwrap().contains("cass sessions"), "{err}");
+    }
+    let human = c.sb.run(&["search"]);
+    assert!(String::from_utf8_lossy(&human.stderr).contains("hint: "), "people get the hint too");
+    // A browse has nothing to rank by meaning: asking for it is an error, not a silent lexical run.
+    for demand in [&["--mode", "semantic"][..], &["--mode", "hybrid"], &["--tier", "fast"]] {
+        let mut args = vec!["search", "--agent", "codex"];
+        args.extend_from_slice(demand);
+        assert_eq!(c.sb.run(&args).status.code(), Some(2), "{demand:?}");
+    }
+    assert_eq!(c.sb.run(&["search", "--agent", "codex", "--mode", "lexical"]).status.code(), Some(0));
+}

@@ -10,7 +10,8 @@ use crate::search::{SearchError, SearchRequest, SearchResults};
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// Words (all must match), `a OR b`, `-exclude`, `"a phrase"`, `prefix*`.
-    #[arg(required = true, num_args = 1.., value_name = "QUERY")]
+    /// None (or `*`) with a filter lists the newest messages it matches.
+    #[arg(num_args = 0.., value_name = "QUERY")]
     pub query: Vec<String>,
     /// Only these agents (repeatable): claude_code, codex, gemini, …
     #[arg(long = "agent", value_name = "AGENT")]
@@ -147,6 +148,7 @@ fn print_human(r: &SearchResults, style: Style) -> Result<(), CliError> {
         Some(t) => format!("{}, {t} tier", r.mode),
         None => r.mode.to_string(),
     };
+    let ran = if r.browse { "no words: the newest messages the filters match".to_string() } else { ran };
     let _ = writeln!(out, "{} of {} hits in {:.1} ms ({ran}){more}", r.hits.len(), r.total, r.elapsed_ms);
     if let Some(why) = &r.fallback {
         let _ = writeln!(out, "{}", style.dim(&format!("note: {why}")));

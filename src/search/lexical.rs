@@ -9,7 +9,7 @@ use tantivy::query::{
     TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocAddress, Searcher, Term};
+use tantivy::{DocAddress, DocId, Searcher, SegmentReader, Term};
 
 use super::query::{Atom, ParsedQuery};
 use crate::filters::{Filters, workspace_matches};
@@ -48,6 +48,33 @@ pub fn search(
         out.push(ScoredId { message_id: message_id(searcher, addr).map_err(err)?, score });
     }
     Ok((out, total))
+}
+
+/// A browse: the newest `limit` messages after `offset` that the filters
+/// accept (by `created_at`, then message id; messages without a time come
+/// last), and how many the filters accept. Scores are 0: the order is time.
+pub fn browse(
+    idx: &LexicalIndex,
+    searcher: &Searcher,
+    filters: &Filters,
+    limit: usize,
+    offset: usize,
+) -> Result<(Vec<ScoredId>, usize), LexicalError> {
+    debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
+    let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
+    let workspaces = workspace_terms(searcher, idx.fields.workspace, filters).map_err(err)?;
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(AllQuery))];
+    add_filters(&idx.fields, filters, &workspaces, &mut clauses);
+    let newest = TopDocs::with_limit(limit).and_offset(offset).order_by(|segment: &SegmentReader| {
+        let fast = segment.fast_fields();
+        let (created, ids) = (fast.i64("created_at").ok(), fast.i64("message_id").ok());
+        move |doc: DocId| {
+            let created = created.as_ref().and_then(|c| c.first(doc)).unwrap_or(i64::MIN);
+            (created, ids.as_ref().and_then(|c| c.first(doc)).unwrap_or(0))
+        }
+    });
+    let (total, top) = searcher.search(&BooleanQuery::new(clauses), &(Count, newest)).map_err(err)?;
+    Ok((top.into_iter().map(|((_, message_id), _)| ScoredId { message_id, score: 0.0 }).collect(), total))
 }
 
 fn message_id(searcher: &Searcher, addr: DocAddress) -> tantivy::Result<i64> {

@@ -296,6 +296,7 @@ mod tests {
             result: Ok(SearchResults {
                 schema: "",
                 query: String::new(),
+                browse: false,
                 mode: "lexical",
                 tier: None,
                 fallback: None,
