@@ -9,7 +9,7 @@ use crate::model::{Role, TimestampMs};
 pub struct Filters {
     /// Any of these agents (empty: all).
     pub agents: Vec<String>,
-    /// The workspace or anything below it.
+    /// A workspace filter, as [`workspace_matches`] reads it.
     pub workspace: Option<String>,
     /// Inclusive lower bound.
     pub since: Option<TimestampMs>,
@@ -57,7 +57,8 @@ impl Filters {
 pub struct FilterSpec {
     /// Agent ids (`claude_code`) or names (`Claude Code`).
     pub agents: Vec<String>,
-    /// A workspace directory; it and everything below it match.
+    /// A workspace directory (it and everything below it match) or a
+    /// directory's name ([`workspace_matches`]).
     pub workspace: Option<String>,
     /// Messages at or after this time.
     pub since: Option<String>,
@@ -78,17 +79,54 @@ impl FilterSpec {
         for r in &self.roles {
             filters.roles.push(r.parse::<Role>()?);
         }
-        filters.workspace = self.workspace.clone();
+        // A blank workspace (an MCP client sending "") filters nothing.
+        filters.workspace = self.workspace.clone().filter(|w| !w.trim().is_empty());
         filters.since = self.since.as_deref().map(|s| parse_time(s, Bound::Since)).transpose()?;
         filters.until = self.until.as_deref().map(|s| parse_time(s, Bound::Until)).transpose()?;
         Ok(filters)
     }
 }
 
-/// `filter` names `workspace` itself or a directory above it.
+/// A workspace filter read the one way every caller reads it (docs/ROBOT.md,
+/// "Workspace filter"). [`workspace_matches`] applies it in Rust; the store
+/// turns it into SQL (`store::query::sessions`), and a test holds the two to
+/// the same answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkspaceFilter<'a> {
+    /// An absolute path (it starts with `/`; trailing `/` dropped, so `/`
+    /// is `""`, every absolute workspace): that directory and everything
+    /// below it.
+    Path(&'a str),
+    /// Whole path components (`webapp`, `src/webapp`; trailing `/`
+    /// dropped): a workspace with a directory of that name anywhere in its
+    /// path, and everything below that directory. An empty name matches
+    /// nothing.
+    Name(&'a str),
+}
+
+impl<'a> WorkspaceFilter<'a> {
+    /// Reads a filter as typed. Relative paths (`.`, `./x`) are not
+    /// resolved here: the front end knows the current directory, the
+    /// library does not.
+    pub fn parse(filter: &'a str) -> WorkspaceFilter<'a> {
+        let f = filter.trim_end_matches('/');
+        if filter.starts_with('/') { WorkspaceFilter::Path(f) } else { WorkspaceFilter::Name(f) }
+    }
+}
+
+/// Whether `filter` selects `workspace`: a path names the workspace or a
+/// directory above it (`/home/me/src/webapp` selects itself and
+/// `/home/me/src/webapp/sub`); a name is a run of whole components of the
+/// workspace's path (`webapp` and `src/webapp` select both of those, `web`
+/// and `webapp-old` neither). Case-sensitive, `/` separated, as the paths are.
 pub fn workspace_matches(filter: &str, workspace: &str) -> bool {
-    let f = filter.trim_end_matches('/');
-    workspace == f || workspace.strip_prefix(f).is_some_and(|rest| rest.starts_with('/'))
+    match WorkspaceFilter::parse(filter) {
+        WorkspaceFilter::Path("") => workspace.starts_with('/'),
+        WorkspaceFilter::Path(p) => {
+            workspace == p || workspace.strip_prefix(p).is_some_and(|rest| rest.starts_with('/'))
+        }
+        WorkspaceFilter::Name(n) => !n.is_empty() && format!("/{workspace}/").contains(&format!("/{n}/")),
+    }
 }
 
 /// Which end of a range a time spec is for: a bare date means the start of
@@ -151,5 +189,20 @@ mod tests {
         assert!(workspace_matches("/home/dev/api", "/home/dev/api"));
         assert!(workspace_matches("/home/dev/api/", "/home/dev/api/sub"));
         assert!(!workspace_matches("/home/dev/api", "/home/dev/api-server"));
+        assert!(workspace_matches("/", "/home/dev/api"));
+    }
+
+    #[test]
+    fn workspace_filter_by_name_matches_whole_components() {
+        assert!(workspace_matches("webapp", "/home/me/src/webapp"));
+        assert!(workspace_matches("webapp", "/home/me/src/webapp/sub"));
+        assert!(workspace_matches("webapp/", "/home/me/src/webapp"));
+        assert!(workspace_matches("src/webapp", "/home/me/src/webapp/sub"));
+        assert!(!workspace_matches("web", "/home/me/src/webapp"));
+        assert!(!workspace_matches("webapp", "/home/me/src/webapp-old"));
+        assert!(!workspace_matches("webapp", "/home/me/src/old-webapp"));
+        assert!(!workspace_matches("me/webapp", "/home/me/src/webapp"));
+        assert!(!workspace_matches("WebApp", "/home/me/src/webapp"));
+        assert!(!workspace_matches("", "/home/me/src/webapp"));
     }
 }

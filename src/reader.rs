@@ -74,6 +74,17 @@ impl Reader {
         query::sessions(&self.store, filter, limit, offset)
     }
 
+    /// How many conversations [`Reader::sessions`] would list without a limit.
+    pub fn session_count(&self, filter: &SessionFilter) -> Result<i64> {
+        query::session_count(&self.store, filter)
+    }
+
+    /// The stored workspace that is `dir` or the nearest directory above
+    /// it: the project `dir` belongs to.
+    pub fn workspace_at_or_above(&self, dir: &str) -> Result<Option<String>> {
+        query::workspace_at_or_above(&self.store, dir)
+    }
+
     /// Conversations and messages per agent, from the counters.
     pub fn agent_totals(&self) -> Result<Vec<AgentTotals>> {
         query::agent_totals(&self.store)

@@ -128,6 +128,19 @@ fn every_tool_answers_as_the_cli_does() {
         let codex = text_json(&client.call_tool(params("list_sessions", json!({"agents": ["codex"]}))).await.unwrap());
         assert!(codex["sessions"].as_array().unwrap().iter().all(|s| s["agent"] == "codex"));
         assert!(!codex["sessions"].as_array().unwrap().is_empty());
+        // The workspace rule is the CLI's: a directory's name selects as in `cass sessions`.
+        let by_name =
+            text_json(&client.call_tool(params("list_sessions", json!({"workspace": "webapp"}))).await.unwrap());
+        let cli = sb.json(&["sessions", "--workspace", "webapp"]);
+        assert_eq!(ids(&by_name, "sessions", "id"), ids(&cli, "sessions", "id"));
+        assert_eq!(ids(&cli, "sessions", "id").len(), 2, "{cli}");
+        // An empty query with a filter browses, as `cass search` does.
+        let browse = text_json(
+            &client.call_tool(params("search", json!({"query": "", "agents": ["codex"], "limit": 3}))).await.unwrap(),
+        );
+        let cli = sb.json(&["search", "--agent", "codex", "--limit", "3"]);
+        assert_eq!(ids(&browse, "hits", "message_id"), ids(&cli, "hits", "message_id"));
+        assert_eq!((browse["browse"].as_bool(), browse["hits"].as_array().map(Vec::len)), (Some(true), Some(3)));
 
         // status: the counts `cass status` reports.
         let cli = sb.json(&["status"]);

@@ -11,6 +11,7 @@ mod privacy;
 mod robot;
 mod search;
 mod semantic;
+mod sessions;
 mod settings;
 mod signal;
 mod sources;
@@ -19,6 +20,7 @@ mod style;
 mod tui;
 mod usage;
 mod view;
+mod workspace;
 
 use std::path::PathBuf;
 
@@ -57,6 +59,8 @@ pub(crate) enum Command {
     Index(index::IndexArgs),
     /// Search every indexed conversation.
     Search(search::SearchArgs),
+    /// List sessions, most recently active first (by agent, workspace, time).
+    Sessions(sessions::SessionsArgs),
     /// Print a whole conversation (by id or session file) as markdown.
     View(view::ViewArgs),
     /// Print the messages around one message.
@@ -158,6 +162,7 @@ pub fn main() -> i32 {
     let result = match command {
         Command::Index(args) => index::run(&cx, &args),
         Command::Search(args) => search::run(&cx, &args),
+        Command::Sessions(args) => sessions::run(&cx, &args),
         Command::View(args) => view::view(&cx, &args),
         Command::Expand(args) => view::expand(&cx, &args),
         Command::Export(args) => view::export(&cx, &args),
@@ -191,6 +196,7 @@ impl Command {
         match self {
             Command::Index(a) => Some(&a.robot),
             Command::Search(a) => Some(&a.robot),
+            Command::Sessions(a) => Some(&a.robot),
             Command::View(a) => Some(&a.robot),
             Command::Expand(a) => Some(&a.robot),
             Command::Semantic(c) => Some(c.robot()),

@@ -10,13 +10,15 @@ use crate::search::{SearchError, SearchRequest, SearchResults};
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// Words (all must match), `a OR b`, `-exclude`, `"a phrase"`, `prefix*`.
-    #[arg(required = true, num_args = 1.., value_name = "QUERY")]
+    /// None (or `*`) with a filter lists the newest messages it matches.
+    #[arg(num_args = 0.., value_name = "QUERY")]
     pub query: Vec<String>,
     /// Only these agents (repeatable): claude_code, codex, gemini, …
     #[arg(long = "agent", value_name = "AGENT")]
     pub agents: Vec<String>,
-    /// Only sessions in this workspace directory or below it.
-    #[arg(long, value_name = "DIR")]
+    /// Only sessions in this workspace directory or below it (`.`: this
+    /// project), or in a directory of this name (`webapp`).
+    #[arg(long, value_name = "DIR|NAME")]
     pub workspace: Option<String>,
     /// Only messages at or after this time: 2026-01-15, RFC 3339, 7d, 12h, today, yesterday.
     #[arg(long, value_name = "TIME")]
@@ -77,7 +79,7 @@ pub(crate) fn usage(msg: impl Into<String>) -> CliError {
 pub fn build_request(cass: &crate::Cass, args: &SearchArgs) -> Result<SearchRequest, CliError> {
     let filters = FilterSpec {
         agents: args.agents.clone(),
-        workspace: args.workspace.clone(),
+        workspace: super::workspace::resolve(cass, args.workspace.as_deref())?,
         since: args.since.clone(),
         until: args.until.clone(),
         roles: args.roles.clone(),
@@ -161,6 +163,7 @@ fn print_human(r: &SearchResults, style: Style) -> Result<(), CliError> {
         Some(t) => format!("{}, {t} tier", r.mode),
         None => r.mode.to_string(),
     };
+    let ran = if r.browse { "no words: the newest messages the filters match".to_string() } else { ran };
     let _ = writeln!(out, "{} of {} hits in {:.1} ms ({ran}){more}", r.hits.len(), r.total, r.elapsed_ms);
     if let Some(why) = &r.fallback {
         let _ = writeln!(out, "{}", style.dim(&format!("note: {why}")));

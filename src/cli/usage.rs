@@ -40,8 +40,9 @@ pub struct UsageArgs {
     /// Only these agents (repeatable): claude_code, codex, gemini, …
     #[arg(long = "agent", value_name = "AGENT")]
     pub agents: Vec<String>,
-    /// Only conversations in this workspace directory or below it.
-    #[arg(long, value_name = "DIR")]
+    /// Only conversations in this workspace directory or below it (`.`:
+    /// this project), or in a directory of this name (`webapp`).
+    #[arg(long, value_name = "DIR|NAME")]
     pub workspace: Option<String>,
     /// Only conversations from this machine: `local` (every conversation
     /// today) or `remote` (none until remote sources are configured).
@@ -59,8 +60,8 @@ pub struct UsageArgs {
 
 /// Prints the report the arguments ask for.
 pub fn run(cx: &Context, args: &UsageArgs) -> Result<i32, CliError> {
-    let req = request(args)?;
     let cass = cx.cass()?;
+    let req = request(args, super::workspace::resolve(&cass, args.workspace.as_deref())?)?;
     let local_only = match args.source.as_deref().map(str::trim) {
         None | Some("local") | Some("all") => true,
         Some("remote") => false,
@@ -81,7 +82,8 @@ pub fn run(cx: &Context, args: &UsageArgs) -> Result<i32, CliError> {
     Ok(exit::OK)
 }
 
-fn request(args: &UsageArgs) -> Result<ReportRequest, CliError> {
+/// The report asked for; `workspace` is `--workspace` resolved (`.`, `./x`).
+fn request(args: &UsageArgs, workspace: Option<String>) -> Result<ReportRequest, CliError> {
     let zone = Zone::parse(&args.timezone).map_err(|e| super::search::usage(e).hint("e.g. --timezone UTC"))?;
     let mut agents = Vec::new();
     for a in &args.agents {
@@ -104,7 +106,7 @@ fn request(args: &UsageArgs) -> Result<ReportRequest, CliError> {
         since: time(&args.since, Bound::Since)?,
         until: time(&args.until, Bound::Until)?,
         agents,
-        workspace: args.workspace.as_deref().map(|w| w.trim_end_matches('/').to_string()),
+        workspace: workspace.filter(|w| !w.trim().is_empty()),
         zone,
         limit: args.limit,
     })

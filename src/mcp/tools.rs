@@ -32,7 +32,7 @@ pub struct FilterParams {
     /// Only these agents: claude_code, codex, gemini, cursor, …
     #[serde(default)]
     pub agents: Vec<String>,
-    /// Only sessions in this workspace directory or below it.
+    /// Only sessions in this workspace directory or below it (an absolute path), or in a directory of this name anywhere in the path (`webapp`, `src/webapp`).
     pub workspace: Option<String>,
     /// Only messages at or after this time: 2026-01-15, RFC 3339, 7d, 12h, today, yesterday.
     pub since: Option<String>,
@@ -52,7 +52,7 @@ impl FilterParams {
 /// `search` parameters.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct SearchParams {
-    /// Words (all must match), `a OR b`, `-exclude`, `"a phrase"`, `prefix*`.
+    /// Words (all must match), `a OR b`, `-exclude`, `"a phrase"`, `prefix*`. Empty (or `*`) with a filter: the newest messages it matches.
     pub query: String,
     /// lexical, semantic or hybrid (default: hybrid with the best published tier, else lexical).
     pub mode: Option<String>,

@@ -142,8 +142,13 @@ impl From<WriteError> for RobotError {
 impl From<SearchError> for RobotError {
     fn from(e: SearchError) -> RobotError {
         match e {
+            SearchError::Query(crate::search::QueryError::Empty) => RobotError::usage("bad query: the query is empty")
+                .hint(
+                    "give words to search for, or a filter (--agent, --workspace, --since, --until, --role) to \
+                     list the newest messages it matches; `cass sessions` lists conversations",
+                ),
             SearchError::Query(q) => RobotError::usage(format!("bad query: {q}")),
-            SearchError::Limit | SearchError::Offset => RobotError::usage(e.to_string()),
+            SearchError::Limit | SearchError::Offset | SearchError::BrowseByMeaning => RobotError::usage(e.to_string()),
             e if e.is_missing_index() => {
                 RobotError::new("no_index", exit::NO_INDEX, e.to_string()).hint("run `cass index` first")
             }

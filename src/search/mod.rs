@@ -104,6 +104,10 @@ pub struct SearchRequest {
     pub sort: Sort,
     /// The instant recency is measured from (ms since the epoch).
     pub now: TimestampMs,
+    /// No words, only filters: the newest messages the filters accept, in
+    /// time order (set by [`SearchRequest::new`] for an empty query, or
+    /// `*`, with at least one filter).
+    pub browse: bool,
 }
 
 /// Why a search could not run.
@@ -137,6 +141,11 @@ pub enum SearchError {
     /// Reading the lexical index failed the way damaged files make it fail.
     #[error("the lexical index is damaged: {0}")]
     Damaged(String),
+    /// A browse (no words) was asked to run semantically or on a tier.
+    #[error(
+        "an empty query lists the newest messages by time; --mode semantic|hybrid and --tier need words to search by meaning"
+    )]
+    BrowseByMeaning,
 }
 
 impl SearchError {
@@ -156,9 +165,17 @@ impl SearchRequest {
         if offset > MAX_OFFSET {
             return Err(SearchError::Offset);
         }
+        // Nothing to look for but something to narrow by: list what the
+        // filters hold, newest first. Without a filter it stays an error.
+        let (query, browse) = match query::parse(text) {
+            Ok(q) => (q, false),
+            Err(QueryError::Empty) if !filters.is_empty() => (ParsedQuery::default(), true),
+            Err(e) => return Err(e.into()),
+        };
         Ok(SearchRequest {
             query_text: text.to_string(),
-            query: query::parse(text)?,
+            query,
+            browse,
             filters,
             limit,
             offset,
@@ -222,6 +239,9 @@ pub struct SearchResults {
     pub schema: &'static str,
     /// The query as typed.
     pub query: String,
+    /// True when the query had no words and the hits are the newest
+    /// messages the filters accept, newest first (scores are 0).
+    pub browse: bool,
     /// The mode that ran (`lexical`, `semantic`, `hybrid`).
     pub mode: &'static str,
     /// The semantic tier that ran (`fast`, `quality`), if any.
@@ -408,6 +428,9 @@ impl Searcher {
 
     fn search_ranked(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
         let started = Instant::now();
+        if req.browse {
+            return self.browse(req, started);
+        }
         let (mut mode, mut tier, mut fallback) = self.resolve(req)?;
         let want = req.offset + req.limit;
         let text = semantic_text(&req.query);
@@ -496,6 +519,20 @@ impl Searcher {
         Ok(res)
     }
 
+    /// A browse runs on the lexical index, which holds every filter and
+    /// the time order; by meaning there is nothing to rank, so an explicit
+    /// semantic mode or tier is refused (a preferred one is not asked for).
+    fn browse(&self, req: &SearchRequest, started: Instant) -> Result<SearchResults, SearchError> {
+        if !req.preferred && (matches!(req.mode, Some(Mode::Semantic | Mode::Hybrid)) || req.tier.is_some()) {
+            return Err(SearchError::BrowseByMeaning);
+        }
+        let searcher = self.reader.searcher();
+        let (ids, total) = guarded(|| lexical::browse(&self.index, &searcher, &req.filters, req.limit, req.offset))?;
+        let hits = self.hydrate(&ids.iter().map(|s| (s.message_id, s.score)).collect::<Vec<_>>(), &req.query)?;
+        let next = req.offset + ids.len();
+        Ok(self.results(req, Mode::Lexical, None, None, total, hits, (next < total).then_some(next), started))
+    }
+
     /// The lag of a tier as its manifest (read when it was opened) and the
     /// store say; `None` when it is current. Bounded: never a full count.
     fn lag(&self, t: &LoadedTier) -> Option<TierLag> {
@@ -556,13 +593,7 @@ impl Searcher {
             Sort::Oldest => lexical::HitOrder::Oldest,
         };
         let window = lexical::Window { limit, offset, order, partial };
-        let run = || lexical::search(&self.index, searcher, &req.query, &req.filters, window);
-        match crate::guard::catch(run) {
-            Ok(Ok(found)) => Ok(found),
-            Ok(Err(LexicalError::Tantivy { source, .. })) => Err(SearchError::Damaged(source.to_string())),
-            Ok(Err(e)) => Err(e.into()),
-            Err(panic) => Err(SearchError::Damaged(panic)),
-        }
+        guarded(|| lexical::search(&self.index, searcher, &req.query, &req.filters, window))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -580,6 +611,7 @@ impl Searcher {
         SearchResults {
             schema: ROBOT_SCHEMA,
             query: req.query_text.clone(),
+            browse: req.browse,
             mode: mode.name(),
             tier,
             fallback,
@@ -631,6 +663,17 @@ impl Searcher {
                 })
             })
             .collect())
+    }
+}
+
+/// Runs a read of the lexical index so that tantivy failing or panicking
+/// on damaged files is a [`SearchError::Damaged`] with its repair, not a crash.
+fn guarded<T>(read: impl FnOnce() -> Result<T, LexicalError>) -> Result<T, SearchError> {
+    match crate::guard::catch(read) {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(LexicalError::Tantivy { source, .. })) => Err(SearchError::Damaged(source.to_string())),
+        Ok(Err(e)) => Err(e.into()),
+        Err(panic) => Err(SearchError::Damaged(panic)),
     }
 }
 

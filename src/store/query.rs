@@ -255,7 +255,8 @@ pub fn messages_page(store: &Store, conversation_id: i64, offset: i64, limit: i6
 pub struct SessionFilter {
     /// Any of these agents (empty: all).
     pub agents: Vec<String>,
-    /// This workspace directory or one below it.
+    /// A workspace filter as [`crate::filters::workspace_matches`] reads
+    /// it: a directory (it and below) or a directory's name.
     pub workspace: Option<String>,
     /// Active at or after this time (last message, else first).
     pub since: Option<i64>,
@@ -263,37 +264,84 @@ pub struct SessionFilter {
     pub until: Option<i64>,
 }
 
-/// Conversations, most recently active first (by last message time, then
-/// first, then when cass last saw them), narrowed by `filter`. Uses the
-/// conversations table only: no message is read.
-pub fn sessions(store: &Store, filter: &SessionFilter, limit: i64, offset: i64) -> Result<Vec<Conversation>> {
-    let mut sql = format!("SELECT {CONV_COLS} FROM conversations WHERE message_count > 0");
+/// When a conversation was last active: its last message, else its first,
+/// else when cass last saw it.
+const ACTIVE: &str = "COALESCE(ended_at, started_at, updated_at)";
+
+/// The `WHERE` clause of [`sessions`] and [`session_count`], and its arguments.
+fn session_where(filter: &SessionFilter) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = String::from(" WHERE message_count > 0");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    let active = "COALESCE(ended_at, started_at, updated_at)";
     if !filter.agents.is_empty() {
         sql.push_str(&format!(" AND agent IN ({})", vec!["?"; filter.agents.len()].join(",")));
         args.extend(filter.agents.iter().cloned().map(Into::into));
     }
     if let Some(ws) = &filter.workspace {
-        // The directory itself or anything below it (as search filters do).
-        let ws = ws.trim_end_matches('/').to_string();
-        sql.push_str(" AND (workspace = ? OR substr(workspace, 1, length(?) + 1) = ? || '/')");
-        args.extend([ws.clone().into(), ws.clone().into(), ws.into()]);
+        let (cond, values) = workspace_condition(ws);
+        sql.push_str(" AND ");
+        sql.push_str(cond);
+        args.extend(values);
     }
     if let Some(t) = filter.since {
-        sql.push_str(&format!(" AND {active} >= ?"));
+        sql.push_str(&format!(" AND {ACTIVE} >= ?"));
         args.push(t.into());
     }
     if let Some(t) = filter.until {
-        sql.push_str(&format!(" AND {active} < ?"));
+        sql.push_str(&format!(" AND {ACTIVE} < ?"));
         args.push(t.into());
     }
-    sql.push_str(&format!(" ORDER BY {active} DESC, id DESC LIMIT ? OFFSET ?"));
+    (sql, args)
+}
+
+/// The SQL condition on the `workspace` column that selects exactly the
+/// workspaces [`crate::filters::workspace_matches`] does (a unit test
+/// holds the two to one table of cases), with its arguments.
+pub(crate) fn workspace_condition(filter: &str) -> (&'static str, Vec<rusqlite::types::Value>) {
+    use crate::filters::WorkspaceFilter;
+    match WorkspaceFilter::parse(filter) {
+        WorkspaceFilter::Path("") => ("substr(workspace, 1, 1) = '/'", Vec::new()),
+        WorkspaceFilter::Path(p) => (
+            "(workspace = ? OR substr(workspace, 1, length(?) + 1) = ? || '/')",
+            vec![p.to_string().into(), p.to_string().into(), p.to_string().into()],
+        ),
+        WorkspaceFilter::Name("") => ("0", Vec::new()),
+        WorkspaceFilter::Name(n) => ("instr('/' || workspace || '/', '/' || ? || '/') > 0", vec![n.to_string().into()]),
+    }
+}
+
+/// Conversations, most recently active first (by last message time, then
+/// first, then when cass last saw them), narrowed by `filter`. Uses the
+/// conversations table only: no message is read.
+pub fn sessions(store: &Store, filter: &SessionFilter, limit: i64, offset: i64) -> Result<Vec<Conversation>> {
+    let (cond, mut args) = session_where(filter);
+    let sql = format!("SELECT {CONV_COLS} FROM conversations{cond} ORDER BY {ACTIVE} DESC, id DESC LIMIT ? OFFSET ?");
     args.push(limit.into());
     args.push(offset.into());
     let mut stmt = store.conn.prepare(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), conv_from_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// How many conversations [`sessions`] would list without a limit.
+pub fn session_count(store: &Store, filter: &SessionFilter) -> Result<i64> {
+    let (cond, args) = session_where(filter);
+    let sql = format!("SELECT COUNT(*) FROM conversations{cond}");
+    Ok(store.conn.query_row(&sql, rusqlite::params_from_iter(args), |r| r.get(0))?)
+}
+
+/// The stored workspace that is `dir` or the nearest directory above it
+/// (the project a directory belongs to), if any.
+pub fn workspace_at_or_above(store: &Store, dir: &str) -> Result<Option<String>> {
+    let mut stmt = store.conn.prepare("SELECT DISTINCT workspace FROM conversations WHERE workspace LIKE '/%'")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let mut best: Option<String> = None;
+    for ws in rows {
+        let ws = ws?;
+        if crate::filters::workspace_matches(&ws, dir) && best.as_ref().is_none_or(|b| ws.len() > b.len()) {
+            best = Some(ws);
+        }
+    }
+    Ok(best)
 }
 
 /// SQLite's `integrity_check` (structure, and every index against its
@@ -341,4 +389,114 @@ pub fn integrity(store: &Store) -> Result<Option<String>> {
 pub fn message_count(store: &Store) -> Result<u64> {
     let n: i64 = store.conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
     Ok(n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filters::workspace_matches;
+
+    const WORKSPACES: [&str; 10] = [
+        "/home/me/src/webapp",
+        "/home/me/src/webapp/sub",
+        "/home/me/src/webapp-old",
+        "/home/me/src/web",
+        "/home/me/src/old/webapp",
+        "/srv/api",
+        "/srv/api-server",
+        "/home/me/café/app",
+        "relative/webapp",
+        "",
+    ];
+
+    const FILTERS: [&str; 17] = [
+        "/home/me/src/webapp",
+        "/home/me/src/webapp/",
+        "/home/me/src/web",
+        "/home/me/src",
+        "/srv/api",
+        "/",
+        "webapp",
+        "webapp/",
+        "web",
+        "src/webapp",
+        "me/webapp",
+        "app",
+        "café",
+        "/home/me/café",
+        "api",
+        "",
+        "WebApp",
+    ];
+
+    /// A store holding one conversation per workspace above (and one
+    /// without), ids in that order.
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("cass.db")).unwrap();
+        let with_none = WORKSPACES.iter().map(|w| Some(*w)).chain([None]);
+        for (i, ws) in with_none.enumerate() {
+            store
+                .conn
+                .execute(
+                    "INSERT INTO conversations (agent, source_path, external_id, workspace, ended_at, message_count, updated_at)
+                     VALUES ('codex', ?1, ?1, ?2, ?3, 1, 0)",
+                    params![format!("/s/{i}"), ws, 1_000 + i as i64],
+                )
+                .unwrap();
+        }
+        (dir, store)
+    }
+
+    fn listed(store: &Store, filter: &str) -> Vec<String> {
+        let f = SessionFilter { workspace: Some(filter.into()), ..Default::default() };
+        let mut got: Vec<String> =
+            sessions(store, &f, 100, 0).unwrap().into_iter().filter_map(|c| c.workspace).collect();
+        got.sort();
+        assert_eq!(session_count(store, &f).unwrap(), got.len() as i64, "count agrees with the list for {filter:?}");
+        got
+    }
+
+    #[test]
+    fn sql_and_workspace_matches_agree() {
+        let (_dir, store) = store();
+        for filter in FILTERS {
+            let mut want: Vec<String> =
+                WORKSPACES.iter().filter(|w| workspace_matches(filter, w)).map(|w| w.to_string()).collect();
+            want.sort();
+            assert_eq!(listed(&store, filter), want, "filter {filter:?}");
+        }
+        // And the rule itself, so that both agreeing on a wrong answer fails too.
+        assert_eq!(
+            listed(&store, "webapp"),
+            ["/home/me/src/old/webapp", "/home/me/src/webapp", "/home/me/src/webapp/sub", "relative/webapp"]
+        );
+        assert_eq!(listed(&store, "/home/me/src/webapp/"), ["/home/me/src/webapp", "/home/me/src/webapp/sub"]);
+        assert_eq!(listed(&store, "web"), ["/home/me/src/web"]);
+        assert_eq!(listed(&store, "/").len(), 8);
+        assert!(listed(&store, "").is_empty());
+    }
+
+    #[test]
+    fn the_project_of_a_directory_is_the_nearest_workspace_at_or_above_it() {
+        let (_dir, store) = store();
+        let at = |d: &str| workspace_at_or_above(&store, d).unwrap();
+        assert_eq!(at("/home/me/src/webapp").as_deref(), Some("/home/me/src/webapp"));
+        assert_eq!(at("/home/me/src/webapp/sub/deeper").as_deref(), Some("/home/me/src/webapp/sub"));
+        assert_eq!(at("/home/me/src/webapp/docs").as_deref(), Some("/home/me/src/webapp"));
+        assert_eq!(at("/home/me/src/webapp-older"), None);
+        assert_eq!(at("/home/me/src"), None);
+    }
+
+    #[test]
+    fn sessions_are_newest_first_and_paged() {
+        let (_dir, store) = store();
+        let all = sessions(&store, &SessionFilter::default(), 100, 0).unwrap();
+        assert_eq!(all.len(), 11);
+        assert!(all.windows(2).all(|w| w[0].ended_at > w[1].ended_at));
+        let page = sessions(&store, &SessionFilter::default(), 3, 2).unwrap();
+        assert_eq!(page.iter().map(|c| c.id).collect::<Vec<_>>(), all[2..5].iter().map(|c| c.id).collect::<Vec<_>>());
+        let since = SessionFilter { since: Some(1_008), ..Default::default() };
+        assert_eq!(session_count(&store, &since).unwrap(), 3);
+    }
 }

@@ -298,6 +298,7 @@ mod tests {
             result: Ok(SearchResults {
                 schema: "",
                 query: String::new(),
+                browse: false,
                 mode: "lexical",
                 tier: None,
                 fallback: None,

@@ -63,7 +63,8 @@ pub struct ReportRequest {
     pub until: Option<TimestampMs>,
     /// Agent slugs; empty for all.
     pub agents: Vec<String>,
-    /// A workspace directory; it and everything below it.
+    /// A workspace directory (it and everything below it) or a directory's
+    /// name, as [`workspace_matches`] reads it.
     pub workspace: Option<String>,
     /// Where days start.
     pub zone: Zone,
