@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::{CliError, Context, exit};
 use crate::indexer::sources::SourcesReport;
+use crate::words::count;
 
 #[derive(Debug, Args)]
 pub struct SourcesArgs {
@@ -28,19 +29,19 @@ fn describe(r: &SourcesReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     for a in &r.agents {
-        let _ = write!(s, "{}: {} files", a.name, a.files);
+        let _ = write!(s, "{}: {}", a.name, count(a.files, "file"));
         if r.indexed {
-            let _ = write!(s, ", {} conversations, {} messages indexed", a.conversations, a.messages);
+            let _ = write!(s, ", {}, {} indexed", count(a.conversations, "conversation"), count(a.messages, "message"));
         }
         if a.files_pending > 0 {
             let _ = write!(s, ", {} new or changed", a.files_pending);
         }
         if a.health.malformed > 0 {
-            let _ = write!(s, ", {} malformed lines", a.health.malformed);
+            let _ = write!(s, ", {}", count(a.health.malformed, "malformed line"));
         }
         s.push('\n');
         for root in &a.roots {
-            let state = if root.exists { format!("{} files", root.files) } else { "not found".into() };
+            let state = if root.exists { count(root.files, "file") } else { "not found".into() };
             let _ = writeln!(s, "    {} ({}; {state})", root.path.display(), root.origin);
         }
         for p in &a.health.unreadable {

@@ -131,7 +131,7 @@ pub fn export(cx: &Context, args: &ExportArgs) -> Result<i32, CliError> {
     let convs = conversations(&reader, &args.target)?;
     let [conv] = convs.as_slice() else {
         let ids: Vec<String> = convs.iter().map(|c| c.id.to_string()).collect();
-        return Err(usage(format!("{} holds {} conversations", args.target, convs.len()))
+        return Err(usage(format!("{} holds {}", args.target, crate::words::count(convs.len(), "conversation")))
             .hint(format!("export one by id: {}", ids.join(", "))));
     };
     let msgs = reader.messages(conv.id)?;

@@ -127,7 +127,7 @@ pub fn markdown(c: &Conversation, msgs: &[StoredMessage], mark: Option<i64>, too
     if let Some(t) = c.started_at {
         facts.push(crate::time::local_clock(t));
     }
-    facts.push(format!("{} messages", c.message_count));
+    facts.push(crate::words::count(c.message_count, "message"));
     let _ = writeln!(
         out,
         "{}  \n`{}` · conversation {}\n",

@@ -1,0 +1,93 @@
+//! What a new user hit on the command line (issue 29, point 9): the index
+//! summary's time, and counts with their nouns. Each runs the real binary
+//! against a sandbox.
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// One Claude Code session of `texts` (user and assistant in turn) at
+/// `home/.claude/projects/-w/<id>.jsonl`.
+fn claude_session(home: &Path, id: &str, texts: &[&str]) -> PathBuf {
+    let dir = home.join(".claude/projects/-w");
+    std::fs::create_dir_all(&dir).unwrap();
+    let body: String = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let role = if i % 2 == 0 { "user" } else { "assistant" };
+            claude_line(id, role, t, &format!("2026-02-01T10:00:{i:02}Z"), "/home/dev/w")
+        })
+        .collect();
+    let path = dir.join(format!("{id}.jsonl"));
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn the_index_summary_gives_the_runs_wall_time_not_the_ingests() {
+    let sb = Sandbox::new();
+    copy_tree(&own_fixtures(), &sb.home());
+    let started = Instant::now();
+    let r = sb.json(&["index"]);
+    let wall = started.elapsed().as_millis() as u64;
+    let (elapsed, ingest) = (r["elapsed_ms"].as_u64().unwrap(), r["ingest_ms"].as_u64().unwrap());
+    let backfill = r["semantic"]["elapsed_ms"].as_u64().unwrap();
+    assert!(backfill > 0, "the fast tier took some time: {}", r["semantic"]);
+    assert!(
+        elapsed >= ingest + backfill,
+        "the run's time holds the ingest and the backfill: {elapsed} < {ingest} + {backfill}"
+    );
+    assert!(elapsed <= wall, "and no more than the process took: {elapsed} > {wall}");
+
+    // The human summary, on a first run (which embeds every message), is
+    // at least the backfill's time printed above it.
+    let sb = Sandbox::new();
+    copy_tree(&own_fixtures(), &sb.home());
+    let out = sb.run(&["index"]);
+    let summary = stdout(&out);
+    let secs: f64 = summary.trim().rsplit(" in ").next().unwrap().trim_end_matches('s').parse().unwrap();
+    let err = stderr(&out);
+    let fast = err.lines().find(|l| l.starts_with("fast tier")).unwrap_or_else(|| panic!("no fast tier line: {err}"));
+    let fast: f64 = fast.split("s; ").next().unwrap().rsplit(", ").next().unwrap().parse().unwrap();
+    assert!(fast > 0.0 && secs >= fast, "summary {secs}s is at least the backfill's {fast}s: {summary}{err}");
+}
+
+#[test]
+fn counts_of_one_take_the_singular() {
+    let sb = Sandbox::new();
+    claude_session(&sb.home(), "one", &["a lone question"]);
+    let out = sb.run(&["index"]);
+    let line = stdout(&out);
+    assert!(
+        line.starts_with("indexed 1 file (")
+            && line.contains("): 1 conversation, 1 message (+1), 0 malformed lines in"),
+        "{line}"
+    );
+    let err = stderr(&out);
+    assert!(err.contains("1 conversation, 1 message (+1) from ~/.claude/projects (1 file)"), "{err}");
+    let sources = stdout(&sb.run(&["sources"]));
+    assert!(sources.contains("Claude Code: 1 file, 1 conversation, 1 message indexed"), "{sources}");
+    let status = stdout(&sb.run(&["status"]));
+    assert!(status.contains("1 conversation, 1 message; last index"), "{status}");
+    let row = status.lines().find(|l| l.trim_start().starts_with("claude_code")).unwrap();
+    assert!(row.contains(" 1 conversation ") && row.ends_with(" 1 message"), "{status}");
+    let search = stdout(&sb.run(&["search", "lone"]));
+    assert!(search.contains("1 of 1 hit in"), "{search}");
+    let view = stdout(&sb.run(&["view", "1"]));
+    assert!(view.contains(" · 1 message  \n"), "{view}");
+
+    claude_session(&sb.home(), "two", &["first", "second"]);
+    let line = stdout(&sb.run(&["index"]));
+    assert!(line.starts_with("indexed 2 files (") && line.contains("2 conversations, 3 messages (+2)"), "{line}");
+}
