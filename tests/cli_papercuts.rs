@@ -1,6 +1,6 @@
 //! What a new user hit on the command line (issue 29, point 9): the index
-//! summary's time, and counts with their nouns. Each runs the real binary
-//! against a sandbox.
+//! summary's time, counts and their nouns, and a data dir that is a file.
+//! Each runs the real binary against a sandbox.
 
 mod common;
 use common::*;
@@ -90,4 +90,47 @@ fn counts_of_one_take_the_singular() {
     claude_session(&sb.home(), "two", &["first", "second"]);
     let line = stdout(&sb.run(&["index"]));
     assert!(line.starts_with("indexed 2 files (") && line.contains("2 conversations, 3 messages (+2)"), "{line}");
+}
+
+#[test]
+fn a_data_dir_that_is_a_file_is_one_clear_error_from_every_command() {
+    let sb = Sandbox::new();
+    copy_tree(&own_fixtures(), &sb.home());
+    let file = sb.dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    for data in [file.clone(), file.join("cass")] {
+        for args in [
+            &["index"][..],
+            &["search", "cargo"],
+            &["view", "1"],
+            &["expand", "1"],
+            &["status"],
+            &["health"],
+            &["sources"],
+            &["usage"],
+            &["forget", "--list"],
+            &["semantic", "status"],
+            &["models", "list"],
+        ] {
+            let out = sb.cass().env("CASS_DATA_DIR", &data).args(args).output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "cass {args:?}: {err}");
+            assert!(
+                err.starts_with(&format!(
+                    "cass: the data dir {} cannot be used: {} is a file",
+                    data.display(),
+                    file.display()
+                )),
+                "cass {args:?}: {err}"
+            );
+            assert_eq!(err.lines().count(), 2, "one error and its hint: {err}");
+            assert!(!err.contains("cass index"), "not taken for a missing index: {err}");
+        }
+        let out = sb.cass().env("CASS_DATA_DIR", &data).args(["search", "cargo", "--json"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let e: serde_json::Value = serde_json::from_slice(&out.stderr).expect("a JSON error");
+        assert_eq!(e["error"]["kind"], "data_dir", "{e}");
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x", "the file is left alone");
 }

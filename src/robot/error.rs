@@ -77,6 +77,13 @@ impl std::fmt::Display for RobotError {
 
 impl std::error::Error for RobotError {}
 
+impl From<crate::config::DataDirError> for RobotError {
+    fn from(e: crate::config::DataDirError) -> RobotError {
+        RobotError::new("data_dir", exit::USAGE, e.to_string())
+            .hint("point --data-dir or CASS_DATA_DIR at a directory (or move what is in the way)")
+    }
+}
+
 impl From<LockError> for RobotError {
     fn from(e: LockError) -> RobotError {
         match e {
