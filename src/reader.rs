@@ -4,6 +4,7 @@
 
 use crate::config::DataDir;
 use crate::model::{Conversation, StoredMessage};
+pub use crate::store::query::IngestError;
 pub use crate::store::query::SessionFilter;
 use crate::store::query::{self, AgentTotals};
 use crate::store::{Result, Store};
@@ -72,6 +73,12 @@ impl Reader {
     /// Conversations, most recently active first, narrowed by `filter`.
     pub fn sessions(&self, filter: &SessionFilter, limit: i64, offset: i64) -> Result<Vec<Conversation>> {
         query::sessions(&self.store, filter, limit, offset)
+    }
+
+    /// The problems index runs recorded (skipped lines, unreadable files),
+    /// newest first, at most `limit`; and how many there are in all.
+    pub fn ingest_errors(&self, limit: i64) -> Result<(Vec<IngestError>, i64)> {
+        query::ingest_errors(&self.store, limit)
     }
 
     /// Conversations and messages per agent, from the counters.

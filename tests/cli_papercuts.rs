@@ -1,6 +1,7 @@
 //! What a new user hit on the command line (issue 29, point 9): the index
-//! summary's time, counts and their nouns, and a data dir that is a file.
-//! Each runs the real binary against a sandbox.
+//! summary's time, counts and their nouns, a data dir that is a file, and
+//! the recorded errors (`sources --errors`). Each runs the real binary
+//! against a sandbox.
 
 mod common;
 use common::*;
@@ -107,6 +108,7 @@ fn a_data_dir_that_is_a_file_is_one_clear_error_from_every_command() {
             &["status"],
             &["health"],
             &["sources"],
+            &["sources", "--errors"],
             &["usage"],
             &["forget", "--list"],
             &["semantic", "status"],
@@ -133,4 +135,57 @@ fn a_data_dir_that_is_a_file_is_one_clear_error_from_every_command() {
         assert!(out.stdout.is_empty());
     }
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x", "the file is left alone");
+}
+
+#[test]
+fn sources_errors_lists_each_recorded_problem_newest_first() {
+    let sb = Sandbox::new();
+    let before = sb.json(&["sources", "--errors"]);
+    assert_eq!((before["indexed"].clone(), before["total"].clone()), (false.into(), 0.into()));
+    let out = sb.run(&["sources", "--errors"]);
+    assert!(out.status.success() && stdout(&out).is_empty(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no malformed lines or unreadable files recorded"));
+
+    copy_tree(&own_fixtures(), &sb.home());
+    let index = sb.json(&["index", "--no-semantic"]);
+    let malformed: i64 =
+        index["agents"].as_array().unwrap().iter().map(|a| a["malformed_total"].as_i64().unwrap()).sum();
+    let unreadable: usize =
+        index["agents"].as_array().unwrap().iter().map(|a| a["unreadable"].as_array().unwrap().len()).sum();
+    assert!(malformed >= 3 && unreadable >= 1, "the fixtures hold both: {index}");
+
+    let all = sb.json(&["sources", "--errors"]);
+    assert_eq!(all["total"], malformed + unreadable as i64);
+    let errors = all["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), malformed as usize + unreadable);
+    let broken = sb.home().join(".claude/projects/-home-dev-broken/0000bad0-0000-0000-0000-000000000002.jsonl");
+    let broken = broken.display().to_string();
+    let mut lines: Vec<i64> =
+        errors.iter().filter(|e| e["path"] == broken.as_str()).map(|e| e["line"].as_i64().unwrap()).collect();
+    lines.sort_unstable();
+    assert_eq!(lines, [2, 4, 5], "the broken Claude file's bad lines: {all}");
+    let encrypted = errors.iter().find(|e| e["kind"] == "unreadable").expect("the encrypted ChatGPT store");
+    assert!(encrypted["line"].is_null() && encrypted["agent"] == "chatgpt", "{encrypted}");
+    assert!(encrypted["message"].as_str().unwrap().contains("encrypted"));
+
+    // Human: one `path:line: message` line each.
+    let human = stdout(&sb.run(&["sources", "--errors"]));
+    assert_eq!(human.lines().count(), errors.len(), "{human}");
+    assert!(human.contains(&format!("{broken}:2: invalid JSON")), "{human}");
+    assert!(human.lines().any(|l| l.contains("com.openai.chat") && l.contains(": unreadable: encrypted")), "{human}");
+
+    // A bad line appended later is the newest: listed first, and --limit cuts the rest.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&broken).unwrap();
+    std::io::Write::write_all(&mut f, b"{not json either\n").unwrap();
+    drop(f);
+    sb.json(&["index", "--no-semantic"]);
+    let out = sb.run(&["sources", "--errors", "--limit", "1"]);
+    let first = stdout(&out);
+    assert!(first.starts_with(&format!("{broken}:")) && first.lines().count() == 1, "{first}");
+    assert!(stderr(&out).contains(&format!("1 of {} shown", errors.len() + 1)), "{}", stderr(&out));
+    let jsonl = stdout(&sb.run(&["sources", "--errors", "--limit", "2", "--format", "jsonl", "--fields", "path,line"]));
+    let rows: Vec<serde_json::Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 3, "two items, then the summary: {jsonl}");
+    assert_eq!(rows[0].as_object().unwrap().len(), 2, "only the fields asked for: {jsonl}");
+    assert_eq!(rows[2]["errors_returned"], 2);
 }

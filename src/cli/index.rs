@@ -210,7 +210,7 @@ fn print_human(r: &IndexReport, home: &Path) {
         if a.malformed_total > 0 {
             let n = a.malformed_total;
             eprintln!(
-                "{:<24} {n} malformed {} or {} skipped (valid ones indexed)",
+                "{:<24} {n} malformed {} or {} skipped (valid ones indexed; `cass sources --errors` lists them)",
                 "",
                 noun(n, "line"),
                 noun(n, "record")

@@ -25,9 +25,9 @@ pub enum Format {
 pub const CUT_MARKER: char = '…';
 
 /// Keys whose arrays are a document's items (a search's hits, a
-/// conversation's messages, a usage report's rows): shaped one by one,
-/// one line each in jsonl.
-pub const ITEM_KEYS: [&str; 3] = ["hits", "messages", "rows"];
+/// conversation's messages, a usage report's rows, the problems `sources
+/// --errors` lists): shaped one by one, one line each in jsonl.
+pub const ITEM_KEYS: [&str; 4] = ["hits", "messages", "rows", "errors"];
 
 /// Keys whose string values are session text, cut by `max_content_length`.
 const TEXT_KEYS: [&str; 2] = ["text", "content"];
