@@ -1,7 +1,7 @@
 //! What a new user hit on the command line (issue 29, point 9): the index
-//! summary's time, counts and their nouns, a data dir that is a file, and
-//! the recorded errors (`sources --errors`). Each runs the real binary
-//! against a sandbox.
+//! summary's time, counts and their nouns, a data dir that is a file, the
+//! recorded errors (`sources --errors`), and `view` of a session file the
+//! index does not hold. Each runs the real binary against a sandbox.
 
 mod common;
 use common::*;
@@ -188,4 +188,108 @@ fn sources_errors_lists_each_recorded_problem_newest_first() {
     assert_eq!(rows.len(), 3, "two items, then the summary: {jsonl}");
     assert_eq!(rows[0].as_object().unwrap().len(), 2, "only the fields asked for: {jsonl}");
     assert_eq!(rows[2]["errors_returned"], 2);
+}
+
+#[test]
+fn view_reads_a_session_file_that_is_not_indexed_without_writing_anything() {
+    let sb = Sandbox::new();
+    let elsewhere = sb.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let original = own_fixtures().join(".claude/projects/-home-dev-webapp/7f3c2a10-1111-4a2b-9c3d-000000000001.jsonl");
+    let loose = elsewhere.join("session.jsonl");
+    std::fs::copy(&original, &loose).unwrap();
+
+    // Before any index: read now, and nothing written.
+    let out = sb.run(&["view", loose.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = stdout(&out);
+    assert!(md.starts_with("# Fix flaky websocket reconnect test\n"), "{md}");
+    assert!(md.contains("· not indexed: read from the file now"), "{md}");
+    assert!(md.contains("## user · "), "{md}");
+    assert!(stderr(&out).contains("is not indexed: read now as claude_code"), "{}", stderr(&out));
+    assert!(!sb.data().exists(), "view wrote nothing");
+
+    // The same messages as the index gives for the same file, without ids.
+    let read = sb.json(&["view", loose.to_str().unwrap()]);
+    assert!(read["conversation"]["id"].is_null() && read["conversation"]["indexed"] == false, "{read}");
+    assert!(!sb.data().exists(), "view --json wrote nothing");
+    install_own(&sb.home(), ".claude/projects/-home-dev-webapp/7f3c2a10-1111-4a2b-9c3d-000000000001.jsonl");
+    sb.json(&["index", "--no-semantic"]);
+    let indexed_path = sb.home().join(".claude/projects/-home-dev-webapp/7f3c2a10-1111-4a2b-9c3d-000000000001.jsonl");
+    let indexed = sb.json(&["view", indexed_path.to_str().unwrap()]);
+    let strip = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| serde_json::json!([m["role"], m["author"], m["created_at"], m["content"]]))
+            .collect()
+    };
+    assert_eq!(strip(&read), strip(&indexed));
+    assert!(read["messages"].as_array().unwrap().iter().all(|m| m["id"].is_null()));
+    for key in ["agent", "external_id", "title", "workspace", "started_at", "ended_at", "message_count"] {
+        assert_eq!(read["conversation"][key], indexed["conversation"][key], "{key}");
+    }
+    // The loose copy is still not in the index afterwards.
+    assert!(stderr(&sb.run(&["view", loose.to_str().unwrap()])).contains("is not indexed"));
+}
+
+#[test]
+fn view_of_an_unindexed_file_picks_the_agent_by_location_then_by_content() {
+    let sb = Sandbox::new();
+    copy_tree(&own_fixtures(), &sb.home());
+    sb.json(&["index", "--no-semantic"]);
+    let elsewhere = sb.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    // Pi-Agent, Factory and Claude Code all write JSONL message records, and
+    // each parser reads the others' messages: content decides.
+    for (from, agent) in [
+        (
+            ".pi/agent/sessions/--home-dev-notes--/2026-03-25T19-02-00-000Z_6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d.jsonl",
+            "pi_agent",
+        ),
+        (".factory/sessions/-home-dev-api-server/5b0c9d2e-7a41-4c1e-9f3a-2d8e6b1c4f70.jsonl", "factory"),
+        (".claude/projects/-home-dev-webapp/7f3c2a10-1111-4a2b-9c3d-000000000001.jsonl", "claude_code"),
+        (".codex/sessions/2026/03/14/rollout-2026-03-14T09-12-33-0194a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b.jsonl", "codex"),
+        (".local/share/amp/threads/T-7c1d9e2a-4b3f-4a6e-8d2c-5f0b1a9e3c7d.json", "amp"),
+    ] {
+        let to = elsewhere.join(Path::new(from).file_name().unwrap());
+        std::fs::copy(sb.home().join(from), &to).unwrap();
+        let v = sb.json(&["view", to.to_str().unwrap()]);
+        assert_eq!(v["conversation"]["agent"], agent, "{from}: {v}");
+        assert!(v["conversation"]["indexed"] == false && v["conversation"]["message_count"].as_i64().unwrap() > 0);
+    }
+    // Under an agent's roots, after the last index, that agent reads it,
+    // whatever the content would say: a Pi-Agent session in Factory's folder.
+    let pi =
+        ".pi/agent/sessions/--home-dev-notes--/2026-03-25T19-02-00-000Z_6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d.jsonl";
+    let under = sb.home().join(".factory/sessions/-home-dev-new/late.jsonl");
+    std::fs::create_dir_all(under.parent().unwrap()).unwrap();
+    std::fs::copy(sb.home().join(pi), &under).unwrap();
+    let v = sb.json(&["view", under.to_str().unwrap()]);
+    assert_eq!(v["conversation"]["agent"], "factory", "{v}");
+    // A file no agent reads is not found (exit 1), and says so.
+    let text = elsewhere.join("notes.txt");
+    std::fs::write(&text, "just some notes\n").unwrap();
+    let out = sb.run(&["view", text.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no agent's session format reads this file"), "{}", stderr(&out));
+}
+
+#[test]
+fn view_of_an_unindexed_file_hides_the_secrets_the_index_would() {
+    let sb = Sandbox::new();
+    let pat = "ghp_R8mZp2Qw7Xv4Lk9Nc3Bt6Hy1Js5Df0Ga2Ue8";
+    let path =
+        claude_session(&sb.dir.path().join("elsewhere"), "s1", &[&format!("my token is {pat} keep it"), "noted"]);
+    let md = stdout(&sb.run(&["view", path.to_str().unwrap()]));
+    assert!(md.contains("my token is [REDACTED:github_pat] keep it"), "{md}");
+    assert!(!md.contains(pat), "{md}");
+    let json = stdout(&sb.run(&["view", path.to_str().unwrap(), "--json"]));
+    assert!(!json.contains(pat) && json.contains("[REDACTED:github_pat]"), "{json}");
+    // As the index stores it.
+    let indexed = claude_session(&sb.home(), "s1", &[&format!("my token is {pat} keep it"), "noted"]);
+    sb.json(&["index", "--no-semantic"]);
+    let stored = sb.json(&["view", indexed.to_str().unwrap()]);
+    assert_eq!(stored["messages"][0]["content"], "my token is [REDACTED:github_pat] keep it");
 }

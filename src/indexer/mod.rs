@@ -4,6 +4,7 @@
 pub mod discover;
 pub mod ingest;
 pub mod semantic;
+pub mod session_file;
 pub mod sources;
 pub mod watch;
 

@@ -84,6 +84,19 @@ impl From<crate::config::DataDirError> for RobotError {
     }
 }
 
+impl From<crate::indexer::session_file::ReadFileError> for RobotError {
+    fn from(e: crate::indexer::session_file::ReadFileError) -> RobotError {
+        use crate::indexer::session_file::ReadFileError;
+        match e {
+            ReadFileError::Unknown(_) => RobotError::not_found(e.to_string())
+                .hint("`cass view` reads the session files of the agents `cass sources` lists"),
+            ReadFileError::Parse(_) => RobotError::new("io", exit::USAGE, e.to_string()),
+            ReadFileError::Privacy(_) => RobotError::new("config", exit::USAGE, e.to_string())
+                .hint("fix the pattern in the config file's [redact] or exclude settings"),
+        }
+    }
+}
+
 impl From<LockError> for RobotError {
     fn from(e: LockError) -> RobotError {
         match e {
