@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::config::DataDir;
 use crate::embed::Tier;
 use crate::indexer::semantic::{TierState, tier_state};
+use crate::indexer::session_file::{ReadFileError, SessionFile};
 use crate::indexer::sources::SourcesReport;
 use crate::reader::Reader;
 use crate::search::{Filters, SearchError, SearchRequest, Searcher};
@@ -171,6 +172,14 @@ impl Cass {
             Err(StoreError::Missing(_)) => Ok(crate::usage::Report::empty(req)),
             Err(e) => Err(e),
         }
+    }
+
+    /// A session file read now, without the store (`cass view FILE` of a
+    /// file not indexed): parsed by its agent's connector, its text
+    /// redacted and cut as an index run would store it. `path` is absolute.
+    pub fn read_session_file(&self, path: &std::path::Path) -> Result<SessionFile, ReadFileError> {
+        let privacy = crate::privacy::Privacy::new(&self.settings.privacy)?;
+        crate::indexer::session_file::read(path, &self.settings.agents, privacy.redactor())
     }
 
     /// Where each agent's sessions are looked for, what is there, and what

@@ -59,6 +59,7 @@ pub mod tui;
 pub mod usage;
 pub mod vector;
 pub mod verify;
+pub mod words;
 mod writer;
 
 pub use handle::{Cass, StateMark};

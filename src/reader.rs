@@ -4,6 +4,7 @@
 
 use crate::config::DataDir;
 use crate::model::{Conversation, StoredMessage};
+pub use crate::store::query::IngestError;
 pub use crate::store::query::SessionFilter;
 use crate::store::query::{self, AgentTotals};
 use crate::store::{Result, Store};
@@ -83,6 +84,12 @@ impl Reader {
     /// it: the project `dir` belongs to.
     pub fn workspace_at_or_above(&self, dir: &str) -> Result<Option<String>> {
         query::workspace_at_or_above(&self.store, dir)
+    }
+
+    /// The problems index runs recorded (skipped lines, unreadable files),
+    /// newest first, at most `limit`; and how many there are in all.
+    pub fn ingest_errors(&self, limit: i64) -> Result<(Vec<IngestError>, i64)> {
+        query::ingest_errors(&self.store, limit)
     }
 
     /// Conversations and messages per agent, from the counters.

@@ -233,7 +233,10 @@ pub fn health(status: Status, max_age_ms: Option<i64>, now_ms: i64) -> Health {
         if lex.dirty_conversations > 0 {
             add(
                 "lexical_dirty",
-                format!("{} conversations changed in the store and await re-indexing", lex.dirty_conversations),
+                format!(
+                    "{} changed in the store and await re-indexing",
+                    crate::words::count(lex.dirty_conversations, "conversation")
+                ),
             );
         }
     }
@@ -264,7 +267,8 @@ pub fn health(status: Status, max_age_ms: Option<i64>, now_ms: i64) -> Health {
             let since = t
                 .behind_since_ms
                 .map_or(String::new(), |s| format!(" (behind for {})", crate::time::human_duration_ms(now_ms - s)));
-            add("tier_behind", format!("the {} tier has {} messages not yet published{since}", t.tier, t.pending_rows));
+            let pending = crate::words::count(t.pending_rows, "message");
+            add("tier_behind", format!("the {} tier has {pending} not yet published{since}", t.tier));
         }
         if t.tier == Tier::Quality.name() && !status.quality_model_installed {
             add("model_missing", "the quality tier is published but its model is not installed".into());

@@ -108,7 +108,8 @@ pub fn deep(data: &DataDir) -> DeepReport {
         && crate::lexical::state(store, &data.lexical())
             .is_ok_and(|s| s.dirty_conversations == 0 && s.high_message_id > 0)
     {
-        add("count_mismatch", format!("the lexical index holds {docs} messages, the store {messages}"));
+        let docs = crate::words::count(docs, "message");
+        add("count_mismatch", format!("the lexical index holds {docs}, the store {messages}"));
     }
 
     for tier in Tier::ALL {

@@ -134,6 +134,7 @@ impl IndexWriter {
     /// One index pass: ingest what changed, bring the lexical index up to
     /// date, then (unless skipped) the fast tier.
     pub fn index(&self, pass: &IndexPass, progress: &dyn IndexProgress) -> Result<IndexReport, WriteError> {
+        let started = Instant::now();
         let data = self.cass.data_dir();
         let repaired = if pass.repair { self.repair()? } else { Vec::new() };
         let mut report = indexer::run_ingest(
@@ -170,6 +171,9 @@ impl IndexWriter {
                 report.quality = Some(self.backfill(Tier::Quality, &run, progress)?);
             }
         }
+        // The run's wall time, not the ingest's: loading the fast model and
+        // embedding usually take longer than reading the files.
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
         Ok(report)
     }
 

@@ -155,18 +155,23 @@ fn empty_home_succeeds_and_says_where_it_looked() {
     let out = sb.run(&["index"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let home = sb.home().display().to_string();
-    for (name, place) in [
-        ("Claude Code", format!("{home}/.claude/projects")),
-        ("Codex CLI", format!("{home}/.codex/sessions")),
-        ("Gemini CLI", format!("{home}/.gemini/tmp")),
-    ] {
-        let line =
-            stderr.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no line for {name}: {stderr}"));
-        assert!(line.contains("none found"), "{line}");
-        assert!(line.contains(&place) && line.contains("not found"), "{line}");
+    assert!(stderr.starts_with("No agent sessions found."), "says so first: {stderr}");
+    // One short line per place looked, the home written `~`, the agent
+    // named on its first place.
+    for (name, place) in
+        [("Claude Code", "~/.claude/projects"), ("Codex CLI", "~/.codex/sessions"), ("Gemini CLI", "~/.gemini/tmp")]
+    {
+        let line = stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}: {stderr}"));
+        assert!(line.ends_with(&format!("{place} (not found)")), "{line}");
     }
     let report = sb.json(&["index"]);
+    let places: usize = report["agents"].as_array().unwrap().iter().map(|a| a["roots"].as_array().unwrap().len()).sum();
+    let listed = stderr.lines().filter(|l| l.ends_with("(not found)") || l.ends_with("(0 files)")).count();
+    assert_eq!(listed, places, "every place, one line each: {stderr}");
+    assert!(!stderr.contains(&sb.home().display().to_string()), "paths under the home are short: {stderr}");
     assert_eq!(report["messages"], 0);
     for agent in report["agents"].as_array().unwrap() {
         assert_eq!(agent["files"], 0);

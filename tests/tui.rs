@@ -145,7 +145,7 @@ fn enter_opens_the_conversation_at_the_hit_with_tool_blocks_collapsed_elsewhere(
     assert_eq!(ui.rows_with("▸ tool output · ").len(), 1, "{}", ui.screen());
     // `x` expands every tool block, including the Bash call above.
     ui.press(KeyCode::Char('x'));
-    assert_eq!(ui.rows_with("▾ 1 tool call(s)").len(), 1, "{}", ui.screen());
+    assert_eq!(ui.rows_with("▾ 1 tool call").len(), 1, "{}", ui.screen());
     assert_eq!(ui.rows_with("127.0.0.1:4010").len(), 1);
 
     // Esc goes back to the results.

@@ -1,5 +1,6 @@
 //! `cass index`.
 
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use indicatif::ProgressBar;
 use super::{CliError, Context, Print, exit};
 use crate::indexer::watch::Trigger;
 use crate::indexer::{IndexProgress, IndexReport, Phase};
+use crate::words::{count, noun};
 use crate::{Cycle, IndexPass};
 
 #[derive(Debug, Args)]
@@ -135,7 +137,7 @@ pub fn run(cx: &Context, args: &IndexArgs) -> Result<i32, CliError> {
     if args.robot.on() {
         super::robot::print(&report, &args.robot)?;
     } else if !cx.global.quiet {
-        print_human(&report);
+        print_human(&report, &cass.settings().agents.home);
     }
     let cancelled = report.semantic.as_ref().is_some_and(|s| s.outcome == "cancelled") || super::signal::requested();
     Ok(if cancelled { exit::INTERRUPTED } else { exit::OK })
@@ -161,12 +163,12 @@ fn watch(cx: &Context, args: &IndexArgs, writer: &crate::IndexWriter, pass: &Ind
         Ok(report) => {
             if !quiet && (cycle.trigger == Trigger::Start || report.messages_added > 0) {
                 eprintln!(
-                    "{}  +{} messages from {} changed files ({} conversations, {} messages in all) in {} ms",
+                    "{}  +{} from {} ({}, {} in all) in {} ms",
                     super::local_time(crate::time::now_ms()),
-                    report.messages_added,
-                    report.files_parsed + report.files_appended,
-                    report.conversations,
-                    report.messages,
+                    count(report.messages_added, "message"),
+                    count(report.files_parsed + report.files_appended, "changed file"),
+                    count(report.conversations, "conversation"),
+                    count(report.messages, "message"),
                     cycle.elapsed.as_millis()
                 );
             }
@@ -179,33 +181,40 @@ fn watch(cx: &Context, args: &IndexArgs, writer: &crate::IndexWriter, pass: &Ind
     Ok(exit::INTERRUPTED)
 }
 
-fn print_human(r: &IndexReport) {
-    for a in &r.agents {
+fn print_human(r: &IndexReport, home: &Path) {
+    let nothing_found = r.agents.iter().all(|a| a.files == 0);
+    if nothing_found {
+        print_nothing_found(r, home);
+    }
+    for a in r.agents.iter().filter(|_| !nothing_found) {
         // With sessions found, the places that hold them; with none, every
         // place looked (`cass sources` always lists every place).
         let found: Vec<String> = a
             .roots
             .iter()
             .filter(|root| a.files == 0 || root.files > 0)
-            .map(|root| {
-                let state = if root.exists { format!("{} files", root.files) } else { "not found".into() };
-                format!("{} ({state})", root.path.display())
-            })
+            .map(|root| format!("{} ({})", short_path(&root.path, home), root_state(root)))
             .collect();
         if a.files == 0 {
             eprintln!("{:<24} none found; looked in {}", a.name, found.join(", "));
         } else {
             eprintln!(
-                "{:<24} {} conversations, {} messages (+{}) from {}",
+                "{:<24} {}, {} (+{}) from {}",
                 a.name,
-                a.conversations,
-                a.messages,
+                count(a.conversations, "conversation"),
+                count(a.messages, "message"),
                 a.messages_added,
                 found.join(", ")
             );
         }
         if a.malformed_total > 0 {
-            eprintln!("{:<24} {} malformed lines or records skipped (valid ones indexed)", "", a.malformed_total);
+            let n = a.malformed_total;
+            eprintln!(
+                "{:<24} {n} malformed {} or {} skipped (valid ones indexed; `cass sources --errors` lists them)",
+                "",
+                noun(n, "line"),
+                noun(n, "record")
+            );
         }
         for p in &a.unreadable {
             eprintln!("{:<24} found but unreadable: {}: {}", "", p.path.display(), p.error);
@@ -222,20 +231,49 @@ fn print_human(r: &IndexReport) {
     if let Some(lex) = &r.lexical
         && (lex.added > 0 || lex.rederived_conversations > 0)
     {
-        eprintln!("lexical index: +{} messages, {} segments", lex.added, lex.segments);
+        eprintln!("lexical index: +{}, {}", count(lex.added, "message"), count(lex.segments, "segment"));
     }
     let _ = super::write_stdout(&format!(
-        "indexed {} files ({} skipped unchanged, {} parsed, {} appended): {} conversations, {} messages (+{}), {} malformed lines in {:.2}s\n",
-        r.files_scanned,
+        "indexed {} ({} skipped unchanged, {} parsed, {} appended): {}, {} (+{}), {} in {:.2}s\n",
+        count(r.files_scanned, "file"),
         r.files_skipped,
         r.files_parsed,
         r.files_appended,
-        r.conversations,
-        r.messages,
+        count(r.conversations, "conversation"),
+        count(r.messages, "message"),
         r.messages_added,
-        r.malformed,
+        count(r.malformed, "malformed line"),
         r.elapsed_ms as f64 / 1000.0
     ));
+}
+
+/// A home without a single agent session: say so, and where cass looked,
+/// one short line per place (the home written `~`).
+fn print_nothing_found(r: &IndexReport, home: &Path) {
+    eprintln!("No agent sessions found. cass looked in these places for each agent:");
+    for a in &r.agents {
+        for (i, root) in a.roots.iter().enumerate() {
+            let name = if i == 0 { a.name } else { "" };
+            eprintln!("  {name:<24} {} ({})", short_path(&root.path, home), root_state(root));
+        }
+    }
+    eprintln!(
+        "If an agent keeps its sessions elsewhere, set its variable (`cass sources` names it beside each place)."
+    );
+}
+
+/// `12 files`, `0 files` or `not found`, for a place looked in.
+fn root_state(root: &crate::indexer::discover::RootReport) -> String {
+    if root.exists { count(root.files, "file") } else { "not found".into() }
+}
+
+/// `path` with the home directory written `~`.
+fn short_path(path: &Path, home: &Path) -> String {
+    match path.strip_prefix(home) {
+        Ok(rest) if rest.as_os_str().is_empty() => "~".into(),
+        Ok(rest) => format!("~/{}", rest.display()),
+        Err(_) => path.display().to_string(),
+    }
 }
 
 /// What the run kept out, when it kept out anything.
@@ -244,26 +282,35 @@ fn print_privacy(p: &crate::indexer::PrivacyReport) {
         && w.secrets > 0
     {
         eprintln!(
-            "redacted stored text: {} secrets in {} messages and {} titles (of {} messages read)",
-            w.secrets, w.messages_redacted, w.titles_redacted, w.messages_scanned
+            "redacted stored text: {} in {} and {} (of {} read)",
+            count(w.secrets, "secret"),
+            count(w.messages_redacted, "message"),
+            count(w.titles_redacted, "title"),
+            count(w.messages_scanned, "message")
         );
     }
     if p.secrets_redacted > 0 {
-        eprintln!("redacted {} secrets in {} messages read this run", p.secrets_redacted, p.messages_redacted);
+        eprintln!(
+            "redacted {} in {} read this run",
+            count(p.secrets_redacted, "secret"),
+            count(p.messages_redacted, "message")
+        );
     }
     if !p.redaction {
         eprintln!("redaction is off: secrets are stored as written (docs/PRIVACY.md)");
     }
     if p.files_excluded + p.conversations_held_back > 0 {
         eprintln!(
-            "kept out: {} session files and {} conversations (excluded or forgotten)",
-            p.files_excluded, p.conversations_held_back
+            "kept out: {} and {} (excluded or forgotten)",
+            count(p.files_excluded, "session file"),
+            count(p.conversations_held_back, "conversation")
         );
     }
     if p.removed.conversations > 0 {
         eprintln!(
-            "removed {} conversations ({} messages) now excluded or forgotten",
-            p.removed.conversations, p.removed.messages
+            "removed {} ({}) now excluded or forgotten",
+            count(p.removed.conversations, "conversation"),
+            count(p.removed.messages, "message")
         );
     }
 }

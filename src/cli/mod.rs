@@ -110,12 +110,16 @@ pub(crate) struct Context {
 impl Context {
     /// The handle on the data dir, with the settings resolved.
     pub fn cass(&self) -> Result<crate::Cass, CliError> {
-        Ok(crate::Cass::open(self.env.settings(&self.global)?))
+        Ok(crate::Cass::open(self.settings()?))
     }
 
-    /// The resolved settings, for a command that adjusts them first.
+    /// The resolved settings, for a command that adjusts them first. Every
+    /// command that touches the data dir comes through here, so this is
+    /// where a data dir that cannot be used is refused, once for all.
     pub fn settings(&self) -> Result<crate::Settings, CliError> {
-        self.env.settings(&self.global)
+        let settings = self.env.settings(&self.global)?;
+        settings.data_dir.check()?;
+        Ok(settings)
     }
 }
 

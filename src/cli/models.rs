@@ -83,9 +83,9 @@ pub fn run(cx: &Context, cmd: &ModelsCommand) -> Result<i32, CliError> {
                 super::robot::print(&r, &a.robot)?;
             } else if !cx.global.quiet {
                 super::write_stdout(&format!(
-                    "installed {} ({} files, {:.1} MiB, every sha256 verified) in {}\n",
+                    "installed {} ({}, {:.1} MiB, every sha256 verified) in {}\n",
                     r.model,
-                    r.files.len(),
+                    crate::words::count(r.files.len(), "file"),
                     r.bytes as f64 / 1048576.0,
                     r.dir.display()
                 ))?;

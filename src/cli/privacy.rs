@@ -4,6 +4,7 @@ use clap::Args;
 
 use super::{CliError, Context, exit};
 use crate::store::privacy::{ForgetTarget, Forgotten};
+use crate::words::count;
 
 #[derive(Debug, Args)]
 pub struct RedactArgs {
@@ -39,9 +40,13 @@ pub fn redact(cx: &Context, args: &RedactArgs) -> Result<i32, CliError> {
     } else if !cx.global.quiet {
         let r = &report.rewrite;
         super::write_stdout(&format!(
-            "redacted {} secrets in {} messages and {} titles ({} messages read); \
-             the next `cass index` embeds the {} rewritten messages again\n",
-            r.secrets, r.messages_redacted, r.titles_redacted, r.messages_scanned, r.messages_redacted
+            "redacted {} in {} and {} ({} read); \
+             the next `cass index` embeds the {} again\n",
+            count(r.secrets, "secret"),
+            count(r.messages_redacted, "message"),
+            count(r.titles_redacted, "title"),
+            count(r.messages_scanned, "message"),
+            count(r.messages_redacted, "rewritten message")
         ))?;
     }
     Ok(exit::OK)
@@ -70,9 +75,9 @@ pub fn forget(cx: &Context, args: &ForgetArgs) -> Result<i32, CliError> {
             super::robot::print(&serde_json::json!({ "undone": entry, "index": report }), &args.robot)?;
         } else if !cx.global.quiet {
             super::write_stdout(&format!(
-                "undone: {}; indexed again: {} messages added\n",
+                "undone: {}; indexed again: {} added\n",
                 describe(&entry),
-                report.messages_added
+                count(report.messages_added, "message")
             ))?;
         }
         return Ok(exit::OK);
@@ -122,10 +127,10 @@ fn describe(f: &Forgotten) -> String {
         _ => format!("workspace {}", f.workspace.as_deref().unwrap_or("?")),
     };
     format!(
-        "{:>4}  {what}: {} conversations, {} messages, {}",
+        "{:>4}  {what}: {}, {}, {}",
         f.id,
-        f.conversations,
-        f.messages,
+        count(f.conversations, "conversation"),
+        count(f.messages, "message"),
         super::local_time(f.forgotten_at)
     )
 }

@@ -164,12 +164,14 @@ fn print_human(r: &SearchResults, style: Style) -> Result<(), CliError> {
         None => r.mode.to_string(),
     };
     let ran = if r.browse { "no words: the newest messages the filters match".to_string() } else { ran };
-    let _ = writeln!(out, "{} of {} hits in {:.1} ms ({ran}){more}", r.hits.len(), r.total, r.elapsed_ms);
+    let hits = crate::words::noun(r.total, "hit");
+    let _ = writeln!(out, "{} of {} {hits} in {:.1} ms ({ran}){more}", r.hits.len(), r.total, r.elapsed_ms);
     if let Some(why) = &r.fallback {
         let _ = writeln!(out, "{}", style.dim(&format!("note: {why}")));
     }
     if let (Some(t), Some(lag)) = (r.tier, &r.tier_lag) {
-        let why = format!("the {t} tier does not hold {} new messages yet (see `cass status`)", lag.pending_rows);
+        let new = crate::words::count(lag.pending_rows, "new message");
+        let why = format!("the {t} tier does not hold {new} yet (see `cass status`)");
         let _ = writeln!(out, "{}", style.dim(&format!("note: {why}")));
     }
     super::write_stdout(&out)

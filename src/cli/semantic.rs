@@ -10,6 +10,7 @@ use super::{CliError, Context, exit};
 use crate::BackfillRun;
 use crate::embed::Tier;
 use crate::indexer::semantic::{self, BackfillReport, report};
+use crate::words::count;
 
 #[derive(Debug, Subcommand)]
 pub enum SemanticCommand {
@@ -107,8 +108,13 @@ pub fn run(cx: &Context, cmd: &SemanticCommand) -> Result<i32, CliError> {
                 }
                 for r in &reports {
                     super::write_stdout(&format!(
-                        "{} tier: {} segments → {}, {} rows → {} ({} dropped: their messages were replaced)\n",
-                        r.tier, r.segments_before, r.segments_after, r.rows_before, r.rows_after, r.dropped_dead
+                        "{} tier: {} → {}, {} → {} ({} dropped: their messages were replaced)\n",
+                        r.tier,
+                        count(r.segments_before, "segment"),
+                        r.segments_after,
+                        count(r.rows_before, "row"),
+                        r.rows_after,
+                        r.dropped_dead
                     ))?;
                 }
             }
@@ -151,16 +157,16 @@ fn backfill(cx: &Context, a: &BackfillArgs) -> Result<i32, CliError> {
 
 pub(crate) fn describe(r: &BackfillReport) -> String {
     format!(
-        "{} tier ({}): {} — {} messages processed ({} embedded, {} skipped) in {} batches, {:.2}s; {} published rows, {} pending{}{}\n",
+        "{} tier ({}): {} — {} processed ({} embedded, {} skipped) in {}, {:.2}s; {}, {} pending{}{}\n",
         r.tier,
         r.embedder_id,
         r.outcome,
-        r.rows_processed,
+        count(r.rows_processed, "message"),
         r.rows_embedded,
         r.rows_skipped,
-        r.batches,
+        count(r.batches, "batch"),
         r.elapsed_ms as f64 / 1000.0,
-        r.published_rows,
+        count(r.published_rows, "published row"),
         r.pending_rows,
         if r.published { "; published" } else { "" },
         if r.rebuilt { "; rebuilt for a new embedder" } else { "" },
@@ -178,19 +184,19 @@ fn status(cx: &Context, robot: &super::robot::RobotArgs) -> Result<i32, CliError
     for s in &states {
         if s.built {
             out.push_str(&format!(
-                "{:<8} {} ({} dims): {} published rows in {} segments, {} pending (staged {}), cursor at message {}, updated {}\n",
+                "{:<8} {} ({} dims): {} in {}, {} pending (staged {}), cursor at message {}, updated {}\n",
                 s.tier,
                 s.embedder_id.as_deref().unwrap_or("?"),
                 s.dims.unwrap_or(0),
-                s.published_rows,
-                s.segments,
+                count(s.published_rows, "published row"),
+                count(s.segments, "segment"),
                 s.pending_rows,
                 s.staged_rows,
                 s.checkpoint.as_ref().map_or(0, |c| c.last_message_id),
                 s.updated_at.as_deref().unwrap_or("-"),
             ));
         } else {
-            out.push_str(&format!("{:<8} not built; {} messages pending\n", s.tier, s.pending_rows));
+            out.push_str(&format!("{:<8} not built; {} pending\n", s.tier, count(s.pending_rows, "message")));
         }
     }
     super::write_stdout(&out)?;

@@ -4,6 +4,7 @@ use clap::Args;
 
 use super::{CliError, Context, exit};
 use crate::status::{Status, StatusError};
+use crate::words::{count, noun};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -55,9 +56,9 @@ pub fn health(cx: &Context, args: &HealthArgs) -> Result<i32, CliError> {
     } else if h.healthy {
         if !cx.global.quiet {
             super::write_stdout(&format!(
-                "healthy: {} messages, lexical index and {} published tier(s) up to date\n",
-                h.status.store.messages,
-                h.status.tiers.iter().filter(|t| t.built).count()
+                "healthy: {}, lexical index and {} up to date\n",
+                count(h.status.store.messages, "message"),
+                count(h.status.tiers.iter().filter(|t| t.built).count(), "published tier")
             ))?;
         }
     } else {
@@ -87,17 +88,31 @@ fn render(s: &Status) -> String {
         .unwrap_or_else(|| "never".into());
     out.push_str(&format!("{:<13}{}\n", "data dir", s.data_dir.display()));
     out.push_str(&format!(
-        "{:<13}{} conversations, {} messages; last index {age}\n",
-        "store", s.store.conversations, s.store.messages
+        "{:<13}{}, {}; last index {age}\n",
+        "store",
+        count(s.store.conversations, "conversation"),
+        count(s.store.messages, "message")
     ));
     for a in &s.agents {
-        out.push_str(&format!("  {:<14} {:>8} conversations {:>10} messages\n", a.agent, a.conversations, a.messages));
+        // Nouns padded to the plural's width, so the columns stay aligned.
+        out.push_str(&format!(
+            "  {:<14} {:>8} {:<13} {:>10} {}\n",
+            a.agent,
+            a.conversations,
+            noun(a.conversations, "conversation"),
+            a.messages,
+            noun(a.messages, "message")
+        ));
     }
     let lex = &s.lexical.state;
     if lex.exists {
         out.push_str(&format!(
-            "{:<13}up to message {} ({} behind, {} conversations to re-index), {} segments\n",
-            "lexical", lex.high_message_id, s.lexical.lag, lex.dirty_conversations, lex.segments
+            "{:<13}up to message {} ({} behind, {} to re-index), {}\n",
+            "lexical",
+            lex.high_message_id,
+            s.lexical.lag,
+            count(lex.dirty_conversations, "conversation"),
+            count(lex.segments, "segment")
         ));
     } else {
         out.push_str(&format!("{:<13}not built\n", "lexical"));
@@ -122,11 +137,11 @@ fn render(s: &Status) -> String {
     let p = &s.privacy;
     let kinds: Vec<String> = p.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
     out.push_str(&format!(
-        "{:<13}redaction {}: {} secrets in {} messages{}; {} forgotten\n",
+        "{:<13}redaction {}: {} in {}{}; {} forgotten\n",
         "privacy",
         p.redaction,
-        p.secrets_redacted,
-        p.messages_redacted,
+        count(p.secrets_redacted, "secret"),
+        count(p.messages_redacted, "message"),
         if kinds.is_empty() { String::new() } else { format!(" ({})", kinds.join(", ")) },
         p.forgotten
     ));

@@ -13,7 +13,8 @@ use crate::model::Conversation;
 
 #[derive(Debug, Args)]
 pub struct ViewArgs {
-    /// A conversation id (from search results) or a session file path.
+    /// A conversation id (from search results) or a session file path (a
+    /// file not indexed is read now, nothing written).
     pub target: String,
     #[command(flatten)]
     pub robot: super::robot::RobotArgs,
@@ -78,8 +79,21 @@ fn conversations(reader: &Reader, target: &str) -> Result<Vec<Conversation>, Cli
 }
 
 pub fn view(cx: &Context, args: &ViewArgs) -> Result<i32, CliError> {
-    let reader = open_reader(cx)?;
-    let convs = conversations(&reader, &args.target)?;
+    let cass = cx.cass()?;
+    // A session file the index does not hold (or before the first index)
+    // is read now; an id, or a path that is no file, needs the index.
+    let unindexed_file = args.target.parse::<i64>().is_err() && Path::new(&args.target).is_file();
+    let reader = match cass.reader() {
+        Ok(reader) => reader,
+        Err(crate::store::StoreError::Missing(_)) if unindexed_file => {
+            return view_unindexed(&cass, args, cx.global.quiet);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let convs = match conversations(&reader, &args.target) {
+        Err(e) if e.kind == "not_found" && unindexed_file => return view_unindexed(&cass, args, cx.global.quiet),
+        found => found?,
+    };
     if args.robot.on() {
         let items: Vec<serde_json::Value> =
             convs.iter().map(|c| Ok(export::json(c, &reader.messages(c.id)?))).collect::<Result<_, CliError>>()?;
@@ -95,6 +109,40 @@ pub fn view(cx: &Context, args: &ViewArgs) -> Result<i32, CliError> {
             out.push_str(&export::markdown(c, &reader.messages(c.id)?, None, true));
         }
         super::write_stdout(&out)?;
+    }
+    Ok(exit::OK)
+}
+
+/// `cass view FILE` of a session file the index does not hold: parsed now
+/// by its agent's connector (nothing is written), printed as an indexed
+/// conversation is, redacted as the index would have it.
+fn view_unindexed(cass: &crate::Cass, args: &ViewArgs, quiet: bool) -> Result<i32, CliError> {
+    let path = Path::new(&args.target);
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let file = cass.read_session_file(&abs)?;
+    if file.conversations.is_empty() {
+        return Err(not_found(format!("{}: no messages in this file (read as {})", abs.display(), file.agent)));
+    }
+    if args.robot.on() {
+        let mut items: Vec<serde_json::Value> =
+            file.conversations.iter().map(|f| export::json_unindexed(&f.conversation, &f.messages)).collect();
+        let out = if items.len() == 1 { items.remove(0) } else { serde_json::json!({ "conversations": items }) };
+        super::robot::print(&out, &args.robot)?;
+    } else {
+        let out: String =
+            file.conversations.iter().map(|f| export::markdown_unindexed(&f.conversation, &f.messages)).collect();
+        super::write_stdout(&out)?;
+        if !quiet {
+            let skipped = match file.malformed {
+                0 => String::new(),
+                n => format!("; {} skipped", crate::words::count(n, "malformed line")),
+            };
+            eprintln!(
+                "cass: {} is not indexed: read now as {}{skipped} (`cass index` adds it when it is under an agent's roots)",
+                abs.display(),
+                file.agent
+            );
+        }
     }
     Ok(exit::OK)
 }
@@ -131,7 +179,7 @@ pub fn export(cx: &Context, args: &ExportArgs) -> Result<i32, CliError> {
     let convs = conversations(&reader, &args.target)?;
     let [conv] = convs.as_slice() else {
         let ids: Vec<String> = convs.iter().map(|c| c.id.to_string()).collect();
-        return Err(usage(format!("{} holds {} conversations", args.target, convs.len()))
+        return Err(usage(format!("{} holds {}", args.target, crate::words::count(convs.len(), "conversation")))
             .hint(format!("export one by id: {}", ids.join(", "))));
     };
     let msgs = reader.messages(conv.id)?;

@@ -82,7 +82,7 @@ pub fn html(c: &Conversation, msgs: &[StoredMessage], opts: HtmlOptions) -> Stri
     if let Some(t) = c.started_at {
         facts.push(format!("<time datetime=\"{}\">{}</time>", crate::time::to_rfc3339(t), crate::time::local_clock(t)));
     }
-    facts.push(format!("{} messages", c.message_count));
+    facts.push(crate::words::count(c.message_count, "message"));
     let _ = writeln!(
         out,
         "<header>\n<h1>{}</h1>\n<p class=\"meta\">{}</p>\n<p class=\"src\"><code>{}</code> · conversation {}</p>\n</header>\n<main>",

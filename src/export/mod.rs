@@ -102,6 +102,22 @@ pub fn json(c: &Conversation, msgs: &[StoredMessage]) -> serde_json::Value {
     })
 }
 
+/// The shape of [`json`] for a conversation read straight from its session
+/// file, not from the store (`cass view FILE` of a file not indexed): the
+/// same fields, with `id` null on the conversation and on each message
+/// (it has none to pass to `expand` or `view`), and `"indexed": false`.
+pub fn json_unindexed(c: &Conversation, msgs: &[StoredMessage]) -> serde_json::Value {
+    let mut doc = json(c, msgs);
+    doc["conversation"]["id"] = serde_json::Value::Null;
+    doc["conversation"]["indexed"] = false.into();
+    if let Some(items) = doc["messages"].as_array_mut() {
+        for m in items {
+            m["id"] = serde_json::Value::Null;
+        }
+    }
+    doc
+}
+
 /// The message's text without its tool calls (`None`: nothing else was in
 /// it, or it is a tool's output), for documents that leave tools out.
 fn without_tools(m: &StoredMessage) -> Option<String> {
@@ -117,6 +133,17 @@ fn without_tools(m: &StoredMessage) -> Option<String> {
 /// `mark` flags one message (`expand`'s target). Without `tools`, tool
 /// output messages and tool-call lines are left out.
 pub fn markdown(c: &Conversation, msgs: &[StoredMessage], mark: Option<i64>, tools: bool) -> String {
+    markdown_doc(c, msgs, mark, tools, true)
+}
+
+/// [`markdown`] of a conversation read straight from its session file
+/// (not indexed): it says so where the conversation id would be, and its
+/// messages have no `#id`.
+pub fn markdown_unindexed(c: &Conversation, msgs: &[StoredMessage]) -> String {
+    markdown_doc(c, msgs, None, true, false)
+}
+
+fn markdown_doc(c: &Conversation, msgs: &[StoredMessage], mark: Option<i64>, tools: bool, indexed: bool) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", safe(c.title.as_deref().unwrap_or("(untitled)")));
@@ -127,21 +154,17 @@ pub fn markdown(c: &Conversation, msgs: &[StoredMessage], mark: Option<i64>, too
     if let Some(t) = c.started_at {
         facts.push(crate::time::local_clock(t));
     }
-    facts.push(format!("{} messages", c.message_count));
-    let _ = writeln!(
-        out,
-        "{}  \n`{}` · conversation {}\n",
-        facts.join(" · "),
-        safe(&c.source_path.display().to_string()),
-        c.id
-    );
+    facts.push(crate::words::count(c.message_count, "message"));
+    let id = if indexed { format!("conversation {}", c.id) } else { "not indexed: read from the file now".into() };
+    let _ = writeln!(out, "{}  \n`{}` · {id}\n", facts.join(" · "), safe(&c.source_path.display().to_string()));
     for m in msgs {
         let body = if tools { Some(m.content.clone()) } else { without_tools(m) };
         let Some(body) = body else { continue };
         let marker = if Some(m.id) == mark { "▶ " } else { "" };
         let author = m.author.as_deref().map(|a| format!(" ({})", safe(a))).unwrap_or_default();
         let when = m.created_at.map(|t| format!(" · {}", crate::time::local_clock(t))).unwrap_or_default();
-        let _ = writeln!(out, "## {marker}{}{author}{when} · #{}\n", m.role, m.id);
+        let id = if indexed { format!(" · #{}", m.id) } else { String::new() };
+        let _ = writeln!(out, "## {marker}{}{author}{when}{id}\n", m.role);
         let _ = writeln!(out, "{}\n", safe(body.trim_end()));
     }
     out

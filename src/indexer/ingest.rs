@@ -135,7 +135,7 @@ impl ParseSink for ChannelSink<'_> {
 }
 
 /// Cuts a text longer than [`MAX_MESSAGE_BYTES`], saying so at the end.
-fn cut_content(text: &mut String) {
+pub(crate) fn cut_content(text: &mut String) {
     if text.len() <= MAX_MESSAGE_BYTES {
         return;
     }

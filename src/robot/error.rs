@@ -77,6 +77,26 @@ impl std::fmt::Display for RobotError {
 
 impl std::error::Error for RobotError {}
 
+impl From<crate::config::DataDirError> for RobotError {
+    fn from(e: crate::config::DataDirError) -> RobotError {
+        RobotError::new("data_dir", exit::USAGE, e.to_string())
+            .hint("point --data-dir or CASS_DATA_DIR at a directory (or move what is in the way)")
+    }
+}
+
+impl From<crate::indexer::session_file::ReadFileError> for RobotError {
+    fn from(e: crate::indexer::session_file::ReadFileError) -> RobotError {
+        use crate::indexer::session_file::ReadFileError;
+        match e {
+            ReadFileError::Unknown(_) => RobotError::not_found(e.to_string())
+                .hint("`cass view` reads the session files of the agents `cass sources` lists"),
+            ReadFileError::Parse(_) => RobotError::new("io", exit::USAGE, e.to_string()),
+            ReadFileError::Privacy(_) => RobotError::new("config", exit::USAGE, e.to_string())
+                .hint("fix the pattern in the config file's [redact] or exclude settings"),
+        }
+    }
+}
+
 impl From<LockError> for RobotError {
     fn from(e: LockError) -> RobotError {
         match e {

@@ -25,9 +25,10 @@ pub enum Format {
 pub const CUT_MARKER: char = '…';
 
 /// Keys whose arrays are a document's items (a search's hits, a
-/// conversation's messages, a usage report's rows, a session list):
-/// shaped one by one, one line each in jsonl.
-pub const ITEM_KEYS: [&str; 4] = ["hits", "messages", "rows", "sessions"];
+/// conversation's messages, a usage report's rows, a session list, the
+/// problems `sources --errors` lists): shaped one by one, one line each in
+/// jsonl.
+pub const ITEM_KEYS: [&str; 5] = ["hits", "messages", "rows", "sessions", "errors"];
 
 /// Keys whose string values are session text, cut by `max_content_length`.
 const TEXT_KEYS: [&str; 2] = ["text", "content"];

@@ -55,6 +55,44 @@ pub fn source_errors(store: &Store) -> Result<std::collections::HashMap<String, 
     Ok(out)
 }
 
+/// One problem an index run recorded against a source file: a line (or
+/// record) it skipped, or the file as a whole it could not read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestError {
+    /// The source file.
+    pub path: String,
+    /// The agent whose file it is, when the store has read it before.
+    pub agent: Option<String>,
+    /// The line (1-based); 0 for a record of a whole-document or database
+    /// source; `None` when the file could not be read at all.
+    pub line: Option<i64>,
+    /// What was wrong (session text in it is redacted as messages are).
+    pub message: String,
+    /// When it was recorded.
+    pub recorded_at: i64,
+}
+
+/// The most recently recorded problems, newest first, at most `limit`,
+/// and how many the store holds in all.
+pub fn ingest_errors(store: &Store, limit: i64) -> Result<(Vec<IngestError>, i64)> {
+    let total: i64 = store.conn.query_row("SELECT COUNT(*) FROM ingest_errors", [], |r| r.get(0))?;
+    let mut stmt = store.conn.prepare(
+        "SELECT e.path, f.agent, e.line, e.message, e.recorded_at FROM ingest_errors e
+         LEFT JOIN file_state f ON f.path = e.path ORDER BY e.id DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit], |r| {
+        let line: i64 = r.get(2)?;
+        Ok(IngestError {
+            path: r.get(0)?,
+            agent: r.get(1)?,
+            line: (line != super::ingest::UNREADABLE_LINE).then_some(line),
+            message: r.get(3)?,
+            recorded_at: r.get(4)?,
+        })
+    })?;
+    Ok((rows.collect::<std::result::Result<_, _>>()?, total))
+}
+
 const CONV_COLS: &str = "id, agent, external_id, source_path, title, workspace, started_at, ended_at, message_count";
 
 fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {

@@ -128,11 +128,14 @@ pub fn parse(role: Role, content: &str, theme: Theme, marks: &Marks) -> Vec<Bloc
         let lines = std::mem::take(&mut block.lines);
         block.lines = lines.into_iter().map(|l| marks.apply(l, theme.matched())).collect();
     }
+    let more = |n: usize, noun: &str| crate::words::count(n, &format!("more {noun}"));
     let note = match (cut, cut_bytes) {
         (0, 0) => None,
-        (0, bytes) => Some(format!("… {bytes} more bytes (o opens the session file)")),
-        (lines, 0) => Some(format!("… {lines} more lines (o opens the session file)")),
-        (lines, bytes) => Some(format!("… {lines} more lines and {bytes} more bytes (o opens the session file)")),
+        (0, bytes) => Some(format!("… {} (o opens the session file)", more(bytes, "byte"))),
+        (lines, 0) => Some(format!("… {} (o opens the session file)", more(lines, "line"))),
+        (lines, bytes) => {
+            Some(format!("… {} and {} (o opens the session file)", more(lines, "line"), more(bytes, "byte")))
+        }
     };
     if let Some(note) = note {
         blocks.push(Block {

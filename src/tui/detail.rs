@@ -355,10 +355,12 @@ fn layout(d: &Detail, width: usize) -> Vec<DetailLine> {
             match &block.kind {
                 BlockKind::ToolOutput => {
                     let n = block.lines.len();
-                    push(vec![(theme.tool(), format!("  ▾ tool output · {n} lines"))], anchor, Fit::Cut);
+                    let n = crate::words::count(n, "line");
+                    push(vec![(theme.tool(), format!("  ▾ tool output · {n}"))], anchor, Fit::Cut);
                 }
                 BlockKind::ToolCalls { names } => {
-                    push(vec![(theme.tool(), format!("  ▾ {} tool call(s)", names.len()))], anchor, Fit::Cut);
+                    let n = crate::words::count(names.len(), "tool call");
+                    push(vec![(theme.tool(), format!("  ▾ {n}"))], anchor, Fit::Cut);
                 }
                 BlockKind::Code { lang } if !lang.is_empty() => {
                     push(vec![(theme.dim(), format!("  ┌ {lang}"))], anchor, Fit::Cut);

@@ -223,7 +223,7 @@ fn render_detail(frame: &mut Frame, app: &mut App, area: Rect) {
     if let Some(ws) = &c.workspace {
         facts.push(text::one_line(ws));
     }
-    facts.push(format!("{} messages", c.message_count));
+    facts.push(crate::words::count(c.message_count, "message"));
     let title = text::fit(&format!(" {} ", facts.join(" · ")), area.width.saturating_sub(4) as usize);
     let block = pane(theme, title, focused);
     let inner = block.inner(area);

@@ -236,19 +236,27 @@ fn summarize(events: Vec<Value>) -> RunSummary {
 pub fn render(r: &Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "{}: {} events, {} unreadable, {} runs", r.file, r.lines, r.unreadable_lines, r.runs.len());
+    use crate::words::count;
+    let _ = writeln!(
+        s,
+        "{}: {}, {} unreadable, {}",
+        r.file,
+        count(r.lines, "event"),
+        r.unreadable_lines,
+        count(r.runs.len(), "run")
+    );
     for (i, run) in r.runs.iter().enumerate() {
         let _ = writeln!(
             s,
-            "\nrun {} — tier {} ({}), {}: {} rows in {:.2} s ({:.0} rows/s), {} batches, peak RSS {}",
+            "\nrun {} — tier {} ({}), {}: {} in {:.2} s ({:.0} rows/s), {}, peak RSS {}",
             i + 1,
             run.tier,
             run.embedder_id,
             run.outcome,
-            run.rows_processed,
+            count(run.rows_processed, "row"),
             run.wall_ms as f64 / 1000.0,
             run.rows_per_s,
-            run.batches,
+            count(run.batches, "batch"),
             run.peak_rss_mib.map_or("n/a".into(), |m| format!("{m} MiB"))
         );
         if let Some(e) = &run.error {
