@@ -537,3 +537,57 @@ fn the_conversation_window_stays_bounded_however_far_one_scrolls() {
     assert!(d.messages.len() <= MAX_WINDOW && d.more_after);
     assert!(ui.screen().contains("line0"));
 }
+
+#[test]
+fn typing_in_the_results_or_the_conversation_goes_to_the_query() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("ECONNREFUSED");
+    let before = ui.session.app.results.meta.as_ref().unwrap().total;
+    ui.press(KeyCode::Tab);
+    // Space, O and R have no use in the results: they type, and the query
+    // takes the focus, so the rest of the words type too.
+    ui.search(" OR cargo");
+    assert_eq!(ui.session.app.query.text, "ECONNREFUSED OR cargo");
+    let after = ui.session.app.results.meta.as_ref().unwrap().total;
+    assert!(after > before, "the new query ran: {before} → {after}");
+    assert!(ui.screen().contains("› ECONNREFUSED OR cargo"));
+
+    // In a conversation, typing starts a new search: the conversation closes.
+    ui.press(KeyCode::Enter);
+    assert!(ui.session.app.detail.is_some());
+    ui.search("z");
+    assert!(ui.session.app.detail.is_none());
+    assert_eq!(ui.session.app.query.text, "ECONNREFUSED OR cargoz");
+    // Keys the conversation uses still act there: j moves, x expands.
+    ui.session.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    ui.search("ECONNREFUSED");
+    ui.press(KeyCode::Enter);
+    ui.draw();
+    let cursor = ui.session.app.detail.as_ref().unwrap().cursor;
+    ui.press(KeyCode::Char('j'));
+    assert_eq!(ui.session.app.detail.as_ref().unwrap().cursor, cursor + 1);
+    assert_eq!(ui.session.app.query.text, "ECONNREFUSED");
+}
+
+#[test]
+fn esc_esc_q_from_an_open_conversation_quits() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("ECONNREFUSED");
+    ui.press(KeyCode::Enter);
+    assert!(ui.session.app.detail.is_some());
+    assert_eq!(ui.press(KeyCode::Esc), Effect::None);
+    assert_eq!(ui.press(KeyCode::Esc), Effect::None);
+    assert_eq!(ui.press(KeyCode::Char('q')), Effect::Quit, "q quits, it does not type");
+    assert_eq!(ui.session.app.query.text, "ECONNREFUSED");
+
+    // The same with the query focused over an open conversation.
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("ECONNREFUSED");
+    ui.press(KeyCode::Enter);
+    ui.press(KeyCode::Char('/'));
+    ui.press(KeyCode::Esc);
+    ui.press(KeyCode::Esc);
+    assert_eq!(ui.press(KeyCode::Char('q')), Effect::Quit);
+}
