@@ -591,3 +591,20 @@ fn esc_esc_q_from_an_open_conversation_quits() {
     ui.press(KeyCode::Esc);
     assert_eq!(ui.press(KeyCode::Char('q')), Effect::Quit);
 }
+
+#[test]
+fn a_query_typed_before_the_first_index_runs_when_the_index_appears() {
+    let sb = Sandbox::new();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("ECONNREFUSED");
+    assert!(ui.screen().contains("No index yet."));
+    copy_tree(&own_fixtures(), &sb.home());
+    assert!(sb.run(&["index"]).status.success());
+    // The status probe notices the index; nothing is typed again.
+    ui.session.refresh_status();
+    ui.settle();
+    let want = cli_total(&sb, &["ECONNREFUSED"]);
+    let screen = ui.screen();
+    assert!(screen.contains(&format!("{want} of {want} hits")), "{screen}");
+    assert!(screen.contains("Fix flaky websocket reconnect test"), "{screen}");
+}

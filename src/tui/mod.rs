@@ -196,10 +196,17 @@ impl Session {
             // Reopened when the index changed: a rebuilt data dir is a new file.
             self.reader = self.cass.reader().ok();
         }
-        let Some(reader) = &self.reader else { return };
-        if !index_changed {
+        if !index_changed || self.reader.is_none() {
             return;
         }
+        if matches!(self.app.results.failure, Some(SearchFailure::NoIndex(_))) {
+            // A query typed before the first index (or while it was rebuilt)
+            // runs now that there is one, without retyping it.
+            if let Action::Search(job) = self.app.new_search(false) {
+                self.worker.submit(job);
+            }
+        }
+        let Some(reader) = &self.reader else { return };
         if let Ok(totals) = reader.agent_totals() {
             self.app.corpus = Some(Corpus {
                 conversations: totals.iter().map(|t| t.conversations).sum(),

@@ -180,8 +180,8 @@ fn empty_message(app: &App) -> Vec<Line<'static>> {
         vec![
             Line::styled("No index yet.", theme.bold()),
             Line::raw(""),
-            Line::raw("Run `cass index` (in another terminal) to index your agents' sessions,"),
-            Line::raw("then type here: the UI picks the index up without a restart."),
+            Line::raw("Run `cass index` (in another terminal) to index your agents' sessions;"),
+            Line::raw("the UI picks the index up without a restart (and runs what you typed meanwhile)."),
         ]
     };
     match &r.failure {
