@@ -232,7 +232,7 @@ fn esc_esc_q_from_a_conversation_quits_on_a_real_terminal() {
         shell_quote(&status),
     );
     let Some(tmux) = Tmux::start(&command) else { return };
-    tmux.wait("the empty query screen", |s| s.contains("Type to search "));
+    tmux.wait("the recent sessions", |s| s.contains("recent sessions · newest first"));
     tmux.keys(&["-l", "ECONNREFUSED"]);
     tmux.wait("results", |s| s.contains("Fix flaky websocket reconnect test") && s.contains("hits ·"));
     tmux.keys(&["Enter"]);

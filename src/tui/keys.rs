@@ -21,7 +21,7 @@ pub const KEY_MAP: &[(&str, &str)] = &[
     ("↑ ↓  j k", "move in the results, the conversation or the usage view"),
     ("PgUp PgDn", "move a page"),
     ("Home End  g G", "first / last"),
-    ("Enter", "open the selected hit; in a conversation, expand or collapse a tool block"),
+    ("Enter", "open the selected session or hit; in a conversation, toggle a tool block"),
     ("x", "expand or collapse every tool block in the conversation"),
     ("Esc", "back: close the conversation, leave the query (Esc Esc q quits from anywhere)"),
     ("Tab  Shift-Tab", "switch pane: query, results, conversation"),
@@ -121,7 +121,7 @@ fn query_key(app: &mut App, key: KeyEvent, ctrl: bool) -> Action {
         KeyCode::Down => return app.move_selection(1),
         KeyCode::PageUp => return app.move_selection(-(app.result_rows.max(1) as isize)),
         KeyCode::PageDown => return app.move_selection(app.result_rows.max(1) as isize),
-        KeyCode::Enter => return open_selected(app),
+        KeyCode::Enter => return app.open_selected(),
         KeyCode::Esc => {
             if app.detail.take().is_none() {
                 app.focus = Focus::Results;
@@ -131,10 +131,6 @@ fn query_key(app: &mut App, key: KeyEvent, ctrl: bool) -> Action {
         _ => false,
     };
     if changed { app.new_search(true) } else { Action::None }
-}
-
-fn open_selected(app: &App) -> Action {
-    app.selected_hit().map(|h| Action::Open(h.message_id)).unwrap_or(Action::None)
 }
 
 /// A key that types a character: no Ctrl or Alt, not a control character.
@@ -202,9 +198,9 @@ fn results_key(app: &mut App, key: KeyEvent) -> Action {
         KeyCode::Down | KeyCode::Char('j') => app.move_selection(1),
         KeyCode::PageUp => app.move_selection(-page),
         KeyCode::PageDown => app.move_selection(page),
-        KeyCode::Home | KeyCode::Char('g') => app.move_selection(-(app.results.hits.len() as isize)),
-        KeyCode::End | KeyCode::Char('G') => app.move_selection(app.results.hits.len() as isize),
-        KeyCode::Enter => open_selected(app),
+        KeyCode::Home | KeyCode::Char('g') => app.move_selection(isize::MIN / 2),
+        KeyCode::End | KeyCode::Char('G') => app.move_selection(isize::MAX / 2),
+        KeyCode::Enter => app.open_selected(),
         KeyCode::Esc => {
             // Back as far as the results, never past them: Esc Esc q quits.
             app.detail = None;
@@ -506,8 +502,9 @@ mod tests {
         handle_key(&mut app, key(KeyCode::Esc));
         assert!(!app.help && app.usage.is_some());
         // `q` closes the view (it does not quit); the chips changed, so the
-        // results are searched again (nothing to search with an empty query).
-        assert!(matches!(handle_key(&mut app, key(KeyCode::Char('q'))), Action::None));
+        // results follow (with an empty query, the browse list is read again).
+        let Action::Browse(req) = handle_key(&mut app, key(KeyCode::Char('q'))) else { panic!("q re-lists") };
+        assert_eq!(req.filter.agents, vec!["codex".to_string()]);
         assert!(app.usage.is_none());
         app.query = QueryInput { text: "x".into(), cursor: 1 };
         app.focus = Focus::Results;
