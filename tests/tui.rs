@@ -443,7 +443,7 @@ fn without_a_terminal_cass_prints_help_and_tui_refuses() {
 #[test]
 fn a_burst_of_keystrokes_runs_one_search_for_the_last_query() {
     use cass::search::{Filters, SearchRequest};
-    use cass::tui::worker::{SearchJob, SearchWorker};
+    use cass::tui::worker::{Answer, SearchJob, SearchWorker};
     let sb = indexed();
     let worker = SearchWorker::spawn(handle(&sb.data()), Duration::from_millis(300));
     let prefixes = ["c", "ca", "car", "carg", "cargo"];
@@ -451,7 +451,7 @@ fn a_burst_of_keystrokes_runs_one_search_for_the_last_query() {
         let request = SearchRequest::new(text, Filters::default(), 10, 0).unwrap();
         worker.submit(SearchJob { generation: generation as u64, request, debounce: true, append: false });
     }
-    let first = worker.recv_timeout(Duration::from_secs(20)).expect("an answer");
+    let Some(Answer::Search(first)) = worker.recv_timeout(Duration::from_secs(20)) else { panic!("a search's answer") };
     assert_eq!(first.generation, 4, "only the newest job ran");
     assert_eq!(first.result.expect("found").total as u64, cli_total(&sb, &["cargo"]));
     assert!(worker.recv_timeout(Duration::from_millis(600)).is_none(), "no answers to the older prefixes");
@@ -536,4 +536,187 @@ fn the_conversation_window_stays_bounded_however_far_one_scrolls() {
     assert_eq!(d.messages.front().unwrap().ordinal, 0, "and back to the start");
     assert!(d.messages.len() <= MAX_WINDOW && d.more_after);
     assert!(ui.screen().contains("line0"));
+}
+
+/// (id, agent, title) of the most recently active conversations, as the
+/// store orders them.
+fn recent_sessions(sb: &Sandbox, n: usize) -> Vec<(i64, String, String)> {
+    let db = sb.db();
+    let mut stmt = db
+        .prepare(
+            "SELECT id, agent, COALESCE(title, '(untitled)') FROM conversations WHERE message_count > 0
+             ORDER BY COALESCE(ended_at, started_at, updated_at) DESC, id DESC LIMIT ?1",
+        )
+        .unwrap();
+    stmt.query_map([n as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+}
+
+/// The first `n` characters of a title, as a row shows its start.
+fn start(title: &str, n: usize) -> String {
+    title.chars().take(n).collect()
+}
+
+#[test]
+fn before_anything_is_typed_the_most_recent_sessions_are_listed_and_enter_opens_one() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.settle(); // the list is read on the search thread
+    let screen = ui.screen();
+    assert!(screen.contains("recent sessions · newest first"), "{screen}");
+    let recent = recent_sessions(&sb, 3);
+    // One row per session, newest first: agent, age, title, then workspace and messages.
+    let rows: Vec<usize> = recent
+        .iter()
+        .map(|(_, agent, title)| {
+            let lines: Vec<&str> = screen.lines().collect();
+            lines
+                .iter()
+                .position(|l| l.contains(&format!("│{agent:<12}")) && l.contains(&start(title, 20)))
+                .unwrap_or_else(|| panic!("no row for {agent} {title}: {screen}"))
+        })
+        .collect();
+    assert!(rows.windows(2).all(|w| w[1] == w[0] + 1), "consecutive, newest first: {rows:?}\n{screen}");
+    let first = screen.lines().nth(rows[0]).unwrap();
+    assert!(first.contains(" ago  ") && first.contains(" message"), "{first}");
+
+    // ↓ then Enter opens the second session from its first message.
+    ui.press(KeyCode::Down);
+    ui.press(KeyCode::Enter);
+    let d = ui.session.app.detail.as_ref().expect("a conversation opens");
+    assert_eq!(d.conversation.id, recent[1].0);
+    assert_eq!(d.messages.front().unwrap().ordinal, 0, "from its start");
+    assert!(d.hit_id.is_none());
+    let screen = ui.screen();
+    assert!(!screen.contains("▶ "), "nothing is marked as a hit: {screen}");
+    // y copies that session's file; Esc closes it and the list is still there.
+    let Effect::Copy(path) = ui.press(KeyCode::Char('y')) else { panic!("y copies") };
+    assert_eq!(path, d_path(&sb, recent[1].0));
+    ui.press(KeyCode::Esc);
+    assert!(ui.session.app.detail.is_none());
+    assert!(ui.screen().contains("recent sessions"));
+
+    // Typing replaces the list with hits; clearing the query brings it back.
+    ui.search("cargo");
+    assert!(ui.screen().contains("results · "), "{}", ui.screen());
+    ui.session.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    ui.settle();
+    assert!(ui.screen().contains("recent sessions"), "{}", ui.screen());
+    assert_eq!(ui.session.app.browse.sessions.len(), recent_sessions(&sb, 100).len(), "all 22, on one page");
+    // The agent chip narrows the list too.
+    assert!(sb.json(&["status"])["agents"].as_array().unwrap().len() > 1, "several agents to filter");
+    ui.press(KeyCode::F(2));
+    ui.settle();
+    let agent = ui.session.app.filters.agent.clone().expect("an agent");
+    let listed: Vec<String> = ui.session.app.browse.sessions.iter().map(|c| c.agent.clone()).collect();
+    assert!(!listed.is_empty() && listed.iter().all(|a| *a == agent), "{agent}: {listed:?}");
+}
+
+/// The stored source path of a conversation.
+fn d_path(sb: &Sandbox, id: i64) -> String {
+    sb.db().query_row("SELECT source_path FROM conversations WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn typing_in_the_results_or_the_conversation_goes_to_the_query() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("ECONNREFUSED");
+    let before = ui.session.app.results.meta.as_ref().unwrap().total;
+    ui.press(KeyCode::Tab);
+    // Space, O and R have no use in the results: they type, and the query
+    // takes the focus, so the rest of the words type too.
+    ui.search(" OR cargo");
+    assert_eq!(ui.session.app.query.text, "ECONNREFUSED OR cargo");
+    let after = ui.session.app.results.meta.as_ref().unwrap().total;
+    assert!(after > before, "the new query ran: {before} → {after}");
+    assert!(ui.screen().contains("› ECONNREFUSED OR cargo"));
+
+    // In a conversation, typing starts a new search: the conversation closes.
+    ui.press(KeyCode::Enter);
+    assert!(ui.session.app.detail.is_some());
+    ui.search("z");
+    assert!(ui.session.app.detail.is_none());
+    assert_eq!(ui.session.app.query.text, "ECONNREFUSED OR cargoz");
+    // Keys the conversation uses still act there: j moves, x expands.
+    ui.session.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    ui.search("ECONNREFUSED");
+    ui.press(KeyCode::Enter);
+    ui.draw();
+    let cursor = ui.session.app.detail.as_ref().unwrap().cursor;
+    ui.press(KeyCode::Char('j'));
+    assert_eq!(ui.session.app.detail.as_ref().unwrap().cursor, cursor + 1);
+    assert_eq!(ui.session.app.query.text, "ECONNREFUSED");
+}
+
+#[test]
+fn esc_esc_q_from_an_open_conversation_quits() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("ECONNREFUSED");
+    ui.press(KeyCode::Enter);
+    assert!(ui.session.app.detail.is_some());
+    assert_eq!(ui.press(KeyCode::Esc), Effect::None);
+    assert_eq!(ui.press(KeyCode::Esc), Effect::None);
+    assert_eq!(ui.press(KeyCode::Char('q')), Effect::Quit, "q quits, it does not type");
+    assert_eq!(ui.session.app.query.text, "ECONNREFUSED");
+
+    // The same with the query focused over an open conversation.
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("ECONNREFUSED");
+    ui.press(KeyCode::Enter);
+    ui.press(KeyCode::Char('/'));
+    ui.press(KeyCode::Esc);
+    ui.press(KeyCode::Esc);
+    assert_eq!(ui.press(KeyCode::Char('q')), Effect::Quit);
+}
+
+#[test]
+fn a_query_typed_before_the_first_index_runs_when_the_index_appears() {
+    let sb = Sandbox::new();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("ECONNREFUSED");
+    assert!(ui.screen().contains("No index yet."));
+    copy_tree(&own_fixtures(), &sb.home());
+    assert!(sb.run(&["index"]).status.success());
+    // The status probe notices the index; nothing is typed again.
+    ui.session.refresh_status();
+    ui.settle();
+    let want = cli_total(&sb, &["ECONNREFUSED"]);
+    let screen = ui.screen();
+    assert!(screen.contains(&format!("{want} of {want} hits")), "{screen}");
+    assert!(screen.contains("Fix flaky websocket reconnect test"), "{screen}");
+}
+
+#[test]
+fn the_recent_sessions_load_a_page_at_a_time() {
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/-home-dev-many");
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = cass::tui::browse::PAGE as usize + 10;
+    for i in 0..n {
+        let ts = format!("2026-01-{:02}T{:02}:{:02}:00Z", 1 + i / 24, i % 24, i % 60);
+        std::fs::write(
+            dir.join(format!("s{i}.jsonl")),
+            claude_line(&format!("s{i}"), "user", &format!("session {i}"), &ts, "/w"),
+        )
+        .unwrap();
+    }
+    assert!(sb.run(&["index", "--no-semantic"]).status.success());
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.settle();
+    ui.draw();
+    assert_eq!(ui.session.app.browse.sessions.len(), cass::tui::browse::PAGE as usize, "a first page");
+    assert!(ui.screen().contains(&format!("session {}", n - 1)), "newest first: {}", ui.screen());
+    ui.press(KeyCode::Tab);
+    ui.press(KeyCode::End);
+    ui.settle();
+    let ids: std::collections::BTreeSet<i64> = ui.session.app.browse.sessions.iter().map(|c| c.id).collect();
+    assert_eq!(ids.len(), n, "End loads the rest, each session once");
+    ui.press(KeyCode::End);
+    ui.draw();
+    assert!(
+        ui.screen().contains("│claude_code") && ui.screen().contains("session 0 "),
+        "the oldest is last: {}",
+        ui.screen()
+    );
 }

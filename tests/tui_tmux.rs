@@ -217,3 +217,37 @@ fn sigterm_restores_the_terminal() {
     assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "130");
     assert_eq!(tmux.format("#{alternate_on}"), "0", "the terminal left the alternate screen");
 }
+
+#[test]
+fn esc_esc_q_from_a_conversation_quits_on_a_real_terminal() {
+    let sb = Sandbox::new();
+    copy_tree(&own_fixtures(), &sb.home());
+    assert!(sb.run(&["index"]).status.success());
+    let status = sb.dir.path().join("status.txt");
+    let command = format!(
+        "env HOME={} CASS_DATA_DIR={} TERM=xterm-256color {}; echo $? > {}",
+        shell_quote(&sb.home()),
+        shell_quote(&sb.data()),
+        shell_quote(Path::new(env!("CARGO_BIN_EXE_cass"))),
+        shell_quote(&status),
+    );
+    let Some(tmux) = Tmux::start(&command) else { return };
+    tmux.wait("the recent sessions", |s| s.contains("recent sessions · newest first"));
+    tmux.keys(&["-l", "ECONNREFUSED"]);
+    tmux.wait("results", |s| s.contains("Fix flaky websocket reconnect test") && s.contains("hits ·"));
+    tmux.keys(&["Enter"]);
+    tmux.wait("the conversation", |s| s.contains("▶ tool"));
+    // Each Esc on its own, as a person types them (an Esc followed at once
+    // by a key reads as Alt and that key).
+    tmux.keys(&["Escape"]);
+    tmux.wait("the conversation closed", |s| !s.contains("▶ tool"));
+    tmux.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::fs::read_to_string(&status).unwrap_or_default().trim().is_empty() {
+        assert!(Instant::now() < deadline, "q did not quit:\n{}", tmux.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "0", "exit status");
+}

@@ -5,11 +5,13 @@
 
 use std::path::PathBuf;
 
+use super::browse::{Browse, BrowseRequest};
 use super::detail::{Detail, Edge};
 use super::status::IndexStatus;
 use super::theme::Theme;
 use super::usage::UsageView;
-use super::worker::{SearchFailure, SearchJob, SearchOutcome};
+use super::worker::{BrowseOutcome, SearchFailure, SearchJob, SearchOutcome};
+use crate::SessionFilter;
 use crate::model::TimestampMs;
 use crate::search::{Filters, Hit, Mode, SearchRequest};
 use crate::usage::ReportRequest;
@@ -90,6 +92,16 @@ impl FilterState {
             workspace: self.workspace.clone(),
             since: self.time.since(now),
             ..Filters::default()
+        }
+    }
+
+    /// The same chips for the browse list (the mode chip has no say there).
+    fn to_session_filter(&self, now: TimestampMs) -> SessionFilter {
+        SessionFilter {
+            agents: self.agent.iter().cloned().collect(),
+            workspace: self.workspace.clone(),
+            since: self.time.since(now),
+            ..SessionFilter::default()
         }
     }
 }
@@ -229,6 +241,10 @@ pub enum Action {
     Search(SearchJob),
     /// Open the conversation of this message in the detail pane.
     Open(i64),
+    /// Read this page of the browse list (the query is empty).
+    Browse(BrowseRequest),
+    /// Open this conversation, from its start, in the detail pane.
+    OpenSession(i64),
     /// Load more of the open conversation at this edge.
     Extend(Edge),
     /// Put this text on the clipboard; `what` names it for the notice.
@@ -256,6 +272,8 @@ pub struct App {
     pub options: FilterOptions,
     /// The results list.
     pub results: ResultList,
+    /// The most recent sessions, listed while the query is empty.
+    pub browse: Browse,
     /// The open conversation, if any.
     pub detail: Option<Detail>,
     /// The help overlay is shown.
@@ -286,6 +304,7 @@ impl App {
             filters: FilterState::default(),
             options: FilterOptions::default(),
             results: ResultList::default(),
+            browse: Browse::default(),
             detail: None,
             help: false,
             usage: None,
@@ -304,16 +323,42 @@ impl App {
         self.results.hits.get(self.results.selected)
     }
 
-    /// Starts a new search for the current query and filters. Answers to
-    /// earlier searches are dropped from here on (their generation is old).
+    /// True while nothing is typed: the results pane lists the most
+    /// recent sessions instead of hits.
+    pub fn browsing(&self) -> bool {
+        self.query.text.trim().is_empty()
+    }
+
+    /// Reads the browse list afresh, for the chips as they are.
+    pub fn reload_browse(&mut self) -> Action {
+        self.browse.pending = true;
+        let filter = self.filters.to_session_filter(crate::time::now_ms());
+        Action::Browse(BrowseRequest { generation: self.generation, filter, offset: 0 })
+    }
+
+    /// Takes a page of the browse list; false when it was stale and dropped.
+    pub fn apply_browse(&mut self, outcome: BrowseOutcome) -> bool {
+        if outcome.request.generation != self.generation {
+            return false;
+        }
+        self.browse.apply(&outcome.request, outcome.result);
+        true
+    }
+
+    /// Starts a new search for the current query and filters (with no
+    /// query, reads the browse list instead). Answers to earlier searches
+    /// are dropped from here on (their generation is old).
     pub fn new_search(&mut self, debounce: bool) -> Action {
         self.generation += 1;
         self.results.loading_more = false;
         let text = self.query.text.trim();
         if text.is_empty() {
             self.results = ResultList::default();
-            return Action::None;
+            return self.reload_browse();
         }
+        // A page of the list on its way is not wanted any more (the thread
+        // may drop it for this search, which is newer).
+        self.browse.pending = false;
         let filters = self.filters.to_filters(crate::time::now_ms());
         match SearchRequest::new(text, filters, PAGE_SIZE, 0) {
             Ok(mut request) => {
@@ -393,6 +438,10 @@ impl App {
     }
 
     pub(super) fn move_selection(&mut self, delta: isize) -> Action {
+        if self.browsing() {
+            let page = self.browse.move_selection(delta, self.result_rows, self.generation);
+            return page.map_or(Action::None, Action::Browse);
+        }
         let n = self.results.hits.len();
         if n == 0 {
             return Action::None;
@@ -461,14 +510,26 @@ impl App {
     }
 
     /// The session file and conversation id of what is selected: the open
-    /// conversation in the detail pane, else the selected hit.
+    /// conversation in the detail pane, else the selected session or hit.
     pub(super) fn target(&self) -> Option<(PathBuf, i64)> {
         if self.focus == Focus::Detail
             && let Some(d) = &self.detail
         {
             return Some((d.conversation.source_path.clone(), d.conversation.id));
         }
+        if self.browsing() {
+            return self.browse.selected().map(|c| (c.source_path.clone(), c.id));
+        }
         self.selected_hit().map(|h| (PathBuf::from(&h.source_path), h.conversation_id))
+    }
+
+    /// What Enter opens: the selected session from its start, or the
+    /// conversation of the selected hit at the hit.
+    pub(super) fn open_selected(&self) -> Action {
+        if self.browsing() {
+            return self.browse.selected().map_or(Action::None, |c| Action::OpenSession(c.id));
+        }
+        self.selected_hit().map_or(Action::None, |h| Action::Open(h.message_id))
     }
 
     pub(super) fn next_focus(&self, back: bool) -> Focus {

@@ -99,8 +99,9 @@ pub struct Detail {
     pub conversation: Conversation,
     /// The loaded messages, in ordinal order.
     pub messages: VecDeque<MessageView>,
-    /// Id of the message the conversation was opened on.
-    pub hit_id: i64,
+    /// Id of the hit the conversation was opened on (marked `▶`); `None`
+    /// when it was opened from the browse list, at its start.
+    pub hit_id: Option<i64>,
     /// Earlier messages exist that are not loaded.
     pub more_before: bool,
     /// Later messages exist that are not loaded.
@@ -146,7 +147,7 @@ impl Detail {
         let mut detail = Detail {
             conversation,
             messages,
-            hit_id: message_id,
+            hit_id: Some(message_id),
             more_before,
             more_after,
             cursor: 0,
@@ -158,6 +159,35 @@ impl Detail {
             layout: None,
         };
         detail.cursor_to(Anchor { message_id, part: Part::Header });
+        Ok(Some(detail))
+    }
+
+    /// Loads conversation `id` from its first message (a session opened
+    /// from the browse list: no hit, nothing marked); `None` when it is
+    /// gone (removed by an index run since the list was read).
+    pub fn load_session(reader: &Reader, id: i64, theme: Theme) -> Result<Option<Detail>, ReadError> {
+        let Some(conversation) = reader.conversation(id)? else { return Ok(None) };
+        let rows = reader.messages_after(id, -1, PAGE + 1)?;
+        let more_after = rows.len() as i64 > PAGE;
+        let marks = Marks::default();
+        let messages: VecDeque<MessageView> =
+            rows.into_iter().take(PAGE as usize).map(|m| MessageView::new(m, theme, &marks)).collect();
+        let Some(first) = messages.front().map(|m| m.id) else { return Ok(None) };
+        let mut detail = Detail {
+            conversation,
+            messages,
+            hit_id: None,
+            more_before: false,
+            more_after,
+            cursor: 0,
+            scroll: 0,
+            reveal_cursor: true,
+            theme,
+            marks,
+            width: 80,
+            layout: None,
+        };
+        detail.cursor_to(Anchor { message_id: first, part: Part::Header });
         Ok(Some(detail))
     }
 
@@ -328,7 +358,7 @@ fn layout(d: &Detail, width: usize) -> Vec<DetailLine> {
     for m in &d.messages {
         let anchor = Anchor { message_id: m.id, part: Part::Header };
         let mut header: Styled = vec![
-            (theme.matched(), if m.id == d.hit_id { "▶ ".into() } else { "  ".into() }),
+            (theme.matched(), if Some(m.id) == d.hit_id { "▶ ".into() } else { "  ".into() }),
             (theme.role(m.role), m.role.as_str().to_string()),
         ];
         let mut facts = Vec::new();

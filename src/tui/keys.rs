@@ -1,6 +1,15 @@
 //! The key map: [`handle_key`] applies one key press to [`App`] and returns
 //! the one [`Action`] that needs the outside world (a search, a store read,
 //! the clipboard, an editor). Pure, so tests drive it without a terminal.
+//!
+//! In the query every printable key types. In the results and the
+//! conversation the keys [`KEY_MAP`] lists act (moving, filters, copy,
+//! quit…), and any other printable key (and Backspace) goes to the query,
+//! which takes the focus: typing never needs `/` first. From the
+//! conversation that starts a new search, so the conversation closes.
+//! Esc steps back towards the results (it closes the conversation, and
+//! leaves the query) and never leaves them, so Esc Esc q quits from
+//! anywhere.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -8,13 +17,13 @@ use super::app::{Action, App, Chip, Focus, QueryInput};
 
 /// Every key, as the help overlay and docs/TUI.md show it.
 pub const KEY_MAP: &[(&str, &str)] = &[
-    ("type", "search as you type (words, \"phrases\", prefix*, a OR b, -exclude)"),
+    ("type", "search as you type (words, \"phrases\", prefix*, a OR b, -exclude), in any pane"),
     ("↑ ↓  j k", "move in the results, the conversation or the usage view"),
     ("PgUp PgDn", "move a page"),
     ("Home End  g G", "first / last"),
-    ("Enter", "open the selected hit; in a conversation, expand or collapse a tool block"),
+    ("Enter", "open the selected session or hit; in a conversation, toggle a tool block"),
     ("x", "expand or collapse every tool block in the conversation"),
-    ("Esc", "back: close the conversation, leave the query"),
+    ("Esc", "back: close the conversation, leave the query (Esc Esc q quits from anywhere)"),
     ("Tab  Shift-Tab", "switch pane: query, results, conversation"),
     ("/", "focus the query"),
     ("F2  a", "filter by agent (cycles through the indexed agents)"),
@@ -86,7 +95,7 @@ fn query_key(app: &mut App, key: KeyEvent, ctrl: bool) -> Action {
             had
         }
         KeyCode::Char('w') if ctrl => q.delete_word(),
-        KeyCode::Char(c) if !ctrl && !key.modifiers.contains(KeyModifiers::ALT) && !c.is_control() => {
+        KeyCode::Char(c) if printable(key) => {
             q.insert(c);
             true
         }
@@ -112,7 +121,7 @@ fn query_key(app: &mut App, key: KeyEvent, ctrl: bool) -> Action {
         KeyCode::Down => return app.move_selection(1),
         KeyCode::PageUp => return app.move_selection(-(app.result_rows.max(1) as isize)),
         KeyCode::PageDown => return app.move_selection(app.result_rows.max(1) as isize),
-        KeyCode::Enter => return open_selected(app),
+        KeyCode::Enter => return app.open_selected(),
         KeyCode::Esc => {
             if app.detail.take().is_none() {
                 app.focus = Focus::Results;
@@ -124,8 +133,20 @@ fn query_key(app: &mut App, key: KeyEvent, ctrl: bool) -> Action {
     if changed { app.new_search(true) } else { Action::None }
 }
 
-fn open_selected(app: &App) -> Action {
-    app.selected_hit().map(|h| Action::Open(h.message_id)).unwrap_or(Action::None)
+/// A key that types a character: no Ctrl or Alt, not a control character.
+fn printable(key: KeyEvent) -> bool {
+    let held = key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    matches!(key.code, KeyCode::Char(c) if !held && !c.is_control())
+}
+
+/// A key the results or the conversation have no use for: a printable one
+/// (or Backspace) edits the query, which takes the focus; others do nothing.
+fn to_query(app: &mut App, key: KeyEvent) -> Action {
+    if !printable(key) && key.code != KeyCode::Backspace {
+        return Action::None;
+    }
+    app.focus = Focus::Query;
+    query_key(app, key, false)
 }
 
 /// Keys that mean the same in the results and the conversation.
@@ -177,16 +198,15 @@ fn results_key(app: &mut App, key: KeyEvent) -> Action {
         KeyCode::Down | KeyCode::Char('j') => app.move_selection(1),
         KeyCode::PageUp => app.move_selection(-page),
         KeyCode::PageDown => app.move_selection(page),
-        KeyCode::Home | KeyCode::Char('g') => app.move_selection(-(app.results.hits.len() as isize)),
-        KeyCode::End | KeyCode::Char('G') => app.move_selection(app.results.hits.len() as isize),
-        KeyCode::Enter => open_selected(app),
+        KeyCode::Home | KeyCode::Char('g') => app.move_selection(isize::MIN / 2),
+        KeyCode::End | KeyCode::Char('G') => app.move_selection(isize::MAX / 2),
+        KeyCode::Enter => app.open_selected(),
         KeyCode::Esc => {
-            if app.detail.take().is_none() {
-                app.focus = Focus::Query;
-            }
+            // Back as far as the results, never past them: Esc Esc q quits.
+            app.detail = None;
             Action::None
         }
-        _ => Action::None,
+        _ => to_query(app, key),
     }
 }
 
@@ -257,7 +277,13 @@ fn detail_key(app: &mut App, key: KeyEvent) -> Action {
             app.focus = Focus::Results;
             None
         }
-        _ => None,
+        _ => {
+            // Typing starts a new search: the conversation belongs to the old one.
+            if printable(key) || key.code == KeyCode::Backspace {
+                app.detail = None;
+            }
+            return to_query(app, key);
+        }
     };
     edge.map(Action::Extend).unwrap_or(Action::None)
 }
@@ -381,6 +407,45 @@ mod tests {
     }
 
     #[test]
+    fn keys_without_a_use_in_the_results_or_the_conversation_type_in_the_query() {
+        let mut app = App::new(Theme::mono());
+        let Action::Search(job) = handle_key(&mut app, key(KeyCode::Char('x'))) else { panic!() };
+        app.apply(outcome(job.generation, &[1, 2, 3]));
+        app.focus = Focus::Results;
+        // Listed keys act: j moves, a cycles the agent (none to cycle here).
+        handle_key(&mut app, key(KeyCode::Char('j')));
+        assert_eq!((app.results.selected, app.query.text.as_str()), (1, "x"));
+        // Any other printable key types, and the query takes the focus.
+        let Action::Search(job) = handle_key(&mut app, key(KeyCode::Char('z'))) else { panic!("z searches") };
+        assert!(job.debounce);
+        assert_eq!((app.query.text.as_str(), app.focus), ("xz", Focus::Query));
+        // From there every key types, those listed too.
+        handle_key(&mut app, key(KeyCode::Char('j')));
+        assert_eq!(app.query.text, "xzj");
+        // Backspace from the results edits the query too; Ctrl and Alt keys do not type.
+        app.focus = Focus::Results;
+        handle_key(&mut app, key(KeyCode::Backspace));
+        assert_eq!((app.query.text.as_str(), app.focus), ("xz", Focus::Query));
+        app.focus = Focus::Results;
+        assert!(matches!(handle_key(&mut app, KeyEvent::new(KeyCode::Char('e'), KeyModifiers::ALT)), Action::None));
+        assert_eq!((app.query.text.as_str(), app.focus), ("xz", Focus::Results));
+    }
+
+    #[test]
+    fn esc_goes_back_to_the_results_and_no_further_so_esc_esc_q_quits() {
+        let mut app = App::new(Theme::mono());
+        for c in "err".chars() {
+            handle_key(&mut app, key(KeyCode::Char(c)));
+        }
+        // From the query: Esc leaves it, Esc again stays in the results, q quits.
+        handle_key(&mut app, key(KeyCode::Esc));
+        handle_key(&mut app, key(KeyCode::Esc));
+        assert_eq!(app.focus, Focus::Results);
+        assert!(matches!(handle_key(&mut app, key(KeyCode::Char('q'))), Action::Quit));
+        assert_eq!(app.query.text, "err", "q did not type");
+    }
+
+    #[test]
     fn help_opens_and_swallows_keys_until_closed() {
         let mut app = App::new(Theme::mono());
         handle_key(&mut app, key(KeyCode::F(1)));
@@ -443,8 +508,9 @@ mod tests {
         handle_key(&mut app, key(KeyCode::Esc));
         assert!(!app.help && app.usage.is_some());
         // `q` closes the view (it does not quit); the chips changed, so the
-        // results are searched again (nothing to search with an empty query).
-        assert!(matches!(handle_key(&mut app, key(KeyCode::Char('q'))), Action::None));
+        // results follow (with an empty query, the browse list is read again).
+        let Action::Browse(req) = handle_key(&mut app, key(KeyCode::Char('q'))) else { panic!("q re-lists") };
+        assert_eq!(req.filter.agents, vec!["codex".to_string()]);
         assert!(app.usage.is_none());
         app.query = QueryInput { text: "x".into(), cursor: 1 };
         app.focus = Focus::Results;

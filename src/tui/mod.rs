@@ -1,8 +1,9 @@
 //! The terminal UI: search as you type across every agent.
 //!
 //! [`app`] holds the state, [`keys`] is the pure key handler, [`view`] draws it,
-//! [`worker`] runs searches off the UI thread, [`detail`] pages a
-//! conversation around a hit, [`usage`] lays out the usage view, and
+//! [`worker`] runs searches (and reads the [`browse`] list of recent
+//! sessions shown before anything is typed) off the UI thread, [`detail`]
+//! pages a conversation around a hit, [`usage`] lays out the usage view, and
 //! [`Session`] ties them to a data dir so the same loop runs under a real
 //! terminal ([`run`]) or in tests (ratatui's `TestBackend`). The UI only
 //! reads, through the library's handle: a [`crate::Searcher`] on the worker
@@ -12,6 +13,7 @@
 
 pub mod app;
 pub mod blocks;
+pub mod browse;
 pub mod detail;
 pub mod highlight;
 pub mod keys;
@@ -34,7 +36,7 @@ use detail::Detail;
 use keys::handle_key;
 use status::IndexStatus;
 pub use theme::Theme;
-use worker::{SearchFailure, SearchWorker};
+use worker::{Answer, SearchFailure, SearchWorker};
 
 use crate::{Cass, Reader};
 
@@ -98,6 +100,14 @@ impl Session {
                 self.open_detail(message_id);
                 Effect::None
             }
+            Action::OpenSession(id) => {
+                self.open_session(id);
+                Effect::None
+            }
+            Action::Browse(request) => {
+                self.worker.browse(request);
+                Effect::None
+            }
             Action::Extend(edge) => {
                 if let (Some(reader), Some(d)) = (&self.reader, self.app.detail.as_mut())
                     && let Err(e) = d.extend(reader, edge)
@@ -142,32 +152,54 @@ impl Session {
         }
     }
 
+    fn open_session(&mut self, id: i64) {
+        let Some(reader) = &self.reader else {
+            self.app.notice = Some("no index to read the conversation from".into());
+            return;
+        };
+        match Detail::load_session(reader, id, self.app.theme) {
+            Ok(Some(d)) => self.app.show_detail(d),
+            Ok(None) => self.app.notice = Some("that session was removed since the list was read".into()),
+            Err(e) => self.app.notice = Some(format!("cannot read the conversation: {e}")),
+        }
+    }
+
     /// Takes every finished search; true when the screen changed.
     pub fn pump(&mut self) -> bool {
         let mut changed = false;
-        while let Some(outcome) = self.worker.try_recv() {
-            changed |= self.app.apply(outcome);
+        while let Some(answer) = self.worker.try_recv() {
+            changed |= self.take(answer);
         }
         let r = &mut self.app.results;
-        if (r.pending || r.loading_more) && !self.worker.is_alive() {
+        if (r.pending || r.loading_more || self.app.browse.pending) && !self.worker.is_alive() {
             // Without this the UI would say "searching…" forever.
             r.pending = false;
             r.loading_more = false;
             r.failure = Some(SearchFailure::Other("the search thread stopped; restart cass".into()));
+            self.app.browse.pending = false;
+            self.app.browse.failure = Some("the search thread stopped; restart cass".into());
             changed = true;
         }
         changed
     }
 
-    /// Waits until the current search (and page) has answered, or `timeout`
-    /// passes; true when nothing is pending any more.
+    /// Applies one answer of the search thread; true when it was current.
+    fn take(&mut self, answer: Answer) -> bool {
+        match answer {
+            Answer::Search(outcome) => self.app.apply(outcome),
+            Answer::Browse(outcome) => self.app.apply_browse(outcome),
+        }
+    }
+
+    /// Waits until the current search (and page, and browse list page) has
+    /// answered, or `timeout` passes; true when nothing is pending any more.
     pub fn wait_for_search(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        while self.app.results.pending || self.app.results.loading_more {
+        while self.app.results.pending || self.app.results.loading_more || self.app.browse.pending {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.worker.recv_timeout(left) {
-                Some(outcome) => {
-                    self.app.apply(outcome);
+                Some(answer) => {
+                    self.take(answer);
                 }
                 None => return false,
             }
@@ -196,10 +228,22 @@ impl Session {
             // Reopened when the index changed: a rebuilt data dir is a new file.
             self.reader = self.cass.reader().ok();
         }
-        let Some(reader) = &self.reader else { return };
-        if !index_changed {
+        if !index_changed || self.reader.is_none() {
             return;
         }
+        if self.app.browsing() {
+            // New sessions show at the top of the list.
+            if let Action::Browse(request) = self.app.reload_browse() {
+                self.worker.browse(request);
+            }
+        } else if matches!(self.app.results.failure, Some(SearchFailure::NoIndex(_))) {
+            // A query typed before the first index (or while it was rebuilt)
+            // runs now that there is one, without retyping it.
+            if let Action::Search(job) = self.app.new_search(false) {
+                self.worker.submit(job);
+            }
+        }
+        let Some(reader) = &self.reader else { return };
         if let Ok(totals) = reader.agent_totals() {
             self.app.corpus = Some(Corpus {
                 conversations: totals.iter().map(|t| t.conversations).sum(),

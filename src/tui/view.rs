@@ -16,7 +16,9 @@ use super::text::{self, Styled};
 use super::theme::Theme;
 use super::usage::{self, UsageView};
 use super::worker::SearchFailure;
+use crate::model::Conversation;
 use crate::search::Hit;
+use crate::words::{count, noun};
 
 /// Below this width the conversation replaces the results instead of sitting beside them.
 const SIDE_BY_SIDE_MIN_WIDTH: u16 = 100;
@@ -105,6 +107,9 @@ fn render_chips(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn render_results(frame: &mut Frame, app: &mut App, area: Rect) {
+    if app.browsing() {
+        return render_browse(frame, app, area);
+    }
     let theme = app.theme;
     let r = &app.results;
     let title = match (&r.meta, r.hits.is_empty()) {
@@ -144,6 +149,87 @@ fn render_results(frame: &mut Frame, app: &mut App, area: Rect) {
     frame.buffer_mut().set_style(sel, theme.selected());
 }
 
+/// Before anything is typed: the most recent sessions, one row each
+/// (agent, when last active, title, workspace, messages), newest first;
+/// under them, what typing searches.
+fn render_browse(frame: &mut Frame, app: &mut App, area: Rect) {
+    let theme = app.theme;
+    let mut block = pane(theme, " recent sessions · newest first ".into(), app.focus == Focus::Results && !app.help);
+    if let Some(c) = &app.corpus {
+        let hint = format!(
+            " Type to search {} in {} · Enter opens a session ",
+            count(c.messages, "message"),
+            count(c.conversations, "conversation")
+        );
+        block = block.title_bottom(Line::styled(text::fit(&hint, area.width.saturating_sub(4) as usize), theme.dim()));
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let b = &mut app.browse;
+    if b.sessions.is_empty() {
+        let lines = match (&b.failure, &app.corpus) {
+            (Some(e), _) => vec![Line::styled(text::one_line(&format!("cannot list sessions: {e}")), theme.error())],
+            (None, _) if b.pending => vec![Line::styled("reading the recent sessions…", theme.dim())],
+            (None, None) => no_index(theme),
+            (None, Some(_)) if app.filters != Default::default() => vec![
+                Line::raw("No sessions for these filters."),
+                Line::styled("F2–F4 change them; type to search.", theme.dim()),
+            ],
+            (None, Some(_)) => {
+                vec![Line::raw("No sessions yet."), Line::styled("F1 or ? lists every key.", theme.dim())]
+            }
+        };
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    }
+    let visible = (inner.height as usize).max(1);
+    app.result_rows = visible;
+    if b.selected < b.scroll {
+        b.scroll = b.selected;
+    } else if b.selected >= b.scroll + visible {
+        b.scroll = b.selected + 1 - visible;
+    }
+    let now = crate::time::now_ms();
+    let width = inner.width as usize;
+    let lines: Vec<Line> = b
+        .sessions
+        .iter()
+        .skip(b.scroll)
+        .take(visible)
+        .map(|c| to_line(text::truncate(&session_line(c, theme, now, width), width)))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+    let sel = Rect::new(inner.x, inner.y + (b.selected - b.scroll) as u16, inner.width, 1);
+    frame.buffer_mut().set_style(sel, theme.selected());
+}
+
+/// A session's row: agent, when it was last active, title, then its
+/// workspace and how many messages. A long title is cut so the facts
+/// after it stay in sight (the workspace gives way first on narrow panes).
+fn session_line(c: &Conversation, theme: Theme, now: i64, width: usize) -> Styled {
+    /// Columns a title keeps before the workspace gives way.
+    const MIN_TITLE: usize = 24;
+    let agent = text::one_line(&c.agent);
+    let when = c.ended_at.or(c.started_at).map(|t| relative_time(now, t)).unwrap_or_else(|| "-".into());
+    let title = c.title.as_deref().map(text::one_line).unwrap_or_else(|| "(untitled)".into());
+    let messages = count(c.message_count, "message");
+    let room = width.saturating_sub(12 + 11);
+    let mut facts = match &c.workspace {
+        Some(ws) => format!("  {} · {messages}", text::one_line(ws)),
+        None => format!("  {messages}"),
+    };
+    if room.saturating_sub(text::width(&facts)) < MIN_TITLE {
+        facts = format!("  {messages}");
+    }
+    let title = text::fit(&title, room.saturating_sub(text::width(&facts)).max(1));
+    vec![
+        (theme.agent(&c.agent), format!("{agent:<12}")),
+        (theme.dim(), format!("{when:>9}  ")),
+        (theme.bold(), title),
+        (theme.dim(), facts),
+    ]
+}
+
 /// A hit's two rows: agent, age, title and workspace; then role and snippet.
 fn hit_lines(hit: &Hit, theme: Theme, now: i64) -> (Styled, Styled) {
     let agent = text::one_line(&hit.agent);
@@ -173,35 +259,22 @@ fn hit_lines(hit: &Hit, theme: Theme, now: i64) -> (Styled, Styled) {
     (head, snippet)
 }
 
+fn no_index(theme: Theme) -> Vec<Line<'static>> {
+    vec![
+        Line::styled("No index yet.", theme.bold()),
+        Line::raw(""),
+        Line::raw("Run `cass index` (in another terminal) to index your agents' sessions;"),
+        Line::raw("the UI picks the index up without a restart (and runs what you typed meanwhile)."),
+    ]
+}
+
 fn empty_message(app: &App) -> Vec<Line<'static>> {
     let theme = app.theme;
     let r = &app.results;
-    let no_index = || {
-        vec![
-            Line::styled("No index yet.", theme.bold()),
-            Line::raw(""),
-            Line::raw("Run `cass index` (in another terminal) to index your agents' sessions,"),
-            Line::raw("then type here: the UI picks the index up without a restart."),
-        ]
-    };
     match &r.failure {
-        Some(SearchFailure::NoIndex(_)) => return no_index(),
+        Some(SearchFailure::NoIndex(_)) => return no_index(theme),
         Some(f) => return vec![Line::styled(text::one_line(f.message()), theme.error())],
         None => {}
-    }
-    if app.query.text.trim().is_empty() {
-        return match &app.corpus {
-            None => no_index(),
-            Some(c) => vec![
-                Line::raw(format!(
-                    "Type to search {} messages in {} conversations ({}).",
-                    c.messages,
-                    c.conversations,
-                    app.options.agents.join(", ")
-                )),
-                Line::styled("F1 or ? lists every key.", theme.dim()),
-            ],
-        };
     }
     if r.pending {
         return vec![Line::styled("searching…", theme.dim())];
@@ -336,6 +409,10 @@ fn render_status(frame: &mut Frame, app: &App, area: Rect) {
         Line::raw(s)
     } else if r.pending {
         Line::styled("searching…", theme.dim())
+    } else if app.browsing() && !app.browse.sessions.is_empty() {
+        let more = if app.browse.more { "+" } else { "" };
+        let n = app.browse.sessions.len();
+        Line::styled(format!("{n}{more} recent {} · ↑↓ Enter open · F1 help", noun(n, "session")), theme.dim())
     } else {
         Line::styled("F1 help · q quit", theme.dim())
     };

@@ -4,6 +4,8 @@
 //! job (a burst of keystrokes runs one search), waits for a short quiet spell
 //! before a debounced job, and sends back a [`SearchOutcome`] tagged with the
 //! job's generation so the UI can drop answers to queries it has moved past.
+//! Pages of the browse list (the recent sessions shown while the query is
+//! empty, [`super::browse`]) are jobs of the same queue, answered the same way.
 //! The searcher is opened on first use and reopened while the index is
 //! missing, so `cass index` run elsewhere is picked up without a restart;
 //! [`SearchWorker::reopen`] drops it after a writer finished, so tiers the
@@ -15,7 +17,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::browse::{self, BrowseRequest};
 use crate::Cass;
+use crate::model::Conversation;
 use crate::search::{SearchError, SearchRequest, SearchResults, Searcher, TierError};
 
 /// Quiet time after a keystroke before its search runs.
@@ -76,11 +80,42 @@ pub struct SearchOutcome {
     pub result: Result<SearchResults, SearchFailure>,
 }
 
+/// A page of the browse list, read for a [`BrowseRequest`].
+#[derive(Debug)]
+pub struct BrowseOutcome {
+    /// What was asked (its generation, filter and offset).
+    pub request: BrowseRequest,
+    /// The sessions, or why they could not be read.
+    pub result: Result<Vec<Conversation>, String>,
+}
+
+/// Work for the thread: a search, or a page of the browse list.
+#[derive(Debug)]
+enum Job {
+    Search(SearchJob),
+    Browse(BrowseRequest),
+}
+
+impl Job {
+    fn debounce(&self) -> bool {
+        matches!(self, Job::Search(j) if j.debounce)
+    }
+}
+
+/// What the thread sends back.
+#[derive(Debug)]
+pub enum Answer {
+    /// A search's results.
+    Search(SearchOutcome),
+    /// A page of the browse list.
+    Browse(BrowseOutcome),
+}
+
 /// The handle the UI holds. Dropping it lets the thread end after the
 /// search it is running (quitting never waits for a search).
 pub struct SearchWorker {
-    jobs: Sender<SearchJob>,
-    outcomes: Receiver<SearchOutcome>,
+    jobs: Sender<Job>,
+    outcomes: Receiver<Answer>,
     stale: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
@@ -88,7 +123,7 @@ pub struct SearchWorker {
 impl SearchWorker {
     /// Starts the search thread; `debounce` is the quiet time typed jobs wait for.
     pub fn spawn(cass: Cass, debounce: Duration) -> SearchWorker {
-        let (jobs_tx, jobs_rx) = mpsc::channel::<SearchJob>();
+        let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         let (out_tx, out_rx) = mpsc::channel();
         let stale = Arc::new(AtomicBool::new(false));
         let flag = stale.clone();
@@ -106,16 +141,22 @@ impl SearchWorker {
 
     /// Queues a job; a newer job replaces one not yet started.
     pub fn submit(&self, job: SearchJob) {
-        let _ = self.jobs.send(job);
+        let _ = self.jobs.send(Job::Search(job));
+    }
+
+    /// Queues the reading of a page of the browse list (in the same queue:
+    /// a newer job, of either kind, replaces it if it has not started).
+    pub fn browse(&self, request: BrowseRequest) {
+        let _ = self.jobs.send(Job::Browse(request));
     }
 
     /// An answer, if one is waiting.
-    pub fn try_recv(&self) -> Option<SearchOutcome> {
+    pub fn try_recv(&self) -> Option<Answer> {
         self.outcomes.try_recv().ok()
     }
 
     /// Waits up to `timeout` for an answer.
-    pub fn recv_timeout(&self, timeout: Duration) -> Option<SearchOutcome> {
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Answer> {
         self.outcomes.recv_timeout(timeout).ok()
     }
 
@@ -125,7 +166,7 @@ impl SearchWorker {
     }
 }
 
-fn serve(cass: &Cass, debounce: Duration, stale: &AtomicBool, jobs: &Receiver<SearchJob>, out: &Sender<SearchOutcome>) {
+fn serve(cass: &Cass, debounce: Duration, stale: &AtomicBool, jobs: &Receiver<Job>, out: &Sender<Answer>) {
     let mut searcher: Option<Searcher> = None;
     while let Ok(mut job) = jobs.recv() {
         // Keep only the newest job; for typing, wait until the keys pause.
@@ -133,7 +174,7 @@ fn serve(cass: &Cass, debounce: Duration, stale: &AtomicBool, jobs: &Receiver<Se
             while let Ok(newer) = jobs.try_recv() {
                 job = newer;
             }
-            if !job.debounce {
+            if !job.debounce() {
                 break;
             }
             match jobs.recv_timeout(debounce) {
@@ -145,8 +186,22 @@ fn serve(cass: &Cass, debounce: Duration, stale: &AtomicBool, jobs: &Receiver<Se
         if stale.swap(false, Ordering::Relaxed) {
             searcher = None;
         }
-        let result = run(cass, &mut searcher, &job.request);
-        if out.send(SearchOutcome { generation: job.generation, append: job.append, result }).is_err() {
+        let answer = match job {
+            Job::Search(job) => {
+                let result = run(cass, &mut searcher, &job.request);
+                Answer::Search(SearchOutcome { generation: job.generation, append: job.append, result })
+            }
+            Job::Browse(request) => {
+                // A reader per page: opening one is cheap, and it always
+                // sees the store as it is now (rebuilt or not).
+                let result = cass
+                    .reader()
+                    .and_then(|r| r.sessions(&request.filter, browse::PAGE, request.offset))
+                    .map_err(|e| e.to_string());
+                Answer::Browse(BrowseOutcome { request, result })
+            }
+        };
+        if out.send(answer).is_err() {
             return;
         }
     }
