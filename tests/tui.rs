@@ -720,3 +720,29 @@ fn the_recent_sessions_load_a_page_at_a_time() {
         ui.screen()
     );
 }
+
+/// F7 (or `s` outside the query) orders the hits as `cass search --sort`
+/// does: recent, oldest, then back to relevance.
+#[test]
+fn the_order_chip_sorts_hits_by_time() {
+    let sb = indexed();
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.search("cargo");
+    ui.press(KeyCode::F(5)); // lexical: every match in time order
+    ui.settle();
+    let times = |ui: &Ui| -> Vec<i64> { ui.session.app.results.hits.iter().filter_map(|h| h.created_at).collect() };
+    ui.press(KeyCode::F(7));
+    ui.settle();
+    assert!(ui.screen().contains("F7 sort: recent"));
+    let recent = times(&ui);
+    assert!(recent.len() > 2 && recent.windows(2).all(|w| w[0] >= w[1]), "newest first: {recent:?}");
+    ui.press(KeyCode::F(7));
+    ui.settle();
+    assert!(ui.screen().contains("F7 sort: oldest"));
+    let oldest = times(&ui);
+    assert!(oldest.windows(2).all(|w| w[0] <= w[1]), "oldest first: {oldest:?}");
+    assert_ne!(recent, oldest);
+    ui.press(KeyCode::F(7));
+    ui.settle();
+    assert!(ui.screen().contains("F7 sort: relevance"));
+}

@@ -65,6 +65,17 @@ pub enum Sort {
 /// and partial matches, and how many of those are partial.
 type LexicalPage = (Vec<(lexical::ScoredId, bool)>, usize, usize);
 
+impl Sort {
+    /// The order's name on the command line, in the JSON and the TUI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sort::Relevance => "relevance",
+            Sort::Recent => "recent",
+            Sort::Oldest => "oldest",
+        }
+    }
+}
+
 /// Below this many full matches, a query of three or more words also
 /// returns partial matches (most of its words).
 pub const PARTIAL_BELOW: usize = 5;

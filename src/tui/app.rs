@@ -83,6 +83,8 @@ pub struct FilterState {
     pub time: TimeRange,
     /// `None`: the search's default (hybrid with the best tier, else lexical).
     pub mode: Option<Mode>,
+    /// `None`: by relevance (recent sessions gently preferred).
+    pub sort: Option<crate::search::Sort>,
 }
 
 impl FilterState {
@@ -117,6 +119,8 @@ pub enum Chip {
     Time,
     /// The search mode (F5, `m`).
     Mode,
+    /// The order of hits (F7, `s`).
+    Sort,
 }
 
 /// What the filters can cycle through, read from the store.
@@ -363,6 +367,7 @@ impl App {
         match SearchRequest::new(text, filters, PAGE_SIZE, 0) {
             Ok(mut request) => {
                 request.mode = self.filters.mode;
+                request.sort = self.filters.sort.unwrap_or_default();
                 self.results.pending = true;
                 self.results.request = Some(request.clone());
                 Action::Search(SearchJob { generation: self.generation, request, debounce, append: false })
@@ -468,6 +473,7 @@ impl App {
         }
         const TIMES: &[TimeRange] = &[TimeRange::Day, TimeRange::Week, TimeRange::Month, TimeRange::Year];
         const MODES: &[Mode] = &[Mode::Lexical, Mode::Semantic, Mode::Hybrid];
+        const SORTS: &[crate::search::Sort] = &[crate::search::Sort::Recent, crate::search::Sort::Oldest];
         let f = &mut self.filters;
         match chip {
             Chip::Agent => f.agent = step(&self.options.agents, &f.agent, back),
@@ -477,6 +483,7 @@ impl App {
                 f.time = step(TIMES, &current, back).unwrap_or(TimeRange::Any);
             }
             Chip::Mode => f.mode = step(MODES, &f.mode, back),
+            Chip::Sort => f.sort = step(SORTS, &f.sort, back),
         }
     }
 

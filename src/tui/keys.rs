@@ -30,6 +30,7 @@ pub const KEY_MAP: &[(&str, &str)] = &[
     ("F3  w", "filter by workspace (cycles through the busiest workspaces)"),
     ("F4  t", "filter by time: any, 24 h, 7 d, 30 d, 1 year"),
     ("F5  m", "search mode: auto, lexical, semantic, hybrid"),
+    ("F7  s", "order: relevance (recent sessions gently first), recent, oldest"),
     ("Shift-F2…5  A W T M", "the same filters, cycled backwards"),
     ("Ctrl-U  Ctrl-W", "clear the query / delete a word"),
     ("y", "copy the session file path (OSC 52)"),
@@ -69,6 +70,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Action {
             return app.cycle_filter(chip, key.modifiers.contains(KeyModifiers::SHIFT));
         }
         KeyCode::F(6) => return app.open_usage(),
+        KeyCode::F(7) => return app.cycle_filter(Chip::Sort, key.modifiers.contains(KeyModifiers::SHIFT)),
         KeyCode::Tab => {
             app.focus = app.next_focus(false);
             return Action::None;
@@ -161,11 +163,12 @@ fn common_key(app: &mut App, key: KeyEvent) -> Option<Action> {
             app.focus = Focus::Query;
             Action::None
         }
-        KeyCode::Char(c @ ('a' | 'w' | 't' | 'm' | 'A' | 'W' | 'T' | 'M')) => {
+        KeyCode::Char(c @ ('a' | 'w' | 't' | 'm' | 's' | 'A' | 'W' | 'T' | 'M' | 'S')) => {
             let chip = match c.to_ascii_lowercase() {
                 'a' => Chip::Agent,
                 'w' => Chip::Workspace,
                 't' => Chip::Time,
+                's' => Chip::Sort,
                 _ => Chip::Mode,
             };
             app.cycle_filter(chip, c.is_ascii_uppercase())

@@ -96,6 +96,7 @@ fn render_chips(frame: &mut Frame, app: &App, area: Rect) {
         ("F3 workspace", f.workspace.as_deref().map(|w| text::fit(&text::one_line(w), 32)), "all"),
         ("F4 time", (f.time != TimeRange::Any).then(|| f.time.label().to_string()), "any"),
         ("F5 mode", f.mode.map(|m| m.name().to_string()), "auto"),
+        ("F7 sort", f.sort.map(|s| s.name().to_string()), "relevance"),
     ];
     let mut spans = Vec::new();
     for (name, value, default) in chips {
