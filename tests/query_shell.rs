@@ -71,6 +71,11 @@ fn sentence_queries_find_most_of_their_words() {
     let s = sb.json(&["search", "how to fix the flaky test", "--mode", "lexical"]);
     assert_eq!(s["hits"][0]["snippet"]["text"], texts[4]);
     assert_eq!(s["partial_matches"], 0);
+    // Only partial matches: shown, but the exit code says nothing matched all the words.
+    let only = sb.run(&["search", "rate limiting rust tokio", "--mode", "lexical", "--json"]);
+    assert_eq!(only.status.code(), Some(1));
+    let body: serde_json::Value = serde_json::from_slice(&only.stdout).unwrap();
+    assert!(body["partial_matches"].as_u64().unwrap() > 0, "{body:#}");
     // Enough full matches: no partial ones.
     let two = sb.json(&["search", "rate limiting async", "--mode", "lexical"]);
     assert_eq!(two["partial_matches"], 0);

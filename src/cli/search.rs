@@ -113,7 +113,10 @@ pub fn run(cx: &Context, args: &SearchArgs) -> Result<i32, CliError> {
     let req = build_request(&cass, args)?;
     let searcher = cass.searcher().map_err(search_error)?;
     let results = searcher.search(&req).map_err(search_error)?;
-    let code = if results.hits.is_empty() { exit::NOT_FOUND } else { exit::OK };
+    // "Not found" stays a precise answer: partial matches (most of the
+    // words) are shown, but only a message matching them all is a hit.
+    let full = results.total.saturating_sub(results.partial_matches);
+    let code = if results.hits.is_empty() || full == 0 { exit::NOT_FOUND } else { exit::OK };
     if args.robot.on() {
         let doc = serde_json::to_value(&results).map_err(|e| CliError::new("internal", exit::USAGE, e.to_string()))?;
         let mut doc = super::robot::shape_document(doc, &args.robot.shape()?);
