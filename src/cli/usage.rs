@@ -2,7 +2,7 @@
 //! agent or session, as a table with a bar per row or as JSON.
 
 use chrono::NaiveDate;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::{Value, json};
 use unicode_width::UnicodeWidthStr;
 
@@ -13,24 +13,12 @@ use crate::model::TokenSums;
 use crate::usage::format::{bar, dollars, thousands};
 use crate::usage::{Grouping, PRICES_AS_OF, Report, ReportRequest, ReportRow, Zone};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum ReportKind {
-    #[default]
-    Daily,
-    Weekly,
-    Monthly,
-    Sessions,
-    Models,
-    Projects,
-    Agents,
-}
-
 #[derive(Debug, Args)]
 pub struct UsageArgs {
     /// How to group: by day (default), ISO week, month, session (most
     /// expensive first), model, project (workspace) or agent.
     #[arg(value_enum, default_value_t)]
-    pub report: ReportKind,
+    pub report: Grouping,
     /// Calls at or after this time: 2026-01-15 (a day in --timezone), 7d, 12h, RFC 3339.
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
@@ -94,15 +82,7 @@ fn request(args: &UsageArgs, workspace: Option<String>) -> Result<ReportRequest,
         spec.as_deref().map(|s| when(s, bound, zone)).transpose().map_err(super::search::usage)
     };
     Ok(ReportRequest {
-        grouping: match args.report {
-            ReportKind::Daily => Grouping::Daily,
-            ReportKind::Weekly => Grouping::Weekly,
-            ReportKind::Monthly => Grouping::Monthly,
-            ReportKind::Sessions => Grouping::Sessions,
-            ReportKind::Models => Grouping::Models,
-            ReportKind::Projects => Grouping::Projects,
-            ReportKind::Agents => Grouping::Agents,
-        },
+        grouping: args.report,
         since: time(&args.since, Bound::Since)?,
         until: time(&args.until, Bound::Until)?,
         agents,
@@ -154,12 +134,12 @@ fn row_json(g: Grouping, row: &ReportRow) -> Value {
     let mut m = serde_json::Map::new();
     match (&row.session, g) {
         (Some(s), _) => {
-            m.insert("session".into(), s.conversation_id.into());
+            m.insert("session".into(), s.id.into());
             m.insert("agent".into(), s.agent.clone().into());
             m.insert("external_id".into(), s.external_id.clone().into());
             m.insert("title".into(), json!(s.title));
             m.insert("workspace".into(), json!(s.workspace));
-            m.insert("source_path".into(), s.source_path.clone().into());
+            m.insert("source_path".into(), s.source_path.to_string_lossy().into_owned().into());
             m.insert("started_at".into(), json!(s.started_at.map(crate::time::to_rfc3339)));
             m.insert("ended_at".into(), json!(s.ended_at.map(crate::time::to_rfc3339)));
         }
@@ -202,7 +182,7 @@ fn label(g: Grouping, row: &ReportRow) -> String {
         (Some(s), _) => {
             let title = s.title.as_deref().unwrap_or("untitled");
             let title: String = title.chars().take(40).collect();
-            format!("{} {} {}", s.conversation_id, s.agent, title)
+            format!("{} {} {}", s.id, s.agent, title)
         }
         (None, Grouping::Models) if row.key.is_empty() => "(model not recorded)".into(),
         (None, Grouping::Projects) if row.key.is_empty() => "(no workspace)".into(),

@@ -93,9 +93,10 @@ pub fn ingest_errors(store: &Store, limit: i64) -> Result<(Vec<IngestError>, i64
     Ok((rows.collect::<std::result::Result<_, _>>()?, total))
 }
 
-const CONV_COLS: &str = "id, agent, external_id, source_path, title, workspace, started_at, ended_at, message_count";
+pub(super) const CONV_COLS: &str =
+    "id, agent, external_id, source_path, title, workspace, started_at, ended_at, message_count";
 
-fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
+pub(super) fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
     Ok(Conversation {
         id: r.get(0)?,
         agent: r.get(1)?,

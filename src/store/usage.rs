@@ -7,7 +7,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Result, Store};
-use crate::model::{TimestampMs, TokenSums};
+use crate::model::{Conversation, TimestampMs, TokenSums};
 
 /// Length of a slot: every time zone's days start on a quarter hour.
 pub const SLOT_MS: i64 = 15 * 60 * 1000;
@@ -64,22 +64,8 @@ impl Names {
 /// Counted calls of one conversation, model and band.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionSums {
-    /// The conversation's row id.
-    pub conversation_id: i64,
-    /// The agent's slug.
-    pub agent: String,
-    /// The agent's own session id.
-    pub external_id: String,
-    /// Its title.
-    pub title: Option<String>,
-    /// Its workspace.
-    pub workspace: Option<String>,
-    /// The session file.
-    pub source_path: String,
-    /// Its first and last message times.
-    pub started_at: Option<TimestampMs>,
-    /// See `started_at`.
-    pub ended_at: Option<TimestampMs>,
+    /// The conversation.
+    pub conversation: Conversation,
     /// The model.
     pub model: String,
     /// Prompt-size band (see [`SlotSums::band`]).
@@ -178,33 +164,28 @@ pub fn session_sums(
     until: Option<TimestampMs>,
     agents: &[String],
 ) -> Result<Vec<SessionSums>> {
+    let cols: Vec<String> = super::query::CONV_COLS.split(", ").map(|c| format!("c.{c}")).collect();
     let sql = format!(
-        "SELECT c.id, c.agent, c.external_id, c.title, c.workspace, c.source_path, c.started_at, c.ended_at,
-                s.model, s.band, {}
+        "SELECT {}, s.model, s.band, {}
          FROM usage_sessions s JOIN conversations c ON c.id = s.conversation_id
          WHERE COALESCE(c.ended_at, 0) >= ?1 AND COALESCE(c.started_at, 0) < ?2",
+        cols.join(", "),
         read_columns("s")
     );
+    let at = cols.len();
     let mut stmt = store.conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX)], |r| {
         Ok(SessionSums {
-            conversation_id: r.get(0)?,
-            agent: r.get(1)?,
-            external_id: r.get(2)?,
-            title: r.get(3)?,
-            workspace: r.get(4)?,
-            source_path: r.get(5)?,
-            started_at: r.get(6)?,
-            ended_at: r.get(7)?,
-            model: r.get(8)?,
-            band: r.get::<_, i64>(9)? as u8,
-            tokens: sums(r, 10)?,
+            conversation: super::query::conv_from_row(r)?,
+            model: r.get(at)?,
+            band: r.get::<_, i64>(at + 1)? as u8,
+            tokens: sums(r, at + 2)?,
         })
     })?;
     let mut out = Vec::new();
     for row in rows {
         let row = row?;
-        if agents.is_empty() || agents.contains(&row.agent) {
+        if agents.is_empty() || agents.contains(&row.conversation.agent) {
             out.push(row);
         }
     }

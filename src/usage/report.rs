@@ -9,14 +9,15 @@ use chrono::{Datelike, Duration};
 
 use super::{PriceTable, Zone};
 use crate::filters::workspace_matches;
-use crate::model::{TimestampMs, TokenSums};
-use crate::store::usage::{Names, SLOT_MS, SessionSums, for_each_slot, session_sums};
+use crate::model::{Conversation, TimestampMs, TokenSums};
+use crate::store::usage::{Names, SLOT_MS, for_each_slot, session_sums};
 use crate::store::{self, Store};
 
 /// How a report groups calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Grouping {
     /// One row per calendar day in the report's zone.
+    #[default]
     Daily,
     /// One row per ISO week (Monday to Sunday), named by its Monday.
     Weekly,
@@ -85,27 +86,6 @@ pub struct ModelLine {
     pub priced: bool,
 }
 
-/// The conversation a sessions-report row is about.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SessionInfo {
-    /// The conversation's row id (as `cass view` takes it).
-    pub conversation_id: i64,
-    /// The agent's slug.
-    pub agent: String,
-    /// The agent's own session id.
-    pub external_id: String,
-    /// Its title.
-    pub title: Option<String>,
-    /// Its workspace.
-    pub workspace: Option<String>,
-    /// The session file.
-    pub source_path: String,
-    /// First message time.
-    pub started_at: Option<TimestampMs>,
-    /// Last message time.
-    pub ended_at: Option<TimestampMs>,
-}
-
 /// One row of a report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportRow {
@@ -113,7 +93,7 @@ pub struct ReportRow {
     /// workspace, agent or session id the row is about.
     pub key: String,
     /// For a sessions report: the conversation.
-    pub session: Option<SessionInfo>,
+    pub session: Option<Conversation>,
     /// Its tokens.
     pub tokens: TokenSums,
     /// Its cost in US dollars.
@@ -161,15 +141,15 @@ type Sums = BTreeMap<(String, String, u8), TokenSums>;
 /// Builds the report `req` asks for from the store's sums and `prices`.
 pub fn build(store: &Store, req: &ReportRequest, prices: &PriceTable) -> store::Result<Report> {
     let mut sums: Sums = BTreeMap::new();
-    let mut sessions: BTreeMap<String, SessionInfo> = BTreeMap::new();
+    let mut sessions: BTreeMap<String, Conversation> = BTreeMap::new();
     if req.grouping == Grouping::Sessions {
         for s in session_sums(store, req.since, req.until, &req.agents)? {
-            if !workspace_ok(req, s.workspace.as_deref().unwrap_or("")) {
+            if !workspace_ok(req, s.conversation.workspace.as_deref().unwrap_or("")) {
                 continue;
             }
-            let key = s.conversation_id.to_string();
-            sums.entry((key.clone(), s.model.clone(), s.band)).or_default().add(&s.tokens);
-            sessions.entry(key).or_insert_with(|| info(&s));
+            let key = s.conversation.id.to_string();
+            sums.entry((key.clone(), s.model, s.band)).or_default().add(&s.tokens);
+            sessions.entry(key).or_insert(s.conversation);
         }
     } else {
         let from = req.since.map(|t| t.div_euclid(SLOT_MS));
@@ -289,19 +269,6 @@ pub fn build(store: &Store, req: &ReportRequest, prices: &PriceTable) -> store::
 
 fn workspace_ok(req: &ReportRequest, workspace: &str) -> bool {
     req.workspace.as_deref().is_none_or(|f| !workspace.is_empty() && workspace_matches(f, workspace))
-}
-
-fn info(s: &SessionSums) -> SessionInfo {
-    SessionInfo {
-        conversation_id: s.conversation_id,
-        agent: s.agent.clone(),
-        external_id: s.external_id.clone(),
-        title: s.title.clone(),
-        workspace: s.workspace.clone(),
-        source_path: s.source_path.clone(),
-        started_at: s.started_at,
-        ended_at: s.ended_at,
-    }
 }
 
 fn period_key(grouping: Grouping, d: chrono::NaiveDate) -> String {
