@@ -257,6 +257,7 @@ fn refresh_conversation_stats(tx: &IngestTx<'_>, id: i64) -> Result<()> {
 /// under the same request key (the same call in another file) is stored
 /// but not counted again.
 pub fn insert_usage(tx: &IngestTx<'_>, conversation_id: i64, seq: i64, ordinal: Option<i64>, u: &Usage) -> Result<()> {
+    let c = stored_counts(u);
     tx.0.prepare_cached(
         "INSERT INTO usage (conversation_id, seq, ordinal, line_offset, ts, agent, workspace, model, input, output,
            cache_write, cache_write_1h, cache_read, reasoning, request_key, counted)
@@ -270,12 +271,12 @@ pub fn insert_usage(tx: &IngestTx<'_>, conversation_id: i64, seq: i64, ordinal: 
         u.line_offset.map(|o| o as i64),
         u.created_at,
         u.model.as_deref().unwrap_or(""),
-        sql_count(u.input),
-        sql_count(u.output),
-        sql_count(u.cache_write),
-        sql_count(u.cache_write_1h.min(u.cache_write)),
-        sql_count(u.cache_read),
-        sql_count(u.reasoning),
+        c[0],
+        c[1],
+        c[2],
+        c[3],
+        c[4],
+        c[5],
         u.request_key,
         seq
     ])?;
@@ -298,7 +299,7 @@ pub fn reconcile_usage(
     if calls.is_empty() {
         return Ok(0);
     }
-    type Stored = (i64, i64, i64, String, [i64; 6], Option<String>, Option<i64>, Option<i64>);
+    type Stored = (i64, i64, String, [i64; 6], Option<String>, Option<i64>, Option<i64>);
     let mut stored: std::collections::HashMap<i64, Stored> = std::collections::HashMap::new();
     let mut stmt = tx.0.prepare_cached(
         "SELECT seq, id, ts, model, input, output, cache_write, cache_write_1h, cache_read, reasoning, request_key,
@@ -309,7 +310,6 @@ pub fn reconcile_usage(
         Ok((
             r.get::<_, i64>(0)?,
             (
-                r.get(0)?,
                 r.get(1)?,
                 r.get(2)?,
                 r.get(3)?,
@@ -328,16 +328,9 @@ pub fn reconcile_usage(
     for (k, (ordinal, u)) in calls.iter().enumerate() {
         let seq = first + k as i64;
         let line_offset = u.line_offset.map(|o| o as i64);
-        let counts = [
-            sql_count(u.input),
-            sql_count(u.output),
-            sql_count(u.cache_write),
-            sql_count(u.cache_write_1h.min(u.cache_write)),
-            sql_count(u.cache_read),
-            sql_count(u.reasoning),
-        ];
+        let counts = stored_counts(u);
         match stored.get(&seq) {
-            Some((_, id, ts, model, c, key, o, off))
+            Some((id, ts, model, c, key, o, off))
                 if *ts == u.created_at
                     && model == u.model.as_deref().unwrap_or("")
                     && *c == counts
@@ -349,7 +342,7 @@ pub fn reconcile_usage(
                 }
             }
             other => {
-                if let Some((_, id, ..)) = other {
+                if let Some((id, ..)) = other {
                     tx.0.prepare_cached("DELETE FROM usage WHERE id = ?1")?.execute([id])?;
                 }
                 insert_usage(tx, conversation_id, seq, *ordinal, u)?;
@@ -379,6 +372,19 @@ pub fn finish_usage(tx: &IngestTx<'_>, conversation_id: i64, count: i64) -> Resu
 /// Largest token count stored for one call (about 10^12): no real call
 /// comes near it, and a corrupt record's 2^64 must not overflow the sums.
 const MAX_CALL_TOKENS: u64 = 1 << 40;
+
+/// A call's counts as the `usage` columns hold them: input, output, cache
+/// write, its 1-hour part, cache read, reasoning.
+fn stored_counts(u: &Usage) -> [i64; 6] {
+    [
+        sql_count(u.input),
+        sql_count(u.output),
+        sql_count(u.cache_write),
+        sql_count(u.cache_write_1h.min(u.cache_write)),
+        sql_count(u.cache_read),
+        sql_count(u.reasoning),
+    ]
+}
 
 /// A token count as SQLite's integer, a corrupt one held at [`MAX_CALL_TOKENS`].
 fn sql_count(n: u64) -> i64 {
