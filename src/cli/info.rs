@@ -70,6 +70,7 @@ pub fn capabilities(cx: &Context, args: &CapabilitiesArgs) -> Result<i32, CliErr
             },
             "agents": agents,
             "modes": ["lexical", "semantic", "hybrid"],
+            "query_language": ["and", "or", "not", "parentheses", "phrase", "prefix*", "*suffix", "*infix*", "accent_folding", "stemming"],
             "tiers": tiers,
             "commands": commands,
             "usage": { "agents": usage_agents, "prices_as_of": crate::usage::PRICES_AS_OF },

@@ -7,7 +7,9 @@
 //! after a crash between the SQLite and tantivy commits, converges on each
 //! live message exactly once.
 
+pub mod fold;
 pub mod schema;
+pub mod stem;
 mod sync;
 pub mod tokenizer;
 

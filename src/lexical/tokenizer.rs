@@ -7,9 +7,14 @@
 //! identifier at position `p`, and its parts at `p, p+1, …`, so the whole, each
 //! part, and a phrase of the parts all match. Everything is lowercased.
 //! CJK ideographs and kana become one token each, since those scripts do not
-//! separate words with spaces.
+//! separate words with spaces. Token text is folded ([`super::fold`]):
+//! lowercase, accents dropped. The indexing tokenizer also emits the stem
+//! of English words ([`super::stem`]).
 
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+
+use super::fold::push_folded;
+use super::stem::{STEM_MARK, Stems};
 
 /// Tokens longer than this (base64, hashes of hashes) are not indexed whole.
 const MAX_TOKEN_BYTES: usize = 64;
@@ -17,7 +22,7 @@ const MAX_TOKEN_BYTES: usize = 64;
 /// One token with its byte span in the source text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeToken {
-    /// The token, lowercased.
+    /// The token, folded (lowercase, accents dropped).
     pub text: String,
     /// Byte offset where it starts in the source text.
     pub from: usize,
@@ -29,7 +34,8 @@ pub struct CodeToken {
     pub whole: bool,
 }
 
-fn is_cjk(c: char) -> bool {
+/// True for characters that are a word each (CJK ideographs, kana, hangul).
+pub(crate) fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF   // hiragana, katakana
         | 0x3400..=0x4DBF // CJK extension A
@@ -41,6 +47,12 @@ fn is_cjk(c: char) -> bool {
 
 fn is_word(c: char) -> bool {
     c.is_alphanumeric() && !is_cjk(c)
+}
+
+/// A combining mark continues the word it follows: `cafe\u{301}` is one
+/// word, spelled `café` decomposed.
+fn is_mark(c: char) -> bool {
+    !c.is_ascii() && unicode_normalization::char::is_combining_mark(c)
 }
 
 /// Characters that join the parts of one identifier.
@@ -65,8 +77,10 @@ pub struct Span {
 pub fn tokenize(text: &str, mut emit: impl FnMut(CodeToken)) {
     scan(text, |sp| {
         let mut t = String::new();
-        push_lower(&mut t, &text[sp.from..sp.to]);
-        emit(CodeToken { text: t, from: sp.from, to: sp.to, position: sp.position, whole: sp.whole })
+        push_folded(&mut t, &text[sp.from..sp.to]);
+        if !t.is_empty() {
+            emit(CodeToken { text: t, from: sp.from, to: sp.to, position: sp.position, whole: sp.whole })
+        }
     });
 }
 
@@ -86,7 +100,7 @@ pub fn scan(text: &str, mut emit: impl FnMut(Span)) {
         // A run of word characters and joiners, ending on a word character.
         let mut end = start + c.len_utf8();
         while let Some(&(i, n)) = chars.peek() {
-            if is_word(n) {
+            if is_word(n) || is_mark(n) {
                 end = i + n.len_utf8();
                 chars.next();
             } else if is_joiner(n) {
@@ -149,7 +163,11 @@ fn split_parts(run: &str) -> Vec<(usize, usize)> {
             continue;
         }
         if let Some(s) = part_start {
-            let prev = chars[k - 1].1;
+            if is_mark(c) {
+                continue;
+            }
+            // The letter before, past any marks on it.
+            let prev = chars[..k].iter().rev().map(|&(_, p)| p).find(|&p| !is_mark(p)).unwrap_or(c);
             let next = chars.get(k + 1).map(|&(_, n)| n);
             let lower_to_upper = prev.is_lowercase() && c.is_uppercase();
             let acronym_end = prev.is_uppercase() && c.is_uppercase() && next.is_some_and(char::is_lowercase);
@@ -178,10 +196,12 @@ pub fn tokens(text: &str) -> Vec<CodeToken> {
 ///
 /// Indexing spends most of its time here and in tantivy's postings, so the
 /// stream reuses one buffer of tokens and their strings across documents
-/// instead of allocating a `String` per token.
+/// instead of allocating a `String` per token. After each English word
+/// whose stem differs, it emits the marked stem at the same position.
 #[derive(Clone, Default)]
 pub struct CodeTokenizer {
     buf: Vec<Token>,
+    stems: Stems,
 }
 
 /// The tokens of one text, borrowed from the tokenizer's reused buffer.
@@ -196,8 +216,8 @@ impl Tokenizer for CodeTokenizer {
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> CodeTokenStream<'a> {
         let mut len = 0;
-        let buf = &mut self.buf;
-        scan(text, |sp| {
+        let (buf, stems) = (&mut self.buf, &mut self.stems);
+        let slot = |buf: &mut Vec<Token>, len: usize, sp: &Span| {
             if len == buf.len() {
                 buf.push(Token::default());
             }
@@ -207,8 +227,21 @@ impl Tokenizer for CodeTokenizer {
             t.position = sp.position;
             t.position_length = 1;
             t.text.clear();
-            push_lower(&mut t.text, &text[sp.from..sp.to]);
+        };
+        scan(text, |sp| {
+            slot(buf, len, &sp);
+            push_folded(&mut buf[len].text, &text[sp.from..sp.to]);
+            if buf[len].text.is_empty() {
+                return;
+            }
             len += 1;
+            if let Some(stem) = stems.of(&buf[len - 1].text) {
+                slot(buf, len, &sp);
+                let t = &mut buf[len].text;
+                t.push(STEM_MARK);
+                t.push_str(stem);
+                len += 1;
+            }
         });
         // Do not let one giant document pin a huge buffer forever.
         if self.buf.len() > 1 << 16 && len < 1 << 12 {
@@ -228,17 +261,6 @@ impl TokenStream for CodeTokenStream<'_> {
     }
     fn token_mut(&mut self) -> &mut Token {
         &mut self.tokens[self.index]
-    }
-}
-
-/// Pushes `s` lowercased onto `out`, with an ASCII fast path.
-fn push_lower(out: &mut String, s: &str) {
-    if s.is_ascii() {
-        out.push_str(s);
-        let start = out.len() - s.len();
-        out[start..].make_ascii_lowercase();
-    } else {
-        out.extend(s.chars().flat_map(char::to_lowercase));
     }
 }
 
@@ -291,5 +313,36 @@ mod tests {
         for t in toks {
             assert_eq!(s[t.from..t.to].to_lowercase(), t.text);
         }
+    }
+
+    #[test]
+    fn accents_fold_and_a_combining_mark_stays_in_its_word() {
+        let s = "Cafe\u{301}s naïve";
+        let toks = tokens(s);
+        assert_eq!(toks.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(), ["cafes", "naive"]);
+        assert_eq!(&s[toks[0].from..toks[0].to], "Cafe\u{301}s");
+        assert_eq!(texts("RésuméParser"), [("resumeparser".into(), 0), ("resume".into(), 0), ("parser".into(), 1)]);
+    }
+
+    #[test]
+    fn the_index_stream_adds_marked_stems_at_the_word_position() {
+        let mut tokenizer = CodeTokenizer::default();
+        let mut stream = tokenizer.token_stream("publishing crate crates");
+        let mut seen = Vec::new();
+        while stream.advance() {
+            let t = stream.token();
+            seen.push((t.text.clone(), t.position));
+        }
+        let mark = |s: &str| format!("{STEM_MARK}{s}");
+        assert_eq!(
+            seen,
+            [
+                ("publishing".into(), 0),
+                (mark("publish"), 0),
+                ("crate".into(), 1),
+                ("crates".into(), 2),
+                (mark("crate"), 2)
+            ]
+        );
     }
 }

@@ -52,7 +52,7 @@ impl FilterParams {
 /// `search` parameters.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct SearchParams {
-    /// Words (all must match), `a OR b`, `-exclude`, `"a phrase"`, `prefix*`. Empty (or `*`) with a filter: the newest messages it matches.
+    /// Words (all must match; accents and word forms fold: `cafe` finds `café`, `crate` finds `crates`), `a OR b`, `AND`, `NOT x` / `-x`, `( … )`, `"a phrase"`, `prefix*`, `*suffix`, `*infix*`. Empty (or `*`) with a filter: the newest messages it matches.
     pub query: String,
     /// lexical, semantic or hybrid (default: hybrid with the best published tier, else lexical).
     pub mode: Option<String>,

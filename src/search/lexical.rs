@@ -13,6 +13,8 @@ use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentReader, Term};
 
 use super::query::{Atom, ParsedQuery};
 use crate::filters::{Filters, workspace_matches};
+use crate::lexical::fold::folded;
+use crate::lexical::stem::{self, STEM_MARK};
 use crate::lexical::tokenizer::tokens;
 use crate::lexical::{Fields, LexicalError, LexicalIndex};
 
@@ -83,7 +85,8 @@ pub fn search(
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
     let workspaces = workspace_terms(searcher, idx.fields.workspace, filters).map_err(err)?;
-    let q = build_with(&idx.fields, query, filters, &workspaces, partial);
+    let wild = Expansions::find(searcher, idx.fields.content, query).map_err(err)?;
+    let q = build(&idx.fields, query, filters, &workspaces, &wild, partial);
     let top = TopDocs::with_limit(limit).and_offset(offset);
     let (total, found): (usize, Vec<(Score, DocAddress)>) = match order {
         HitOrder::Relevance { now } => {
@@ -179,32 +182,89 @@ pub fn partial_minimum(query: &ParsedQuery) -> Option<usize> {
     (words >= 3).then_some(words.div_ceil(2))
 }
 
+/// Weight of a match on a word's stem (`crates` for `crate`) relative to
+/// the word itself, so exact matches rank above stem-only ones.
+const STEM_WEIGHT: f32 = 0.35;
+
+/// At most this many terms stand for one `*suffix` or `*infix*`: the most
+/// frequent ones, so a short pattern cannot make a query of every term.
+pub const MAX_WILDCARD_TERMS: usize = 512;
+
+/// The terms each `*suffix` and `*infix*` of a query stands for, read
+/// from the term dictionary of every segment.
+#[derive(Debug, Default)]
+pub struct Expansions {
+    /// The field the terms were read from (content); wildcards match nothing elsewhere.
+    field: Option<Field>,
+    by_atom: rustc_hash::FxHashMap<(bool, String), Vec<String>>,
+}
+
+impl Expansions {
+    /// Scans the content field's term dictionaries once per distinct
+    /// wildcard of `query`; nothing is read for a query without one. The
+    /// scan starts past the stem terms ([`STEM_MARK`] sorts first) and
+    /// keeps the [`MAX_WILDCARD_TERMS`] terms in the most messages.
+    pub fn find(searcher: &Searcher, field: Field, query: &ParsedQuery) -> tantivy::Result<Expansions> {
+        let mut wanted = Vec::new();
+        collect_wildcards(query, &mut wanted);
+        let mut out = Expansions { field: Some(field), ..Expansions::default() };
+        for (infix, pattern) in wanted {
+            if out.by_atom.contains_key(&(infix, pattern.clone())) {
+                continue;
+            }
+            let mut freq: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
+            let finder = memchr::memmem::Finder::new(pattern.as_bytes());
+            let first_word = [STEM_MARK as u8 + 1];
+            for segment in searcher.segment_readers() {
+                let inverted = segment.inverted_index(field)?;
+                let mut terms = inverted.terms().range().ge(first_word).into_stream()?;
+                while terms.advance() {
+                    let key = terms.key();
+                    let hit = if infix { finder.find(key).is_some() } else { key.ends_with(pattern.as_bytes()) };
+                    if hit {
+                        *freq.entry(key.to_vec()).or_default() += u64::from(terms.value().doc_freq);
+                    }
+                }
+            }
+            let mut found: Vec<(Vec<u8>, u64)> = freq.into_iter().collect();
+            found.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            found.truncate(MAX_WILDCARD_TERMS);
+            let terms = found.into_iter().filter_map(|(k, _)| String::from_utf8(k).ok()).collect();
+            out.by_atom.insert((infix, pattern), terms);
+        }
+        Ok(out)
+    }
+
+    fn terms(&self, infix: bool, pattern: &str) -> &[String] {
+        self.by_atom.get(&(infix, folded(pattern))).map_or(&[], Vec::as_slice)
+    }
+}
+
+fn collect_wildcards(query: &ParsedQuery, out: &mut Vec<(bool, String)>) {
+    for clause in &query.clauses {
+        for atom in &clause.any_of {
+            match atom {
+                Atom::Suffix(p) => out.push((false, folded(p))),
+                Atom::Infix(p) => out.push((true, folded(p))),
+                Atom::Group(q) => collect_wildcards(q, out),
+                Atom::Term(_) | Atom::Phrase(_) | Atom::Prefix(_) => {}
+            }
+        }
+    }
+}
+
 /// The whole tantivy query for a request: every word that is not a
 /// stopword must match (stopwords only add to the score), no excluded one
 /// may. With `partial = Some(n)`, any `n` of the words suffice.
 ///
 /// `workspaces` are the indexed workspaces `filters.workspace` selects
-/// ([`workspace_terms`]).
-pub fn build(f: &Fields, query: &ParsedQuery, filters: &Filters, workspaces: &[String]) -> Box<dyn Query> {
-    build_with(f, query, filters, workspaces, None)
-}
-
-/// [`build`] for partial matches: at least `minimum` of the query's words.
-pub fn build_partial(
+/// ([`workspace_terms`]); `wild` the wildcards' terms ([`Expansions::find`]).
+pub fn build(
     f: &Fields,
     query: &ParsedQuery,
     filters: &Filters,
     workspaces: &[String],
-    minimum: usize,
-) -> Box<dyn Query> {
-    build_with(f, query, filters, workspaces, Some(minimum))
-}
-
-fn build_with(
-    f: &Fields,
-    query: &ParsedQuery,
-    filters: &Filters,
-    workspaces: &[String],
+    wild: &Expansions,
     partial: Option<usize>,
 ) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -212,12 +272,7 @@ fn build_with(
     let optional_stopwords = query.clauses.iter().any(|c| !c.negated && !stopword_clause(c));
     let mut words: Vec<Box<dyn Query>> = Vec::new();
     for clause in &query.clauses {
-        let alts: Vec<Box<dyn Query>> = clause.any_of.iter().filter_map(|a| field_query(f.content, a)).collect();
-        if alts.is_empty() {
-            continue;
-        }
-        let q =
-            if alts.len() == 1 { alts.into_iter().next().expect("one") } else { Box::new(BooleanQuery::union(alts)) };
+        let Some(q) = clause_query(f.content, clause, wild) else { continue };
         if clause.negated {
             clauses.push((Occur::MustNot, q));
         } else {
@@ -232,7 +287,7 @@ fn build_with(
             // A match in the conversation's title ranks a hit higher but never
             // makes a message match on its own.
             for atom in &clause.any_of {
-                if let Some(t) = field_query(f.title, atom) {
+                if let Some(t) = atom_query(f.title, atom, wild) {
                     clauses.push((Occur::Should, Box::new(BoostQuery::new(t, TITLE_BOOST))));
                 }
             }
@@ -248,6 +303,37 @@ fn build_with(
     }
     add_filters(f, filters, workspaces, &mut clauses);
     Box::new(BooleanQuery::new(clauses))
+}
+
+/// A clause's alternatives as one query; `None` when none of them has a
+/// token to look for.
+fn clause_query(field: Field, clause: &super::query::Clause, wild: &Expansions) -> Option<Box<dyn Query>> {
+    let mut alts: Vec<Box<dyn Query>> = clause.any_of.iter().filter_map(|a| atom_query(field, a, wild)).collect();
+    match alts.len() {
+        0 => None,
+        1 => alts.pop(),
+        _ => Some(Box::new(BooleanQuery::union(alts))),
+    }
+}
+
+/// A parenthesised group: all its clauses, stopwords optional as at the top.
+fn group_query(field: Field, group: &ParsedQuery, wild: &Expansions) -> Option<Box<dyn Query>> {
+    let optional_stopwords = group.clauses.iter().any(|c| !c.negated && !stopword_clause(c));
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut positive = false;
+    for clause in &group.clauses {
+        let Some(q) = clause_query(field, clause, wild) else { continue };
+        let occur = if clause.negated {
+            Occur::MustNot
+        } else if optional_stopwords && stopword_clause(clause) {
+            Occur::Should
+        } else {
+            positive = true;
+            Occur::Must
+        };
+        clauses.push((occur, q));
+    }
+    positive.then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
 }
 
 fn add_filters(f: &Fields, filters: &Filters, workspaces: &[String], clauses: &mut Vec<(Occur, Box<dyn Query>)>) {
@@ -284,21 +370,31 @@ fn add_filters(f: &Fields, filters: &Filters, workspaces: &[String], clauses: &m
     }
 }
 
-fn field_query(field: Field, atom: &Atom) -> Option<Box<dyn Query>> {
+fn atom_query(field: Field, atom: &Atom, wild: &Expansions) -> Option<Box<dyn Query>> {
     let term = |t: &str| Term::from_field_text(field, t);
     let term_q = |t: &str| -> Box<dyn Query> { Box::new(TermQuery::new(term(t), IndexRecordOption::WithFreqs)) };
     match atom {
-        Atom::Prefix(p) => {
-            let p = p.to_lowercase();
-            Some(Box::new(FuzzyTermQuery::new_prefix(term(&p), 0, true)))
+        Atom::Prefix(p) => Some(Box::new(FuzzyTermQuery::new_prefix(term(&folded(p)), 0, true))),
+        Atom::Suffix(p) | Atom::Infix(p) => {
+            // Titles are only a boost; a wildcard there is not worth a scan.
+            if wild.field != Some(field) {
+                return None;
+            }
+            let terms = wild.terms(matches!(atom, Atom::Infix(_)), p);
+            Some(if terms.is_empty() {
+                Box::new(EmptyQuery)
+            } else {
+                Box::new(TermSetQuery::new(terms.iter().map(|t| term(t))))
+            })
         }
+        Atom::Group(q) => group_query(field, q, wild),
         Atom::Phrase(text) => phrase(field, text, true),
         Atom::Term(text) => {
             let toks = tokens(text);
             let wholes: Vec<_> = toks.iter().filter(|t| t.whole).collect();
             match wholes.len() {
                 0 => None,
-                1 if toks.len() == 1 => Some(term_q(&toks[0].text)),
+                1 if toks.len() == 1 => Some(word_query(field, &toks[0].text)),
                 1 => {
                     // An identifier: its whole form, or its parts in order
                     // (so `main.rs` finds `src/main.rs`).
@@ -309,6 +405,26 @@ fn field_query(field: Field, atom: &Atom) -> Option<Box<dyn Query>> {
             }
         }
     }
+}
+
+/// A single word: itself at full weight, or another form of it (its stem
+/// in the index, see [`crate::lexical::stem`]) at [`STEM_WEIGHT`].
+fn word_query(field: Field, word: &str) -> Box<dyn Query> {
+    let term_q = |t: &str| -> Box<dyn Query> {
+        Box::new(TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs))
+    };
+    if !stem::eligible(word) {
+        return term_q(word);
+    }
+    let stemmed = stem::stem(word);
+    let key = stemmed.as_deref().unwrap_or(word);
+    let weak = |q: Box<dyn Query>| -> Box<dyn Query> { Box::new(BoostQuery::new(q, STEM_WEIGHT)) };
+    let mut alts = vec![term_q(word), weak(term_q(&stem::stem_term(key)))];
+    if stemmed.is_some() {
+        // Messages holding the stem itself as a word (`crate` for `crates`).
+        alts.push(weak(term_q(key)));
+    }
+    Box::new(BooleanQuery::union(alts))
 }
 
 /// A phrase of the text's tokens at their positions. With `with_wholes`

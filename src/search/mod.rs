@@ -644,7 +644,7 @@ impl Searcher {
             return Ok(Vec::new());
         }
         let wanted: Vec<i64> = ids.iter().map(|s| s.0).collect();
-        let (exact, prefixes) = query.highlight_terms();
+        let terms = query.highlight_terms();
         let mut by_id: HashMap<i64, Hit> = HashMap::new();
         for r in crate::store::query::hit_rows(&self.store, &wanted)? {
             by_id.insert(
@@ -659,7 +659,7 @@ impl Searcher {
                     title: r.title,
                     source_path: r.source_path,
                     score: 0.0,
-                    snippet: snippet::make(&r.content, &exact, &prefixes),
+                    snippet: snippet::make(&r.content, &terms),
                     more_in_conversation: None,
                     partial: false,
                 },
@@ -691,13 +691,5 @@ fn guarded<T>(read: impl FnOnce() -> Result<T, LexicalError>) -> Result<T, Searc
 /// The words a semantic tier embeds for a query: every atom that is looked
 /// for, operators and exclusions removed.
 pub fn semantic_text(q: &ParsedQuery) -> String {
-    let mut parts = Vec::new();
-    for clause in q.clauses.iter().filter(|c| !c.negated) {
-        for atom in &clause.any_of {
-            match atom {
-                query::Atom::Term(t) | query::Atom::Phrase(t) | query::Atom::Prefix(t) => parts.push(t.as_str()),
-            }
-        }
-    }
-    parts.join(" ")
+    q.positive_text().join(" ")
 }

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::query::HighlightTerms;
 use crate::lexical::tokenizer::tokenize;
 
 /// Target snippet length in characters.
@@ -17,15 +18,16 @@ pub struct Snippet {
     pub highlights: Vec<(usize, usize)>,
 }
 
-/// Builds a snippet of `content` for tokens equal to one of `exact` or
-/// starting with one of `prefixes`.
-pub fn make(content: &str, exact: &[String], prefixes: &[String]) -> Snippet {
+/// Builds a snippet of `content` around the tokens `terms` matches.
+pub fn make(content: &str, terms: &HighlightTerms) -> Snippet {
     let mut matches: Vec<(usize, usize)> = Vec::new();
-    tokenize(content, |t| {
-        if exact.contains(&t.text) || prefixes.iter().any(|p| t.text.starts_with(p.as_str())) {
-            matches.push((t.from, t.to));
-        }
-    });
+    if !terms.is_empty() {
+        tokenize(content, |t| {
+            if terms.matches(&t.text) {
+                matches.push((t.from, t.to));
+            }
+        });
+    }
     matches.sort_unstable();
     // Merge nested and touching ranges (a part inside its whole, CJK runs).
     let mut merged: Vec<(usize, usize)> = Vec::new();
@@ -149,18 +151,14 @@ pub fn sanitize_multiline(s: &str) -> String {
 /// them (the TUI marks them across a whole conversation).
 #[derive(Debug, Clone, Default)]
 pub struct QueryMarks {
-    exact: Vec<String>,
-    prefixes: Vec<String>,
+    terms: HighlightTerms,
 }
 
 impl QueryMarks {
     /// The words of `query` (none when it does not parse).
     pub fn from_query(query: &str) -> QueryMarks {
         match super::query::parse(query) {
-            Ok(q) => {
-                let (exact, prefixes) = q.highlight_terms();
-                QueryMarks { exact, prefixes }
-            }
+            Ok(q) => QueryMarks { terms: q.highlight_terms() },
             Err(_) => QueryMarks::default(),
         }
     }
@@ -168,11 +166,11 @@ impl QueryMarks {
     /// Sorted, merged byte ranges of `line` whose tokens match.
     pub fn ranges(&self, line: &str) -> Vec<(usize, usize)> {
         let mut out: Vec<(usize, usize)> = Vec::new();
-        if self.exact.is_empty() && self.prefixes.is_empty() {
+        if self.terms.is_empty() {
             return out;
         }
         tokenize(line, |t| {
-            if self.exact.contains(&t.text) || self.prefixes.iter().any(|p| t.text.starts_with(p.as_str())) {
+            if self.terms.matches(&t.text) {
                 match out.last_mut() {
                     Some(last) if t.from <= last.1 => last.1 = last.1.max(t.to),
                     _ => out.push((t.from, t.to)),
@@ -188,9 +186,13 @@ impl QueryMarks {
 mod tests {
     use super::*;
 
+    fn exact(words: &[&str]) -> HighlightTerms {
+        HighlightTerms { exact: words.iter().map(|w| w.to_string()).collect(), ..Default::default() }
+    }
+
     #[test]
     fn highlights_matches_in_a_single_line_window() {
-        let s = make("first line\nthe ECONNREFUSED error\n\n again", &["econnrefused".into()], &[]);
+        let s = make("first line\nthe ECONNREFUSED error\n\n again", &exact(&["econnrefused"]));
         assert_eq!(s.text, "first line the ECONNREFUSED error again");
         assert_eq!(s.highlights.len(), 1);
         let (a, b) = s.highlights[0];
@@ -199,7 +201,7 @@ mod tests {
 
     #[test]
     fn escapes_terminal_control_sequences() {
-        let s = make("\u{1b}[31mred\u{7} alert", &["alert".into()], &[]);
+        let s = make("\u{1b}[31mred\u{7} alert", &exact(&["alert"]));
         assert!(!s.text.contains('\u{1b}') && !s.text.contains('\u{7}'));
         assert!(s.text.starts_with("^[[31mred^G"));
     }
@@ -207,7 +209,7 @@ mod tests {
     #[test]
     fn windows_around_a_late_match() {
         let content = format!("{} needle tail", "word ".repeat(200));
-        let s = make(&content, &["needle".into()], &[]);
+        let s = make(&content, &exact(&["needle"]));
         assert!(s.text.starts_with('…'));
         let (a, b) = s.highlights[0];
         assert_eq!(&s.text[a..b], "needle");
@@ -215,7 +217,16 @@ mod tests {
 
     #[test]
     fn prefix_matches_are_highlighted() {
-        let s = make("reconnect and recompile", &[], &["recon".into()]);
+        let terms = HighlightTerms { prefixes: vec!["recon".into()], ..Default::default() };
+        let s = make("reconnect and recompile", &terms);
         assert_eq!(s.highlights.len(), 1);
+    }
+
+    #[test]
+    fn accented_word_forms_and_wildcards_are_highlighted() {
+        let q = super::super::query::parse("cafe publish *Error").unwrap().highlight_terms();
+        let s = make("the Cafe\u{301} was publishing an IoError", &q);
+        let marked: Vec<&str> = s.highlights.iter().map(|&(a, b)| &s.text[a..b]).collect();
+        assert_eq!(marked, ["Cafe\u{301}", "publishing", "IoError"]);
     }
 }
