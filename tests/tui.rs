@@ -161,6 +161,7 @@ fn enter_opens_the_conversation_at_the_hit_with_tool_blocks_collapsed_elsewhere(
 fn filters_narrow_the_search_and_show_as_chips() {
     let sb = indexed();
     let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.press(KeyCode::F(8)); // every message, to compare with the CLI's totals
     ui.search("cargo");
     let all = cli_total(&sb, &["cargo", "--mode", "lexical"]);
     let codex = cli_total(&sb, &["cargo", "--mode", "lexical", "--agent", "codex"]);
@@ -346,6 +347,7 @@ fn the_next_page_of_hits_loads_when_the_selection_reaches_the_end() {
     let sb = long_conversation(300);
     let mut ui = Ui::open(&sb.data(), Theme::mono());
     ui.press(KeyCode::F(5));
+    ui.press(KeyCode::F(8)); // every message, not one per session
     ui.search("line*");
     let page = cass::tui::app::PAGE_SIZE;
     assert_eq!(ui.session.app.results.hits.len(), page);
@@ -745,4 +747,41 @@ fn the_order_chip_sorts_hits_by_time() {
     ui.press(KeyCode::F(7));
     ui.settle();
     assert!(ui.screen().contains("F7 sort: relevance"));
+}
+
+/// Results are one hit per session by default, with how many more of its
+/// messages matched; F8 (or Ctrl-G) lists every message.
+#[test]
+fn results_are_one_per_session_until_f8_asks_for_every_message() {
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/-home-dev-app");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut long = String::new();
+    for i in 0..3 {
+        long.push_str(&claude_line(
+            "many",
+            "user",
+            &format!("needlezz number {i}"),
+            &format!("2026-01-0{}T10:00:00Z", i + 1),
+            "/w",
+        ));
+    }
+    std::fs::write(dir.join("many.jsonl"), long).unwrap();
+    std::fs::write(dir.join("one.jsonl"), claude_line("one", "user", "a needlezz alone", "2026-01-05T10:00:00Z", "/w"))
+        .unwrap();
+    assert!(sb.run(&["index", "--no-semantic"]).status.success());
+    let mut ui = Ui::open(&sb.data(), Theme::mono());
+    ui.press(KeyCode::F(5)); // lexical
+    ui.search("needlezz");
+    assert_eq!(ui.session.app.results.hits.len(), 2, "{}", ui.screen());
+    assert!(ui.screen().contains("F8 per: session"));
+    assert_eq!(ui.rows_with("+2 more").len(), 1, "{}", ui.screen());
+    ui.press(KeyCode::F(8));
+    ui.settle();
+    assert_eq!(ui.session.app.results.hits.len(), 4, "{}", ui.screen());
+    assert!(ui.screen().contains("F8 per: message"));
+    assert!(ui.rows_with("more").is_empty(), "{}", ui.screen());
+    ui.session.key(KeyEvent::new(KeyCode::Char('g'), KeyModifiers::CONTROL));
+    ui.settle();
+    assert_eq!(ui.session.app.results.hits.len(), 2);
 }

@@ -85,6 +85,9 @@ pub struct FilterState {
     pub mode: Option<Mode>,
     /// `None`: by relevance (recent sessions gently preferred).
     pub sort: Option<crate::search::Sort>,
+    /// Every matching message; `false` (the default): the best hit of each
+    /// session, with how many more of its messages matched.
+    pub per_message: bool,
 }
 
 impl FilterState {
@@ -121,6 +124,8 @@ pub enum Chip {
     Mode,
     /// The order of hits (F7, `s`).
     Sort,
+    /// One hit per session or every message (F8, Ctrl-G).
+    Group,
 }
 
 /// What the filters can cycle through, read from the store.
@@ -368,6 +373,7 @@ impl App {
             Ok(mut request) => {
                 request.mode = self.filters.mode;
                 request.sort = self.filters.sort.unwrap_or_default();
+                request.one_per_conversation = !self.filters.per_message;
                 self.results.pending = true;
                 self.results.request = Some(request.clone());
                 Action::Search(SearchJob { generation: self.generation, request, debounce, append: false })
@@ -484,6 +490,7 @@ impl App {
             }
             Chip::Mode => f.mode = step(MODES, &f.mode, back),
             Chip::Sort => f.sort = step(SORTS, &f.sort, back),
+            Chip::Group => f.per_message = !f.per_message,
         }
     }
 

@@ -31,6 +31,7 @@ pub const KEY_MAP: &[(&str, &str)] = &[
     ("F4  t", "filter by time: any, 24 h, 7 d, 30 d, 1 year"),
     ("F5  m", "search mode: auto, lexical, semantic, hybrid"),
     ("F7  s", "order: relevance (recent sessions gently first), recent, oldest"),
+    ("F8  ^G", "results: one per session (+N more matched in it) or every message"),
     ("Shift-F2…5  A W T M", "the same filters, cycled backwards"),
     ("Ctrl-U  Ctrl-W", "clear the query / delete a word"),
     ("y", "copy the session file path (OSC 52)"),
@@ -71,6 +72,9 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Action {
         }
         KeyCode::F(6) => return app.open_usage(),
         KeyCode::F(7) => return app.cycle_filter(Chip::Sort, key.modifiers.contains(KeyModifiers::SHIFT)),
+        KeyCode::F(8) => return app.cycle_filter(Chip::Group, false),
+        // A control key: letters in the results type into the query.
+        KeyCode::Char('g') if ctrl => return app.cycle_filter(Chip::Group, false),
         KeyCode::Tab => {
             app.focus = app.next_focus(false);
             return Action::None;

@@ -97,6 +97,7 @@ fn render_chips(frame: &mut Frame, app: &App, area: Rect) {
         ("F4 time", (f.time != TimeRange::Any).then(|| f.time.label().to_string()), "any"),
         ("F5 mode", f.mode.map(|m| m.name().to_string()), "auto"),
         ("F7 sort", f.sort.map(|s| s.name().to_string()), "relevance"),
+        ("F8 per", f.per_message.then(|| "message".to_string()), "session"),
     ];
     let mut spans = Vec::new();
     for (name, value, default) in chips {
@@ -241,6 +242,10 @@ fn hit_lines(hit: &Hit, theme: Theme, now: i64) -> (Styled, Styled) {
         (theme.dim(), format!("{when:>9}  ")),
         (theme.bold(), title),
     ];
+    // Before the workspace, which a narrow screen cuts first.
+    if let Some(more) = hit.more_in_conversation.filter(|&n| n > 0) {
+        head.push((theme.dim(), format!("  +{more} more")));
+    }
     if let Some(ws) = &hit.workspace {
         head.push((theme.dim(), format!("  {}", text::one_line(ws))));
     }
