@@ -35,6 +35,16 @@ fn flags_and_arrows_search_literally_and_dash_words_still_exclude() {
     assert_eq!(found("cargo build --release"), [texts[6]]);
     assert_eq!(found("tokio -async"), [texts[5]]);
     assert_eq!(found("tokio -\"async runtime\""), [texts[5]]);
+    // The same words as separate arguments: `-` words that are not search's
+    // flags are query text, and the flags after them still count.
+    let v = sb.json(&["search", "a", "->", "b", "--mode", "lexical", "--group", "message"]);
+    assert_eq!(v["query"], "a -> b");
+    assert_eq!(v["hits"][0]["snippet"]["text"], texts[3]);
+    let v = sb.json(&["search", "tokio", "-async", "--mode", "lexical", "-n", "5"]);
+    assert_eq!(v["hits"].as_array().unwrap().len(), 1);
+    assert_eq!(v["hits"][0]["snippet"]["text"], texts[5]);
+    let typo = sb.run(&["search", "tokio", "--limt", "5"]);
+    assert_eq!(typo.status.code(), Some(2), "a mistyped flag is an error, not words");
 }
 
 /// A question typed as a sentence: stopwords never have to match, and when

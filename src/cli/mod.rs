@@ -8,6 +8,7 @@ mod info;
 mod mcp;
 mod models;
 mod privacy;
+mod query_words;
 mod robot;
 mod search;
 mod semantic;

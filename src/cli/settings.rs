@@ -86,9 +86,22 @@ impl Env {
     /// Parses the command line. clap reads each flag's `CASS_*` variable
     /// from the process itself; `.env` and config-file values become the
     /// flags' defaults, so the precedence is the same for every flag.
+    ///
+    /// Words of a search query that start with `-` and are not search's
+    /// flags (`->`, `-async`) are query text ([`super::query_words`]).
     pub fn parse(&self) -> Result<Cli, clap::Error> {
         let cmd = with_defaults(Cli::command(), self);
-        let mut matches = cmd.try_get_matches()?;
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let mut matches = match cmd.clone().try_get_matches_from(&args) {
+            Ok(m) => m,
+            Err(e) if e.kind() == clap::error::ErrorKind::UnknownArgument => {
+                match super::query_words::after_dashes(&cmd, &args) {
+                    Some(fixed) => cmd.try_get_matches_from(fixed).map_err(|_| e)?,
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         Cli::from_arg_matches_mut(&mut matches)
     }
 
