@@ -4,11 +4,14 @@
 //! `cargo bench --bench lexical` (1M messages by default;
 //! `CASS_BENCH_MESSAGES=100000` for a quick run, `CASS_BENCH_DIR` for where
 //! the corpus lives, `CASS_BENCH_RG_QUERIES` to bound the rg side,
-//! `CASS_BENCH_REDACT_PAIRS` for the redaction-cost runs, 0 to skip them).
+//! `CASS_BENCH_REDACT_PAIRS` for the redaction-cost runs, 0 to skip them;
+//! `CASS_BENCH_BASELINE=/path/to/cass` to compare index time with another
+//! build, `CASS_BENCH_ANALYSIS_PAIRS` pairs of runs).
 
 #[path = "corpus.rs"]
 mod corpus;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -90,7 +93,7 @@ fn tantivy_floor(db: &std::path::Path, raw: u64) {
 /// with redaction (the default) and with `--no-redact`, each from an empty
 /// data dir, in `pairs` alternating pairs (the order flips every pair, so
 /// drift on a shared machine falls on both sides); medians and their ratio.
-fn redaction_cost(cass: &str, home: &std::path::Path, dir: &std::path::Path, raw: u64, pairs: usize) {
+fn redaction_cost(cass: &str, home: &Path, dir: &Path, raw: u64, pairs: usize) {
     if pairs == 0 {
         return;
     }
@@ -137,6 +140,69 @@ fn redaction_cost(cass: &str, home: &std::path::Path, dir: &std::path::Path, raw
         raw as f64 / 1e6 / off,
         (on / off - 1.0) * 100.0
     );
+}
+
+/// Index cost of this build's text analysis against another build of cass
+/// (`CASS_BENCH_BASELINE=/path/to/cass`, e.g. one built before folding and
+/// stemming): `pairs` alternating pairs of `index --full --no-semantic`.
+fn analysis_cost(cass: &str, baseline: &str, home: &Path, dir: &Path, raw: u64, pairs: usize) {
+    let run = |bin: &str| -> (f64, f64, f64) {
+        let data = dir.join("data-analysis");
+        let _ = std::fs::remove_dir_all(&data);
+        let mut cmd = Command::new("/usr/bin/time");
+        cmd.arg("-v").arg(bin).args(["index", "--full", "--json", "--no-semantic"]);
+        let (wall, rss, _, _) =
+            timed(cmd.env("HOME", home).env("CASS_DATA_DIR", &data).env("CASS_CONFIG", "/dev/null"));
+        let lexical = corpus::tree_bytes(&data.join("lexical")) as f64 / 1048576.0;
+        let _ = std::fs::remove_dir_all(&data);
+        (wall, rss, lexical)
+    };
+    let (mut new, mut old) = (Vec::new(), Vec::new());
+    let (mut new_mib, mut old_mib) = (0.0, 0.0);
+    for i in 0..pairs {
+        for this in if i % 2 == 0 { [false, true] } else { [true, false] } {
+            let (wall, rss, mib) = run(if this { cass } else { baseline });
+            println!(
+                "  {} run {}: {wall:.2} s, peak RSS {rss:.0} MiB, lexical index {mib:.0} MiB",
+                if this { "this build" } else { "baseline" },
+                i + 1
+            );
+            if this {
+                new.push(wall);
+                new_mib = mib;
+            } else {
+                old.push(wall);
+                old_mib = mib;
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (new, old) = (median(&mut new), median(&mut old));
+    println!(
+        "text analysis cost ({pairs} alternating pairs, medians): index --full {new:.2} s = {:.1} MB/s this build, {old:.2} s = {:.1} MB/s baseline; {:+.1} % time; lexical index {new_mib:.0} vs {old_mib:.0} MiB",
+        raw as f64 / 1e6 / new,
+        raw as f64 / 1e6 / old,
+        (new / old - 1.0) * 100.0
+    );
+}
+
+/// Wildcard queries built from the query words: `*end` (last four
+/// letters) and `*middle*` (three letters from the middle).
+fn wildcard_queries(queries: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in queries {
+        let w = q.split_whitespace().next().unwrap_or(q);
+        if w.len() < 6 || !w.is_ascii() {
+            continue;
+        }
+        out.push(format!("*{}", &w[w.len() - 4..]));
+        let mid = w.len() / 2 - 1;
+        out.push(format!("*{}*", &w[mid..mid + 3]));
+    }
+    out
 }
 
 /// User + system CPU time of this process so far, from /proc/self/stat.
@@ -197,6 +263,9 @@ fn main() {
     );
 
     redaction_cost(cass, &home, &dir, raw, env_usize("CASS_BENCH_REDACT_PAIRS", 3));
+    if let Ok(baseline) = std::env::var("CASS_BENCH_BASELINE") {
+        analysis_cost(cass, &baseline, &home, &dir, raw, env_usize("CASS_BENCH_ANALYSIS_PAIRS", 3));
+    }
 
     if std::env::var("CASS_BENCH_FLOOR").map_or(true, |v| v != "0") {
         tantivy_floor(&data.join("cass.db"), raw);
@@ -228,6 +297,27 @@ fn main() {
         percentile(&lat, 0.99),
         lat.last().copied().unwrap_or(f64::NAN),
         total_hits as f64 / queries.len() as f64
+    );
+
+    // Wildcards scan the term dictionary: reported apart from word queries.
+    let wild = wildcard_queries(&queries);
+    let mut wlat = Vec::new();
+    let mut wild_hits = 0;
+    for q in &wild {
+        let r = req(q);
+        let t = Instant::now();
+        let res = searcher.search(&r).expect("search");
+        wlat.push(t.elapsed().as_secs_f64() * 1e3);
+        wild_hits += res.total;
+    }
+    wlat.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "wildcard search (*suffix and *infix*, {} queries, warm): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; mean hits/query {:.0}",
+        wild.len(),
+        percentile(&wlat, 0.5),
+        percentile(&wlat, 0.99),
+        wlat.last().copied().unwrap_or(f64::NAN),
+        wild_hits as f64 / wild.len().max(1) as f64
     );
 
     // rg over the same files: the first term of each query, case-insensitive,
