@@ -1,22 +1,16 @@
 //! Word forms: `crate` finds `crates`, `publish` finds `publishing`.
 //!
-//! The index keeps every word as written and, for an English word whose
-//! stem (Snowball English) differs from it, also the stem, marked with
-//! [`STEM_MARK`] at the word's position. The marked stem lives in the same
-//! field, so a query asks for the word itself (full weight) or its stem
-//! (reduced weight): a message holding the exact word matches both and
-//! ranks above one that only shares the stem. Words that are their own
-//! stem add nothing to the index; a query reaches them through the plain
-//! term. Phrases, prefixes and wildcards stay exact.
+//! The index keeps words as written; forms meet at query time. A bare
+//! query word asks for itself at full weight and, at reduced weight, for
+//! every indexed word with the same Snowball English stem: those are found
+//! in the term dictionary under [`prefix`] of the stem (a stemmer only
+//! strips suffixes, turns a final `y` into `i` and adds a final `e`, so
+//! every word with a stem starts with it, less such a last letter), then
+//! stemmed and compared. Indexing pays nothing; a query pays a short range
+//! scan of the dictionary per word. Phrases, prefixes and wildcards stay
+//! exact.
 
 use rust_stemmers::{Algorithm, Stemmer};
-use rustc_hash::FxHashMap;
-
-/// Starts every stem term. No token can contain it (the tokenizer only
-/// keeps letters, digits and joiners), so stems never collide with words,
-/// and every stem term sorts before every word in the term dictionary,
-/// where wildcard scans skip them.
-pub const STEM_MARK: char = '\u{1}';
 
 /// Words shorter than this are left alone: stems of two-letter words are
 /// the words, and `as`/`is` should not meet.
@@ -24,10 +18,6 @@ const MIN_BYTES: usize = 3;
 
 /// Longer "words" are identifiers or noise, not English.
 const MAX_BYTES: usize = 32;
-
-/// Distinct words remembered before the cache starts over; a session
-/// corpus's vocabulary is Zipfian, so the common words stay cheap.
-const CACHE_WORDS: usize = 1 << 17;
 
 /// True for a folded token the English stemmer applies to: ASCII letters only.
 pub fn eligible(word: &str) -> bool {
@@ -43,49 +33,17 @@ pub fn stem(word: &str) -> Option<String> {
     (stem != word && !stem.is_empty()).then_some(stem)
 }
 
-/// The term a word's stem is indexed and searched under.
-pub fn stem_term(stem: &str) -> String {
-    let mut t = String::with_capacity(stem.len() + 1);
-    t.push(STEM_MARK);
-    t.push_str(stem);
-    t
+/// What forms of a word share: its stem, or the word itself when it is
+/// its own stem; `None` for words the stemmer does not apply to.
+pub fn key(word: &str) -> Option<String> {
+    eligible(word).then(|| stem(word).unwrap_or_else(|| word.to_string()))
 }
 
-/// Stems with a cache, for the indexing tokenizer: the stemmer costs far
-/// more than a hash lookup, and the same few thousand words recur.
-pub struct Stems {
-    stemmer: Stemmer,
-    cache: FxHashMap<Box<str>, Option<Box<str>>>,
-}
-
-impl Default for Stems {
-    fn default() -> Self {
-        Stems { stemmer: Stemmer::create(Algorithm::English), cache: FxHashMap::default() }
-    }
-}
-
-impl Clone for Stems {
-    /// A clone starts with an empty cache: each indexing thread fills its own.
-    fn clone(&self) -> Self {
-        Stems::default()
-    }
-}
-
-impl Stems {
-    /// The stem of a folded word, when it is eligible and differs from it.
-    pub fn of(&mut self, word: &str) -> Option<&str> {
-        if !eligible(word) {
-            return None;
-        }
-        if !self.cache.contains_key(word) {
-            if self.cache.len() >= CACHE_WORDS {
-                self.cache.clear();
-            }
-            let stem = self.stemmer.stem(word);
-            let stem = (stem != word && !stem.is_empty()).then(|| Box::<str>::from(stem.as_ref()));
-            self.cache.insert(word.into(), stem);
-        }
-        self.cache.get(word).and_then(|s| s.as_deref())
+/// The prefix every word whose stem is `stem` starts with.
+pub fn prefix(stem: &str) -> &str {
+    match stem.as_bytes().last() {
+        Some(b'i' | b'e') if stem.len() > MIN_BYTES => &stem[..stem.len() - 1],
+        _ => stem,
     }
 }
 
@@ -99,16 +57,17 @@ mod tests {
         assert_eq!(stem("publishing").as_deref(), Some("publish"));
         assert_eq!(stem("fixes").as_deref(), Some("fix"));
         assert_eq!(stem("fixed").as_deref(), Some("fix"));
-        assert_eq!(stem("crate"), None, "a word that is its own stem adds nothing");
+        assert_eq!(stem("crate"), None, "a word that is its own stem");
         assert_eq!(stem("is"), None);
         assert_eq!(stem("useeffect2"), None, "only letters");
+        assert_eq!(key("crating").as_deref(), Some("crate"));
     }
 
     #[test]
-    fn the_cache_agrees_with_the_stemmer() {
-        let mut stems = Stems::default();
-        for w in ["running", "runs", "run", "connections", "connection", "running"] {
-            assert_eq!(stems.of(w).map(str::to_string), stem(w), "{w}");
+    fn every_form_starts_with_the_prefix_of_its_stem() {
+        for w in ["crating", "crates", "happiness", "happy", "cries", "hopping", "generalization", "publishing"] {
+            let k = key(w).unwrap();
+            assert!(w.starts_with(prefix(&k)), "{w} → {k} → {}", prefix(&k));
         }
     }
 }

@@ -8,13 +8,11 @@
 //! part, and a phrase of the parts all match. Everything is lowercased.
 //! CJK ideographs and kana become one token each, since those scripts do not
 //! separate words with spaces. Token text is folded ([`super::fold`]):
-//! lowercase, accents dropped. The indexing tokenizer also emits the stem
-//! of English words ([`super::stem`]).
+//! lowercase, accents dropped.
 
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 
 use super::fold::push_folded;
-use super::stem::{STEM_MARK, Stems};
 
 /// Tokens longer than this (base64, hashes of hashes) are not indexed whole.
 const MAX_TOKEN_BYTES: usize = 64;
@@ -196,12 +194,10 @@ pub fn tokens(text: &str) -> Vec<CodeToken> {
 ///
 /// Indexing spends most of its time here and in tantivy's postings, so the
 /// stream reuses one buffer of tokens and their strings across documents
-/// instead of allocating a `String` per token. After each English word
-/// whose stem differs, it emits the marked stem at the same position.
+/// instead of allocating a `String` per token.
 #[derive(Clone, Default)]
 pub struct CodeTokenizer {
     buf: Vec<Token>,
-    stems: Stems,
 }
 
 /// The tokens of one text, borrowed from the tokenizer's reused buffer.
@@ -216,8 +212,8 @@ impl Tokenizer for CodeTokenizer {
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> CodeTokenStream<'a> {
         let mut len = 0;
-        let (buf, stems) = (&mut self.buf, &mut self.stems);
-        let slot = |buf: &mut Vec<Token>, len: usize, sp: &Span| {
+        let buf = &mut self.buf;
+        scan(text, |sp| {
             if len == buf.len() {
                 buf.push(Token::default());
             }
@@ -227,19 +223,9 @@ impl Tokenizer for CodeTokenizer {
             t.position = sp.position;
             t.position_length = 1;
             t.text.clear();
-        };
-        scan(text, |sp| {
-            slot(buf, len, &sp);
-            push_folded(&mut buf[len].text, &text[sp.from..sp.to]);
-            if buf[len].text.is_empty() {
-                return;
-            }
-            len += 1;
-            if let Some(stem) = stems.of(&buf[len - 1].text) {
-                slot(buf, len, &sp);
-                let t = &mut buf[len].text;
-                t.push(STEM_MARK);
-                t.push_str(stem);
+            push_folded(&mut t.text, &text[sp.from..sp.to]);
+            // A word of only marks folds to nothing: not a token.
+            if !t.text.is_empty() {
                 len += 1;
             }
         });
@@ -322,27 +308,5 @@ mod tests {
         assert_eq!(toks.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(), ["cafes", "naive"]);
         assert_eq!(&s[toks[0].from..toks[0].to], "Cafe\u{301}s");
         assert_eq!(texts("RésuméParser"), [("resumeparser".into(), 0), ("resume".into(), 0), ("parser".into(), 1)]);
-    }
-
-    #[test]
-    fn the_index_stream_adds_marked_stems_at_the_word_position() {
-        let mut tokenizer = CodeTokenizer::default();
-        let mut stream = tokenizer.token_stream("publishing crate crates");
-        let mut seen = Vec::new();
-        while stream.advance() {
-            let t = stream.token();
-            seen.push((t.text.clone(), t.position));
-        }
-        let mark = |s: &str| format!("{STEM_MARK}{s}");
-        assert_eq!(
-            seen,
-            [
-                ("publishing".into(), 0),
-                (mark("publish"), 0),
-                ("crate".into(), 1),
-                ("crates".into(), 2),
-                (mark("crate"), 2)
-            ]
-        );
     }
 }

@@ -14,7 +14,7 @@ use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentReader, Term};
 use super::query::{Atom, ParsedQuery};
 use crate::filters::{Filters, workspace_matches};
 use crate::lexical::fold::folded;
-use crate::lexical::stem::{self, STEM_MARK};
+use crate::lexical::stem;
 use crate::lexical::tokenizer::tokens;
 use crate::lexical::{Fields, LexicalError, LexicalIndex};
 
@@ -182,42 +182,51 @@ pub fn partial_minimum(query: &ParsedQuery) -> Option<usize> {
     (words >= 3).then_some(words.div_ceil(2))
 }
 
-/// Weight of a match on a word's stem (`crates` for `crate`) relative to
-/// the word itself, so exact matches rank above stem-only ones.
-const STEM_WEIGHT: f32 = 0.35;
+/// Weight of a match on another form of a word (`crates` for `crate`)
+/// relative to the word itself, so exact matches rank above the others.
+const FORM_WEIGHT: f32 = 0.35;
 
 /// At most this many terms stand for one `*suffix` or `*infix*`: the most
 /// frequent ones, so a short pattern cannot make a query of every term.
 pub const MAX_WILDCARD_TERMS: usize = 512;
 
-/// The terms each `*suffix` and `*infix*` of a query stands for, read
-/// from the term dictionary of every segment.
+/// At most this many other forms of one word are searched (the most
+/// frequent), and at most [`MAX_FORM_SCAN`] dictionary terms under the
+/// stem's prefix are stemmed to find them.
+const MAX_FORMS: usize = 32;
+const MAX_FORM_SCAN: usize = 4096;
+
+/// What the term dictionary says a query's words stand for: the terms of
+/// each `*suffix` and `*infix*`, and the other indexed forms of each bare
+/// word ([`crate::lexical::stem`]).
 #[derive(Debug, Default)]
 pub struct Expansions {
     /// The field the terms were read from (content); wildcards match nothing elsewhere.
     field: Option<Field>,
-    by_atom: rustc_hash::FxHashMap<(bool, String), Vec<String>>,
+    wildcards: rustc_hash::FxHashMap<(bool, String), Vec<String>>,
+    forms: rustc_hash::FxHashMap<String, Vec<String>>,
 }
 
 impl Expansions {
-    /// Scans the content field's term dictionaries once per distinct
-    /// wildcard of `query`; nothing is read for a query without one. The
-    /// scan starts past the stem terms ([`STEM_MARK`] sorts first) and
-    /// keeps the [`MAX_WILDCARD_TERMS`] terms in the most messages.
+    /// Reads the content field's term dictionaries: a scan of every
+    /// segment's dictionary per distinct wildcard (keeping the
+    /// [`MAX_WILDCARD_TERMS`] terms in the most messages), and a range of
+    /// it per word that has forms. Nothing is read for a query of phrases
+    /// and identifiers.
     pub fn find(searcher: &Searcher, field: Field, query: &ParsedQuery) -> tantivy::Result<Expansions> {
-        let mut wanted = Vec::new();
-        collect_wildcards(query, &mut wanted);
+        let mut wanted = Wanted::default();
+        wanted.collect(query);
         let mut out = Expansions { field: Some(field), ..Expansions::default() };
-        for (infix, pattern) in wanted {
-            if out.by_atom.contains_key(&(infix, pattern.clone())) {
+        let dictionaries =
+            searcher.segment_readers().iter().map(|s| s.inverted_index(field)).collect::<tantivy::Result<Vec<_>>>()?;
+        for (infix, pattern) in wanted.wildcards {
+            if out.wildcards.contains_key(&(infix, pattern.clone())) {
                 continue;
             }
-            let mut freq: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
             let finder = memchr::memmem::Finder::new(pattern.as_bytes());
-            let first_word = [STEM_MARK as u8 + 1];
-            for segment in searcher.segment_readers() {
-                let inverted = segment.inverted_index(field)?;
-                let mut terms = inverted.terms().range().ge(first_word).into_stream()?;
+            let mut freq: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
+            for inverted in &dictionaries {
+                let mut terms = inverted.terms().stream()?;
                 while terms.advance() {
                     let key = terms.key();
                     let hit = if infix { finder.find(key).is_some() } else { key.ends_with(pattern.as_bytes()) };
@@ -226,28 +235,79 @@ impl Expansions {
                     }
                 }
             }
-            let mut found: Vec<(Vec<u8>, u64)> = freq.into_iter().collect();
-            found.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            found.truncate(MAX_WILDCARD_TERMS);
-            let terms = found.into_iter().filter_map(|(k, _)| String::from_utf8(k).ok()).collect();
-            out.by_atom.insert((infix, pattern), terms);
+            out.wildcards.insert((infix, pattern), most_frequent(freq, MAX_WILDCARD_TERMS));
+        }
+        for word in wanted.words {
+            if out.forms.contains_key(&word) {
+                continue;
+            }
+            let Some(key) = stem::key(&word) else { continue };
+            let prefix = stem::prefix(&key);
+            let mut freq: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
+            for inverted in &dictionaries {
+                let mut terms = inverted.terms().range().ge(prefix.as_bytes()).into_stream()?;
+                let mut scanned = 0;
+                while terms.advance() && scanned < MAX_FORM_SCAN {
+                    let term = terms.key();
+                    if !term.starts_with(prefix.as_bytes()) {
+                        break;
+                    }
+                    scanned += 1;
+                    if term == word.as_bytes() {
+                        continue;
+                    }
+                    let Ok(text) = std::str::from_utf8(term) else { continue };
+                    if stem::key(text).as_deref() == Some(key.as_str()) {
+                        *freq.entry(term.to_vec()).or_default() += u64::from(terms.value().doc_freq);
+                    }
+                }
+            }
+            out.forms.insert(word, most_frequent(freq, MAX_FORMS));
         }
         Ok(out)
     }
 
-    fn terms(&self, infix: bool, pattern: &str) -> &[String] {
-        self.by_atom.get(&(infix, folded(pattern))).map_or(&[], Vec::as_slice)
+    fn wildcard_terms(&self, infix: bool, pattern: &str) -> &[String] {
+        self.wildcards.get(&(infix, folded(pattern))).map_or(&[], Vec::as_slice)
+    }
+
+    fn forms_of(&self, word: &str) -> &[String] {
+        self.forms.get(word).map_or(&[], Vec::as_slice)
     }
 }
 
-fn collect_wildcards(query: &ParsedQuery, out: &mut Vec<(bool, String)>) {
-    for clause in &query.clauses {
-        for atom in &clause.any_of {
-            match atom {
-                Atom::Suffix(p) => out.push((false, folded(p))),
-                Atom::Infix(p) => out.push((true, folded(p))),
-                Atom::Group(q) => collect_wildcards(q, out),
-                Atom::Term(_) | Atom::Phrase(_) | Atom::Prefix(_) => {}
+/// The `limit` terms with the highest counts, as strings.
+fn most_frequent(freq: rustc_hash::FxHashMap<Vec<u8>, u64>, limit: usize) -> Vec<String> {
+    let mut found: Vec<(Vec<u8>, u64)> = freq.into_iter().collect();
+    found.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    found.truncate(limit);
+    found.into_iter().filter_map(|(k, _)| String::from_utf8(k).ok()).collect()
+}
+
+/// The wildcards and bare words of a query, folded.
+#[derive(Default)]
+struct Wanted {
+    wildcards: Vec<(bool, String)>,
+    words: Vec<String>,
+}
+
+impl Wanted {
+    fn collect(&mut self, query: &ParsedQuery) {
+        for clause in &query.clauses {
+            for atom in &clause.any_of {
+                match atom {
+                    Atom::Suffix(p) => self.wildcards.push((false, folded(p))),
+                    Atom::Infix(p) => self.wildcards.push((true, folded(p))),
+                    Atom::Group(q) => self.collect(q),
+                    // Excluded words keep their forms out too.
+                    Atom::Term(t) => {
+                        let toks = tokens(t);
+                        if let [only] = toks.as_slice() {
+                            self.words.push(only.text.clone());
+                        }
+                    }
+                    Atom::Phrase(_) | Atom::Prefix(_) => {}
+                }
             }
         }
     }
@@ -380,7 +440,7 @@ fn atom_query(field: Field, atom: &Atom, wild: &Expansions) -> Option<Box<dyn Qu
             if wild.field != Some(field) {
                 return None;
             }
-            let terms = wild.terms(matches!(atom, Atom::Infix(_)), p);
+            let terms = wild.wildcard_terms(matches!(atom, Atom::Infix(_)), p);
             Some(if terms.is_empty() {
                 Box::new(EmptyQuery)
             } else {
@@ -394,7 +454,7 @@ fn atom_query(field: Field, atom: &Atom, wild: &Expansions) -> Option<Box<dyn Qu
             let wholes: Vec<_> = toks.iter().filter(|t| t.whole).collect();
             match wholes.len() {
                 0 => None,
-                1 if toks.len() == 1 => Some(word_query(field, &toks[0].text)),
+                1 if toks.len() == 1 => Some(word_query(field, &toks[0].text, wild)),
                 1 => {
                     // An identifier: its whole form, or its parts in order
                     // (so `main.rs` finds `src/main.rs`).
@@ -407,23 +467,18 @@ fn atom_query(field: Field, atom: &Atom, wild: &Expansions) -> Option<Box<dyn Qu
     }
 }
 
-/// A single word: itself at full weight, or another form of it (its stem
-/// in the index, see [`crate::lexical::stem`]) at [`STEM_WEIGHT`].
-fn word_query(field: Field, word: &str) -> Box<dyn Query> {
+/// A single word: itself at full weight, or one of its other indexed forms
+/// ([`Expansions`]) at [`FORM_WEIGHT`].
+fn word_query(field: Field, word: &str, wild: &Expansions) -> Box<dyn Query> {
     let term_q = |t: &str| -> Box<dyn Query> {
         Box::new(TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs))
     };
-    if !stem::eligible(word) {
+    let forms = wild.forms_of(word);
+    if forms.is_empty() {
         return term_q(word);
     }
-    let stemmed = stem::stem(word);
-    let key = stemmed.as_deref().unwrap_or(word);
-    let weak = |q: Box<dyn Query>| -> Box<dyn Query> { Box::new(BoostQuery::new(q, STEM_WEIGHT)) };
-    let mut alts = vec![term_q(word), weak(term_q(&stem::stem_term(key)))];
-    if stemmed.is_some() {
-        // Messages holding the stem itself as a word (`crate` for `crates`).
-        alts.push(weak(term_q(key)));
-    }
+    let mut alts = vec![term_q(word)];
+    alts.extend(forms.iter().map(|f| Box::new(BoostQuery::new(term_q(f), FORM_WEIGHT)) as Box<dyn Query>));
     Box::new(BooleanQuery::union(alts))
 }
 

@@ -377,9 +377,11 @@ impl HighlightTerms {
             || self.prefixes.iter().any(|p| token.starts_with(p.as_str()))
             || self.suffixes.iter().any(|p| token.ends_with(p.as_str()))
             || self.infixes.iter().any(|p| token.contains(p.as_str()))
-            || (!self.stems.is_empty() && crate::lexical::stem::eligible(token) && {
-                let key = crate::lexical::stem::stem(token).unwrap_or_else(|| token.to_string());
-                self.stems.contains(&key)
+            || self.stems.iter().any(|s| {
+                // The prefix test first: stemming every word of a long
+                // message would cost more than the rest of the snippet.
+                token.starts_with(crate::lexical::stem::prefix(s))
+                    && crate::lexical::stem::key(token).as_deref() == Some(s.as_str())
             })
     }
 }
@@ -405,10 +407,7 @@ impl ParsedQuery {
             for atom in &clause.any_of {
                 match atom {
                     Atom::Term(t) => crate::lexical::tokenizer::tokenize(t, |tok| {
-                        if crate::lexical::stem::eligible(&tok.text) {
-                            let key = crate::lexical::stem::stem(&tok.text).unwrap_or_else(|| tok.text.clone());
-                            h.stems.push(key);
-                        }
+                        h.stems.extend(crate::lexical::stem::key(&tok.text));
                         h.exact.push(tok.text);
                     }),
                     Atom::Phrase(t) => crate::lexical::tokenizer::tokenize(t, |tok| h.exact.push(tok.text)),
