@@ -41,7 +41,9 @@ impl Connector for Crush {
 
     fn roots(&self, env: &AgentEnv) -> Vec<Root> {
         let (global, origin) = global_data_dir(env);
-        let mut roots = vec![Root { path: global.clone(), origin }];
+        // `crush server` works in the global dir itself, so its data
+        // directory is `<global>/.crush`.
+        let mut roots = vec![Root { path: global.join(".crush"), origin }];
         for dir in registered_data_dirs(&global.join("projects.json")) {
             if !roots.iter().any(|r| r.path == dir) {
                 roots.push(Root { path: dir, origin: "projects.json" });

@@ -292,8 +292,10 @@ impl KimiState {
                 let text = rec.get("input").and_then(content::flatten).unwrap_or_default();
                 let origin = rec.get("origin").and_then(|o| o.as_str().or_else(|| str_field(o, "kind")));
                 let role = match origin {
-                    None | Some("user" | "retry" | "skill_activation" | "plugin_command" | "shell_command") => Role::User,
-                    Some(_) => Role::System, // injections, hook results, compaction summaries, cron
+                    None | Some("user" | "retry" | "skill_activation" | "plugin_command" | "shell_command" | "task") => {
+                        Role::User
+                    }
+                    Some(_) => Role::System, // injections, hook results, compaction summaries, cron (a sub-agent's `task` is its user turn)
                 };
                 self.last_prompt = Some(text.trim().to_string());
                 self.plain(role, text, at, offset, sink);

@@ -399,9 +399,9 @@ mod tests {
         expect(&linux, "goose", ".local/share/goose/sessions");
         expect(&mac, "goose", ".local/share/goose/sessions");
         expect(&win, "goose", "AppData/Roaming/Block/goose/data/sessions");
-        expect(&linux, "crush", ".local/share/crush");
-        expect(&mac, "crush", ".local/share/crush");
-        expect(&win, "crush", "AppData/Local/crush");
+        expect(&linux, "crush", ".local/share/crush/.crush");
+        expect(&mac, "crush", ".local/share/crush/.crush");
+        expect(&win, "crush", "AppData/Local/crush/.crush");
         // Home-relative everywhere.
         for v in [&linux, &mac, &win] {
             expect(v, "chatgpt", "Library/Application Support/com.openai.chat");
@@ -430,7 +430,7 @@ mod tests {
         assert_eq!(roots["opencode"][1].path, PathBuf::from("/data/opencode"));
         // XDG_DATA_HOME moves Goose's and Crush's data (on macOS too).
         assert_eq!(roots["goose"][0], Root { path: "/data/goose/sessions".into(), origin: "XDG_DATA_HOME" });
-        assert_eq!(roots["crush"][0], Root { path: "/data/crush".into(), origin: "XDG_DATA_HOME" });
+        assert_eq!(roots["crush"][0], Root { path: "/data/crush/.crush".into(), origin: "XDG_DATA_HOME" });
 
         // Each agent's own override.
         let mut env = AgentEnv::with_home("/h").on(Platform::MacOs);
@@ -450,7 +450,7 @@ mod tests {
         let first = |agent: &str, i: usize| (roots[agent][i].path.clone(), roots[agent][i].origin);
         assert_eq!(first("goose", 0), ("/g/data/sessions".into(), "GOOSE_PATH_ROOT"));
         assert_eq!(roots["goose"].len(), 1, "GOOSE_PATH_ROOT replaces every default");
-        assert_eq!(first("crush", 0), ("/c".into(), "CRUSH_GLOBAL_DATA"));
+        assert_eq!(first("crush", 0), ("/c/.crush".into(), "CRUSH_GLOBAL_DATA"));
         assert_eq!(first("kimi", 0), ("/k/sessions".into(), "KIMI_CODE_HOME"));
         assert_eq!(first("kimi", 1), ("/kc/sessions".into(), "KIMI_SHARE_DIR"));
         assert_eq!(first("qwen", 0), ("/qr/projects".into(), "QWEN_RUNTIME_DIR"));
