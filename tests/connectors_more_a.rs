@@ -12,12 +12,14 @@ fn append(path: &std::path::Path, text: &str) {
 }
 
 fn usage_rows(db: &rusqlite::Connection, agent: &str) -> Vec<(Option<String>, i64, i64, i64, i64, i64)> {
-    db.prepare("SELECT model, input, output, cache_write, cache_read, reasoning FROM usage WHERE agent = ?1 ORDER BY ts")
-        .unwrap()
-        .query_map([agent], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    db.prepare(
+        "SELECT model, input, output, cache_write, cache_read, reasoning FROM usage WHERE agent = ?1 ORDER BY ts",
+    )
+    .unwrap()
+    .query_map([agent], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
 }
 
 #[test]
@@ -45,7 +47,12 @@ fn goose_database_and_legacy_files() {
                 Some(1786525590000),
                 "Rename src/conf.rs to src/config.rs and fix every import — über-careful with the re-exports"
             ),
-            row("assistant", sonnet, Some(1786525600000), "Renaming it.\n[tool: developer__shell] git mv src/conf.rs src/config.rs"),
+            row(
+                "assistant",
+                sonnet,
+                Some(1786525600000),
+                "Renaming it.\n[tool: developer__shell] git mv src/conf.rs src/config.rs"
+            ),
             row("tool", None, Some(1786525601000), "renamed 'src/conf.rs' -> 'src/config.rs'"),
             row("assistant", sonnet, Some(1786525610000), "[tool: developer__text_editor] str_replace"),
             row("tool", None, Some(1786525611000), "[tool error] no match for 'mod conf;' in src/lib.rs"),
@@ -90,11 +97,7 @@ fn crush_server_workspace_and_registered_projects() {
     // A project Crush registered in projects.json, outside any default root.
     let project = sb.home().join("code/hub");
     std::fs::create_dir_all(project.join(".crush")).unwrap();
-    std::fs::copy(
-        own_fixtures().join(".local/share/crush/.crush/crush.db"),
-        project.join(".crush/crush.db"),
-    )
-    .unwrap();
+    std::fs::copy(own_fixtures().join(".local/share/crush/.crush/crush.db"), project.join(".crush/crush.db")).unwrap();
     let registry = serde_json::json!({"projects": [
         {"path": project, "data_dir": project.join(".crush"), "last_accessed": "2026-08-12T09:00:00Z"},
         {"path": sb.home().join("gone"), "data_dir": sb.home().join("gone/.crush"), "last_accessed": "2026-01-01T00:00:00Z"}
@@ -273,7 +276,12 @@ fn qwen_code_jsonl() {
                 "Reading the module first.\n[tool: read_file] {\"absolute_path\":\"/home/dev/app/slug.py\"}"
             ),
             row("tool", None, at("2026-08-03T10:00:04.500Z"), "def slugify(s):\n    return s.lower()"),
-            row("assistant", coder, at("2026-08-03T10:00:09Z"), "Added `test_slugify_lowercases` to tests/test_slug.py."),
+            row(
+                "assistant",
+                coder,
+                at("2026-08-03T10:00:09Z"),
+                "Added `test_slugify_lowercases` to tests/test_slug.py."
+            ),
         ]
     );
     // Cached tokens come out of the prompt; thoughts are output.

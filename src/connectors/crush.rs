@@ -150,8 +150,7 @@ fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Re
     let workspace = workspace_of(path);
     let mut errors = sqlite::ErrorLedger::default();
     let mut markers = BTreeMap::new();
-    let sessions =
-        sqlite::rows_as_json(&conn, "SELECT * FROM sessions ORDER BY created_at, id", []).map_err(err)?;
+    let sessions = sqlite::rows_as_json(&conn, "SELECT * FROM sessions ORDER BY created_at, id", []).map_err(err)?;
     for session in sessions {
         let Some(sid) = str_field(&session, "id").map(str::to_string) else { continue };
         let (count, newest): (i64, Option<String>) = conn
@@ -161,11 +160,8 @@ fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Re
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(err)?;
-        let marker = format!(
-            "{}|{count}|{}",
-            str_field(&session, "updated_at").unwrap_or(""),
-            newest.as_deref().unwrap_or("")
-        );
+        let marker =
+            format!("{}|{count}|{}", str_field(&session, "updated_at").unwrap_or(""), newest.as_deref().unwrap_or(""));
         let unchanged = previous.as_ref().and_then(|p| p.get(&sid)) == Some(&marker);
         markers.insert(sid.clone(), marker);
         if unchanged {

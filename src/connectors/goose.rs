@@ -138,11 +138,7 @@ fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Re
 }
 
 fn session_messages(conn: &Connection, sid: &str) -> rusqlite::Result<Vec<Value>> {
-    sqlite::rows_as_json(
-        conn,
-        "SELECT * FROM messages WHERE session_id = ?1 ORDER BY created_timestamp, id",
-        [sid],
-    )
+    sqlite::rows_as_json(conn, "SELECT * FROM messages WHERE session_id = ?1 ORDER BY created_timestamp, id", [sid])
 }
 
 /// The session's header: `name` (set by the user or generated), else the

@@ -195,7 +195,15 @@ impl GrokState {
         }
     }
 
-    fn chunk(&mut self, kind: &str, text: &str, at: Option<i64>, model: Option<String>, pos: (u64, u64), sink: &mut dyn ParseSink) {
+    fn chunk(
+        &mut self,
+        kind: &str,
+        text: &str,
+        at: Option<i64>,
+        model: Option<String>,
+        pos: (u64, u64),
+        sink: &mut dyn ParseSink,
+    ) {
         if self.run.as_ref().is_some_and(|r| r.key != kind) {
             self.close_run(sink);
         }
@@ -228,7 +236,9 @@ impl GrokState {
         let meta = |key: &str| {
             rec.pointer(&format!("/params/_meta/{key}")).or_else(|| update.pointer(&format!("/_meta/{key}")))
         };
-        let at = meta("agentTimestampMs").and_then(time::parse_value).or_else(|| rec.get("timestamp").and_then(time::parse_value));
+        let at = meta("agentTimestampMs")
+            .and_then(time::parse_value)
+            .or_else(|| rec.get("timestamp").and_then(time::parse_value));
         let model = meta("modelId").and_then(Value::as_str).map(str::to_string);
         let kind = str_field(update, "sessionUpdate").unwrap_or("");
         match kind {
@@ -249,7 +259,16 @@ impl GrokState {
                     let name = str_field(update, "title").or_else(|| str_field(update, "kind")).unwrap_or("tool");
                     let text = content::tool_call_line(name, update.get("rawInput").filter(|v| !v.is_null()));
                     let author = model.or_else(|| self.model.clone());
-                    self.send(Message { role: Role::Assistant, author, created_at: at, content: text, line_offset: Some(offset) }, sink);
+                    self.send(
+                        Message {
+                            role: Role::Assistant,
+                            author,
+                            created_at: at,
+                            content: text,
+                            line_offset: Some(offset),
+                        },
+                        sink,
+                    );
                     self.pending.insert(id.clone(), None);
                 }
                 if let Some(out) = tool_output(update) {
@@ -265,7 +284,16 @@ impl GrokState {
                         (None, true) => "[tool error]".to_string(),
                         (None, false) => return,
                     };
-                    self.send(Message { role: Role::Tool, author: None, created_at: at, content: text, line_offset: Some(offset) }, sink);
+                    self.send(
+                        Message {
+                            role: Role::Tool,
+                            author: None,
+                            created_at: at,
+                            content: text,
+                            line_offset: Some(offset),
+                        },
+                        sink,
+                    );
                 }
             }
             "" => sink.malformed(line, "update has no sessionUpdate".into()),

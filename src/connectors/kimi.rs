@@ -147,10 +147,8 @@ fn read_side(path: &Path, agent: Option<&str>, sink: &mut dyn ParseSink) -> Side
                         .or_else(|| str_field(&state, "title").filter(|t| *t != "Untitled"))
                         .map(str::to_string);
                 }
-                side.workspace = ["workDir", "work_dir", "cwd"]
-                    .iter()
-                    .find_map(|k| str_field(&state, k))
-                    .map(str::to_string);
+                side.workspace =
+                    ["workDir", "work_dir", "cwd"].iter().find_map(|k| str_field(&state, k)).map(str::to_string);
             }
             Err(e) => sink.malformed(0, format!("state.json: {}", e.reason())),
         }
@@ -159,7 +157,11 @@ fn read_side(path: &Path, agent: Option<&str>, sink: &mut dyn ParseSink) -> Side
         // Kimi Code: <home>/sessions/<bucket>/<session>; Kimi CLI: <share>/sessions/<hash>/<session>.
         let home = session.parent().and_then(Path::parent).and_then(Path::parent);
         side.workspace = home.and_then(|h| {
-            if agent.is_some() { index_workdir(&h.join("session_index.jsonl"), &sid) } else { kimi_json_workdir(h, &sid) }
+            if agent.is_some() {
+                index_workdir(&h.join("session_index.jsonl"), &sid)
+            } else {
+                kimi_json_workdir(h, &sid)
+            }
         });
     }
     side
@@ -237,7 +239,14 @@ impl KimiState {
 
     /// Adds a piece to the assistant message of step `key`, opening it
     /// (and closing any other) first.
-    fn continue_run(&mut self, key: &str, piece: String, created_at: Option<i64>, at: (u64, u64), sink: &mut dyn ParseSink) {
+    fn continue_run(
+        &mut self,
+        key: &str,
+        piece: String,
+        created_at: Option<i64>,
+        at: (u64, u64),
+        sink: &mut dyn ParseSink,
+    ) {
         if self.run.as_ref().is_some_and(|r| r.key != key) {
             self.close_run(sink);
         }
@@ -292,7 +301,8 @@ impl KimiState {
                 let text = rec.get("input").and_then(content::flatten).unwrap_or_default();
                 let origin = rec.get("origin").and_then(|o| o.as_str().or_else(|| str_field(o, "kind")));
                 let role = match origin {
-                    None | Some("user" | "retry" | "skill_activation" | "plugin_command" | "shell_command" | "task") => {
+                    None
+                    | Some("user" | "retry" | "skill_activation" | "plugin_command" | "shell_command" | "task") => {
                         Role::User
                     }
                     Some(_) => Role::System, // injections, hook results, compaction summaries, cron (a sub-agent's `task` is its user turn)
@@ -312,7 +322,9 @@ impl KimiState {
                     _ => {}
                 }
             }
-            "context.append_loop_event" => self.loop_event(rec.get("event").unwrap_or(&Value::Null), at, line, offset, sink),
+            "context.append_loop_event" => {
+                self.loop_event(rec.get("event").unwrap_or(&Value::Null), at, line, offset, sink)
+            }
             "config.update" => {
                 if self.workspace.is_none() {
                     self.workspace = str_field(rec, "cwd")
@@ -325,7 +337,8 @@ impl KimiState {
                     self.model = Some(model.to_string());
                 }
                 if let (Some(u), Some(at)) = (rec.get("usage"), at) {
-                    let usage = call_usage(u, ["inputOther", "output", "inputCacheRead", "inputCacheCreation"], at, offset);
+                    let usage =
+                        call_usage(u, ["inputOther", "output", "inputCacheRead", "inputCacheCreation"], at, offset);
                     self.usage(Usage { model: self.model.clone(), ..usage }, sink);
                 }
             }
@@ -399,8 +412,12 @@ impl KimiState {
             }
             "StatusUpdate" => {
                 if let (Some(u), Some(at)) = (payload.get("token_usage").filter(|u| u.is_object()), at) {
-                    let mut usage =
-                        call_usage(u, ["input_other", "output", "input_cache_read", "input_cache_creation"], at, offset);
+                    let mut usage = call_usage(
+                        u,
+                        ["input_other", "output", "input_cache_read", "input_cache_creation"],
+                        at,
+                        offset,
+                    );
                     usage.request_key = str_field(payload, "message_id").map(|id| format!("kimi:{id}"));
                     self.usage(usage, sink);
                 }

@@ -94,7 +94,8 @@ impl Connector for OpenHands {
             };
             let at = event.get("timestamp").and_then(time::parse_value);
             if header.workspace.is_none() {
-                header.workspace = event.pointer("/observation/metadata/working_dir").and_then(Value::as_str).map(str::to_string);
+                header.workspace =
+                    event.pointer("/observation/metadata/working_dir").and_then(Value::as_str).map(str::to_string);
             }
             out.extend(event_messages(&event, at, model.as_deref(), &file, sink));
             // A call's tokens belong to the first event of its response.

@@ -44,7 +44,10 @@ impl Connector for Qwen {
             None => (env.home.join(".qwen"), "default"),
         };
         roots.push(Root { path: home.join("projects"), origin });
-        roots.push(Root { path: home.join("tmp"), origin: if origin == "default" { "default (legacy)" } else { origin } });
+        roots.push(Root {
+            path: home.join("tmp"),
+            origin: if origin == "default" { "default (legacy)" } else { origin },
+        });
         roots
     }
 
@@ -63,7 +66,7 @@ impl Connector for Qwen {
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
-        if !req.path.extension().is_some_and(|e| e == "jsonl") {
+        if req.path.extension().is_none_or(|e| e != "jsonl") {
             return super::gemini::Gemini.parse(req, sink);
         }
         let mut state: QwenState = req.resume_state();
@@ -128,7 +131,16 @@ impl QwenState {
                     self.send(Message { role, author, created_at: at, content: text, line_offset: Some(offset) }, sink);
                 }
                 for o in outputs {
-                    self.send(Message { role: Role::Tool, author: None, created_at: at, content: o, line_offset: Some(offset) }, sink);
+                    self.send(
+                        Message {
+                            role: Role::Tool,
+                            author: None,
+                            created_at: at,
+                            content: o,
+                            line_offset: Some(offset),
+                        },
+                        sink,
+                    );
                 }
                 if let Some(u) = usage {
                     self.announced.before_usage(sink, self.header());
@@ -179,7 +191,8 @@ impl QwenState {
     fn call_usage(&self, rec: &Value, at: Option<i64>, offset: u64) -> Option<Usage> {
         let meta = rec.get("usageMetadata")?.as_object()?;
         let n = |k: &str| meta.get(k).and_then(Value::as_u64).unwrap_or(0);
-        let (prompt, cached, tool) = (n("promptTokenCount"), n("cachedContentTokenCount"), n("toolUsePromptTokenCount"));
+        let (prompt, cached, tool) =
+            (n("promptTokenCount"), n("cachedContentTokenCount"), n("toolUsePromptTokenCount"));
         let (candidates, thoughts, total) = (n("candidatesTokenCount"), n("thoughtsTokenCount"), n("totalTokenCount"));
         let cached = cached.min(prompt);
         let output = if total >= prompt + tool + candidates { total - prompt - tool } else { candidates + thoughts };

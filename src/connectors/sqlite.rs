@@ -86,7 +86,7 @@ pub fn rows_as_json(
     params: impl rusqlite::Params,
 ) -> rusqlite::Result<Vec<serde_json::Value>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let names: Vec<String> = stmt.column_names().into_iter().map(str::to_string).collect();
+    let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
     let rows = stmt.query_map(params, |r| {
         let mut obj = serde_json::Map::new();
         for (i, name) in names.iter().enumerate() {
