@@ -3,7 +3,7 @@
 //! an arbitrary string to the query parser, and the invariants that hold for
 //! any input are checked (a violation panics, which is what a fuzzer finds).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::connectors::{self, ParseRequest, ParseSink};
 use crate::model::{ConversationHeader, Message};
@@ -58,6 +58,15 @@ pub const CONNECTOR_TARGETS: &[(&str, &str, &str)] = &[
     ("parse_copilot_cli", "copilot_cli", "session-state/fuzz/events.jsonl"),
     ("parse_copilot_chat_json", "copilot", "workspaceStorage/fuzz/chatSessions/fuzz.json"),
     ("parse_copilot_chat_jsonl", "copilot", "workspaceStorage/fuzz/chatSessions/fuzz.jsonl"),
+    ("parse_goose_db", "goose", "sessions/sessions.db"),
+    ("parse_goose_jsonl", "goose", "sessions/20240101_1.jsonl"),
+    ("parse_crush_db", "crush", "project/.crush/crush.db"),
+    ("parse_kimi_code", "kimi", "sessions/bucket/session_fuzz/agents/main/wire.jsonl"),
+    ("parse_kimi_cli", "kimi", "sessions/0123abcd/fuzz-session/wire.jsonl"),
+    ("parse_qwen_jsonl", "qwen", "projects/-fuzz/chats/fuzz.jsonl"),
+    ("parse_openhands_event", "openhands", "conversations/fuzz/events/event-00001-0000fuzz.json"),
+    ("parse_openhands_state", "openhands", "conversations/fuzz-state/base_state.json"),
+    ("parse_grok", "grok", "sessions/%2Ffuzz/fuzz-session/updates.jsonl"),
 ];
 
 /// Runs one connector target by name (what `fuzz/fuzz_targets/*.rs` call).
@@ -81,8 +90,14 @@ fn scratch(file_name: &str) -> PathBuf {
 pub fn parse_as(agent: &str, file_name: &str, data: &[u8]) -> Parsed {
     let all = connectors::all();
     let connector = all.iter().find(|c| c.agent().slug() == agent).unwrap_or_else(|| panic!("no connector {agent}"));
-    let path = scratch(file_name);
+    let mut path = scratch(file_name);
     std::fs::write(&path, data).expect("write scratch file");
+    // An OpenHands event is read through its conversation's state file.
+    if agent == "openhands" && file_name.contains("/events/") {
+        let conversation = path.parent().and_then(Path::parent).expect("events/ in a conversation dir");
+        path = conversation.join("base_state.json");
+        std::fs::write(&path, b"{}").expect("write scratch state");
+    }
     let mut sink = Counter::default();
     let req = ParseRequest { path: &path, start_offset: 0, start_line: 1, resume: None };
     let end = match connector.parse(&req, &mut sink) {
@@ -92,7 +107,8 @@ pub fn parse_as(agent: &str, file_name: &str, data: &[u8]) -> Parsed {
             return sink.0;
         }
     };
-    assert!(end.offset <= data.len() as u64, "parse ended at {} past the file's {} bytes", end.offset, data.len());
+    let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+    assert!(end.offset <= len, "parse ended at {} past the file's {len} bytes", end.offset);
     assert!(end.next_line >= 1);
     if connector.layout(&path) == connectors::SourceLayout::AppendOnlyLines {
         // Everything before `offset` was consumed; resuming there must not

@@ -33,6 +33,18 @@ pub enum Agent {
     CopilotCli,
     /// GitHub Copilot Chat inside VS Code.
     Copilot,
+    /// Block's Goose agent.
+    Goose,
+    /// Charm's Crush terminal agent.
+    Crush,
+    /// Moonshot's Kimi Code (and the older Kimi CLI).
+    Kimi,
+    /// Alibaba's Qwen Code CLI.
+    Qwen,
+    /// The OpenHands CLI and Agent SDK.
+    OpenHands,
+    /// xAI's Grok Build CLI (`grok`).
+    Grok,
 }
 
 impl Agent {
@@ -51,6 +63,12 @@ impl Agent {
         Agent::Factory,
         Agent::CopilotCli,
         Agent::Copilot,
+        Agent::Goose,
+        Agent::Crush,
+        Agent::Kimi,
+        Agent::Qwen,
+        Agent::OpenHands,
+        Agent::Grok,
     ];
 
     /// The stable identifier stored in the database and used on the command line.
@@ -69,6 +87,12 @@ impl Agent {
             Agent::Factory => "factory",
             Agent::CopilotCli => "copilot_cli",
             Agent::Copilot => "copilot",
+            Agent::Goose => "goose",
+            Agent::Crush => "crush",
+            Agent::Kimi => "kimi",
+            Agent::Qwen => "qwen",
+            Agent::OpenHands => "openhands",
+            Agent::Grok => "grok",
         }
     }
 
@@ -88,6 +112,12 @@ impl Agent {
             Agent::Factory => "Factory Droid",
             Agent::CopilotCli => "Copilot CLI",
             Agent::Copilot => "Copilot Chat (VS Code)",
+            Agent::Goose => "Goose",
+            Agent::Crush => "Crush",
+            Agent::Kimi => "Kimi Code / Kimi CLI",
+            Agent::Qwen => "Qwen Code",
+            Agent::OpenHands => "OpenHands",
+            Agent::Grok => "Grok Build",
         }
     }
 }
@@ -118,6 +148,12 @@ impl FromStr for Agent {
             "factory" | "droid" | "factory_droid" => Agent::Factory,
             "copilot_cli" => Agent::CopilotCli,
             "copilot" | "copilot_chat" | "copilot_vscode" => Agent::Copilot,
+            "goose" => Agent::Goose,
+            "crush" => Agent::Crush,
+            "kimi" | "kimi_code" | "kimi_cli" => Agent::Kimi,
+            "qwen" | "qwen_code" => Agent::Qwen,
+            "openhands" | "open_hands" => Agent::OpenHands,
+            "grok" | "grok_build" => Agent::Grok,
             _ => {
                 let known: Vec<&str> = Agent::ALL.iter().map(|a| a.slug()).collect();
                 return Err(format!("unknown agent '{s}' (known: {})", known.join(", ")));

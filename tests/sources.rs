@@ -19,6 +19,12 @@ const AGENTS: &[&str] = &[
     "factory",
     "copilot_cli",
     "copilot",
+    "goose",
+    "crush",
+    "kimi",
+    "qwen",
+    "openhands",
+    "grok",
 ];
 
 fn slugs(report: &serde_json::Value) -> Vec<String> {

@@ -12,13 +12,20 @@ pub mod codex;
 pub mod content;
 pub mod copilot;
 pub mod copilot_cli;
+pub mod crush;
 pub mod cursor;
 pub mod document;
 pub mod factory;
 pub mod gemini;
+pub mod goose;
+pub mod grok;
+pub mod kimi;
 pub mod lines;
 pub mod opencode;
+pub mod openhands;
 pub mod pi_agent;
+pub mod qwen;
+mod runs;
 pub mod sqlite;
 pub mod vscode;
 
@@ -339,6 +346,12 @@ pub fn all() -> Vec<Box<dyn Connector>> {
         Box::new(factory::Factory),
         Box::new(copilot_cli::CopilotCli),
         Box::new(copilot::CopilotChat),
+        Box::new(goose::Goose),
+        Box::new(crush::Crush),
+        Box::new(kimi::Kimi),
+        Box::new(qwen::Qwen),
+        Box::new(openhands::OpenHands),
+        Box::new(grok::Grok),
     ]
 }
 
@@ -382,12 +395,23 @@ mod tests {
         expect(&win, "amp", "AppData/Roaming/amp");
         expect(&linux, "copilot", ".config/Code/User/workspaceStorage");
         expect(&mac, "copilot", "Library/Application Support/Code/User/workspaceStorage");
+        // Goose and Crush keep the XDG layout on macOS.
+        expect(&linux, "goose", ".local/share/goose/sessions");
+        expect(&mac, "goose", ".local/share/goose/sessions");
+        expect(&win, "goose", "AppData/Roaming/Block/goose/data/sessions");
+        expect(&linux, "crush", ".local/share/crush/.crush");
+        expect(&mac, "crush", ".local/share/crush/.crush");
+        expect(&win, "crush", "AppData/Local/crush/.crush");
         // Home-relative everywhere.
         for v in [&linux, &mac, &win] {
             expect(v, "chatgpt", "Library/Application Support/com.openai.chat");
             expect(v, "pi_agent", ".pi/agent/sessions");
             expect(v, "factory", ".factory/sessions");
             expect(v, "copilot_cli", ".copilot/session-state");
+            expect(v, "kimi", ".kimi-code/sessions");
+            expect(v, "qwen", ".qwen/projects");
+            expect(v, "openhands", ".openhands/conversations");
+            expect(v, "grok", ".grok/sessions");
         }
     }
 
@@ -404,5 +428,38 @@ mod tests {
         assert_eq!(roots["pi_agent"][0], Root { path: "/pi/sessions".into(), origin: "PI_CODING_AGENT_DIR" });
         assert_eq!(roots["opencode"][0], Root { path: "/oc/storage".into(), origin: "OPENCODE_STORAGE_ROOT" });
         assert_eq!(roots["opencode"][1].path, PathBuf::from("/data/opencode"));
+        // XDG_DATA_HOME moves Goose's and Crush's data (on macOS too).
+        assert_eq!(roots["goose"][0], Root { path: "/data/goose/sessions".into(), origin: "XDG_DATA_HOME" });
+        assert_eq!(roots["crush"][0], Root { path: "/data/crush/.crush".into(), origin: "XDG_DATA_HOME" });
+
+        // Each agent's own override.
+        let mut env = AgentEnv::with_home("/h").on(Platform::MacOs);
+        for (var, value) in [
+            ("GOOSE_PATH_ROOT", "/g"),
+            ("CRUSH_GLOBAL_DATA", "/c"),
+            ("KIMI_CODE_HOME", "/k"),
+            ("KIMI_SHARE_DIR", "/kc"),
+            ("QWEN_RUNTIME_DIR", "/qr"),
+            ("QWEN_HOME", "/q"),
+            ("OPENHANDS_PERSISTENCE_DIR", "/oh"),
+            ("GROK_HOME", "/x"),
+        ] {
+            env.set_var(var, value);
+        }
+        let roots: HashMap<&str, Vec<Root>> = all().iter().map(|c| (c.agent().slug(), c.roots(&env))).collect();
+        let first = |agent: &str, i: usize| (roots[agent][i].path.clone(), roots[agent][i].origin);
+        assert_eq!(first("goose", 0), ("/g/data/sessions".into(), "GOOSE_PATH_ROOT"));
+        assert_eq!(roots["goose"].len(), 1, "GOOSE_PATH_ROOT replaces every default");
+        assert_eq!(first("crush", 0), ("/c/.crush".into(), "CRUSH_GLOBAL_DATA"));
+        assert_eq!(first("kimi", 0), ("/k/sessions".into(), "KIMI_CODE_HOME"));
+        assert_eq!(first("kimi", 1), ("/kc/sessions".into(), "KIMI_SHARE_DIR"));
+        assert_eq!(first("qwen", 0), ("/qr/projects".into(), "QWEN_RUNTIME_DIR"));
+        assert_eq!(first("qwen", 1), ("/q/projects".into(), "QWEN_HOME"));
+        assert_eq!(first("qwen", 2), ("/q/tmp".into(), "QWEN_HOME"));
+        assert_eq!(first("openhands", 0), ("/oh/conversations".into(), "OPENHANDS_PERSISTENCE_DIR"));
+        assert_eq!(first("grok", 0), ("/x/sessions".into(), "GROK_HOME"));
+        env.set_var("OPENHANDS_CONVERSATIONS_DIR", "/ohc");
+        let oh = openhands::OpenHands.roots(&env);
+        assert_eq!((oh[0].path.clone(), oh[0].origin), ("/ohc".into(), "OPENHANDS_CONVERSATIONS_DIR"));
     }
 }

@@ -77,6 +77,28 @@ pub fn text_of(v: rusqlite::types::ValueRef<'_>) -> Option<String> {
     }
 }
 
+/// The rows of `sql` as JSON objects of their non-NULL columns, each value
+/// as text (see [`text_of`]): agents add columns release by release, so
+/// readers look fields up by name and tolerate any subset.
+pub fn rows_as_json(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<serde_json::Value>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
+    let rows = stmt.query_map(params, |r| {
+        let mut obj = serde_json::Map::new();
+        for (i, name) in names.iter().enumerate() {
+            if let Some(text) = text_of(r.get_ref(i)?) {
+                obj.insert(name.clone(), serde_json::Value::String(text));
+            }
+        }
+        Ok(serde_json::Value::Object(obj))
+    })?;
+    rows.collect()
+}
+
 /// The malformed-record reports of a database source, per conversation,
 /// kept in its resume state. A refresh reads only changed conversations and
 /// the writer clears the source's recorded errors first, so the reports of
