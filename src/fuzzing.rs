@@ -58,6 +58,14 @@ pub const CONNECTOR_TARGETS: &[(&str, &str, &str)] = &[
     ("parse_copilot_cli", "copilot_cli", "session-state/fuzz/events.jsonl"),
     ("parse_copilot_chat_json", "copilot", "workspaceStorage/fuzz/chatSessions/fuzz.json"),
     ("parse_copilot_chat_jsonl", "copilot", "workspaceStorage/fuzz/chatSessions/fuzz.jsonl"),
+    ("parse_antigravity", "antigravity", "brain/fuzz/.system_generated/logs/transcript.jsonl"),
+    ("parse_openclaw", "openclaw", "agents/work/sessions/fuzz.jsonl"),
+    ("parse_clawdbot", "clawdbot", "sessions/chat/fuzz.jsonl"),
+    ("parse_vibe_jsonl", "vibe", "session/session_20260101_000000_fuzz/messages.jsonl"),
+    ("parse_vibe_json", "vibe", "session/session_20260101_000000_fuzz0000.json"),
+    ("parse_hermes_db", "hermes", "hermes/state.db"),
+    ("parse_claude_desktop", "claude_desktop", "claude-code-sessions/acct/org/local_fuzz.json"),
+    ("parse_kiro", "kiro", "sessions/cli/fuzz.jsonl"),
 ];
 
 /// Runs one connector target by name (what `fuzz/fuzz_targets/*.rs` call).

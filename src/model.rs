@@ -33,6 +33,20 @@ pub enum Agent {
     CopilotCli,
     /// GitHub Copilot Chat inside VS Code.
     Copilot,
+    /// Google Antigravity's CLI (`agy`).
+    Antigravity,
+    /// OpenClaw, the pi-mono based personal agent.
+    OpenClaw,
+    /// Clawdbot, OpenClaw's earlier name (its own state folder).
+    Clawdbot,
+    /// Mistral Vibe.
+    Vibe,
+    /// Nous Research's Hermes Agent.
+    Hermes,
+    /// Claude Desktop's records of its local Claude Code sessions (no bodies).
+    ClaudeDesktop,
+    /// Amazon's Kiro CLI (`kiro-cli`).
+    Kiro,
 }
 
 impl Agent {
@@ -51,6 +65,13 @@ impl Agent {
         Agent::Factory,
         Agent::CopilotCli,
         Agent::Copilot,
+        Agent::Antigravity,
+        Agent::OpenClaw,
+        Agent::Clawdbot,
+        Agent::Vibe,
+        Agent::Hermes,
+        Agent::ClaudeDesktop,
+        Agent::Kiro,
     ];
 
     /// The stable identifier stored in the database and used on the command line.
@@ -69,6 +90,13 @@ impl Agent {
             Agent::Factory => "factory",
             Agent::CopilotCli => "copilot_cli",
             Agent::Copilot => "copilot",
+            Agent::Antigravity => "antigravity",
+            Agent::OpenClaw => "openclaw",
+            Agent::Clawdbot => "clawdbot",
+            Agent::Vibe => "vibe",
+            Agent::Hermes => "hermes",
+            Agent::ClaudeDesktop => "claude_desktop",
+            Agent::Kiro => "kiro",
         }
     }
 
@@ -88,6 +116,13 @@ impl Agent {
             Agent::Factory => "Factory Droid",
             Agent::CopilotCli => "Copilot CLI",
             Agent::Copilot => "Copilot Chat (VS Code)",
+            Agent::Antigravity => "Antigravity",
+            Agent::OpenClaw => "OpenClaw",
+            Agent::Clawdbot => "Clawdbot",
+            Agent::Vibe => "Mistral Vibe",
+            Agent::Hermes => "Hermes Agent",
+            Agent::ClaudeDesktop => "Claude Desktop",
+            Agent::Kiro => "Kiro CLI",
         }
     }
 }
@@ -118,6 +153,13 @@ impl FromStr for Agent {
             "factory" | "droid" | "factory_droid" => Agent::Factory,
             "copilot_cli" => Agent::CopilotCli,
             "copilot" | "copilot_chat" | "copilot_vscode" => Agent::Copilot,
+            "antigravity" | "agy" => Agent::Antigravity,
+            "openclaw" => Agent::OpenClaw,
+            "clawdbot" => Agent::Clawdbot,
+            "vibe" | "mistral_vibe" => Agent::Vibe,
+            "hermes" | "hermes_agent" => Agent::Hermes,
+            "claude_desktop" => Agent::ClaudeDesktop,
+            "kiro" | "kiro_cli" => Agent::Kiro,
             _ => {
                 let known: Vec<&str> = Agent::ALL.iter().map(|a| a.slug()).collect();
                 return Err(format!("unknown agent '{s}' (known: {})", known.join(", ")));

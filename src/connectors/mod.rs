@@ -5,8 +5,10 @@
 pub mod aider;
 pub mod amp;
 mod announce;
+pub mod antigravity;
 pub mod chatgpt;
 pub mod claude;
+pub mod claude_desktop;
 pub mod cline;
 pub mod codex;
 pub mod content;
@@ -16,10 +18,14 @@ pub mod cursor;
 pub mod document;
 pub mod factory;
 pub mod gemini;
+pub mod hermes;
+pub mod kiro;
 pub mod lines;
+pub mod openclaw;
 pub mod opencode;
 pub mod pi_agent;
 pub mod sqlite;
+pub mod vibe;
 pub mod vscode;
 
 use std::collections::HashMap;
@@ -339,6 +345,13 @@ pub fn all() -> Vec<Box<dyn Connector>> {
         Box::new(factory::Factory),
         Box::new(copilot_cli::CopilotCli),
         Box::new(copilot::CopilotChat),
+        Box::new(antigravity::Antigravity),
+        Box::new(openclaw::OpenClaw),
+        Box::new(openclaw::Clawdbot),
+        Box::new(vibe::Vibe),
+        Box::new(hermes::Hermes),
+        Box::new(claude_desktop::ClaudeDesktop),
+        Box::new(kiro::Kiro),
     ]
 }
 
@@ -388,7 +401,16 @@ mod tests {
             expect(v, "pi_agent", ".pi/agent/sessions");
             expect(v, "factory", ".factory/sessions");
             expect(v, "copilot_cli", ".copilot/session-state");
+            expect(v, "antigravity", ".gemini/antigravity-cli/brain");
+            expect(v, "openclaw", ".openclaw/agents");
+            expect(v, "clawdbot", ".clawdbot/agents");
+            expect(v, "vibe", ".vibe/logs/session");
+            expect(v, "hermes", ".hermes");
+            expect(v, "kiro", ".kiro/sessions/cli");
         }
+        expect(&linux, "claude_desktop", ".config/Claude/claude-code-sessions");
+        expect(&mac, "claude_desktop", "Library/Application Support/Claude/claude-code-sessions");
+        expect(&win, "claude_desktop", "AppData/Roaming/Claude/claude-code-sessions");
     }
 
     #[test]
@@ -404,5 +426,18 @@ mod tests {
         assert_eq!(roots["pi_agent"][0], Root { path: "/pi/sessions".into(), origin: "PI_CODING_AGENT_DIR" });
         assert_eq!(roots["opencode"][0], Root { path: "/oc/storage".into(), origin: "OPENCODE_STORAGE_ROOT" });
         assert_eq!(roots["opencode"][1].path, PathBuf::from("/data/opencode"));
+
+        env.set_var("OPENCLAW_STATE_DIR", "/oc-state");
+        env.set_var("VIBE_HOME", "/vibe");
+        env.set_var("HERMES_HOME", "/hermes");
+        env.set_var("CASS_ANTIGRAVITY_DATA_ROOT", "/agy");
+        let roots: HashMap<&str, Vec<Root>> = all().iter().map(|c| (c.agent().slug(), c.roots(&env))).collect();
+        assert_eq!(roots["openclaw"][0], Root { path: "/oc-state/agents".into(), origin: "OPENCLAW_STATE_DIR" });
+        assert_eq!(roots["openclaw"][1], Root { path: "/oc-state/sessions".into(), origin: "OPENCLAW_STATE_DIR" });
+        assert_eq!(roots["vibe"], [Root { path: "/vibe/logs/session".into(), origin: "VIBE_HOME" }]);
+        assert_eq!(roots["hermes"], [Root { path: "/hermes".into(), origin: "HERMES_HOME" }]);
+        assert_eq!(roots["antigravity"], [Root { path: "/agy/brain".into(), origin: "CASS_ANTIGRAVITY_DATA_ROOT" }]);
+        // Claude Desktop follows the platform's app folder.
+        assert_eq!(roots["claude_desktop"][1].path, PathBuf::from("/conf/Claude/local-agent-mode-sessions"));
     }
 }
