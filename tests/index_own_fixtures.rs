@@ -19,11 +19,13 @@ fn own_fixtures_index_exactly() {
     // fixtures (checked one by one in tests/connectors_*.rs) add 15 files,
     // 16 conversations, 69 messages and 3 malformed records; the encrypted
     // ChatGPT file and a VS Code workspace database without chats are found
-    // but yield nothing.
-    assert_eq!(report["files_scanned"], 6 + 15);
-    assert_eq!(report["conversations"], 6 + 16);
-    assert_eq!(report["messages"], 28 + 69);
-    assert_eq!(report["malformed"], 3 + 3);
+    // but yield nothing. Antigravity, OpenClaw, Clawdbot, Vibe, Hermes,
+    // Claude Desktop and Kiro (tests/connectors_more_b.rs) add 9 files, 10
+    // conversations, 40 messages and 6 malformed records.
+    assert_eq!(report["files_scanned"], 6 + 15 + 9);
+    assert_eq!(report["conversations"], 6 + 16 + 10);
+    assert_eq!(report["messages"], 28 + 69 + 40);
+    assert_eq!(report["malformed"], 3 + 3 + 6);
     assert_eq!(report["partial_tails"], 1);
     let db = sb.db();
 

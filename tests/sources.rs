@@ -19,6 +19,13 @@ const AGENTS: &[&str] = &[
     "factory",
     "copilot_cli",
     "copilot",
+    "antigravity",
+    "openclaw",
+    "clawdbot",
+    "vibe",
+    "hermes",
+    "claude_desktop",
+    "kiro",
 ];
 
 fn slugs(report: &serde_json::Value) -> Vec<String> {
