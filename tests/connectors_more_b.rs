@@ -41,7 +41,10 @@ fn antigravity_transcript_steps_and_tail() {
     let report = index_no_semantic(&sb);
     let a = agent_entry(&report, "antigravity");
     // transcript_full.jsonl repeats the transcript and is not a source.
-    assert_eq!((a["files"].as_u64(), a["conversations"].as_u64(), a["malformed_total"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(
+        (a["files"].as_u64(), a["conversations"].as_u64(), a["malformed_total"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
     let db = sb.db();
     let id = "5c1e9a70-3d2b-4f8e-a6c4-9b0d7e2f1a38";
     assert_eq!(
@@ -61,7 +64,12 @@ fn antigravity_transcript_steps_and_tail() {
             // The request unwrapped; metadata and settings blocks dropped.
             row("user", None, Some(ms("2026-05-04T13:20:11Z")), "Why does `make release` rebuild the docs every time?"),
             // Thinking stays out; the model comes from the settings change.
-            row("assistant", flash, Some(ms("2026-05-04T13:20:14Z")), "Let me look at the docs target in the Makefile."),
+            row(
+                "assistant",
+                flash,
+                Some(ms("2026-05-04T13:20:14Z")),
+                "Let me look at the docs target in the Makefile."
+            ),
             row(
                 "tool",
                 None,
@@ -76,7 +84,12 @@ fn antigravity_transcript_steps_and_tail() {
                 Some(ms("2026-05-04T13:20:24Z")),
                 "`docs` depends on `FORCE`, a phony target, so it is always out of date. Depend on `$(wildcard docs/*.md)` instead — Grüße an die Doku ✅"
             ),
-            row("system", None, Some(ms("2026-05-04T13:20:25Z")), "The following is an <EPHEMERAL_MESSAGE>. Keep answers short."),
+            row(
+                "system",
+                None,
+                Some(ms("2026-05-04T13:20:25Z")),
+                "The following is an <EPHEMERAL_MESSAGE>. Keep answers short."
+            ),
         ]
     );
     assert_eq!(error_lines(&db, "transcript.jsonl").iter().map(|e| e.0).collect::<Vec<_>>(), [5]);
@@ -95,7 +108,12 @@ fn antigravity_transcript_steps_and_tail() {
     assert_eq!(m.len(), 8);
     assert_eq!(
         m[7],
-        row("assistant", flash, Some(ms("2026-05-04T13:21:00Z")), "Also add `.PHONY: docs` only if you want the old behaviour.")
+        row(
+            "assistant",
+            flash,
+            Some(ms("2026-05-04T13:21:00Z")),
+            "Also add `.PHONY: docs` only if you want the old behaviour."
+        )
     );
 }
 
@@ -106,7 +124,10 @@ fn openclaw_agents_usage_and_state_dir() {
     let report = index_no_semantic(&sb);
     let o = agent_entry(&report, "openclaw");
     // sessions.json (the session map) is not a transcript.
-    assert_eq!((o["files"].as_u64(), o["conversations"].as_u64(), o["malformed_total"].as_u64()), (Some(2), Some(2), Some(1)));
+    assert_eq!(
+        (o["files"].as_u64(), o["conversations"].as_u64(), o["malformed_total"].as_u64()),
+        (Some(2), Some(2), Some(1))
+    );
     let db = sb.db();
     let main = "0f6d2b8e-91a4-4c3e-b7d5-2e8a1c9f4b60";
     assert_eq!(
@@ -124,7 +145,12 @@ fn openclaw_agents_usage_and_state_dir() {
         full_messages(&db, main),
         vec![
             row("user", None, Some(ms("2026-05-02T07:00:01Z")), "Water the tomatoes at 6 and text me when done"),
-            row("assistant", sonnet, Some(ms("2026-05-02T07:00:03Z")), "Scheduling it.\n[tool: cron_add] valve open tomatoes"),
+            row(
+                "assistant",
+                sonnet,
+                Some(ms("2026-05-02T07:00:03Z")),
+                "Scheduling it.\n[tool: cron_add] valve open tomatoes"
+            ),
             row("tool", None, Some(ms("2026-05-02T07:00:03.400Z")), "job 17 added for 18:00"),
             row(
                 "assistant",
@@ -138,7 +164,13 @@ fn openclaw_agents_usage_and_state_dir() {
     let ops = "ops/7a3c5e91-2b4d-4f60-8e1a-c9d7b5f3a214";
     assert_eq!(
         conversation_row(&db, ops),
-        conv("Is the disk on nas01 above 80%?", Some("/srv/ops"), ms("2026-05-03T21:10:02Z"), ms("2026-05-03T21:10:06Z"), 2)
+        conv(
+            "Is the disk on nas01 above 80%?",
+            Some("/srv/ops"),
+            ms("2026-05-03T21:10:02Z"),
+            ms("2026-05-03T21:10:06Z"),
+            2
+        )
     );
     assert_eq!(messages_of(&db, ops)[1], ("assistant".to_string(), "nas01 is at 71% (2.8 of 3.9 TB).".to_string()));
     assert_eq!(error_lines(&db, "7a3c5e91"), [(3, "message record has no message object".to_string())]);
@@ -174,7 +206,10 @@ fn clawdbot_flat_lines_with_bom() {
     install_own(&sb.home(), ".clawdbot");
     let report = index_no_semantic(&sb);
     let c = agent_entry(&report, "clawdbot");
-    assert_eq!((c["files"].as_u64(), c["conversations"].as_u64(), c["malformed_total"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(
+        (c["files"].as_u64(), c["conversations"].as_u64(), c["malformed_total"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
     let db = sb.db();
     // Id: the path below sessions/, without the extension.
     let id = "telegram/chat-4471";
@@ -187,7 +222,12 @@ fn clawdbot_flat_lines_with_bom() {
         vec![
             // The first line starts with a byte order mark and still counts.
             row("user", None, Some(ms("2026-01-10T17:00:00Z")), "remind me to call the plumber at 9"),
-            row("assistant", None, Some(ms("2026-01-10T17:00:04Z")), "Reminder set for 09:00 tomorrow: call the plumber."),
+            row(
+                "assistant",
+                None,
+                Some(ms("2026-01-10T17:00:04Z")),
+                "Reminder set for 09:00 tomorrow: call the plumber."
+            ),
             row("user", None, Some(ms("2026-01-10T17:01:00Z")), "and buy Dübel for the shelf"),
             row("assistant", None, Some(ms("2026-01-10T17:01:03Z")), "Added Dübel to the shopping list."),
         ]
@@ -218,7 +258,10 @@ fn vibe_both_layouts_and_appends() {
     install_own(&sb.home(), ".vibe");
     let report = index_no_semantic(&sb);
     let v = agent_entry(&report, "vibe");
-    assert_eq!((v["files"].as_u64(), v["conversations"].as_u64(), v["malformed_total"].as_u64()), (Some(2), Some(2), Some(0)));
+    assert_eq!(
+        (v["files"].as_u64(), v["conversations"].as_u64(), v["malformed_total"].as_u64()),
+        (Some(2), Some(2), Some(0))
+    );
     let db = sb.db();
     let id = "3fa2c1d8-77e0-4b1a-9c52-d0e4f6a8b913";
     let (start, end) = (ms("2026-04-02T09:15:00.120Z"), ms("2026-04-02T09:21:42.900Z"));
@@ -269,7 +312,10 @@ fn vibe_both_layouts_and_appends() {
     let meta = meta
         .replace("2026-04-02T09:21:42.900000+00:00", "2026-04-02T09:25:00.000000+00:00")
         .replace("\"title_source\": \"auto\"", "\"title_source\": \"manual\"")
-        .replace("\"title\": \"The `pytest -k slow` run hangs on CI — find out why\"", "\"title\": \"Slow tests hang on CI\"");
+        .replace(
+            "\"title\": \"The `pytest -k slow` run hangs on CI — find out why\"",
+            "\"title\": \"Slow tests hang on CI\"",
+        );
     std::fs::write(dir.join("meta.json"), meta).unwrap();
     let again = index_no_semantic(&sb);
     assert_eq!(again["files_appended"], 1);
@@ -285,7 +331,10 @@ fn hermes_sessions_usage_and_changes() {
     install_own(&sb.home(), ".hermes");
     let report = index_no_semantic(&sb);
     let h = agent_entry(&report, "hermes");
-    assert_eq!((h["files"].as_u64(), h["conversations"].as_u64(), h["malformed_total"].as_u64()), (Some(1), Some(2), Some(2)));
+    assert_eq!(
+        (h["files"].as_u64(), h["conversations"].as_u64(), h["malformed_total"].as_u64()),
+        (Some(1), Some(2), Some(2))
+    );
     let db = sb.db();
     let a = "20260410_081500_a1b2c3";
     let sonnet = Some("anthropic/claude-sonnet-4.5");
@@ -303,8 +352,18 @@ fn hermes_sessions_usage_and_changes() {
     assert_eq!(
         full_messages(&db, a),
         vec![
-            row("user", None, Some(ms("2026-04-10T08:15:01.500Z")), "Move the nightly backup from 03:00 to 02:30 and keep 14 days"),
-            row("assistant", sonnet, Some(ms("2026-04-10T08:15:04Z")), "Checking the current crontab.\n[tool: terminal] crontab -l"),
+            row(
+                "user",
+                None,
+                Some(ms("2026-04-10T08:15:01.500Z")),
+                "Move the nightly backup from 03:00 to 02:30 and keep 14 days"
+            ),
+            row(
+                "assistant",
+                sonnet,
+                Some(ms("2026-04-10T08:15:04Z")),
+                "Checking the current crontab.\n[tool: terminal] crontab -l"
+            ),
             row("tool", None, Some(ms("2026-04-10T08:15:05.250Z")), "0 3 * * * /usr/bin/backup --keep 7"),
             row(
                 "assistant",
@@ -318,7 +377,10 @@ fn hermes_sessions_usage_and_changes() {
     );
     let errors = error_lines(&db, "state.db");
     assert_eq!(errors.len(), 2);
-    assert!(errors[0].1.contains("unknown role 'narrator'") && errors[1].1.contains("tool_calls is not JSON"), "{errors:?}");
+    assert!(
+        errors[0].1.contains("unknown role 'narrator'") && errors[1].1.contains("tool_calls is not JSON"),
+        "{errors:?}"
+    );
     // The compression child: its own conversation, titled by its first
     // prompt, with Hermes's own tool-call shape.
     let b = "20260410_090000_d4e5f6";
@@ -392,7 +454,10 @@ fn kiro_event_log_and_snapshot() {
     let report = index_no_semantic(&sb);
     let k = agent_entry(&report, "kiro");
     // The .json snapshot and the .lock are not logs.
-    assert_eq!((k["files"].as_u64(), k["conversations"].as_u64(), k["malformed_total"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(
+        (k["files"].as_u64(), k["conversations"].as_u64(), k["malformed_total"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
     let db = sb.db();
     let id = "6d1f3b2a-8c4e-4a5f-9b0d-2e7c1a6f8b34";
     let (t1, t2) = (ms("2026-08-06T09:53:20Z"), ms("2026-08-06T10:02:50Z"));
