@@ -67,6 +67,14 @@ pub const CONNECTOR_TARGETS: &[(&str, &str, &str)] = &[
     ("parse_openhands_event", "openhands", "conversations/fuzz/events/event-00001-0000fuzz.json"),
     ("parse_openhands_state", "openhands", "conversations/fuzz-state/base_state.json"),
     ("parse_grok", "grok", "sessions/%2Ffuzz/fuzz-session/updates.jsonl"),
+    ("parse_antigravity", "antigravity", "brain/fuzz/.system_generated/logs/transcript.jsonl"),
+    ("parse_openclaw", "openclaw", "agents/work/sessions/fuzz.jsonl"),
+    ("parse_clawdbot", "clawdbot", "sessions/chat/fuzz.jsonl"),
+    ("parse_vibe_jsonl", "vibe", "session/session_20260101_000000_fuzz/messages.jsonl"),
+    ("parse_vibe_json", "vibe", "session/session_20260101_000000_fuzz0000.json"),
+    ("parse_hermes_db", "hermes", "hermes/state.db"),
+    ("parse_claude_desktop", "claude_desktop", "claude-code-sessions/acct/org/local_fuzz.json"),
+    ("parse_kiro", "kiro", "sessions/cli/fuzz.jsonl"),
 ];
 
 /// Runs one connector target by name (what `fuzz/fuzz_targets/*.rs` call).

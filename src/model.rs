@@ -45,6 +45,20 @@ pub enum Agent {
     OpenHands,
     /// xAI's Grok Build CLI (`grok`).
     Grok,
+    /// Google Antigravity's CLI (`agy`).
+    Antigravity,
+    /// OpenClaw, the pi-mono based personal agent.
+    OpenClaw,
+    /// Clawdbot, OpenClaw's earlier name (its own state folder).
+    Clawdbot,
+    /// Mistral Vibe.
+    Vibe,
+    /// Nous Research's Hermes Agent.
+    Hermes,
+    /// Claude Desktop's records of its local Claude Code sessions (no bodies).
+    ClaudeDesktop,
+    /// Amazon's Kiro CLI (`kiro-cli`).
+    Kiro,
 }
 
 impl Agent {
@@ -69,6 +83,13 @@ impl Agent {
         Agent::Qwen,
         Agent::OpenHands,
         Agent::Grok,
+        Agent::Antigravity,
+        Agent::OpenClaw,
+        Agent::Clawdbot,
+        Agent::Vibe,
+        Agent::Hermes,
+        Agent::ClaudeDesktop,
+        Agent::Kiro,
     ];
 
     /// The stable identifier stored in the database and used on the command line.
@@ -93,6 +114,13 @@ impl Agent {
             Agent::Qwen => "qwen",
             Agent::OpenHands => "openhands",
             Agent::Grok => "grok",
+            Agent::Antigravity => "antigravity",
+            Agent::OpenClaw => "openclaw",
+            Agent::Clawdbot => "clawdbot",
+            Agent::Vibe => "vibe",
+            Agent::Hermes => "hermes",
+            Agent::ClaudeDesktop => "claude_desktop",
+            Agent::Kiro => "kiro",
         }
     }
 
@@ -118,6 +146,13 @@ impl Agent {
             Agent::Qwen => "Qwen Code",
             Agent::OpenHands => "OpenHands",
             Agent::Grok => "Grok Build",
+            Agent::Antigravity => "Antigravity",
+            Agent::OpenClaw => "OpenClaw",
+            Agent::Clawdbot => "Clawdbot",
+            Agent::Vibe => "Mistral Vibe",
+            Agent::Hermes => "Hermes Agent",
+            Agent::ClaudeDesktop => "Claude Desktop",
+            Agent::Kiro => "Kiro CLI",
         }
     }
 }
@@ -154,6 +189,13 @@ impl FromStr for Agent {
             "qwen" | "qwen_code" => Agent::Qwen,
             "openhands" | "open_hands" => Agent::OpenHands,
             "grok" | "grok_build" => Agent::Grok,
+            "antigravity" | "agy" => Agent::Antigravity,
+            "openclaw" => Agent::OpenClaw,
+            "clawdbot" => Agent::Clawdbot,
+            "vibe" | "mistral_vibe" => Agent::Vibe,
+            "hermes" | "hermes_agent" => Agent::Hermes,
+            "claude_desktop" => Agent::ClaudeDesktop,
+            "kiro" | "kiro_cli" => Agent::Kiro,
             _ => {
                 let known: Vec<&str> = Agent::ALL.iter().map(|a| a.slug()).collect();
                 return Err(format!("unknown agent '{s}' (known: {})", known.join(", ")));

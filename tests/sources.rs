@@ -25,6 +25,13 @@ const AGENTS: &[&str] = &[
     "qwen",
     "openhands",
     "grok",
+    "antigravity",
+    "openclaw",
+    "clawdbot",
+    "vibe",
+    "hermes",
+    "claude_desktop",
+    "kiro",
 ];
 
 fn slugs(report: &serde_json::Value) -> Vec<String> {

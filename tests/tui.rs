@@ -603,7 +603,7 @@ fn before_anything_is_typed_the_most_recent_sessions_are_listed_and_enter_opens_
     ui.session.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
     ui.settle();
     assert!(ui.screen().contains("recent sessions"), "{}", ui.screen());
-    assert_eq!(ui.session.app.browse.sessions.len(), recent_sessions(&sb, 100).len(), "all 22, on one page");
+    assert_eq!(ui.session.app.browse.sessions.len(), recent_sessions(&sb, 100).len(), "all of them, on one page");
     // The agent chip narrows the list too.
     assert!(sb.json(&["status"])["agents"].as_array().unwrap().len() > 1, "several agents to filter");
     ui.press(KeyCode::F(2));

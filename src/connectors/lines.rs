@@ -233,7 +233,9 @@ pub fn parse_jsonl(
             if replaced {
                 sink.malformed(line.number, "invalid UTF-8 (replaced with U+FFFD)".into());
             }
-            match serde_json::from_str::<serde_json::Value>(&text) {
+            // A UTF-8 byte order mark (Windows editors, some Clawdbot
+            // builds) is not JSON; the line after it is.
+            match serde_json::from_str::<serde_json::Value>(text.strip_prefix('\u{feff}').unwrap_or(&text)) {
                 Ok(v) => on_record(&v, line.number, line.offset, sink),
                 Err(e) => sink.malformed(line.number, format!("invalid JSON: {e}")),
             }

@@ -5,8 +5,10 @@
 pub mod aider;
 pub mod amp;
 mod announce;
+pub mod antigravity;
 pub mod chatgpt;
 pub mod claude;
+pub mod claude_desktop;
 pub mod cline;
 pub mod codex;
 pub mod content;
@@ -20,13 +22,17 @@ pub mod gemini;
 pub mod goose;
 pub mod grok;
 pub mod kimi;
+pub mod hermes;
+pub mod kiro;
 pub mod lines;
+pub mod openclaw;
 pub mod opencode;
 pub mod openhands;
 pub mod pi_agent;
 pub mod qwen;
 mod runs;
 pub mod sqlite;
+pub mod vibe;
 pub mod vscode;
 
 use std::collections::HashMap;
@@ -352,6 +358,13 @@ pub fn all() -> Vec<Box<dyn Connector>> {
         Box::new(qwen::Qwen),
         Box::new(openhands::OpenHands),
         Box::new(grok::Grok),
+        Box::new(antigravity::Antigravity),
+        Box::new(openclaw::OpenClaw),
+        Box::new(openclaw::Clawdbot),
+        Box::new(vibe::Vibe),
+        Box::new(hermes::Hermes),
+        Box::new(claude_desktop::ClaudeDesktop),
+        Box::new(kiro::Kiro),
     ]
 }
 
@@ -411,8 +424,17 @@ mod tests {
             expect(v, "kimi", ".kimi-code/sessions");
             expect(v, "qwen", ".qwen/projects");
             expect(v, "openhands", ".openhands/conversations");
+            expect(v, "antigravity", ".gemini/antigravity-cli/brain");
+            expect(v, "openclaw", ".openclaw/agents");
+            expect(v, "clawdbot", ".clawdbot/agents");
+            expect(v, "vibe", ".vibe/logs/session");
+            expect(v, "hermes", ".hermes");
+            expect(v, "kiro", ".kiro/sessions/cli");
             expect(v, "grok", ".grok/sessions");
         }
+        expect(&linux, "claude_desktop", ".config/Claude/claude-code-sessions");
+        expect(&mac, "claude_desktop", "Library/Application Support/Claude/claude-code-sessions");
+        expect(&win, "claude_desktop", "AppData/Roaming/Claude/claude-code-sessions");
     }
 
     #[test]
@@ -431,6 +453,19 @@ mod tests {
         // XDG_DATA_HOME moves Goose's and Crush's data (on macOS too).
         assert_eq!(roots["goose"][0], Root { path: "/data/goose/sessions".into(), origin: "XDG_DATA_HOME" });
         assert_eq!(roots["crush"][0], Root { path: "/data/crush/.crush".into(), origin: "XDG_DATA_HOME" });
+
+        env.set_var("OPENCLAW_STATE_DIR", "/oc-state");
+        env.set_var("VIBE_HOME", "/vibe");
+        env.set_var("HERMES_HOME", "/hermes");
+        env.set_var("CASS_ANTIGRAVITY_DATA_ROOT", "/agy");
+        let roots: HashMap<&str, Vec<Root>> = all().iter().map(|c| (c.agent().slug(), c.roots(&env))).collect();
+        assert_eq!(roots["openclaw"][0], Root { path: "/oc-state/agents".into(), origin: "OPENCLAW_STATE_DIR" });
+        assert_eq!(roots["openclaw"][1], Root { path: "/oc-state/sessions".into(), origin: "OPENCLAW_STATE_DIR" });
+        assert_eq!(roots["vibe"], [Root { path: "/vibe/logs/session".into(), origin: "VIBE_HOME" }]);
+        assert_eq!(roots["hermes"], [Root { path: "/hermes".into(), origin: "HERMES_HOME" }]);
+        assert_eq!(roots["antigravity"], [Root { path: "/agy/brain".into(), origin: "CASS_ANTIGRAVITY_DATA_ROOT" }]);
+        // Claude Desktop follows the platform's app folder.
+        assert_eq!(roots["claude_desktop"][1].path, PathBuf::from("/conf/Claude/local-agent-mode-sessions"));
 
         // Each agent's own override.
         let mut env = AgentEnv::with_home("/h").on(Platform::MacOs);
@@ -461,5 +496,6 @@ mod tests {
         env.set_var("OPENHANDS_CONVERSATIONS_DIR", "/ohc");
         let oh = openhands::OpenHands.roots(&env);
         assert_eq!((oh[0].path.clone(), oh[0].origin), ("/ohc".into(), "OPENHANDS_CONVERSATIONS_DIR"));
+
     }
 }

@@ -61,21 +61,26 @@ fn fallback_id(path: &Path) -> String {
 }
 
 /// What a tail parse needs to know from the part of the file already read.
+/// OpenClaw and Clawdbot write the same pi-mono session records and share it.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct PiState {
-    external_id: String,
+pub(crate) struct PiState {
+    pub(crate) external_id: String,
     workspace: Option<String>,
     model: Option<String>,
+    /// Put before the session record's id (OpenClaw's non-default agents:
+    /// `<agent>/`), so two agents' sessions never share an id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) id_prefix: String,
     #[serde(flatten)]
     announced: Announced,
 }
 
 impl PiState {
-    fn record(&mut self, rec: &Value, line: u64, offset: u64, sink: &mut dyn ParseSink) {
+    pub(crate) fn record(&mut self, rec: &Value, line: u64, offset: u64, sink: &mut dyn ParseSink) {
         match str_field(rec, "type") {
             Some("session") => {
                 if let Some(id) = str_field(rec, "id") {
-                    self.external_id = id.to_string();
+                    self.external_id = format!("{}{id}", self.id_prefix);
                 }
                 self.workspace = str_field(rec, "cwd").map(str::to_string);
                 self.model = str_field(rec, "modelId").map(str::to_string);
