@@ -91,14 +91,6 @@ impl LoadedTier {
             return Err(TierError::Stale(tier));
         }
         let embedder = crate::embed::embedder_for(data, tier, embed_threads).map_err(|e| unavailable(e.to_string()))?;
-        if manifest.segment_version != crate::vector::segment::VERSION {
-            return Err(unavailable(format!(
-                "its vectors are in segment format {} and this build reads format {}; run `cass semantic backfill --tier {}` (or `cass index`) to rebuild it",
-                manifest.segment_version,
-                crate::vector::segment::VERSION,
-                tier.name()
-            )));
-        }
         if !manifest.matches(embedder.id(), embedder.dims(), embedder.model_checksum().as_deref()) {
             return Err(unavailable(format!(
                 "it was built with {} and the installed embedder is {}; run `cass semantic backfill --tier {}`",
