@@ -21,8 +21,8 @@ pub mod factory;
 pub mod gemini;
 pub mod goose;
 pub mod grok;
-pub mod kimi;
 pub mod hermes;
+pub mod kimi;
 pub mod kiro;
 pub mod lines;
 pub mod openclaw;
@@ -496,6 +496,5 @@ mod tests {
         env.set_var("OPENHANDS_CONVERSATIONS_DIR", "/ohc");
         let oh = openhands::OpenHands.roots(&env);
         assert_eq!((oh[0].path.clone(), oh[0].origin), ("/ohc".into(), "OPENHANDS_CONVERSATIONS_DIR"));
-
     }
 }

@@ -11,9 +11,10 @@ pub mod fold;
 pub mod schema;
 pub mod stem;
 mod sync;
+pub mod terms;
 pub mod tokenizer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tantivy::Index;
 use tantivy::directory::MmapDirectory;
@@ -61,6 +62,8 @@ pub struct LexicalIndex {
     pub index: Index,
     /// Handles of the schema's fields.
     pub fields: Fields,
+    /// The index directory.
+    pub dir: PathBuf,
 }
 
 impl LexicalIndex {
@@ -70,7 +73,7 @@ impl LexicalIndex {
             return Err(LexicalError::Missing(dir.display().to_string()));
         }
         let index = Index::open_in_dir(dir).map_err(tantivy_err(dir))?;
-        Ok(Self::with_index(index))
+        Ok(Self::with_index(index, dir))
     }
 
     /// Opens the index, creating an empty one when absent.
@@ -80,12 +83,19 @@ impl LexicalIndex {
         let mmap = MmapDirectory::open(dir)
             .map_err(|e| LexicalError::Tantivy { path: dir.display().to_string(), source: e.into() })?;
         let index = Index::open_or_create(mmap, schema).map_err(tantivy_err(dir))?;
-        Ok(Self::with_index(index))
+        Ok(Self::with_index(index, dir))
     }
 
-    fn with_index(index: Index) -> LexicalIndex {
+    fn with_index(index: Index, dir: &Path) -> LexicalIndex {
         index.tokenizers().register(TOKENIZER, tokenizer::CodeTokenizer::default());
         let (_, fields) = schema::build();
-        LexicalIndex { index, fields }
+        LexicalIndex { index, fields, dir: dir.to_path_buf() }
+    }
+
+    /// Where wildcard queries keep the list of terms ([`terms::TermList`]):
+    /// beside the index, not in it (tantivy owns its directory).
+    pub fn terms_cache(&self) -> PathBuf {
+        let name = format!("{}-terms", self.dir.file_name().and_then(|n| n.to_str()).unwrap_or("lexical"));
+        self.dir.with_file_name(name)
     }
 }

@@ -19,6 +19,10 @@ const MIN_BYTES: usize = 3;
 /// Longer "words" are identifiers or noise, not English.
 const MAX_BYTES: usize = 32;
 
+/// The most a word's form adds to its stem (`generalizations` over
+/// `general`: 8 bytes); longer words under a stem's prefix are not forms.
+pub const MAX_SUFFIX_BYTES: usize = 10;
+
 /// True for a folded token the English stemmer applies to: ASCII letters only.
 pub fn eligible(word: &str) -> bool {
     (MIN_BYTES..=MAX_BYTES).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase())
@@ -65,9 +69,20 @@ mod tests {
 
     #[test]
     fn every_form_starts_with_the_prefix_of_its_stem() {
-        for w in ["crating", "crates", "happiness", "happy", "cries", "hopping", "generalization", "publishing"] {
+        for w in [
+            "crating",
+            "crates",
+            "happiness",
+            "happy",
+            "cries",
+            "hopping",
+            "generalizations",
+            "internationalization",
+            "publishing",
+        ] {
             let k = key(w).unwrap();
             assert!(w.starts_with(prefix(&k)), "{w} → {k} → {}", prefix(&k));
+            assert!(w.len() <= k.len() + MAX_SUFFIX_BYTES, "{w} → {k}");
         }
     }
 }

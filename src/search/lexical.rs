@@ -15,6 +15,7 @@ use super::query::{Atom, ParsedQuery};
 use crate::filters::{Filters, workspace_matches};
 use crate::lexical::fold::folded;
 use crate::lexical::stem;
+use crate::lexical::terms::TermList;
 use crate::lexical::tokenizer::tokens;
 use crate::lexical::{Fields, LexicalError, LexicalIndex};
 
@@ -85,7 +86,7 @@ pub fn search(
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
     let workspaces = workspace_terms(searcher, idx.fields.workspace, filters).map_err(err)?;
-    let wild = Expansions::find(searcher, idx.fields.content, query).map_err(err)?;
+    let wild = Expansions::find(searcher, idx, query).map_err(err)?;
     let q = build(&idx.fields, query, filters, &workspaces, &wild, partial);
     let top = TopDocs::with_limit(limit).and_offset(offset);
     let (total, found): (usize, Vec<(Score, DocAddress)>) = match order {
@@ -208,34 +209,24 @@ pub struct Expansions {
 }
 
 impl Expansions {
-    /// Reads the content field's term dictionaries: a scan of every
-    /// segment's dictionary per distinct wildcard (keeping the
-    /// [`MAX_WILDCARD_TERMS`] terms in the most messages), and a range of
-    /// it per word that has forms. Nothing is read for a query of phrases
-    /// and identifiers.
-    pub fn find(searcher: &Searcher, field: Field, query: &ParsedQuery) -> tantivy::Result<Expansions> {
+    /// Reads what the content field's terms say: for wildcards, a scan of
+    /// the generation's term list ([`TermList`], keeping the
+    /// [`MAX_WILDCARD_TERMS`] terms in the most messages); for each word
+    /// that has forms, a range of every segment's dictionary. Nothing is
+    /// read for a query of phrases and identifiers.
+    pub fn find(searcher: &Searcher, idx: &LexicalIndex, query: &ParsedQuery) -> tantivy::Result<Expansions> {
+        let field = idx.fields.content;
         let mut wanted = Wanted::default();
         wanted.collect(query);
         let mut out = Expansions { field: Some(field), ..Expansions::default() };
         let dictionaries =
             searcher.segment_readers().iter().map(|s| s.inverted_index(field)).collect::<tantivy::Result<Vec<_>>>()?;
-        for (infix, pattern) in wanted.wildcards {
-            if out.wildcards.contains_key(&(infix, pattern.clone())) {
-                continue;
+        if !wanted.wildcards.is_empty() {
+            let list = TermList::open_or_build(&idx.terms_cache(), searcher, field)?;
+            for (infix, pattern) in wanted.wildcards {
+                let terms = list.matches(pattern.as_bytes(), infix, MAX_WILDCARD_TERMS);
+                out.wildcards.insert((infix, pattern), terms);
             }
-            let finder = memchr::memmem::Finder::new(pattern.as_bytes());
-            let mut freq: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
-            for inverted in &dictionaries {
-                let mut terms = inverted.terms().stream()?;
-                while terms.advance() {
-                    let key = terms.key();
-                    let hit = if infix { finder.find(key).is_some() } else { key.ends_with(pattern.as_bytes()) };
-                    if hit {
-                        *freq.entry(key.to_vec()).or_default() += u64::from(terms.value().doc_freq);
-                    }
-                }
-            }
-            out.wildcards.insert((infix, pattern), most_frequent(freq, MAX_WILDCARD_TERMS));
         }
         for word in wanted.words {
             if out.forms.contains_key(&word) {
@@ -243,7 +234,12 @@ impl Expansions {
             }
             let Some(key) = stem::key(&word) else { continue };
             let prefix = stem::prefix(&key);
+            // Suffixes a stemmer strips are short: longer words under the
+            // prefix are compounds, not forms, and are not stemmed.
+            let longest = key.len() + stem::MAX_SUFFIX_BYTES;
             let mut freq: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
+            // Each distinct term is stemmed once, however many segments hold it.
+            let mut judged: rustc_hash::FxHashMap<Vec<u8>, bool> = rustc_hash::FxHashMap::default();
             for inverted in &dictionaries {
                 let mut terms = inverted.terms().range().ge(prefix.as_bytes()).into_stream()?;
                 let mut scanned = 0;
@@ -253,11 +249,13 @@ impl Expansions {
                         break;
                     }
                     scanned += 1;
-                    if term == word.as_bytes() {
+                    if term == word.as_bytes() || term.len() > longest {
                         continue;
                     }
-                    let Ok(text) = std::str::from_utf8(term) else { continue };
-                    if stem::key(text).as_deref() == Some(key.as_str()) {
+                    let form = *judged.entry(term.to_vec()).or_insert_with(|| {
+                        std::str::from_utf8(term).is_ok_and(|text| stem::key(text).as_deref() == Some(key.as_str()))
+                    });
+                    if form {
                         *freq.entry(term.to_vec()).or_default() += u64::from(terms.value().doc_freq);
                     }
                 }
