@@ -122,6 +122,14 @@ fn and_not_parentheses_and_wildcards() {
     assert_eq!(s("*Error NOT tokio"), of(&[1]));
     assert_eq!(s("unwrap()"), of(&[7]));
     assert_eq!(s("foo(bar)"), of(&[7]));
+    // The term list wildcards scan follows the index: a new word is found
+    // after the next index run, and one list (of this generation) is kept.
+    let dir = sb.home().join(".claude/projects/-home-dev-app");
+    let line = claude_line("late", "user", "then a QuotaExceededError appeared", "2026-02-01T10:00:00.000Z", "/w");
+    std::fs::write(dir.join("late.jsonl"), line).unwrap();
+    index_no_semantic(&sb);
+    assert!(s("*Error").contains(&"then a QuotaExceededError appeared".to_string()));
+    assert_eq!(std::fs::read_dir(sb.data().join("lexical-terms")).unwrap().count(), 1);
     // Operators in lowercase are words; errors say what is wrong.
     let bad = sb.run(&["search", "tokio AND", "--mode", "lexical", "--json"]);
     assert_eq!(bad.status.code(), Some(2));
