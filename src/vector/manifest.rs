@@ -95,6 +95,15 @@ pub struct Manifest {
     /// `health --max-age` and the search JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub behind_since_ms: Option<i64>,
+    /// Format of its segment files ([`super::segment::VERSION`]); manifests
+    /// written before this field list version-1 segments. A tier of another
+    /// version is rebuilt, never read.
+    #[serde(default = "first_segment_version")]
+    pub segment_version: u32,
+}
+
+fn first_segment_version() -> u32 {
+    1
 }
 
 impl Checkpoint {
@@ -128,6 +137,7 @@ impl Manifest {
             updated_at_ms: 0,
             store_generation: None,
             behind_since_ms: None,
+            segment_version: super::segment::VERSION,
         }
     }
 
