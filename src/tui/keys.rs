@@ -317,6 +317,8 @@ mod tests {
             role: "user".into(),
             created_at: None,
             source_path: format!("/s/{id}.jsonl"),
+            source: "local".into(),
+            origin_path: None,
             score: 1.0,
             snippet: Snippet { text: String::new(), highlights: vec![] },
             more_in_conversation: None,
