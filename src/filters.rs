@@ -17,6 +17,47 @@ pub struct Filters {
     pub until: Option<TimestampMs>,
     /// Any of these roles (empty: all).
     pub roles: Vec<Role>,
+    /// Which machine the conversation comes from (none: every machine).
+    pub source: Option<SourceFilter>,
+}
+
+/// Which machine's conversations a filter keeps: this one (`local`), any
+/// other (`remote`), or one configured machine by name. Every conversation
+/// carries its machine (`local`, or the name `cass sources add` gave).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceFilter {
+    /// Read on this machine.
+    Local,
+    /// Synced from any remote machine.
+    Remote,
+    /// Synced from the machine of this name.
+    Named(String),
+}
+
+/// The source of conversations read on this machine.
+pub const LOCAL_SOURCE: &str = "local";
+
+impl SourceFilter {
+    /// `local`, `remote`, or a machine's name (letters, digits, `-`, `_`).
+    pub fn parse(spec: &str) -> Result<SourceFilter, String> {
+        match spec.trim() {
+            "local" => Ok(SourceFilter::Local),
+            "remote" => Ok(SourceFilter::Remote),
+            name if crate::remote::valid_name(name) => Ok(SourceFilter::Named(name.to_string())),
+            other => {
+                Err(format!("'{other}' is not a source: local, remote, or a machine's name (`cass sources list`)"))
+            }
+        }
+    }
+
+    /// Whether a conversation from `source` passes.
+    pub fn accepts(&self, source: &str) -> bool {
+        match self {
+            SourceFilter::Local => source == LOCAL_SOURCE,
+            SourceFilter::Remote => source != LOCAL_SOURCE,
+            SourceFilter::Named(n) => source == n,
+        }
+    }
 }
 
 impl Filters {
@@ -27,6 +68,7 @@ impl Filters {
             && self.since.is_none()
             && self.until.is_none()
             && self.roles.is_empty()
+            && self.source.is_none()
     }
 
     /// Whether a message's attributes pass (used by scans outside tantivy).
@@ -66,6 +108,8 @@ pub struct FilterSpec {
     pub until: Option<String>,
     /// `user`, `assistant`, `system`, `tool`.
     pub roles: Vec<String>,
+    /// `local`, `remote`, or a machine's name ([`SourceFilter::parse`]).
+    pub source: Option<String>,
 }
 
 impl FilterSpec {
@@ -83,6 +127,9 @@ impl FilterSpec {
         filters.workspace = self.workspace.clone().filter(|w| !w.trim().is_empty());
         filters.since = self.since.as_deref().map(|s| parse_time(s, Bound::Since)).transpose()?;
         filters.until = self.until.as_deref().map(|s| parse_time(s, Bound::Until)).transpose()?;
+        // A blank source (an MCP client sending "") filters nothing.
+        filters.source =
+            self.source.as_deref().filter(|s| !s.trim().is_empty()).map(SourceFilter::parse).transpose()?;
         Ok(filters)
     }
 }

@@ -184,8 +184,23 @@ impl Cass {
 
     /// Where each agent's sessions are looked for, what is there, and what
     /// the store holds of them. Never indexes, never takes the lock.
-    pub fn sources(&self) -> Result<SourcesReport, StoreError> {
+    pub fn sources(&self) -> Result<SourcesReport, crate::indexer::sources::SourcesError> {
         crate::indexer::sources::survey(self.data_dir(), &self.settings.agents)
+    }
+}
+
+impl Cass {
+    /// The configured remote machines.
+    pub fn machines(&self) -> Result<crate::remote::Machines, crate::remote::RemoteError> {
+        crate::remote::Machines::load(self.data_dir())
+    }
+
+    /// Records a new remote machine (`cass sources add`). Writes only
+    /// `remotes/machines.json`: nothing is contacted until a sync.
+    pub fn add_machine(&self, machine: crate::remote::Machine) -> Result<(), crate::remote::RemoteError> {
+        let mut all = self.machines()?;
+        all.add(machine)?;
+        all.save(self.data_dir())
     }
 }
 

@@ -49,6 +49,7 @@ pub mod models;
 pub mod privacy;
 mod reader;
 pub mod redact;
+pub mod remote;
 pub mod robot;
 pub mod search;
 pub mod settings;

@@ -314,6 +314,11 @@ pub struct Conversation {
     pub ended_at: Option<TimestampMs>,
     /// How many messages the store holds for it.
     pub message_count: i64,
+    /// The machine it was read on: `local`, or a remote machine's name.
+    pub source: String,
+    /// For a remote machine's conversation, the session file's path there
+    /// (`source_path` is its mirror here).
+    pub origin_path: Option<String>,
 }
 
 /// A message as read back from the store.

@@ -101,4 +101,9 @@ impl Reader {
     pub fn top_workspaces(&self, limit: i64) -> Result<Vec<String>> {
         query::top_workspaces(&self.store, limit)
     }
+
+    /// Conversations and messages per machine, `local` first.
+    pub fn source_totals(&self) -> Result<Vec<crate::store::remote::SourceTotals>> {
+        crate::store::remote::source_totals(&self.store)
+    }
 }

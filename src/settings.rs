@@ -35,6 +35,23 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     /// What model calls cost, for usage reports.
     pub prices: crate::usage::PriceTable,
+    /// How remote machines are reached and when they are synced.
+    pub remote: RemoteSettings,
+}
+
+/// How remote machines (`cass sources add`) are synced.
+#[derive(Debug, Clone)]
+pub struct RemoteSettings {
+    /// How ssh runs (program, config file, connect timeout) and how files are copied.
+    pub sync: crate::remote::sync::SyncOptions,
+    /// How often `cass index --watch` syncs the machines; zero: never.
+    pub watch_interval: Duration,
+}
+
+impl Default for RemoteSettings {
+    fn default() -> Self {
+        RemoteSettings { sync: Default::default(), watch_interval: Duration::from_secs(15 * 60) }
+    }
 }
 
 /// What an index pass keeps out of the store.
@@ -102,6 +119,7 @@ impl Settings {
             index: IndexSettings::default(),
             privacy: PrivacySettings::default(),
             prices: crate::usage::PriceTable::default(),
+            remote: RemoteSettings::default(),
         }
     }
 }

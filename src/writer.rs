@@ -16,6 +16,7 @@ use crate::indexer::watch::{Trigger, WatchOptions};
 use crate::indexer::{self, IndexOptions, IndexProgress, IndexReport, NoProgress, Phase};
 use crate::lock::{LockError, WriterLock};
 use crate::privacy::Privacy;
+use crate::remote::sync::MachineSync;
 use crate::store::{Store, StoreError};
 
 /// Why a write could not run or finish.
@@ -50,6 +51,9 @@ pub enum WriteError {
     /// A redaction pattern or exclude glob of the settings does not compile.
     #[error(transparent)]
     Privacy(#[from] crate::privacy::PrivacyError),
+    /// The remote machines' list or state could not be read or written.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
     /// A damaged derived index could not be removed for rebuilding.
     #[error("cannot remove the damaged index {path}: {source}")]
     Remove {
@@ -83,6 +87,8 @@ pub struct IndexPass {
     pub cancel: Arc<AtomicBool>,
     /// Verify every derived index first and rebuild the damaged ones.
     pub repair: bool,
+    /// Sync every remote machine first (`--sync`, or the setting).
+    pub sync: bool,
 }
 
 /// How a tier backfill should run.
@@ -137,6 +143,8 @@ impl IndexWriter {
         let started = Instant::now();
         let data = self.cass.data_dir();
         let repaired = if pass.repair { self.repair()? } else { Vec::new() };
+        // A machine that cannot be reached is reported, never in the way.
+        let remotes = pass.sync.then(|| self.sync_or_report(None));
         let mut report = indexer::run_ingest(
             data,
             &self.cass.settings().agents,
@@ -145,6 +153,7 @@ impl IndexWriter {
             progress,
         )?;
         report.repaired = repaired;
+        report.remotes = remotes;
         crate::faults::point("index.after_store_commit");
         progress.phase(Phase::Lexical);
         report.lexical = Some(indexer::sync_lexical(data)?);
@@ -323,15 +332,89 @@ impl IndexWriter {
         semantic::compact(&store, &tier.dir(data), tier)
     }
 
+    /// Syncs the remote machines (`only` one, or all): each is probed,
+    /// listed and copied into its mirror; one that fails is recorded in
+    /// its state and the others go on. Holding the writer lock keeps an
+    /// index pass from reading a file while it is being copied.
+    pub fn sync_remotes(&self, only: Option<&str>) -> Result<Vec<MachineSync>, WriteError> {
+        let data = self.cass.data_dir();
+        crate::lock::note_progress("sync");
+        Ok(crate::remote::sync::sync_machines(data, only, &self.cass.settings().remote.sync)?)
+    }
+
+    /// [`IndexWriter::sync_remotes`] for an index pass: an unreadable
+    /// machines list is one failed entry, not an error.
+    fn sync_or_report(&self, only: Option<&str>) -> Vec<MachineSync> {
+        match self.sync_remotes(only) {
+            Ok(list) => list,
+            Err(e) => vec![MachineSync::failed("*", "local", -1, e.to_string())],
+        }
+    }
+
+    /// Removes a remote machine (`cass sources remove`): from the list,
+    /// its conversations from the store and the lexical index, its mirror
+    /// and state from the data dir. Returns (conversations, messages) removed.
+    pub fn remove_machine(&self, name: &str) -> Result<(i64, i64), WriteError> {
+        let data = self.cass.data_dir();
+        let mut machines = crate::remote::Machines::load(data)?;
+        machines.remove(name)?;
+        let mut removed = (0, 0);
+        if data.db().exists() {
+            let mut store = Store::open(&data.db())?;
+            let mirror = crate::remote::mirror_dir(data, name);
+            removed = crate::store::remote::remove_source(&mut store, name, &mirror.to_string_lossy())?;
+            drop(store);
+            indexer::sync_lexical(data)?;
+            crate::lexical::purge_deleted(&data.lexical())?;
+        }
+        machines.save(data)?;
+        let dir = crate::remote::machine_dir(data, name);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|source| WriteError::Remove { path: dir.clone(), source })?;
+        }
+        Ok(removed)
+    }
+
+    /// Replaces a machine's workspace mappings and re-maps the workspaces
+    /// of its conversations already stored. Returns how many changed.
+    pub fn set_paths(&self, name: &str, paths: Vec<crate::remote::PathMap>) -> Result<usize, WriteError> {
+        let data = self.cass.data_dir();
+        let mut machines = crate::remote::Machines::load(data)?;
+        let machine = machines
+            .machines
+            .iter_mut()
+            .find(|m| m.name == name)
+            .ok_or_else(|| crate::remote::RemoteError::Unknown(name.to_string()))?;
+        machine.paths = paths;
+        let machine = machine.clone();
+        machines.save(data)?;
+        if !data.db().exists() {
+            return Ok(0);
+        }
+        let mut store = Store::open(&data.db())?;
+        let changed = crate::store::remote::remap_workspaces(&mut store, name, &|ws| machine.map_workspace(ws))?;
+        drop(store);
+        if changed > 0 {
+            indexer::sync_lexical(data)?;
+        }
+        Ok(changed)
+    }
+
     /// Watches every agent root until `stop` is set: a catch-up pass (full
     /// if `pass.full`), then one pass per debounced burst of changes, each
     /// handed to `on_cycle`. A failing pass is reported and watching goes on.
     pub fn watch(&self, pass: &IndexPass, stop: &AtomicBool, mut on_cycle: impl FnMut(Cycle)) {
-        let opts = WatchOptions { debounce: self.cass.settings().index.watch_debounce };
+        let remote = &self.cass.settings().remote;
+        // Machines are synced at start (with --sync) and then on the
+        // interval: their changes raise no event here.
+        let machines = crate::remote::Machines::load(self.cass.data_dir()).map(|m| !m.machines.is_empty());
+        let every = (machines.unwrap_or(false) && !remote.watch_interval.is_zero()).then_some(remote.watch_interval);
+        let opts = WatchOptions { debounce: self.cass.settings().index.watch_debounce, every };
         indexer::watch::watch(&self.cass.settings().agents, &opts, stop, |trigger| {
             let started = Instant::now();
             let start = trigger == Trigger::Start;
-            let this = IndexPass { full: pass.full && start, repair: pass.repair && start, ..pass.clone() };
+            let sync = (pass.sync && start) || (trigger == Trigger::Timer);
+            let this = IndexPass { full: pass.full && start, repair: pass.repair && start, sync, ..pass.clone() };
             let result = self.index(&this, &NoProgress);
             crate::lock::note_progress("watching");
             on_cycle(Cycle { trigger, elapsed: started.elapsed(), result });

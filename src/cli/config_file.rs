@@ -46,6 +46,8 @@ pub struct ConfigFile {
     pub index: IndexKeys,
     #[serde(default)]
     pub redact: RedactKeys,
+    #[serde(default)]
+    pub remote: RemoteKeys,
     /// Model prices (US dollars per million tokens) laid over the
     /// built-in table: `[prices."my-model"] input = 1.0, output = 2.0`.
     #[serde(default)]
@@ -60,6 +62,23 @@ pub struct RedactKeys {
     /// Patterns added to the built-in rules.
     #[serde(default)]
     pub patterns: Vec<crate::redact::UserPattern>,
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteKeys {
+    /// `CASS_SSH`: the ssh program.
+    pub ssh: Option<PathBuf>,
+    /// `CASS_SSH_CONFIG`: an ssh config file for every remote call (`ssh -F`).
+    pub ssh_config: Option<PathBuf>,
+    /// `CASS_SSH_CONNECT_TIMEOUT_SECS`: how long ssh waits for a machine.
+    pub connect_timeout_secs: Option<u64>,
+    /// `CASS_REMOTE_COPY`: auto, rsync or tar.
+    pub copy: Option<String>,
+    /// `CASS_SYNC_ON_INDEX`: `cass index` syncs every machine first.
+    pub sync_on_index: Option<bool>,
+    /// `CASS_SYNC_INTERVAL_SECS`: how often `index --watch` syncs (0: never).
+    pub sync_interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -107,6 +126,12 @@ impl ConfigFile {
         put("CASS_WATCH_DEBOUNCE_MS", self.index.watch_debounce_ms.map(|n| n.to_string()));
         put("CASS_QUALITY_BUDGET_SECS", self.index.quality_budget_secs.map(|n| n.to_string()));
         put("CASS_NO_REDACT", self.redact.enabled.map(|on| (!on).to_string()));
+        put("CASS_SSH", self.remote.ssh.as_deref().map(|p| expand_home(p).display().to_string()));
+        put("CASS_SSH_CONFIG", self.remote.ssh_config.as_deref().map(|p| expand_home(p).display().to_string()));
+        put("CASS_SSH_CONNECT_TIMEOUT_SECS", self.remote.connect_timeout_secs.map(|n| n.to_string()));
+        put("CASS_REMOTE_COPY", self.remote.copy.clone());
+        put("CASS_SYNC_ON_INDEX", self.remote.sync_on_index.map(|on| on.to_string()));
+        put("CASS_SYNC_INTERVAL_SECS", self.remote.sync_interval_secs.map(|n| n.to_string()));
         v
     }
 

@@ -30,6 +30,11 @@ pub struct IndexArgs {
     /// rebuild the damaged ones from the store.
     #[arg(long)]
     pub repair: bool,
+    /// Sync the remote machines (`cass sources add`) first; with --watch,
+    /// also every CASS_SYNC_INTERVAL_SECS (default 900). A machine that
+    /// cannot be reached is reported and skipped.
+    #[arg(long, env = "CASS_SYNC_ON_INDEX", value_parser = clap::builder::BoolishValueParser::new())]
+    pub sync: bool,
     /// Keep running: index again whenever a session file changes.
     #[arg(long)]
     pub watch: bool,
@@ -122,6 +127,7 @@ pub fn run(cx: &Context, args: &IndexArgs) -> Result<i32, CliError> {
         skip_semantic: args.no_semantic,
         cancel: super::signal::cancel_flag(),
         repair: args.repair,
+        sync: args.sync,
     };
     if args.watch {
         let _cooperative = super::signal::Cooperative::begin();
@@ -133,6 +139,9 @@ pub fn run(cx: &Context, args: &IndexArgs) -> Result<i32, CliError> {
     let report = result?;
     for r in &report.repaired {
         eprintln!("cass: {r}");
+    }
+    if !args.robot.on() {
+        super::sources::print_syncs(report.remotes.as_deref().unwrap_or_default(), cx.global.quiet);
     }
     if args.robot.on() {
         super::robot::print(&report, &args.robot)?;
@@ -161,6 +170,7 @@ fn watch(cx: &Context, args: &IndexArgs, writer: &crate::IndexWriter, pass: &Ind
             let _ = super::write_stdout(&format!("{line}\n"));
         }
         Ok(report) => {
+            super::sources::print_syncs(report.remotes.as_deref().unwrap_or_default(), quiet);
             if !quiet && (cycle.trigger == Trigger::Start || report.messages_added > 0) {
                 eprintln!(
                     "{}  +{} from {} ({}, {} in all) in {} ms",

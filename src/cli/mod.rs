@@ -209,7 +209,7 @@ impl Command {
             Command::Status(a) => Some(&a.robot),
             Command::Health(a) => Some(&a.robot),
             Command::Capabilities(a) => Some(&a.robot),
-            Command::Sources(a) => Some(&a.robot),
+            Command::Sources(a) => Some(a.robot()),
             Command::Usage(a) => Some(&a.robot),
             Command::Redact(a) => Some(&a.robot),
             Command::Forget(a) => Some(&a.robot),

@@ -29,6 +29,10 @@ pub struct SearchArgs {
     /// Only messages of this role (repeatable): user, assistant, system, tool.
     #[arg(long = "role", value_name = "ROLE")]
     pub roles: Vec<String>,
+    /// Only conversations from this machine: local (this one), remote (any
+    /// other), or a machine's name (`cass sources list`).
+    #[arg(long, value_name = "NAME|local|remote")]
+    pub source: Option<String>,
     /// Most hits to return.
     #[arg(long, short = 'n', default_value_t = 10, env = "CASS_SEARCH_LIMIT")]
     pub limit: usize,
@@ -83,6 +87,7 @@ pub fn build_request(cass: &crate::Cass, args: &SearchArgs) -> Result<SearchRequ
         since: args.since.clone(),
         until: args.until.clone(),
         roles: args.roles.clone(),
+        source: super::sources::check_source(cass, args.source.as_deref())?,
     }
     .build()
     .map_err(usage)?;
@@ -137,8 +142,18 @@ fn print_human(r: &SearchResults, style: Style) -> Result<(), CliError> {
         let when = hit.created_at.map(super::local_time).unwrap_or_else(|| "-".into());
         let title = hit.title.as_deref().map(super::visible).unwrap_or_else(|| "(untitled)".into());
         let ws = hit.workspace.as_deref().map(super::visible).unwrap_or_default();
-        let _ =
-            writeln!(out, "{} {} {} {}", style.agent(&hit.agent), style.dim(&when), style.bold(&title), style.dim(&ws));
+        // A remote machine's hit says where it comes from.
+        let machine =
+            if hit.source == crate::filters::LOCAL_SOURCE { String::new() } else { format!("@{} ", hit.source) };
+        let _ = writeln!(
+            out,
+            "{} {}{} {} {}",
+            style.agent(&hit.agent),
+            style.dim(&machine),
+            style.dim(&when),
+            style.bold(&title),
+            style.dim(&ws)
+        );
         let mut snippet = String::new();
         let mut last = 0;
         for &(a, b) in &hit.snippet.highlights {

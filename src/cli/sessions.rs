@@ -28,6 +28,10 @@ pub struct SessionsArgs {
     /// Only sessions last active before this time (a bare date includes that whole day).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+    /// Only sessions from this machine: local (this one), remote (any
+    /// other), or a machine's name (`cass sources list`).
+    #[arg(long, value_name = "NAME|local|remote")]
+    pub source: Option<String>,
     /// Most sessions to list.
     #[arg(long, short = 'n', default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: u64,
@@ -49,10 +53,12 @@ pub fn run(cx: &Context, args: &SessionsArgs) -> Result<i32, CliError> {
         since: args.since.clone(),
         until: args.until.clone(),
         roles: Vec::new(),
+        source: super::sources::check_source(&cass, args.source.as_deref())?,
     }
     .build()
     .map_err(CliError::usage)?;
-    let filter = SessionFilter { agents: f.agents, workspace: f.workspace, since: f.since, until: f.until };
+    let filter =
+        SessionFilter { agents: f.agents, workspace: f.workspace, since: f.since, until: f.until, source: f.source };
     let reader = cass.reader()?;
     let (limit, offset) = (args.limit.min(i64::MAX as u64) as i64, args.offset.min(i64::MAX as u64) as i64);
     let sessions = reader.sessions(&filter, limit, offset)?;

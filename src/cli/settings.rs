@@ -191,7 +191,36 @@ impl Env {
             index: IndexSettings::default(),
             privacy: self.privacy()?,
             prices: crate::usage::PriceTable::new(&self.prices),
+            remote: self.remote()?,
         })
+    }
+
+    /// How remote machines are reached and synced (`CASS_SSH*`,
+    /// `CASS_REMOTE_COPY`, `CASS_SYNC_*`, or the config file's `[remote]`).
+    fn remote(&self) -> Result<crate::settings::RemoteSettings, CliError> {
+        let mut r = crate::settings::RemoteSettings::default();
+        if let Some(p) = self.get("CASS_SSH").filter(|v| !v.trim().is_empty()) {
+            r.sync.ssh.program = p.into();
+        }
+        r.sync.ssh.config = self.get("CASS_SSH_CONFIG").filter(|v| !v.trim().is_empty()).map(Into::into);
+        let secs = |var: &str| -> Result<Option<u64>, CliError> {
+            match self.get(var) {
+                Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
+                    CliError::new("config", exit::USAGE, format!("{var}={v} is not a whole number of seconds"))
+                }),
+                None => Ok(None),
+            }
+        };
+        if let Some(n) = secs("CASS_SSH_CONNECT_TIMEOUT_SECS")? {
+            r.sync.ssh.connect_timeout = std::time::Duration::from_secs(n.max(1));
+        }
+        if let Some(n) = secs("CASS_SYNC_INTERVAL_SECS")? {
+            r.watch_interval = std::time::Duration::from_secs(n);
+        }
+        if let Some(copy) = self.preference("CASS_REMOTE_COPY")? {
+            r.sync.copy = copy;
+        }
+        Ok(r)
     }
 
     /// Redaction (on unless `CASS_NO_REDACT` or `[redact] enabled =

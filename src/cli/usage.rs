@@ -32,8 +32,8 @@ pub struct UsageArgs {
     /// this project), or in a directory of this name (`webapp`).
     #[arg(long, value_name = "DIR|NAME")]
     pub workspace: Option<String>,
-    /// Only conversations from this machine: `local` (every conversation
-    /// today) or `remote` (none until remote sources are configured).
+    /// Only conversations from this machine: `local` or `remote`, while no
+    /// remote machine is configured (usage sums carry no machine yet).
     #[arg(long, value_name = "NAME")]
     pub source: Option<String>,
     /// The time zone days are cut in: an IANA name (UTC, Europe/Berlin) or local.
@@ -50,6 +50,14 @@ pub struct UsageArgs {
 pub fn run(cx: &Context, args: &UsageArgs) -> Result<i32, CliError> {
     let cass = cx.cass()?;
     let req = request(args, super::workspace::resolve(&cass, args.workspace.as_deref())?)?;
+    // Usage sums carry no machine yet: with remote machines configured, a
+    // --source other than all would silently count every machine's calls.
+    if args.source.as_deref().is_some_and(|s| s.trim() != "all") && !cass.machines()?.machines.is_empty() {
+        return Err(super::search::usage(
+            "usage reports cover every machine: --source is not supported by `cass usage` yet",
+        )
+        .hint("leave --source out (or use --source all)"));
+    }
     let local_only = match args.source.as_deref().map(str::trim) {
         None | Some("local") | Some("all") => true,
         Some("remote") => false,

@@ -35,9 +35,10 @@ pub mod sqlite;
 pub mod vibe;
 pub mod vscode;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -52,6 +53,9 @@ pub struct AgentEnv {
     vars: HashMap<String, OsString>,
     /// Which operating system's conventions locate application data.
     pub platform: Platform,
+    /// When set, every variable name a connector asks for is noted here
+    /// ([`variables_read`]).
+    asked: Option<Arc<Mutex<BTreeSet<String>>>>,
 }
 
 /// The operating-system conventions that decide where applications keep
@@ -91,12 +95,12 @@ impl AgentEnv {
             .map(PathBuf::from)
             .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()))
             .unwrap_or_else(|| PathBuf::from("/"));
-        AgentEnv { home, vars, platform: Platform::current() }
+        AgentEnv { home, vars, platform: Platform::current(), asked: None }
     }
 
     /// An environment with only a home directory (for tests).
     pub fn with_home(home: impl Into<PathBuf>) -> AgentEnv {
-        AgentEnv { home: home.into(), vars: HashMap::new(), platform: Platform::current() }
+        AgentEnv { home: home.into(), vars: HashMap::new(), platform: Platform::current(), asked: None }
     }
 
     /// The same environment, locating application data as `platform` does.
@@ -144,8 +148,39 @@ impl AgentEnv {
 
     /// A non-empty environment variable as a path.
     pub fn path_var(&self, key: &str) -> Option<PathBuf> {
+        if let Some(asked) = &self.asked {
+            asked.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_string());
+        }
         self.vars.get(key).filter(|v| !v.to_string_lossy().trim().is_empty()).map(PathBuf::from)
     }
+}
+
+/// Every environment variable some connector reads to find its agent's
+/// sessions, on any platform, `HOME` first. Found by asking every
+/// connector for its roots on each platform, first with nothing set and
+/// then with everything it asked for set (a variable read only when
+/// another is set is found the second time), so the list is the
+/// connectors' own rules and cannot fall behind them. A remote machine is
+/// probed for exactly these ([`crate::remote`]).
+pub fn variables_read() -> Vec<String> {
+    let asked = Arc::new(Mutex::new(BTreeSet::new()));
+    for platform in [Platform::Linux, Platform::MacOs, Platform::Windows] {
+        for pass in 0..2 {
+            let mut env = AgentEnv::with_home("/home").on(platform);
+            env.asked = Some(asked.clone());
+            if pass == 1 {
+                let names: Vec<String> = asked.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+                for name in names {
+                    env.set_var(&name, "/set");
+                }
+            }
+            for c in all() {
+                c.roots(&env);
+            }
+        }
+    }
+    let names = asked.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    std::iter::once("HOME".to_string()).chain(names.into_iter().filter(|n| n != "HOME")).collect()
 }
 
 /// How a source file changes over time, which decides how it is re-read.
@@ -317,6 +352,16 @@ pub trait Connector: Send + Sync {
     fn companions(&self, _path: &Path) -> Vec<PathBuf> {
         Vec::new()
     }
+    /// [`Connector::companions`], with directories read through `list`
+    /// (the files directly in a directory, sorted) rather than the local
+    /// file system: a sync computes a remote source's companions from the
+    /// remote's listing with it. A connector whose companions come from
+    /// reading directories implements this and has `companions` call it
+    /// with [`local_files`]; the others need not.
+    fn companions_listed(&self, path: &Path, list: &dyn Fn(&Path) -> Vec<PathBuf>) -> Vec<PathBuf> {
+        let _ = list;
+        self.companions(path)
+    }
     /// How many directory levels below a root are walked. Agents whose files
     /// sit anywhere in a project tree (Aider) use a shallow walk of `$HOME`.
     fn walk_depth(&self) -> usize {
@@ -329,6 +374,20 @@ pub trait Connector: Send + Sync {
     }
     /// Reads `req.path` from `req.start_offset`, pushing what it finds into `sink`.
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError>;
+}
+
+/// The files directly in `dir`, sorted by name (none when it cannot be
+/// listed): the local listing [`Connector::companions_listed`] reads.
+pub fn local_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
 }
 
 /// Directory levels walked below a root unless a connector says otherwise.
@@ -496,5 +555,26 @@ mod tests {
         env.set_var("OPENHANDS_CONVERSATIONS_DIR", "/ohc");
         let oh = openhands::OpenHands.roots(&env);
         assert_eq!((oh[0].path.clone(), oh[0].origin), ("/ohc".into(), "OPENHANDS_CONVERSATIONS_DIR"));
+    }
+
+    #[test]
+    fn every_override_is_among_the_variables_read() {
+        let read = variables_read();
+        assert_eq!(read[0], "HOME");
+        for var in [
+            "CLAUDE_CONFIG_DIR",
+            "CODEX_HOME",
+            "XDG_CONFIG_HOME",
+            "XDG_DATA_HOME",
+            "APPDATA",
+            "LOCALAPPDATA",
+            "OPENCODE_STORAGE_ROOT",
+            "OPENHANDS_CONVERSATIONS_DIR",
+            "OPENHANDS_PERSISTENCE_DIR",
+            "CASS_AIDER_DATA_ROOT",
+            "GOOSE_PATH_ROOT",
+        ] {
+            assert!(read.iter().any(|v| v == var), "{var} missing from {read:?}");
+        }
     }
 }

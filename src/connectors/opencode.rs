@@ -62,14 +62,21 @@ impl Connector for OpenCode {
     }
 
     fn companions(&self, path: &Path) -> Vec<PathBuf> {
+        self.companions_listed(path, &super::local_files)
+    }
+
+    fn companions_listed(&self, path: &Path, list: &dyn Fn(&Path) -> Vec<PathBuf>) -> Vec<PathBuf> {
         if path.extension().is_some_and(|e| e == "db") {
             return sqlite::wal_of(path);
         }
         let (Some(storage), Some(sid)) = (storage_of(path), path.file_stem()) else { return Vec::new() };
+        let json = |dir: &Path| -> Vec<PathBuf> {
+            list(dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "json")).collect()
+        };
         let mut out = Vec::new();
-        for msg in json_files(&storage.join("message").join(sid)) {
+        for msg in json(&storage.join("message").join(sid)) {
             if let Some(mid) = msg.file_stem() {
-                out.extend(json_files(&storage.join("part").join(mid)));
+                out.extend(json(&storage.join("part").join(mid)));
             }
             out.push(msg);
         }

@@ -57,7 +57,12 @@ impl Connector for OpenHands {
     }
 
     fn companions(&self, path: &Path) -> Vec<PathBuf> {
-        path.parent().map(|d| event_files(&d.join("events"))).unwrap_or_default()
+        self.companions_listed(path, &super::local_files)
+    }
+
+    fn companions_listed(&self, path: &Path, list: &dyn Fn(&Path) -> Vec<PathBuf>) -> Vec<PathBuf> {
+        let Some(dir) = path.parent() else { return Vec::new() };
+        list(&dir.join("events")).into_iter().filter(|p| is_event_file(p)).collect()
     }
 
     /// `<root>/<conversation>/events/<event>.json`.
@@ -121,13 +126,16 @@ fn event_files(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-            name.starts_with("event-") && name.ends_with(".json")
-        })
+        .filter(|p| is_event_file(p))
         .collect();
     files.sort();
     files
+}
+
+/// `event-….json`.
+fn is_event_file(p: &Path) -> bool {
+    let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    name.starts_with("event-") && name.ends_with(".json")
 }
 
 /// Each model call's tokens from `stats.usage_to_metrics.*.token_usages`,

@@ -220,6 +220,8 @@ mod tests {
             started_at: Some(1_700_000_000_000),
             ended_at: None,
             message_count: 3,
+            source: crate::filters::LOCAL_SOURCE.to_string(),
+            origin_path: None,
         }
     }
 

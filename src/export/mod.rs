@@ -44,6 +44,11 @@ pub struct ConversationJson<'a> {
     pub ended_at: Option<String>,
     /// Messages in the store for it.
     pub message_count: i64,
+    /// The machine it was read on: `local` or a remote machine's name.
+    pub source: &'a str,
+    /// A remote machine's conversation: its session file there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_path: Option<&'a str>,
 }
 
 impl<'a> ConversationJson<'a> {
@@ -59,6 +64,8 @@ impl<'a> ConversationJson<'a> {
             started_at: c.started_at.map(crate::time::to_rfc3339),
             ended_at: c.ended_at.map(crate::time::to_rfc3339),
             message_count: c.message_count,
+            source: &c.source,
+            origin_path: c.origin_path.as_deref(),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::connectors::{AgentEnv, Connector, Root, SourceLayout};
+use crate::remote::Origin;
 use crate::store::ingest::FileState;
 
 /// Bytes hashed at the head of a file to notice a rewrite.
@@ -37,49 +38,83 @@ pub struct Candidate {
     pub mtime_ns: i64,
     /// Its inode number (0 where the platform has none).
     pub inode: u64,
+    /// The machine it comes from: 0 for this one, `i + 1` for the `i`-th
+    /// remote [`Origin`] handed to [`discover`].
+    pub origin: usize,
 }
 
-/// Walks every root of every connector. Symlinks are not followed (no loops,
-/// no escaping the agent's root); unreadable directories are reported.
+/// Walks every root of every connector: this machine's (reported per
+/// agent), then each synced remote machine's, located by its probed
+/// environment inside its mirror (`remotes/NAME/files/…`), for the agents
+/// it syncs. Symlinks are not followed (no loops, no escaping the agent's
+/// root); unreadable directories are reported. A local walk never enters a
+/// mirror, so a remote file is never taken for a local one.
 pub fn discover(
     connectors: &[Box<dyn Connector>],
     env: &AgentEnv,
+    remotes: &[Origin],
     problems: &mut Vec<(PathBuf, String)>,
 ) -> (Vec<Vec<RootReport>>, Vec<Candidate>) {
     let mut reports = Vec::new();
     let mut found = Vec::new();
     let mut seen: std::collections::HashSet<PathBuf> = Default::default();
+    let mirrors: Vec<&Path> = remotes.iter().map(|o| o.mirror.as_path()).collect();
     for (ci, conn) in connectors.iter().enumerate() {
         let mut agent_roots = Vec::new();
         for Root { path, origin } in conn.roots(env) {
-            let exists = path.is_dir();
             let before = found.len();
-            if exists {
-                walk(
-                    &path,
-                    conn.walk_depth(),
-                    &|dir: &Path| conn.descend(dir),
-                    &mut |file: &Path, meta: &fs::Metadata| {
-                        if conn.is_source(&path, file) && seen.insert(file.to_path_buf()) {
-                            let mut c = Candidate {
-                                connector: ci,
-                                path: file.to_path_buf(),
-                                size: meta.len(),
-                                mtime_ns: mtime_ns(meta),
-                                inode: inode(meta),
-                            };
-                            fold_companions(&mut c, &conn.companions(file));
-                            found.push(c);
-                        }
-                    },
-                    problems,
-                );
-            }
+            let exists = walk_root(&**conn, ci, 0, &path, &mirrors, &mut seen, &mut found, problems);
             agent_roots.push(RootReport { path, origin, exists, files: found.len() - before });
         }
         reports.push(agent_roots);
     }
+    for (oi, remote) in remotes.iter().enumerate() {
+        for (ci, conn) in connectors.iter().enumerate().filter(|(_, c)| remote.reads(c.agent().slug())) {
+            for root in conn.roots(&remote.env).into_iter().filter(|r| r.path.is_absolute()) {
+                let path = crate::remote::mirrored(&remote.mirror, &root.path);
+                walk_root(&**conn, ci, oi + 1, &path, &[], &mut seen, &mut found, problems);
+            }
+        }
+    }
     (reports, found)
+}
+
+/// Walks one root of one connector into `found`; whether the root exists.
+#[allow(clippy::too_many_arguments)]
+fn walk_root(
+    conn: &dyn Connector,
+    ci: usize,
+    origin: usize,
+    path: &Path,
+    skip: &[&Path],
+    seen: &mut std::collections::HashSet<PathBuf>,
+    found: &mut Vec<Candidate>,
+    problems: &mut Vec<(PathBuf, String)>,
+) -> bool {
+    if !path.is_dir() {
+        return false;
+    }
+    walk(
+        path,
+        conn.walk_depth(),
+        &|dir: &Path| conn.descend(dir) && !skip.contains(&dir),
+        &mut |file: &Path, meta: &fs::Metadata| {
+            if conn.is_source(path, file) && seen.insert(file.to_path_buf()) {
+                let mut c = Candidate {
+                    connector: ci,
+                    path: file.to_path_buf(),
+                    size: meta.len(),
+                    mtime_ns: mtime_ns(meta),
+                    inode: inode(meta),
+                    origin,
+                };
+                fold_companions(&mut c, &conn.companions(file));
+                found.push(c);
+            }
+        },
+        problems,
+    );
+    true
 }
 
 /// The directories discovery walks below `root` (the root included), by the

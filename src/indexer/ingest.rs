@@ -156,6 +156,7 @@ pub fn run(
     connectors: &[Box<dyn Connector>],
     jobs: &[Job],
     keep_out: &KeepOut<'_>,
+    remotes: &[crate::remote::Origin],
     on_file_done: &(dyn Fn(&Candidate) + Sync),
 ) -> store::Result<Vec<FileOutcome>> {
     let redactor = keep_out.privacy.redactor();
@@ -193,7 +194,7 @@ pub fn run(
                 on_file_done(&job.candidate);
             });
         });
-        let mut writer = Writer::new(store, connectors, jobs, keep_out)?;
+        let mut writer = Writer::new(store, connectors, jobs, keep_out, remotes)?;
         for event in rx {
             writer.apply(event)?;
         }
@@ -237,6 +238,8 @@ struct Writer<'a> {
     connectors: &'a [Box<dyn Connector>],
     jobs: &'a [Job],
     keep_out: &'a KeepOut<'a>,
+    /// The remote machines candidates with an `origin` come from.
+    remotes: &'a [crate::remote::Origin],
     cursors: Vec<FileCursor>,
     rows_since_commit: usize,
 }
@@ -247,6 +250,7 @@ impl<'a> Writer<'a> {
         connectors: &'a [Box<dyn Connector>],
         jobs: &'a [Job],
         keep_out: &'a KeepOut<'a>,
+        remotes: &'a [crate::remote::Origin],
     ) -> store::Result<Self> {
         let tx = store.ingest()?;
         Ok(Writer {
@@ -254,6 +258,7 @@ impl<'a> Writer<'a> {
             connectors,
             jobs,
             keep_out,
+            remotes,
             cursors: jobs.iter().map(|_| FileCursor::default()).collect(),
             rows_since_commit: 0,
         })
@@ -334,10 +339,26 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// The machine a job's file comes from (`None`: this one).
+    fn remote(&self, job: usize) -> Option<&'a crate::remote::Origin> {
+        let origin = self.jobs[job].candidate.origin;
+        origin.checked_sub(1).and_then(|i| self.remotes.get(i))
+    }
+
     fn apply(&mut self, event: Event) -> store::Result<()> {
         match event {
-            Event::Header(job, header) => {
+            Event::Header(job, mut header) => {
                 self.begin(job)?;
+                // A remote machine's workspace reads as its mapping says
+                // (and a connector that takes it from the file's place
+                // gave the mirror's path: back to the remote's first).
+                let remote = self.remote(job);
+                let mut origin_workspace = None;
+                if let (Some(r), Some(ws)) = (remote, header.workspace.as_deref()) {
+                    let (mapped, original) = r.workspace(ws);
+                    header.workspace = Some(mapped);
+                    origin_workspace = Some(original);
+                }
                 if self.cursors[job].held_back.contains(&header.external_id) || self.keeps_out(job, &header) {
                     let path = self.path(job);
                     crate::store::privacy::hold_back(&self.tx, &path)?;
@@ -349,7 +370,16 @@ impl<'a> Writer<'a> {
                     return Ok(());
                 }
                 let (agent, path) = (self.agent(job), self.path(job));
-                let (id, mut next) = db::upsert_conversation(&self.tx, agent, &path, &header)?;
+                let origin_path = remote.and_then(|r| r.remote_path(&self.jobs[job].candidate.path));
+                let origin = match remote {
+                    Some(r) => db::ConvOrigin {
+                        source: &r.machine.name,
+                        origin_path: origin_path.as_deref(),
+                        origin_workspace: origin_workspace.as_deref(),
+                    },
+                    None => db::ConvOrigin::LOCAL,
+                };
+                let (id, mut next) = db::upsert_conversation(&self.tx, agent, &path, &header, &origin)?;
                 if self.reconciles(job) {
                     // A re-read starts the conversation over: its messages
                     // are matched with the stored ones from the first on.

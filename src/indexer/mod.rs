@@ -101,6 +101,11 @@ pub struct IndexReport {
     pub repaired: Vec<String>,
     /// What this run kept out of the store.
     pub privacy: PrivacyReport,
+    /// With `--sync` (or the setting): each remote machine's sync, which
+    /// ran first. A failed one (`ok: false`, a non-zero `status`) did not
+    /// stop the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remotes: Option<Vec<crate::remote::sync::MachineSync>>,
 }
 
 /// What an index run kept out of the store: secrets, excluded and
@@ -201,7 +206,12 @@ pub fn run_ingest(
     let exclusions_changed = store::privacy::exclusions_changed(&mut store, &excluded_with)?;
     let connectors = connectors::all();
     let mut problems = Vec::new();
-    let (root_reports, candidates) = discover(&connectors, env, &mut problems);
+    // A broken machines list never stops local indexing.
+    let remotes = crate::remote::Origin::all(data).unwrap_or_else(|e| {
+        tracing::warn!("remote machines not read: {e}");
+        Vec::new()
+    });
+    let (root_reports, candidates) = discover(&connectors, env, &remotes, &mut problems);
     let states = store::ingest::load_file_states(&store)?;
     // Files read before usage was (or by an older usage reading) are read
     // once more if their agent records usage; the mark is set after the
@@ -233,7 +243,7 @@ pub fn run_ingest(
         Vec::new() // nothing changed: write nothing at all
     } else {
         let keep_out = ingest::KeepOut { privacy, forgets: &forgets };
-        ingest::run(&mut store, &connectors, &jobs, &keep_out, &|_| progress.file_done())?
+        ingest::run(&mut store, &connectors, &jobs, &keep_out, &remotes, &|_| progress.file_done())?
     };
     let read: Vec<String> = jobs.iter().map(|j| j.candidate.path.to_string_lossy().into_owned()).collect();
     let scope = if exclusions_changed { PurgeScope::All } else { PurgeScope::Files(&read) };
@@ -294,6 +304,7 @@ pub fn run_ingest(
         quality: None,
         repaired: Vec::new(),
         privacy: PrivacyReport::default(),
+        remotes: None,
     };
     for (job, out) in jobs.iter().zip(&outcomes) {
         match job.plan {

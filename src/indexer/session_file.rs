@@ -135,6 +135,8 @@ fn file_conversation(agent: &str, path: &Path, h: ConversationHeader, msgs: Vec<
         started_at: times().min(),
         ended_at: times().max(),
         message_count: msgs.len() as i64,
+        source: crate::filters::LOCAL_SOURCE.to_string(),
+        origin_path: None,
     };
     let messages = msgs
         .into_iter()

@@ -30,11 +30,14 @@ use crate::connectors::{self, AgentEnv, Connector};
 pub struct WatchOptions {
     /// Quiet time after the last relevant event before a cycle starts.
     pub debounce: Duration,
+    /// A cycle also runs this long after the last timed one (remote
+    /// machines are synced then; their changes raise no local event).
+    pub every: Option<Duration>,
 }
 
 impl Default for WatchOptions {
     fn default() -> Self {
-        WatchOptions { debounce: Duration::from_millis(200) }
+        WatchOptions { debounce: Duration::from_millis(200), every: None }
     }
 }
 
@@ -56,6 +59,8 @@ pub enum Trigger {
         /// File events in the burst that could concern a source.
         events: usize,
     },
+    /// [`WatchOptions::every`] passed since the last timed cycle.
+    Timer,
 }
 
 /// How often places that could not be watched are polled.
@@ -104,8 +109,16 @@ pub fn watch(env: &AgentEnv, opts: &WatchOptions, stop: &AtomicBool, mut cycle: 
     let mut last_cycle = timed(&mut cycle, Trigger::Start);
     let mut last_end = Instant::now();
     let mut last_beat = Instant::now();
+    let mut last_timed = Instant::now();
 
     while !stop.load(Ordering::SeqCst) {
+        if opts.every.is_some_and(|every| last_timed.elapsed() >= every) {
+            last_cycle = timed(&mut cycle, Trigger::Timer);
+            last_timed = Instant::now();
+            last_end = last_timed;
+            last_beat = last_timed;
+            continue;
+        }
         if last_beat.elapsed() >= HEARTBEAT {
             crate::lock::note_progress("watching");
             last_beat = Instant::now();
@@ -320,7 +333,7 @@ impl Armed {
 
     fn learn_companions(&mut self, connectors: &[Box<dyn Connector>], env: &AgentEnv) {
         let mut problems = Vec::new();
-        let (_, candidates) = discover::discover(connectors, env, &mut problems);
+        let (_, candidates) = discover::discover(connectors, env, &[], &mut problems);
         self.companions =
             candidates.iter().flat_map(|c| connectors[c.connector].companions(&c.path)).collect::<HashSet<_>>();
     }

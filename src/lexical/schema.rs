@@ -9,7 +9,7 @@ pub const TOKENIZER: &str = "cass_code";
 
 /// Bumped when the schema or tokenizer changes: an index of another version
 /// is rebuilt from the store.
-pub const LEXICAL_VERSION: i64 = 2;
+pub const LEXICAL_VERSION: i64 = 3;
 
 /// Handles to every field.
 #[derive(Clone)]
@@ -24,6 +24,9 @@ pub struct Fields {
     pub workspace: Field,
     /// Role name, matched exactly.
     pub role: Field,
+    /// The machine the conversation was read on (`local` or a machine's
+    /// name), matched exactly: `--source`.
+    pub source: Field,
     /// Creation time in milliseconds since the Unix epoch; absent when unknown.
     pub created_at: Field,
     /// Conversation id, for deleting a conversation's documents on re-derive.
@@ -49,6 +52,9 @@ pub fn build() -> (Schema, Fields) {
         created_at: b.add_i64_field("created_at", INDEXED | FAST),
         conversation_id: b.add_i64_field("conversation_id", INDEXED | FAST),
         message_id: b.add_i64_field("message_id", INDEXED | FAST | STORED),
+        // Last, so the other fields keep their numbers in an index built
+        // before it (read until the next sync rebuilds it).
+        source: b.add_text_field("source", STRING),
     };
     (b.build(), fields)
 }

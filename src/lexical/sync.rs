@@ -186,6 +186,7 @@ fn add_rows(writer: &IndexWriter, idx: &LexicalIndex, store: &Store, rows: Rows,
         }
         doc.add_text(f.content, r.content);
         doc.add_text(f.agent, r.agent);
+        doc.add_text(f.source, r.source);
         if let Some(ws) = r.workspace {
             doc.add_text(f.workspace, ws);
         }

@@ -38,14 +38,23 @@ pub struct FilterParams {
     pub since: Option<String>,
     /// Only messages before this time (a bare date includes that whole day).
     pub until: Option<String>,
+    /// Only conversations from this machine: `local` (this one), `remote` (any other), or a machine's name as `cass sources add` named it.
+    pub source: Option<String>,
 }
 
 impl FilterParams {
     /// The validated filters, with `roles` (only searches have them).
     fn build(self, roles: Vec<String>) -> Result<crate::filters::Filters, RobotError> {
-        FilterSpec { agents: self.agents, workspace: self.workspace, since: self.since, until: self.until, roles }
-            .build()
-            .map_err(RobotError::usage)
+        FilterSpec {
+            agents: self.agents,
+            workspace: self.workspace,
+            since: self.since,
+            until: self.until,
+            roles,
+            source: self.source,
+        }
+        .build()
+        .map_err(RobotError::usage)
     }
 }
 
@@ -259,7 +268,13 @@ impl CassServer {
 
     fn run_sessions(&self, p: SessionsParams) -> Result<Value, RobotError> {
         let f = p.filters.build(Vec::new())?;
-        let filter = SessionFilter { agents: f.agents, workspace: f.workspace, since: f.since, until: f.until };
+        let filter = SessionFilter {
+            agents: f.agents,
+            workspace: f.workspace,
+            since: f.since,
+            until: f.until,
+            source: f.source,
+        };
         let limit = p.limit.unwrap_or(20).clamp(1, 200);
         let offset = p.offset.unwrap_or(0);
         let sessions = self.cass.reader()?.sessions(&filter, limit as i64 + 1, offset as i64)?;

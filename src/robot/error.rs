@@ -155,6 +155,31 @@ impl From<WriteError> for RobotError {
             WriteError::Privacy(_) => RobotError::new("config", exit::USAGE, e.to_string())
                 .hint("fix the pattern in the config file's [redact] or exclude settings"),
             WriteError::RedactionOff => RobotError::usage(e.to_string()),
+            WriteError::Remote(r) => r.into(),
+        }
+    }
+}
+
+impl From<crate::remote::RemoteError> for RobotError {
+    fn from(e: crate::remote::RemoteError) -> RobotError {
+        use crate::remote::RemoteError;
+        match e {
+            RemoteError::Unknown(_) => {
+                RobotError::not_found(e.to_string()).hint("`cass sources list` names the configured machines")
+            }
+            RemoteError::Invalid(_) => RobotError::usage(e.to_string()),
+            RemoteError::Io { .. } => RobotError::new("io", exit::USAGE, e.to_string()),
+            RemoteError::Corrupt { .. } => RobotError::new("config", exit::USAGE, e.to_string())
+                .hint("fix or remove the file; `cass sources add` writes it again"),
+        }
+    }
+}
+
+impl From<crate::indexer::sources::SourcesError> for RobotError {
+    fn from(e: crate::indexer::sources::SourcesError) -> RobotError {
+        match e {
+            crate::indexer::sources::SourcesError::Store(s) => s.into(),
+            crate::indexer::sources::SourcesError::Remote(r) => r.into(),
         }
     }
 }

@@ -417,6 +417,19 @@ fn add_filters(f: &Fields, filters: &Filters, workspaces: &[String], clauses: &m
         };
         clauses.push((Occur::Must, q));
     }
+    // Every query this is added to has a positive clause, so `remote` can
+    // be "not local" without listing the machines.
+    if let Some(source) = &filters.source {
+        use crate::filters::{LOCAL_SOURCE, SourceFilter};
+        let term = |s: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(Term::from_field_text(f.source, s), IndexRecordOption::Basic))
+        };
+        clauses.push(match source {
+            SourceFilter::Local => (Occur::Must, term(LOCAL_SOURCE)),
+            SourceFilter::Remote => (Occur::MustNot, term(LOCAL_SOURCE)),
+            SourceFilter::Named(name) => (Occur::Must, term(name)),
+        });
+    }
     if filters.since.is_some() || filters.until.is_some() {
         let lo = filters
             .since

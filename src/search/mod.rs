@@ -20,6 +20,7 @@ pub use crate::filters::Filters;
 use crate::lexical::{LexicalError, LexicalIndex};
 use crate::model::TimestampMs;
 use crate::store::{Store, StoreError};
+use crate::vector::scan::KeepId;
 pub use query::{ParsedQuery, QueryError};
 pub use semantic::{LoadedTier, TierError};
 pub use snippet::Snippet;
@@ -218,8 +219,15 @@ pub struct Hit {
     /// When it was written (RFC 3339 in JSON), if known.
     #[serde(serialize_with = "ser_time")]
     pub created_at: Option<TimestampMs>,
-    /// The session file the conversation was read from.
+    /// The session file the conversation was read from (for a remote
+    /// machine's conversation, its mirror in the data dir).
     pub source_path: String,
+    /// The machine the conversation was read on: `local`, or a remote
+    /// machine's name (`cass sources add`).
+    pub source: String,
+    /// For a remote machine's conversation, the session file's path there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_path: Option<String>,
     /// Rank score: BM25 (with the recency boost) for lexical, cosine for
     /// semantic, fused reciprocal rank for hybrid; 0 when sorted by time
     /// in lexical mode.
@@ -481,7 +489,10 @@ impl Searcher {
             }
             (Mode::Semantic, Some(t)) => {
                 // Over-fetch: rows of replaced messages are dropped at hydration.
-                let scored = t.search(&text, &req.filters, want * 2 + 16).map_err(SearchError::Semantic)?;
+                let by_source = self.source_ids(&req.filters)?;
+                let keep = by_source.as_ref().map(|s| move |id: i64| s.keeps(id));
+                let keep = keep.as_ref().map(|k| k as KeepId<'_>);
+                let scored = t.search(&text, &req.filters, keep, want * 2 + 16).map_err(SearchError::Semantic)?;
                 let n = scored.len();
                 (scored.into_iter().map(|s| (s.message_id, s.score)).collect(), n)
             }
@@ -491,7 +502,10 @@ impl Searcher {
                 let (lex, _, partial) = self.lexical_ranked(&searcher, req, n, 0)?;
                 partial_count = partial;
                 partial_ids = lex.iter().filter(|(_, p)| *p).map(|(s, _)| s.message_id).collect();
-                let sem = t.search(&text, &req.filters, n).map_err(SearchError::Semantic)?;
+                let by_source = self.source_ids(&req.filters)?;
+                let keep = by_source.as_ref().map(|s| move |id: i64| s.keeps(id));
+                let keep = keep.as_ref().map(|k| k as KeepId<'_>);
+                let sem = t.search(&text, &req.filters, keep, n).map_err(SearchError::Semantic)?;
                 let fused = semantic::rrf(&[
                     lex.iter().map(|(s, _)| s.message_id).collect(),
                     sem.iter().map(|s| s.message_id).collect(),
@@ -528,6 +542,22 @@ impl Searcher {
             h.partial = partial_ids.contains(&h.message_id);
         }
         Ok(res)
+    }
+
+    /// The message ids a `--source` filter selects, for a semantic scan
+    /// (tier rows carry agent, workspace, time and role, not the machine):
+    /// the remote conversations' messages, read from the store for this
+    /// query so they are never stale. `None` without a source filter.
+    fn source_ids(&self, filters: &Filters) -> Result<Option<SourceIds>, SearchError> {
+        use crate::filters::SourceFilter;
+        let Some(source) = &filters.source else { return Ok(None) };
+        let (name, inside) = match source {
+            SourceFilter::Local => (None, false),
+            SourceFilter::Remote => (None, true),
+            SourceFilter::Named(n) => (Some(n.as_str()), true),
+        };
+        let ids = crate::store::query::remote_message_ids(&self.store, name)?;
+        Ok(Some(SourceIds { ids, inside }))
     }
 
     /// A browse runs on the lexical index, which holds every filter and
@@ -658,6 +688,8 @@ impl Searcher {
                     workspace: r.workspace,
                     title: r.title,
                     source_path: r.source_path,
+                    source: r.source,
+                    origin_path: r.origin_path,
                     score: 0.0,
                     snippet: snippet::make(&r.content, &terms),
                     more_in_conversation: None,
@@ -674,6 +706,19 @@ impl Searcher {
                 })
             })
             .collect())
+    }
+}
+
+/// Message ids of remote conversations, sorted, and whether a filter
+/// keeps those (`remote`, a machine) or the others (`local`).
+struct SourceIds {
+    ids: Vec<i64>,
+    inside: bool,
+}
+
+impl SourceIds {
+    fn keeps(&self, id: i64) -> bool {
+        self.ids.binary_search(&id).is_ok() == self.inside
     }
 }
 

@@ -7,7 +7,7 @@ use crate::embed::Embedder;
 use crate::embed::Tier;
 use crate::store::Store;
 use crate::vector::manifest::Manifest;
-use crate::vector::scan::{Scored, top_k};
+use crate::vector::scan::{KeepId, Scored, top_k_among};
 use crate::vector::segment::Segment;
 
 use super::Filters;
@@ -120,7 +120,14 @@ impl LoadedTier {
     /// Embeds the query and scores every published row, keeping rows at or
     /// above the embedder's similarity floor. The caller has already sent
     /// queries with no word ([`crate::embed::has_words`]) elsewhere.
-    pub fn search(&self, query_text: &str, filters: &Filters, k: usize) -> Result<Vec<Scored>, String> {
+    /// `keep` narrows by message id what the rows cannot tell (the machine).
+    pub fn search(
+        &self,
+        query_text: &str,
+        filters: &Filters,
+        keep: Option<KeepId<'_>>,
+        k: usize,
+    ) -> Result<Vec<Scored>, String> {
         if !self.embedder.knows_a_word(query_text) {
             return Ok(Vec::new());
         }
@@ -131,7 +138,7 @@ impl LoadedTier {
             return Ok(Vec::new());
         }
         let floor = self.embedder.similarity_floor();
-        let mut hits = top_k(&self.segments, &q, k, filters);
+        let mut hits = top_k_among(&self.segments, &q, k, filters, keep);
         hits.retain(|s| s.score >= floor);
         Ok(hits)
     }

@@ -156,15 +156,41 @@ pub fn truncate_source_from(tx: &IngestTx<'_>, agent: &str, path: &str, offset: 
     Ok(removed)
 }
 
+/// Which machine a conversation was read on (see the store's v5 migration).
+#[derive(Debug, Clone, Copy)]
+pub struct ConvOrigin<'a> {
+    /// `local`, or a remote machine's name.
+    pub source: &'a str,
+    /// A remote conversation's file on its machine.
+    pub origin_path: Option<&'a str>,
+    /// A remote conversation's workspace as its machine wrote it (the
+    /// header's `workspace` is then the mapped one).
+    pub origin_workspace: Option<&'a str>,
+}
+
+impl ConvOrigin<'_> {
+    /// A conversation read on this machine.
+    pub const LOCAL: ConvOrigin<'static> =
+        ConvOrigin { source: crate::filters::LOCAL_SOURCE, origin_path: None, origin_workspace: None };
+}
+
 /// Inserts or merges a conversation header; returns its id and the next
 /// free ordinal. An explicit title replaces a derived one, never the reverse;
 /// a workspace, once known, is kept.
-pub fn upsert_conversation(tx: &IngestTx<'_>, agent: &str, path: &str, h: &ConversationHeader) -> Result<(i64, i64)> {
+pub fn upsert_conversation(
+    tx: &IngestTx<'_>,
+    agent: &str,
+    path: &str,
+    h: &ConversationHeader,
+    origin: &ConvOrigin<'_>,
+) -> Result<(i64, i64)> {
     let id: i64 = tx.0
         .prepare_cached(
-            "INSERT INTO conversations (agent, source_path, external_id, title, title_explicit, workspace, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO conversations (agent, source_path, external_id, title, title_explicit, workspace, updated_at,
+               source, origin_path, origin_workspace)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(agent, source_path, external_id) DO UPDATE SET
+               origin_workspace = COALESCE(conversations.origin_workspace, excluded.origin_workspace),
                title = CASE
                  WHEN excluded.title IS NOT NULL AND excluded.title_explicit THEN excluded.title
                  WHEN conversations.title IS NULL THEN excluded.title
@@ -175,7 +201,18 @@ pub fn upsert_conversation(tx: &IngestTx<'_>, agent: &str, path: &str, h: &Conve
              RETURNING id",
         )?
         .query_row(
-            params![agent, path, h.external_id, h.title, h.title_explicit, h.workspace, now_ms()],
+            params![
+                agent,
+                path,
+                h.external_id,
+                h.title,
+                h.title_explicit,
+                h.workspace,
+                now_ms(),
+                origin.source,
+                origin.origin_path,
+                origin.origin_workspace
+            ],
             |r| r.get(0),
         )?;
     let next: Option<i64> =

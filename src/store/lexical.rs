@@ -93,6 +93,8 @@ pub struct LexicalRow<'a> {
     pub workspace: Option<&'a str>,
     /// The conversation's title, indexed with every message: a match there ranks it higher.
     pub title: Option<&'a str>,
+    /// The machine the conversation was read on (`local` or a machine's name).
+    pub source: &'a str,
 }
 
 /// Streams the selected messages, by id, into `f` (one row in memory at a time).
@@ -106,7 +108,7 @@ pub fn for_each_row<E: From<StoreError>>(
         Rows::Range { after, upto } => ("m.id > ?1 AND m.id <= ?2", after, upto),
     };
     let sql = format!(
-        "SELECT m.id, m.conversation_id, m.role, m.created_at, m.content, c.agent, c.workspace, c.title
+        "SELECT m.id, m.conversation_id, m.role, m.created_at, m.content, c.agent, c.workspace, c.title, c.source
          FROM messages m JOIN conversations c ON c.id = m.conversation_id
          WHERE {filter} ORDER BY m.id"
     );
@@ -125,6 +127,7 @@ pub fn for_each_row<E: From<StoreError>>(
             agent: text(5)?.unwrap_or_default(),
             workspace: text(6)?,
             title: text(7)?,
+            source: text(8)?.unwrap_or(crate::filters::LOCAL_SOURCE),
         };
         f(row)?;
     }

@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod lexical;
 pub mod privacy;
 pub mod query;
+pub mod remote;
 mod schema;
 pub mod semantic;
 pub mod usage;

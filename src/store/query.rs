@@ -94,7 +94,7 @@ pub fn ingest_errors(store: &Store, limit: i64) -> Result<(Vec<IngestError>, i64
 }
 
 pub(super) const CONV_COLS: &str =
-    "id, agent, external_id, source_path, title, workspace, started_at, ended_at, message_count";
+    "id, agent, external_id, source_path, title, workspace, started_at, ended_at, message_count, source, origin_path";
 
 pub(super) fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
     Ok(Conversation {
@@ -107,6 +107,8 @@ pub(super) fn conv_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
         started_at: r.get(6)?,
         ended_at: r.get(7)?,
         message_count: r.get(8)?,
+        source: r.get(9)?,
+        origin_path: r.get(10)?,
     })
 }
 
@@ -249,6 +251,10 @@ pub struct HitRow {
     pub title: Option<String>,
     /// The source file the conversation was read from.
     pub source_path: String,
+    /// The machine it was read on (`local` or a machine's name).
+    pub source: String,
+    /// A remote conversation's file on its machine.
+    pub origin_path: Option<String>,
 }
 
 /// The rows of these message ids, in no particular order; ids no longer in
@@ -259,7 +265,8 @@ pub fn hit_rows(store: &Store, ids: &[i64]) -> Result<Vec<HitRow>> {
     }
     let placeholders = vec!["?"; ids.len()].join(",");
     let sql = format!(
-        "SELECT m.id, m.conversation_id, m.role, m.created_at, m.content, c.agent, c.workspace, c.title, c.source_path
+        "SELECT m.id, m.conversation_id, m.role, m.created_at, m.content, c.agent, c.workspace, c.title, c.source_path,
+           c.source, c.origin_path
          FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.id IN ({placeholders})"
     );
     let mut stmt = store.conn.prepare_cached(&sql)?;
@@ -274,9 +281,28 @@ pub fn hit_rows(store: &Store, ids: &[i64]) -> Result<Vec<HitRow>> {
             workspace: r.get(6)?,
             title: r.get(7)?,
             source_path: r.get(8)?,
+            source: r.get(9)?,
+            origin_path: r.get(10)?,
         })
     })?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// The ids of the messages of remote conversations: of machine `name`, or
+/// of every remote machine. What a semantic scan filters `--source` by
+/// (its rows carry no machine); remote conversations are the few, so the
+/// list is short where it matters and reads through `conversations_remote`.
+pub fn remote_message_ids(store: &Store, name: Option<&str>) -> Result<Vec<i64>> {
+    let (cond, args): (&str, Vec<rusqlite::types::Value>) = match name {
+        Some(n) => ("c.source = ?1", vec![n.to_string().into()]),
+        None => ("c.source <> ?1", vec![crate::filters::LOCAL_SOURCE.to_string().into()]),
+    };
+    let sql = format!("SELECT m.id FROM conversations c JOIN messages m ON m.conversation_id = c.id WHERE {cond}");
+    let mut stmt = store.conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| r.get(0))?;
+    let mut ids: Vec<i64> = rows.collect::<std::result::Result<_, _>>()?;
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// Up to `limit` messages of a conversation from the `offset`-th on, in
@@ -301,6 +327,8 @@ pub struct SessionFilter {
     pub since: Option<i64>,
     /// Active before this time.
     pub until: Option<i64>,
+    /// Only conversations from this machine.
+    pub source: Option<crate::filters::SourceFilter>,
 }
 
 /// When a conversation was last active: its last message, else its first,
@@ -329,7 +357,24 @@ fn session_where(filter: &SessionFilter) -> (String, Vec<rusqlite::types::Value>
         sql.push_str(&format!(" AND {ACTIVE} < ?"));
         args.push(t.into());
     }
+    if let Some(source) = &filter.source {
+        let (cond, values) = source_condition(source);
+        sql.push_str(" AND ");
+        sql.push_str(cond);
+        args.extend(values);
+    }
     (sql, args)
+}
+
+/// The SQL condition on the `source` column that selects what
+/// [`crate::filters::SourceFilter::accepts`] does.
+pub(crate) fn source_condition(filter: &crate::filters::SourceFilter) -> (&'static str, Vec<rusqlite::types::Value>) {
+    use crate::filters::{LOCAL_SOURCE, SourceFilter};
+    match filter {
+        SourceFilter::Local => ("source = ?", vec![LOCAL_SOURCE.to_string().into()]),
+        SourceFilter::Remote => ("source <> ?", vec![LOCAL_SOURCE.to_string().into()]),
+        SourceFilter::Named(n) => ("source = ?", vec![n.clone().into()]),
+    }
 }
 
 /// The SQL condition on the `workspace` column that selects exactly the

@@ -355,6 +355,21 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM usage WHERE conversation_id = OLD.id;
     END;
     "#,
+    // v5: remote machines.
+    r#"
+    -- The machine a conversation was read on: 'local', or the name of a
+    -- remote machine (`cass sources add`) whose files were synced into the
+    -- data dir. `source_path` stays the file cass reads (the mirror, for a
+    -- remote one); `origin_path` is that file's path on its machine.
+    -- `origin_workspace` is the workspace as the machine wrote it, before
+    -- the machine's path mappings made `workspace` of it (remapped when a
+    -- mapping changes).
+    ALTER TABLE conversations ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
+    ALTER TABLE conversations ADD COLUMN origin_path TEXT;
+    ALTER TABLE conversations ADD COLUMN origin_workspace TEXT;
+    -- Remote conversations are the few: `--source NAME|remote` reads only them.
+    CREATE INDEX conversations_remote ON conversations (source) WHERE source <> 'local';
+    "#,
 ];
 
 /// The schema version this build writes and reads: one per migration.

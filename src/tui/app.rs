@@ -88,6 +88,16 @@ pub struct FilterState {
     /// Every matching message; `false` (the default): the best hit of each
     /// session, with how many more of its messages matched.
     pub per_message: bool,
+    /// Only this machine's conversations (`local`, `remote` or a machine's
+    /// name); `None`: every machine.
+    pub source: Option<String>,
+}
+
+impl FilterState {
+    /// The machine chip as a filter (its values are valid by construction).
+    fn source_filter(&self) -> Option<crate::filters::SourceFilter> {
+        self.source.as_deref().and_then(|s| crate::filters::SourceFilter::parse(s).ok())
+    }
 }
 
 impl FilterState {
@@ -96,6 +106,7 @@ impl FilterState {
             agents: self.agent.iter().cloned().collect(),
             workspace: self.workspace.clone(),
             since: self.time.since(now),
+            source: self.source_filter(),
             ..Filters::default()
         }
     }
@@ -106,6 +117,7 @@ impl FilterState {
             agents: self.agent.iter().cloned().collect(),
             workspace: self.workspace.clone(),
             since: self.time.since(now),
+            source: self.source_filter(),
             ..SessionFilter::default()
         }
     }
@@ -126,6 +138,8 @@ pub enum Chip {
     Sort,
     /// One hit per session or every message (F8, Ctrl-G).
     Group,
+    /// The machine (F9, `r`), shown once a remote machine is indexed.
+    Source,
 }
 
 /// What the filters can cycle through, read from the store.
@@ -135,6 +149,10 @@ pub struct FilterOptions {
     pub agents: Vec<String>,
     /// The workspaces with the most conversations, most first.
     pub workspaces: Vec<String>,
+    /// The machines to cycle through: `local`, each remote machine with
+    /// conversations, and `remote` when there are several (empty: no
+    /// remote machine is indexed, and the chip is hidden).
+    pub sources: Vec<String>,
 }
 
 /// Size of the indexed corpus, for the empty-query screen.
@@ -491,6 +509,7 @@ impl App {
             Chip::Mode => f.mode = step(MODES, &f.mode, back),
             Chip::Sort => f.sort = step(SORTS, &f.sort, back),
             Chip::Group => f.per_message = !f.per_message,
+            Chip::Source => f.source = step(&self.options.sources, &f.source, back),
         }
     }
 

@@ -108,6 +108,8 @@ mod tests {
             started_at: None,
             ended_at: None,
             message_count: 1,
+            source: crate::filters::LOCAL_SOURCE.to_string(),
+            origin_path: None,
         }
     }
 

@@ -32,6 +32,7 @@ pub const KEY_MAP: &[(&str, &str)] = &[
     ("F5  m", "search mode: auto, lexical, semantic, hybrid"),
     ("F7  s", "order: relevance (recent sessions gently first), recent, oldest"),
     ("F8  ^G", "results: one per session (+N more matched in it) or every message"),
+    ("F9  r", "filter by machine: local, remote, each synced machine (once one is indexed)"),
     ("Shift-F2…5  A W T M", "the same filters, cycled backwards"),
     ("Ctrl-U  Ctrl-W", "clear the query / delete a word"),
     ("y", "copy the session file path (OSC 52)"),
@@ -73,6 +74,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Action {
         KeyCode::F(6) => return app.open_usage(),
         KeyCode::F(7) => return app.cycle_filter(Chip::Sort, key.modifiers.contains(KeyModifiers::SHIFT)),
         KeyCode::F(8) => return app.cycle_filter(Chip::Group, false),
+        KeyCode::F(9) => return app.cycle_filter(Chip::Source, key.modifiers.contains(KeyModifiers::SHIFT)),
         // A control key: letters in the results type into the query.
         KeyCode::Char('g') if ctrl => return app.cycle_filter(Chip::Group, false),
         KeyCode::Tab => {
@@ -167,12 +169,13 @@ fn common_key(app: &mut App, key: KeyEvent) -> Option<Action> {
             app.focus = Focus::Query;
             Action::None
         }
-        KeyCode::Char(c @ ('a' | 'w' | 't' | 'm' | 's' | 'A' | 'W' | 'T' | 'M' | 'S')) => {
+        KeyCode::Char(c @ ('a' | 'w' | 't' | 'm' | 's' | 'r' | 'A' | 'W' | 'T' | 'M' | 'S' | 'R')) => {
             let chip = match c.to_ascii_lowercase() {
                 'a' => Chip::Agent,
                 'w' => Chip::Workspace,
                 't' => Chip::Time,
                 's' => Chip::Sort,
+                'r' => Chip::Source,
                 _ => Chip::Mode,
             };
             app.cycle_filter(chip, c.is_ascii_uppercase())
@@ -307,6 +310,18 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
+    #[test]
+    fn the_machine_chip_cycles_through_local_and_the_machines() {
+        let mut app = App::new(Theme::mono());
+        app.options.sources = vec!["local".into(), "box".into()];
+        handle_key(&mut app, key(KeyCode::F(9)));
+        assert_eq!(app.filters.source.as_deref(), Some("local"));
+        handle_key(&mut app, key(KeyCode::F(9)));
+        assert_eq!(app.filters.source.as_deref(), Some("box"));
+        handle_key(&mut app, key(KeyCode::F(9)));
+        assert_eq!(app.filters.source, None, "back to every machine");
+    }
+
     fn hit(id: i64) -> Hit {
         Hit {
             message_id: id,
@@ -317,6 +332,8 @@ mod tests {
             role: "user".into(),
             created_at: None,
             source_path: format!("/s/{id}.jsonl"),
+            source: "local".into(),
+            origin_path: None,
             score: 1.0,
             snippet: Snippet { text: String::new(), highlights: vec![] },
             more_in_conversation: None,

@@ -250,7 +250,23 @@ impl Session {
                 messages: totals.iter().map(|t| t.messages).sum(),
             });
             let workspaces = reader.top_workspaces(WORKSPACE_CHOICES).unwrap_or_default();
-            self.app.options = FilterOptions { agents: totals.into_iter().map(|t| t.agent).collect(), workspaces };
+            let machines: Vec<String> = reader
+                .source_totals()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| t.source)
+                .filter(|s| s != crate::filters::LOCAL_SOURCE)
+                .collect();
+            let sources = match machines.len() {
+                0 => Vec::new(),
+                1 => std::iter::once(crate::filters::LOCAL_SOURCE.to_string()).chain(machines).collect(),
+                _ => [crate::filters::LOCAL_SOURCE.to_string(), "remote".to_string()]
+                    .into_iter()
+                    .chain(machines)
+                    .collect(),
+            };
+            self.app.options =
+                FilterOptions { agents: totals.into_iter().map(|t| t.agent).collect(), workspaces, sources };
         }
     }
 

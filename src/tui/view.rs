@@ -98,9 +98,12 @@ fn render_chips(frame: &mut Frame, app: &App, area: Rect) {
         ("F5 mode", f.mode.map(|m| m.name().to_string()), "auto"),
         ("F7 sort", f.sort.map(|s| s.name().to_string()), "relevance"),
         ("F8 per", f.per_message.then(|| "message".to_string()), "session"),
+        ("F9 machine", f.source.clone(), "all"),
     ];
     let mut spans = Vec::new();
-    for (name, value, default) in chips {
+    // The machine chip only once a remote machine is indexed.
+    let shown = if app.options.sources.is_empty() && f.source.is_none() { chips.len() - 1 } else { chips.len() };
+    for (name, value, default) in chips.into_iter().take(shown) {
         let active = value.is_some();
         spans.push(Span::styled(format!(" {name}: {} ", value.as_deref().unwrap_or(default)), theme.chip(active)));
         spans.push(Span::raw(" "));
@@ -246,6 +249,9 @@ fn hit_lines(hit: &Hit, theme: Theme, now: i64) -> (Styled, Styled) {
     if let Some(more) = hit.more_in_conversation.filter(|&n| n > 0) {
         head.push((theme.dim(), format!("  +{more} more")));
     }
+    if hit.source != crate::filters::LOCAL_SOURCE {
+        head.push((theme.dim(), format!("  @{}", text::one_line(&hit.source))));
+    }
     if let Some(ws) = &hit.workspace {
         head.push((theme.dim(), format!("  {}", text::one_line(ws))));
     }
@@ -299,6 +305,9 @@ fn render_detail(frame: &mut Frame, app: &mut App, area: Rect) {
     let c = &d.conversation;
     let mut facts = vec![c.title.as_deref().map(text::one_line).unwrap_or_else(|| "(untitled)".into())];
     facts.push(text::one_line(&c.agent));
+    if c.source != crate::filters::LOCAL_SOURCE {
+        facts.push(format!("@{}", text::one_line(&c.source)));
+    }
     if let Some(ws) = &c.workspace {
         facts.push(text::one_line(ws));
     }

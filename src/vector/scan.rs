@@ -164,6 +164,21 @@ mod simd {
 /// The best `k` rows across `segments` for `query`, filtered, best first.
 /// `skip` drops ids that are no longer live (optional).
 pub fn top_k(segments: &[Segment], query: &[f32], k: usize, filters: &Filters) -> Vec<Scored> {
+    top_k_among(segments, query, k, filters, None)
+}
+
+/// A filter on message ids for what rows do not carry (the machine a
+/// message comes from): checked per row with the others, before scoring.
+pub type KeepId<'a> = &'a (dyn Fn(i64) -> bool + Sync);
+
+/// [`top_k`], keeping only rows whose message id `keep` accepts.
+pub fn top_k_among(
+    segments: &[Segment],
+    query: &[f32],
+    k: usize,
+    filters: &Filters,
+    keep: Option<KeepId<'_>>,
+) -> Vec<Scored> {
     if k == 0 {
         return Vec::new();
     }
@@ -173,7 +188,7 @@ pub fn top_k(segments: &[Segment], query: &[f32], k: usize, filters: &Filters) -
         .flat_map(|(s, seg)| (0..seg.count).step_by(CHUNK_ROWS).map(move |start| (s, start)))
         .collect();
     let compiled: Vec<SegmentFilter> = segments.iter().map(|s| SegmentFilter::new(s, filters)).collect();
-    let unfiltered = filters.is_empty();
+    let unfiltered = filters.is_empty() && keep.is_none();
     let heaps: Vec<BinaryHeap<Scored>> = tasks
         .par_iter()
         .map(|&(s, start)| {
@@ -182,7 +197,7 @@ pub fn top_k(segments: &[Segment], query: &[f32], k: usize, filters: &Filters) -
             let mut heap = BinaryHeap::with_capacity(k + 1);
             let mut scratch = vec![0f32; seg.dims];
             for i in start..(start + CHUNK_ROWS).min(seg.count) {
-                if !unfiltered && !filter.accepts(seg, i) {
+                if !unfiltered && (!filter.accepts(seg, i) || keep.is_some_and(|keep| !keep(seg.message_id(i)))) {
                     continue;
                 }
                 let score = dot_f16(query, seg.vector(i), &mut scratch);

@@ -58,6 +58,12 @@ impl Sandbox {
             "CASS_NO_SEMANTIC",
             "CASS_NO_REDACT",
             "CASS_WATCH_DEBOUNCE_MS",
+            "CASS_SSH",
+            "CASS_SSH_CONFIG",
+            "CASS_SSH_CONNECT_TIMEOUT_SECS",
+            "CASS_REMOTE_COPY",
+            "CASS_SYNC_ON_INDEX",
+            "CASS_SYNC_INTERVAL_SECS",
         ] {
             cmd.env_remove(var);
         }
