@@ -1486,6 +1486,15 @@ fn a_store_indexed_without_redaction_is_redacted_by_cass_redact() {
         .expect("a one-word secret");
     let hits = search(&sb, &word.text, &["--mode", "lexical"], &mut Vec::new());
     assert!(!hits.is_empty(), "a search finds a stored secret");
+    // A wildcard query writes the index's term list (lexical-terms/): it
+    // holds the secret too, and must leave the disk with the index's terms.
+    let tail = &word.text[word.text.len() - 6..];
+    let wild = search(&sb, &format!("*{tail}"), &["--mode", "lexical"], &mut Vec::new());
+    assert!(!wild.is_empty(), "a wildcard finds the stored secret");
+    let list_holds = files_under(&sb.data().join("lexical-terms"))
+        .iter()
+        .any(|f| memchr::memmem::find(&std::fs::read(f).unwrap(), word.text.to_lowercase().as_bytes()).is_some());
+    assert!(list_holds, "the term list holds the secret before redaction");
     let published = report["semantic"]["published_rows"].as_u64().unwrap();
     assert!(published > 0, "{}", report["semantic"]);
 

@@ -92,10 +92,27 @@ impl LexicalIndex {
         LexicalIndex { index, fields, dir: dir.to_path_buf() }
     }
 
-    /// Where wildcard queries keep the list of terms ([`terms::TermList`]):
-    /// beside the index, not in it (tantivy owns its directory).
+    /// Where wildcard queries keep the list of terms ([`terms::TermList`]).
     pub fn terms_cache(&self) -> PathBuf {
-        let name = format!("{}-terms", self.dir.file_name().and_then(|n| n.to_str()).unwrap_or("lexical"));
-        self.dir.with_file_name(name)
+        terms_cache(&self.dir)
+    }
+}
+
+/// Where wildcard queries keep the list of terms of the index in `dir`:
+/// beside the index, not in it (tantivy owns its directory).
+pub fn terms_cache(dir: &Path) -> PathBuf {
+    let name = format!("{}-terms", dir.file_name().and_then(|n| n.to_str()).unwrap_or("lexical"));
+    dir.with_file_name(name)
+}
+
+/// Removes the term list of the index in `dir`. Every writer that changes
+/// the index calls it: the list holds the words of the messages, and text
+/// that was redacted or forgotten must leave the disk with the index's.
+pub fn drop_terms_cache(dir: &Path) -> Result<()> {
+    let cache = terms_cache(dir);
+    match std::fs::remove_dir_all(&cache) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(LexicalError::Io { path: cache.display().to_string(), source }),
     }
 }

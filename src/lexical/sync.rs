@@ -159,6 +159,9 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
     prepared.set_payload(&serde_json::json!({ "high": max_id, "generation": store.generation()? }).to_string());
     prepared.commit().map_err(tantivy_err(dir))?;
     crate::faults::point("lexical.after_commit");
+    // The old generation's term list may hold words this sync removed
+    // (re-derived or redacted conversations): it leaves the disk too.
+    super::drop_terms_cache(dir)?;
 
     marks::record_sync(store, dirty.last().copied(), max_id, LEXICAL_VERSION)?;
     // Let background merges finish so segments do not pile up across runs.
@@ -225,6 +228,7 @@ pub fn purge_deleted(dir: &Path) -> Result<usize> {
     let mut writer: IndexWriter = idx.index.writer_with_num_threads(1, 64 << 20).map_err(tantivy_err(dir))?;
     writer.merge(&ids).wait().map_err(tantivy_err(dir))?;
     writer.garbage_collect_files().wait().map_err(tantivy_err(dir))?;
+    super::drop_terms_cache(dir)?;
     writer.wait_merging_threads().map_err(tantivy_err(dir))?;
     Ok(ids.len())
 }
