@@ -271,3 +271,57 @@ fn codex_archived_subagent_exec_and_compacted() {
     let total: i64 = db.query_row("SELECT COUNT(*) FROM conversations", [], |r| r.get(0)).unwrap();
     assert_eq!(total, 3);
 }
+
+/// Cursor under WSL: the Windows app keeps its data in the Windows profile,
+/// `/mnt/c/Users/<name>/AppData/Roaming/Cursor/User` (here a sandbox folder
+/// named by `CASS_WSL_WINDOWS_USERS`); it is read as on Windows. Windows'
+/// own `Public` profile is not a user's, and a profile without Cursor adds
+/// no root.
+#[cfg(target_os = "linux")]
+#[test]
+fn cursor_windows_profile_is_read_under_wsl() {
+    let sb = Sandbox::new();
+    let users = sb.dir.path().join("mnt/c/Users");
+    let global = "AppData/Roaming/Cursor/User/globalStorage";
+    let db = own_fixtures().join(".config/Cursor/User/globalStorage/state.vscdb");
+    for profile in ["dev", "Public"] {
+        std::fs::create_dir_all(users.join(profile).join(global)).unwrap();
+        std::fs::copy(&db, users.join(profile).join(global).join("state.vscdb")).unwrap();
+    }
+    std::fs::create_dir_all(users.join("guest/AppData/Roaming")).unwrap();
+    let out =
+        sb.cass().args(["index", "--no-semantic", "--json"]).env("CASS_WSL_WINDOWS_USERS", &users).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cursor = agent_entry(&report, "cursor");
+    assert_eq!((cursor["files"].as_u64(), cursor["conversations"].as_u64()), (Some(1), Some(2)), "{cursor}");
+    let wsl: Vec<&str> = cursor["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["origin"] == "WSL (Windows profile)")
+        .filter_map(|r| r["path"].as_str())
+        .collect();
+    let profile = users.join("dev/AppData/Roaming/Cursor/User");
+    assert_eq!(
+        wsl,
+        [profile.join("globalStorage").to_str().unwrap(), profile.join("workspaceStorage").to_str().unwrap()]
+    );
+
+    let db = sb.db();
+    let comp = "9f3e1c2a-7b6d-4e5f-8a9b-0c1d2e3f4a5b";
+    assert_eq!(
+        conversation_row(&db, comp),
+        conv(
+            "Speed up the image resize worker",
+            Some("/home/dev/media-pipeline"),
+            ms("2025-04-18T18:13:20Z"),
+            ms("2025-04-18T18:14:55Z"),
+            5
+        )
+    );
+    assert_eq!(roles(&db, comp), ["user", "assistant", "tool", "assistant", "assistant"]);
+    let source: String =
+        db.query_row("SELECT source_path FROM conversations WHERE external_id = ?1", [comp], |r| r.get(0)).unwrap();
+    assert!(source.contains("/Users/dev/AppData/Roaming/Cursor/"), "{source}");
+}

@@ -63,6 +63,8 @@ impl Sandbox {
         }
         std::fs::create_dir_all(self.home()).unwrap();
         cmd.env("HOME", self.home()).env("CASS_DATA_DIR", self.data()).current_dir(self.dir.path());
+        // Keeps a WSL machine's real Windows profiles (/mnt/c/Users) out.
+        cmd.env("CASS_WSL_WINDOWS_USERS", self.dir.path().join("no-windows-drive"));
         cmd
     }
 
