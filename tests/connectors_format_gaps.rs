@@ -325,3 +325,61 @@ fn cursor_windows_profile_is_read_under_wsl() {
         db.query_row("SELECT source_path FROM conversations WHERE external_id = ?1", [comp], |r| r.get(0)).unwrap();
     assert!(source.contains("/Users/dev/AppData/Roaming/Cursor/"), "{source}");
 }
+
+/// Pi-Agent: sessions in `PI_SESSIONS_DIR` are read besides the default
+/// `~/.pi/agent/sessions`, and Oh My Pi's `~/.omp/agent/sessions` too.
+#[test]
+fn pi_sessions_dir_and_oh_my_pi() {
+    let sb = Sandbox::new();
+    let pi = |id: &str, ts: &str, cwd: &str, prompt: &str, reply: &str| -> Vec<Value> {
+        vec![
+            json!({"type": "session", "version": 3, "id": id, "timestamp": ts, "cwd": cwd,
+                   "provider": "anthropic", "modelId": "claude-sonnet-4-5"}),
+            json!({"type": "message", "id": "m1", "parentId": null, "timestamp": ts,
+                   "message": {"role": "user", "content": [{"type": "text", "text": prompt}]}}),
+            json!({"type": "message", "id": "m2", "parentId": "m1", "timestamp": ts,
+                   "message": {"role": "assistant", "content": [{"type": "text", "text": reply}],
+                               "provider": "anthropic", "model": "claude-sonnet-4-5"}}),
+        ]
+    };
+    let custom = "1e2d3c4b-5a69-4788-9aab-bccddeeff001";
+    let omp = "1e2d3c4b-5a69-4788-9aab-bccddeeff002";
+    let home = "1e2d3c4b-5a69-4788-9aab-bccddeeff003";
+    write_jsonl(
+        &sb,
+        &format!("pi-runs/--srv-bot--/2026-04-07T12-00-00-000Z_{custom}.jsonl"),
+        &pi(custom, "2026-04-07T12:00:00.000Z", "/srv/bot", "Rotate the bot's API key", "Rotated; old key revoked."),
+    );
+    write_jsonl(
+        &sb,
+        &format!(".omp/agent/sessions/--home-dev-site--/2026-04-08T09-30-00-000Z_{omp}.jsonl"),
+        &pi(omp, "2026-04-08T09:30:00.000Z", "/home/dev/site", "Fix the footer overlap", "Footer now clears the fold."),
+    );
+    write_jsonl(
+        &sb,
+        &format!(".pi/agent/sessions/--home-dev-site--/2026-04-09T16-45-00-000Z_{home}.jsonl"),
+        &pi(home, "2026-04-09T16:45:00.000Z", "/home/dev/site", "Bump the linter", "Linter bumped to 9.1."),
+    );
+    let out = sb
+        .cass()
+        .args(["index", "--no-semantic", "--json"])
+        .env("PI_SESSIONS_DIR", sb.home().join("pi-runs"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = agent_entry(&report, "pi_agent");
+    assert_eq!((entry["files"].as_u64(), entry["conversations"].as_u64()), (Some(3), Some(3)), "{entry}");
+    let origins: Vec<&str> = entry["roots"].as_array().unwrap().iter().filter_map(|r| r["origin"].as_str()).collect();
+    assert_eq!(origins, ["default", "PI_SESSIONS_DIR", "default (Oh My Pi)"]);
+
+    let db = sb.db();
+    for (id, title, cwd, ts, n) in [
+        (custom, "Rotate the bot's API key", "/srv/bot", "2026-04-07T12:00:00Z", 2),
+        (omp, "Fix the footer overlap", "/home/dev/site", "2026-04-08T09:30:00Z", 2),
+        (home, "Bump the linter", "/home/dev/site", "2026-04-09T16:45:00Z", 2),
+    ] {
+        assert_eq!(conversation_row(&db, id), conv(title, Some(cwd), ms(ts), ms(ts), n), "{id}");
+        assert_eq!(roles(&db, id), ["user", "assistant"]);
+    }
+}

@@ -32,6 +32,7 @@ impl Sandbox {
             "GEMINI_HOME",
             "GEMINI_DIR",
             "PI_CODING_AGENT_DIR",
+            "PI_SESSIONS_DIR",
             "OPENCODE_STORAGE_ROOT",
             "OPENCODE_SQLITE_DB",
             "CASS_AIDER_DATA_ROOT",
