@@ -44,7 +44,8 @@ fn assistant(text: &str) -> Value {
 /// Claude Code compaction: the `compact_boundary` system record is no
 /// message, and the summary written after it (`isCompactSummary`) is a
 /// system message, not a prompt, so it never becomes the title, also when
-/// a continued session's file starts with it. `isMeta` records are system.
+/// a continued session's file starts with it. `isMeta` records are system;
+/// a byte order mark before the first record is ignored.
 #[test]
 fn claude_compaction_summary_is_system_not_a_prompt() {
     let sb = Sandbox::new();
@@ -105,6 +106,11 @@ fn claude_compaction_summary_is_system_not_a_prompt() {
             claude(b, "assistant", "2026-04-03T07:00:41.000Z", assistant("Added rounding_negative_half.")),
         ],
     );
+    // Its first line starts with a UTF-8 byte order mark, which is no part of the JSON.
+    let path = sb.home().join(format!("{dir}/{b}.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("\u{feff}{text}")).unwrap();
+
     let report = index_no_semantic(&sb);
     let cc = agent_entry(&report, "claude_code");
     assert_eq!((cc["files"].as_u64(), cc["malformed_total"].as_u64()), (Some(2), Some(0)), "{cc}");
@@ -221,9 +227,23 @@ fn codex_archived_subagent_exec_and_compacted() {
             codex_msg("2026-04-06T07:00:15.000Z", "assistant", "The lint step fails on an unused import."),
         ],
     );
+    // The TypeScript CLI's whole-document rollout: no per-item times (the
+    // session's is used), no workspace.
+    let legacy = "5d8e2f10-3b4a-4c5d-9e6f-7a8b9c0d1e2f";
+    let doc = json!({
+        "session": {"timestamp": "2025-04-20T15:00:00.000Z", "id": legacy, "instructions": ""},
+        "items": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Explain the Makefile's dist target"}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "It tars build/ with the version in the name."}]},
+            {"type": "reasoning", "summary": []}
+        ]
+    });
+    std::fs::write(sb.home().join(format!(".codex/sessions/rollout-2025-04-20-{legacy}.json")), doc.to_string())
+        .unwrap();
+
     let report = index_no_semantic(&sb);
     let cx = agent_entry(&report, "codex");
-    assert_eq!((cx["files"].as_u64(), cx["malformed_total"].as_u64()), (Some(3), Some(0)), "{cx}");
+    assert_eq!((cx["files"].as_u64(), cx["malformed_total"].as_u64()), (Some(4), Some(0)), "{cx}");
     let origins: Vec<&str> = cx["roots"].as_array().unwrap().iter().filter_map(|r| r["path"].as_str()).collect();
     assert!(origins.iter().any(|p| p.ends_with(".codex/archived_sessions")), "{cx}");
 
@@ -268,8 +288,17 @@ fn codex_archived_subagent_exec_and_compacted() {
             2
         )
     );
+    let at = Some(ms("2025-04-20T15:00:00Z"));
+    assert_eq!(
+        full_messages(&db, legacy),
+        [
+            row("user", None, at, "Explain the Makefile's dist target"),
+            row("assistant", None, at, "It tars build/ with the version in the name."),
+        ]
+    );
+    assert_eq!(conversation_row(&db, legacy).0.as_deref(), Some("Explain the Makefile's dist target"));
     let total: i64 = db.query_row("SELECT COUNT(*) FROM conversations", [], |r| r.get(0)).unwrap();
-    assert_eq!(total, 3);
+    assert_eq!(total, 4);
 }
 
 /// Cursor under WSL: the Windows app keeps its data in the Windows profile,
