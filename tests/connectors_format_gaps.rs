@@ -412,3 +412,32 @@ fn pi_sessions_dir_and_oh_my_pi() {
         assert_eq!(roles(&db, id), ["user", "assistant"]);
     }
 }
+
+/// Amp rewrites a thread file as it grows, and its modification time does
+/// not always move: a thread whose size changed is read again even with
+/// the same mtime.
+#[test]
+fn amp_thread_grown_without_a_new_mtime_is_read_again() {
+    let sb = Sandbox::new();
+    install_own(&sb.home(), ".local/share/amp");
+    let t = "T-7c1d9e2a-4b3f-4a6e-8d2c-5f0b1a9e3c7d";
+    let path = sb.home().join(format!(".local/share/amp/threads/{t}.json"));
+    index_no_semantic(&sb);
+    assert_eq!(conversation_row(&sb.db(), t).4, 4);
+
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    doc["messages"].as_array_mut().unwrap().push(json!({"role": "user", "messageId": 4,
+        "content": [{"type": "text", "text": "Also pin the font in the CI image"}], "meta": {"sentAt": 1742800020000i64}}));
+    std::fs::write(&path, doc.to_string()).unwrap();
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(mtime).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+
+    index_no_semantic(&sb);
+    let db = sb.db();
+    assert_eq!(
+        conversation_row(&db, t),
+        conv("Flaky snapshot test in the renderer", Some("/home/dev/renderer"), 1742800001000, 1742800020000, 5)
+    );
+    assert_eq!(messages_of(&db, t)[4], ("user".to_string(), "Also pin the font in the CI image".to_string()));
+}
