@@ -521,4 +521,25 @@ mod tests {
         let oh = openhands::OpenHands.roots(&env);
         assert_eq!((oh[0].path.clone(), oh[0].origin), ("/ohc".into(), "OPENHANDS_CONVERSATIONS_DIR"));
     }
+
+    #[test]
+    fn windows_profiles_are_probed_on_linux_only() {
+        let drive = tempfile::tempdir().unwrap();
+        for profile in ["ana", "Public", "Default", "bo"] {
+            std::fs::create_dir_all(drive.path().join(profile).join("AppData/Roaming/Cursor/User")).unwrap();
+        }
+        std::fs::write(drive.path().join("desktop.ini"), "").unwrap();
+        let wsl_roots = |platform: Platform| {
+            let mut env = AgentEnv::with_home("/h").on(platform);
+            env.set_var("CASS_WSL_WINDOWS_USERS", drive.path());
+            assert_eq!(env.wsl_windows_profiles(), [drive.path().join("ana"), drive.path().join("bo")]);
+            cursor::Cursor.roots(&env).into_iter().filter(|r| r.origin == "WSL (Windows profile)").count()
+        };
+        assert_eq!(wsl_roots(Platform::Linux), 4, "two profiles, two storage folders each");
+        assert_eq!(wsl_roots(Platform::MacOs), 0);
+        assert_eq!(wsl_roots(Platform::Windows), 0);
+        let mut env = AgentEnv::with_home("/h").on(Platform::Linux);
+        env.set_var("CASS_WSL_WINDOWS_USERS", drive.path().join("absent"));
+        assert!(env.wsl_windows_profiles().is_empty());
+    }
 }
