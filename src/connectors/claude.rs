@@ -1,6 +1,8 @@
 //! Claude Code: `~/.claude/projects/<encoded cwd>/<session>.jsonl`, one JSON
 //! record per line, append-only. Sidechain transcripts (`agent-<id>.jsonl`,
 //! also nested under `<session>/subagents/`) are conversations of their own.
+//! A compaction (`system` record, `subtype: "compact_boundary"`) carries no
+//! message and is skipped; the summary record after it is a system message.
 
 use std::path::Path;
 
@@ -101,7 +103,13 @@ impl ClaudeState {
             sink.malformed(line, format!("unknown role '{label}'"));
             return;
         };
-        if obj.get("isMeta").and_then(Value::as_bool) == Some(true) {
+        // Harness-injected records (`isMeta`: command output, caveats) and the
+        // summary Claude Code writes after compacting a conversation
+        // (`isCompactSummary`, the user record that follows a `system` record
+        // of subtype `compact_boundary`) are logged as the user's but are not
+        // their words: system messages, never the title.
+        let flag = |k: &str| obj.get(k).and_then(Value::as_bool) == Some(true);
+        if flag("isMeta") || flag("isCompactSummary") {
             role = Role::System;
         }
         let created_at = obj.get("timestamp").and_then(time::parse_value);

@@ -1,6 +1,13 @@
 //! Codex CLI: `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-*.jsonl`, lines of
 //! `{timestamp, type, payload}`, append-only; plus legacy single-document
-//! `rollout-*.json` files.
+//! `rollout-*.json` files, and rollouts moved (flat, no date directories)
+//! to `$CODEX_HOME/archived_sessions/` when a session is archived.
+//!
+//! Sub-agent, review and headless (`codex exec`) runs are ordinary rollouts
+//! that say so in `session_meta.payload.source` (`"exec"`,
+//! `{"subagent": "review"}`, `{"subagent": {"thread_spawn":
+//! {"parent_thread_id", …}}}`): each is a conversation of its own, titled by
+//! its first prompt like any other.
 
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
@@ -206,7 +213,20 @@ impl CodexState {
                 self.token_count(payload, rec.get("timestamp"), ts, offset, sink)
             }
             "event_msg" => self.event(payload, ts, offset, sink),
-            _ => {} // compacted, unknown: not conversation text
+            "compacted" => self.compacted(payload, ts, offset, sink),
+            _ => {} // unknown: not conversation text
+        }
+    }
+
+    /// A `compacted` line: Codex summarised the conversation to free its
+    /// context window. `message` is the summary the model wrote (empty when
+    /// the server compacted remotely); it is kept as a system message, being
+    /// neither the user's words nor a reply. `replacement_history` is the
+    /// model's new context, made of copies of turns already read above (and
+    /// of the summary): replaying it would index them twice.
+    fn compacted(&mut self, p: &Value, ts: Option<i64>, offset: Option<u64>, sink: &mut dyn ParseSink) {
+        if let Some(summary) = str_field(p, "message") {
+            self.emit(Role::System, summary.to_string(), ts, offset, Origin::ResponseItem, sink);
         }
     }
 

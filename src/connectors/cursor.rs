@@ -10,6 +10,7 @@
 //! read-only with a short busy timeout, each read is a short statement (the
 //! editor can commit between them), and a lock that outlasts the timeout is
 //! reported and retried next run. Its `-wal` is watched with it.
+//! Under WSL the Windows profiles' Cursor data is read as well.
 
 use std::path::{Path, PathBuf};
 
@@ -17,7 +18,9 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::content::{self, str_field};
-use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout, sqlite, vscode};
+use super::{
+    AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Platform, Root, SourceLayout, sqlite, vscode,
+};
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
@@ -34,10 +37,23 @@ impl Connector for Cursor {
 
     /// The two storage folders of Cursor's `User/` directory (not all of it:
     /// its `History/` alone can hold many thousands of files).
+    ///
+    /// Under WSL, Cursor is usually the Windows app, whose data lives in the
+    /// Windows profile (`/mnt/c/Users/<name>/AppData/Roaming/Cursor/User`),
+    /// not in the Linux home: on Linux, every Windows profile that has a
+    /// Cursor `User/` directory is a root too.
     fn roots(&self, env: &AgentEnv) -> Vec<Root> {
         let (base, origin) = env.app_config_dir();
-        let user = base.join("Cursor/User");
-        vec![Root { path: user.join("globalStorage"), origin }, Root { path: user.join("workspaceStorage"), origin }]
+        let mut roots = storage_roots(&base.join("Cursor/User"), origin);
+        if env.platform == Platform::Linux {
+            for profile in env.wsl_windows_profiles() {
+                let user = profile.join("AppData/Roaming/Cursor/User");
+                if user.is_dir() {
+                    roots.extend(storage_roots(&user, "WSL (Windows profile)"));
+                }
+            }
+        }
+        roots
     }
 
     /// `globalStorage/state.vscdb`, `workspaceStorage/<id>/state.vscdb`.
@@ -101,6 +117,11 @@ impl Connector for Cursor {
         end.resume = Some(serde_json::to_value(&markers).unwrap_or_default());
         Ok(end)
     }
+}
+
+/// The two folders of a Cursor `User/` directory that hold chats.
+fn storage_roots(user: &Path, origin: &'static str) -> Vec<Root> {
+    vec![Root { path: user.join("globalStorage"), origin }, Root { path: user.join("workspaceStorage"), origin }]
 }
 
 /// What a refresh compares against: each composer's change marker, and a

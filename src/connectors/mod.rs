@@ -146,6 +146,28 @@ impl AgentEnv {
         }
     }
 
+    /// The Windows user profiles visible from WSL, where Windows apps keep
+    /// their data when cass runs inside WSL: the directories of
+    /// `$CASS_WSL_WINDOWS_USERS`, else of `/mnt/c/Users` (WSL's default
+    /// mount of drive C:, moved by `automount.root` in `wsl.conf`), minus
+    /// Windows' own `Public`, `Default`, `Default User` and `All Users`.
+    /// Empty where there is no such directory (any non-WSL machine), sorted.
+    pub fn wsl_windows_profiles(&self) -> Vec<PathBuf> {
+        let users = self.path_var("CASS_WSL_WINDOWS_USERS").unwrap_or_else(|| PathBuf::from("/mnt/c/Users"));
+        let Ok(entries) = std::fs::read_dir(&users) else { return Vec::new() };
+        let mut profiles: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let name = e.file_name();
+                !["Public", "Default", "Default User", "All Users"].iter().any(|n| name == *n)
+                    && e.file_type().is_ok_and(|t| t.is_dir())
+            })
+            .map(|e| e.path())
+            .collect();
+        profiles.sort();
+        profiles
+    }
+
     /// A non-empty environment variable as a path.
     pub fn path_var(&self, key: &str) -> Option<PathBuf> {
         if let Some(asked) = &self.asked {
@@ -461,7 +483,9 @@ mod tests {
         expect(&mac, "cursor", "Library/Application Support/Cursor/User/globalStorage");
         expect(&win, "cursor", "AppData/Roaming/Cursor/User/globalStorage");
         expect(&linux, "opencode", ".local/share/opencode/storage");
-        expect(&mac, "opencode", "Library/Application Support/opencode/storage");
+        // OpenCode uses the XDG layout on every platform.
+        expect(&mac, "opencode", ".local/share/opencode/storage");
+        expect(&win, "opencode", ".local/share/opencode/storage");
         expect(&linux, "amp", ".local/share/amp");
         expect(&mac, "amp", "Library/Application Support/amp");
         expect(&win, "amp", "AppData/Roaming/amp");
@@ -576,5 +600,26 @@ mod tests {
         ] {
             assert!(read.iter().any(|v| v == var), "{var} missing from {read:?}");
         }
+    }
+
+    #[test]
+    fn windows_profiles_are_probed_on_linux_only() {
+        let drive = tempfile::tempdir().unwrap();
+        for profile in ["ana", "Public", "Default", "bo"] {
+            std::fs::create_dir_all(drive.path().join(profile).join("AppData/Roaming/Cursor/User")).unwrap();
+        }
+        std::fs::write(drive.path().join("desktop.ini"), "").unwrap();
+        let wsl_roots = |platform: Platform| {
+            let mut env = AgentEnv::with_home("/h").on(platform);
+            env.set_var("CASS_WSL_WINDOWS_USERS", drive.path());
+            assert_eq!(env.wsl_windows_profiles(), [drive.path().join("ana"), drive.path().join("bo")]);
+            cursor::Cursor.roots(&env).into_iter().filter(|r| r.origin == "WSL (Windows profile)").count()
+        };
+        assert_eq!(wsl_roots(Platform::Linux), 4, "two profiles, two storage folders each");
+        assert_eq!(wsl_roots(Platform::MacOs), 0);
+        assert_eq!(wsl_roots(Platform::Windows), 0);
+        let mut env = AgentEnv::with_home("/h").on(Platform::Linux);
+        env.set_var("CASS_WSL_WINDOWS_USERS", drive.path().join("absent"));
+        assert!(env.wsl_windows_profiles().is_empty());
     }
 }

@@ -1,4 +1,5 @@
-//! OpenCode: sessions under its XDG data directory, in one of two stores.
+//! OpenCode: sessions under its XDG data directory (on every platform:
+//! `~/.local/share/opencode` by default), in one of two stores.
 //!
 //! * Before 1.2, a JSON tree: `storage/session/<project>/<session>.json`,
 //!   `storage/message/<session>/<message>.json`, and
@@ -29,8 +30,15 @@ impl Connector for OpenCode {
         Agent::OpenCode
     }
 
+    /// OpenCode resolves its data directory with the XDG rules on every
+    /// platform (`$XDG_DATA_HOME`, else `~/.local/share`; its `Global.Path`
+    /// uses `xdg-basedir`, which knows no other convention), so on macOS it
+    /// is not under `~/Library`, nor under `%APPDATA%` on Windows.
     fn roots(&self, env: &AgentEnv) -> Vec<Root> {
-        let (data, origin) = env.app_data_dir();
+        let (data, origin) = match env.path_var("XDG_DATA_HOME") {
+            Some(dir) => (dir, "XDG_DATA_HOME"),
+            None => (env.home.join(".local/share"), "default"),
+        };
         let mut roots = Vec::new();
         match env.path_var("OPENCODE_STORAGE_ROOT") {
             Some(dir) => roots.push(Root { path: dir, origin: "OPENCODE_STORAGE_ROOT" }),

@@ -22,11 +22,19 @@ impl Connector for PiAgent {
         Agent::PiAgent
     }
 
+    /// `PI_CODING_AGENT_DIR` moves pi's whole agent directory (sessions are
+    /// its `sessions/`); `PI_SESSIONS_DIR` names a sessions directory of its
+    /// own (pi's Rust port and tools that drive pi set it) and is read in
+    /// addition, since the sessions written before it was set stay where
+    /// they were. Oh My Pi, a fork, keeps its own `~/.omp/agent`.
     fn roots(&self, env: &AgentEnv) -> Vec<Root> {
         let mut roots = match env.path_var("PI_CODING_AGENT_DIR") {
             Some(dir) => vec![Root { path: dir.join("sessions"), origin: "PI_CODING_AGENT_DIR" }],
             None => vec![Root { path: env.home.join(".pi/agent/sessions"), origin: "default" }],
         };
+        if let Some(dir) = env.path_var("PI_SESSIONS_DIR") {
+            roots.push(Root { path: dir, origin: "PI_SESSIONS_DIR" });
+        }
         roots.push(Root { path: env.home.join(".omp/agent/sessions"), origin: "default (Oh My Pi)" });
         roots
     }

@@ -32,6 +32,7 @@ impl Sandbox {
             "GEMINI_HOME",
             "GEMINI_DIR",
             "PI_CODING_AGENT_DIR",
+            "PI_SESSIONS_DIR",
             "OPENCODE_STORAGE_ROOT",
             "OPENCODE_SQLITE_DB",
             "CASS_AIDER_DATA_ROOT",
@@ -69,6 +70,8 @@ impl Sandbox {
         }
         std::fs::create_dir_all(self.home()).unwrap();
         cmd.env("HOME", self.home()).env("CASS_DATA_DIR", self.data()).current_dir(self.dir.path());
+        // Keeps a WSL machine's real Windows profiles (/mnt/c/Users) out.
+        cmd.env("CASS_WSL_WINDOWS_USERS", self.dir.path().join("no-windows-drive"));
         cmd
     }
 
