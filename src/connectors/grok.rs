@@ -23,11 +23,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::announce::Announced;
 use super::content::{self, str_field};
-use super::runs::{self, Run};
+use super::runs::{self, Run, Stream};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
-use crate::model::{Agent, ConversationHeader, Message, Role};
+use crate::model::{Agent, Message, Role};
 use crate::time;
 
 /// Reads Grok Build sessions (`updates.jsonl` with its `summary.json`).
@@ -61,22 +60,22 @@ impl Connector for Grok {
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
         let mut state: GrokState = req.resume_state();
         let summary = read_summary(req.path, sink);
-        if state.external_id.is_empty() {
-            state.external_id = summary
+        if state.stream.external_id.is_empty() {
+            state.stream.external_id = summary
                 .as_ref()
                 .and_then(|s| s.pointer("/info/id").and_then(Value::as_str))
                 .map(str::to_string)
                 .or_else(|| dir_name(req.path.parent()))
                 .unwrap_or_default();
         }
-        state.title = summary.as_ref().and_then(|s| {
+        state.stream.title = summary.as_ref().and_then(|s| {
             str_field(s, "generated_title").or_else(|| str_field(s, "session_summary")).map(str::to_string)
         });
-        if state.title.is_some() {
-            state.announced.titled = true;
+        if state.stream.title.is_some() {
+            state.stream.announced.titled = true;
         }
-        if state.workspace.is_none() {
-            state.workspace = summary
+        if state.stream.workspace.is_none() {
+            state.stream.workspace = summary
                 .as_ref()
                 .and_then(|s| s.pointer("/info/cwd").and_then(Value::as_str))
                 .map(str::to_string)
@@ -87,12 +86,12 @@ impl Connector for Grok {
         }
         let end =
             super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| state.record(rec, line, offset, sink))?;
-        let run = state.run.take();
+        let run = state.stream.run.take();
         if let Some(r) = run.clone() {
-            state.emit_run(r, sink);
-        } else if req.start_offset > 0 && !state.header_sent && state.title.is_some() {
+            state.stream.emit_run(r, sink);
+        } else if req.start_offset > 0 && !state.stream.header_sent && state.stream.title.is_some() {
             // A tail read with nothing new: the title may have changed.
-            sink.conversation(state.header());
+            sink.conversation(state.stream.header());
         }
         Ok(runs::parse_end(end, json!(state), run.as_ref()))
     }
@@ -150,51 +149,16 @@ fn percent_decode(s: &str) -> Option<String> {
 /// What a tail parse needs from the part of the log already read.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct GrokState {
-    external_id: String,
-    workspace: Option<String>,
+    /// The conversation: id, workspace, title (from `summary.json` on
+    /// every read), what was announced, the message being joined.
+    #[serde(flatten)]
+    stream: Stream,
     model: Option<String>,
-    #[serde(skip)]
-    title: Option<String>,
     /// Calls not finished yet, with their latest output.
     pending: BTreeMap<String, Option<String>>,
-    #[serde(flatten)]
-    announced: Announced,
-    #[serde(skip)]
-    run: Option<Run>,
-    #[serde(skip)]
-    header_sent: bool,
 }
 
 impl GrokState {
-    fn header(&self) -> ConversationHeader {
-        ConversationHeader {
-            external_id: self.external_id.clone(),
-            title_explicit: self.title.is_some(),
-            title: self.title.clone(),
-            workspace: self.workspace.clone(),
-        }
-    }
-
-    fn send(&mut self, message: Message, sink: &mut dyn ParseSink) {
-        self.header_sent = true;
-        let header = self.header();
-        let id = self.external_id.clone();
-        self.announced.before_message(sink, &id, || header, message.role, &message.content);
-        sink.message(message);
-    }
-
-    fn emit_run(&mut self, run: Run, sink: &mut dyn ParseSink) {
-        if let Some(m) = run.into_message() {
-            self.send(m, sink);
-        }
-    }
-
-    fn close_run(&mut self, sink: &mut dyn ParseSink) {
-        if let Some(run) = self.run.take() {
-            self.emit_run(run, sink);
-        }
-    }
-
     fn chunk(
         &mut self,
         kind: &str,
@@ -204,14 +168,14 @@ impl GrokState {
         pos: (u64, u64),
         sink: &mut dyn ParseSink,
     ) {
-        if self.run.as_ref().is_some_and(|r| r.key != kind) {
-            self.close_run(sink);
+        if self.stream.run.as_ref().is_some_and(|r| r.key != kind) {
+            self.stream.close_run(sink);
         }
-        if self.run.is_none() {
+        if self.stream.run.is_none() {
             let role = if kind == "user_message_chunk" { Role::User } else { Role::Assistant };
             let author = if role == Role::Assistant { model.or_else(|| self.model.clone()) } else { None };
             let checkpoint = json!(self);
-            self.run = Some(Run {
+            self.stream.run = Some(Run {
                 key: kind.to_string(),
                 role,
                 author,
@@ -223,7 +187,7 @@ impl GrokState {
                 checkpoint,
             });
         }
-        let run = self.run.as_mut().expect("opened above");
+        let run = self.stream.run.as_mut().expect("opened above");
         run.created_at = run.created_at.or(at);
         run.pieces.push(text.to_string());
     }
@@ -254,12 +218,12 @@ impl GrokState {
                     sink.malformed(line, format!("{kind} without toolCallId"));
                     return;
                 };
-                self.close_run(sink);
+                self.stream.close_run(sink);
                 if kind == "tool_call" {
                     let name = str_field(update, "title").or_else(|| str_field(update, "kind")).unwrap_or("tool");
                     let text = content::tool_call_line(name, update.get("rawInput").filter(|v| !v.is_null()));
                     let author = model.or_else(|| self.model.clone());
-                    self.send(
+                    self.stream.send(
                         Message {
                             role: Role::Assistant,
                             author,
@@ -284,7 +248,7 @@ impl GrokState {
                         (None, true) => "[tool error]".to_string(),
                         (None, false) => return,
                     };
-                    self.send(
+                    self.stream.send(
                         Message {
                             role: Role::Tool,
                             author: None,
@@ -297,7 +261,7 @@ impl GrokState {
                 }
             }
             "" => sink.malformed(line, "update has no sessionUpdate".into()),
-            _ => self.close_run(sink), // plan, available commands, hook_execution, retry_state, …
+            _ => self.stream.close_run(sink), // plan, available commands, hook_execution, retry_state, …
         }
     }
 }

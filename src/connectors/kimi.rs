@@ -29,11 +29,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::announce::Announced;
 use super::content::{self, str_field};
-use super::runs::{self, Run};
+use super::runs::{self, Run, Stream};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
-use crate::model::{Agent, ConversationHeader, Message, Role, Usage};
+use crate::model::{Agent, Message, Role, Usage};
 use crate::time;
 
 /// Reads Kimi Code and Kimi CLI `wire.jsonl` logs.
@@ -77,24 +76,24 @@ impl Connector for Kimi {
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
         let mut state: KimiState = req.resume_state();
         let (external_id, agent_id) = ids(req.path);
-        state.external_id = external_id;
+        state.stream.external_id = external_id;
         let side = read_side(req.path, agent_id.as_deref(), sink);
         if side.title.is_some() {
-            state.announced.titled = true;
+            state.stream.announced.titled = true;
         }
-        if state.workspace.is_none() {
-            state.workspace = side.workspace.clone();
+        if state.stream.workspace.is_none() {
+            state.stream.workspace = side.workspace.clone();
         }
-        state.title = side.title;
+        state.stream.title = side.title;
         let end = super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| {
             state.record(rec, line, offset, sink);
         })?;
-        let run = state.run.take();
+        let run = state.stream.run.take();
         if let Some(r) = run.clone() {
-            state.emit_run(r, sink);
-        } else if req.start_offset > 0 && !state.header_sent && state.title.is_some() {
+            state.stream.emit_run(r, sink);
+        } else if req.start_offset > 0 && !state.stream.header_sent && state.stream.title.is_some() {
             // A tail read with nothing new: the title may have changed.
-            sink.conversation(state.header());
+            sink.conversation(state.stream.header());
         }
         Ok(runs::parse_end(end, json!(state), run.as_ref()))
     }
@@ -192,51 +191,17 @@ fn kimi_json_workdir(share: &Path, sid: &str) -> Option<String> {
 /// What a tail parse needs from the part of the log already read.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct KimiState {
-    external_id: String,
-    workspace: Option<String>,
-    title: Option<String>,
+    /// The conversation: id, workspace, title, what was announced, the
+    /// message being joined.
+    #[serde(flatten)]
+    stream: Stream,
     /// The last prompt, to drop its `context.append_message` echo.
     last_prompt: Option<String>,
     /// The model of the latest call, for the assistant turns after it.
     model: Option<String>,
-    #[serde(flatten)]
-    announced: Announced,
-    #[serde(skip)]
-    run: Option<Run>,
-    #[serde(skip)]
-    header_sent: bool,
 }
 
 impl KimiState {
-    fn header(&self) -> ConversationHeader {
-        ConversationHeader {
-            external_id: self.external_id.clone(),
-            title_explicit: self.title.is_some(),
-            title: self.title.clone(),
-            workspace: self.workspace.clone(),
-        }
-    }
-
-    fn send(&mut self, message: Message, sink: &mut dyn ParseSink) {
-        self.header_sent = true;
-        let header = self.header();
-        let id = self.external_id.clone();
-        self.announced.before_message(sink, &id, || header, message.role, &message.content);
-        sink.message(message);
-    }
-
-    fn emit_run(&mut self, run: Run, sink: &mut dyn ParseSink) {
-        if let Some(m) = run.into_message() {
-            self.send(m, sink);
-        }
-    }
-
-    fn close_run(&mut self, sink: &mut dyn ParseSink) {
-        if let Some(run) = self.run.take() {
-            self.emit_run(run, sink);
-        }
-    }
-
     /// Adds a piece to the assistant message of step `key`, opening it
     /// (and closing any other) first.
     fn continue_run(
@@ -247,12 +212,12 @@ impl KimiState {
         at: (u64, u64),
         sink: &mut dyn ParseSink,
     ) {
-        if self.run.as_ref().is_some_and(|r| r.key != key) {
-            self.close_run(sink);
+        if self.stream.run.as_ref().is_some_and(|r| r.key != key) {
+            self.stream.close_run(sink);
         }
-        if self.run.is_none() {
+        if self.stream.run.is_none() {
             let checkpoint = json!(self);
-            self.run = Some(Run {
+            self.stream.run = Some(Run {
                 key: key.to_string(),
                 role: Role::Assistant,
                 author: self.model.clone(),
@@ -264,25 +229,25 @@ impl KimiState {
                 checkpoint,
             });
         }
-        let run = self.run.as_mut().expect("opened above");
+        let run = self.stream.run.as_mut().expect("opened above");
         run.created_at = run.created_at.or(created_at);
         run.pieces.push(piece);
     }
 
     fn plain(&mut self, role: Role, text: String, created_at: Option<i64>, offset: u64, sink: &mut dyn ParseSink) {
-        self.close_run(sink);
+        self.stream.close_run(sink);
         if text.trim().is_empty() {
             return;
         }
         let author = if role == Role::Assistant { self.model.clone() } else { None };
-        self.send(Message { role, author, created_at, content: text, line_offset: Some(offset) }, sink);
+        self.stream.send(Message { role, author, created_at, content: text, line_offset: Some(offset) }, sink);
     }
 
     fn usage(&mut self, usage: Usage, sink: &mut dyn ParseSink) {
-        self.close_run(sink);
-        if !self.header_sent {
-            self.header_sent = true;
-            self.announced.before_usage(sink, self.header());
+        self.stream.close_run(sink);
+        if !self.stream.header_sent {
+            self.stream.header_sent = true;
+            self.stream.announced.before_usage(sink, self.stream.header());
         }
         sink.usage(usage);
     }
@@ -326,8 +291,8 @@ impl KimiState {
                 self.loop_event(rec.get("event").unwrap_or(&Value::Null), at, line, offset, sink)
             }
             "config.update" => {
-                if self.workspace.is_none() {
-                    self.workspace = str_field(rec, "cwd")
+                if self.stream.workspace.is_none() {
+                    self.stream.workspace = str_field(rec, "cwd")
                         .or_else(|| rec.pointer("/environmentDisclosure/cwd").and_then(Value::as_str))
                         .map(str::to_string);
                 }
@@ -342,7 +307,7 @@ impl KimiState {
                     self.usage(Usage { model: self.model.clone(), ..usage }, sink);
                 }
             }
-            _ => self.close_run(sink), // metadata, turn.ended, llm.request, tools, permissions, …
+            _ => self.stream.close_run(sink), // metadata, turn.ended, llm.request, tools, permissions, …
         }
     }
 
@@ -372,7 +337,7 @@ impl KimiState {
                 };
                 self.plain(Role::Tool, text, at, offset, sink);
             }
-            _ => self.close_run(sink), // step.begin, step.end
+            _ => self.stream.close_run(sink), // step.begin, step.end
         }
     }
 
@@ -423,7 +388,7 @@ impl KimiState {
                 }
             }
             "" => sink.malformed(line, "message has no type".into()),
-            _ => self.close_run(sink), // StepBegin, TurnEnd, compaction, approvals, …
+            _ => self.stream.close_run(sink), // StepBegin, TurnEnd, compaction, approvals, …
         }
     }
 }

@@ -11,9 +11,10 @@
 
 use serde_json::Value;
 
-use super::ParseEnd;
+use super::announce::Announced;
 use super::lines::LinesEnd;
-use crate::model::{Message, Role};
+use super::{ParseEnd, ParseSink};
+use crate::model::{ConversationHeader, Message, Role};
 
 /// A message being assembled from consecutive lines.
 #[derive(Debug, Clone)]
@@ -67,5 +68,63 @@ pub fn parse_end(end: LinesEnd, state: Value, open: Option<&Run>) -> ParseEnd {
             partial_tail: end.partial_tail,
         },
         None => end.into_parse_end(state),
+    }
+}
+
+/// The conversation a streamed log writes, as both readers keep it between
+/// lines (and, but for the open message, between reads): its header, what
+/// was announced to the sink, and the message still being joined.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Stream {
+    /// The conversation's id.
+    pub external_id: String,
+    /// Its working directory, once known.
+    pub workspace: Option<String>,
+    /// Its title, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What the sink has been told (saved with the rest).
+    #[serde(flatten)]
+    pub announced: Announced,
+    /// The message lines are still being joined into.
+    #[serde(skip)]
+    pub run: Option<Run>,
+    /// A message (and so the header) went to the sink in this read.
+    #[serde(skip)]
+    pub header_sent: bool,
+}
+
+impl Stream {
+    /// The header as known now.
+    pub fn header(&self) -> ConversationHeader {
+        ConversationHeader {
+            external_id: self.external_id.clone(),
+            title_explicit: self.title.is_some(),
+            title: self.title.clone(),
+            workspace: self.workspace.clone(),
+        }
+    }
+
+    /// Sends a message, announcing the conversation first when needed.
+    pub fn send(&mut self, message: Message, sink: &mut dyn ParseSink) {
+        self.header_sent = true;
+        let header = self.header();
+        let id = self.external_id.clone();
+        self.announced.before_message(sink, &id, || header, message.role, &message.content);
+        sink.message(message);
+    }
+
+    /// Sends a joined run as one message (nothing for an empty one).
+    pub fn emit_run(&mut self, run: Run, sink: &mut dyn ParseSink) {
+        if let Some(m) = run.into_message() {
+            self.send(m, sink);
+        }
+    }
+
+    /// Sends the open run, if any.
+    pub fn close_run(&mut self, sink: &mut dyn ParseSink) {
+        if let Some(run) = self.run.take() {
+            self.emit_run(run, sink);
+        }
     }
 }
