@@ -133,10 +133,7 @@ fn workspace_of(db: &Path) -> Option<String> {
 }
 
 fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Result<Value, ParseError> {
-    let previous: Option<BTreeMap<String, String>> =
-        resume.and_then(|r| r.get("sessions")).and_then(|m| serde_json::from_value(m.clone()).ok());
-    let previous_errors: Option<sqlite::ErrorLedger> =
-        resume.and_then(|r| r.get("errors")).and_then(|m| serde_json::from_value(m.clone()).ok());
+    let (previous, previous_errors) = sqlite::previous_read(resume);
     let conn = sqlite::open_readonly(path)?;
     let err = |e| sqlite::error(path, e);
     if sqlite::columns(&conn, "sessions").map_err(err)?.is_empty()

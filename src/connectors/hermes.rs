@@ -72,10 +72,7 @@ impl Connector for Hermes {
 /// Reads the sessions whose change marker moved since `resume` (all of
 /// them on a full read) and returns the markers to save.
 fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Result<Value, ParseError> {
-    let previous: Option<BTreeMap<String, String>> =
-        resume.and_then(|r| r.get("sessions")).and_then(|m| serde_json::from_value(m.clone()).ok());
-    let previous_errors: Option<sqlite::ErrorLedger> =
-        resume.and_then(|r| r.get("errors")).and_then(|m| serde_json::from_value(m.clone()).ok());
+    let (previous, previous_errors) = sqlite::previous_read(resume);
     let conn = sqlite::open_readonly(path)?;
     let err = |e| sqlite::error(path, e);
     let session_cols = sqlite::columns(&conn, "sessions").map_err(err)?;

@@ -269,10 +269,7 @@ fn call_usage(msg: &Value, created_at: Option<i64>) -> Option<Usage> {
 /// the previous read) only sessions that changed are read and emitted.
 /// Returns the markers to save.
 fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Result<Value, ParseError> {
-    let previous: Option<std::collections::BTreeMap<String, String>> =
-        resume.and_then(|r| r.get("sessions")).and_then(|m| serde_json::from_value(m.clone()).ok());
-    let previous_errors: Option<sqlite::ErrorLedger> =
-        resume.and_then(|r| r.get("errors")).and_then(|m| serde_json::from_value(m.clone()).ok());
+    let (previous, previous_errors) = sqlite::previous_read(resume);
     let mut errors = sqlite::ErrorLedger::default();
     let conn = sqlite::open_readonly(path)?;
     let err = |e| sqlite::error(path, e);

@@ -99,6 +99,19 @@ pub fn rows_as_json(
     rows.collect()
 }
 
+/// What a database reader saved at its previous read: each session's
+/// change marker (`sessions`) and the errors it recorded (`errors`); both
+/// `None` on a full read or when the saved state is of another shape.
+pub fn previous_read(
+    resume: Option<&serde_json::Value>,
+) -> (Option<std::collections::BTreeMap<String, String>>, Option<ErrorLedger>) {
+    let saved = |key: &str| resume.and_then(|r| r.get(key)).cloned();
+    (
+        saved("sessions").and_then(|m| serde_json::from_value(m).ok()),
+        saved("errors").and_then(|m| serde_json::from_value(m).ok()),
+    )
+}
+
 /// The malformed-record reports of a database source, per conversation,
 /// kept in its resume state. A refresh reads only changed conversations and
 /// the writer clears the source's recorded errors first, so the reports of
