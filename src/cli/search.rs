@@ -9,8 +9,11 @@ use crate::search::{SearchError, SearchRequest, SearchResults};
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Words (all must match), `a OR b`, `-exclude`, `"a phrase"`, `prefix*`.
-    /// None (or `*`) with a filter lists the newest messages it matches.
+    /// Words (all must match), `a OR b`, `AND`, `NOT x` / `-x`, `( … )`,
+    /// `"a phrase"`, `prefix*`, `*suffix`, `*infix*` (docs/ROBOT.md). Words
+    /// starting with `-` that are not search's flags (`->`, `-async`) are
+    /// query text. None (or `*`) with a filter lists the newest messages it
+    /// matches.
     #[arg(num_args = 0.., value_name = "QUERY")]
     pub query: Vec<String>,
     /// Only these agents (repeatable): claude_code, codex, gemini, …
