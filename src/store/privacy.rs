@@ -3,8 +3,9 @@
 //! and the exclusions keep out.
 //!
 //! Everything here deletes with `secure_delete` on (set by [`Store::open`]
-//! for writers) and ends with a WAL truncation, so removed text does not
-//! linger in free pages or old WAL frames of the database file.
+//! for writers) and ends by rebuilding the file and truncating the WAL
+//! ([`scrub_file`]), so removed text does not linger in free pages, unused
+//! page space or old WAL frames of the database file.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -218,7 +219,7 @@ pub fn redact_stored(store: &mut Store, redactor: &Redactor) -> Result<RewriteRe
     }
     tx.commit()?;
     set_redacted_with(store, redactor.fingerprint())?;
-    truncate_wal(store)?;
+    scrub_file(store)?;
     Ok(report)
 }
 
@@ -244,6 +245,18 @@ struct StoredRow {
 pub fn truncate_wal(store: &Store) -> Result<()> {
     store.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     Ok(())
+}
+
+/// Makes text that was just removed unreadable in the database file:
+/// rebuilds the file from its live rows (`VACUUM`), then truncates the
+/// WAL. `secure_delete` zeroes a deleted cell, but a page that a b-tree
+/// balance rebuilt can keep an older copy of a cell in its unused space
+/// (seen after `cass redact`: a whole message with a secret in it, left
+/// in a page of the messages table); a rebuilt file holds only live rows.
+/// Costs a rewrite of the store, in time and, briefly, in disk space.
+pub fn scrub_file(store: &Store) -> Result<()> {
+    store.conn.execute_batch("VACUUM")?;
+    truncate_wal(store)
 }
 
 /// What `cass forget` recorded: one entry of `cass forget --list`.
@@ -388,7 +401,7 @@ pub fn forget(store: &mut Store, target: &ForgetTarget) -> Result<Option<Forgott
     let entry =
         tx.0.query_row(&format!("SELECT {FORGOTTEN_COLUMNS} FROM forgotten WHERE id = ?1"), [id], forgotten_row)?;
     tx.commit()?;
-    truncate_wal(store)?;
+    scrub_file(store)?;
     Ok(Some(entry))
 }
 
@@ -564,6 +577,6 @@ pub fn purge(
         purged.messages += *count as u64;
     }
     tx.commit()?;
-    truncate_wal(store)?;
+    scrub_file(store)?;
     Ok(purged)
 }
