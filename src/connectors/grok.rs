@@ -86,13 +86,7 @@ impl Connector for Grok {
         }
         let end =
             super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| state.record(rec, line, offset, sink))?;
-        let run = state.stream.run.take();
-        if let Some(r) = run.clone() {
-            state.stream.emit_run(r, sink);
-        } else if req.start_offset > 0 && !state.stream.header_sent && state.stream.title.is_some() {
-            // A tail read with nothing new: the title may have changed.
-            sink.conversation(state.stream.header());
-        }
+        let run = state.stream.finish_read(req.start_offset > 0, sink);
         Ok(runs::parse_end(end, json!(state), run.as_ref()))
     }
 }

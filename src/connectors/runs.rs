@@ -127,4 +127,18 @@ impl Stream {
             self.emit_run(run, sink);
         }
     }
+
+    /// Ends a read: sends the message still open as it is and returns it
+    /// (the next read starts at its first line, [`parse_end`]); on a tail
+    /// read (`tail`) that sent nothing, sends the header again, since the
+    /// title may have changed.
+    pub fn finish_read(&mut self, tail: bool, sink: &mut dyn ParseSink) -> Option<Run> {
+        let run = self.run.take();
+        if let Some(r) = run.clone() {
+            self.emit_run(r, sink);
+        } else if tail && !self.header_sent && self.title.is_some() {
+            sink.conversation(self.header());
+        }
+        run
+    }
 }
