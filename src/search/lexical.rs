@@ -327,21 +327,16 @@ pub fn build(
 ) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut positive = 0;
-    let optional_stopwords = query.clauses.iter().any(|c| !c.negated && !stopword_clause(c));
+    let occur = occur_in(query);
     let mut words: Vec<Box<dyn Query>> = Vec::new();
     for clause in &query.clauses {
         let Some(q) = clause_query(f.content, clause, wild) else { continue };
-        if clause.negated {
-            clauses.push((Occur::MustNot, q));
-        } else {
+        match occur(clause) {
+            Occur::Must if partial.is_some() => words.push(q),
+            o => clauses.push((o, q)),
+        }
+        if !clause.negated {
             positive += 1;
-            if optional_stopwords && stopword_clause(clause) {
-                clauses.push((Occur::Should, q));
-            } else if partial.is_some() {
-                words.push(q);
-            } else {
-                clauses.push((Occur::Must, q));
-            }
             // A match in the conversation's title ranks a hit higher but never
             // makes a message match on its own.
             for atom in &clause.any_of {
@@ -376,22 +371,29 @@ fn clause_query(field: Field, clause: &super::query::Clause, wild: &Expansions) 
 
 /// A parenthesised group: all its clauses, stopwords optional as at the top.
 fn group_query(field: Field, group: &ParsedQuery, wild: &Expansions) -> Option<Box<dyn Query>> {
-    let optional_stopwords = group.clauses.iter().any(|c| !c.negated && !stopword_clause(c));
+    let occur = occur_in(group);
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let mut positive = false;
     for clause in &group.clauses {
         let Some(q) = clause_query(field, clause, wild) else { continue };
-        let occur = if clause.negated {
+        clauses.push((occur(clause), q));
+    }
+    clauses.iter().any(|(o, _)| *o == Occur::Must).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+}
+
+/// How each clause of a query (or group) takes part: excluded ones must
+/// not match; a stopword only helps a match rank when the query has other
+/// words; every other clause must match.
+fn occur_in(query: &ParsedQuery) -> impl Fn(&super::query::Clause) -> Occur {
+    let optional_stopwords = query.clauses.iter().any(|c| !c.negated && !stopword_clause(c));
+    move |clause| {
+        if clause.negated {
             Occur::MustNot
         } else if optional_stopwords && stopword_clause(clause) {
             Occur::Should
         } else {
-            positive = true;
             Occur::Must
-        };
-        clauses.push((occur, q));
+        }
     }
-    positive.then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
 }
 
 fn add_filters(f: &Fields, filters: &Filters, workspaces: &[String], clauses: &mut Vec<(Occur, Box<dyn Query>)>) {
