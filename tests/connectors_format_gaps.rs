@@ -441,3 +441,106 @@ fn amp_thread_grown_without_a_new_mtime_is_read_again() {
     );
     assert_eq!(messages_of(&db, t)[4], ("user".to_string(), "Also pin the font in the CI image".to_string()));
 }
+
+/// Older Claude Code versions wrote a subagent's (Task tool's) records into
+/// the main session file, marked `isSidechain: true`. They are the
+/// subagent's conversation (`<session>/agent-<agentId>`), titled by its
+/// prompt, with its own token usage; the session keeps only its own
+/// records, also when more of both arrive and are read as a tail.
+#[test]
+fn claude_sidechain_records_inside_a_main_file_are_their_own_conversation() {
+    let sb = Sandbox::new();
+    let s = "5d2e1f0a-7b6c-4d8e-9f0a-1b2c3d4e5f61";
+    let rel = format!(".claude/projects/-home-dev-ledger/{s}.jsonl");
+    let side = |ts: &str, kind: &str, extra: Value| {
+        let mut r = claude(s, kind, ts, extra);
+        r["isSidechain"] = json!(true);
+        r["agentId"] = json!("9f3a1c");
+        r
+    };
+    let usage = |text: &str, id: &str| {
+        json!({"requestId": format!("req-{id}"), "message": {"role": "assistant", "model": "claude-sonnet-4-5", "id": id,
+               "content": [{"type": "text", "text": text}],
+               "usage": {"input_tokens": 120, "output_tokens": 40, "cache_read_input_tokens": 0,
+                         "cache_creation_input_tokens": 0}}})
+    };
+    write_jsonl(
+        &sb,
+        &rel,
+        &[
+            claude(s, "user", "2026-05-01T10:00:00.000Z", user("Find every caller of round_half_even")),
+            claude(s, "assistant", "2026-05-01T10:00:02.000Z", assistant("Delegating the search to a subagent.")),
+            side("2026-05-01T10:00:03.000Z", "user", user("Search the repository for callers of round_half_even")),
+            side("2026-05-01T10:00:09.000Z", "assistant", usage("Three callers: export.rs, totals.rs, report.rs.", "msg_side_1")),
+            claude(s, "assistant", "2026-05-01T10:00:12.000Z", usage("The subagent found three callers.", "msg_main_1")),
+        ],
+    );
+    let report = index_no_semantic(&sb);
+    let cc = agent_entry(&report, "claude_code");
+    assert_eq!((cc["files"].as_u64(), cc["malformed_total"].as_u64()), (Some(1), Some(0)), "{cc}");
+    let db = sb.db();
+    let sidechain = format!("{s}/agent-9f3a1c");
+    assert_eq!(roles(&db, s), ["user", "assistant", "assistant"]);
+    assert_eq!(messages_of(&db, s)[2].1, "The subagent found three callers.");
+    assert_eq!(
+        conversation_row(&db, s),
+        conv(
+            "Find every caller of round_half_even",
+            Some("/home/dev/ledger"),
+            ms("2026-05-01T10:00:00Z"),
+            ms("2026-05-01T10:00:12Z"),
+            3
+        )
+    );
+    assert_eq!(
+        messages_of(&db, &sidechain),
+        [
+            ("user".to_string(), "Search the repository for callers of round_half_even".to_string()),
+            ("assistant".to_string(), "Three callers: export.rs, totals.rs, report.rs.".to_string()),
+        ]
+    );
+    assert_eq!(
+        conversation_row(&db, &sidechain),
+        conv(
+            "Search the repository for callers of round_half_even",
+            Some("/home/dev/ledger"),
+            ms("2026-05-01T10:00:03Z"),
+            ms("2026-05-01T10:00:09Z"),
+            2
+        )
+    );
+    let usage_of = |db: &rusqlite::Connection, id: &str| -> i64 {
+        db.query_row(
+            "SELECT COUNT(*) FROM usage u JOIN conversations c ON c.id = u.conversation_id WHERE c.external_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!((usage_of(&db, s), usage_of(&db, &sidechain)), (1, 1));
+
+    // More of both arrive; the next run reads only the tail.
+    let path = sb.home().join(&rel);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for r in [
+        side("2026-05-01T10:01:00.000Z", "user", user("Also check the benches")),
+        side("2026-05-01T10:01:04.000Z", "assistant", assistant("benches/rounding.rs calls it too.")),
+        claude(s, "user", "2026-05-01T10:02:00.000Z", user("Update all four callers")),
+    ] {
+        text.push_str(&r.to_string());
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    index_no_semantic(&sb);
+    let db = sb.db();
+    assert_eq!(roles(&db, s), ["user", "assistant", "assistant", "user"]);
+    assert_eq!(roles(&db, &sidechain), ["user", "assistant", "user", "assistant"]);
+    assert_eq!(
+        conversation_row(&db, &sidechain).0.as_deref(),
+        Some("Search the repository for callers of round_half_even"),
+        "a tail's first prompt never renames the subagent's conversation"
+    );
+    let total: i64 =
+        db.query_row("SELECT COUNT(*) FROM conversations WHERE agent = 'claude_code'", [], |r| r.get(0)).unwrap();
+    assert_eq!(total, 2);
+}

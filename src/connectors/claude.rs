@@ -3,6 +3,10 @@
 //! also nested under `<session>/subagents/`) are conversations of their own.
 //! A compaction (`system` record, `subtype: "compact_boundary"`) carries no
 //! message and is skipped; the summary record after it is a system message.
+//! Older versions wrote a subagent's records into the main file, marked
+//! `isSidechain: true`; those become the subagent's own conversation
+//! (`<sessionId>/agent-<agentId>`) so its work never reads as the user's
+//! session, as it would not had it been written to a file of its own.
 
 use std::path::Path;
 
@@ -50,6 +54,8 @@ impl Connector for ClaudeCode {
             header_sent: false,
             title_proposed: req.start_offset > 0,
             pending_title: None,
+            current: Current::Main,
+            titled_sidechains: Vec::new(),
         };
         let end =
             super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| state.record(rec, line, offset, sink))?;
@@ -68,6 +74,18 @@ struct ClaudeState {
     title_proposed: bool,
     /// A summary seen before the first message.
     pending_title: Option<String>,
+    /// The conversation the sink's following messages go to.
+    current: Current,
+    /// Sidechains inside this file that this parse has proposed a title for
+    /// (a derived title never replaces one the store already has).
+    titled_sidechains: Vec<String>,
+}
+
+/// Which conversation of the file a record belongs to.
+#[derive(Clone, PartialEq)]
+enum Current {
+    Main,
+    Sidechain(String),
 }
 
 impl ClaudeState {
@@ -143,18 +161,26 @@ impl ClaudeState {
                 return;
             }
         }
+        let sidechain = self.sidechain_id(obj);
         for (role, text) in texts {
             if text.trim().is_empty() {
                 continue;
             }
-            self.ensure_header(rec, sink);
+            self.enter(sidechain.as_deref(), rec, sink);
+            let propose = match &sidechain {
+                Some(id) => !self.titled_sidechains.contains(id),
+                None => !self.title_proposed,
+            };
             if role == Role::User
-                && !self.title_proposed
+                && propose
                 && let Some(title) = content::title_from_user_text(&text)
             {
-                self.title_proposed = true;
+                match &sidechain {
+                    Some(id) => self.titled_sidechains.push(id.clone()),
+                    None => self.title_proposed = true,
+                }
                 sink.conversation(ConversationHeader {
-                    external_id: self.id(),
+                    external_id: sidechain.clone().unwrap_or_else(|| self.id()),
                     title: Some(title),
                     title_explicit: false,
                     workspace: None,
@@ -171,9 +197,47 @@ impl ClaudeState {
         if rtype == "assistant"
             && let Some(usage) = call_usage(obj, message, created_at, offset)
         {
-            self.ensure_header(rec, sink);
+            self.enter(sidechain.as_deref(), rec, sink);
             sink.usage(usage);
         }
+    }
+
+    /// The conversation a sidechain record inside a main session file goes
+    /// to, or None for the session's own records. A file of its own
+    /// (`agent-<id>.jsonl`) is already the subagent's conversation.
+    fn sidechain_id(&self, obj: &serde_json::Map<String, Value>) -> Option<String> {
+        if obj.get("isSidechain").and_then(Value::as_bool) != Some(true) || self.fallback_id.starts_with("agent-") {
+            return None;
+        }
+        let session = obj.get("sessionId").and_then(Value::as_str).unwrap_or(&self.fallback_id);
+        let agent = obj.get("agentId").and_then(Value::as_str).filter(|a| !a.is_empty()).unwrap_or("sidechain");
+        Some(format!("{session}/agent-{agent}"))
+    }
+
+    /// Makes the sink's current conversation the record's, sending a header
+    /// when it changes.
+    fn enter(&mut self, sidechain: Option<&str>, rec: &Value, sink: &mut dyn ParseSink) {
+        let want = sidechain.map_or(Current::Main, |id| Current::Sidechain(id.to_string()));
+        let Some(id) = sidechain else {
+            let was_sent = self.header_sent;
+            self.ensure_header(rec, sink);
+            if was_sent && self.current != Current::Main {
+                sink.conversation(ConversationHeader {
+                    external_id: self.id(),
+                    title: None,
+                    title_explicit: false,
+                    workspace: None,
+                });
+            }
+            self.current = Current::Main;
+            return;
+        };
+        if self.current == want {
+            return;
+        }
+        let workspace = str_field(rec, "cwd").or_else(|| str_field(rec, "workspace")).map(str::to_string);
+        sink.conversation(ConversationHeader { external_id: id.to_string(), title: None, title_explicit: false, workspace });
+        self.current = want;
     }
 
     fn id(&self) -> String {
