@@ -32,6 +32,9 @@ pub struct ConfigFile {
     pub color: Option<String>,
     /// `CASS_EMBED_THREADS`: threads for the quality-tier model (0: all cores).
     pub embed_threads: Option<usize>,
+    /// `CASS_CHATGPT_KEY_FILE`: the raw 32-byte key to the ChatGPT app's
+    /// encrypted stores (mode 0600; default `chatgpt_key.bin` beside this file).
+    pub chatgpt_key_file: Option<PathBuf>,
     /// Globs over session files and workspaces never indexed
     /// (`~/work/secret-client/**`). Lists have no variable: the file is
     /// where they are set.
@@ -119,6 +122,7 @@ impl ConfigFile {
         put("CASS_DATA_DIR", self.data_dir.as_deref().map(|p| expand_home(p).display().to_string()));
         put("CASS_COLOR", self.color.clone());
         put("CASS_EMBED_THREADS", self.embed_threads.map(|n| n.to_string()));
+        put("CASS_CHATGPT_KEY_FILE", self.chatgpt_key_file.as_deref().map(|p| expand_home(p).display().to_string()));
         put("CASS_SEARCH_LIMIT", self.search.limit.map(|n| n.to_string()));
         put("CASS_SEARCH_MODE", self.search.mode.clone());
         put("CASS_SEARCH_TIER", self.search.tier.clone());

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -14,6 +15,7 @@ use super::style::ColorChoice;
 use super::{Cli, CliError, GlobalArgs, exit};
 use crate::config::DataDir;
 use crate::connectors::AgentEnv;
+use crate::connectors::chatgpt::ChatGptKey;
 use crate::faults::Faults;
 use crate::settings::{IndexSettings, PrivacySettings, SearchSettings, Settings};
 
@@ -144,7 +146,26 @@ impl Env {
         for (k, v) in &self.dotenv {
             vars.entry(k.clone()).or_insert_with(|| v.into());
         }
-        AgentEnv::from_vars(vars)
+        let mut env = AgentEnv::from_vars(vars);
+        env.chatgpt_key = self.chatgpt_key();
+        env
+    }
+
+    /// The user's key to the ChatGPT app's encrypted stores:
+    /// `CHATGPT_ENCRYPTION_KEY` (base64), else the raw 32 bytes in the file
+    /// `CASS_CHATGPT_KEY_FILE` names, by default `chatgpt_key.bin` beside
+    /// the config file. A key that cannot be used is reported where the
+    /// stores are, never stops a run.
+    fn chatgpt_key(&self) -> ChatGptKey {
+        if let Some(text) = self.get("CHATGPT_ENCRYPTION_KEY").filter(|v| !v.trim().is_empty()) {
+            return ChatGptKey::from_base64(&text, "CHATGPT_ENCRYPTION_KEY");
+        }
+        let file = self
+            .get("CASS_CHATGPT_KEY_FILE")
+            .filter(|v| !v.trim().is_empty())
+            .map(PathBuf::from)
+            .or_else(|| config_file::default_path().map(|p| p.with_file_name("chatgpt_key.bin")));
+        file.map_or(ChatGptKey::Absent, |f| ChatGptKey::from_file(&f))
     }
 
     /// A setting's value, checked like the flag it stands in for.

@@ -1,12 +1,17 @@
 //! ChatGPT desktop (macOS): `~/Library/Application Support/com.openai.chat/`.
 //! `conversations-<uuid>/*.json` (v1) are plain JSON documents holding a
 //! `mapping` tree of message nodes. `conversations-v2-*` / `-v3-*` hold
-//! AES-GCM encrypted `.data` files whose key sits in the macOS Keychain,
-//! unreadable to other programs: they are found and reported as encrypted,
-//! never skipped silently.
+//! AES-256-GCM encrypted `.data` files (12-byte nonce, ciphertext, 16-byte
+//! tag; the plaintext is the same JSON document) whose key sits in the
+//! macOS Keychain, unreadable to other programs. With a key the user gives
+//! ([`ChatGptKey`]) they are read like v1; without one they are found and
+//! reported as encrypted, never skipped silently.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+
+use base64::Engine as _;
+use ring::aead;
 
 use serde_json::Value;
 
@@ -15,8 +20,142 @@ use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, 
 use crate::model::{Agent, ConversationHeader, Message, Role};
 use crate::time;
 
-/// Reads the ChatGPT desktop app's conversations; reports its encrypted stores as such.
-pub struct ChatGpt;
+/// Reads the ChatGPT desktop app's conversations; opens its encrypted
+/// stores with the user's key, or reports them as encrypted.
+#[derive(Default)]
+pub struct ChatGpt {
+    key: ChatGptKey,
+}
+
+impl ChatGpt {
+    /// The connector, opening v2/v3 stores with `key`.
+    pub fn new(key: ChatGptKey) -> ChatGpt {
+        ChatGpt { key }
+    }
+}
+
+/// Bytes of an AES-256 key.
+const KEY_BYTES: usize = 32;
+/// Bytes of the nonce before the ciphertext.
+const NONCE_BYTES: usize = 12;
+
+/// The key to the ChatGPT app's v2/v3 stores, as the user gave it (the
+/// app keeps it in a Keychain group only OpenAI-signed programs read, so a
+/// user exports it themselves). Never printed: `Debug` names the state only.
+#[derive(Clone, Default)]
+pub enum ChatGptKey {
+    /// No key given: encrypted stores are reported as such.
+    #[default]
+    Absent,
+    /// A usable 256-bit key.
+    Ready([u8; KEY_BYTES]),
+    /// A key was given but cannot be used; why, for the report.
+    Invalid(String),
+}
+
+impl std::fmt::Debug for ChatGptKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChatGptKey::Absent => f.write_str("ChatGptKey::Absent"),
+            ChatGptKey::Ready(_) => f.write_str("ChatGptKey::Ready(..)"),
+            ChatGptKey::Invalid(why) => write!(f, "ChatGptKey::Invalid({why:?})"),
+        }
+    }
+}
+
+impl ChatGptKey {
+    /// A key given as base64 text (`CHATGPT_ENCRYPTION_KEY`); `name` says
+    /// where it came from in the error.
+    pub fn from_base64(text: &str, name: &str) -> ChatGptKey {
+        match base64::engine::general_purpose::STANDARD.decode(text.trim()) {
+            Ok(bytes) => Self::from_bytes(&bytes, name),
+            Err(_) => ChatGptKey::Invalid(format!("{name} is not base64")),
+        }
+    }
+
+    /// A key file holding the raw 32 bytes. A missing file is no key. The
+    /// file must be the user's own regular file, readable by nobody else
+    /// (mode 0600 or stricter) and not a symbolic link, so the key cannot
+    /// be swapped or read by another account.
+    pub fn from_file(path: &Path) -> ChatGptKey {
+        let shown = path.display();
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return ChatGptKey::Absent,
+            Err(e) => return ChatGptKey::Invalid(format!("key file {shown}: {e}")),
+        };
+        if meta.file_type().is_symlink() {
+            return ChatGptKey::Invalid(format!("key file {shown} is a symbolic link; put the key itself there"));
+        }
+        if !meta.is_file() {
+            return ChatGptKey::Invalid(format!("key file {shown} is not a regular file"));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return ChatGptKey::Invalid(format!(
+                    "key file {shown} has mode {mode:o}, readable by others; run `chmod 600` on it"
+                ));
+            }
+        }
+        match std::fs::read(path) {
+            Ok(bytes) => Self::from_bytes(&bytes, &format!("key file {shown}")),
+            Err(e) => ChatGptKey::Invalid(format!("key file {shown}: {e}")),
+        }
+    }
+
+    fn from_bytes(bytes: &[u8], name: &str) -> ChatGptKey {
+        match <[u8; KEY_BYTES]>::try_from(bytes) {
+            Ok(key) => ChatGptKey::Ready(key),
+            Err(_) => ChatGptKey::Invalid(format!("{name} holds {} bytes, not a {KEY_BYTES}-byte key", bytes.len())),
+        }
+    }
+
+    /// What the key lets cass read, for noticing a change between runs:
+    /// never the key, only a short one-way digest of it.
+    fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        match self {
+            ChatGptKey::Absent => "no key".into(),
+            ChatGptKey::Invalid(why) => format!("unusable key: {why}"),
+            ChatGptKey::Ready(key) => {
+                let digest = sha2::Sha256::new().chain_update(b"cass chatgpt key\0").chain_update(key).finalize();
+                let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+                format!("key {hex}")
+            }
+        }
+    }
+
+    /// The plaintext of an encrypted store, or why it cannot be had.
+    fn open(&self, mut sealed: Vec<u8>) -> Result<Vec<u8>, String> {
+        let key = match self {
+            ChatGptKey::Absent => {
+                return Err("encrypted (ChatGPT v2/v3 store, AES-256-GCM; the key is in the macOS Keychain and not \
+                            readable by other programs; give it as CHATGPT_ENCRYPTION_KEY or a key file, see \
+                            docs/CONNECTORS.md)"
+                    .into());
+            }
+            ChatGptKey::Invalid(why) => return Err(format!("encrypted, and the key given cannot be used: {why}")),
+            ChatGptKey::Ready(key) => key,
+        };
+        if sealed.len() < NONCE_BYTES + aead::AES_256_GCM.tag_len() {
+            return Err(format!("encrypted store of {} bytes, too short to hold a nonce and a tag", sealed.len()));
+        }
+        let unbound = aead::UnboundKey::new(&aead::AES_256_GCM, key).map_err(|_| "unusable AES-256 key".to_string())?;
+        let nonce_bytes: [u8; NONCE_BYTES] = sealed[..NONCE_BYTES].try_into().expect("length checked");
+        let nonce = aead::Nonce::assume_unique_for_key(nonce_bytes);
+        let body = &mut sealed[NONCE_BYTES..];
+        let len = aead::LessSafeKey::new(unbound)
+            .open_in_place(nonce, aead::Aad::empty(), body)
+            .map_err(|_| "encrypted, and the key given does not open it (another key, or the file is damaged)".to_string())?
+            .len();
+        sealed.copy_within(NONCE_BYTES..NONCE_BYTES + len, 0);
+        sealed.truncate(len);
+        Ok(sealed)
+    }
+}
 
 impl Connector for ChatGpt {
     fn agent(&self) -> Agent {
@@ -45,17 +184,23 @@ impl Connector for ChatGpt {
         SourceLayout::WholeFile
     }
 
+    fn reader_config(&self) -> Option<String> {
+        Some(self.key.fingerprint())
+    }
+
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
-        if req.path.extension().is_some_and(|e| e == "data") {
-            return Err(ParseError::Unreadable {
+        let doc = if req.path.extension().is_some_and(|e| e == "data") {
+            let unreadable = |reason| ParseError::Unreadable { path: req.path.to_path_buf(), reason, retry: false };
+            let sealed = super::lines::read_whole(req.path, super::document::WHOLE_FILE_LIMIT)
+                .map_err(|source| ParseError::Io { path: req.path.to_path_buf(), source })?;
+            let plain = self.key.open(sealed).map_err(unreadable)?;
+            serde_json::from_slice(&plain).map_err(|e| ParseError::Format {
                 path: req.path.to_path_buf(),
-                reason: "encrypted (ChatGPT v2/v3 store, AES-256-GCM; the key is in the macOS Keychain and not \
-                         readable by other programs)"
-                    .into(),
-                retry: false,
-            });
-        }
-        let doc = super::document::read_json(req.path)?;
+                message: format!("decrypted, but not a JSON document: {e}"),
+            })?
+        } else {
+            super::document::read_json(req.path)?
+        };
         let external_id = str_field(&doc, "id")
             .or_else(|| str_field(&doc, "conversation_id"))
             .map(str::to_string)

@@ -56,6 +56,9 @@ pub struct AgentEnv {
     /// When set, every variable name a connector asks for is noted here
     /// ([`variables_read`]).
     asked: Option<Arc<Mutex<BTreeSet<String>>>>,
+    /// The user's key to the ChatGPT app's encrypted stores (none by
+    /// default; the command line reads it from its settings).
+    pub chatgpt_key: chatgpt::ChatGptKey,
 }
 
 /// The operating-system conventions that decide where applications keep
@@ -95,12 +98,18 @@ impl AgentEnv {
             .map(PathBuf::from)
             .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()))
             .unwrap_or_else(|| PathBuf::from("/"));
-        AgentEnv { home, vars, platform: Platform::current(), asked: None }
+        AgentEnv { home, vars, platform: Platform::current(), asked: None, chatgpt_key: Default::default() }
     }
 
     /// An environment with only a home directory (for tests).
     pub fn with_home(home: impl Into<PathBuf>) -> AgentEnv {
-        AgentEnv { home: home.into(), vars: HashMap::new(), platform: Platform::current(), asked: None }
+        AgentEnv {
+            home: home.into(),
+            vars: HashMap::new(),
+            platform: Platform::current(),
+            asked: None,
+            chatgpt_key: Default::default(),
+        }
     }
 
     /// The same environment, locating application data as `platform` does.
@@ -366,6 +375,13 @@ pub trait Connector: Send + Sync {
     fn reads_usage(&self) -> bool {
         false
     }
+    /// What this connector was given that changes what it can read (a key
+    /// to encrypted sources), as a short text that never reveals it. When it
+    /// differs from the run before, the agent's files are read again, also
+    /// unchanged ones a lasting condition (encryption) kept out.
+    fn reader_config(&self) -> Option<String> {
+        None
+    }
     /// Other files whose changes are changes of this source: a SQLite
     /// database's `-wal` (recent writes sit there until a checkpoint), a Cline
     /// task's sibling files, an OpenCode session's message and part files.
@@ -417,7 +433,20 @@ pub fn local_files(dir: &Path) -> Vec<PathBuf> {
 /// change there as possibly relevant.
 pub const DEFAULT_WALK_DEPTH: usize = 12;
 
-/// Every connector cass ships, in report order.
+/// Every connector cass ships, in report order, as `env` configures them
+/// (the keys it holds).
+pub fn configured(env: &AgentEnv) -> Vec<Box<dyn Connector>> {
+    let mut list = all();
+    for c in list.iter_mut() {
+        if c.agent() == Agent::ChatGpt {
+            *c = Box::new(chatgpt::ChatGpt::new(env.chatgpt_key.clone()));
+        }
+    }
+    list
+}
+
+/// Every connector cass ships, in report order, with nothing configured:
+/// for naming agents and reading what needs no key.
 pub fn all() -> Vec<Box<dyn Connector>> {
     vec![
         Box::new(claude::ClaudeCode),
@@ -428,7 +457,7 @@ pub fn all() -> Vec<Box<dyn Connector>> {
         Box::new(amp::Amp),
         Box::new(aider::Aider),
         Box::new(cursor::Cursor),
-        Box::new(chatgpt::ChatGpt),
+        Box::new(chatgpt::ChatGpt::default()),
         Box::new(pi_agent::PiAgent),
         Box::new(factory::Factory),
         Box::new(copilot_cli::CopilotCli),

@@ -204,7 +204,7 @@ pub fn run_ingest(
     let forgets = store::privacy::ForgetSet::load(&store)?;
     let excluded_with = privacy.exclusions().describe().join("\n");
     let exclusions_changed = store::privacy::exclusions_changed(&mut store, &excluded_with)?;
-    let connectors = connectors::all();
+    let connectors = connectors::configured(env);
     let mut problems = Vec::new();
     // A broken machines list never stops local indexing.
     let remotes = crate::remote::Origin::all(data).unwrap_or_else(|e| {
@@ -217,6 +217,16 @@ pub fn run_ingest(
     // once more if their agent records usage; the mark is set after the
     // run, so a run that stops short leaves it for the next.
     let usage_behind = store::usage::usage_reader(&store)?.as_deref() != Some(store::usage::USAGE_READER);
+    // A connector given something new (a key to encrypted files) reads its
+    // agent's files again; the mark is set after the run, as for usage.
+    let mut reconfigured: Vec<Option<(String, String)>> = Vec::with_capacity(connectors.len());
+    for c in &connectors {
+        let key = format!("reader_config:{}", c.agent().slug());
+        reconfigured.push(match c.reader_config() {
+            Some(now) if store.meta_get(&key)?.as_deref() != Some(now.as_str()) => Some((key, now)),
+            _ => None,
+        });
+    }
 
     let mut jobs = Vec::new();
     let mut skipped = 0;
@@ -228,7 +238,7 @@ pub fn run_ingest(
         }
         let layout = connectors[c.connector].layout(&c.path);
         let prev = states.get(path.as_ref());
-        let reread = usage_behind && connectors[c.connector].reads_usage();
+        let reread = (usage_behind && connectors[c.connector].reads_usage()) || reconfigured[c.connector].is_some();
         match plan(c, layout, prev, opts.full || reread) {
             Plan::Skip => skipped += 1,
             p => jobs.push(Job { candidate: c.clone(), plan: p }),
@@ -259,6 +269,9 @@ pub fn run_ingest(
     }
     if usage_behind {
         store::usage::set_usage_reader(&store)?;
+    }
+    for (key, now) in reconfigured.iter().flatten() {
+        store.meta_set(key, now)?;
     }
 
     let totals = query::agent_totals(&store)?;

@@ -56,7 +56,7 @@ pub enum ReadFileError {
 /// Reads `path` (absolute) with the connector that owns it; `redactor` is
 /// the one an index run would use (`None`: redaction off).
 pub fn read(path: &Path, env: &AgentEnv, redactor: Option<&Redactor>) -> Result<SessionFile, ReadFileError> {
-    let connectors = connectors::all();
+    let connectors = connectors::configured(env);
     if let Some(owner) = by_location(&connectors, env, path) {
         let c = &connectors[owner];
         return Ok(parse(c.as_ref(), path, redactor)?);

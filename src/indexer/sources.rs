@@ -169,7 +169,7 @@ pub enum SourcesError {
 
 /// Surveys every agent: discovery plus the store's counters, read-only.
 pub fn survey(data: &DataDir, env: &AgentEnv) -> Result<SourcesReport, SourcesError> {
-    let connectors = connectors::all();
+    let connectors = connectors::configured(env);
     let mut problems = Vec::new();
     let remotes = crate::remote::Origin::all(data)?;
     let (roots, candidates) = discover(&connectors, env, &remotes, &mut problems);

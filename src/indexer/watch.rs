@@ -84,7 +84,7 @@ struct WatchedRoot {
 /// each debounced burst of relevant events. A failing cycle is the caller's
 /// to report; watching goes on.
 pub fn watch(env: &AgentEnv, opts: &WatchOptions, stop: &AtomicBool, mut cycle: impl FnMut(Trigger)) {
-    let connectors = connectors::all();
+    let connectors = connectors::configured(env);
     let roots: Vec<WatchedRoot> = connectors
         .iter()
         .enumerate()
