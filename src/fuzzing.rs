@@ -75,6 +75,8 @@ pub const CONNECTOR_TARGETS: &[(&str, &str, &str)] = &[
     ("parse_hermes_db", "hermes", "hermes/state.db"),
     ("parse_claude_desktop", "claude_desktop", "claude-code-sessions/acct/org/local_fuzz.json"),
     ("parse_kiro", "kiro", "sessions/cli/fuzz.jsonl"),
+    ("parse_cursor_agent_text", "cursor_agent", "projects/home-me-app/agent-transcripts/fuzz.txt"),
+    ("parse_cursor_agent_jsonl", "cursor_agent", "projects/home-me-app/agent-transcripts/fuzz/fuzz.jsonl"),
 ];
 
 /// Runs one connector target by name (what `fuzz/fuzz_targets/*.rs` call).

@@ -59,6 +59,9 @@ pub enum Agent {
     ClaudeDesktop,
     /// Amazon's Kiro CLI (`kiro-cli`).
     Kiro,
+    /// Cursor's agent transcripts (`~/.cursor/projects/*/agent-transcripts`):
+    /// the Cursor Agent CLI and newer editor builds.
+    CursorAgent,
 }
 
 impl Agent {
@@ -90,6 +93,7 @@ impl Agent {
         Agent::Hermes,
         Agent::ClaudeDesktop,
         Agent::Kiro,
+        Agent::CursorAgent,
     ];
 
     /// The stable identifier stored in the database and used on the command line.
@@ -121,6 +125,7 @@ impl Agent {
             Agent::Hermes => "hermes",
             Agent::ClaudeDesktop => "claude_desktop",
             Agent::Kiro => "kiro",
+            Agent::CursorAgent => "cursor_agent",
         }
     }
 
@@ -153,6 +158,7 @@ impl Agent {
             Agent::Hermes => "Hermes Agent",
             Agent::ClaudeDesktop => "Claude Desktop",
             Agent::Kiro => "Kiro CLI",
+            Agent::CursorAgent => "Cursor Agent transcripts",
         }
     }
 }
@@ -196,6 +202,7 @@ impl FromStr for Agent {
             "hermes" | "hermes_agent" => Agent::Hermes,
             "claude_desktop" => Agent::ClaudeDesktop,
             "kiro" | "kiro_cli" => Agent::Kiro,
+            "cursor_agent" | "cursor_cli" | "cursor-agent" => Agent::CursorAgent,
             _ => {
                 let known: Vec<&str> = Agent::ALL.iter().map(|a| a.slug()).collect();
                 return Err(format!("unknown agent '{s}' (known: {})", known.join(", ")));

@@ -198,7 +198,10 @@ fn a_base64_key_opens_stores_and_a_wrong_or_damaged_one_is_reported() {
                 "c-csv.data".to_string(),
                 "encrypted, and the key given does not open it (another key, or the file is damaged)".to_string()
             ),
-            ("c-short.data".to_string(), "encrypted store of 20 bytes, too short to hold a nonce and a tag".to_string()),
+            (
+                "c-short.data".to_string(),
+                "encrypted store of 20 bytes, too short to hold a nonce and a tag".to_string()
+            ),
         ]
     );
     assert_eq!(chatgpt_conversations(&sb), 2);

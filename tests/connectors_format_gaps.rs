@@ -471,8 +471,17 @@ fn claude_sidechain_records_inside_a_main_file_are_their_own_conversation() {
             claude(s, "user", "2026-05-01T10:00:00.000Z", user("Find every caller of round_half_even")),
             claude(s, "assistant", "2026-05-01T10:00:02.000Z", assistant("Delegating the search to a subagent.")),
             side("2026-05-01T10:00:03.000Z", "user", user("Search the repository for callers of round_half_even")),
-            side("2026-05-01T10:00:09.000Z", "assistant", usage("Three callers: export.rs, totals.rs, report.rs.", "msg_side_1")),
-            claude(s, "assistant", "2026-05-01T10:00:12.000Z", usage("The subagent found three callers.", "msg_main_1")),
+            side(
+                "2026-05-01T10:00:09.000Z",
+                "assistant",
+                usage("Three callers: export.rs, totals.rs, report.rs.", "msg_side_1"),
+            ),
+            claude(
+                s,
+                "assistant",
+                "2026-05-01T10:00:12.000Z",
+                usage("The subagent found three callers.", "msg_main_1"),
+            ),
         ],
     );
     let report = index_no_semantic(&sb);

@@ -23,11 +23,13 @@ fn own_fixtures_index_exactly() {
     // (tests/connectors_more_a.rs) add 10 files, 10 conversations, 37
     // messages and 5 malformed records; Antigravity, OpenClaw, Clawdbot,
     // Vibe, Hermes, Claude Desktop and Kiro (tests/connectors_more_b.rs)
-    // 9 files, 10 conversations, 40 messages and 6 malformed records.
-    assert_eq!(report["files_scanned"], 6 + 15 + 10 + 9);
-    assert_eq!(report["conversations"], 6 + 16 + 10 + 10);
-    assert_eq!(report["messages"], 28 + 69 + 37 + 40);
-    assert_eq!(report["malformed"], 3 + 3 + 5 + 6);
+    // 9 files, 10 conversations, 40 messages and 6 malformed records; Cursor
+    // Agent transcripts (tests/connectors_cursor_agent.rs) 2 files, 2
+    // conversations, 7 messages and 1 malformed record.
+    assert_eq!(report["files_scanned"], 6 + 15 + 10 + 9 + 2);
+    assert_eq!(report["conversations"], 6 + 16 + 10 + 10 + 2);
+    assert_eq!(report["messages"], 28 + 69 + 37 + 40 + 7);
+    assert_eq!(report["malformed"], 3 + 3 + 5 + 6 + 1);
     assert_eq!(report["partial_tails"], 1);
     let db = sb.db();
 

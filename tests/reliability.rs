@@ -966,6 +966,30 @@ fn survives(target: &str, input: &[u8], check: impl FnOnce(&[u8]) + std::panic::
     }
 }
 
+/// Every fuzz target the replay knows is a binary of the fuzz crate, once:
+/// `cargo fuzz` reads fuzz/Cargo.toml, which the replay never builds, so a
+/// broken entry there would go unnoticed.
+#[test]
+fn every_fuzz_target_is_declared_in_the_fuzz_crate() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/Cargo.toml")).unwrap();
+    let manifest: toml::Value = toml::from_str(&text).expect("fuzz/Cargo.toml is valid TOML");
+    let bins: Vec<(String, String)> = manifest["bin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["name"].as_str().unwrap().to_string(), b["path"].as_str().unwrap().to_string()))
+        .collect();
+    let mut names: Vec<&str> = cass::fuzzing::CONNECTOR_TARGETS.iter().map(|t| t.0).collect();
+    names.push("query");
+    for name in &names {
+        let path = format!("fuzz_targets/{name}.rs");
+        assert_eq!(bins.iter().filter(|(n, p)| n == name && *p == path).count(), 1, "{name} in fuzz/Cargo.toml");
+        let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join(&path)).unwrap();
+        assert!(source.contains(&format!("\"{name}\"")) || *name == "query", "{path} runs {name}");
+    }
+    assert_eq!(bins.len(), names.len(), "no binary without a replayed target");
+}
+
 #[test]
 fn fuzz_corpora_and_seeded_mutations_never_panic() {
     let rounds = env_u64("CASS_FUZZ_MUTATIONS", 3000) as usize;

@@ -32,6 +32,7 @@ const AGENTS: &[&str] = &[
     "hermes",
     "claude_desktop",
     "kiro",
+    "cursor_agent",
 ];
 
 fn slugs(report: &serde_json::Value) -> Vec<String> {

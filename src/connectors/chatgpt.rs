@@ -149,7 +149,9 @@ impl ChatGptKey {
         let body = &mut sealed[NONCE_BYTES..];
         let len = aead::LessSafeKey::new(unbound)
             .open_in_place(nonce, aead::Aad::empty(), body)
-            .map_err(|_| "encrypted, and the key given does not open it (another key, or the file is damaged)".to_string())?
+            .map_err(|_| {
+                "encrypted, and the key given does not open it (another key, or the file is damaged)".to_string()
+            })?
             .len();
         sealed.copy_within(NONCE_BYTES..NONCE_BYTES + len, 0);
         sealed.truncate(len);

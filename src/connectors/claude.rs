@@ -236,7 +236,12 @@ impl ClaudeState {
             return;
         }
         let workspace = str_field(rec, "cwd").or_else(|| str_field(rec, "workspace")).map(str::to_string);
-        sink.conversation(ConversationHeader { external_id: id.to_string(), title: None, title_explicit: false, workspace });
+        sink.conversation(ConversationHeader {
+            external_id: id.to_string(),
+            title: None,
+            title_explicit: false,
+            workspace,
+        });
         self.current = want;
     }
 

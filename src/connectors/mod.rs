@@ -16,6 +16,7 @@ pub mod copilot;
 pub mod copilot_cli;
 pub mod crush;
 pub mod cursor;
+pub mod cursor_agent;
 pub mod document;
 pub mod factory;
 pub mod gemini;
@@ -475,6 +476,7 @@ pub fn all() -> Vec<Box<dyn Connector>> {
         Box::new(hermes::Hermes),
         Box::new(claude_desktop::ClaudeDesktop),
         Box::new(kiro::Kiro),
+        Box::new(cursor_agent::CursorAgent),
     ]
 }
 
@@ -543,6 +545,7 @@ mod tests {
             expect(v, "hermes", ".hermes");
             expect(v, "kiro", ".kiro/sessions/cli");
             expect(v, "grok", ".grok/sessions");
+            expect(v, "cursor_agent", ".cursor/projects");
         }
         expect(&linux, "claude_desktop", ".config/Claude/claude-code-sessions");
         expect(&mac, "claude_desktop", "Library/Application Support/Claude/claude-code-sessions");
