@@ -179,6 +179,7 @@ fn remote_session(home: &Path, padding: usize) -> PathBuf {
         "2026-01-10T10:00:00Z",
         "/home/me/api",
     ));
+    text.push_str(&call_line("remote-1", "msg_r1", "2026-01-10T10:00:02Z", "/home/me/api", 1000));
     for i in 0..padding {
         let filler = format!("step {i}: {}", "the build log said nothing of note here. ".repeat(8));
         text.push_str(&claude_line("remote-1", "assistant", &filler, "2026-01-10T10:00:01Z", "/home/me/api"));
@@ -193,7 +194,17 @@ fn local_session(sb: &Sandbox) {
     let dir = sb.home().join(".claude/projects/-here-web");
     std::fs::create_dir_all(&dir).unwrap();
     let line = claude_line("local-1", "user", "the quokka cache is cold", "2026-01-11T09:00:00Z", "/here/web");
-    std::fs::write(dir.join("local-1.jsonl"), line).unwrap();
+    let call = call_line("local-1", "msg_l1", "2026-01-11T09:00:04Z", "/here/web", 7);
+    std::fs::write(dir.join("local-1.jsonl"), line + &call).unwrap();
+}
+
+/// A Claude Code assistant record of one model call with `input` tokens in.
+fn call_line(session: &str, id: &str, ts: &str, cwd: &str, input: u64) -> String {
+    let rec = serde_json::json!({"type": "assistant", "sessionId": session, "cwd": cwd, "timestamp": ts,
+        "requestId": format!("req_{id}"), "message": {"role": "assistant", "id": id,
+        "model": "claude-sonnet-4-5-20250929", "content": [{"type": "text", "text": "noted"}],
+        "usage": {"input_tokens": input, "output_tokens": 1}}});
+    format!("{rec}\n")
 }
 
 fn sources_of(hits: &serde_json::Value) -> Vec<String> {
@@ -278,6 +289,25 @@ fn a_remote_machine_is_synced_incrementally_indexed_with_its_source_and_filtered
     let by_ws = ok_json(&sb, &cfg, &["sessions", "--workspace", ws.to_str().unwrap(), "--json"]);
     assert_eq!(by_ws["total"], 1, "the mapped workspace filters across machines");
     let unknown = cass(&sb, &cfg, &["search", "zanzibar", "--source", "nope", "--json"]);
+    assert_eq!(unknown.status.code(), Some(1), "{}", String::from_utf8_lossy(&unknown.stderr));
+
+    // Usage reports count each machine's calls apart, in every grouping.
+    for (source, input) in
+        [(None, 1007), (Some("all"), 1007), (Some("box"), 1000), (Some("remote"), 1000), (Some("local"), 7)]
+    {
+        for report in ["daily", "models", "projects", "sessions"] {
+            let mut args = vec!["usage", report, "--timezone", "UTC", "--json"];
+            args.extend(source.iter().flat_map(|s| ["--source", *s]));
+            let r = ok_json(&sb, &cfg, &args);
+            assert_eq!(r["totals"]["input_tokens"], input, "{source:?} {report}: {r}");
+            let rows: u64 = r["rows"].as_array().unwrap().iter().map(|row| row["input_tokens"].as_u64().unwrap()).sum();
+            assert_eq!(rows, input, "{source:?} {report}: the rows add up");
+        }
+    }
+    let by_day = ok_json(&sb, &cfg, &["usage", "daily", "--timezone", "UTC", "--source", "local", "--json"]);
+    assert_eq!(by_day["rows"].as_array().unwrap().len(), 1, "only the local day: {by_day}");
+    assert_eq!(by_day["rows"][0]["period"], "2026-01-11");
+    let unknown = cass(&sb, &cfg, &["usage", "--source", "nope", "--json"]);
     assert_eq!(unknown.status.code(), Some(1), "{}", String::from_utf8_lossy(&unknown.stderr));
 
     // An append on the remote arrives with the next sync, as new bytes only.

@@ -32,8 +32,8 @@ pub struct UsageArgs {
     /// this project), or in a directory of this name (`webapp`).
     #[arg(long, value_name = "DIR|NAME")]
     pub workspace: Option<String>,
-    /// Only conversations from this machine: `local` or `remote`, while no
-    /// remote machine is configured (usage sums carry no machine yet).
+    /// Only calls from this machine: `local`, `remote` (any other), or a
+    /// machine's name (`cass sources list`); `all` or none: every machine.
     #[arg(long, value_name = "NAME")]
     pub source: Option<String>,
     /// The time zone days are cut in: an IANA name (UTC, Europe/Berlin) or local.
@@ -49,27 +49,15 @@ pub struct UsageArgs {
 /// Prints the report the arguments ask for.
 pub fn run(cx: &Context, args: &UsageArgs) -> Result<i32, CliError> {
     let cass = cx.cass()?;
-    let req = request(args, super::workspace::resolve(&cass, args.workspace.as_deref())?)?;
-    // Usage sums carry no machine yet: with remote machines configured, a
-    // --source other than all would silently count every machine's calls.
-    if args.source.as_deref().is_some_and(|s| s.trim() != "all") && !cass.machines()?.machines.is_empty() {
-        return Err(super::search::usage(
-            "usage reports cover every machine: --source is not supported by `cass usage` yet",
-        )
-        .hint("leave --source out (or use --source all)"));
-    }
-    let local_only = match args.source.as_deref().map(str::trim) {
-        None | Some("local") | Some("all") => true,
-        Some("remote") => false,
-        Some(other) => {
-            return Err(CliError::not_found(format!("no source named '{other}'"))
-                .hint("sources: local, remote (no remote machine is configured)"));
-        }
+    let source = match args.source.as_deref().map(str::trim) {
+        None | Some("all") => None,
+        spec => super::sources::check_source(&cass, spec)?
+            .map(|s| crate::filters::SourceFilter::parse(&s).map_err(super::search::usage))
+            .transpose()?,
     };
-    let mut report = cass.usage(&req)?;
-    if !local_only {
-        report = Report::empty(&req);
-    }
+    let mut req = request(args, super::workspace::resolve(&cass, args.workspace.as_deref())?)?;
+    req.source = source;
+    let report = cass.usage(&req)?;
     if args.robot.on() {
         super::robot::print(&document(&report, args), &args.robot)?;
     } else {
@@ -97,6 +85,7 @@ fn request(args: &UsageArgs, workspace: Option<String>) -> Result<ReportRequest,
         workspace: workspace.filter(|w| !w.trim().is_empty()),
         zone,
         limit: args.limit,
+        source: None,
     })
 }
 

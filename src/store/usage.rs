@@ -7,6 +7,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Result, Store};
+use crate::filters::SourceFilter;
 use crate::model::{Conversation, TimestampMs, TokenSums};
 
 /// Length of a slot: every time zone's days start on a quarter hour.
@@ -115,21 +116,51 @@ fn sums(r: &Row<'_>, at: usize) -> rusqlite::Result<TokenSums> {
 }
 
 /// Hands `each` the slot sums in `[from, to)` (slots; open ends when
-/// None), in slot order, naming agents, workspaces and models in `names`.
+/// None) of the conversations `source` keeps (every machine when None), in
+/// slot order, naming agents, workspaces and models in `names`.
+///
+/// The slots carry no machine: remote conversations are the few (an
+/// index keeps them apart), so their calls are summed per slot on the
+/// fly, and this machine's sums are every machine's minus those.
 pub fn for_each_slot(
     store: &Store,
     from: Option<i64>,
     to: Option<i64>,
+    source: Option<&SourceFilter>,
     names: &mut Names,
     mut each: impl FnMut(&SlotSums, &Names),
 ) -> Result<()> {
+    let all = "SELECT slot, band, agent, workspace, model, calls, input, output, cache_write, cache_write_1h, \
+               cache_read, reasoning, input_over, output_over, cache_write_over, cache_write_1h_over, cache_read_over \
+               FROM usage_slots WHERE slot >= ?1 AND slot < ?2";
+    let (table, machine) = match source {
+        None => (format!("({all})"), None),
+        Some(SourceFilter::Remote) => (format!("({})", remote_slots("c.source <> 'local'", 1)), None),
+        Some(SourceFilter::Named(name)) => (format!("({})", remote_slots("c.source = ?3", 1)), Some(name.as_str())),
+        Some(SourceFilter::Local) => {
+            let sums: Vec<String> = SUM_COLUMNS.split(", ").map(|c| format!("SUM({c}) AS {c}")).collect();
+            (
+                format!(
+                    "(SELECT slot, band, agent, workspace, model, {} FROM ({all} UNION ALL {}) \
+                     GROUP BY slot, band, agent, workspace, model HAVING SUM(calls) > 0)",
+                    sums.join(", "),
+                    remote_slots("c.source <> 'local'", -1)
+                ),
+                None,
+            )
+        }
+    };
     let sql = format!(
-        "SELECT s.slot, s.band, s.agent, s.workspace, s.model, {} FROM usage_slots s
-         WHERE s.slot >= ?1 AND s.slot < ?2",
+        "SELECT s.slot, s.band, s.agent, s.workspace, s.model, {} FROM {table} s
+         ORDER BY s.slot, s.band, s.agent, s.workspace, s.model",
         read_columns("s")
     );
     let mut stmt = store.conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params![from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)])?;
+    let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
+    let mut rows = match machine {
+        Some(name) => stmt.query(params![from, to, name])?,
+        None => stmt.query(params![from, to])?,
+    };
     // Rows come in key order: a name is most often the previous row's.
     let mut last = [(String::new(), u32::MAX), (String::new(), u32::MAX), (String::new(), u32::MAX)];
     while let Some(r) = rows.next()? {
@@ -156,13 +187,47 @@ pub fn for_each_slot(
     Ok(())
 }
 
+/// The counted calls of remote conversations passing `which` (SQL over
+/// `c`, the conversation), summed per slot in `[?1, ?2)` as `usage_slots`
+/// sums them, each sum times `sign`.
+fn remote_slots(which: &str, sign: i64) -> String {
+    let band = "CASE WHEN u.input + u.cache_write + u.cache_read > 272000 THEN 2 \
+                WHEN u.input + u.cache_write + u.cache_read > 200000 THEN 1 ELSE 0 END";
+    let over = |e: &str| format!("SUM(MAX({e} - 200000, 0))");
+    let sums = [
+        "COUNT(*)".to_string(),
+        "SUM(u.input)".into(),
+        "SUM(u.output)".into(),
+        "SUM(u.cache_write)".into(),
+        "SUM(u.cache_write_1h)".into(),
+        "SUM(u.cache_read)".into(),
+        "SUM(u.reasoning)".into(),
+        over("u.input"),
+        over("u.output"),
+        over("u.cache_write - u.cache_write_1h"),
+        over("u.cache_write_1h"),
+        over("u.cache_read"),
+    ];
+    let cols: Vec<String> =
+        sums.iter().zip(SUM_COLUMNS.split(", ")).map(|(e, c)| format!("{sign} * {e} AS {c}")).collect();
+    format!(
+        "SELECT u.ts / {SLOT_MS} AS slot, {band} AS band, u.agent AS agent, COALESCE(u.workspace, '') AS workspace, \
+         u.model AS model, {} FROM conversations c JOIN usage u ON u.conversation_id = c.id \
+         WHERE c.source <> 'local' AND {which} AND u.counted = 1 AND u.ts / {SLOT_MS} >= ?1 AND u.ts / {SLOT_MS} < ?2 \
+         GROUP BY 1, 2, 3, 4, 5",
+        cols.join(", ")
+    )
+}
+
 /// The per-conversation sums of conversations with any message in
-/// `[since, until)` (open ends when None), of `agents` only when it names any.
+/// `[since, until)` (open ends when None), of `agents` only when it names
+/// any, from the machines `source` keeps (all when None).
 pub fn session_sums(
     store: &Store,
     since: Option<TimestampMs>,
     until: Option<TimestampMs>,
     agents: &[String],
+    source: Option<&SourceFilter>,
 ) -> Result<Vec<SessionSums>> {
     let cols: Vec<String> = super::query::CONV_COLS.split(", ").map(|c| format!("c.{c}")).collect();
     let sql = format!(
@@ -185,7 +250,9 @@ pub fn session_sums(
     let mut out = Vec::new();
     for row in rows {
         let row = row?;
-        if agents.is_empty() || agents.contains(&row.conversation.agent) {
+        if (agents.is_empty() || agents.contains(&row.conversation.agent))
+            && source.is_none_or(|f| f.accepts(&row.conversation.source))
+        {
             out.push(row);
         }
     }

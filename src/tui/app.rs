@@ -95,7 +95,7 @@ pub struct FilterState {
 
 impl FilterState {
     /// The machine chip as a filter (its values are valid by construction).
-    fn source_filter(&self) -> Option<crate::filters::SourceFilter> {
+    pub(super) fn source_filter(&self) -> Option<crate::filters::SourceFilter> {
         self.source.as_deref().and_then(|s| crate::filters::SourceFilter::parse(s).ok())
     }
 }

@@ -220,8 +220,8 @@ fn results_key(app: &mut App, key: KeyEvent) -> Action {
     }
 }
 
-/// Keys while the usage view is open: it scrolls, the agent and workspace
-/// chips re-read it, help opens over it, and the keys that opened it (or
+/// Keys while the usage view is open: it scrolls, the agent, workspace and
+/// machine chips re-read it, help opens over it, and the keys that opened it (or
 /// Esc, `q`) close it; everything else is ignored, so nothing changes
 /// unseen behind it.
 fn usage_key(app: &mut App, key: KeyEvent) -> Action {
@@ -229,8 +229,10 @@ fn usage_key(app: &mut App, key: KeyEvent) -> Action {
     let chip = match key.code {
         KeyCode::F(2) => Some((Chip::Agent, back)),
         KeyCode::F(3) => Some((Chip::Workspace, back)),
+        KeyCode::F(9) => Some((Chip::Source, back)),
         KeyCode::Char(c @ ('a' | 'A')) => Some((Chip::Agent, c == 'A')),
         KeyCode::Char(c @ ('w' | 'W')) => Some((Chip::Workspace, c == 'W')),
+        KeyCode::Char(c @ ('r' | 'R')) => Some((Chip::Source, c == 'R')),
         _ => None,
     };
     if let Some((chip, back)) = chip {

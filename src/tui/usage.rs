@@ -1,6 +1,6 @@
 //! The usage view (F6, `u`): tokens and cost per day over the last
-//! [`DAYS`] days in the local zone, for the agent and workspace the chips
-//! name. The numbers are the library's usage report, the same one
+//! [`DAYS`] days in the local zone, for the agent, workspace and machine
+//! the chips name. The numbers are the library's usage report, the same one
 //! `cass usage daily --since <first day>` prints; this module only turns
 //! it into rows: a line per day with a bar, a line per model under it, and
 //! a total.
@@ -64,7 +64,7 @@ impl UsageView {
 }
 
 /// The daily report over the [`DAYS`] local days ending with `now`'s, for the
-/// chips' agent and workspace, and its first day. Whole days, so the first
+/// chips' agent, workspace and machine, and its first day. Whole days, so the first
 /// row is not a partial day.
 pub fn request(filters: &FilterState, now: TimestampMs) -> (ReportRequest, NaiveDate) {
     let zone = Zone::Local;
@@ -78,6 +78,7 @@ pub fn request(filters: &FilterState, now: TimestampMs) -> (ReportRequest, Naive
         workspace: filters.workspace.clone(),
         zone,
         limit: None,
+        source: filters.source_filter(),
     };
     (request, first_day)
 }
@@ -205,6 +206,14 @@ pub fn source_note(view: &UsageView) -> String {
     if let Some(w) = &view.request.workspace {
         cmd.push_str(&format!(" --workspace {}", shell_word(&text::one_line(w))));
     }
+    if let Some(source) = &view.request.source {
+        let name = match source {
+            crate::filters::SourceFilter::Local => "local",
+            crate::filters::SourceFilter::Remote => "remote",
+            crate::filters::SourceFilter::Named(n) => n.as_str(),
+        };
+        cmd.push_str(&format!(" --source {name}"));
+    }
     format!("days in local time · prices as of {PRICES_AS_OF} · the same as `{cmd}`")
 }
 
@@ -304,6 +313,7 @@ mod tests {
         let filters = FilterState {
             agent: Some("codex".into()),
             workspace: Some("/home/dev/api".into()),
+            source: Some("box".into()),
             ..FilterState::default()
         };
         let now = crate::time::now_ms();
@@ -314,10 +324,11 @@ mod tests {
         assert_eq!((req.grouping, req.until, req.limit), (Grouping::Daily, None, None));
         assert_eq!(req.agents, vec!["codex".to_string()]);
         assert_eq!(req.workspace.as_deref(), Some("/home/dev/api"));
+        assert_eq!(req.source, Some(crate::filters::SourceFilter::Named("box".into())));
         let view = UsageView::new(&filters, now);
         let note = source_note(&view);
         assert!(note.ends_with(&format!(
-            "`cass usage daily --since {} --agent codex --workspace /home/dev/api`",
+            "`cass usage daily --since {} --agent codex --workspace /home/dev/api --source box`",
             first.format("%Y-%m-%d")
         )));
         assert_eq!(shell_word("/home/dev/my app"), "'/home/dev/my app'");

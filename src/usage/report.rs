@@ -71,6 +71,8 @@ pub struct ReportRequest {
     pub zone: Zone,
     /// At most this many rows (the rest still count in the totals).
     pub limit: Option<usize>,
+    /// The machines whose calls count (None: every machine).
+    pub source: Option<crate::filters::SourceFilter>,
 }
 
 /// One model's share of a row.
@@ -143,7 +145,7 @@ pub fn build(store: &Store, req: &ReportRequest, prices: &PriceTable) -> store::
     let mut sums: Sums = BTreeMap::new();
     let mut sessions: BTreeMap<String, Conversation> = BTreeMap::new();
     if req.grouping == Grouping::Sessions {
-        for s in session_sums(store, req.since, req.until, &req.agents)? {
+        for s in session_sums(store, req.since, req.until, &req.agents, req.source.as_ref())? {
             if !workspace_ok(req, s.conversation.workspace.as_deref().unwrap_or("")) {
                 continue;
             }
@@ -164,7 +166,7 @@ pub fn build(store: &Store, req: &ReportRequest, prices: &PriceTable) -> store::
         let mut by_date: FxHashMap<chrono::NaiveDate, u32> = FxHashMap::default();
         let mut agent_ok: FxHashMap<u32, bool> = FxHashMap::default();
         let mut workspace_ok_by_id: FxHashMap<u32, bool> = FxHashMap::default();
-        for_each_slot(store, from, to, &mut names, |s, names| {
+        for_each_slot(store, from, to, req.source.as_ref(), &mut names, |s, names| {
             let agent_in = *agent_ok
                 .entry(s.agent)
                 .or_insert_with(|| req.agents.is_empty() || req.agents.iter().any(|a| a == names.get(s.agent)));
