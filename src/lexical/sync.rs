@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use tantivy::indexer::{LogMergePolicy, MergePolicy, NoMergePolicy};
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
 use super::{LexicalError, LexicalIndex, Result, schema::LEXICAL_VERSION, tantivy_err};
@@ -143,8 +144,10 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
     // Messages up to here may already be in the index: delete before adding.
     let maybe_present = committed_high(&idx).max(high);
     let pending = (max_id - high).max(0) as usize;
-    let (threads, heap) = if pending > 50_000 { (2, 256 << 20) } else { (1, 64 << 20) };
+    let bulk = pending > BULK_ROWS;
+    let (threads, heap) = if bulk { (2, 256 << 20) } else { (1, 64 << 20) };
     let mut writer: IndexWriter = idx.index.writer_with_num_threads(threads, heap).map_err(tantivy_err(dir))?;
+    writer.set_merge_policy(merge_policy(bulk));
     let f = idx.fields.clone();
 
     for &conv in &dirty {
@@ -169,6 +172,32 @@ pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
     report.high = max_id;
     report.segments = idx.index.searchable_segment_ids().map_err(tantivy_err(dir))?.len();
     Ok(report)
+}
+
+/// Rows past which a sync is a bulk load (a first build, `--full`, a big
+/// backlog): two indexing threads, a bigger heap, no merges.
+const BULK_ROWS: usize = 50_000;
+
+/// Segments bigger than this are left alone by later syncs' merges.
+const MERGE_MAX_DOCS: usize = 50_000;
+
+/// How segments are merged. A bulk load keeps the segments its threads
+/// flush: merged while it runs, a build was bimodal — when the eighth
+/// flush happened to land before the commit, tantivy's log policy merged
+/// all eight into one, competing with indexing for the cores and taking
+/// half as long again (docs/PERFORMANCE.md), for one segment where search
+/// does fine with eight. Later syncs add small segments and merge those among themselves
+/// (eight at a time, tantivy's log policy) but never touch a segment past
+/// [`MERGE_MAX_DOCS`], so a ten-message sync never rewrites a bulk
+/// load's segments. Deletions are taken off the disk by
+/// [`purge_deleted`], not by merges.
+fn merge_policy(bulk: bool) -> Box<dyn MergePolicy> {
+    if bulk {
+        return Box::new(NoMergePolicy);
+    }
+    let mut policy = LogMergePolicy::default();
+    policy.set_max_docs_before_merge(MERGE_MAX_DOCS);
+    Box::new(policy)
 }
 
 /// Streams the selected messages into the writer. Messages with an id at
