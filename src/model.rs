@@ -441,6 +441,22 @@ impl TokenSums {
         self.cache_read_over += other.cache_read_over;
     }
 
+    /// Takes `other` (a part of these sums) away, never below zero.
+    pub fn subtract(&mut self, other: &TokenSums) {
+        self.calls = self.calls.saturating_sub(other.calls);
+        self.input = self.input.saturating_sub(other.input);
+        self.output = self.output.saturating_sub(other.output);
+        self.cache_write = self.cache_write.saturating_sub(other.cache_write);
+        self.cache_write_1h = self.cache_write_1h.saturating_sub(other.cache_write_1h);
+        self.cache_read = self.cache_read.saturating_sub(other.cache_read);
+        self.reasoning = self.reasoning.saturating_sub(other.reasoning);
+        self.input_over = self.input_over.saturating_sub(other.input_over);
+        self.output_over = self.output_over.saturating_sub(other.output_over);
+        self.cache_write_over = self.cache_write_over.saturating_sub(other.cache_write_over);
+        self.cache_write_1h_over = self.cache_write_1h_over.saturating_sub(other.cache_write_1h_over);
+        self.cache_read_over = self.cache_read_over.saturating_sub(other.cache_read_over);
+    }
+
     /// Only the tokens past 200,000 of each kind (for long-context rates).
     pub fn over(&self) -> TokenSums {
         TokenSums {

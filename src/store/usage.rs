@@ -120,8 +120,9 @@ fn sums(r: &Row<'_>, at: usize) -> rusqlite::Result<TokenSums> {
 /// slot order, naming agents, workspaces and models in `names`.
 ///
 /// The slots carry no machine: remote conversations are the few (an
-/// index keeps them apart), so their calls are summed per slot on the
-/// fly, and this machine's sums are every machine's minus those.
+/// index keeps them apart), so their calls are summed per slot as the
+/// report runs, and this machine's sums are every machine's minus those,
+/// taken away as the slots stream by (both come in key order).
 pub fn for_each_slot(
     store: &Store,
     from: Option<i64>,
@@ -130,40 +131,43 @@ pub fn for_each_slot(
     names: &mut Names,
     mut each: impl FnMut(&SlotSums, &Names),
 ) -> Result<()> {
-    let all = "SELECT slot, band, agent, workspace, model, calls, input, output, cache_write, cache_write_1h, \
-               cache_read, reasoning, input_over, output_over, cache_write_over, cache_write_1h_over, cache_read_over \
-               FROM usage_slots WHERE slot >= ?1 AND slot < ?2";
-    let (table, machine) = match source {
-        None => (format!("({all})"), None),
-        Some(SourceFilter::Remote) => (format!("({})", remote_slots("c.source <> 'local'", 1)), None),
-        Some(SourceFilter::Named(name)) => (format!("({})", remote_slots("c.source = ?3", 1)), Some(name.as_str())),
-        Some(SourceFilter::Local) => {
-            let sums: Vec<String> = SUM_COLUMNS.split(", ").map(|c| format!("SUM({c}) AS {c}")).collect();
-            (
-                format!(
-                    "(SELECT slot, band, agent, workspace, model, {} FROM ({all} UNION ALL {}) \
-                     GROUP BY slot, band, agent, workspace, model HAVING SUM(calls) > 0)",
-                    sums.join(", "),
-                    remote_slots("c.source <> 'local'", -1)
-                ),
-                None,
-            )
-        }
-    };
-    let sql = format!(
-        "SELECT s.slot, s.band, s.agent, s.workspace, s.model, {} FROM {table} s
-         ORDER BY s.slot, s.band, s.agent, s.workspace, s.model",
+    let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
+    let all = format!(
+        "SELECT s.slot, s.band, s.agent, s.workspace, s.model, {} FROM usage_slots s WHERE s.slot >= ?1 AND s.slot < ?2",
         read_columns("s")
     );
+    let (sql, machine, minus) = match source {
+        None => (all, None, Vec::new()),
+        Some(SourceFilter::Remote) => (remote_slots("1"), None, Vec::new()),
+        Some(SourceFilter::Named(name)) => (remote_slots("c.source = ?3"), Some(name.as_str()), Vec::new()),
+        Some(SourceFilter::Local) => {
+            let remote = remote_rows(store, from, to)?;
+            (all, None, remote)
+        }
+    };
     let mut stmt = store.conn.prepare_cached(&sql)?;
-    let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
     let mut rows = match machine {
         Some(name) => stmt.query(params![from, to, name])?,
         None => stmt.query(params![from, to])?,
     };
+    let mut minus = minus.into_iter().peekable();
     // Rows come in key order: a name is most often the previous row's.
     let mut last = [(String::new(), u32::MAX), (String::new(), u32::MAX), (String::new(), u32::MAX)];
     while let Some(r) = rows.next()? {
+        let slot: i64 = r.get(0)?;
+        let band = r.get::<_, i64>(1)? as u8;
+        let mut tokens = sums(r, 5)?;
+        if minus.peek().is_some() {
+            let text = |i: usize| -> rusqlite::Result<&str> { r.get_ref(i)?.as_str().map_err(rusqlite::Error::from) };
+            let key = (slot, band, text(2)?, text(3)?, text(4)?);
+            while minus.next_if(|m| m.key() < key).is_some() {}
+            if let Some(m) = minus.next_if(|m| m.key() == key) {
+                tokens.subtract(&m.tokens);
+                if tokens.calls == 0 {
+                    continue; // every call of this slot was another machine's
+                }
+            }
+        }
         let mut ids = [0u32; 3];
         for (k, (text, id)) in last.iter_mut().enumerate() {
             let name = r.get_ref(2 + k)?.as_str().map_err(rusqlite::Error::from)?;
@@ -174,23 +178,51 @@ pub fn for_each_slot(
             }
             ids[k] = *id;
         }
-        let row = SlotSums {
-            slot: r.get(0)?,
-            band: r.get::<_, i64>(1)? as u8,
-            agent: ids[0],
-            workspace: ids[1],
-            model: ids[2],
-            tokens: sums(r, 5)?,
-        };
+        let row = SlotSums { slot, band, agent: ids[0], workspace: ids[1], model: ids[2], tokens };
         each(&row, names);
     }
     Ok(())
 }
 
+/// Remote calls summed per slot, band, agent, workspace and model.
+struct RemoteSlot {
+    slot: i64,
+    band: u8,
+    agent: String,
+    workspace: String,
+    model: String,
+    tokens: TokenSums,
+}
+
+impl RemoteSlot {
+    fn key(&self) -> (i64, u8, &str, &str, &str) {
+        (self.slot, self.band, &self.agent, &self.workspace, &self.model)
+    }
+}
+
+/// Every remote conversation's calls summed per slot in `[from, to)`, in
+/// `usage_slots` key order (byte order of the names, as SQLite's).
+fn remote_rows(store: &Store, from: i64, to: i64) -> Result<Vec<RemoteSlot>> {
+    let mut stmt = store.conn.prepare_cached(&remote_slots("1"))?;
+    let rows = stmt.query_map(params![from, to], |r| {
+        Ok(RemoteSlot {
+            slot: r.get(0)?,
+            band: r.get::<_, i64>(1)? as u8,
+            agent: r.get(2)?,
+            workspace: r.get(3)?,
+            model: r.get(4)?,
+            tokens: sums(r, 5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
 /// The counted calls of remote conversations passing `which` (SQL over
 /// `c`, the conversation), summed per slot in `[?1, ?2)` as `usage_slots`
-/// sums them, each sum times `sign`.
-fn remote_slots(which: &str, sign: i64) -> String {
+/// sums them, in its key order, with the columns [`sums`] reads. The
+/// conversations lead (`CROSS JOIN` keeps SQLite from scanning every call):
+/// the few remote ones through their partial index, then their calls.
+fn remote_slots(which: &str) -> String {
     let band = "CASE WHEN u.input + u.cache_write + u.cache_read > 272000 THEN 2 \
                 WHEN u.input + u.cache_write + u.cache_read > 200000 THEN 1 ELSE 0 END";
     let over = |e: &str| format!("SUM(MAX({e} - 200000, 0))");
@@ -208,14 +240,20 @@ fn remote_slots(which: &str, sign: i64) -> String {
         over("u.cache_write_1h"),
         over("u.cache_read"),
     ];
-    let cols: Vec<String> =
-        sums.iter().zip(SUM_COLUMNS.split(", ")).map(|(e, c)| format!("{sign} * {e} AS {c}")).collect();
+    let over_flag = format!(
+        "({} + {} + {} + {} + {}) > 0",
+        over("u.input"),
+        over("u.output"),
+        over("u.cache_write - u.cache_write_1h"),
+        over("u.cache_write_1h"),
+        over("u.cache_read")
+    );
     format!(
         "SELECT u.ts / {SLOT_MS} AS slot, {band} AS band, u.agent AS agent, COALESCE(u.workspace, '') AS workspace, \
-         u.model AS model, {} FROM conversations c JOIN usage u ON u.conversation_id = c.id \
+         u.model AS model, {}, {over_flag} FROM conversations c CROSS JOIN usage u ON u.conversation_id = c.id \
          WHERE c.source <> 'local' AND {which} AND u.counted = 1 AND u.ts / {SLOT_MS} >= ?1 AND u.ts / {SLOT_MS} < ?2 \
-         GROUP BY 1, 2, 3, 4, 5",
-        cols.join(", ")
+         GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
+        sums.join(", ")
     )
 }
 
