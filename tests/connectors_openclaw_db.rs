@@ -379,3 +379,13 @@ fn a_database_without_the_transcript_table_is_refused_and_jsonl_is_still_read() 
         .unwrap();
     assert!(unreadable.contains("not an OpenClaw agent database"), "{unreadable}");
 }
+
+#[test]
+fn the_fuzz_seed_reaches_every_path() {
+    let seed = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_openclaw_db/seed0.sqlite"))
+        .unwrap();
+    let parsed = cass::fuzzing::run_target("parse_openclaw_db", &seed);
+    // fz0 (archived in the row): 2 messages; fz1: 3, one of them
+    // compressed; its second compressed row records a wrong length.
+    assert_eq!((parsed.messages, parsed.malformed, parsed.error), (5, 1, None));
+}
