@@ -321,6 +321,7 @@ fn read_cold(
             return Ok(());
         }
     };
+    let mut header_seen = false;
     for (i, line) in envelope.split(|&b| b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -333,27 +334,28 @@ fn read_cold(
                 continue;
             }
         };
-        match rec.get("kind").and_then(Value::as_str) {
-            Some("header") if i == 0 => {
-                if rec.get("sessionId").and_then(Value::as_str) != Some(sid) {
-                    sink.malformed(0, format!("session {sid} cold archive {name}: its header names another session"));
-                    return Ok(());
-                }
-            }
-            _ if i == 0 => {
-                sink.malformed(0, format!("session {sid} cold archive {name}: no header line"));
-                return Ok(());
-            }
-            Some("event") => {
-                let row = rec.get("row");
-                let seq = row.and_then(|r| r.get("seq")).and_then(Value::as_i64).unwrap_or(0);
-                let created_at = row.and_then(|r| r.get("created_at")).and_then(Value::as_i64);
-                match row.and_then(|r| r.get("event_json")).and_then(Value::as_str) {
-                    Some(json) => session.event(json, seq, created_at, &format!("cold seq {seq}"), sink),
-                    None => sink.malformed(0, format!("session {sid} {where_}: event without event_json")),
-                }
-            }
-            _ => {} // identity, active, index and search rows: OpenClaw's own projections
+        if !header_seen {
+            let problem = if rec.get("kind").and_then(Value::as_str) != Some("header") {
+                "no header line"
+            } else if rec.get("sessionId").and_then(Value::as_str) != Some(sid) {
+                "its header names another session"
+            } else {
+                header_seen = true;
+                continue;
+            };
+            sink.malformed(0, format!("session {sid} cold archive {name}: {problem}"));
+            return Ok(());
+        }
+        // Identity, active, index and search rows are OpenClaw's own projections.
+        if rec.get("kind").and_then(Value::as_str) != Some("event") {
+            continue;
+        }
+        let row = rec.get("row");
+        let seq = row.and_then(|r| r.get("seq")).and_then(Value::as_i64).unwrap_or(0);
+        let created_at = row.and_then(|r| r.get("created_at")).and_then(Value::as_i64);
+        match row.and_then(|r| r.get("event_json")).and_then(Value::as_str) {
+            Some(json) => session.event(json, seq, created_at, &format!("cold seq {seq}"), sink),
+            None => sink.malformed(0, format!("session {sid} {where_}: event without event_json")),
         }
     }
     Ok(())
