@@ -172,6 +172,7 @@ fn time_report(store: &cass::store::Store, grouping: cass::usage::Grouping, zone
         workspace: None,
         zone: cass::usage::Zone::parse(zone).expect("zone"),
         limit: None,
+        source: None,
     };
     let prices = cass::usage::PriceTable::default();
     let mut ms = Vec::new();
