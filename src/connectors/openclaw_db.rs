@@ -306,7 +306,8 @@ fn read_cold(
                 r.get::<_, Option<i64>>(2).ok().flatten(),
                 sqlite::text_of(r.get_ref(3)?).unwrap_or_default(),
                 match r.get_ref(4)? {
-                    rusqlite::types::ValueRef::Blob(b) => Some(b.to_vec()),
+                    // Never copied beyond the bound (the size check then fails).
+                    rusqlite::types::ValueRef::Blob(b) if b.len() as u64 <= MAX_ARCHIVE_BYTES => Some(b.to_vec()),
                     _ => None,
                 },
             ))
@@ -379,7 +380,7 @@ impl Archive<'_> {
             .filter(|&n| n <= MAX_ARCHIVE_BYTES)
             .ok_or("its recorded size is missing or above the 65 MiB bound")?;
         let bytes = match self.storage {
-            "sqlite" => self.blob.ok_or("is stored in the database but has no bytes")?,
+            "sqlite" => self.blob.ok_or("is stored in the database but has no bytes within the bound")?,
             "file" => {
                 let path = cold_archive_path(db, self.name).ok_or("has an invalid file name")?;
                 read_bounded(&path, size).map_err(|e| format!("cannot be read from {}: {e}", path.display()))?
