@@ -69,6 +69,7 @@ pub const CONNECTOR_TARGETS: &[(&str, &str, &str)] = &[
     ("parse_grok", "grok", "sessions/%2Ffuzz/fuzz-session/updates.jsonl"),
     ("parse_antigravity", "antigravity", "brain/fuzz/.system_generated/logs/transcript.jsonl"),
     ("parse_openclaw", "openclaw", "agents/work/sessions/fuzz.jsonl"),
+    ("parse_openclaw_db", "openclaw", "agents/ops/agent/openclaw-agent.sqlite"),
     ("parse_clawdbot", "clawdbot", "sessions/chat/fuzz.jsonl"),
     ("parse_vibe_jsonl", "vibe", "session/session_20260101_000000_fuzz/messages.jsonl"),
     ("parse_vibe_json", "vibe", "session/session_20260101_000000_fuzz0000.json"),

@@ -27,6 +27,7 @@ pub mod kimi;
 pub mod kiro;
 pub mod lines;
 pub mod openclaw;
+mod openclaw_db;
 pub mod opencode;
 pub mod openhands;
 pub mod pi_agent;

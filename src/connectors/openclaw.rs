@@ -7,9 +7,12 @@
 //!   `/agents/<agent>/sessions/<session>.jsonl`; before per-agent folders,
 //!   `<state>/sessions/<session>.jsonl` (OpenClaw's `doctor` migrates it).
 //!   `sessions.json` beside the transcripts is the session map, not a log.
-//!   From v2026.8 OpenClaw keeps transcripts in a SQLite store
-//!   (`agents/<agent>/agent/openclaw-agent.sqlite`) that cass does not read
-//!   yet (see docs/CONNECTORS.md).
+//!   From v2026.8.1 (OpenClaw 2.0) each agent's transcripts live in a SQLite
+//!   store, `agents/<agent>/agent/openclaw-agent.sqlite`, read by
+//!   [`super::openclaw_db`] as a `Database` source. A session both stores
+//!   hold (a migration may briefly keep the JSONL) is read from the
+//!   database only: its JSONL transcript is skipped while the database
+//!   holds a session of the file's name.
 //! * Clawdbot: `~/.clawdbot/agents/<agent>/sessions/*.jsonl` in the same
 //!   format, and `~/.clawdbot/sessions/**/*.jsonl` whose lines may be flat
 //!   `{role, content, timestamp}` messages without a wrapper.
@@ -22,8 +25,9 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::json;
 
+use super::openclaw_db::{self, DB_FILE};
 use super::pi_agent::PiState;
-use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
+use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout, sqlite};
 use crate::model::Agent;
 
 /// Reads OpenClaw's JSONL transcripts.
@@ -50,11 +54,15 @@ impl Connector for OpenClaw {
     }
 
     fn is_source(&self, root: &Path, path: &Path) -> bool {
-        transcript_in(root, path, false)
+        transcript_in(root, path, false) || agent_db_in(root, path)
     }
 
-    fn layout(&self, _path: &Path) -> SourceLayout {
-        SourceLayout::AppendOnlyLines
+    fn layout(&self, path: &Path) -> SourceLayout {
+        if is_db(path) { SourceLayout::Database } else { SourceLayout::AppendOnlyLines }
+    }
+
+    fn companions(&self, path: &Path) -> Vec<PathBuf> {
+        if is_db(path) { sqlite::wal_of(path) } else { Vec::new() }
     }
 
     fn reads_usage(&self) -> bool {
@@ -66,8 +74,53 @@ impl Connector for OpenClaw {
     }
 
     fn parse(&self, req: &ParseRequest<'_>, sink: &mut dyn ParseSink) -> Result<ParseEnd, ParseError> {
+        if is_db(req.path) {
+            let agent = req.path.parent().and_then(Path::parent).and_then(Path::file_name);
+            let prefix = match agent.map(|a| a.to_string_lossy()) {
+                Some(a) if a != DEFAULT_AGENT => format!("{a}/"),
+                _ => String::new(),
+            };
+            let mut end = super::document::whole_file_end(req.path);
+            end.resume = Some(openclaw_db::parse_db(req.path, &prefix, req.resume, sink)?);
+            return Ok(end);
+        }
+        if held_by_db(req.path) {
+            // Left to the database, so nothing is doubled; the offset stays
+            // put, so a change to the file is read whole and checked again.
+            return Ok(ParseEnd {
+                offset: req.start_offset,
+                next_line: req.start_line,
+                resume: req.resume.cloned(),
+                partial_tail: false,
+            });
+        }
         parse_transcript(req, sink)
     }
+}
+
+fn is_db(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == DB_FILE)
+}
+
+/// Whether `path` is an agent's database below an `agents` root:
+/// `<agent>/agent/openclaw-agent.sqlite`.
+fn agent_db_in(root: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(root) else { return false };
+    let parts: Vec<Component<'_>> = rel.components().collect();
+    root.file_name().is_some_and(|n| n == "agents")
+        && parts.len() == 3
+        && parts[1].as_os_str() == "agent"
+        && parts[2].as_os_str() == DB_FILE
+}
+
+/// Whether the database of the transcript's agent holds the session the
+/// file is named after (OpenClaw names transcripts `<sessionId>.jsonl`).
+fn held_by_db(path: &Path) -> bool {
+    let Some(sessions) = path.parent() else { return false };
+    let Some(agent) = sessions.parent() else { return false };
+    let db = agent.join("agent").join(DB_FILE);
+    let Some(sid) = path.file_stem().map(|s| s.to_string_lossy()) else { return false };
+    agent_of(path).is_some() && db.is_file() && openclaw_db::holds_session(&db, &sid)
 }
 
 impl Connector for Clawdbot {

@@ -1,0 +1,5 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    cass::fuzzing::run_target("parse_openclaw_db", data);
+});
