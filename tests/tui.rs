@@ -578,8 +578,22 @@ fn before_anything_is_typed_the_most_recent_sessions_are_listed_and_enter_opens_
         })
         .collect();
     assert!(rows.windows(2).all(|w| w[1] == w[0] + 1), "consecutive, newest first: {rows:?}\n{screen}");
-    let first = screen.lines().nth(rows[0]).unwrap();
-    assert!(first.contains(" ago  ") && first.contains(" message"), "{first}");
+    // Each row says how long ago its session was active; one whose format
+    // records no time at all (Cursor Agent transcripts) shows `-` there,
+    // placed by when cass saw it.
+    let db = sb.db();
+    for (&row, (id, _, _)) in rows.iter().zip(&recent) {
+        let line = screen.lines().nth(row).unwrap();
+        let timed: bool = db
+            .query_row(
+                "SELECT COALESCE(ended_at, started_at) IS NOT NULL FROM conversations WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let age = if timed { line.contains(" ago  ") } else { line.contains("  -  ") };
+        assert!(age && line.contains(" message"), "{line}");
+    }
 
     // ↓ then Enter opens the second session from its first message.
     ui.press(KeyCode::Down);
