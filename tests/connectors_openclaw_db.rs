@@ -389,3 +389,51 @@ fn the_fuzz_seed_reaches_every_path() {
     // compressed; its second compressed row records a wrong length.
     assert_eq!((parsed.messages, parsed.malformed, parsed.error), (5, 1, None));
 }
+
+/// A session cass read from its JSONL transcript before OpenClaw moved it
+/// into the agent's database is the database's from then on: one
+/// conversation, not two, whether the old file is still there or gone.
+#[test]
+fn a_session_indexed_from_jsonl_before_the_migration_is_not_doubled() {
+    let sb = Sandbox::new();
+    let sessions = sb.home().join(".openclaw/agents/main/sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
+    let events = [
+        header(HOT, "2026-08-01T08:00:00Z", "/home/dev/gw"),
+        user("m1", "2026-08-01T08:00:01Z", "rotate the gateway's pelican token"),
+        assistant("m2", "2026-08-01T08:00:05Z", "Rotated; the old token is revoked.", "claude-sonnet-4-5", None),
+    ];
+    let jsonl: String = events.iter().map(|e| format!("{e}\n")).collect();
+    std::fs::write(sessions.join(format!("{HOT}.jsonl")), &jsonl).unwrap();
+    let other = "3c9e7a52-1d84-4b6f-9a20-6e5f1b2c7d99";
+    std::fs::write(
+        sessions.join(format!("{other}.jsonl")),
+        format!(
+            "{}\n{}\n",
+            header(other, "2026-08-01T09:00:00Z", "/home/dev/gw"),
+            user("o1", "2026-08-01T09:00:01Z", "not migrated yet")
+        ),
+    )
+    .unwrap();
+    index_no_semantic(&sb);
+    let count = |id: &str| -> i64 {
+        sb.db().query_row("SELECT COUNT(*) FROM conversations WHERE external_id = ?1", [id], |r| r.get(0)).unwrap()
+    };
+    assert_eq!((count(HOT), count(other)), (1, 1));
+
+    // The migration: the session moves into the database, the file goes.
+    let db = open_db(&sb.home(), "main");
+    for (seq, e) in events.iter().enumerate() {
+        insert(&db, HOT, seq as i64 + 1, e, 1_785_571_200_000 + seq as i64);
+    }
+    drop(db);
+    std::fs::remove_file(sessions.join(format!("{HOT}.jsonl"))).unwrap();
+    index_no_semantic(&sb);
+    assert_eq!((count(HOT), count(other)), (1, 1), "one conversation per session");
+    let path: String =
+        sb.db().query_row("SELECT source_path FROM conversations WHERE external_id = ?1", [HOT], |r| r.get(0)).unwrap();
+    assert!(path.ends_with("openclaw-agent.sqlite"), "{path}");
+    let hits = sb.json(&["search", "pelican", "--mode", "lexical"]);
+    assert_eq!(hits["total"], 1, "found once: {hits}");
+    assert_eq!(messages_of(&sb.db(), HOT).len(), 2);
+}

@@ -377,6 +377,16 @@ pub trait Connector: Send + Sync {
     fn reads_usage(&self) -> bool {
         false
     }
+    /// Whether a conversation read from `path` replaces the same agent's
+    /// conversation of the same id read from another of its files on the
+    /// same machine. An agent that moved its sessions from files into a
+    /// database (OpenClaw 2.0) leaves the earlier file's conversation in
+    /// the store otherwise (it keeps what vanished files held), and every
+    /// migrated session would be found twice.
+    fn supersedes_others(&self, path: &Path) -> bool {
+        let _ = path;
+        false
+    }
     /// What this connector was given that changes what it can read (a key
     /// to encrypted sources), as a short text that never reveals it. When it
     /// differs from the run before, the agent's files are read again, also

@@ -69,6 +69,11 @@ impl Connector for OpenClaw {
         true
     }
 
+    /// The database wins over the JSONL transcripts it replaced.
+    fn supersedes_others(&self, path: &Path) -> bool {
+        is_db(path)
+    }
+
     fn walk_depth(&self) -> usize {
         3
     }

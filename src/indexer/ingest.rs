@@ -386,6 +386,12 @@ impl<'a> Writer<'a> {
                     next = 0;
                 }
                 let first = !self.cursors[job].conversations.contains_key(&header.external_id);
+                if first
+                    && self.connectors[self.jobs[job].candidate.connector]
+                        .supersedes_others(&self.jobs[job].candidate.path)
+                {
+                    db::remove_superseded(&self.tx, agent, &path, &header.external_id, origin.source)?;
+                }
                 // A re-read matches calls from the first on; an append
                 // continues after the stored ones.
                 let next_call = if !first || self.reconciles(job) { 0 } else { db::next_call(&self.tx, id)? };

@@ -583,6 +583,26 @@ pub fn remove_conversations_except(tx: &IngestTx<'_>, agent: &str, path: &str, k
     Ok(removed)
 }
 
+/// Removes the conversations of `agent` named `external_id` that came from
+/// another file than `path` on the same machine (`source`): a source that
+/// supersedes them was read. Returns how many messages went.
+pub fn remove_superseded(tx: &IngestTx<'_>, agent: &str, path: &str, external_id: &str, source: &str) -> Result<usize> {
+    let ids: Vec<(i64, i64)> =
+        tx.0.prepare_cached(
+            "SELECT id, message_count FROM conversations
+             WHERE agent = ?1 AND external_id = ?2 AND source_path <> ?3 AND source = ?4",
+        )?
+        .query_map(params![agent, external_id, path, source], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<std::result::Result<_, _>>()?;
+    let mut removed = 0;
+    for (id, count) in ids {
+        mark_dirty(tx, id)?;
+        tx.0.prepare_cached("DELETE FROM conversations WHERE id = ?1")?.execute([id])?;
+        removed += count as usize;
+    }
+    Ok(removed)
+}
+
 /// Marks a conversation for the lexical index to re-derive.
 pub(super) fn mark_dirty(tx: &IngestTx<'_>, conversation_id: i64) -> Result<()> {
     tx.0.prepare_cached(
