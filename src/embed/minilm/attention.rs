@@ -501,7 +501,7 @@ mod avx2 {
 
     use super::{Head, SCRATCH, prefetch_for_write};
     use crate::embed::minilm::forward::sized;
-    use crate::embed::minilm::math::prefetch;
+    use crate::embed::minilm::math::{prefetch, transpose8};
 
     /// The head width the fused kernel is written for (MiniLM, BERT-base).
     pub const DH: usize = 32;
@@ -630,33 +630,6 @@ mod avx2 {
                 }
                 g += W;
             }
-        }
-    }
-
-    /// Transposes an 8 × 8 block of floats held as 8 row vectors: pairs of
-    /// rows interleaved, then pairs of pairs, then the 128-bit halves
-    /// swapped into place; 24 shuffles.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn transpose8(m: &mut [__m256; W]) {
-        // t[2p], t[2p + 1]: rows 2p and 2p + 1 interleaved, low and high pairs.
-        let mut t = [_mm256_setzero_ps(); W];
-        for p in 0..W / 2 {
-            t[2 * p] = _mm256_unpacklo_ps(m[2 * p], m[2 * p + 1]);
-            t[2 * p + 1] = _mm256_unpackhi_ps(m[2 * p], m[2 * p + 1]);
-        }
-        // u[4q + c]: columns c and c + 4 of rows 4q .. 4q + 4.
-        let mut u = [_mm256_setzero_ps(); W];
-        for q in 0..2 {
-            let (lo0, hi0, lo1, hi1) = (t[4 * q], t[4 * q + 1], t[4 * q + 2], t[4 * q + 3]);
-            u[4 * q] = _mm256_shuffle_ps::<0x44>(lo0, lo1);
-            u[4 * q + 1] = _mm256_shuffle_ps::<0xEE>(lo0, lo1);
-            u[4 * q + 2] = _mm256_shuffle_ps::<0x44>(hi0, hi1);
-            u[4 * q + 3] = _mm256_shuffle_ps::<0xEE>(hi0, hi1);
-        }
-        for c in 0..4 {
-            m[c] = _mm256_permute2f128_ps::<0x20>(u[c], u[4 + c]);
-            m[4 + c] = _mm256_permute2f128_ps::<0x31>(u[c], u[4 + c]);
         }
     }
 

@@ -164,6 +164,36 @@ pub(crate) fn prefetch(p: *const f32, floats: usize) {
     let _ = (p, floats);
 }
 
+/// Transposes an 8 × 8 block of floats held as 8 row vectors: pairs of
+/// rows interleaved, then pairs of pairs, then the 128-bit halves swapped
+/// into place; 24 shuffles. For the AVX2 kernels' packing (attention's kᵀ,
+/// the panel GEMM's activation blocks).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(super) fn transpose8(m: &mut [std::arch::x86_64::__m256; 8]) {
+    use std::arch::x86_64::*;
+    // t[2p], t[2p + 1]: rows 2p and 2p + 1 interleaved, low and high pairs.
+    let mut t = [_mm256_setzero_ps(); 8];
+    for p in 0..4 {
+        t[2 * p] = _mm256_unpacklo_ps(m[2 * p], m[2 * p + 1]);
+        t[2 * p + 1] = _mm256_unpackhi_ps(m[2 * p], m[2 * p + 1]);
+    }
+    // u[4q + c]: columns c and c + 4 of rows 4q .. 4q + 4.
+    let mut u = [_mm256_setzero_ps(); 8];
+    for q in 0..2 {
+        let (lo0, hi0, lo1, hi1) = (t[4 * q], t[4 * q + 1], t[4 * q + 2], t[4 * q + 3]);
+        u[4 * q] = _mm256_shuffle_ps::<0x44>(lo0, lo1);
+        u[4 * q + 1] = _mm256_shuffle_ps::<0xEE>(lo0, lo1);
+        u[4 * q + 2] = _mm256_shuffle_ps::<0x44>(hi0, hi1);
+        u[4 * q + 3] = _mm256_shuffle_ps::<0xEE>(hi0, hi1);
+    }
+    for c in 0..4 {
+        m[c] = _mm256_permute2f128_ps::<0x20>(u[c], u[4 + c]);
+        m[4 + c] = _mm256_permute2f128_ps::<0x31>(u[c], u[4 + c]);
+    }
+}
+
 /// Whether the kernels run their AVX-512 builds: the CPU has AVX-512F and
 /// the crate was built with the `avx512` feature. By the one cached
 /// detection that every kernel's choice of build goes through.

@@ -148,7 +148,7 @@ unsafe fn block(
 ) {
     let k = w.inp;
     let mut buf = PACKED.take();
-    let packed = super::forward::sized(&mut buf, MC * k);
+    let packed = super::forward::sized(&mut buf, MC * k + PACK_SLACK);
     let mut r0 = 0;
     while r0 < m {
         let rows = (m - r0).min(MC);
@@ -158,6 +158,11 @@ unsafe fn block(
             let panel = w.panel(p);
             for t in (0..rows).step_by(MR) {
                 let at = c.wrapping_add((r0 + t) * ldc + p * NR);
+                // The next tile's rows of `c`: down this panel, or at the
+                // top of the next one.
+                let next =
+                    if t + MR < rows { at.wrapping_add(MR * ldc) } else { c.wrapping_add(r0 * ldc + (p + 1) * NR) };
+                prefetch_tile(next, ldc);
                 // SAFETY: the tile's rows are below `m` and its columns in panel `p` of `c`.
                 unsafe { tile(k, &packed[t * k..(t + MR) * k], panel, at, ldc, (rows - t).min(MR), dst) };
             }
@@ -167,25 +172,70 @@ unsafe fn block(
     PACKED.set(buf);
 }
 
+/// Asks for the 6 rows of a tile of `c` (one line each) in L1 for
+/// writing, while the tile before it computes: the tile's stores (and,
+/// accumulating, its loads) otherwise wait on lines of a matrix in L3 or
+/// memory, 6 misses at the end of every tile. 2–3 % on each projection.
+#[inline]
+fn prefetch_tile(c: *mut f32, ldc: usize) {
+    use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
+    for r in 0..MR {
+        // SAFETY: a prefetch reads nothing the program sees and cannot
+        // fault, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_ET0>(c.wrapping_add(r * ldc).cast()) };
+    }
+}
+
+/// Floats past the packed micro-panels that packing may write: the
+/// vectorized packing stores 8 floats for each 6-float step.
+const PACK_SLACK: usize = 8 - MR;
+
 /// Packs `rows` (≤ 96) rows of `a` into micro-panels of 6 rows, each
 /// `[k × 6]`: the six rows' values of one input feature side by side. Rows
-/// past `rows` in the last micro-panel are zeros.
+/// past `rows` in the last micro-panel are zeros. May write up to
+/// [`PACK_SLACK`] floats past the last micro-panel.
+///
+/// Eight input features at a time, by an 8 × 8 transpose of the six rows'
+/// vectors (and two of zeros), where `k` allows: the scalar loop was 6 %
+/// of the output projection and, with the 1536-deep down-projection's
+/// activations coming from memory, 14 % of that one.
 ///
 /// # Safety
-/// `a` must address `rows` rows of `k` floats, row stride `lda`.
+/// `a` must address `rows` rows of `k` floats, row stride `lda`; the CPU
+/// must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
 unsafe fn pack_rows(a: *const f32, lda: usize, rows: usize, k: usize, packed: &mut [f32]) {
-    for (t, micro) in packed[..rows.div_ceil(MR) * MR * k].chunks_exact_mut(MR * k).enumerate() {
-        for r in 0..MR {
-            let row = t * MR + r;
-            if row < rows {
-                // SAFETY: row `row` < `rows` of `a`.
-                let src = unsafe { std::slice::from_raw_parts(a.add(row * lda), k) };
-                for (kk, v) in src.iter().enumerate() {
-                    micro[kk * MR + r] = *v;
-                }
-            } else {
+    use std::arch::x86_64::*;
+    let tiles = rows.div_ceil(MR);
+    assert!(packed.len() >= tiles * MR * k + PACK_SLACK);
+    if !k.is_multiple_of(8) {
+        for (t, micro) in packed[..tiles * MR * k].chunks_exact_mut(MR * k).enumerate() {
+            for r in 0..MR {
+                let row = t * MR + r;
                 for kk in 0..k {
-                    micro[kk * MR + r] = 0.0;
+                    // SAFETY: row `row` < `rows` of `a`.
+                    micro[kk * MR + r] = if row < rows { unsafe { *a.add(row * lda + kk) } } else { 0.0 };
+                }
+            }
+        }
+        return;
+    }
+    let out = packed.as_mut_ptr();
+    for t in 0..tiles {
+        let live = (rows - t * MR).min(MR);
+        // SAFETY: rows below `rows` of `a`, as the caller vouched; each
+        // group's 8 stores of 8 floats, 6 apart, end 2 floats past the
+        // group, which the next group (or the slack) takes.
+        unsafe {
+            let micro = out.add(t * MR * k);
+            for k0 in (0..k).step_by(8) {
+                let mut m = [_mm256_setzero_ps(); 8];
+                for (r, m) in m.iter_mut().enumerate().take(live) {
+                    *m = _mm256_loadu_ps(a.add((t * MR + r) * lda + k0));
+                }
+                super::math::transpose8(&mut m);
+                for (d, v) in m.iter().enumerate() {
+                    _mm256_storeu_ps(micro.add((k0 + d) * MR), *v);
                 }
             }
         }
