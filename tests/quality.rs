@@ -340,10 +340,13 @@ fn a_backlog_is_embedded_newest_first_and_published_at_the_budget() {
 
     // A second backlog, stopped by a budget shorter than it: what was
     // embedded is published at the stop, and the rest is the stated lag.
+    // Each note is long (the model's full 256 tokens), so the 40 take
+    // seconds even in a release build on a fast CPU, well past the budget.
+    let filler = "the rotation job reads the vault, writes the new key and restarts the agents; ".repeat(18);
     let text: String = (0..40)
         .map(|i| {
             let ts = format!("2026-12-0{}T{:02}:00:00Z", 1 + i / 20, i % 20);
-            claude_line("d", "user", &format!("Later note {i} on deploy keys"), &ts, "/home/dev/hist")
+            claude_line("d", "user", &format!("Later note {i} on deploy keys: {filler}"), &ts, "/home/dev/hist")
         })
         .collect();
     std::fs::write(dir.join("d.jsonl"), text).unwrap();
