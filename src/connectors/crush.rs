@@ -17,7 +17,6 @@
 //! updated in place while it streams, so the change marker of a session
 //! covers its messages' `updated_at` too.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
@@ -133,7 +132,7 @@ fn workspace_of(db: &Path) -> Option<String> {
 }
 
 fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Result<Value, ParseError> {
-    let (previous, previous_errors) = sqlite::previous_read(resume);
+    let mut reads = sqlite::SessionReads::resume(resume);
     let conn = sqlite::open_readonly(path)?;
     let err = |e| sqlite::error(path, e);
     if sqlite::columns(&conn, "sessions").map_err(err)?.is_empty()
@@ -145,8 +144,6 @@ fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Re
         });
     }
     let workspace = workspace_of(path);
-    let mut errors = sqlite::ErrorLedger::default();
-    let mut markers = BTreeMap::new();
     let sessions = sqlite::rows_as_json(&conn, "SELECT * FROM sessions ORDER BY created_at, id", []).map_err(err)?;
     for session in sessions {
         let Some(sid) = str_field(&session, "id").map(str::to_string) else { continue };
@@ -159,13 +156,10 @@ fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Re
             .map_err(err)?;
         let marker =
             format!("{}|{count}|{}", str_field(&session, "updated_at").unwrap_or(""), newest.as_deref().unwrap_or(""));
-        let unchanged = previous.as_ref().and_then(|p| p.get(&sid)) == Some(&marker);
-        markers.insert(sid.clone(), marker);
-        if unchanged {
-            errors.replay(previous_errors.as_ref(), &sid, sink);
+        if !reads.changed(&sid, marker, sink) {
             continue;
         }
-        let sink = &mut errors.recorder(&sid, sink);
+        let sink = &mut reads.errors.recorder(&sid, sink);
         let rows = session_messages(&conn, &sid).map_err(err)?;
         let title = str_field(&session, "title").map(str::to_string);
         let header = ConversationHeader {
@@ -180,7 +174,7 @@ fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Re
         }
         emit_conversation(sink, header, out);
     }
-    Ok(serde_json::json!({ "sessions": markers, "errors": errors }))
+    Ok(reads.state())
 }
 
 fn session_messages(conn: &Connection, sid: &str) -> rusqlite::Result<Vec<Value>> {

@@ -17,7 +17,6 @@
 //! it; a JSONL session is read only while the database beside it does not
 //! hold it, so nothing is indexed twice.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
@@ -97,7 +96,7 @@ fn is_db(path: &Path) -> bool {
 /// Reads the database; with `resume` (each session's change marker from the
 /// previous read) only sessions whose marker moved are emitted.
 fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Result<Value, ParseError> {
-    let (previous, previous_errors) = sqlite::previous_read(resume);
+    let mut reads = sqlite::SessionReads::resume(resume);
     let conn = sqlite::open_readonly(path)?;
     let err = |e| sqlite::error(path, e);
     if sqlite::columns(&conn, "sessions").map_err(err)?.is_empty()
@@ -108,8 +107,6 @@ fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Re
             message: "not a Goose database (no sessions or messages table)".into(),
         });
     }
-    let mut errors = sqlite::ErrorLedger::default();
-    let mut markers = BTreeMap::new();
     let sessions = sqlite::rows_as_json(&conn, "SELECT * FROM sessions ORDER BY id", []).map_err(err)?;
     for session in sessions {
         let Some(sid) = str_field(&session, "id").map(str::to_string) else { continue };
@@ -121,17 +118,14 @@ fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Re
             })
             .map_err(err)?;
         let marker = format!("{}|{count}|{}", str_field(&session, "updated_at").unwrap_or(""), newest.unwrap_or(0));
-        let unchanged = previous.as_ref().and_then(|p| p.get(&sid)) == Some(&marker);
-        markers.insert(sid.clone(), marker);
-        if unchanged {
-            errors.replay(previous_errors.as_ref(), &sid, sink);
+        if !reads.changed(&sid, marker, sink) {
             continue;
         }
-        let sink = &mut errors.recorder(&sid, sink);
+        let sink = &mut reads.errors.recorder(&sid, sink);
         let rows = session_messages(&conn, &sid).map_err(err)?;
         emit_session(sink, &session, &sid, &rows);
     }
-    Ok(serde_json::json!({ "sessions": markers, "errors": errors }))
+    Ok(reads.state())
 }
 
 fn session_messages(conn: &Connection, sid: &str) -> rusqlite::Result<Vec<Value>> {

@@ -13,7 +13,6 @@
 //! (`parent_session_id`): each is indexed as the session it is, with its
 //! own messages and tokens, so nothing is counted twice.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
@@ -72,7 +71,7 @@ impl Connector for Hermes {
 /// Reads the sessions whose change marker moved since `resume` (all of
 /// them on a full read) and returns the markers to save.
 fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Result<Value, ParseError> {
-    let (previous, previous_errors) = sqlite::previous_read(resume);
+    let mut reads = sqlite::SessionReads::resume(resume);
     let conn = sqlite::open_readonly(path)?;
     let err = |e| sqlite::error(path, e);
     let session_cols = sqlite::columns(&conn, "sessions").map_err(err)?;
@@ -93,21 +92,16 @@ fn parse_db(path: &Path, resume: Option<&Value>, sink: &mut dyn ParseSink) -> Re
     } else {
         ""
     };
-    let mut markers = BTreeMap::new();
-    let mut errors = sqlite::ErrorLedger::default();
     for session in sessions(&conn).map_err(err)? {
         let sid = str_field(&session, "id").unwrap_or_default().to_string();
         let marker = marker(&conn, &session, &sid).map_err(err)?;
-        let unchanged = previous.as_ref().and_then(|p| p.get(&sid)) == Some(&marker);
-        markers.insert(sid.clone(), marker);
-        if unchanged {
-            errors.replay(previous_errors.as_ref(), &sid, sink);
+        if !reads.changed(&sid, marker, sink) {
             continue;
         }
-        let sink = &mut errors.recorder(&sid, sink);
+        let sink = &mut reads.errors.recorder(&sid, sink);
         emit_session(&conn, &session, &sid, &message_cols, shown, sink).map_err(err)?;
     }
-    Ok(serde_json::json!({ "sessions": markers, "errors": errors }))
+    Ok(reads.state())
 }
 
 /// Session rows as JSON objects, whatever columns this build has.

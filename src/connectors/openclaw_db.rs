@@ -61,30 +61,25 @@ pub(super) fn parse_db(
     resume: Option<&Value>,
     sink: &mut dyn ParseSink,
 ) -> Result<Value, ParseError> {
-    let (previous, previous_errors) = sqlite::previous_read(resume);
+    let mut reads = sqlite::SessionReads::resume(resume);
     let conn = sqlite::open_readonly(path)?;
     let err = |e| sqlite::error(path, e);
     let schema = Schema::sniff(&conn).map_err(err)?.ok_or_else(|| ParseError::Format {
         path: path.into(),
         message: "not an OpenClaw agent database (no transcript_events with session_id, seq, event_json)".into(),
     })?;
-    let mut markers = BTreeMap::new();
-    let mut errors = sqlite::ErrorLedger::default();
     for (sid, marker) in session_markers(&conn, &schema).map_err(err)? {
-        let unchanged = previous.as_ref().and_then(|p| p.get(&sid)) == Some(&marker);
-        markers.insert(sid.clone(), marker);
-        if unchanged {
-            errors.replay(previous_errors.as_ref(), &sid, sink);
+        if !reads.changed(&sid, marker, sink) {
             continue;
         }
-        let sink = &mut errors.recorder(&sid, sink);
+        let sink = &mut reads.errors.recorder(&sid, sink);
         let mut session = Session::new(&sid, agent_prefix);
         if schema.cold {
             read_cold(&conn, path, &sid, &mut session, sink).map_err(err)?;
         }
         read_hot(&conn, &schema, &sid, &mut session, sink).map_err(err)?;
     }
-    Ok(serde_json::json!({ "sessions": markers, "errors": errors }))
+    Ok(reads.state())
 }
 
 /// Whether the database at `path` holds session `sid` (hot or cold): the

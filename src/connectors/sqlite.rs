@@ -112,6 +112,43 @@ pub fn previous_read(
     )
 }
 
+/// A database read that reads again only the sessions whose change marker
+/// moved since the previous read: what that read saved, and this read's
+/// markers and error reports (saved as `sessions` and `errors`).
+#[derive(Debug, Default)]
+pub struct SessionReads {
+    previous: Option<std::collections::BTreeMap<String, String>>,
+    previous_errors: Option<ErrorLedger>,
+    markers: std::collections::BTreeMap<String, String>,
+    /// This read's reports, per session (record them through
+    /// [`ErrorLedger::recorder`]).
+    pub errors: ErrorLedger,
+}
+
+impl SessionReads {
+    /// Starts a read from the state the previous one saved (none: a full read).
+    pub fn resume(resume: Option<&serde_json::Value>) -> SessionReads {
+        let (previous, previous_errors) = previous_read(resume);
+        SessionReads { previous, previous_errors, ..SessionReads::default() }
+    }
+
+    /// Notes `sid`'s change marker; true when the session must be read (new,
+    /// or its marker moved). An unchanged session's reports are replayed.
+    pub fn changed(&mut self, sid: &str, marker: String, sink: &mut dyn ParseSink) -> bool {
+        let unchanged = self.previous.as_ref().and_then(|p| p.get(sid)) == Some(&marker);
+        self.markers.insert(sid.to_string(), marker);
+        if unchanged {
+            self.errors.replay(self.previous_errors.as_ref(), sid, sink);
+        }
+        !unchanged
+    }
+
+    /// The state to save for the next read.
+    pub fn state(&self) -> serde_json::Value {
+        serde_json::json!({ "sessions": self.markers, "errors": self.errors })
+    }
+}
+
 /// The malformed-record reports of a database source, per conversation,
 /// kept in its resume state. A refresh reads only changed conversations and
 /// the writer clears the source's recorded errors first, so the reports of
