@@ -170,12 +170,7 @@ fn time_report(
     source: Option<cass::filters::SourceFilter>,
     runs: usize,
 ) -> String {
-    let label = match &source {
-        Some(cass::filters::SourceFilter::Local) => " --source local",
-        Some(cass::filters::SourceFilter::Remote) => " --source remote",
-        Some(cass::filters::SourceFilter::Named(_)) => " --source NAME",
-        None => "",
-    };
+    let label = source.as_ref().map(|s| format!(" --source {}", s.spec())).unwrap_or_default();
     let req = cass::usage::ReportRequest {
         grouping,
         since: None,

@@ -50,6 +50,16 @@ impl SourceFilter {
         }
     }
 
+    /// The text [`SourceFilter::parse`] reads back as this filter (what
+    /// `--source` takes).
+    pub fn spec(&self) -> &str {
+        match self {
+            SourceFilter::Local => LOCAL_SOURCE,
+            SourceFilter::Remote => "remote",
+            SourceFilter::Named(n) => n,
+        }
+    }
+
     /// Whether a conversation from `source` passes.
     pub fn accepts(&self, source: &str) -> bool {
         match self {

@@ -22,7 +22,6 @@ use crate::time;
 
 /// Reads the ChatGPT desktop app's conversations; opens its encrypted
 /// stores with the user's key, or reports them as encrypted.
-#[derive(Default)]
 pub struct ChatGpt {
     key: ChatGptKey,
 }

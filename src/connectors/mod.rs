@@ -448,18 +448,16 @@ pub const DEFAULT_WALK_DEPTH: usize = 12;
 /// Every connector cass ships, in report order, as `env` configures them
 /// (the keys it holds).
 pub fn configured(env: &AgentEnv) -> Vec<Box<dyn Connector>> {
-    let mut list = all();
-    for c in list.iter_mut() {
-        if c.agent() == Agent::ChatGpt {
-            *c = Box::new(chatgpt::ChatGpt::new(env.chatgpt_key.clone()));
-        }
-    }
-    list
+    with_chatgpt_key(env.chatgpt_key.clone())
 }
 
 /// Every connector cass ships, in report order, with nothing configured:
 /// for naming agents and reading what needs no key.
 pub fn all() -> Vec<Box<dyn Connector>> {
+    with_chatgpt_key(chatgpt::ChatGptKey::Absent)
+}
+
+fn with_chatgpt_key(key: chatgpt::ChatGptKey) -> Vec<Box<dyn Connector>> {
     vec![
         Box::new(claude::ClaudeCode),
         Box::new(codex::Codex),
@@ -469,7 +467,7 @@ pub fn all() -> Vec<Box<dyn Connector>> {
         Box::new(amp::Amp),
         Box::new(aider::Aider),
         Box::new(cursor::Cursor),
-        Box::new(chatgpt::ChatGpt::default()),
+        Box::new(chatgpt::ChatGpt::new(key)),
         Box::new(pi_agent::PiAgent),
         Box::new(factory::Factory),
         Box::new(copilot_cli::CopilotCli),

@@ -240,14 +240,8 @@ fn remote_slots(which: &str) -> String {
         over("u.cache_write_1h"),
         over("u.cache_read"),
     ];
-    let over_flag = format!(
-        "({} + {} + {} + {} + {}) > 0",
-        over("u.input"),
-        over("u.output"),
-        over("u.cache_write - u.cache_write_1h"),
-        over("u.cache_write_1h"),
-        over("u.cache_read")
-    );
+    // Whether any call passed 200k tokens: the five `*_over` sums above.
+    let over_flag = format!("({}) > 0", sums[7..].join(" + "));
     format!(
         "SELECT u.ts / {SLOT_MS} AS slot, {band} AS band, u.agent AS agent, COALESCE(u.workspace, '') AS workspace, \
          u.model AS model, {}, {over_flag} FROM conversations c CROSS JOIN usage u ON u.conversation_id = c.id \

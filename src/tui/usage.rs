@@ -207,12 +207,7 @@ pub fn source_note(view: &UsageView) -> String {
         cmd.push_str(&format!(" --workspace {}", shell_word(&text::one_line(w))));
     }
     if let Some(source) = &view.request.source {
-        let name = match source {
-            crate::filters::SourceFilter::Local => "local",
-            crate::filters::SourceFilter::Remote => "remote",
-            crate::filters::SourceFilter::Named(n) => n.as_str(),
-        };
-        cmd.push_str(&format!(" --source {name}"));
+        cmd.push_str(&format!(" --source {}", source.spec()));
     }
     format!("days in local time · prices as of {PRICES_AS_OF} · the same as `{cmd}`")
 }
