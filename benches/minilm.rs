@@ -10,8 +10,9 @@
 //! forward pass's wall time per stage and batch, with the GFLOP/s of the
 //! stages that are mostly FMAs; "rest" is the tokenizer and the gaps.
 //!
-//! Built with `--no-default-features` (no `avx512` feature), cass runs its
-//! AVX2+FMA kernels even on an AVX-512 CPU, and the bench holds torch to
+//! With `CASS_EMBED_ISA=avx2` (cass's run-time switch) or built with
+//! `--no-default-features` (no `avx512` feature), cass runs its AVX2+FMA
+//! kernels even on an AVX-512 CPU, and the bench holds torch to
 //! AVX2 as well (`ATEN_CPU_CAPABILITY`, `MKL_ENABLE_INSTRUCTIONS`,
 //! `ONEDNN_MAX_CPU_ISA`), so the side-by-side is that of an AVX2 machine.
 //! Each side's instruction set is printed.
@@ -20,7 +21,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use cass::embed::minilm::{MiniLm, kernel_isa};
+use cass::embed::minilm::{MiniLm, kernel_isa, limit_isa};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -139,6 +140,11 @@ fn main() {
     }
     let only = std::env::var("CASS_BENCH_ONLY").ok();
     let reps: usize = std::env::var("CASS_BENCH_REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    // cass's own switch, as `cass` reads it: `CASS_EMBED_ISA=avx2` runs the
+    // AVX2 kernels of an AVX-512 build, as on a CPU without AVX-512.
+    if let Ok(v) = std::env::var("CASS_EMBED_ISA") {
+        limit_isa(v.parse().expect("CASS_EMBED_ISA")).expect("before the model loads");
+    }
     let model = MiniLm::load(&models.join("all-MiniLM-L6-v2"), "bench", None).expect("load model");
     let cores = model.threads();
     let peak = fma_peak(cores);

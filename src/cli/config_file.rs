@@ -32,6 +32,9 @@ pub struct ConfigFile {
     pub color: Option<String>,
     /// `CASS_EMBED_THREADS`: threads for the quality-tier model (0: all cores).
     pub embed_threads: Option<usize>,
+    /// `CASS_EMBED_ISA`: the widest instruction set of the quality-tier
+    /// model's kernels, `native` (default) or `avx2`.
+    pub embed_isa: Option<String>,
     /// `CASS_CHATGPT_KEY_FILE`: the raw 32-byte key to the ChatGPT app's
     /// encrypted stores (mode 0600; default `chatgpt_key.bin` beside this file).
     pub chatgpt_key_file: Option<PathBuf>,
@@ -122,6 +125,7 @@ impl ConfigFile {
         put("CASS_DATA_DIR", self.data_dir.as_deref().map(|p| expand_home(p).display().to_string()));
         put("CASS_COLOR", self.color.clone());
         put("CASS_EMBED_THREADS", self.embed_threads.map(|n| n.to_string()));
+        put("CASS_EMBED_ISA", self.embed_isa.clone());
         put("CASS_CHATGPT_KEY_FILE", self.chatgpt_key_file.as_deref().map(|p| expand_home(p).display().to_string()));
         put("CASS_SEARCH_LIMIT", self.search.limit.map(|n| n.to_string()));
         put("CASS_SEARCH_MODE", self.search.mode.clone());

@@ -46,8 +46,10 @@ pub fn capabilities(cx: &Context, args: &CapabilitiesArgs) -> Result<i32, CliErr
                 Tier::Quality => (crate::embed::minilm::MINILM_ID, 384),
             };
             let mut tier = json!({ "name": t.name(), "embedder": embedder, "dims": dims, "available": available, "published": published });
-            if t == Tier::Fast {
-                tier["model"] = json!(crate::embed::static_model::ATTRIBUTION);
+            match t {
+                Tier::Fast => tier["model"] = json!(crate::embed::static_model::ATTRIBUTION),
+                // Which kernels the model runs here (CASS_EMBED_ISA holds them to AVX2).
+                Tier::Quality => tier["kernels"] = json!(crate::embed::minilm::kernel_isa()),
             }
             tier
         })

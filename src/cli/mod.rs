@@ -164,6 +164,14 @@ pub fn main() -> i32 {
         return e.code;
     }
     let json = robot.on() || matches!(command, Command::Capabilities(_));
+    // Before anything embeds: the kernels' level is chosen once per process.
+    let isa = cx.env.embed_isa().and_then(|limit| {
+        crate::embed::minilm::limit_isa(limit).map_err(|e| CliError::new("config", exit::USAGE, e.to_string()))
+    });
+    if let Err(e) = isa {
+        e.print(json);
+        return e.code;
+    }
     let result = match command {
         Command::Index(args) => index::run(&cx, &args),
         Command::Search(args) => search::run(&cx, &args),

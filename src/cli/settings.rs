@@ -120,6 +120,17 @@ impl Env {
         }
     }
 
+    /// The widest instruction set of the quality model's kernels
+    /// (`CASS_EMBED_ISA`: `native`, the default, or `avx2`).
+    pub fn embed_isa(&self) -> Result<crate::embed::minilm::IsaLimit, CliError> {
+        match self.get("CASS_EMBED_ISA") {
+            None => Ok(crate::embed::minilm::IsaLimit::Native),
+            Some(v) => v.parse().map_err(|e: crate::embed::minilm::IsaError| {
+                CliError::new("config", exit::USAGE, format!("CASS_EMBED_ISA: {e}"))
+            }),
+        }
+    }
+
     /// The crash points the crash tests ask for.
     pub fn faults(&self) -> Faults {
         Faults {

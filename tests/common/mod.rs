@@ -53,6 +53,7 @@ impl Sandbox {
             "XDG_CONFIG_HOME",
             "CASS_COLOR",
             "CASS_EMBED_THREADS",
+            "CASS_EMBED_ISA",
             "CASS_CHATGPT_KEY_FILE",
             "CASS_SEARCH_LIMIT",
             "CASS_SEARCH_MODE",

@@ -217,23 +217,84 @@ pub(crate) fn isa() -> &'static str {
     }
 }
 
+/// The widest instruction set the kernels may run, whatever the CPU has.
+///
+/// A process-wide choice, made once before the first embedding: every
+/// kernel's dispatch and the weights' layout (panels for AVX2) follow the
+/// same cached level, so it cannot change under a loaded model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IsaLimit {
+    /// The widest the CPU and the build allow (AVX-512 with the default
+    /// `avx512` feature).
+    Native,
+    /// AVX2+FMA at most: what a CPU without AVX-512 runs, also on one that
+    /// has it (to measure that path, or where AVX-512 lowers the clock).
+    Avx2,
+}
+
+impl std::str::FromStr for IsaLimit {
+    type Err = IsaError;
+
+    fn from_str(s: &str) -> Result<IsaLimit, IsaError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "native" => Ok(IsaLimit::Native),
+            "avx2" => Ok(IsaLimit::Avx2),
+            _ => Err(IsaError::Unknown(s.to_string())),
+        }
+    }
+}
+
+/// A limit that cannot be taken.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IsaError {
+    /// Not a limit's name.
+    #[error("unknown instruction-set limit {0:?} (expected native or avx2)")]
+    Unknown(String),
+    /// The kernels were chosen (something embedded) under another limit.
+    #[error("the kernels already run {0}: an instruction-set limit must be set before the first embedding")]
+    AlreadyChosen(&'static str),
+}
+
+/// The level [`IsaLimit`] allows (2 = any), read once by [`simd_level`].
+static LIMIT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(2);
+
+/// Holds the kernels to `limit`. Must come before anything embeds (the
+/// level is detected once and cached); afterwards it succeeds only if it
+/// changes nothing, else says which set already runs.
+pub fn limit_isa(limit: IsaLimit) -> Result<(), IsaError> {
+    let cap = match limit {
+        IsaLimit::Native => 2,
+        IsaLimit::Avx2 => 1,
+    };
+    LIMIT.store(cap, std::sync::atomic::Ordering::SeqCst);
+    if simd_level() == detected_level().min(cap) { Ok(()) } else { Err(IsaError::AlreadyChosen(isa())) }
+}
+
 /// Which wider build of the row kernels runs: 2 for AVX-512F, 1 for
-/// AVX2+FMA, 0 for neither. AVX-512 only with the `avx512` feature, so a
-/// build without it runs the AVX2 kernels on any CPU, as `gemm` without
-/// its `x86-v4` feature does.
+/// AVX2+FMA, 0 for neither, held to [`limit_isa`]'s limit. AVX-512 only
+/// with the `avx512` feature, so a build without it runs the AVX2 kernels
+/// on any CPU, as `gemm` without its `x86-v4` feature does.
+///
+/// The `gemm` crate dispatches by itself and is not held by the limit:
+/// under AVX2 every product of all-MiniLM-L6-v2 runs on the panel kernel
+/// and the fused attention kernel, never on `gemm` (its shapes are whole
+/// panels and 32-wide heads).
 fn simd_level() -> u8 {
+    static LEVEL: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| detected_level().min(LIMIT.load(std::sync::atomic::Ordering::SeqCst)))
+}
+
+/// What this CPU and build could run: see [`simd_level`].
+fn detected_level() -> u8 {
     #[cfg(target_arch = "x86_64")]
     {
-        static LEVEL: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
-        *LEVEL.get_or_init(|| {
-            if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
-                0
-            } else if cfg!(feature = "avx512") && is_x86_feature_detected!("avx512f") {
-                2
-            } else {
-                1
-            }
-        })
+        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+            0
+        } else if cfg!(feature = "avx512") && is_x86_feature_detected!("avx512f") {
+            2
+        } else {
+            1
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

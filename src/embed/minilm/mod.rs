@@ -23,6 +23,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use super::{EmbedError, Embedder};
 pub use forward::StageTimes;
+pub use math::{IsaError, IsaLimit, limit_isa};
 pub use weights::BertConfig;
 use weights::Weights;
 
@@ -35,8 +36,8 @@ pub const MAX_TOKENS: usize = 256;
 pub const BATCH_TOKEN_BUDGET: usize = 16_384;
 
 /// The widest instruction set the forward pass's kernels use on this CPU
-/// in this build: "AVX-512" (only with the default `avx512` feature),
-/// "AVX2+FMA" or "baseline". For benchmark reports.
+/// in this build, under [`limit_isa`]'s limit: "AVX-512" (only with the
+/// default `avx512` feature), "AVX2+FMA" or "baseline". For reports.
 pub fn kernel_isa() -> &'static str {
     math::isa()
 }
