@@ -137,14 +137,16 @@ fn search(data: &std::path::Path) {
     for mode in [Mode::Semantic, Mode::Hybrid] {
         let lat = run(mode);
         println!(
-            "{} search over {embedded} vectors ({} queries × 3, warm, top 10 hydrated): p50 {:.2} ms, p99 {:.2} ms",
+            "{} search over {embedded} vectors ({} queries × 3, warm, top 10 hydrated): p50 {:.2} ms, p99 {:.2} ms; peak RSS so far {:.0} MiB",
             mode.name(),
             queries.len(),
             pct(&lat, 0.5),
-            pct(&lat, 0.99)
+            pct(&lat, 0.99),
+            // Mapped pages count: semantic maps the codes (and candidates'
+            // rows), hybrid adds the lexical index's.
+            peak_rss_mib()
         );
     }
-    println!("search peak RSS (this process, before the exact scans below): {:.0} MiB", peak_rss_mib());
     recall(data, &queries);
 }
 
@@ -154,7 +156,8 @@ fn searcher_rows(data: &std::path::Path) -> u64 {
     cass::vector::manifest::Manifest::load(&dir).unwrap().map_or(0, |m| m.published_rows())
 }
 
-/// This process's peak resident set (VmHWM), in MiB.
+/// This process's peak resident set (VmHWM), in MiB: the searcher, its
+/// store and the mapped pages it touched (before the exact scans of [`recall`]).
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
