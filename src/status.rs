@@ -249,6 +249,17 @@ pub fn health(status: Status, max_age_ms: Option<i64>, now_ms: i64) -> Health {
         }
     }
     for t in status.tiers.iter().filter(|t| t.built) {
+        if let Some(format) = t.segment_format.filter(|&f| f != crate::vector::segment::VERSION) {
+            add(
+                "tier_format",
+                format!(
+                    "the {} tier's vectors are in segment format {format} and this build reads {}; `{}` rebuilds it (not served meanwhile)",
+                    t.tier,
+                    crate::vector::segment::VERSION,
+                    rebuild(t.tier)
+                ),
+            );
+        }
         if t.stale {
             add(
                 "tier_stale",

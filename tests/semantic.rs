@@ -421,6 +421,87 @@ fn a_manifest_of_another_embedder_is_rebuilt_not_mixed() {
     assert_eq!((m.embedder_id.as_str(), m.segments.len()), ("potion-base-8M", 1));
 }
 
+/// A tier written before segments carried codes (segment format 1: its
+/// manifest has no `segment_version`, its segment headers say 1) is never
+/// read: search says to rebuild it, health names it, and the next backfill
+/// rebuilds it.
+#[test]
+fn a_tier_in_the_format_before_codes_is_rebuilt_not_misread() {
+    let sb = corpus_sandbox(500);
+    sb.json(&["semantic", "backfill"]);
+    let dir = sb.data().join("semantic/fast");
+    let path = dir.join("manifest.json");
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(m["segment_version"], cass::vector::segment::VERSION);
+    m.as_object_mut().unwrap().remove("segment_version");
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    for e in std::fs::read_dir(dir.join("segments")).unwrap() {
+        let p = e.unwrap().path();
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        std::fs::write(&p, &bytes).unwrap();
+    }
+    let out = sb.run(&["search", "fix the failing test", "--mode", "semantic", "--json"]);
+    assert_eq!(out.status.code(), Some(cass::cli::exit::USAGE), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("segment format 1") && err.contains("cass index"), "{err}");
+    let health = sb.run(&["health", "--json"]);
+    assert_eq!(health.status.code(), Some(cass::cli::exit::NOT_FOUND), "health is not fooled");
+    assert!(String::from_utf8_lossy(&health.stdout).contains("tier_format"));
+    let r = sb.json(&["semantic", "backfill"]);
+    assert_eq!(r["rebuilt"], true);
+    assert_exactly_once(&sb);
+    let hits = sb.json(&["search", "fix the failing test", "--mode", "semantic"]);
+    assert!(!hits["hits"].as_array().unwrap().is_empty(), "{hits}");
+}
+
+/// The two-pass scan (codes first, then the best candidates rescored from
+/// their f16 rows) returns what scoring every row exactly returns, with
+/// and without filters, and every filter holds for what it returns.
+#[test]
+fn the_two_pass_scan_finds_what_the_exact_scan_finds() {
+    use cass::filters::Filters;
+    use cass::model::Role;
+    use cass::vector::{scan, segment::Segment};
+    let sb = corpus_sandbox(3000);
+    sb.json(&["semantic", "backfill"]);
+    let dir = sb.data().join("semantic/fast");
+    let m = cass::vector::manifest::Manifest::load(&dir).unwrap().unwrap();
+    let segments: Vec<Segment> =
+        m.segments.iter().map(|s| Segment::open(&dir.join("segments").join(&s.file)).unwrap()).collect();
+    let dd = cass::config::DataDir::at(sb.data());
+    let embedder = cass::embed::embedder_for(&dd, cass::embed::Tier::Fast, None).unwrap();
+    let role_of = |id: i64| -> Role {
+        let seg = segments.iter().find(|s| s.ids().any(|x| x == id)).unwrap();
+        seg.role((0..seg.count).find(|&i| seg.message_id(i) == id).unwrap())
+    };
+    let odd = |id: i64| id % 2 == 1;
+    let tool = Filters { roles: vec![Role::Tool], ..Default::default() };
+    let cases: [(&Filters, Option<scan::KeepId<'_>>); 3] =
+        [(&Filters::default(), None), (&tool, None), (&Filters::default(), Some(&odd))];
+    let (mut found, mut wanted) = (0, 0);
+    for q in ["fix the failing unit test", "database connection times out", "parse a date string", "memory leak"] {
+        let mut v = Vec::new();
+        embedder.embed(&[q], &mut v).unwrap();
+        for (f, keep) in &cases {
+            let exact = scan::exact_top_k_among(&segments, &v, 10, f, *keep);
+            let fast = scan::top_k_among(&segments, &v, 10, f, *keep);
+            assert!(!exact.is_empty(), "{q}");
+            for s in &fast {
+                // Rescored exactly: a hit both scans return has the same score.
+                if let Some(e) = exact.iter().find(|e| e.message_id == s.message_id) {
+                    assert_eq!(e.score, s.score);
+                }
+                assert!(f.roles.is_empty() || f.roles.contains(&role_of(s.message_id)), "{q}: role filter");
+                assert!(keep.is_none_or(|k| k(s.message_id)), "{q}: id filter");
+            }
+            found += fast.iter().filter(|s| exact.iter().any(|e| e.message_id == s.message_id)).count();
+            wanted += exact.len();
+        }
+    }
+    assert!(found as f64 >= 0.98 * wanted as f64, "recall@10 {found}/{wanted}");
+}
+
 #[test]
 fn semantic_and_hybrid_search_with_filters_and_fallbacks() {
     let sb = Sandbox::new();

@@ -90,6 +90,14 @@ impl LoadedTier {
         if !store.built_from_here(manifest.store_generation.as_deref()).map_err(|e| unavailable(e.to_string()))? {
             return Err(TierError::Stale(tier));
         }
+        if manifest.segment_version != crate::vector::segment::VERSION {
+            return Err(unavailable(format!(
+                "its vectors are in segment format {} and this build reads {}; `{}` rebuilds it",
+                manifest.segment_version,
+                crate::vector::segment::VERSION,
+                tier.build_command()
+            )));
+        }
         let embedder = crate::embed::embedder_for(data, tier, embed_threads).map_err(|e| unavailable(e.to_string()))?;
         if !manifest.matches(embedder.id(), embedder.dims(), embedder.model_checksum().as_deref()) {
             return Err(unavailable(format!(
@@ -117,8 +125,9 @@ impl LoadedTier {
         Ok(LoadedTier { tier, manifest, segments, embedder })
     }
 
-    /// Embeds the query and scores every published row, keeping rows at or
-    /// above the embedder's similarity floor. The caller has already sent
+    /// Embeds the query and finds the best published rows (codes first,
+    /// candidates rescored exactly: [`crate::vector::scan`]), keeping rows
+    /// at or above the embedder's similarity floor. The caller has already sent
     /// queries with no word ([`crate::embed::has_words`]) elsewhere.
     /// `keep` narrows by message id what the rows cannot tell (the machine).
     pub fn search(

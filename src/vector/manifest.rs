@@ -95,6 +95,15 @@ pub struct Manifest {
     /// `health --max-age` and the search JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub behind_since_ms: Option<i64>,
+    /// Format of its segment files ([`super::segment::VERSION`]); manifests
+    /// written before this field list version-1 segments. A tier of another
+    /// version is rebuilt, never read.
+    #[serde(default = "first_segment_version")]
+    pub segment_version: u32,
+}
+
+fn first_segment_version() -> u32 {
+    1
 }
 
 impl Checkpoint {
@@ -128,6 +137,7 @@ impl Manifest {
             updated_at_ms: 0,
             store_generation: None,
             behind_since_ms: None,
+            segment_version: super::segment::VERSION,
         }
     }
 
@@ -162,9 +172,13 @@ impl Manifest {
         fsio::write_atomic(&Self::path(dir), &bytes, "manifest")
     }
 
-    /// Whether this tier was built by the given embedder (else: rebuild).
+    /// Whether this tier was built by the given embedder into segments of
+    /// this build's format (else: rebuild).
     pub fn matches(&self, embedder_id: &str, dims: usize, model_checksum: Option<&str>) -> bool {
-        self.embedder_id == embedder_id && self.dims == dims && self.model_checksum.as_deref() == model_checksum
+        self.embedder_id == embedder_id
+            && self.dims == dims
+            && self.model_checksum.as_deref() == model_checksum
+            && self.segment_version == super::segment::VERSION
     }
 
     /// Rows in all published segments.

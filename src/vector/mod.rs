@@ -3,8 +3,12 @@
 //! commit point), plus one append-only staging file that batches grow until
 //! the tier is published.
 
+pub mod firstpass;
 pub mod fsio;
 pub mod manifest;
+pub mod nibble;
+pub mod quant;
+mod rowfilter;
 pub mod scan;
 pub mod segment;
 pub mod staging;

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! 0    magic "CASSVEC\0"
-//! 8    version u32 (1)          12  dims u32
+//! 8    version u32 (2)          12  dims u32
 //! 16   count u64                24  checksum u64 (of every byte after the header)
 //! 32   embedder id: len u16 + up to 62 bytes
 //! 96   meta_len u32             100 reserved, zero, to 128
@@ -14,9 +14,19 @@
 //!      role          u8 × count
 //!      padding to a 64-byte boundary
 //!      vectors       f16 × count × dims (each row 64-byte aligned when dims is a multiple of 32)
+//!      padding to a 64-byte boundary
+//!      codes         u8 × count × code_len(dims): each row's 4-bit code ([`super::quant`])
+//!      quantizer     f32 × dims (each dimension's lowest level), f32 × dims (its step)
 //! ```
 //! All integers little-endian. Per-row metadata lives beside the vectors so
-//! filters apply during the scan, without a round trip to SQLite.
+//! filters apply during the scan, without a round trip to SQLite. A search
+//! scans the codes (a quarter of the vectors' bytes) and reads only its
+//! best candidates' f16 rows, to rescore them exactly ([`super::scan`]).
+//!
+//! Version 1 had no codes and no quantizer. A version-1 segment is refused
+//! by [`Segment::open`], and the manifest records its segments' version
+//! ([`super::manifest::Manifest::segment_version`]), so a tier written by an
+//! older cass is rebuilt by the next backfill rather than misread.
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -26,13 +36,14 @@ use half::f16;
 use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 
+use super::quant::{DimStats, Quantizer, code_len};
 use super::{Result, VectorError};
 use crate::model::Role;
 
 /// The first eight bytes of every segment file.
 pub const MAGIC: &[u8; 8] = b"CASSVEC\0";
-/// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this build writes and reads (2: with codes).
+pub const VERSION: u32 = 2;
 /// Bytes before the body; the checksum covers everything after them.
 pub const HEADER_LEN: usize = 128;
 const MAX_ID_LEN: usize = 62;
@@ -225,13 +236,34 @@ pub fn write(
     drop(buf);
     let mut row = vec![f16::ZERO; dims];
     let mut bytes = vec![0u8; dims * 2];
+    let mut stats = DimStats::new(dims);
     for i in 0..n {
         vectors(i, &mut row)?;
+        stats.push(&row);
         for (b, v) in bytes.chunks_exact_mut(2).zip(&row) {
             b.copy_from_slice(&v.to_bits().to_le_bytes());
         }
         put(&mut w, &bytes)?;
     }
+    let vec_end = vec_start + n * dims * 2;
+    put(&mut w, &vec![0u8; pad_to(vec_end, 64) - vec_end])?;
+    // The quantizer needs every row's range first; the codes are computed
+    // from the rows just written, read back through the page cache, so a
+    // segment of any size is written in bounded memory.
+    let quantizer = Quantizer::fit(&stats);
+    w.flush().map_err(io)?;
+    let mut back = std::io::BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
+    back.seek(SeekFrom::Start(vec_start as u64)).map_err(io)?;
+    let mut code = vec![0u8; code_len(dims)];
+    for _ in 0..n {
+        std::io::Read::read_exact(&mut back, &mut bytes).map_err(io)?;
+        for (v, b) in row.iter_mut().zip(bytes.chunks_exact(2)) {
+            *v = f16::from_bits(u16::from_le_bytes([b[0], b[1]]));
+        }
+        quantizer.encode(&row, &mut code);
+        put(&mut w, &code)?;
+    }
+    put(&mut w, &quantizer.to_bytes())?;
     let checksum = sum.finish();
     let mut header = [0u8; HEADER_LEN];
     header[0..8].copy_from_slice(MAGIC);
@@ -271,6 +303,9 @@ pub struct Segment {
     agent_at: usize,
     role_at: usize,
     vec_at: usize,
+    codes_at: usize,
+    /// The quantizer its codes were written with.
+    pub quantizer: Quantizer,
 }
 
 impl Segment {
@@ -287,8 +322,11 @@ impl Segment {
         }
         let u32_at = |o: usize| u32::from_le_bytes(map[o..o + 4].try_into().expect("4 bytes"));
         let u64_at = |o: usize| u64::from_le_bytes(map[o..o + 8].try_into().expect("8 bytes"));
-        if u32_at(8) != VERSION {
-            return Err(bad("unsupported segment version"));
+        let version = u32_at(8);
+        if version != VERSION {
+            return Err(bad(&format!(
+                "segment format {version}, and this build reads {VERSION} (the tier is rebuilt by the next backfill)"
+            )));
         }
         let dims = u32_at(12) as usize;
         let count = u64_at(16) as usize;
@@ -311,9 +349,12 @@ impl Segment {
         let agent_at = ws_at + pad_to(count * 4, 8);
         let role_at = agent_at + count;
         let vec_at = pad_to(role_at + count, 64);
-        if vec_at + count * dims * 2 != map.len() {
+        let codes_at = pad_to(vec_at + count * dims * 2, 64);
+        let quant_at = codes_at + count * code_len(dims);
+        if quant_at + dims * 8 != map.len() {
             return Err(bad("size does not match the header (truncated or corrupt)"));
         }
+        let quantizer = Quantizer::from_bytes(&map[quant_at..], dims);
         Ok(Segment {
             map,
             dims,
@@ -328,6 +369,8 @@ impl Segment {
             agent_at,
             role_at,
             vec_at,
+            codes_at,
+            quantizer,
         })
     }
 
@@ -381,6 +424,12 @@ impl Segment {
         unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f16>(), self.dims) }
     }
 
+    /// The codes of rows `start .. start + rows`, `code_len(dims)` bytes each.
+    pub fn codes(&self, start: usize, rows: usize) -> &[u8] {
+        let n = code_len(self.dims);
+        &self.map[self.codes_at + start * n..self.codes_at + (start + rows) * n]
+    }
+
     /// Every row's message id, in row order (ascending).
     pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
         (0..self.count).map(|i| self.message_id(i))
@@ -419,7 +468,32 @@ mod tests {
         assert_eq!(s.workspaces[s.workspace_index(2).unwrap()], "/b");
         assert_eq!((s.created_at(0), s.role(1)), (Some(100), Role::Tool));
         assert_eq!(s.vector(2)[5].to_f32(), (2 * 64 + 5) as f32 / 256.0);
-        assert_eq!(s.vec_at % 64, 0);
+        assert_eq!((s.vec_at % 64, s.codes_at % 64), (0, 0));
+        // Each row's code is what the quantizer makes of its vector.
+        let mut code = vec![0u8; code_len(64)];
+        for i in 0..3 {
+            s.quantizer.encode(s.vector(i), &mut code);
+            assert_eq!(s.codes(i, 1), code);
+        }
+        assert_eq!(s.codes(0, 3).len(), 3 * code_len(64));
+    }
+
+    #[test]
+    fn a_segment_of_the_format_before_codes_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.cvs");
+        let mut rows = RowTable::default();
+        rows.push(1, Some(1), Role::User, "a", None);
+        write(&p, "hash", 32, &rows, |_, row| {
+            row.fill(f16::ONE);
+            Ok(())
+        })
+        .unwrap();
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        std::fs::write(&p, &bytes).unwrap();
+        let err = Segment::open(&p).err().expect("refused").to_string();
+        assert!(err.contains("segment format 1"), "{err}");
     }
 
     #[test]

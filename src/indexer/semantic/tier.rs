@@ -131,6 +131,9 @@ pub struct TierState {
     pub stale: bool,
     /// Why the manifest cannot be read, when it is damaged.
     pub damaged: Option<String>,
+    /// The format of its segment files, once built; one other than this
+    /// build's ([`crate::vector::segment::VERSION`]) is rebuilt, not served.
+    pub segment_format: Option<u32>,
 }
 
 /// A tier's state; pending counts need the store (without one, 0).
@@ -162,6 +165,7 @@ pub fn tier_state(data: &crate::config::DataDir, tier: Tier, store: Option<&crat
             updated_at: None,
             stale,
             damaged,
+            segment_format: None,
         },
         Some(m) => {
             let pending = past_cursor + m.checkpoint.unpublished_below_cursor();
@@ -178,6 +182,7 @@ pub fn tier_state(data: &crate::config::DataDir, tier: Tier, store: Option<&crat
                 behind_since: behind_since_ms.map(crate::time::to_rfc3339),
                 behind_since_ms,
                 updated_at: Some(crate::time::to_rfc3339(m.updated_at_ms)),
+                segment_format: Some(m.segment_version),
                 checkpoint: Some(m.checkpoint),
                 stale,
                 damaged,
