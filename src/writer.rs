@@ -186,12 +186,16 @@ impl IndexWriter {
         Ok(report)
     }
 
-    /// Whether the quality tier has anything to embed: loading its model
-    /// takes longer than most watch cycles, so a pass with nothing new
-    /// skips it. Bounded counts (see [`semantic::tier_state`]).
+    /// Whether the quality tier has anything to do: rows to embed, or
+    /// segments of an older format to rewrite (it is not served until
+    /// then). Loading its model takes longer than most watch cycles, so a
+    /// pass with nothing to do skips it. Bounded counts (see
+    /// [`semantic::tier_state`]).
     fn quality_pending(&self, data: &crate::config::DataDir) -> bool {
         let store = Store::open_readonly(&data.db()).ok();
-        semantic::tier_state(data, Tier::Quality, store.as_ref()).map_or(true, |t| t.pending_rows > 0)
+        semantic::tier_state(data, Tier::Quality, store.as_ref()).map_or(true, |t| {
+            t.pending_rows > 0 || t.segment_format.is_some_and(|f| f != crate::vector::segment::VERSION)
+        })
     }
 
     /// Embeds every message not yet in `tier`, publishes it, then merges

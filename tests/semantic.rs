@@ -421,10 +421,10 @@ fn a_manifest_of_another_embedder_is_rebuilt_not_mixed() {
     assert_eq!((m.embedder_id.as_str(), m.segments.len()), ("potion-base-8M", 1));
 }
 
-/// A tier written before segments carried codes (segment format 1: its
-/// manifest has no `segment_version`, its segment headers say 1) is never
-/// read: search says to rebuild it, health names it, and the next backfill
-/// rebuilds it.
+/// A tier whose manifest and headers say format 1 but whose files are not
+/// intact format-1 segments (here: this format's bodies) is never read:
+/// search says to rebuild it, health names it, and the next backfill,
+/// unable to rewrite it from its vectors, builds it again.
 #[test]
 fn a_tier_in_the_format_before_codes_is_rebuilt_not_misread() {
     let sb = corpus_sandbox(500);
@@ -453,6 +453,73 @@ fn a_tier_in_the_format_before_codes_is_rebuilt_not_misread() {
     assert_exactly_once(&sb);
     let hits = sb.json(&["search", "fix the failing test", "--mode", "semantic"]);
     assert!(!hits["hits"].as_array().unwrap().is_empty(), "{hits}");
+}
+
+/// A tier written by a cass before segments carried codes (format 1: no
+/// `segment_version` in its manifest, headers saying 1, files ending with
+/// the vectors) is rewritten by the next backfill from its own vectors, not
+/// embedded again: nothing is embedded, every message is there once, and
+/// search returns exactly what it returned before.
+#[test]
+fn a_tier_in_the_format_before_codes_is_rewritten_from_its_own_vectors() {
+    let sb = corpus_sandbox(500);
+    sb.json(&["semantic", "backfill"]);
+    let query = ["search", "fix the failing test", "--mode", "semantic", "--limit", "20"];
+    let hits = |v: &Value| -> Vec<(i64, String)> {
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| (h["message_id"].as_i64().unwrap(), h["score"].to_string()))
+            .collect()
+    };
+    let before = hits(&sb.json(&query));
+    assert!(!before.is_empty());
+
+    // Turn the tier into what the older cass wrote.
+    let dir = sb.data().join("semantic/fast");
+    let path = dir.join("manifest.json");
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("segment_version");
+    for entry in m["segments"].as_array_mut().unwrap() {
+        let p = dir.join("segments").join(entry["file"].as_str().unwrap());
+        let mut bytes = std::fs::read(&p).unwrap();
+        let dims = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+        let count = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
+        assert_eq!(dims * 2 % 64, 0, "rows end on a 64-byte boundary, so the codes follow the vectors directly");
+        let end = bytes.len() - dims * 8 - count * cass::vector::quant::code_len(dims);
+        bytes.truncate(end);
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let mut sum = cass::vector::segment::Checksum::default();
+        sum.update(&bytes[cass::vector::segment::HEADER_LEN..]);
+        let sum = sum.finish();
+        bytes[24..32].copy_from_slice(&sum.to_le_bytes());
+        entry["checksum"] = sum.into();
+        std::fs::write(&p, &bytes).unwrap();
+    }
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    let out = sb.run(&query);
+    assert_eq!(out.status.code(), Some(cass::cli::exit::USAGE), "not read before it is rewritten");
+
+    // Killed inside the rewrite: after its first new segment is written
+    // (the old manifest still rules), then after the new manifest is
+    // written (old files not yet removed). Each next run finishes the job.
+    for point in ["semantic.rewrite.segment_written", "semantic.rewrite.manifest_saved"] {
+        let st = sb.cass().args(["semantic", "backfill", "--json"]).env("CASS_TEST_CRASH_AT", point).output().unwrap();
+        assert!(!st.status.success(), "{point} was reached: {}", String::from_utf8_lossy(&st.stderr));
+        assert!(String::from_utf8_lossy(&st.stderr).contains(point));
+    }
+
+    let r = sb.json(&["semantic", "backfill"]);
+    assert_eq!((r["rebuilt"].as_bool(), r["rows_embedded"].as_u64()), (Some(false), Some(0)), "{r}");
+    let m = cass::vector::manifest::Manifest::load(&dir).unwrap().unwrap();
+    assert_eq!(m.segment_version, cass::vector::segment::VERSION);
+    assert_exactly_once(&sb);
+    assert_eq!(hits(&sb.json(&query)), before, "the same vectors, so the same hits and scores");
+    let health = sb.run(&["health", "--json"]);
+    assert!(!String::from_utf8_lossy(&health.stdout).contains("tier_format"));
+    let files = std::fs::read_dir(dir.join("segments")).unwrap().count();
+    assert_eq!(files, m.segments.len(), "the format-1 files are gone");
 }
 
 /// The two-pass scan (codes first, then the best candidates rescored from

@@ -306,12 +306,27 @@ pub struct Segment {
     codes_at: usize,
     /// The quantizer its codes were written with.
     pub quantizer: Quantizer,
+    /// Its format: [`VERSION`], or 1 when opened by [`Segment::open_older`].
+    pub version: u32,
 }
 
 impl Segment {
     /// Maps a segment and checks its header and size (not its checksum:
     /// that reads every byte; see [`Segment::verify`]).
     pub fn open(path: &Path) -> Result<Segment> {
+        Self::open_format(path, false)
+    }
+
+    /// [`Segment::open`], also for a segment of format 1 (before codes):
+    /// its rows, metadata and vectors read as in this format, and it has
+    /// no codes ([`Segment::codes`] must not be asked). For rewriting such
+    /// a tier in this format from its own vectors instead of embedding
+    /// every message again.
+    pub fn open_older(path: &Path) -> Result<Segment> {
+        Self::open_format(path, true)
+    }
+
+    fn open_format(path: &Path, older: bool) -> Result<Segment> {
         let file = File::open(path).map_err(|e| VectorError::io(path, e))?;
         // SAFETY: segments are immutable once renamed into place; cass
         // never writes to a published segment file, only replaces the list.
@@ -323,7 +338,7 @@ impl Segment {
         let u32_at = |o: usize| u32::from_le_bytes(map[o..o + 4].try_into().expect("4 bytes"));
         let u64_at = |o: usize| u64::from_le_bytes(map[o..o + 8].try_into().expect("8 bytes"));
         let version = u32_at(8);
-        if version != VERSION {
+        if version != VERSION && !(older && version == 1) {
             return Err(bad(&format!(
                 "segment format {version}, and this build reads {VERSION} (the tier is rebuilt by the next backfill)"
             )));
@@ -349,12 +364,23 @@ impl Segment {
         let agent_at = ws_at + pad_to(count * 4, 8);
         let role_at = agent_at + count;
         let vec_at = pad_to(role_at + count, 64);
-        let codes_at = pad_to(vec_at + count * dims * 2, 64);
-        let quant_at = codes_at + count * code_len(dims);
-        if quant_at + dims * 8 != map.len() {
+        let vec_end = vec_at + count * dims * 2;
+        // Format 1 ends with the vectors.
+        let (codes_at, quant_at) = if version == 1 {
+            (vec_end, vec_end)
+        } else {
+            let codes_at = pad_to(vec_end, 64);
+            (codes_at, codes_at + count * code_len(dims))
+        };
+        let end = if version == 1 { vec_end } else { quant_at + dims * 8 };
+        if end != map.len() {
             return Err(bad("size does not match the header (truncated or corrupt)"));
         }
-        let quantizer = Quantizer::from_bytes(&map[quant_at..], dims);
+        let quantizer = if version == 1 {
+            Quantizer { low: vec![0.0; dims], step: vec![0.0; dims] }
+        } else {
+            Quantizer::from_bytes(&map[quant_at..], dims)
+        };
         Ok(Segment {
             map,
             dims,
@@ -371,6 +397,7 @@ impl Segment {
             vec_at,
             codes_at,
             quantizer,
+            version,
         })
     }
 
@@ -426,8 +453,16 @@ impl Segment {
 
     /// The codes of rows `start .. start + rows`, `code_len(dims)` bytes each.
     pub fn codes(&self, start: usize, rows: usize) -> &[u8] {
+        assert_eq!(self.version, VERSION, "a segment of format {} has no codes", self.version);
         let n = code_len(self.dims);
         &self.map[self.codes_at + start * n..self.codes_at + (start + rows) * n]
+    }
+
+    /// Row `i`'s metadata, appended to `rows` as [`write`] takes it.
+    pub fn push_row_to(&self, i: usize, rows: &mut RowTable) -> bool {
+        let workspace = self.workspace_index(i).and_then(|w| self.workspaces.get(w)).map(String::as_str);
+        let agent = self.agents.get(self.agent_index(i)).map_or("", String::as_str);
+        rows.push(self.message_id(i), self.created_at(i), self.role(i), agent, workspace)
     }
 
     /// Every row's message id, in row order (ascending).

@@ -238,3 +238,56 @@ fn merge(store: &Store, dir: &Path, manifest: &mut Manifest, pick: &[usize]) -> 
     }
     Ok((rows_before, keep.len() as u64))
 }
+
+/// Rewrites a tier whose segments are of format 1 (before codes) in this
+/// build's format, from its own vectors: each segment's rows, metadata and
+/// f16 vectors are copied into a new segment file, which [`segment::write`]
+/// gives codes. Embedding every message again would give the same vectors
+/// and take hours on the quality tier; this reads and writes each row once.
+///
+/// Committed like a merge: the new files first (names never used before),
+/// then the manifest listing them with the new format, then the old files
+/// removed. A crash before the manifest write leaves the old tier listed
+/// and the new files unlisted, which the next open removes. A segment that
+/// does not open, or whose checksum fails, stops the rewrite with an error:
+/// the caller then builds the tier again from the store.
+pub(super) fn rewrite_older_format(dir: &Path, manifest: &mut Manifest) -> Result<(), BackfillError> {
+    let segs = segment_dir(dir);
+    let mut entries = Vec::with_capacity(manifest.segments.len());
+    let mut next = manifest.next_segment;
+    for entry in &manifest.segments {
+        let path = segs.join(&entry.file);
+        let old = Segment::open_older(&path)?;
+        if old.version != 1 || !old.verify() || old.dims != manifest.dims {
+            return Err(VectorError::corrupt(&path, "not an intact format-1 segment of this tier".to_string()).into());
+        }
+        let mut rows = RowTable::default();
+        for i in 0..old.count {
+            if !old.push_row_to(i, &mut rows) {
+                return Err(VectorError::corrupt(&path, "more than 256 agents".to_string()).into());
+            }
+        }
+        let name = format!("seg-{next:06}.cvs");
+        next += 1;
+        let tmp = segs.join(format!("{name}.tmp"));
+        let checksum = segment::write(&tmp, &manifest.embedder_id, manifest.dims, &rows, |k, row| {
+            row.copy_from_slice(old.vector(k));
+            Ok(())
+        })?;
+        let final_path = segs.join(&name);
+        std::fs::rename(&tmp, &final_path).map_err(|e| VectorError::io(&final_path, e))?;
+        entries.push(SegmentEntry { file: name, checksum, ..entry.clone() });
+        crate::faults::point("semantic.rewrite.segment_written");
+    }
+    fsio::sync_dir(&segs)?;
+    let old_files: Vec<String> = manifest.segments.iter().map(|s| s.file.clone()).collect();
+    manifest.segments = entries;
+    manifest.next_segment = next;
+    manifest.segment_version = segment::VERSION;
+    manifest.save(dir)?;
+    crate::faults::point("semantic.rewrite.manifest_saved");
+    for f in old_files {
+        let _ = std::fs::remove_file(segs.join(f));
+    }
+    Ok(())
+}

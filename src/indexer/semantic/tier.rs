@@ -53,6 +53,33 @@ pub(super) fn open_manifest(
             Some(Manifest::new(tier.name(), "damaged", 0, None))
         }
     };
+    // A tier in the format before codes, otherwise this one's: rewritten
+    // from its own vectors (seconds) rather than embedded again (hours on
+    // the quality tier). If that fails, it is built again below.
+    let existing = match existing {
+        Some(mut m)
+            if m.segment_version == 1
+                && Manifest { segment_version: crate::vector::segment::VERSION, ..m.clone() }.matches(
+                    embedder.id(),
+                    embedder.dims(),
+                    checksum.as_deref(),
+                )
+                && store.built_from_here(m.store_generation.as_deref())? =>
+        {
+            m.next_segment = m.next_segment.max(highest_segment_number(dir) + 1);
+            match super::publish::rewrite_older_format(dir, &mut m) {
+                Ok(()) => {
+                    tracing::info!("the {} tier's segments were rewritten in format {}", tier.name(), m.segment_version)
+                }
+                Err(e) => tracing::warn!(
+                    "the {} tier could not be rewritten in this format ({e}); rebuilding it",
+                    tier.name()
+                ),
+            }
+            Some(m)
+        }
+        other => other,
+    };
     let (mut manifest, rebuilt) = match existing {
         Some(m)
             if m.matches(embedder.id(), embedder.dims(), checksum.as_deref())
