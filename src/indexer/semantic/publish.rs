@@ -13,6 +13,10 @@ use crate::vector::segment::{self, RowTable, Segment};
 use crate::vector::staging::StagedReader;
 use crate::vector::{VectorError, fsio};
 
+/// Rows copied out of mapped segments between releases of their pages
+/// ([`Segment::release`]): 64k rows of 256 f16 are 32 MiB.
+const RELEASE_EVERY: usize = 1 << 16;
+
 /// Rows for the ids (ascending) that are still live in the store, with
 /// fresh metadata, and the positions in `ids` they came from. Ids no longer
 /// in the store (replaced or deleted since they were embedded) are left out.
@@ -203,6 +207,9 @@ fn merge(store: &Store, dir: &Path, manifest: &mut Manifest, pick: &[usize]) -> 
         let checksum = segment::write(&tmp, &manifest.embedder_id, manifest.dims, &rows, |k, row| {
             let (_, si, r) = all[keep[k]];
             row.copy_from_slice(opened[si].vector(r));
+            if k % RELEASE_EVERY == RELEASE_EVERY - 1 {
+                opened.iter().for_each(Segment::release);
+            }
             Ok(())
         })?;
         let final_path = segs.join(&name);
@@ -272,6 +279,9 @@ pub(super) fn rewrite_older_format(dir: &Path, manifest: &mut Manifest) -> Resul
         let tmp = segs.join(format!("{name}.tmp"));
         let checksum = segment::write(&tmp, &manifest.embedder_id, manifest.dims, &rows, |k, row| {
             row.copy_from_slice(old.vector(k));
+            if k % RELEASE_EVERY == RELEASE_EVERY - 1 {
+                old.release();
+            }
             Ok(())
         })?;
         let final_path = segs.join(&name);
