@@ -51,6 +51,61 @@ pub fn prefix(stem: &str) -> &str {
     }
 }
 
+/// The dictionary terms that can be forms of a word with stem `key`: its
+/// [`prefix`], then ASCII lowercase letters only, at most
+/// [`MAX_SUFFIX_BYTES`] longer than the stem. As an automaton over a term
+/// dictionary (an FST) it prunes whole subtrees: in logs most terms under
+/// a short prefix are compounds (`parse_args`, `parse-2`, `parser.rs`),
+/// and a plain range scan walked every one of them in every segment.
+#[derive(Debug, Clone)]
+pub struct FormCandidates {
+    prefix: Vec<u8>,
+    longest: usize,
+}
+
+impl FormCandidates {
+    /// The candidates for the forms of words whose stem is `key`.
+    pub fn new(key: &str) -> FormCandidates {
+        FormCandidates { prefix: prefix(key).as_bytes().to_vec(), longest: key.len() + MAX_SUFFIX_BYTES }
+    }
+
+    /// True when `term` is a candidate (what the automaton accepts).
+    pub fn accepts(&self, term: &[u8]) -> bool {
+        use tantivy_fst::Automaton;
+        let mut state = self.start();
+        for &b in term {
+            state = self.accept(&state, b);
+        }
+        self.is_match(&state)
+    }
+}
+
+impl tantivy_fst::Automaton for FormCandidates {
+    /// Bytes read so far; `None` once the term cannot be a candidate.
+    type State = Option<usize>;
+
+    fn start(&self) -> Option<usize> {
+        Some(0)
+    }
+
+    fn is_match(&self, state: &Option<usize>) -> bool {
+        state.is_some_and(|n| n >= self.prefix.len())
+    }
+
+    fn can_match(&self, state: &Option<usize>) -> bool {
+        state.is_some()
+    }
+
+    fn accept(&self, state: &Option<usize>, byte: u8) -> Option<usize> {
+        let n = (*state)?;
+        let fits = match self.prefix.get(n) {
+            Some(&want) => byte == want,
+            None => n < self.longest && byte.is_ascii_lowercase(),
+        };
+        fits.then_some(n + 1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +120,17 @@ mod tests {
         assert_eq!(stem("is"), None);
         assert_eq!(stem("useeffect2"), None, "only letters");
         assert_eq!(key("crating").as_deref(), Some("crate"));
+    }
+
+    #[test]
+    fn form_candidates_are_the_prefix_then_letters_within_the_length() {
+        let c = FormCandidates::new("crate"); // prefix `crat`, at most 15 bytes
+        for yes in ["crate", "crates", "crating", "crat", "cratesandmore"] {
+            assert!(c.accepts(yes.as_bytes()), "{yes}");
+        }
+        for no in ["cra", "crate_io", "crates-io", "crate2", "crate.rs", "cratesandmoremore", "scrate"] {
+            assert!(!c.accepts(no.as_bytes()), "{no}");
+        }
     }
 
     #[test]
@@ -83,6 +149,7 @@ mod tests {
             let k = key(w).unwrap();
             assert!(w.starts_with(prefix(&k)), "{w} → {k} → {}", prefix(&k));
             assert!(w.len() <= k.len() + MAX_SUFFIX_BYTES, "{w} → {k}");
+            assert!(FormCandidates::new(&k).accepts(w.as_bytes()), "{w} → {k}");
         }
     }
 }

@@ -192,8 +192,8 @@ const FORM_WEIGHT: f32 = 0.35;
 pub const MAX_WILDCARD_TERMS: usize = 512;
 
 /// At most this many other forms of one word are searched (the most
-/// frequent), and at most [`MAX_FORM_SCAN`] dictionary terms under the
-/// stem's prefix are stemmed to find them.
+/// frequent), and at most [`MAX_FORM_SCAN`] candidate terms per segment
+/// ([`stem::FormCandidates`]) are stemmed to find them.
 const MAX_FORMS: usize = 32;
 const MAX_FORM_SCAN: usize = 4096;
 
@@ -233,23 +233,19 @@ impl Expansions {
                 continue;
             }
             let Some(key) = stem::key(&word) else { continue };
-            let prefix = stem::prefix(&key);
-            // Suffixes a stemmer strips are short: longer words under the
-            // prefix are compounds, not forms, and are not stemmed.
-            let longest = key.len() + stem::MAX_SUFFIX_BYTES;
+            // Only letters after the stem's prefix, and few of them: the
+            // compounds under it are skipped by the dictionary walk itself.
+            let candidates = stem::FormCandidates::new(&key);
             let mut freq: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
             // Each distinct term is stemmed once, however many segments hold it.
             let mut judged: rustc_hash::FxHashMap<Vec<u8>, bool> = rustc_hash::FxHashMap::default();
             for inverted in &dictionaries {
-                let mut terms = inverted.terms().range().ge(prefix.as_bytes()).into_stream()?;
+                let mut terms = inverted.terms().search(candidates.clone()).into_stream()?;
                 let mut scanned = 0;
                 while terms.advance() && scanned < MAX_FORM_SCAN {
                     let term = terms.key();
-                    if !term.starts_with(prefix.as_bytes()) {
-                        break;
-                    }
                     scanned += 1;
-                    if term == word.as_bytes() || term.len() > longest {
+                    if term == word.as_bytes() {
                         continue;
                     }
                     let form = *judged.entry(term.to_vec()).or_insert_with(|| {
