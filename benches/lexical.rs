@@ -245,8 +245,8 @@ fn index_and_compare(cass: &str, home: &Path, dir: &Path, data: &Path, raw: u64)
             .arg("-v")
             .arg(cass)
             .args(["index", "--full", "--json", "--no-semantic"])
-            .env("HOME", &home)
-            .env("CASS_DATA_DIR", &data)
+            .env("HOME", home)
+            .env("CASS_DATA_DIR", data)
             .env_remove("CLAUDE_CONFIG_DIR")
             .env_remove("CODEX_HOME"),
     );
@@ -275,9 +275,9 @@ fn index_and_compare(cass: &str, home: &Path, dir: &Path, data: &Path, raw: u64)
         lexical_bytes as f64 / 1048576.0
     );
 
-    redaction_cost(cass, &home, &dir, raw, env_usize("CASS_BENCH_REDACT_PAIRS", 3));
+    redaction_cost(cass, home, dir, raw, env_usize("CASS_BENCH_REDACT_PAIRS", 3));
     if let Ok(baseline) = std::env::var("CASS_BENCH_BASELINE") {
-        analysis_cost(cass, &baseline, &home, &dir, raw, env_usize("CASS_BENCH_ANALYSIS_PAIRS", 3));
+        analysis_cost(cass, &baseline, home, dir, raw, env_usize("CASS_BENCH_ANALYSIS_PAIRS", 3));
     }
 
     if std::env::var("CASS_BENCH_FLOOR").map_or(true, |v| v != "0") {
@@ -290,7 +290,7 @@ fn index_and_compare(cass: &str, home: &Path, dir: &Path, data: &Path, raw: u64)
 fn search(data: &Path, home: &Path, seed: u64) {
     // Warm search latency, in process (what the TUI and a long-lived agent see).
     let queries = corpus::queries(env_usize("CASS_BENCH_QUERIES", 300), seed);
-    let searcher = cass::search::Searcher::open(&cass::config::DataDir::at(&data), None).expect("open searcher");
+    let searcher = cass::search::Searcher::open(&cass::config::DataDir::at(data), None).expect("open searcher");
     // Lexical mode named: a data dir left by the semantic bench has a fast
     // tier, and the default would then be hybrid.
     let req = |q: &str| {
@@ -353,7 +353,7 @@ fn search(data: &Path, home: &Path, seed: u64) {
             let t = Instant::now();
             let out = Command::new("rg")
                 .args(["--hidden", "--no-ignore", "-i", "-F", "-c", "--", term])
-                .arg(&home)
+                .arg(home)
                 .output()
                 .expect("rg");
             rg.push(t.elapsed().as_secs_f64() * 1e3);

@@ -303,6 +303,9 @@ pub struct TierLag {
 /// The mode that will run, its tier, and why it differs from the default.
 type Resolved = (Mode, Option<Arc<LoadedTier>>, Option<String>);
 
+/// The most threads one query searches its lexical segments on.
+const SEARCH_THREADS: usize = 4;
+
 /// An open searcher over the data dir: the lexical index and the store,
 /// both read-only. Cheap to reuse across queries (the TUI keeps one).
 pub struct Searcher {
@@ -321,7 +324,7 @@ impl Searcher {
     /// [`crate::Cass::searcher`].
     pub fn open(data: &DataDir, embed_threads: Option<usize>) -> Result<Searcher, SearchError> {
         let store = Store::open_readonly(&data.db())?;
-        let index = match LexicalIndex::open(&data.lexical()) {
+        let mut index = match LexicalIndex::open(&data.lexical()) {
             Ok(index) => index,
             Err(LexicalError::Tantivy { source, .. }) => return Err(SearchError::Damaged(source.to_string())),
             Err(e) => return Err(e.into()),
@@ -332,6 +335,15 @@ impl Searcher {
             || crate::lexical::committed_high(&index) > crate::store::query::id_high_water(&store)?
         {
             return Err(SearchError::Stale(data.lexical().display().to_string()));
+        }
+        // A query's segments are searched on every core (up to four): a
+        // bulk load of ten million messages leaves ~80 segments. Without a
+        // pool (threads refused) it runs on this thread, as before.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(SEARCH_THREADS);
+        if threads > 1
+            && let Err(e) = index.index.set_multithread_executor(threads)
+        {
+            tracing::debug!("searching on one thread: {e}");
         }
         // Opening the reader opens every segment file: a missing or
         // unreadable one is damage, with its repair.
