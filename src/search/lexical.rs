@@ -74,20 +74,21 @@ pub struct Window {
     pub partial: Option<usize>,
 }
 
-/// The window's message ids for the query, and the total count.
+/// The window's message ids for the query, and the total count; `wild`
+/// is what the dictionary says its words stand for ([`Expansions::find`]).
 pub fn search(
     idx: &LexicalIndex,
     searcher: &Searcher,
     query: &ParsedQuery,
     filters: &Filters,
     window: Window,
+    wild: &Expansions,
 ) -> Result<(Vec<ScoredId>, usize), LexicalError> {
     let Window { limit, offset, order, partial } = window;
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
     let workspaces = workspace_terms(searcher, idx.fields.workspace, filters).map_err(err)?;
-    let wild = Expansions::find(searcher, idx, query).map_err(err)?;
-    let q = build(&idx.fields, query, filters, &workspaces, &wild, partial);
+    let q = build(&idx.fields, query, filters, &workspaces, wild, partial);
     let top = TopDocs::with_limit(limit).and_offset(offset);
     let (total, found): (usize, Vec<(Score, DocAddress)>) = match order {
         HitOrder::Relevance { now } => {
@@ -608,10 +609,12 @@ mod tests {
         let now = 1_700_000_000_000 + 600 * 60_000;
         for text in ["crate", "parser timeout", "\"crate parser\"", "bd-q3fy", "retry -fox", "crat*"] {
             let query = super::super::query::parse(text).unwrap();
+            let many_wild = Expansions::find(&many_s, &many, &query).unwrap();
+            let one_wild = Expansions::find(&one_s, &one, &query).unwrap();
             for order in [HitOrder::Relevance { now }, HitOrder::Recent] {
                 let window = Window { limit: 20, offset: 5, order, partial: None };
-                let (a, total_a) = search(&many, &many_s, &query, &Filters::default(), window).unwrap();
-                let (b, total_b) = search(&one, &one_s, &query, &Filters::default(), window).unwrap();
+                let (a, total_a) = search(&many, &many_s, &query, &Filters::default(), window, &many_wild).unwrap();
+                let (b, total_b) = search(&one, &one_s, &query, &Filters::default(), window, &one_wild).unwrap();
                 assert!(total_a > 0, "{text}: the corpus holds matches");
                 assert_eq!(total_a, total_b, "{text}: same total");
                 let ids = |v: &[ScoredId]| v.iter().map(|s| s.message_id).collect::<Vec<_>>();

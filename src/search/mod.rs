@@ -613,7 +613,13 @@ impl Searcher {
         limit: usize,
         offset: usize,
     ) -> Result<LexicalPage, SearchError> {
-        let (ids, total) = self.lexical(searcher, req, limit, offset, None)?;
+        // What the dictionary says the words stand for is read once for
+        // the (up to three) searches below.
+        let wild = guarded(|| {
+            lexical::Expansions::find(searcher, &self.index, &req.query)
+                .map_err(|source| LexicalError::Tantivy { path: "lexical".into(), source })
+        })?;
+        let (ids, total) = self.lexical(searcher, req, limit, offset, None, &wild)?;
         let minimum = if total < PARTIAL_BELOW { lexical::partial_minimum(&req.query) } else { None };
         let Some(minimum) = minimum else {
             return Ok((ids.into_iter().map(|s| (s, false)).collect(), total, 0));
@@ -622,10 +628,11 @@ impl Searcher {
         let exact = if offset == 0 && ids.len() == total {
             ids
         } else {
-            self.lexical(searcher, req, PARTIAL_BELOW, 0, None)?.0
+            self.lexical(searcher, req, PARTIAL_BELOW, 0, None, &wild)?.0
         };
         let full: std::collections::HashSet<i64> = exact.iter().map(|s| s.message_id).collect();
-        let (more, with_partial) = self.lexical(searcher, req, offset + limit + exact.len(), 0, Some(minimum))?;
+        let (more, with_partial) =
+            self.lexical(searcher, req, offset + limit + exact.len(), 0, Some(minimum), &wild)?;
         let mut all: Vec<(lexical::ScoredId, bool)> = exact.into_iter().map(|s| (s, false)).collect();
         all.extend(more.into_iter().filter(|s| !full.contains(&s.message_id)).map(|s| (s, true)));
         let page = all.into_iter().skip(offset).take(limit).collect();
@@ -639,6 +646,7 @@ impl Searcher {
         limit: usize,
         offset: usize,
         partial: Option<usize>,
+        wild: &lexical::Expansions,
     ) -> Result<(Vec<lexical::ScoredId>, usize), SearchError> {
         let order = match req.sort {
             Sort::Relevance => lexical::HitOrder::Relevance { now: req.now },
@@ -646,7 +654,7 @@ impl Searcher {
             Sort::Oldest => lexical::HitOrder::Oldest,
         };
         let window = lexical::Window { limit, offset, order, partial };
-        guarded(|| lexical::search(&self.index, searcher, &req.query, &req.filters, window))
+        guarded(|| lexical::search(&self.index, searcher, &req.query, &req.filters, window, wild))
     }
 
     #[allow(clippy::too_many_arguments)]
