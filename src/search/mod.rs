@@ -338,7 +338,7 @@ impl Searcher {
         }
         // A query's segments are searched on every core (up to four): a
         // bulk load of ten million messages leaves ~80 segments. Without a
-        // pool (threads refused) it runs on this thread, as before.
+        // pool (threads refused) it runs on this thread.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(SEARCH_THREADS);
         if threads > 1
             && let Err(e) = index.index.set_multithread_executor(threads)
