@@ -304,10 +304,12 @@ fn an_upgraded_store_backfills_usage_once() {
     let first = index_no_semantic(&sb);
     assert_eq!(first["files_parsed"], 2, "{first}");
     {
-        // Back to what a v3 store looked like (without v4's usage and v5's machines).
+        // Back to what a v3 store looked like (without v4's usage, v5's
+        // machines and v6's per-agent index).
         let db = rusqlite::Connection::open(sb.data().join("cass.db")).unwrap();
         db.execute_batch(
-            "DROP INDEX conversations_remote; ALTER TABLE conversations DROP COLUMN source;
+            "DROP INDEX conversations_agent_messages;
+             DROP INDEX conversations_remote; ALTER TABLE conversations DROP COLUMN source;
              ALTER TABLE conversations DROP COLUMN origin_path; ALTER TABLE conversations DROP COLUMN origin_workspace;
              DROP TRIGGER conversations_usage_workspace; DROP TRIGGER conversations_usage_gone;
              DROP TABLE usage; DROP TABLE usage_slots; DROP TABLE usage_sessions;

@@ -150,7 +150,7 @@ pub fn browse(
 const PARALLEL_FROM_SEGMENTS: usize = 2;
 
 /// The executor for one query over `searcher`'s segments: the index's
-/// thread pool when there are many segments, else this thread.
+/// thread pool from [`PARALLEL_FROM_SEGMENTS`] segments, else this thread.
 fn executor(searcher: &Searcher) -> &Executor {
     static THIS_THREAD: Executor = Executor::SingleThread;
     if searcher.segment_readers().len() >= PARALLEL_FROM_SEGMENTS {
