@@ -68,16 +68,6 @@ impl FormCandidates {
     pub fn new(key: &str) -> FormCandidates {
         FormCandidates { prefix: prefix(key).as_bytes().to_vec(), longest: key.len() + MAX_SUFFIX_BYTES }
     }
-
-    /// True when `term` is a candidate (what the automaton accepts).
-    pub fn accepts(&self, term: &[u8]) -> bool {
-        use tantivy_fst::Automaton;
-        let mut state = self.start();
-        for &b in term {
-            state = self.accept(&state, b);
-        }
-        self.is_match(&state)
-    }
 }
 
 impl tantivy_fst::Automaton for FormCandidates {
@@ -109,6 +99,15 @@ impl tantivy_fst::Automaton for FormCandidates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tantivy_fst::Automaton;
+
+    impl FormCandidates {
+        /// True when the automaton accepts `term`.
+        fn accepts(&self, term: &[u8]) -> bool {
+            let state = term.iter().fold(self.start(), |state, &b| self.accept(&state, b));
+            self.is_match(&state)
+        }
+    }
 
     #[test]
     fn word_forms_share_a_stem() {
