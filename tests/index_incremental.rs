@@ -52,6 +52,28 @@ fn rerun_with_nothing_changed_writes_nothing() {
 }
 
 #[test]
+fn a_relative_home_names_the_same_files_as_the_absolute_one() {
+    let sb = Sandbox::new();
+    copy_tree(&own_fixtures(), &sb.home());
+    let first = sb.json(&["index", "--no-semantic"]);
+    assert!(first["files_parsed"].as_u64().unwrap() > 1, "{first}");
+    // The same home spelled relative to the working directory (the
+    // sandbox's), and an agent's own variable too.
+    let out = sb
+        .cass()
+        .env("HOME", "home")
+        .env("CODEX_HOME", "home/.codex")
+        .args(["index", "--no-semantic", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let second: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(second["files_parsed"], 0, "every file is the one already indexed: {second}");
+    assert_eq!(second["messages_added"], 0, "{second}");
+    assert_eq!(second["conversations"], first["conversations"], "no conversation twice: {second}");
+}
+
+#[test]
 fn appended_lines_become_new_messages_with_higher_ids() {
     let sb = Sandbox::new();
     copy_tree(&own_fixtures(), &sb.home());

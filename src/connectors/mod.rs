@@ -97,7 +97,7 @@ impl AgentEnv {
         let home = vars
             .get("HOME")
             .filter(|h| !h.is_empty())
-            .map(PathBuf::from)
+            .map(|h| absolute(PathBuf::from(h)))
             .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()))
             .unwrap_or_else(|| PathBuf::from("/"));
         AgentEnv { home, vars, platform: Platform::current(), asked: None, chatgpt_key: Default::default() }
@@ -184,8 +184,17 @@ impl AgentEnv {
         if let Some(asked) = &self.asked {
             asked.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_string());
         }
-        self.vars.get(key).filter(|v| !v.to_string_lossy().trim().is_empty()).map(PathBuf::from)
+        self.vars.get(key).filter(|v| !v.to_string_lossy().trim().is_empty()).map(|v| absolute(PathBuf::from(v)))
     }
+}
+
+/// `path` made absolute against the working directory, without touching
+/// the file system (symlinks stay as named). Conversations are keyed by
+/// their file's path: a relative `HOME` or `CODEX_HOME` would name every
+/// file anew, and the next run from the same directory with the absolute
+/// spelling (or from another directory) would index them all twice.
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// Every environment variable some connector reads to find its agent's
