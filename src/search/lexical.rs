@@ -241,15 +241,18 @@ impl Expansions {
     /// Reads what the content field's terms say: for wildcards, a scan of
     /// the generation's term list ([`TermList`], keeping the
     /// [`MAX_WILDCARD_TERMS`] terms in the most messages); for each word
-    /// that has forms, a range of every segment's dictionary. Nothing is
-    /// read for a query of phrases and identifiers.
-    pub fn find(searcher: &Searcher, idx: &LexicalIndex, query: &ParsedQuery) -> tantivy::Result<Expansions> {
+    /// that has forms, a walk of every segment's dictionary
+    /// ([`stem::FormCandidates`]). Nothing is read for a query of phrases
+    /// and identifiers.
+    pub fn find(searcher: &Searcher, idx: &LexicalIndex, query: &ParsedQuery) -> Result<Expansions, LexicalError> {
+        Self::read(searcher, idx, query).map_err(|source| LexicalError::Tantivy { path: "lexical".into(), source })
+    }
+
+    fn read(searcher: &Searcher, idx: &LexicalIndex, query: &ParsedQuery) -> tantivy::Result<Expansions> {
         let field = idx.fields.content;
         let mut wanted = Wanted::default();
         wanted.collect(query);
         let mut out = Expansions { field: Some(field), ..Expansions::default() };
-        let dictionaries =
-            searcher.segment_readers().iter().map(|s| s.inverted_index(field)).collect::<tantivy::Result<Vec<_>>>()?;
         if !wanted.wildcards.is_empty() {
             let list = TermList::open_or_build(&idx.terms_cache(), searcher, field)?;
             for (infix, pattern) in wanted.wildcards {
@@ -271,6 +274,8 @@ impl Expansions {
         if words.is_empty() {
             return Ok(out);
         }
+        let dictionaries =
+            searcher.segment_readers().iter().map(|s| s.inverted_index(field)).collect::<tantivy::Result<Vec<_>>>()?;
         // Every segment's dictionary is walked for every word, on the
         // search threads: at ten million messages a bulk load leaves ~80
         // segments, and these walks were half a query's time on one core.

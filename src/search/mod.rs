@@ -615,10 +615,7 @@ impl Searcher {
     ) -> Result<LexicalPage, SearchError> {
         // What the dictionary says the words stand for is read once for
         // the (up to three) searches below.
-        let wild = guarded(|| {
-            lexical::Expansions::find(searcher, &self.index, &req.query)
-                .map_err(|source| LexicalError::Tantivy { path: "lexical".into(), source })
-        })?;
+        let wild = guarded(|| lexical::Expansions::find(searcher, &self.index, &req.query))?;
         let (ids, total) = self.lexical(searcher, req, limit, offset, None, &wild)?;
         let minimum = if total < PARTIAL_BELOW { lexical::partial_minimum(&req.query) } else { None };
         let Some(minimum) = minimum else {
