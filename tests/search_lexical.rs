@@ -114,6 +114,53 @@ fn code_tokens_are_found_whole_and_by_each_part() {
     assert_eq!(contents(&sb, &["unwrap_or_default"]).len(), 1);
 }
 
+/// The index holds a compound (`src/lexical/sync.rs`, `bd-q3fy`) by its
+/// parts only; a prefix, wildcard or phrase over one still finds it, and
+/// only where its parts stand in order.
+#[test]
+fn compounds_match_by_prefix_wildcard_and_phrase_through_their_parts() {
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/-home-dev-cass");
+    std::fs::create_dir_all(&dir).unwrap();
+    let texts = [
+        "edit src/lexical/sync.rs before the commit",
+        "then src/lexical/schema.rs gets the version",
+        "sync the src tree, lexical too",
+        "closed bd-q3fy yesterday",
+        "unwrap_or_default everywhere",
+    ];
+    let lines: Vec<String> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| claude_line("k1", "user", t, &format!("2026-01-10T10:00:0{i}Z"), "/home/dev/cass"))
+        .collect();
+    std::fs::write(dir.join("k1.jsonl"), lines.concat()).unwrap();
+    sb.json(&["index"]);
+    let found = |q: &str| {
+        let mut v = contents(&sb, &[q]);
+        v.sort();
+        v
+    };
+    let (sync, schema) = (texts[0], texts[1]);
+    assert_eq!(found("src/lexical/sync*"), [sync]);
+    assert_eq!(found("src/lexical/s*"), [sync, schema]);
+    assert_eq!(found("src/lexical/sync.rs"), [sync]);
+    assert_eq!(found("lexical/sync"), [sync]);
+    assert_eq!(found("*lexical/sync.rs"), [sync]);
+    assert_eq!(found("*xical/syn*"), [sync]);
+    assert_eq!(found("*/schema.rs"), [schema]);
+    assert_eq!(found("\"edit src/lexical/sync.rs\""), [sync]);
+    assert_eq!(found("bd-q3fy"), [texts[3]]);
+    assert_eq!(found("bd-q3*"), [texts[3]]);
+    assert_eq!(found("\"closed bd-q3fy\""), [texts[3]]);
+    assert_eq!(found("*q3fy"), [texts[3]]);
+    // An identifier keeps its whole form: a prefix of it is a term prefix.
+    assert_eq!(found("unwrap_or_d*"), [texts[4]]);
+    // The parts out of order, or apart, are not the compound.
+    assert!(found("sync/lexical").is_empty());
+    assert!(found("lexical/src*").is_empty());
+}
+
 #[test]
 fn phrases_need_adjacent_words() {
     let sb = corpus();

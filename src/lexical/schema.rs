@@ -9,7 +9,7 @@ pub const TOKENIZER: &str = "cass_code";
 
 /// Bumped when the schema or tokenizer changes: an index of another version
 /// is rebuilt from the store.
-pub const LEXICAL_VERSION: i64 = 3;
+pub const LEXICAL_VERSION: i64 = 4;
 
 /// Handles to every field.
 #[derive(Clone)]

@@ -6,6 +6,15 @@
 //! keeps the whole and loses the parts. This one emits both: the whole
 //! identifier at position `p`, and its parts at `p, p+1, …`, so the whole, each
 //! part, and a phrase of the parts all match. Everything is lowercased.
+//!
+//! The index keeps the whole form of identifiers only: words joined by `_`
+//! (`unwrap_or_default`) and camelCase (`useEffect`, whose whole cannot be
+//! rebuilt from its parts). A *compound* — parts joined by `-`, `.`, `/`,
+//! `:` or `\\` (`src/main.rs:42`, `2026-12-07T10:00`, `a::b::c`) — is
+//! indexed by its parts alone: logs hold millions of one-off compounds, and
+//! their wholes were half the cost of building the index
+//! (docs/PERFORMANCE.md). A query for one searches its parts as a phrase,
+//! which matches everywhere the whole did.
 //! CJK ideographs and kana become one token each, since those scripts do not
 //! separate words with spaces. Token text is folded ([`super::fold`]):
 //! lowercase, accents dropped.
@@ -30,6 +39,9 @@ pub struct CodeToken {
     pub position: usize,
     /// True for the whole identifier, false for a part of it.
     pub whole: bool,
+    /// True for the whole of a compound (parts joined by a joiner other
+    /// than `_`): the index does not hold it, only its parts.
+    pub compound: bool,
 }
 
 /// True for characters that are a word each (CJK ideographs, kana, hangul).
@@ -69,6 +81,9 @@ pub struct Span {
     pub position: usize,
     /// True for the whole identifier (or a plain word), false for a part of it.
     pub whole: bool,
+    /// True for the whole of a compound, which the index does not hold
+    /// ([`CodeToken::compound`]).
+    pub compound: bool,
 }
 
 /// Calls `emit` for every token of `text`, in position order.
@@ -77,7 +92,14 @@ pub fn tokenize(text: &str, mut emit: impl FnMut(CodeToken)) {
         let mut t = String::new();
         push_folded(&mut t, &text[sp.from..sp.to]);
         if !t.is_empty() {
-            emit(CodeToken { text: t, from: sp.from, to: sp.to, position: sp.position, whole: sp.whole })
+            emit(CodeToken {
+                text: t,
+                from: sp.from,
+                to: sp.to,
+                position: sp.position,
+                whole: sp.whole,
+                compound: sp.compound,
+            })
         }
     });
 }
@@ -88,7 +110,7 @@ pub fn scan(text: &str, mut emit: impl FnMut(Span)) {
     let mut chars = text.char_indices().peekable();
     while let Some((start, c)) = chars.next() {
         if is_cjk(c) {
-            emit(Span { from: start, to: start + c.len_utf8(), position, whole: true });
+            emit(Span { from: start, to: start + c.len_utf8(), position, whole: true, compound: false });
             position += 1;
             continue;
         }
@@ -128,20 +150,21 @@ fn emit_run(text: &str, start: usize, end: usize, position: usize, emit: &mut im
     if !run.contains(|c: char| is_joiner(c) || c.is_uppercase()) {
         // The common case: a plain lowercase word or number has no parts.
         if whole_fits {
-            emit(Span { from: start, to: end, position, whole: true });
+            emit(Span { from: start, to: end, position, whole: true, compound: false });
         }
         return position + 1;
     }
     let parts = split_parts(run);
     if whole_fits {
-        emit(Span { from: start, to: end, position, whole: true });
+        let compound = parts.len() > 1 && run.contains(|c: char| is_joiner(c) && c != '_');
+        emit(Span { from: start, to: end, position, whole: true, compound });
     }
     if parts.len() <= 1 {
         return position + 1;
     }
     for (i, (a, b)) in parts.iter().enumerate() {
         if b - a <= MAX_TOKEN_BYTES {
-            emit(Span { from: start + a, to: start + b, position: position + i, whole: false });
+            emit(Span { from: start + a, to: start + b, position: position + i, whole: false, compound: false });
         }
     }
     position + parts.len()
@@ -214,6 +237,9 @@ impl Tokenizer for CodeTokenizer {
         let mut len = 0;
         let buf = &mut self.buf;
         scan(text, |sp| {
+            if sp.compound {
+                return; // indexed by its parts only (module doc)
+            }
             if len == buf.len() {
                 buf.push(Token::default());
             }
@@ -268,6 +294,31 @@ mod tests {
         assert_eq!(t("src/main.rs"), ["src/main.rs", "src", "main", "rs"]);
         assert_eq!(t("std::io::Error"), ["std::io::error", "std", "io", "error"]);
         assert_eq!(t("HTTPServer"), ["httpserver", "http", "server"]);
+    }
+
+    #[test]
+    fn the_index_holds_identifier_wholes_but_only_the_parts_of_compounds() {
+        let indexed = |s: &str| {
+            let mut tk = CodeTokenizer::default();
+            let mut stream = tk.token_stream(s);
+            let mut out = Vec::new();
+            while stream.advance() {
+                out.push((stream.token().text.clone(), stream.token().position));
+            }
+            out
+        };
+        let at = |v: &[(&str, usize)]| v.iter().map(|&(t, p)| (t.to_string(), p)).collect::<Vec<_>>();
+        assert_eq!(
+            indexed("unwrap_or_default"),
+            at(&[("unwrap_or_default", 0), ("unwrap", 0), ("or", 1), ("default", 2)])
+        );
+        assert_eq!(indexed("useEffect"), at(&[("useeffect", 0), ("use", 0), ("effect", 1)]));
+        assert_eq!(indexed("see bd-q3fy"), at(&[("see", 0), ("bd", 1), ("q3fy", 2)]));
+        assert_eq!(indexed("src/my_mod.rs:42"), at(&[("src", 0), ("my", 1), ("mod", 2), ("rs", 3), ("42", 4)]));
+        // The query side still sees the whole, marked as not indexed.
+        let whole = tokens("bd-q3fy").into_iter().find(|t| t.whole).unwrap();
+        assert!(whole.compound && whole.text == "bd-q3fy");
+        assert!(!tokens("unwrap_or_default")[0].compound);
     }
 
     #[test]

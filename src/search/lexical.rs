@@ -5,8 +5,8 @@ use std::ops::Bound as RangeBound;
 
 use tantivy::collector::{Collector, Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, EnableScoring, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    RangeQuery, TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, EnableScoring, FuzzyTermQuery, Occur, PhrasePrefixQuery,
+    PhraseQuery, Query, RangeQuery, RegexPhraseQuery, RegexQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocId, Executor, Order, Score, Searcher, SegmentReader, Term};
@@ -346,6 +346,8 @@ impl Wanted {
         for clause in &query.clauses {
             for atom in &clause.any_of {
                 match atom {
+                    // A compound's parts are matched by a phrase, not the list.
+                    Atom::Suffix(p) | Atom::Infix(p) if is_compound(p) => {}
                     Atom::Suffix(p) => self.wildcards.push((false, folded(p))),
                     Atom::Infix(p) => self.wildcards.push((true, folded(p))),
                     Atom::Group(q) => self.collect(q),
@@ -499,11 +501,15 @@ fn atom_query(field: Field, atom: &Atom, wild: &Expansions) -> Option<Box<dyn Qu
     let term = |t: &str| Term::from_field_text(field, t);
     let term_q = |t: &str| -> Box<dyn Query> { Box::new(TermQuery::new(term(t), IndexRecordOption::WithFreqs)) };
     match atom {
+        Atom::Prefix(p) if is_compound(p) => compound_prefix(field, p),
         Atom::Prefix(p) => Some(Box::new(FuzzyTermQuery::new_prefix(term(&folded(p)), 0, true))),
         Atom::Suffix(p) | Atom::Infix(p) => {
             // Titles are only a boost; a wildcard there is not worth a scan.
             if wild.field != Some(field) {
                 return None;
+            }
+            if is_compound(p) {
+                return compound_wildcard(field, p, matches!(atom, Atom::Infix(_)));
             }
             let terms = wild.wildcard_terms(matches!(atom, Atom::Infix(_)), p);
             Some(if terms.is_empty() {
@@ -520,9 +526,11 @@ fn atom_query(field: Field, atom: &Atom, wild: &Expansions) -> Option<Box<dyn Qu
             match wholes.len() {
                 0 => None,
                 1 if toks.len() == 1 => Some(word_query(field, &toks[0].text, wild)),
+                // A compound: the index holds its parts only.
+                1 if wholes[0].compound => phrase(field, text, false),
                 1 => {
                     // An identifier: its whole form, or its parts in order
-                    // (so `main.rs` finds `src/main.rs`).
+                    // (so `io_error` finds `std_io_error`).
                     let parts = phrase(field, text, false)?;
                     Some(Box::new(BooleanQuery::union(vec![term_q(&wholes[0].text), parts])))
                 }
@@ -530,6 +538,67 @@ fn atom_query(field: Field, atom: &Atom, wild: &Expansions) -> Option<Box<dyn Qu
             }
         }
     }
+}
+
+/// The tokens of `text` a phrase looks for, with their positions: the
+/// parts of every identifier, and with `with_wholes` its whole too, but
+/// never the whole of a compound.
+fn phrase_tokens(text: &str, with_wholes: bool) -> impl Iterator<Item = (usize, String)> {
+    let toks = tokens(text);
+    let has_parts: std::collections::HashSet<usize> = toks.iter().filter(|t| !t.whole).map(|t| t.position).collect();
+    toks.into_iter()
+        .filter(move |t| !t.compound && (with_wholes || !t.whole || !has_parts.contains(&t.position)))
+        .map(|t| (t.position, t.text))
+}
+
+/// True when `pattern` holds a compound, whose whole the index does not
+/// hold: a wildcard on it is a phrase of its parts.
+fn is_compound(pattern: &str) -> bool {
+    tokens(pattern).iter().any(|t| t.compound)
+}
+
+/// `src/lexical/sync*`: the compound's parts as a phrase whose last part is
+/// a prefix (`src`, `lexical`, `sync…`), as the whole's prefix matched
+/// when the index held compounds whole.
+fn compound_prefix(field: Field, pattern: &str) -> Option<Box<dyn Query>> {
+    let terms: Vec<(usize, Term)> =
+        phrase_tokens(pattern, false).map(|(p, t)| (p, Term::from_field_text(field, &t))).collect();
+    let base = terms.first()?.0;
+    let mut q = PhrasePrefixQuery::new_with_offset(terms.into_iter().map(|(p, t)| (p - base, t)).collect());
+    q.set_max_expansions(MAX_WILDCARD_TERMS as u32);
+    Some(Box::new(q))
+}
+
+/// `*main.rs` or `*lexical/sy*` over a compound: a phrase of its parts,
+/// the first matched as a suffix (unless the pattern starts at a joiner,
+/// which marks a part's start), and for an infix the last as a prefix
+/// (unless the pattern ends at a joiner); the parts between match exactly.
+fn compound_wildcard(field: Field, pattern: &str, infix: bool) -> Option<Box<dyn Query>> {
+    let parts: Vec<(usize, String)> = phrase_tokens(pattern, false).collect();
+    let (base, last) = (parts.first()?.0, parts.len() - 1);
+    let starts_at_joiner = !pattern.starts_with(|c: char| c.is_alphanumeric());
+    let ends_at_joiner = !pattern.ends_with(|c: char| c.is_alphanumeric());
+    let regexes = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (p, t))| {
+            let mut re = regex::escape(&t);
+            if i == 0 && !starts_at_joiner {
+                re.insert_str(0, ".*");
+            }
+            if i == last && infix && !ends_at_joiner {
+                re.push_str(".*");
+            }
+            (p - base, re)
+        })
+        .collect::<Vec<_>>();
+    if let [(_, only)] = regexes.as_slice() {
+        // Parts too long to index leave one: a plain regex over the terms.
+        return RegexQuery::from_pattern(only, field).ok().map(|q| Box::new(q) as Box<dyn Query>);
+    }
+    let mut q = RegexPhraseQuery::new_with_offset(field, regexes);
+    q.set_max_expansions(MAX_WILDCARD_TERMS as u32);
+    Some(Box::new(q))
 }
 
 /// A single word: itself at full weight, or one of its other indexed forms
@@ -548,15 +617,12 @@ fn word_query(field: Field, word: &str, wild: &Expansions) -> Box<dyn Query> {
 }
 
 /// A phrase of the text's tokens at their positions. With `with_wholes`
-/// false, only the parts are used (to match an identifier inside a longer one).
+/// false, only the parts are used (to match an identifier inside a longer
+/// one). The wholes of compounds are never used: the index does not hold
+/// them ([`crate::lexical::tokenizer`]).
 fn phrase(field: Field, text: &str, with_wholes: bool) -> Option<Box<dyn Query>> {
-    let toks = tokens(text);
-    let has_parts: std::collections::HashSet<usize> = toks.iter().filter(|t| !t.whole).map(|t| t.position).collect();
-    let terms: Vec<(usize, Term)> = toks
-        .iter()
-        .filter(|t| if with_wholes { true } else { !t.whole || !has_parts.contains(&t.position) })
-        .map(|t| (t.position, Term::from_field_text(field, &t.text)))
-        .collect();
+    let terms: Vec<(usize, Term)> =
+        phrase_tokens(text, with_wholes).map(|(p, t)| (p, Term::from_field_text(field, &t))).collect();
     match terms.len() {
         0 => None,
         1 => Some(Box::new(TermQuery::new(terms[0].1.clone(), IndexRecordOption::WithFreqs))),
