@@ -255,3 +255,38 @@ fn data_dir_and_database_are_private() {
     assert_eq!(mode(&sb.data()), 0o700);
     assert_eq!(mode(&sb.data().join("cass.db")), 0o600);
 }
+
+/// A `--full` re-read of a file that grew compares the stored messages and
+/// writes the new ones past them: old ids stay, each message is stored and
+/// indexed once, and the new ones are found.
+#[test]
+fn a_full_re_read_of_a_grown_file_keeps_old_ids_and_adds_the_rest_once() {
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/-w");
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("g1.jsonl");
+    let line = |i: usize, text: &str| claude_line("g1", "user", text, &format!("2026-01-0{}T00:00:00Z", i + 1), "/w");
+    std::fs::write(&f, [line(0, "alpha first"), line(1, "bravo second")].concat()).unwrap();
+    sb.json(&["index"]);
+    let ids = |db: &rusqlite::Connection| -> Vec<i64> {
+        db.prepare("SELECT id FROM messages ORDER BY ordinal")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let before = ids(&sb.db());
+    let grown = [line(0, "alpha first"), line(1, "bravo second"), line(2, "charlie third"), line(3, "delta fourth")];
+    std::fs::write(&f, grown.concat()).unwrap();
+    let report = sb.json(&["index", "--full"]);
+    assert_eq!(report["messages"], 4, "{report}");
+    let after = ids(&sb.db());
+    assert_eq!(after.len(), 4);
+    assert_eq!(after[..2], before[..], "stored messages keep their ids");
+    assert!(after[2] > before[1] && after[3] > after[2]);
+    for word in ["alpha", "bravo", "charlie", "delta"] {
+        let v = sb.json(&["search", word, "--mode", "lexical"]);
+        assert_eq!(v["total"], 1, "{word}: {v}");
+    }
+}

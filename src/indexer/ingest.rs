@@ -218,6 +218,9 @@ struct ConvCursor {
     id: i64,
     /// The ordinal the next message takes.
     next: i64,
+    /// Where its stored messages ended when this run first met it: a
+    /// re-read compares messages before it with the stored ones.
+    stored_end: i64,
     /// The position the next model call takes.
     next_call: i64,
 }
@@ -380,6 +383,7 @@ impl<'a> Writer<'a> {
                     None => db::ConvOrigin::LOCAL,
                 };
                 let (id, mut next) = db::upsert_conversation(&self.tx, agent, &path, &header, &origin)?;
+                let stored_end = next;
                 if self.reconciles(job) {
                     // A re-read starts the conversation over: its messages
                     // are matched with the stored ones from the first on.
@@ -399,8 +403,12 @@ impl<'a> Writer<'a> {
                 if first {
                     cur.outcome.conversations += 1;
                 }
-                let entry =
-                    cur.conversations.entry(header.external_id.clone()).or_insert(ConvCursor { id, next, next_call });
+                let entry = cur.conversations.entry(header.external_id.clone()).or_insert(ConvCursor {
+                    id,
+                    next,
+                    stored_end,
+                    next_call,
+                });
                 entry.id = id;
                 cur.current = Some(header.external_id);
                 self.rows_since_commit += 1;
@@ -415,10 +423,10 @@ impl<'a> Writer<'a> {
                 if cur.held_back.contains(&key) {
                     return Ok(());
                 }
-                let ConvCursor { id, next, next_call } = cur.conversations[&key];
+                let ConvCursor { id, next, stored_end, next_call } = cur.conversations[&key];
                 let reconciles = self.reconciles(job);
                 let written = if reconciles {
-                    db::reconcile_messages(&self.tx, id, next, &messages, &notes)?.written
+                    db::reconcile_messages(&self.tx, id, next, stored_end, &messages, &notes)?.written
                 } else {
                     db::insert_messages(&self.tx, id, next, &messages, &notes)?;
                     messages.len()
@@ -442,7 +450,12 @@ impl<'a> Writer<'a> {
                 let cur = &mut self.cursors[job];
                 cur.conversations.insert(
                     key,
-                    ConvCursor { id, next: next + messages.len() as i64, next_call: next_call + usage.len() as i64 },
+                    ConvCursor {
+                        id,
+                        next: next + messages.len() as i64,
+                        stored_end,
+                        next_call: next_call + usage.len() as i64,
+                    },
                 );
                 cur.outcome.usage_records += calls_written;
                 cur.outcome.messages += written;

@@ -490,10 +490,18 @@ pub struct Reconciled {
 /// its row and id (only its line offset is brought up to date); any other
 /// is replaced by a new row with a new id. Ids therefore stay stable across
 /// `--full` and rewrites, and derived indexes redo only real changes.
+///
+/// `stored_end` is where the conversation's stored rows ended when this run
+/// met it: messages from there on are new, written without looking for a
+/// stored row (a first `--full` holds nothing to compare, and the lookups
+/// were a tenth of the single writer's time) and without marking the
+/// conversation for re-indexing (their new ids are past the lexical
+/// index's mark, so it adds them anyway).
 pub fn reconcile_messages(
     tx: &IngestTx<'_>,
     conversation_id: i64,
     ordinal: i64,
+    stored_end: i64,
     messages: &[Message],
     notes: &Redactions,
 ) -> Result<Reconciled> {
@@ -507,6 +515,22 @@ pub fn reconcile_messages(
     for (k, m) in messages.iter().enumerate() {
         let at = ordinal + k as i64;
         let line_offset = m.line_offset.map(|o| o as i64);
+        if at >= stored_end {
+            insert.execute(params![
+                conversation_id,
+                at,
+                m.role.as_str(),
+                m.author,
+                m.created_at,
+                m.content,
+                line_offset,
+                row_checksum(m.role.as_str(), m.author.as_deref(), m.created_at, &m.content),
+                redaction_at(notes, k).0,
+                redaction_at(notes, k).1
+            ])?;
+            done.written += 1;
+            continue;
+        }
         let stored = lookup
             .query_row(params![conversation_id, at], |r| {
                 let same = r.get_ref(1)?.as_str()? == m.role.as_str()
