@@ -94,6 +94,9 @@ pub struct IndexSettings {
     /// Time an index pass may spend adding new messages to a published
     /// quality tier; zero leaves the tier to explicit backfills.
     pub quality_budget: Duration,
+    /// New messages from which a lexical sync is a bulk load: two indexing
+    /// threads and a bigger heap, no merges, started beside ingest.
+    pub bulk_rows: usize,
 }
 
 impl Default for IndexSettings {
@@ -102,6 +105,7 @@ impl Default for IndexSettings {
             semantic: true,
             watch_debounce: Duration::from_millis(200),
             quality_budget: Duration::from_secs(60),
+            bulk_rows: crate::lexical::BULK_ROWS,
         }
     }
 }

@@ -145,18 +145,42 @@ impl IndexWriter {
         let repaired = if pass.repair { self.repair()? } else { Vec::new() };
         // A machine that cannot be reached is reported, never in the way.
         let remotes = pass.sync.then(|| self.sync_or_report(None));
-        let mut report = indexer::run_ingest(
-            data,
-            &self.cass.settings().agents,
-            &IndexOptions { full: pass.full },
-            &self.privacy,
-            progress,
-        )?;
+        // The store exists, migrated, before the lexical build beside
+        // ingest opens it to read.
+        drop(Store::open(&data.db())?);
+        let bulk_rows = self.cass.settings().index.bulk_rows;
+        let (ingested, beside) = std::thread::scope(|scope| {
+            let (running, ingest) = std::sync::mpsc::channel::<()>();
+            let (db, dir) = (data.db(), data.lexical());
+            let beside = scope.spawn(move || crate::lexical::build_beside_ingest(&db, &dir, bulk_rows, ingest));
+            let ingested = indexer::run_ingest(
+                data,
+                &self.cass.settings().agents,
+                &IndexOptions { full: pass.full },
+                &self.privacy,
+                progress,
+            );
+            drop(running);
+            (ingested, beside.join())
+        });
+        let mut report = ingested?;
         report.repaired = repaired;
         report.remotes = remotes;
         crate::faults::point("index.after_store_commit");
         progress.phase(Phase::Lexical);
-        report.lexical = Some(indexer::sync_lexical(data)?);
+        // A build beside ingest that failed leaves the work to the sync.
+        let beside = match beside {
+            Ok(Ok(build)) => build,
+            Ok(Err(e)) => {
+                tracing::warn!("lexical build beside ingest: {e}; building after it");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("lexical build beside ingest stopped; building after it");
+                None
+            }
+        };
+        report.lexical = Some(indexer::sync_lexical(data, beside, bulk_rows)?);
         if report.privacy.removed_text() {
             crate::lexical::purge_deleted(&data.lexical())?;
         }
@@ -289,7 +313,7 @@ impl IndexWriter {
         let rewrite = crate::store::privacy::redact_stored(&mut store, redactor)?;
         drop(store);
         progress.phase(Phase::Lexical);
-        let lexical = indexer::sync_lexical(data)?;
+        let lexical = indexer::sync_lexical(data, None, self.cass.settings().index.bulk_rows)?;
         let segments_rewritten = crate::lexical::purge_deleted(&data.lexical())?;
         Ok(RedactStoreReport { rewrite, lexical, segments_rewritten })
     }
@@ -307,7 +331,7 @@ impl IndexWriter {
         let entry = crate::store::privacy::forget(&mut store, target)?;
         drop(store);
         if entry.is_some() {
-            indexer::sync_lexical(data)?;
+            indexer::sync_lexical(data, None, self.cass.settings().index.bulk_rows)?;
             crate::lexical::purge_deleted(&data.lexical())?;
         }
         Ok(entry)
@@ -368,7 +392,7 @@ impl IndexWriter {
             let mirror = crate::remote::mirror_dir(data, name);
             removed = crate::store::remote::remove_source(&mut store, name, &mirror.to_string_lossy())?;
             drop(store);
-            indexer::sync_lexical(data)?;
+            indexer::sync_lexical(data, None, self.cass.settings().index.bulk_rows)?;
             crate::lexical::purge_deleted(&data.lexical())?;
         }
         machines.save(data)?;
@@ -399,7 +423,7 @@ impl IndexWriter {
         let changed = crate::store::remote::remap_workspaces(&mut store, name, &|ws| machine.map_workspace(ws))?;
         drop(store);
         if changed > 0 {
-            indexer::sync_lexical(data)?;
+            indexer::sync_lexical(data, None, self.cass.settings().index.bulk_rows)?;
         }
         Ok(changed)
     }

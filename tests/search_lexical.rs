@@ -320,15 +320,24 @@ fn view_and_expand_print_the_right_messages() {
     assert_eq!(sb.run(&["expand", "999999"]).status.code(), Some(1));
 }
 
+/// Each crash point, in a sync after ingest and in a bulk build beside
+/// ingest (`--bulk-rows 0`: any new message starts one), whose documents
+/// are added before ingest ends but committed only after it.
 #[test]
 fn a_crash_between_store_and_index_commits_heals_on_the_next_run() {
-    for point in ["index.after_store_commit", "lexical.before_commit", "lexical.after_commit"] {
+    let points = ["index.after_store_commit", "lexical.before_commit", "lexical.after_commit"];
+    let cases = points.iter().map(|&p| (p, "50000")).chain(
+        ["lexical.beside_ingest", "index.after_store_commit", "lexical.before_commit", "lexical.after_commit"]
+            .iter()
+            .map(|&p| (p, "0")),
+    );
+    for (point, bulk) in cases {
         let sb = corpus();
         let f = sb.home().join(".claude/projects/-home-dev-app/c1.jsonl");
         let mut text = std::fs::read_to_string(&f).unwrap();
         text.push_str(&claude_line("c1", "user", "zebracorn appears once", "2026-01-10T11:00:00Z", "/home/dev/app"));
         std::fs::write(&f, text).unwrap();
-        let crashed = sb.cass().env("CASS_TEST_CRASH_AT", point).args(["index"]).output().unwrap();
+        let crashed = sb.cass().env("CASS_TEST_CRASH_AT", point).args(["index", "--bulk-rows", bulk]).output().unwrap();
         assert!(!crashed.status.success(), "{point}: the crash point was not reached");
         let healed = sb.json(&["index"]);
         assert_eq!(healed["messages_added"], 0, "{point}: the store already had it");
@@ -337,6 +346,37 @@ fn a_crash_between_store_and_index_commits_heals_on_the_next_run() {
         // And nothing else was duplicated.
         assert_eq!(hits(&sb, &["ECONNREFUSED"]).len(), 3, "{point}");
     }
+}
+
+/// A bulk build beside ingest (`--bulk-rows 0`) over a `--full` re-read
+/// that rewrites one session and extends another: documents fed before
+/// ingest ended are re-derived where ingest changed them, so every message
+/// is found once and the rewritten text not at all.
+#[test]
+fn a_bulk_build_beside_ingest_leaves_each_message_once() {
+    let sb = corpus();
+    let other = sb.home().join(".claude/projects/-home-dev-other/c2.jsonl");
+    std::fs::write(
+        &other,
+        claude_line("c2", "user", "totally different now", "2026-03-06T08:00:00Z", "/home/dev/other"),
+    )
+    .unwrap();
+    let app = sb.home().join(".claude/projects/-home-dev-app/c1.jsonl");
+    let mut text = std::fs::read_to_string(&app).unwrap();
+    text.push_str(&claude_line("c1", "user", "zebracorn appears once", "2026-01-10T11:00:00Z", "/home/dev/app"));
+    std::fs::write(&app, text).unwrap();
+    let out = sb.cass().args(["index", "--full", "--json", "--bulk-rows", "0"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["lexical"]["beside_ingest"].as_u64().unwrap() > 0, "{}", report["lexical"]);
+    assert!(report["lexical"]["rederived_conversations"].as_u64().unwrap() >= 1, "{}", report["lexical"]);
+    assert_eq!(hits(&sb, &["zebracorn"]).len(), 1);
+    assert_eq!(hits(&sb, &["backoff"]).len(), 0, "the rewritten message is gone");
+    assert_eq!(hits(&sb, &["different"]).len(), 1);
+    assert_eq!(hits(&sb, &["ECONNREFUSED"]).len(), 2);
+    let messages: i64 = sb.db().query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0)).unwrap();
+    let v = sb.json(&["search", "*", "--since", "2000-01-01", "--limit", "1"]);
+    assert_eq!(v["total"], messages, "every stored message indexed once: {v}");
 }
 
 #[test]

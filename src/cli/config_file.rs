@@ -107,6 +107,8 @@ pub struct IndexKeys {
     pub watch_debounce_ms: Option<u64>,
     /// `CASS_QUALITY_BUDGET_SECS`: time a pass gives a published quality tier.
     pub quality_budget_secs: Option<f64>,
+    /// `CASS_BULK_ROWS`: new messages from which a lexical sync is a bulk load.
+    pub bulk_rows: Option<u64>,
 }
 
 impl ConfigFile {
@@ -133,6 +135,7 @@ impl ConfigFile {
         put("CASS_NO_SEMANTIC", self.index.semantic.map(|on| (!on).to_string()));
         put("CASS_WATCH_DEBOUNCE_MS", self.index.watch_debounce_ms.map(|n| n.to_string()));
         put("CASS_QUALITY_BUDGET_SECS", self.index.quality_budget_secs.map(|n| n.to_string()));
+        put("CASS_BULK_ROWS", self.index.bulk_rows.map(|n| n.to_string()));
         put("CASS_NO_REDACT", self.redact.enabled.map(|on| (!on).to_string()));
         put("CASS_SSH", self.remote.ssh.as_deref().map(|p| expand_home(p).display().to_string()));
         put("CASS_SSH_CONFIG", self.remote.ssh_config.as_deref().map(|p| expand_home(p).display().to_string()));

@@ -46,6 +46,11 @@ pub struct IndexArgs {
     /// semantic backfill --tier quality`.
     #[arg(long, value_name = "SECS", default_value_t = 60.0, env = "CASS_QUALITY_BUDGET_SECS")]
     pub quality_budget: f64,
+    /// New messages from which the lexical index is built as a bulk load:
+    /// two indexing threads, a 256 MB heap, started while the files are
+    /// still being read.
+    #[arg(long, value_name = "N", default_value_t = crate::lexical::BULK_ROWS, env = "CASS_BULK_ROWS")]
+    pub bulk_rows: usize,
     #[command(flatten)]
     pub robot: super::robot::RobotArgs,
 }
@@ -117,6 +122,7 @@ pub fn run(cx: &Context, args: &IndexArgs) -> Result<i32, CliError> {
         return Err(super::search::usage("--quality-budget must be 0 or more seconds"));
     }
     settings.index.quality_budget = Duration::from_secs_f64(args.quality_budget);
+    settings.index.bulk_rows = args.bulk_rows;
     if args.no_redact {
         settings.privacy.redact = false;
     }

@@ -354,10 +354,18 @@ pub fn run_ingest(
     Ok(report)
 }
 
-/// Brings the lexical index up to date with the store. The caller holds the
-/// writer lock.
-pub fn sync_lexical(data: &DataDir) -> Result<crate::lexical::SyncReport, crate::lexical::LexicalError> {
+/// Brings the lexical index up to date with the store: finishes `beside`,
+/// the build started while ingest ran ([`crate::lexical::build_beside_ingest`]),
+/// or syncs from the index's mark. The caller holds the writer lock.
+pub fn sync_lexical(
+    data: &DataDir,
+    beside: Option<crate::lexical::Build>,
+    bulk_rows: usize,
+) -> Result<crate::lexical::SyncReport, crate::lexical::LexicalError> {
     crate::lock::note_progress("lexical");
     let store = Store::open(&data.db())?;
-    crate::lexical::sync(&store, &data.lexical())
+    match beside {
+        Some(build) => build.finish(&store),
+        None => crate::lexical::sync(&store, &data.lexical(), bulk_rows),
+    }
 }

@@ -20,7 +20,10 @@ use tantivy::Index;
 use tantivy::directory::MmapDirectory;
 
 pub use schema::{Fields, LEXICAL_VERSION, TOKENIZER};
-pub use sync::{LexicalState, SyncReport, committed_generation, committed_high, purge_deleted, state, sync};
+pub use sync::{
+    BULK_ROWS, Build, LexicalState, SyncReport, build_beside_ingest, committed_generation, committed_high,
+    purge_deleted, state, sync,
+};
 
 /// Why the lexical index could not be opened, read or synced.
 #[derive(Debug, thiserror::Error)]

@@ -22,6 +22,8 @@ pub struct SyncReport {
     pub segments: usize,
     /// The index was rebuilt from scratch (first run, or schema changed).
     pub rebuilt: bool,
+    /// Documents added while ingest still ran ([`build_beside_ingest`]).
+    pub beside_ingest: usize,
 }
 
 /// tantivy's last commit payload: `{"high": …, "generation": …}`.
@@ -95,88 +97,209 @@ pub fn state(store: &Store, dir: &Path) -> Result<LexicalState> {
 
 /// Adds every message past the store's mark, re-derives dirty conversations,
 /// commits tantivy, then records the new mark in the store.
-pub fn sync(store: &Store, dir: &Path) -> Result<SyncReport> {
-    let mut report = SyncReport::default();
-    let recorded = marks::marks(store)?;
-    let version = recorded.version;
-    let mut high = recorded.high;
-    // An index of another store, or one tantivy cannot even open (a
-    // damaged meta.json), is rebuilt from the store.
-    let mut opened = match LexicalIndex::open(dir) {
-        Ok(idx) => Some(idx),
-        Err(LexicalError::Missing(_)) => None,
-        Err(e) => {
-            tracing::warn!("{e}; rebuilding the lexical index from the store");
-            None
+///
+/// More than `bulk_rows` new messages make it a bulk load ([`BULK_ROWS`]).
+pub fn sync(store: &Store, dir: &Path, bulk_rows: usize) -> Result<SyncReport> {
+    let start = Start::read(store, dir)?;
+    let max_id = crate::store::query::max_message_id(store)?;
+    if !start.rebuild && max_id <= start.high && marks::dirty_count(store)? == 0 {
+        return Ok(SyncReport { high: start.high, ..SyncReport::default() }); // up to date: no writer
+    }
+    let bulk = (max_id - start.high).max(0) as usize > bulk_rows;
+    Build::open(start, dir, bulk)?.finish(store)
+}
+
+/// Where a sync starts, read from the store and the index without writing.
+struct Start {
+    /// The index as it is, unless it is to be rebuilt.
+    opened: Option<LexicalIndex>,
+    /// Rebuild from the store: no index yet, another schema, or an index of
+    /// another store (or of a later state of this one).
+    rebuild: bool,
+    /// The highest message id the index holds (0 for a rebuild).
+    high: i64,
+}
+
+impl Start {
+    fn read(store: &Store, dir: &Path) -> Result<Start> {
+        let recorded = marks::marks(store)?;
+        // An index of another store, or one tantivy cannot even open (a
+        // damaged meta.json), is rebuilt from the store.
+        let opened = match LexicalIndex::open(dir) {
+            Ok(idx) => Some(idx),
+            Err(LexicalError::Missing(_)) => None,
+            Err(e) => {
+                tracing::warn!("{e}; rebuilding the lexical index from the store");
+                None
+            }
+        };
+        // Ahead of the store: a restored backup of it, whose next ids would
+        // name other messages than the index holds.
+        let foreign = match &opened {
+            Some(idx) => {
+                !store.built_from_here(committed_generation(idx).as_deref())?
+                    || committed_high(idx) > crate::store::query::id_high_water(store)?
+            }
+            None => dir.join("meta.json").exists(),
+        };
+        let rebuild = recorded.version != Some(LEXICAL_VERSION) || !dir.join("meta.json").exists() || foreign;
+        if rebuild {
+            return Ok(Start { opened: None, rebuild, high: 0 });
         }
-    };
-    // Ahead of the store: a restored backup of it, whose next ids would
-    // name other messages than the index holds.
-    let foreign = match &opened {
-        Some(idx) => {
-            !store.built_from_here(committed_generation(idx).as_deref())?
-                || committed_high(idx) > crate::store::query::id_high_water(store)?
-        }
-        None => dir.join("meta.json").exists(),
-    };
-    if version != Some(LEXICAL_VERSION) || !dir.join("meta.json").exists() || foreign {
-        // First build, or an index of another schema: rebuild from the store.
-        opened = None;
-        if dir.exists() {
+        Ok(Start { opened, rebuild, high: recorded.high })
+    }
+}
+
+/// A sync in progress: the writer, and how far it has fed the index.
+///
+/// Nothing is committed until [`Build::finish`], which adds what is left,
+/// re-derives the dirty conversations, commits tantivy and then the store's
+/// marks: a build that stops short leaves the index as it was.
+pub struct Build {
+    idx: LexicalIndex,
+    writer: IndexWriter,
+    dir: std::path::PathBuf,
+    rebuilt: bool,
+    /// Highest message id added so far.
+    fed: i64,
+    /// Messages up to here may already be in the index: deleted by id
+    /// before they are added.
+    maybe_present: i64,
+    added: usize,
+    /// Of `added`, those added while ingest ran.
+    beside_ingest: usize,
+}
+
+impl Build {
+    fn open(start: Start, dir: &Path, bulk: bool) -> Result<Build> {
+        if start.rebuild && dir.exists() {
             std::fs::remove_dir_all(dir)
                 .map_err(|source| LexicalError::Io { path: dir.display().to_string(), source })?;
         }
-        marks::clear_dirty(store)?;
-        high = 0;
-        report.rebuilt = true;
+        let idx = match start.opened {
+            Some(idx) => idx,
+            None => LexicalIndex::open_or_create(dir)?,
+        };
+        let maybe_present = committed_high(&idx).max(start.high);
+        let (threads, heap) = if bulk { (2, 256 << 20) } else { (1, 64 << 20) };
+        let writer: IndexWriter = idx.index.writer_with_num_threads(threads, heap).map_err(tantivy_err(dir))?;
+        writer.set_merge_policy(merge_policy(bulk));
+        Ok(Build {
+            idx,
+            writer,
+            dir: dir.to_path_buf(),
+            rebuilt: start.rebuild,
+            fed: start.high,
+            maybe_present,
+            added: 0,
+            beside_ingest: 0,
+        })
     }
-    let max_id = crate::store::query::max_message_id(store)?;
-    let dirty = marks::dirty_conversations(store)?;
-    if !report.rebuilt && dirty.is_empty() && max_id <= high {
-        report.high = high;
-        return Ok(report); // up to date: do not even open a writer
+
+    /// Adds the messages past what was fed, up to `upto`.
+    fn feed(&mut self, store: &Store, upto: i64) -> Result<()> {
+        if upto > self.fed {
+            let rows = Rows::Range { after: self.fed, upto };
+            self.added += add_rows(&self.writer, &self.idx, store, rows, self.maybe_present)?;
+            self.fed = upto;
+        }
+        Ok(())
     }
 
-    let idx = match opened {
-        Some(idx) => idx,
-        None => LexicalIndex::open_or_create(dir)?,
-    };
-    // Messages up to here may already be in the index: delete before adding.
-    let maybe_present = committed_high(&idx).max(high);
-    let pending = (max_id - high).max(0) as usize;
-    let bulk = pending > BULK_ROWS;
-    let (threads, heap) = if bulk { (2, 256 << 20) } else { (1, 64 << 20) };
-    let mut writer: IndexWriter = idx.index.writer_with_num_threads(threads, heap).map_err(tantivy_err(dir))?;
-    writer.set_merge_policy(merge_policy(bulk));
-    let f = idx.fields.clone();
+    /// Adds the rest of the store's messages, re-derives every conversation
+    /// marked dirty (deleting its documents, those fed by this build
+    /// included, then adding all its messages), commits tantivy, then
+    /// records the new mark in the store.
+    pub fn finish(mut self, store: &Store) -> Result<SyncReport> {
+        let max_id = crate::store::query::max_message_id(store)?;
+        self.feed(store, max_id)?;
+        let mut report =
+            SyncReport { rebuilt: self.rebuilt, beside_ingest: self.beside_ingest, ..SyncReport::default() };
+        let dirty = marks::dirty_conversations(store)?;
+        let f = self.idx.fields.clone();
+        for &conv in &dirty {
+            self.writer.delete_term(Term::from_field_i64(f.conversation_id, conv));
+            self.added += add_rows(&self.writer, &self.idx, store, Rows::Conversation { id: conv, upto: max_id }, 0)?;
+            report.rederived_conversations += 1;
+        }
+        report.added = self.added;
+        let dir = self.dir.as_path();
+        crate::faults::point("lexical.before_commit");
+        let mut prepared = self.writer.prepare_commit().map_err(tantivy_err(dir))?;
+        prepared.set_payload(&serde_json::json!({ "high": max_id, "generation": store.generation()? }).to_string());
+        prepared.commit().map_err(tantivy_err(dir))?;
+        crate::faults::point("lexical.after_commit");
+        // The old generation's term list may hold words this sync removed
+        // (re-derived or redacted conversations): it leaves the disk too.
+        super::drop_terms_cache(dir)?;
 
-    for &conv in &dirty {
-        writer.delete_term(Term::from_field_i64(f.conversation_id, conv));
-        report.added += add_rows(&writer, &idx, store, Rows::Conversation { id: conv, upto: high }, 0)?;
-        report.rederived_conversations += 1;
+        if self.rebuilt {
+            // Every message was added from the store: older marks are moot.
+            marks::clear_dirty(store)?;
+        }
+        marks::record_sync(store, dirty.last().copied(), max_id, LEXICAL_VERSION)?;
+        // Let background merges finish so segments do not pile up across runs.
+        self.writer.wait_merging_threads().map_err(tantivy_err(dir))?;
+        report.high = max_id;
+        report.segments = self.idx.index.searchable_segment_ids().map_err(tantivy_err(dir))?.len();
+        Ok(report)
     }
-    report.added += add_rows(&writer, &idx, store, Rows::Range { after: high, upto: max_id }, maybe_present)?;
-
-    crate::faults::point("lexical.before_commit");
-    let mut prepared = writer.prepare_commit().map_err(tantivy_err(dir))?;
-    prepared.set_payload(&serde_json::json!({ "high": max_id, "generation": store.generation()? }).to_string());
-    prepared.commit().map_err(tantivy_err(dir))?;
-    crate::faults::point("lexical.after_commit");
-    // The old generation's term list may hold words this sync removed
-    // (re-derived or redacted conversations): it leaves the disk too.
-    super::drop_terms_cache(dir)?;
-
-    marks::record_sync(store, dirty.last().copied(), max_id, LEXICAL_VERSION)?;
-    // Let background merges finish so segments do not pile up across runs.
-    writer.wait_merging_threads().map_err(tantivy_err(dir))?;
-    report.high = max_id;
-    report.segments = idx.index.searchable_segment_ids().map_err(tantivy_err(dir))?.len();
-    Ok(report)
 }
 
-/// Rows past which a sync is a bulk load (a first build, `--full`, a big
-/// backlog): two indexing threads, a bigger heap, no merges.
-const BULK_ROWS: usize = 50_000;
+/// Starts the lexical build while ingest still writes the store, so the
+/// two share the cores: ingest's single writer thread leaves most of a
+/// second core idle. Polls the store (read-only) until more than
+/// `bulk_rows` committed messages wait past the index's mark, then
+/// feeds the build what ingest commits, until `ingest` disconnects (ingest
+/// drops its sender when it ends, by return or by unwinding). Returns the
+/// build for [`Build::finish`] once ingest is done, or `None` when there
+/// was too little to start one (the sync after ingest does it all).
+///
+/// Rows fed early may change before ingest ends (a re-read replacing a
+/// message, a title set later, a purge): ingest marks those conversations
+/// dirty, and `finish` re-derives them from the store as it then is.
+pub fn build_beside_ingest(
+    db: &Path,
+    dir: &Path,
+    bulk_rows: usize,
+    ingest: std::sync::mpsc::Receiver<()>,
+) -> Result<Option<Build>> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let store = Store::open_readonly(db)?;
+    // Nothing else writes the index or its marks while ingest runs (the
+    // caller holds the writer lock): where it starts is read once.
+    let mut start = Some(Start::read(&store, dir)?);
+    let mut build: Option<Build> = None;
+    loop {
+        // Read before looking: rows committed before ingest ended are
+        // seen by this look, and `finish` feeds any after it.
+        let done = matches!(ingest.try_recv(), Err(std::sync::mpsc::TryRecvError::Disconnected));
+        let max_id = crate::store::query::max_message_id(&store)?;
+        if let Some(b) = &mut build {
+            b.feed(&store, max_id)?;
+        } else if let Some(s) = start.take_if(|s| (max_id - s.high).max(0) as usize > bulk_rows) {
+            let mut b = Build::open(s, dir, true)?;
+            b.feed(&store, max_id)?;
+            crate::faults::point("lexical.beside_ingest");
+            build = Some(b);
+        }
+        if done {
+            if let Some(b) = &mut build {
+                b.beside_ingest = b.added;
+            }
+            return Ok(build);
+        }
+        // Woken at once when ingest ends: a watch pass waits for this.
+        if let Err(RecvTimeoutError::Disconnected) = ingest.recv_timeout(std::time::Duration::from_millis(50)) {
+            continue; // one more look, then done
+        }
+    }
+}
+
+/// Rows past which a sync is a bulk load (a first build, a schema change,
+/// a big backlog) by default: two indexing threads, a bigger heap, no
+/// merges, started beside ingest ([`build_beside_ingest`]).
+pub const BULK_ROWS: usize = 50_000;
 
 /// Segments bigger than this are left alone by later syncs' merges.
 const MERGE_MAX_DOCS: usize = 50_000;
