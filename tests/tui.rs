@@ -459,6 +459,43 @@ fn a_burst_of_keystrokes_runs_one_search_for_the_last_query() {
     assert!(worker.recv_timeout(Duration::from_millis(600)).is_none(), "no answers to the older prefixes");
 }
 
+/// Once a hybrid search has been slow (here: any, the threshold set to
+/// zero), a typed query is answered twice: its lexical results first,
+/// marked provisional, then the hybrid ones; the first search, with no
+/// time known yet, once.
+#[test]
+fn after_a_slow_hybrid_search_typed_queries_show_lexical_results_first() {
+    use cass::search::{Filters, SearchRequest};
+    use cass::tui::worker::{Answer, SearchJob, SearchOutcome, SearchWorker};
+    let sb = indexed();
+    let worker = SearchWorker::spawn_tuned(handle(&sb.data()), Duration::ZERO, Duration::ZERO);
+    let job = |generation: u64, text: &str| SearchJob {
+        generation,
+        request: SearchRequest::new(text, Filters::default(), 10, 0).unwrap(),
+        debounce: true,
+        append: false,
+    };
+    let answer = |w: &SearchWorker| -> SearchOutcome {
+        match w.recv_timeout(Duration::from_secs(20)) {
+            Some(Answer::Search(o)) => o,
+            other => panic!("a search's answer, not {other:?}"),
+        }
+    };
+    worker.submit(job(1, "cargo"));
+    let only = answer(&worker);
+    assert!(!only.provisional);
+    assert_eq!(only.result.unwrap().mode, "hybrid");
+    assert!(worker.recv_timeout(Duration::from_millis(300)).is_none(), "one answer before a time is known");
+    worker.submit(job(2, "cargo"));
+    let (first, last) = (answer(&worker), answer(&worker));
+    assert!(first.provisional && first.generation == 2);
+    let first = first.result.unwrap();
+    assert_eq!(first.mode, "lexical");
+    assert_eq!(first.total as u64, cli_total(&sb, &["cargo", "--mode", "lexical"]));
+    assert!(!last.provisional && last.generation == 2);
+    assert_eq!(last.result.unwrap().mode, "hybrid");
+}
+
 #[test]
 fn docs_list_every_key() {
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/TUI.md")).unwrap();

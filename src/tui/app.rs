@@ -427,7 +427,9 @@ impl App {
         if outcome.append {
             r.loading_more = false;
         } else {
-            r.pending = false;
+            // Lexical results shown early: the search's own answer is
+            // still on its way (and no page of it may be asked for yet).
+            r.pending = outcome.provisional;
         }
         match outcome.result {
             Ok(found) => {

@@ -347,6 +347,7 @@ mod tests {
         SearchOutcome {
             generation,
             append: false,
+            provisional: false,
             result: Ok(SearchResults {
                 schema: "",
                 query: String::new(),
@@ -383,6 +384,12 @@ mod tests {
         assert_eq!(app.query.text, "err");
         assert!(!app.apply(outcome(generations[0], &[1])), "an answer to 'e' is stale");
         assert!(app.results.hits.is_empty() && app.results.pending);
+        // Lexical results shown first are drawn, but the search is still
+        // pending (no next page is asked for) until its own answer.
+        let early = SearchOutcome { provisional: true, ..outcome(generations[2], &[9]) };
+        assert!(app.apply(early));
+        assert_eq!(app.results.hits.len(), 1);
+        assert!(app.results.pending);
         assert!(app.apply(outcome(generations[2], &[2, 3])));
         assert_eq!(app.results.hits.len(), 2);
         assert!(!app.results.pending);

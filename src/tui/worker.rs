@@ -10,6 +10,11 @@
 //! missing, so `cass index` run elsewhere is picked up without a restart;
 //! [`SearchWorker::reopen`] drops it after a writer finished, so tiers the
 //! writer published (which a searcher caches) are seen too.
+//!
+//! When hybrid searches have turned out slow ([`LEXICAL_FIRST_AFTER`]: the
+//! semantic scan at ten million messages), a typed query is answered twice:
+//! its lexical results first, marked provisional, then the hybrid ones,
+//! unless a newer keystroke came in between.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,13 +25,19 @@ use std::time::Duration;
 use super::browse::{self, BrowseRequest};
 use crate::Cass;
 use crate::model::Conversation;
-use crate::search::{SearchError, SearchRequest, SearchResults, Searcher, TierError};
+use crate::search::{Mode, SearchError, SearchRequest, SearchResults, Searcher, TierError};
 
 /// Quiet time after a keystroke before its search runs: long enough to
 /// fold a paste or a burst of keys into one search, short enough that a
 /// warm search at ten million messages (20-35 ms) shows its results within
 /// 100 ms of the last key (#28; with 70 ms it took 105-125 ms).
 pub const DEBOUNCE: Duration = Duration::from_millis(40);
+
+/// A hybrid search that took this long makes the next typed queries show
+/// their lexical results first: the lexical index answers in a few
+/// milliseconds at any size, and the UI owes a first answer within 100 ms
+/// of a keystroke (#28). Below it a second answer would only flicker.
+pub const LEXICAL_FIRST_AFTER: Duration = Duration::from_millis(25);
 
 /// One search for the worker to run.
 #[derive(Debug, Clone)]
@@ -79,6 +90,9 @@ pub struct SearchOutcome {
     pub generation: u64,
     /// Whether the job asked to append (a next page).
     pub append: bool,
+    /// Lexical results shown while the job's hybrid search runs; its final
+    /// answer follows with the same generation.
+    pub provisional: bool,
     /// The results, or why there are none.
     pub result: Result<SearchResults, SearchFailure>,
 }
@@ -124,15 +138,23 @@ pub struct SearchWorker {
 }
 
 impl SearchWorker {
-    /// Starts the search thread; `debounce` is the quiet time typed jobs wait for.
+    /// Starts the search thread; `debounce` is the quiet time typed jobs
+    /// wait for; lexical results come first after hybrid searches of
+    /// [`LEXICAL_FIRST_AFTER`].
     pub fn spawn(cass: Cass, debounce: Duration) -> SearchWorker {
+        Self::spawn_tuned(cass, debounce, LEXICAL_FIRST_AFTER)
+    }
+
+    /// [`SearchWorker::spawn`] with the hybrid time from which typed
+    /// queries get lexical results first (zero: always).
+    pub fn spawn_tuned(cass: Cass, debounce: Duration, lexical_first_after: Duration) -> SearchWorker {
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         let (out_tx, out_rx) = mpsc::channel();
         let stale = Arc::new(AtomicBool::new(false));
         let flag = stale.clone();
         let thread = std::thread::Builder::new()
             .name("cass-search".into())
-            .spawn(move || serve(&cass, debounce, &flag, &jobs_rx, &out_tx))
+            .spawn(move || serve(&cass, debounce, lexical_first_after, &flag, &jobs_rx, &out_tx))
             .expect("spawn the search thread");
         SearchWorker { jobs: jobs_tx, outcomes: out_rx, stale, thread }
     }
@@ -169,9 +191,20 @@ impl SearchWorker {
     }
 }
 
-fn serve(cass: &Cass, debounce: Duration, stale: &AtomicBool, jobs: &Receiver<Job>, out: &Sender<Answer>) {
+fn serve(
+    cass: &Cass,
+    debounce: Duration,
+    lexical_first_after: Duration,
+    stale: &AtomicBool,
+    jobs: &Receiver<Job>,
+    out: &Sender<Answer>,
+) {
     let mut searcher: Option<Searcher> = None;
-    while let Ok(mut job) = jobs.recv() {
+    // How long the last hybrid search took (none yet: answer once).
+    let mut hybrid_took: Option<Duration> = None;
+    // A job that arrived while a provisional answer was sent.
+    let mut next: Option<Job> = None;
+    while let Some(mut job) = next.take().or_else(|| jobs.recv().ok()) {
         // Keep only the newest job; for typing, wait until the keys pause.
         loop {
             while let Ok(newer) = jobs.try_recv() {
@@ -191,8 +224,38 @@ fn serve(cass: &Cass, debounce: Duration, stale: &AtomicBool, jobs: &Receiver<Jo
         }
         let answer = match job {
             Job::Search(job) => {
+                let hybrid = !job.request.browse && matches!(job.request.mode, None | Some(Mode::Hybrid));
+                if hybrid && job.debounce && !job.append && hybrid_took.is_some_and(|t| t >= lexical_first_after) {
+                    let mut lexical = job.request.clone();
+                    lexical.mode = Some(Mode::Lexical);
+                    if let Ok(found) = run(cass, &mut searcher, &lexical) {
+                        let first = SearchOutcome {
+                            generation: job.generation,
+                            append: false,
+                            provisional: true,
+                            result: Ok(found),
+                        };
+                        if out.send(Answer::Search(first)).is_err() {
+                            return;
+                        }
+                        // A newer keystroke makes the hybrid answer moot.
+                        if let Ok(newer) = jobs.try_recv() {
+                            next = Some(newer);
+                            continue;
+                        }
+                    }
+                }
+                let started = std::time::Instant::now();
                 let result = run(cass, &mut searcher, &job.request);
-                Answer::Search(SearchOutcome { generation: job.generation, append: job.append, result })
+                if hybrid && result.as_ref().is_ok_and(|r| r.mode == Mode::Hybrid.name()) {
+                    hybrid_took = Some(started.elapsed());
+                }
+                Answer::Search(SearchOutcome {
+                    generation: job.generation,
+                    append: job.append,
+                    provisional: false,
+                    result,
+                })
             }
             Job::Browse(request) => {
                 // A reader per page: opening one is cheap, and it always
