@@ -11,8 +11,8 @@
 //! [`SearchWorker::reopen`] drops it after a writer finished, so tiers the
 //! writer published (which a searcher caches) are seen too.
 //!
-//! When hybrid searches have turned out slow ([`LEXICAL_FIRST_AFTER`]: the
-//! semantic scan at ten million messages), a typed query is answered twice:
+//! Until hybrid searches have turned out fast (under [`LEXICAL_FIRST_AFTER`];
+//! at ten million messages the semantic scan is not), a typed query is answered twice:
 //! its lexical results first, marked provisional, then the hybrid ones,
 //! unless a newer keystroke came in between.
 
@@ -200,7 +200,8 @@ fn serve(
     out: &Sender<Answer>,
 ) {
     let mut searcher: Option<Searcher> = None;
-    // How long the last hybrid search took (none yet: answer once).
+    // How long the last hybrid search took. None yet counts as slow: the
+    // first search also opens the index and the tier, the slowest of all.
     let mut hybrid_took: Option<Duration> = None;
     // A job that arrived while a provisional answer was sent.
     let mut next: Option<Job> = None;
@@ -225,7 +226,7 @@ fn serve(
         let answer = match job {
             Job::Search(job) => {
                 let hybrid = !job.request.browse && matches!(job.request.mode, None | Some(Mode::Hybrid));
-                if hybrid && job.debounce && !job.append && hybrid_took.is_some_and(|t| t >= lexical_first_after) {
+                if hybrid && job.debounce && !job.append && hybrid_took.is_none_or(|t| t >= lexical_first_after) {
                     let mut lexical = job.request.clone();
                     lexical.mode = Some(Mode::Lexical);
                     if let Ok(found) = run(cass, &mut searcher, &lexical) {
