@@ -515,31 +515,20 @@ pub fn reconcile_messages(
     for (k, m) in messages.iter().enumerate() {
         let at = ordinal + k as i64;
         let line_offset = m.line_offset.map(|o| o as i64);
-        if at >= stored_end {
-            insert.execute(params![
-                conversation_id,
-                at,
-                m.role.as_str(),
-                m.author,
-                m.created_at,
-                m.content,
-                line_offset,
-                row_checksum(m.role.as_str(), m.author.as_deref(), m.created_at, &m.content),
-                redaction_at(notes, k).0,
-                redaction_at(notes, k).1
-            ])?;
-            done.written += 1;
-            continue;
-        }
-        let stored = lookup
-            .query_row(params![conversation_id, at], |r| {
-                let same = r.get_ref(1)?.as_str()? == m.role.as_str()
-                    && r.get_ref(2)?.as_str_or_null()? == m.author.as_deref()
-                    && r.get::<_, Option<i64>>(3)? == m.created_at
-                    && r.get_ref(4)?.as_str()? == m.content;
-                Ok((r.get::<_, i64>(0)?, same, (r.get::<_, Option<i64>>(5)?, r.get::<_, Option<i64>>(6)?)))
-            })
-            .optional()?;
+        // Past the stored end nothing can match: no lookup.
+        let stored = if at >= stored_end {
+            None
+        } else {
+            lookup
+                .query_row(params![conversation_id, at], |r| {
+                    let same = r.get_ref(1)?.as_str()? == m.role.as_str()
+                        && r.get_ref(2)?.as_str_or_null()? == m.author.as_deref()
+                        && r.get::<_, Option<i64>>(3)? == m.created_at
+                        && r.get_ref(4)?.as_str()? == m.content;
+                    Ok((r.get::<_, i64>(0)?, same, (r.get::<_, Option<i64>>(5)?, r.get::<_, Option<i64>>(6)?)))
+                })
+                .optional()?
+        };
         match stored {
             Some((id, true, (offset, sum))) => {
                 if offset != line_offset || sum.is_none() {
@@ -566,7 +555,9 @@ pub fn reconcile_messages(
                     redaction_at(notes, k).1
                 ])?;
                 done.written += 1;
-                changed = true;
+                // A new row past the stored end is added by the lexical
+                // range (its id is past the mark): no re-derive needed.
+                changed |= at < stored_end;
             }
         }
     }
