@@ -180,7 +180,7 @@ impl IndexWriter {
                 None
             }
         };
-        report.lexical = Some(indexer::sync_lexical(data, beside, bulk_rows)?);
+        report.lexical = Some(self.sync_lexical(beside)?);
         if report.privacy.removed_text() {
             crate::lexical::purge_deleted(&data.lexical())?;
         }
@@ -208,6 +208,15 @@ impl IndexWriter {
         // embedding usually take longer than reading the files.
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         Ok(report)
+    }
+
+    /// Brings the lexical index up to date ([`indexer::sync_lexical`]) with
+    /// this writer's bulk threshold, finishing `beside` if ingest started it.
+    fn sync_lexical(
+        &self,
+        beside: Option<crate::lexical::Build>,
+    ) -> Result<crate::lexical::SyncReport, crate::lexical::LexicalError> {
+        indexer::sync_lexical(self.cass.data_dir(), beside, self.cass.settings().index.bulk_rows)
     }
 
     /// Whether the quality tier has anything to do: rows to embed, or
@@ -313,7 +322,7 @@ impl IndexWriter {
         let rewrite = crate::store::privacy::redact_stored(&mut store, redactor)?;
         drop(store);
         progress.phase(Phase::Lexical);
-        let lexical = indexer::sync_lexical(data, None, self.cass.settings().index.bulk_rows)?;
+        let lexical = self.sync_lexical(None)?;
         let segments_rewritten = crate::lexical::purge_deleted(&data.lexical())?;
         Ok(RedactStoreReport { rewrite, lexical, segments_rewritten })
     }
@@ -331,7 +340,7 @@ impl IndexWriter {
         let entry = crate::store::privacy::forget(&mut store, target)?;
         drop(store);
         if entry.is_some() {
-            indexer::sync_lexical(data, None, self.cass.settings().index.bulk_rows)?;
+            self.sync_lexical(None)?;
             crate::lexical::purge_deleted(&data.lexical())?;
         }
         Ok(entry)
@@ -392,7 +401,7 @@ impl IndexWriter {
             let mirror = crate::remote::mirror_dir(data, name);
             removed = crate::store::remote::remove_source(&mut store, name, &mirror.to_string_lossy())?;
             drop(store);
-            indexer::sync_lexical(data, None, self.cass.settings().index.bulk_rows)?;
+            self.sync_lexical(None)?;
             crate::lexical::purge_deleted(&data.lexical())?;
         }
         machines.save(data)?;
@@ -423,7 +432,7 @@ impl IndexWriter {
         let changed = crate::store::remote::remap_workspaces(&mut store, name, &|ws| machine.map_workspace(ws))?;
         drop(store);
         if changed > 0 {
-            indexer::sync_lexical(data, None, self.cass.settings().index.bulk_rows)?;
+            self.sync_lexical(None)?;
         }
         Ok(changed)
     }

@@ -105,7 +105,7 @@ pub fn sync(store: &Store, dir: &Path, bulk_rows: usize) -> Result<SyncReport> {
     if !start.rebuild && max_id <= start.high && marks::dirty_count(store)? == 0 {
         return Ok(SyncReport { high: start.high, ..SyncReport::default() }); // up to date: no writer
     }
-    let bulk = (max_id - start.high).max(0) as usize > bulk_rows;
+    let bulk = start.is_bulk(max_id, bulk_rows);
     Build::open(start, dir, bulk)?.finish(store)
 }
 
@@ -148,6 +148,11 @@ impl Start {
         }
         Ok(Start { opened, rebuild, high: recorded.high })
     }
+
+    /// More than `bulk_rows` messages up to `max_id` wait past the mark.
+    fn is_bulk(&self, max_id: i64, bulk_rows: usize) -> bool {
+        (max_id - self.high).max(0) as usize > bulk_rows
+    }
 }
 
 /// A sync in progress: the writer, and how far it has fed the index.
@@ -166,8 +171,6 @@ pub struct Build {
     /// before they are added.
     maybe_present: i64,
     added: usize,
-    /// Of `added`, those added while ingest ran.
-    beside_ingest: usize,
 }
 
 impl Build {
@@ -192,7 +195,6 @@ impl Build {
             fed: start.high,
             maybe_present,
             added: 0,
-            beside_ingest: 0,
         })
     }
 
@@ -211,10 +213,10 @@ impl Build {
     /// included, then adding all its messages), commits tantivy, then
     /// records the new mark in the store.
     pub fn finish(mut self, store: &Store) -> Result<SyncReport> {
+        // What was added before this call, ingest was still running.
+        let mut report = SyncReport { rebuilt: self.rebuilt, beside_ingest: self.added, ..SyncReport::default() };
         let max_id = crate::store::query::max_message_id(store)?;
         self.feed(store, max_id)?;
-        let mut report =
-            SyncReport { rebuilt: self.rebuilt, beside_ingest: self.beside_ingest, ..SyncReport::default() };
         let dirty = marks::dirty_conversations(store)?;
         let f = self.idx.fields.clone();
         for &conv in &dirty {
@@ -270,29 +272,24 @@ pub fn build_beside_ingest(
     // caller holds the writer lock): where it starts is read once.
     let mut start = Some(Start::read(&store, dir)?);
     let mut build: Option<Build> = None;
+    let mut done = false;
     loop {
-        // Read before looking: rows committed before ingest ended are
-        // seen by this look, and `finish` feeds any after it.
-        let done = matches!(ingest.try_recv(), Err(std::sync::mpsc::TryRecvError::Disconnected));
         let max_id = crate::store::query::max_message_id(&store)?;
         if let Some(b) = &mut build {
             b.feed(&store, max_id)?;
-        } else if let Some(s) = start.take_if(|s| (max_id - s.high).max(0) as usize > bulk_rows) {
+        } else if let Some(s) = start.take_if(|s| s.is_bulk(max_id, bulk_rows)) {
             let mut b = Build::open(s, dir, true)?;
             b.feed(&store, max_id)?;
             crate::faults::point("lexical.beside_ingest");
             build = Some(b);
         }
         if done {
-            if let Some(b) = &mut build {
-                b.beside_ingest = b.added;
-            }
             return Ok(build);
         }
-        // Woken at once when ingest ends: a watch pass waits for this.
-        if let Err(RecvTimeoutError::Disconnected) = ingest.recv_timeout(std::time::Duration::from_millis(50)) {
-            continue; // one more look, then done
-        }
+        // Woken at once when ingest ends (a watch pass waits for this),
+        // for one more look: rows committed before it ended are seen by
+        // it, and `finish` feeds any after.
+        done = matches!(ingest.recv_timeout(std::time::Duration::from_millis(50)), Err(RecvTimeoutError::Disconnected));
     }
 }
 

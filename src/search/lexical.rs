@@ -540,15 +540,21 @@ fn atom_query(field: Field, atom: &Atom, wild: &Expansions) -> Option<Box<dyn Qu
     }
 }
 
-/// The tokens of `text` a phrase looks for, with their positions: the
-/// parts of every identifier, and with `with_wholes` its whole too, but
-/// never the whole of a compound.
-fn phrase_tokens(text: &str, with_wholes: bool) -> impl Iterator<Item = (usize, String)> {
+/// The tokens of `text` a phrase looks for, at their positions counted
+/// from the first: the parts of every identifier, and with `with_wholes`
+/// its whole too, but never the whole of a compound.
+fn phrase_tokens(text: &str, with_wholes: bool) -> Vec<(usize, String)> {
     let toks = tokens(text);
     let has_parts: std::collections::HashSet<usize> = toks.iter().filter(|t| !t.whole).map(|t| t.position).collect();
-    toks.into_iter()
-        .filter(move |t| !t.compound && (with_wholes || !t.whole || !has_parts.contains(&t.position)))
+    let mut kept: Vec<(usize, String)> = toks
+        .into_iter()
+        .filter(|t| !t.compound && (with_wholes || !t.whole || !has_parts.contains(&t.position)))
         .map(|t| (t.position, t.text))
+        .collect();
+    // Tokens come in position order: the first has the lowest.
+    let base = kept.first().map_or(0, |t| t.0);
+    kept.iter_mut().for_each(|t| t.0 -= base);
+    kept
 }
 
 /// True when `pattern` holds a compound, whose whole the index does not
@@ -562,9 +568,11 @@ fn is_compound(pattern: &str) -> bool {
 /// when the index held compounds whole.
 fn compound_prefix(field: Field, pattern: &str) -> Option<Box<dyn Query>> {
     let terms: Vec<(usize, Term)> =
-        phrase_tokens(pattern, false).map(|(p, t)| (p, Term::from_field_text(field, &t))).collect();
-    let base = terms.first()?.0;
-    let mut q = PhrasePrefixQuery::new_with_offset(terms.into_iter().map(|(p, t)| (p - base, t)).collect());
+        phrase_tokens(pattern, false).into_iter().map(|(p, t)| (p, Term::from_field_text(field, &t))).collect();
+    if terms.is_empty() {
+        return None;
+    }
+    let mut q = PhrasePrefixQuery::new_with_offset(terms);
     q.set_max_expansions(MAX_WILDCARD_TERMS as u32);
     Some(Box::new(q))
 }
@@ -574,8 +582,8 @@ fn compound_prefix(field: Field, pattern: &str) -> Option<Box<dyn Query>> {
 /// which marks a part's start), and for an infix the last as a prefix
 /// (unless the pattern ends at a joiner); the parts between match exactly.
 fn compound_wildcard(field: Field, pattern: &str, infix: bool) -> Option<Box<dyn Query>> {
-    let parts: Vec<(usize, String)> = phrase_tokens(pattern, false).collect();
-    let (base, last) = (parts.first()?.0, parts.len() - 1);
+    let parts = phrase_tokens(pattern, false);
+    let last = parts.len().checked_sub(1)?;
     let starts_at_joiner = !pattern.starts_with(|c: char| c.is_alphanumeric());
     let ends_at_joiner = !pattern.ends_with(|c: char| c.is_alphanumeric());
     let regexes = parts
@@ -589,7 +597,7 @@ fn compound_wildcard(field: Field, pattern: &str, infix: bool) -> Option<Box<dyn
             if i == last && infix && !ends_at_joiner {
                 re.push_str(".*");
             }
-            (p - base, re)
+            (p, re)
         })
         .collect::<Vec<_>>();
     if let [(_, only)] = regexes.as_slice() {
@@ -621,16 +629,12 @@ fn word_query(field: Field, word: &str, wild: &Expansions) -> Box<dyn Query> {
 /// one). The wholes of compounds are never used: the index does not hold
 /// them ([`crate::lexical::tokenizer`]).
 fn phrase(field: Field, text: &str, with_wholes: bool) -> Option<Box<dyn Query>> {
-    let terms: Vec<(usize, Term)> =
-        phrase_tokens(text, with_wholes).map(|(p, t)| (p, Term::from_field_text(field, &t))).collect();
+    let mut terms: Vec<(usize, Term)> =
+        phrase_tokens(text, with_wholes).into_iter().map(|(p, t)| (p, Term::from_field_text(field, &t))).collect();
     match terms.len() {
         0 => None,
-        1 => Some(Box::new(TermQuery::new(terms[0].1.clone(), IndexRecordOption::WithFreqs))),
-        _ => {
-            let base = terms.iter().map(|t| t.0).min().unwrap_or(0);
-            let terms: Vec<(usize, Term)> = terms.into_iter().map(|(p, t)| (p - base, t)).collect();
-            Some(Box::new(PhraseQuery::new_with_offset(terms)))
-        }
+        1 => terms.pop().map(|(_, t)| Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)) as Box<dyn Query>),
+        _ => Some(Box::new(PhraseQuery::new_with_offset(terms))),
     }
 }
 
