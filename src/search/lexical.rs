@@ -12,6 +12,8 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocId, Executor, Order, Score, Searcher, SegmentReader, Term};
 
 use super::query::{Atom, ParsedQuery};
+use super::top::RecencyTop;
+use super::walks::{FormWalks, Found};
 use crate::filters::{Filters, workspace_matches};
 use crate::lexical::fold::folded;
 use crate::lexical::stem;
@@ -51,15 +53,23 @@ pub enum HitOrder {
 /// on (`1 + 0.1 · 2^(−age_days / 30)`). Between hits whose scores differ by
 /// more than a tenth, relevance decides; between comparable ones, the
 /// newer session wins. Messages without a time get no boost.
+///
+/// Never above [`MAX_RECENCY_BOOST`], which lets the ranking skip reading
+/// the time of a hit that could not enter the top even at that boost.
 pub fn recency_boost(now: i64, created_at: Option<i64>) -> f32 {
     match created_at {
         Some(t) => {
-            let age_days = (now - t).max(0) as f64 / 86_400_000.0;
+            let age_days = now.saturating_sub(t).max(0) as f64 / 86_400_000.0;
             (1.0 + 0.1 * (-age_days / 30.0).exp2()) as f32
         }
         None => 1.0,
     }
 }
+
+/// The largest [`recency_boost`]: 1.1, rounded up past the `f32` nearest
+/// to it, so a score times this bound is never below the same score times
+/// any boost.
+pub const MAX_RECENCY_BOOST: f32 = 1.100_001;
 
 /// Which hits of a query to take, and how.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,14 +102,8 @@ pub fn search(
     let top = TopDocs::with_limit(limit).and_offset(offset);
     let (total, found): (usize, Vec<(Score, DocAddress)>) = match order {
         HitOrder::Relevance { now } => {
-            let boosted = top.tweak_score(move |segment: &SegmentReader| {
-                let created = segment.fast_fields().i64("created_at").ok();
-                move |doc: DocId, score: Score| {
-                    let t = created.as_ref().and_then(|c| c.first(doc));
-                    score * recency_boost(now, t)
-                }
-            });
-            run(searcher, &q, &(Count, boosted)).map_err(err)?
+            let (total, mut kept) = run(searcher, &q, &RecencyTop { keep: offset + limit, now }).map_err(err)?;
+            (total, kept.split_off(offset.min(kept.len())))
         }
         HitOrder::Recent | HitOrder::Oldest => {
             let dir = if order == HitOrder::Recent { Order::Desc } else { Order::Asc };
@@ -244,11 +248,22 @@ impl Expansions {
     /// that has forms, a walk of every segment's dictionary
     /// ([`stem::FormCandidates`]). Nothing is read for a query of phrases
     /// and identifiers.
-    pub fn find(searcher: &Searcher, idx: &LexicalIndex, query: &ParsedQuery) -> Result<Expansions, LexicalError> {
-        Self::read(searcher, idx, query).map_err(|source| LexicalError::Tantivy { path: "lexical".into(), source })
+    pub fn find(
+        searcher: &Searcher,
+        idx: &LexicalIndex,
+        query: &ParsedQuery,
+        walks: &FormWalks,
+    ) -> Result<Expansions, LexicalError> {
+        Self::read(searcher, idx, query, walks)
+            .map_err(|source| LexicalError::Tantivy { path: "lexical".into(), source })
     }
 
-    fn read(searcher: &Searcher, idx: &LexicalIndex, query: &ParsedQuery) -> tantivy::Result<Expansions> {
+    fn read(
+        searcher: &Searcher,
+        idx: &LexicalIndex,
+        query: &ParsedQuery,
+        walks: &FormWalks,
+    ) -> tantivy::Result<Expansions> {
         let field = idx.fields.content;
         let mut wanted = Wanted::default();
         wanted.collect(query);
@@ -274,16 +289,20 @@ impl Expansions {
         if words.is_empty() {
             return Ok(out);
         }
-        let dictionaries =
-            searcher.segment_readers().iter().map(|s| s.inverted_index(field)).collect::<tantivy::Result<Vec<_>>>()?;
         // Every segment's dictionary is walked for every word, on the
-        // search threads: at ten million messages a bulk load leaves ~80
+        // search threads: at ten million messages a bulk load leaves ~40
         // segments, and these walks were half a query's time on one core.
+        // A segment's walk is kept for the next query ([`FormWalks`]).
         let per_segment = executor(searcher).map(
-            |inverted| {
+            |segment| {
+                let id = segment.segment_id();
+                let inverted = segment.inverted_index(field)?;
                 words
                     .iter()
-                    .map(|(word, _, candidates)| -> tantivy::Result<Vec<(Vec<u8>, u64)>> {
+                    .map(|(word, _, candidates)| -> tantivy::Result<Found> {
+                        if let Some(found) = walks.get(id, word) {
+                            return Ok(found);
+                        }
                         // Only letters after the stem's prefix, and few of them:
                         // the compounds under it are skipped by the walk itself.
                         let mut terms = inverted.terms().search(candidates.clone()).into_stream()?;
@@ -295,16 +314,18 @@ impl Expansions {
                                 found.push((terms.key().to_vec(), u64::from(terms.value().doc_freq)));
                             }
                         }
+                        let found = Found::new(found);
+                        walks.put(id, word, found.clone());
                         Ok(found)
                     })
                     .collect::<tantivy::Result<Vec<_>>>()
             },
-            dictionaries.iter(),
+            searcher.segment_readers().iter(),
         )?;
         for (i, (word, key, _)) in words.into_iter().enumerate() {
             let mut freq: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
             for segment in &per_segment {
-                for (term, docs) in &segment[i] {
+                for (term, docs) in segment[i].iter() {
                     *freq.entry(term.clone()).or_default() += docs;
                 }
             }
@@ -685,8 +706,8 @@ mod tests {
         let now = 1_700_000_000_000 + 600 * 60_000;
         for text in ["crate", "parser timeout", "\"crate parser\"", "bd-q3fy", "retry -fox", "crat*"] {
             let query = super::super::query::parse(text).unwrap();
-            let many_wild = Expansions::find(&many_s, &many, &query).unwrap();
-            let one_wild = Expansions::find(&one_s, &one, &query).unwrap();
+            let many_wild = Expansions::find(&many_s, &many, &query, &FormWalks::default()).unwrap();
+            let one_wild = Expansions::find(&one_s, &one, &query, &FormWalks::default()).unwrap();
             for order in [HitOrder::Relevance { now }, HitOrder::Recent] {
                 let window = Window { limit: 20, offset: 5, order, partial: None };
                 let (a, total_a) = search(&many, &many_s, &query, &Filters::default(), window, &many_wild).unwrap();
@@ -699,9 +720,109 @@ mod tests {
         }
         // Forms are found in every segment: `crate` also asks for `crates`
         // and `crating`, each in a different part of the documents.
-        let wild = Expansions::find(&many_s, &many, &super::super::query::parse("crate").unwrap()).unwrap();
+        let wild =
+            Expansions::find(&many_s, &many, &super::super::query::parse("crate").unwrap(), &FormWalks::default())
+                .unwrap();
         let mut forms = wild.forms_of("crate").to_vec();
         forms.sort();
         assert_eq!(forms, ["crates", "crating"]);
+    }
+
+    /// The one-pass collector keeps the same hits, scores and order as
+    /// tantivy's `tweak_score` with the same boost over every match, with
+    /// deletions, ties (equal times, no time) and times in the future.
+    #[test]
+    fn the_relevance_collector_keeps_what_tweak_score_keeps() {
+        let tmp = tempfile::tempdir().unwrap();
+        let idx = LexicalIndex::open_or_create(tmp.path()).unwrap();
+        let mut writer: IndexWriter = idx.index.writer_with_num_threads(1, 15 << 20).unwrap();
+        writer.set_merge_policy(Box::new(NoMergePolicy));
+        let f = idx.fields.clone();
+        let now = 1_700_000_000_000_i64;
+        for i in 0..900_usize {
+            let text: Vec<&str> = (0..1 + i % 5).map(|k| WORDS[(i * 3 + k * k) % WORDS.len()]).collect();
+            let mut doc = TantivyDocument::default();
+            doc.add_i64(f.message_id, i as i64 + 1);
+            doc.add_i64(f.conversation_id, (i / 10) as i64 + 1);
+            match i % 6 {
+                0 => {}                                                             // no time: no boost
+                1 => doc.add_i64(f.created_at, now + 3_600_000),                    // the future: the largest boost
+                2 => doc.add_i64(f.created_at, now - 86_400_000),                   // equal times: ties
+                _ => doc.add_i64(f.created_at, now - (i as i64 % 97) * 86_400_000), // spread over months
+            }
+            doc.add_text(f.content, text.join(" "));
+            writer.add_document(doc).unwrap();
+            if i % 150 == 149 {
+                writer.commit().unwrap();
+            }
+        }
+        for id in (1..900).step_by(7) {
+            writer.delete_term(Term::from_field_i64(f.message_id, id));
+        }
+        writer.commit().unwrap();
+        let searcher = idx.index.reader().unwrap().searcher();
+        assert!(searcher.segment_readers().len() >= 6);
+        assert!(searcher.segment_readers().iter().any(|s| s.has_deletes()));
+        for text in ["crate", "parser timeout", "retry fox", "crat*", "timeout OR fox", "nothingmatches"] {
+            let query = super::super::query::parse(text).unwrap();
+            let wild = Expansions::find(&searcher, &idx, &query, &FormWalks::default()).unwrap();
+            let q = build(&f, &query, &Filters::default(), &[], &wild, None);
+            for (limit, offset) in [(10, 0), (1, 0), (25, 7), (500, 0), (10, 10_000)] {
+                let reference = TopDocs::with_limit(limit).and_offset(offset).tweak_score(move |s: &SegmentReader| {
+                    let created = s.fast_fields().i64("created_at").ok();
+                    move |doc: DocId, score: Score| {
+                        score * recency_boost(now, created.as_ref().and_then(|c| c.first(doc)))
+                    }
+                });
+                let (want_total, want) = searcher.search(&q, &(Count, reference)).unwrap();
+                let (total, mut kept) = searcher.search(&q, &RecencyTop { keep: offset + limit, now }).unwrap();
+                let got = kept.split_off(offset.min(kept.len()));
+                assert_eq!(total, want_total, "{text}: total");
+                assert_eq!(got, want, "{text} limit {limit} offset {offset}: same hits, scores, order");
+            }
+        }
+    }
+
+    #[test]
+    fn no_recency_boost_exceeds_its_bound() {
+        let now = 1_700_000_000_000;
+        for t in [None, Some(now), Some(now + 1), Some(i64::MAX), Some(now - 1), Some(0), Some(i64::MIN)] {
+            let b = recency_boost(now, t);
+            assert!((1.0..=MAX_RECENCY_BOOST).contains(&b), "{t:?}: {b}");
+        }
+        assert_eq!(recency_boost(now, Some(now)), 1.1, "a message written now gets the whole boost");
+    }
+
+    /// A walk is kept per segment: a reused searcher finds the same forms
+    /// without walking again, and a segment written later is walked for
+    /// the forms only it holds.
+    #[test]
+    fn kept_walks_give_the_same_forms_and_new_segments_are_walked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let idx = index(tmp.path(), 300, 3);
+        let reader = idx.index.reader_builder().reload_policy(tantivy::ReloadPolicy::Manual).try_into().unwrap();
+        let walks = FormWalks::default();
+        let query = super::super::query::parse("crate").unwrap();
+        let forms = |searcher: &Searcher| {
+            let mut f = Expansions::find(searcher, &idx, &query, &walks).unwrap().forms_of("crate").to_vec();
+            f.sort();
+            f
+        };
+        let first = forms(&reader.searcher());
+        assert_eq!(first, ["crates", "crating"]);
+        assert_eq!(walks.len(), 3, "one walk per segment");
+        assert_eq!(forms(&reader.searcher()), first, "the kept walks say the same");
+        assert_eq!(walks.len(), 3);
+
+        let mut writer: IndexWriter = idx.index.writer_with_num_threads(1, 15 << 20).unwrap();
+        writer.set_merge_policy(Box::new(NoMergePolicy));
+        let mut doc = TantivyDocument::default();
+        doc.add_i64(idx.fields.message_id, 1_000);
+        doc.add_text(idx.fields.content, "crated and shipped");
+        writer.add_document(doc).unwrap();
+        writer.commit().unwrap();
+        reader.reload().unwrap();
+        assert_eq!(forms(&reader.searcher()), ["crated", "crates", "crating"], "the new segment's form is found");
+        assert_eq!(walks.len(), 4, "only the new segment was walked");
     }
 }

@@ -7,6 +7,8 @@ pub mod query;
 pub mod semantic;
 pub mod snippet;
 pub mod stopwords;
+mod top;
+mod walks;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -315,6 +317,8 @@ pub struct Searcher {
     index: LexicalIndex,
     reader: tantivy::IndexReader,
     tiers: Mutex<HashMap<Tier, Arc<LoadedTier>>>,
+    /// Word-form walks of the segments, reused by later queries.
+    walks: walks::FormWalks,
 }
 
 impl Searcher {
@@ -352,7 +356,15 @@ impl Searcher {
         })
         .map_err(SearchError::Damaged)?
         .map_err(|e: tantivy::TantivyError| SearchError::Damaged(e.to_string()))?;
-        Ok(Searcher { data: data.clone(), embed_threads, store, index, reader, tiers: Mutex::new(HashMap::new()) })
+        Ok(Searcher {
+            data: data.clone(),
+            embed_threads,
+            store,
+            index,
+            reader,
+            tiers: Mutex::new(HashMap::new()),
+            walks: walks::FormWalks::default(),
+        })
     }
 
     /// Picks up what a writer committed since this searcher opened.
@@ -615,7 +627,7 @@ impl Searcher {
     ) -> Result<LexicalPage, SearchError> {
         // What the dictionary says the words stand for is read once for
         // the (up to three) searches below.
-        let wild = guarded(|| lexical::Expansions::find(searcher, &self.index, &req.query))?;
+        let wild = guarded(|| lexical::Expansions::find(searcher, &self.index, &req.query, &self.walks))?;
         let (ids, total) = self.lexical(searcher, req, limit, offset, None, &wild)?;
         let minimum = if total < PARTIAL_BELOW { lexical::partial_minimum(&req.query) } else { None };
         let Some(minimum) = minimum else {

@@ -1,0 +1,62 @@
+//! What each segment's dictionary held under a word's stem, kept across
+//! queries.
+//!
+//! Finding a word's other forms walks every segment's term dictionary
+//! ([`crate::lexical::stem::FormCandidates`]); at ten million messages (43
+//! segments) the walks were a quarter of a word query's time. A segment
+//! never changes once written, so what a walk found in it stays true for as
+//! long as the segment lives: a searcher that is reused (the TUI, the MCP
+//! server, a watch) walks each segment once per word, and after a sync
+//! only the new segments. Merged-away segments' entries are dropped when
+//! the cache fills.
+
+use std::sync::{Arc, Mutex};
+
+use rustc_hash::FxHashMap;
+use tantivy::index::SegmentId;
+
+/// Candidate terms of one word in one segment, with their document counts.
+pub type Found = Arc<Vec<(Vec<u8>, u64)>>;
+
+/// Terms held before the cache is emptied: at ~20 bytes each a few tens of
+/// MiB, whatever the queries.
+const MAX_HELD_TERMS: usize = 1 << 20;
+
+/// The walks already made, by segment and word.
+#[derive(Default)]
+pub struct FormWalks {
+    inner: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    walks: FxHashMap<(SegmentId, String), Found>,
+    terms: usize,
+}
+
+impl FormWalks {
+    /// What the walk of `word` found in `segment`, if one was made.
+    pub fn get(&self, segment: SegmentId, word: &str) -> Option<Found> {
+        let held = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        held.walks.get(&(segment, word.to_string())).cloned()
+    }
+
+    /// Keeps what the walk of `word` found in `segment`.
+    pub fn put(&self, segment: SegmentId, word: &str, found: Found) {
+        let mut held = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if held.terms + found.len() > MAX_HELD_TERMS {
+            held.walks.clear();
+            held.terms = 0;
+        }
+        held.terms += found.len();
+        if let Some(old) = held.walks.insert((segment, word.to_string()), found) {
+            held.terms -= old.len();
+        }
+    }
+
+    /// Walks held (for tests).
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).walks.len()
+    }
+}
