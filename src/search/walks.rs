@@ -18,9 +18,10 @@ use tantivy::index::SegmentId;
 /// Candidate terms of one word in one segment, with their document counts.
 pub type Found = Arc<Vec<(Vec<u8>, u64)>>;
 
-/// Terms held before the cache is emptied: at ~20 bytes each a few tens of
-/// MiB, whatever the queries.
-const MAX_HELD_TERMS: usize = 1 << 20;
+/// Terms held before the cache is emptied. A held term costs about 50
+/// bytes (its bytes, a `Vec`, its count), so at most ~13 MiB whatever the
+/// queries; a walk typically finds a few dozen terms per segment.
+const MAX_HELD_TERMS: usize = 1 << 18;
 
 /// The walks already made, by segment and word.
 #[derive(Default)]
