@@ -9,7 +9,7 @@ use tantivy::query::{
     PhraseQuery, Query, RangeQuery, RegexPhraseQuery, RegexQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocAddress, DocId, Executor, Order, Score, Searcher, SegmentReader, Term};
+use tantivy::{DocAddress, DocId, Executor, Order, Searcher, SegmentReader, Term};
 
 use super::query::{Atom, ParsedQuery};
 use super::top::RecencyTop;
@@ -56,20 +56,24 @@ pub enum HitOrder {
 ///
 /// Never above [`MAX_RECENCY_BOOST`], which lets the ranking skip reading
 /// the time of a hit that could not enter the top even at that boost.
-pub fn recency_boost(now: i64, created_at: Option<i64>) -> f32 {
+///
+/// In `f64`: two hits with the same BM25 score written seconds apart get
+/// boosts a few parts in a billion apart, below `f32`'s resolution, and in
+/// `f32` whether they tie (and which comes first) changed with `now` from
+/// one search to the next.
+pub fn recency_boost(now: i64, created_at: Option<i64>) -> f64 {
     match created_at {
         Some(t) => {
             let age_days = now.saturating_sub(t).max(0) as f64 / 86_400_000.0;
-            (1.0 + 0.1 * (-age_days / 30.0).exp2()) as f32
+            1.0 + 0.1 * (-age_days / 30.0).exp2()
         }
         None => 1.0,
     }
 }
 
-/// The largest [`recency_boost`]: 1.1, rounded up past the `f32` nearest
-/// to it, so a score times this bound is never below the same score times
-/// any boost.
-pub const MAX_RECENCY_BOOST: f32 = 1.100_001;
+/// The largest [`recency_boost`]: the `f64` nearest 1.1, which is also what
+/// `1.0 + 0.1` rounds to, so no boost exceeds it.
+pub const MAX_RECENCY_BOOST: f64 = 1.1;
 
 /// Which hits of a query to take, and how.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,24 +103,26 @@ pub fn search(
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
     let workspaces = workspace_terms(searcher, idx.fields.workspace, filters).map_err(err)?;
     let q = build(&idx.fields, query, filters, &workspaces, wild, partial);
-    let top = TopDocs::with_limit(limit).and_offset(offset);
-    let (total, found): (usize, Vec<(Score, DocAddress)>) = match order {
+    match order {
         HitOrder::Relevance { now } => {
             let (total, mut kept) = run(searcher, &q, &RecencyTop { keep: offset + limit, now }).map_err(err)?;
-            (total, kept.split_off(offset.min(kept.len())))
+            let page = kept.split_off(offset.min(kept.len()));
+            Ok((
+                page.into_iter().map(|r| ScoredId { message_id: r.message_id, score: r.score as f32 }).collect(),
+                total,
+            ))
         }
         HitOrder::Recent | HitOrder::Oldest => {
             let dir = if order == HitOrder::Recent { Order::Desc } else { Order::Asc };
-            let (n, docs) =
-                run(searcher, &q, &(Count, top.order_by_fast_field::<i64>("created_at", dir))).map_err(err)?;
-            (n, docs.into_iter().map(|(_, addr)| (0.0, addr)).collect())
+            let top = TopDocs::with_limit(limit).and_offset(offset).order_by_fast_field::<i64>("created_at", dir);
+            let (total, docs) = run(searcher, &q, &(Count, top)).map_err(err)?;
+            let mut out = Vec::with_capacity(docs.len());
+            for (_, addr) in docs {
+                out.push(ScoredId { message_id: message_id(searcher, addr).map_err(err)?, score: 0.0 });
+            }
+            Ok((out, total))
         }
-    };
-    let mut out = Vec::with_capacity(found.len());
-    for (score, addr) in found {
-        out.push(ScoredId { message_id: message_id(searcher, addr).map_err(err)?, score });
     }
-    Ok((out, total))
 }
 
 /// A browse: the newest `limit` messages after `offset` that the filters
@@ -661,6 +667,7 @@ fn phrase(field: Field, text: &str, with_wholes: bool) -> Option<Box<dyn Query>>
 
 #[cfg(test)]
 mod tests {
+    use super::super::top::Ranked;
     use super::*;
     use crate::lexical::LexicalIndex;
     use tantivy::indexer::NoMergePolicy;
@@ -728,11 +735,12 @@ mod tests {
         assert_eq!(forms, ["crates", "crating"]);
     }
 
-    /// The one-pass collector keeps the same hits, scores and order as
-    /// tantivy's `tweak_score` with the same boost over every match, with
-    /// deletions, ties (equal times, no time) and times in the future.
+    /// The one-pass collector keeps what ranking every match would keep:
+    /// the same hits, scores and order (boosted score, then message id),
+    /// with deletions, ties (equal times, no time, one id's message in two
+    /// segments' worth of order) and times in the future.
     #[test]
-    fn the_relevance_collector_keeps_what_tweak_score_keeps() {
+    fn the_relevance_collector_keeps_what_ranking_every_match_keeps() {
         let tmp = tempfile::tempdir().unwrap();
         let idx = LexicalIndex::open_or_create(tmp.path()).unwrap();
         let mut writer: IndexWriter = idx.index.writer_with_num_threads(1, 15 << 20).unwrap();
@@ -742,12 +750,16 @@ mod tests {
         for i in 0..900_usize {
             let text: Vec<&str> = (0..1 + i % 5).map(|k| WORDS[(i * 3 + k * k) % WORDS.len()]).collect();
             let mut doc = TantivyDocument::default();
-            doc.add_i64(f.message_id, i as i64 + 1);
+            // Ids against the order of the documents in every other part,
+            // as re-derived conversations leave them.
+            let id = if (i / 150) % 2 == 0 { i as i64 + 1 } else { 10_000 - i as i64 };
+            doc.add_i64(f.message_id, id);
             doc.add_i64(f.conversation_id, (i / 10) as i64 + 1);
             match i % 6 {
-                0 => {}                                                             // no time: no boost
-                1 => doc.add_i64(f.created_at, now + 3_600_000),                    // the future: the largest boost
-                2 => doc.add_i64(f.created_at, now - 86_400_000),                   // equal times: ties
+                0 => {}                                                                  // no time: no boost
+                1 => doc.add_i64(f.created_at, now + 3_600_000), // the future: the largest boost
+                2 => doc.add_i64(f.created_at, now - 86_400_000), // equal times: ties
+                3 => doc.add_i64(f.created_at, now - 10_000_000_000 + i as i64 * 1_000), // seconds apart
                 _ => doc.add_i64(f.created_at, now - (i as i64 % 97) * 86_400_000), // spread over months
             }
             doc.add_text(f.content, text.join(" "));
@@ -767,17 +779,23 @@ mod tests {
             let query = super::super::query::parse(text).unwrap();
             let wild = Expansions::find(&searcher, &idx, &query, &FormWalks::default()).unwrap();
             let q = build(&f, &query, &Filters::default(), &[], &wild, None);
+            // Every match, ranked by hand.
+            let all = searcher.search(&q, &TopDocs::with_limit(10_000).order_by_score()).unwrap();
+            let mut every: Vec<Ranked> = all
+                .iter()
+                .map(|&(score, addr)| {
+                    let fast = searcher.segment_reader(addr.segment_ord).fast_fields();
+                    let created = fast.i64("created_at").unwrap().first(addr.doc_id);
+                    let message_id = fast.i64("message_id").unwrap().first(addr.doc_id).unwrap();
+                    Ranked { score: f64::from(score) * recency_boost(now, created), message_id }
+                })
+                .collect();
+            every.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.message_id.cmp(&b.message_id)));
             for (limit, offset) in [(10, 0), (1, 0), (25, 7), (500, 0), (10, 10_000)] {
-                let reference = TopDocs::with_limit(limit).and_offset(offset).tweak_score(move |s: &SegmentReader| {
-                    let created = s.fast_fields().i64("created_at").ok();
-                    move |doc: DocId, score: Score| {
-                        score * recency_boost(now, created.as_ref().and_then(|c| c.first(doc)))
-                    }
-                });
-                let (want_total, want) = searcher.search(&q, &(Count, reference)).unwrap();
+                let want: Vec<Ranked> = every.iter().skip(offset).take(limit).copied().collect();
                 let (total, mut kept) = searcher.search(&q, &RecencyTop { keep: offset + limit, now }).unwrap();
                 let got = kept.split_off(offset.min(kept.len()));
-                assert_eq!(total, want_total, "{text}: total");
+                assert_eq!(total, every.len(), "{text}: total");
                 assert_eq!(got, want, "{text} limit {limit} offset {offset}: same hits, scores, order");
             }
         }

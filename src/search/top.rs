@@ -7,15 +7,19 @@
 //! ~100k documents and those reads were a sixth of its time. The boost is
 //! bounded ([`MAX_RECENCY_BOOST`]), so once `keep` hits are held a match
 //! whose score times that bound stays below the worst of them cannot enter,
-//! and its time is never read. The hits are the ones `tweak_score` keeps,
-//! in the same order: score descending, then document address ascending.
+//! and its time is never read.
+//!
+//! Hits are ordered by boosted score in `f64`, then by message id: an
+//! order that depends on neither the moment of the search (see
+//! [`recency_boost`]) nor how the index happens to be cut into segments, so
+//! a rebuilt index answers as the one it replaces.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
-use tantivy::{DocAddress, DocId, Score, SegmentReader};
+use tantivy::{DocId, Score, SegmentReader};
 
 use super::lexical::{MAX_RECENCY_BOOST, recency_boost};
 
@@ -27,14 +31,31 @@ pub struct RecencyTop {
     pub now: i64,
 }
 
+/// A kept hit: its boosted score and its message id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ranked {
+    /// BM25 × the recency boost.
+    pub score: f64,
+    /// The message's id.
+    pub message_id: i64,
+}
+
+impl Ranked {
+    /// `Less` when `self` ranks before `other`: higher score, then lower id.
+    fn rank(&self, other: &Ranked) -> Ordering {
+        other.score.total_cmp(&self.score).then_with(|| self.message_id.cmp(&other.message_id))
+    }
+}
+
 impl Collector for RecencyTop {
-    type Fruit = (usize, Vec<(Score, DocAddress)>);
+    type Fruit = (usize, Vec<Ranked>);
     type Child = SegmentTop;
 
-    fn for_segment(&self, segment_ord: u32, reader: &SegmentReader) -> tantivy::Result<SegmentTop> {
+    fn for_segment(&self, _segment_ord: u32, reader: &SegmentReader) -> tantivy::Result<SegmentTop> {
+        let fast = reader.fast_fields();
         Ok(SegmentTop {
-            segment_ord,
-            created: reader.fast_fields().i64("created_at").ok(),
+            created: fast.i64("created_at").ok(),
+            ids: fast.i64("message_id")?,
             now: self.now,
             keep: self.keep,
             heap: BinaryHeap::with_capacity(self.keep + 1),
@@ -46,33 +67,25 @@ impl Collector for RecencyTop {
         true
     }
 
-    fn merge_fruits(&self, fruits: Vec<(usize, Vec<(Score, DocAddress)>)>) -> tantivy::Result<Self::Fruit> {
+    fn merge_fruits(&self, fruits: Vec<(usize, Vec<Ranked>)>) -> tantivy::Result<Self::Fruit> {
         let mut total = 0;
         let mut hits = Vec::new();
         for (count, segment_hits) in fruits {
             total += count;
             hits.extend(segment_hits);
         }
-        hits.sort_unstable_by(|a, b| better(a.0, a.1, b.0, b.1));
+        hits.sort_unstable_by(Ranked::rank);
         hits.truncate(self.keep);
         Ok((total, hits))
     }
 }
 
-/// `Less` when hit `a` ranks before hit `b`: higher score, then lower address.
-fn better<D: Ord>(a_score: Score, a_doc: D, b_score: Score, b_doc: D) -> Ordering {
-    b_score.total_cmp(&a_score).then_with(|| a_doc.cmp(&b_doc))
-}
-
-/// A kept hit, ordered so that the heap's top is the worst one.
-struct Held {
-    score: Score,
-    doc: DocId,
-}
+/// A kept hit in the heap, whose top is the worst one.
+struct Held(Ranked);
 
 impl Ord for Held {
     fn cmp(&self, other: &Self) -> Ordering {
-        better(self.score, self.doc, other.score, other.doc)
+        self.0.rank(&other.0)
     }
 }
 
@@ -92,8 +105,8 @@ impl Eq for Held {}
 
 /// One segment's share of [`RecencyTop`].
 pub struct SegmentTop {
-    segment_ord: u32,
     created: Option<Column<i64>>,
+    ids: Column<i64>,
     now: i64,
     keep: usize,
     heap: BinaryHeap<Held>,
@@ -101,7 +114,7 @@ pub struct SegmentTop {
 }
 
 impl SegmentCollector for SegmentTop {
-    type Fruit = (usize, Vec<(Score, DocAddress)>);
+    type Fruit = (usize, Vec<Ranked>);
 
     fn collect(&mut self, doc: DocId, score: Score) {
         self.count += 1;
@@ -109,24 +122,26 @@ impl SegmentCollector for SegmentTop {
             return;
         }
         let full = self.heap.len() >= self.keep;
-        // Documents come in ascending order: a later one ties a held one
-        // only to lose to it, so it must score strictly above the worst.
-        if full && self.heap.peek().is_some_and(|worst| score * MAX_RECENCY_BOOST < worst.score) {
+        // Below the worst kept hit even at the largest boost: cannot enter.
+        // (Equal to it may still win on a lower id.)
+        if full && self.heap.peek().is_some_and(|worst| f64::from(score) * MAX_RECENCY_BOOST < worst.0.score) {
             return;
         }
         let created = self.created.as_ref().and_then(|c| c.first(doc));
-        let held = Held { score: score * recency_boost(self.now, created), doc };
+        let ranked = Ranked {
+            score: f64::from(score) * recency_boost(self.now, created),
+            message_id: self.ids.first(doc).unwrap_or(0),
+        };
         if !full {
-            self.heap.push(held);
+            self.heap.push(Held(ranked));
         } else if let Some(mut worst) = self.heap.peek_mut()
-            && held < *worst
+            && ranked.rank(&worst.0) == Ordering::Less
         {
-            *worst = held; // sifted into place when `worst` drops
+            *worst = Held(ranked); // sifted into place when `worst` drops
         }
     }
 
     fn harvest(self) -> Self::Fruit {
-        let ord = self.segment_ord;
-        (self.count, self.heap.into_iter().map(|h| (h.score, DocAddress::new(ord, h.doc))).collect())
+        (self.count, self.heap.into_iter().map(|h| h.0).collect())
     }
 }
