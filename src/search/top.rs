@@ -128,10 +128,12 @@ impl SegmentCollector for SegmentTop {
             return;
         }
         let created = self.created.as_ref().and_then(|c| c.first(doc));
-        let ranked = Ranked {
-            score: f64::from(score) * recency_boost(self.now, created),
-            message_id: self.ids.first(doc).unwrap_or(0),
-        };
+        let boosted = f64::from(score) * recency_boost(self.now, created);
+        // The id is read only for a hit that enters (or ties the worst).
+        if full && self.heap.peek().is_some_and(|worst| boosted < worst.0.score) {
+            return;
+        }
+        let ranked = Ranked { score: boosted, message_id: self.ids.first(doc).unwrap_or(0) };
         if !full {
             self.heap.push(Held(ranked));
         } else if let Some(mut worst) = self.heap.peek_mut()
