@@ -737,8 +737,8 @@ mod tests {
 
     /// The one-pass collector keeps what ranking every match would keep:
     /// the same hits, scores and order (boosted score, then message id),
-    /// with deletions, ties (equal times, no time, one id's message in two
-    /// segments' worth of order) and times in the future.
+    /// with deletions, ties (equal times, no time), times seconds apart or
+    /// in the future, and ids running against document order.
     #[test]
     fn the_relevance_collector_keeps_what_ranking_every_match_keeps() {
         let tmp = tempfile::tempdir().unwrap();

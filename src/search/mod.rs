@@ -610,9 +610,6 @@ impl Searcher {
         })
     }
 
-    /// Lexical retrieval, guarded: tantivy panics or fails on damaged
-    /// files, and that is a [`SearchError::Damaged`] with its repair, not a
-    /// crash.
     /// Lexical retrieval with partial matches: when every word together
     /// matches fewer than [`PARTIAL_BELOW`] messages and the query has at
     /// least three words that are not stopwords, messages holding at least
@@ -648,6 +645,9 @@ impl Searcher {
         Ok((page, with_partial.max(total), with_partial.saturating_sub(total)))
     }
 
+    /// Lexical retrieval, guarded: tantivy panics or fails on damaged
+    /// files, and that is a [`SearchError::Damaged`] with its repair, not a
+    /// crash.
     fn lexical(
         &self,
         searcher: &tantivy::Searcher,
