@@ -45,19 +45,53 @@ impl FormWalks {
     /// Keeps what the walk of `word` found in `segment`.
     pub fn put(&self, segment: SegmentId, word: &str, found: Found) {
         let mut held = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (segment, word.to_string());
+        // Two queries may walk the same segment for the same word at once.
+        if let Some(old) = held.walks.remove(&key) {
+            held.terms -= old.len();
+        }
         if held.terms + found.len() > MAX_HELD_TERMS {
             held.walks.clear();
             held.terms = 0;
         }
         held.terms += found.len();
-        if let Some(old) = held.walks.insert((segment, word.to_string()), found) {
-            held.terms -= old.len();
-        }
+        held.walks.insert(key, found);
     }
 
     /// Walks held (for tests).
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).walks.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk(terms: usize) -> Found {
+        Found::new((0..terms).map(|i| (i.to_le_bytes().to_vec(), 1)).collect())
+    }
+
+    /// The cache never holds more than [`MAX_HELD_TERMS`] terms: the walk
+    /// that would pass the cap empties it first; a walk put again replaces
+    /// the old one, in the count too.
+    #[test]
+    fn the_held_terms_stay_under_the_cap() {
+        let walks = FormWalks::default();
+        let (a, b) = (SegmentId::generate_random(), SegmentId::generate_random());
+        walks.put(b, "fox", walk(3));
+        walks.put(a, "crate", walk(MAX_HELD_TERMS - 13));
+        walks.put(a, "crate", walk(MAX_HELD_TERMS - 10)); // replaces the first: nothing emptied
+        assert_eq!(walks.len(), 2);
+        assert_eq!(walks.inner.lock().unwrap().terms, MAX_HELD_TERMS - 7);
+        walks.put(b, "fox", walk(10));
+        assert_eq!(walks.len(), 2, "exactly at the cap: both kept");
+        assert_eq!(walks.get(a, "crate").map(|f| f.len()), Some(MAX_HELD_TERMS - 10));
+        walks.put(b, "parser", walk(1));
+        assert_eq!(walks.len(), 1, "past the cap: emptied, then the new walk kept");
+        assert!(walks.get(a, "crate").is_none());
+        assert_eq!(walks.get(b, "parser").map(|f| f.len()), Some(1));
+        assert_eq!(walks.inner.lock().unwrap().terms, 1);
     }
 }
