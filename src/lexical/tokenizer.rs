@@ -126,18 +126,23 @@ pub fn scan(text: &str, mut emit: impl FnMut(Span)) {
             i = end;
             continue;
         }
-        let Some(c) = text[i..].chars().next() else { break };
-        if is_cjk(c) {
-            emit(Span { from: i, to: i + c.len_utf8(), position, whole: true, compound: false });
-            position += 1;
-            i += c.len_utf8();
-        } else if is_word(c) {
-            let end = char_run_end(text, i);
-            position = emit_run(text, i, end, position, &mut emit);
-            i = end;
-        } else {
-            i += c.len_utf8();
-        }
+        (i, position) = scan_char(text, i, position, &mut emit);
+    }
+}
+
+/// Scans from the character at `i` (not ASCII, or any character when
+/// scanning by characters only): a CJK token, a run of words, or a
+/// character skipped. Returns where scanning goes on and the next position.
+fn scan_char(text: &str, i: usize, position: usize, emit: &mut impl FnMut(Span)) -> (usize, usize) {
+    let Some(c) = text[i..].chars().next() else { return (text.len(), position) };
+    if is_cjk(c) {
+        emit(Span { from: i, to: i + c.len_utf8(), position, whole: true, compound: false });
+        (i + c.len_utf8(), position + 1)
+    } else if is_word(c) {
+        let end = char_run_end(text, i);
+        (end, emit_run(text, i, end, position, emit))
+    } else {
+        (i + c.len_utf8(), position)
     }
 }
 
@@ -377,20 +382,9 @@ mod tests {
     /// The scan by characters alone, as before the ASCII path.
     fn scan_by_chars(text: &str) -> Vec<Span> {
         let mut out = Vec::new();
-        let mut position = 0;
-        let mut i = 0;
-        while let Some(c) = text[i..].chars().next() {
-            if is_cjk(c) {
-                out.push(Span { from: i, to: i + c.len_utf8(), position, whole: true, compound: false });
-                position += 1;
-                i += c.len_utf8();
-            } else if is_word(c) {
-                let end = char_run_end(text, i);
-                position = emit_run(text, i, end, position, &mut |sp| out.push(sp));
-                i = end;
-            } else {
-                i += c.len_utf8();
-            }
+        let (mut i, mut position) = (0, 0);
+        while i < text.len() {
+            (i, position) = scan_char(text, i, position, &mut |sp| out.push(sp));
         }
         out
     }

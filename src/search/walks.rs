@@ -31,7 +31,8 @@ pub struct FormWalks {
 
 #[derive(Default)]
 struct Held {
-    walks: FxHashMap<(SegmentId, String), Found>,
+    /// By segment, then word: a lookup borrows the word, no key is built.
+    walks: FxHashMap<SegmentId, FxHashMap<String, Found>>,
     terms: usize,
 }
 
@@ -39,15 +40,15 @@ impl FormWalks {
     /// What the walk of `word` found in `segment`, if one was made.
     pub fn get(&self, segment: SegmentId, word: &str) -> Option<Found> {
         let held = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        held.walks.get(&(segment, word.to_string())).cloned()
+        held.walks.get(&segment)?.get(word).cloned()
     }
 
     /// Keeps what the walk of `word` found in `segment`.
     pub fn put(&self, segment: SegmentId, word: &str, found: Found) {
         let mut held = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (segment, word.to_string());
         // Two queries may walk the same segment for the same word at once.
-        if let Some(old) = held.walks.remove(&key) {
+        let old = held.walks.get_mut(&segment).and_then(|words| words.remove(word));
+        if let Some(old) = old {
             held.terms -= old.len();
         }
         if held.terms + found.len() > MAX_HELD_TERMS {
@@ -55,13 +56,13 @@ impl FormWalks {
             held.terms = 0;
         }
         held.terms += found.len();
-        held.walks.insert(key, found);
+        held.walks.entry(segment).or_default().insert(word.to_string(), found);
     }
 
     /// Walks held (for tests).
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).walks.len()
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).walks.values().map(|words| words.len()).sum()
     }
 }
 
