@@ -87,4 +87,13 @@ mod tests {
         assert_eq!(folded("が"), "が");
         assert_eq!(folded("日本"), "日本");
     }
+
+    #[test]
+    fn folding_appends_and_a_late_accent_folds_the_whole_word() {
+        // Folding appends to what the buffer holds, ASCII or not.
+        let mut out = String::from("Keep|");
+        push_folded(&mut out, "ParseCafÉ");
+        push_folded(&mut out, "|OK");
+        assert_eq!(out, "Keep|parsecafe|ok");
+    }
 }

@@ -104,10 +104,11 @@ pub fn tokenize(text: &str, mut emit: impl FnMut(CodeToken)) {
     });
 }
 
-/// Finds every token span of `text`, in position order, without allocating.
+/// Finds every token span of `text`, in position order; allocates only a
+/// scratch list for the parts of identifiers, once per text.
 ///
-/// ASCII, most of what agents write, is scanned byte by byte; a run that
-/// meets a non-ASCII character is scanned again by characters
+/// ASCII, most of what agents write, is scanned and split byte by byte; a
+/// run that meets a non-ASCII character is scanned again by characters
 /// ([`char_run_end`]), so both give the same tokens. Tokenizing was a
 /// sixth of the index build's CPU when every byte went through `char`
 /// decoding and Unicode tables.
@@ -115,45 +116,71 @@ pub fn scan(text: &str, mut emit: impl FnMut(Span)) {
     let bytes = text.as_bytes();
     let mut position = 0usize;
     let mut i = 0;
+    // The parts of one identifier at a time, in one buffer for the text.
+    let mut parts = Vec::new();
     while let Some(&b) = bytes.get(i) {
         if b.is_ascii() {
             if !b.is_ascii_alphanumeric() {
                 i += 1;
                 continue;
             }
-            let end = ascii_run_end(bytes, i).unwrap_or_else(|| char_run_end(text, i));
-            position = emit_run(text, i, end, position, &mut emit);
+            let (end, shape) = match ascii_run_end(bytes, i) {
+                Some((end, has_parts)) => (end, Shape::Ascii { has_parts }),
+                None => (char_run_end(text, i), Shape::Unicode),
+            };
+            position = emit_run(text, i, end, position, shape, &mut parts, &mut emit);
             i = end;
             continue;
         }
-        (i, position) = scan_char(text, i, position, &mut emit);
+        (i, position) = scan_char(text, i, position, &mut parts, &mut emit);
     }
 }
 
 /// Scans from the character at `i` (not ASCII, or any character when
 /// scanning by characters only): a CJK token, a run of words, or a
 /// character skipped. Returns where scanning goes on and the next position.
-fn scan_char(text: &str, i: usize, position: usize, emit: &mut impl FnMut(Span)) -> (usize, usize) {
+fn scan_char(
+    text: &str,
+    i: usize,
+    position: usize,
+    parts: &mut Vec<(usize, usize)>,
+    emit: &mut impl FnMut(Span),
+) -> (usize, usize) {
     let Some(c) = text[i..].chars().next() else { return (text.len(), position) };
     if is_cjk(c) {
         emit(Span { from: i, to: i + c.len_utf8(), position, whole: true, compound: false });
         (i + c.len_utf8(), position + 1)
     } else if is_word(c) {
         let end = char_run_end(text, i);
-        (end, emit_run(text, i, end, position, emit))
+        (end, emit_run(text, i, end, position, Shape::Unicode, parts, emit))
     } else {
         (i + c.len_utf8(), position)
     }
 }
 
+/// What the scan learned about a run while finding its end.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    /// All ASCII; `has_parts` when it holds a joiner or a capital letter
+    /// (else it is a plain word or number with no parts).
+    Ascii { has_parts: bool },
+    /// Not known to be ASCII: looked at by characters.
+    Unicode,
+}
+
 /// The end of the run of ASCII words and joiners starting at `start` (an
-/// ASCII letter or digit), ending on a word character; `None` when a
-/// non-ASCII character could continue it.
-fn ascii_run_end(bytes: &[u8], start: usize) -> Option<usize> {
+/// ASCII letter or digit), ending on a word character, and whether it may
+/// have parts (it holds a joiner or a capital); `None` when a non-ASCII
+/// character could continue it.
+fn ascii_run_end(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut j = start + 1;
+    let mut has_parts = bytes[start].is_ascii_uppercase();
     loop {
         match bytes.get(j) {
-            Some(b) if b.is_ascii_alphanumeric() => j += 1,
+            Some(b) if b.is_ascii_alphanumeric() => {
+                has_parts |= b.is_ascii_uppercase();
+                j += 1;
+            }
             Some(&b) if b.is_ascii() && is_joiner(b as char) => {
                 // Only join when a word character follows the joiners.
                 let mut k = j + 1;
@@ -161,13 +188,16 @@ fn ascii_run_end(bytes: &[u8], start: usize) -> Option<usize> {
                     k += 1;
                 }
                 match bytes.get(k) {
-                    Some(b) if b.is_ascii_alphanumeric() => j = k,
+                    Some(b) if b.is_ascii_alphanumeric() => {
+                        has_parts = true;
+                        j = k;
+                    }
                     Some(b) if !b.is_ascii() => return None,
-                    _ => return Some(j),
+                    _ => return Some((j, has_parts)),
                 }
             }
             Some(b) if !b.is_ascii() => return None,
-            _ => return Some(j),
+            _ => return Some((j, has_parts)),
         }
     }
 }
@@ -201,18 +231,38 @@ fn char_run_end(text: &str, start: usize) -> usize {
     end
 }
 
-/// Emits one identifier run; returns the next free position.
-fn emit_run(text: &str, start: usize, end: usize, position: usize, emit: &mut impl FnMut(Span)) -> usize {
+/// Emits one identifier run; returns the next free position. `parts` is
+/// scratch space, reused across runs so a run with parts allocates nothing.
+/// An ASCII run (the common case) is split by bytes, with the same answers
+/// as by characters and no decoding: the index build tokenizes every word
+/// of every message.
+fn emit_run(
+    text: &str,
+    start: usize,
+    end: usize,
+    position: usize,
+    shape: Shape,
+    parts: &mut Vec<(usize, usize)>,
+    emit: &mut impl FnMut(Span),
+) -> usize {
     let run = &text[start..end];
     let whole_fits = run.len() <= MAX_TOKEN_BYTES;
-    if !run.contains(|c: char| is_joiner(c) || c.is_uppercase()) {
+    let has_parts = match shape {
+        Shape::Ascii { has_parts } => has_parts,
+        Shape::Unicode => run.contains(|c: char| is_joiner(c) || c.is_uppercase()),
+    };
+    if !has_parts {
         // The common case: a plain lowercase word or number has no parts.
         if whole_fits {
             emit(Span { from: start, to: end, position, whole: true, compound: false });
         }
         return position + 1;
     }
-    let parts = split_parts(run);
+    parts.clear();
+    match shape {
+        Shape::Ascii { .. } => split_ascii_parts(run.as_bytes(), parts),
+        Shape::Unicode => split_parts(run, parts),
+    }
     if whole_fits {
         let compound = parts.len() > 1 && run.contains(|c: char| is_joiner(c) && c != '_');
         emit(Span { from: start, to: end, position, whole: true, compound });
@@ -220,7 +270,7 @@ fn emit_run(text: &str, start: usize, end: usize, position: usize, emit: &mut im
     if parts.len() <= 1 {
         return position + 1;
     }
-    for (i, (a, b)) in parts.iter().enumerate() {
+    for (i, &(a, b)) in parts.iter().enumerate() {
         if b - a <= MAX_TOKEN_BYTES {
             emit(Span { from: start + a, to: start + b, position: position + i, whole: false, compound: false });
         }
@@ -228,10 +278,10 @@ fn emit_run(text: &str, start: usize, end: usize, position: usize, emit: &mut im
     position + parts.len()
 }
 
-/// Byte ranges of the parts of an identifier: split at joiners and at case
-/// changes (`useEffect` → use|Effect, `HTTPServer` → HTTP|Server).
-fn split_parts(run: &str) -> Vec<(usize, usize)> {
-    let mut parts = Vec::new();
+/// Pushes the byte ranges of the parts of an identifier onto `parts`: split
+/// at joiners and at case changes (`useEffect` → use|Effect, `HTTPServer` →
+/// HTTP|Server).
+fn split_parts(run: &str, parts: &mut Vec<(usize, usize)>) {
     let chars: Vec<(usize, char)> = run.char_indices().collect();
     let mut part_start: Option<usize> = None;
     for (k, &(i, c)) in chars.iter().enumerate() {
@@ -261,7 +311,35 @@ fn split_parts(run: &str) -> Vec<(usize, usize)> {
     if let Some(s) = part_start {
         parts.push((s, run.len()));
     }
-    parts
+}
+
+/// [`split_parts`] for an ASCII run, by bytes: ASCII has no marks, so the
+/// letter before a letter in a part is simply the byte before it.
+fn split_ascii_parts(run: &[u8], parts: &mut Vec<(usize, usize)>) {
+    let mut part_start: Option<usize> = None;
+    for (i, &c) in run.iter().enumerate() {
+        if is_joiner(c as char) {
+            if let Some(s) = part_start.take() {
+                parts.push((s, i));
+            }
+            continue;
+        }
+        let Some(s) = part_start else {
+            part_start = Some(i);
+            continue;
+        };
+        let prev = run[i - 1];
+        let lower_to_upper = prev.is_ascii_lowercase() && c.is_ascii_uppercase();
+        let acronym_end =
+            prev.is_ascii_uppercase() && c.is_ascii_uppercase() && run.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+        if lower_to_upper || acronym_end {
+            parts.push((s, i));
+            part_start = Some(i);
+        }
+    }
+    if let Some(s) = part_start {
+        parts.push((s, run.len()));
+    }
 }
 
 /// Convenience: all tokens of a text.
@@ -275,23 +353,43 @@ pub fn tokens(text: &str) -> Vec<CodeToken> {
 ///
 /// Indexing spends most of its time here and in tantivy's postings, so the
 /// stream reuses one buffer of tokens and their strings across documents
-/// instead of allocating a `String` per token.
+/// instead of allocating a `String` per token. tantivy gives each field its
+/// own tokenizer, and the title field sees the same text for every message
+/// of a conversation in a row: a short text equal to the last one reuses
+/// its tokens, still in the buffer, instead of tokenizing it again.
 #[derive(Clone, Default)]
 pub struct CodeTokenizer {
     buf: Vec<Token>,
+    /// The last text tokenized, if at most [`REUSE_MAX_BYTES`] long; empty
+    /// when its tokens in `buf` cannot be reused.
+    last: String,
+    /// How many tokens `last` has at the front of `buf`.
+    last_len: usize,
 }
+
+/// Texts up to this long are kept for reuse: a conversation title is ~100
+/// bytes, and copying a short message costs far less than tokenizing it.
+const REUSE_MAX_BYTES: usize = 512;
 
 /// The tokens of one text, borrowed from the tokenizer's reused buffer.
 pub struct CodeTokenStream<'a> {
     tokens: &'a mut Vec<Token>,
     len: usize,
     index: usize,
+    /// The tokenizer's kept text, cleared if a token is handed out mutably
+    /// (a filter could change it, and the buffer would no longer hold the
+    /// kept text's tokens).
+    last: &'a mut String,
 }
 
 impl Tokenizer for CodeTokenizer {
     type TokenStream<'a> = CodeTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> CodeTokenStream<'a> {
+        if !text.is_empty() && self.last == text {
+            let len = self.last_len;
+            return CodeTokenStream { tokens: &mut self.buf, len, index: usize::MAX, last: &mut self.last };
+        }
         let mut len = 0;
         let buf = &mut self.buf;
         scan(text, |sp| {
@@ -317,7 +415,12 @@ impl Tokenizer for CodeTokenizer {
         if self.buf.len() > 1 << 16 && len < 1 << 12 {
             self.buf.truncate(1 << 12);
         }
-        CodeTokenStream { tokens: &mut self.buf, len, index: usize::MAX }
+        self.last.clear();
+        if text.len() <= REUSE_MAX_BYTES {
+            self.last.push_str(text);
+            self.last_len = len;
+        }
+        CodeTokenStream { tokens: &mut self.buf, len, index: usize::MAX, last: &mut self.last }
     }
 }
 
@@ -330,6 +433,7 @@ impl TokenStream for CodeTokenStream<'_> {
         &self.tokens[self.index]
     }
     fn token_mut(&mut self) -> &mut Token {
+        self.last.clear();
         &mut self.tokens[self.index]
     }
 }
@@ -383,8 +487,9 @@ mod tests {
     fn scan_by_chars(text: &str) -> Vec<Span> {
         let mut out = Vec::new();
         let (mut i, mut position) = (0, 0);
+        let mut parts = Vec::new();
         while i < text.len() {
-            (i, position) = scan_char(text, i, position, &mut |sp| out.push(sp));
+            (i, position) = scan_char(text, i, position, &mut parts, &mut |sp| out.push(sp));
         }
         out
     }
@@ -411,6 +516,67 @@ mod tests {
             scan(s, |sp| fast.push(sp));
             assert_eq!(fast, scan_by_chars(s), "{s:?}");
         }
+    }
+
+    #[test]
+    fn ascii_runs_split_by_bytes_as_by_characters() {
+        // Every run of up to four characters from a set that exercises
+        // joiners, case changes, acronyms and digits.
+        let set = ['a', 'b', 'Z', 'Q', '9', '_', '-', '.', '/', ':', '\\'];
+        let mut runs = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = runs.iter().flat_map(|r| set.iter().map(move |c| format!("{r}{c}"))).collect();
+            runs.extend(longer);
+        }
+        runs.extend(
+            ["HTTPServer", "parseHTTPResponse", "a_B-cD.EFg/hI", "ABCdef", "x9Y", "getURLs2Go"].map(String::from),
+        );
+        let mut checked = 0;
+        for run in &runs {
+            let (mut by_bytes, mut by_chars) = (Vec::new(), Vec::new());
+            split_ascii_parts(run.as_bytes(), &mut by_bytes);
+            split_parts(run, &mut by_chars);
+            assert_eq!(by_bytes, by_chars, "{run:?}");
+            checked += usize::from(by_chars.len() > 1);
+        }
+        assert!(checked > 1000, "the runs split into parts: {checked}");
+    }
+
+    fn stream_texts(tk: &mut CodeTokenizer, text: &str) -> Vec<(String, usize, usize)> {
+        let mut stream = tk.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            let t = stream.token();
+            out.push((t.text.clone(), t.position, t.offset_from));
+        }
+        out
+    }
+
+    #[test]
+    fn a_repeated_text_reuses_its_tokens_and_only_its_own() {
+        let fresh = |text: &str| stream_texts(&mut CodeTokenizer::default(), text);
+        let mut tk = CodeTokenizer::default();
+        // The same title again, another of the same length, an empty one,
+        // then the first again: each gives its own tokens.
+        for text in ["Fix useEffect loop", "Fix useEffect loop", "Add parseHTTP test", "", "Fix useEffect loop"] {
+            assert_eq!(stream_texts(&mut tk, text), fresh(text), "{text:?}");
+        }
+        // A text too long to keep is tokenized every time.
+        let long = "word ".repeat(200);
+        assert_eq!(stream_texts(&mut tk, &long), fresh(&long));
+        assert_eq!(stream_texts(&mut tk, &long), fresh(&long));
+    }
+
+    #[test]
+    fn a_token_changed_through_the_stream_is_not_reused() {
+        let mut tk = CodeTokenizer::default();
+        {
+            let mut stream = tk.token_stream("Alpha beta");
+            while stream.advance() {
+                stream.token_mut().text.push('!');
+            }
+        }
+        assert_eq!(stream_texts(&mut tk, "Alpha beta"), [("alpha".to_string(), 0, 0), ("beta".to_string(), 1, 6)]);
     }
 
     #[test]
