@@ -180,6 +180,26 @@ fn boolean_operators_and_prefixes() {
     assert_eq!(pre.len(), 3, "{pre:?}");
 }
 
+/// A lexical index of an older version (v4 indexed every message's time as
+/// a term; v5 keeps it as a column only) is rebuilt by the next index run,
+/// and its time filters then read the column.
+#[test]
+fn an_index_of_an_older_version_is_rebuilt_and_filters_by_time_as_before() {
+    let sb = corpus();
+    let version = cass::lexical::LEXICAL_VERSION;
+    let rw = rusqlite::Connection::open(sb.data().join("cass.db")).unwrap();
+    rw.execute("UPDATE meta SET value = ?1 WHERE key = 'lexical_version'", [(version - 1).to_string()]).unwrap();
+    drop(rw);
+    assert_eq!(sb.json(&["status"])["lexical"]["current_schema"], false);
+    let report = sb.json(&["index"]);
+    assert_eq!(report["lexical"]["rebuilt"], true, "{report}");
+    assert_eq!(sb.json(&["status"])["lexical"]["current_schema"], true);
+    let since = hits(&sb, &["ECONNREFUSED", "--since", "2026-03-01"]);
+    assert_eq!(since.len(), 1);
+    assert_eq!(since[0]["created_at"], "2026-03-05T08:00:00.000Z");
+    assert_eq!(hits(&sb, &["ECONNREFUSED", "--since", "2026-01-11", "--until", "2026-02-28"]).len(), 1);
+}
+
 #[test]
 fn every_filter_narrows_inside_retrieval() {
     let sb = corpus();

@@ -9,7 +9,7 @@ pub const TOKENIZER: &str = "cass_code";
 
 /// Bumped when the schema or tokenizer changes: an index of another version
 /// is rebuilt from the store.
-pub const LEXICAL_VERSION: i64 = 4;
+pub const LEXICAL_VERSION: i64 = 5;
 
 /// Handles to every field.
 #[derive(Clone)]
@@ -28,6 +28,10 @@ pub struct Fields {
     /// name), matched exactly: `--source`.
     pub source: Field,
     /// Creation time in milliseconds since the Unix epoch; absent when unknown.
+    /// A fast field only: time filters and time order read its column
+    /// (tantivy's range query uses the column whenever a field has one), so
+    /// a term per message (each time is nearly unique) would only slow the
+    /// build and grow the index (v5).
     pub created_at: Field,
     /// Conversation id, for deleting a conversation's documents on re-derive.
     pub conversation_id: Field,
@@ -49,7 +53,7 @@ pub fn build() -> (Schema, Fields) {
         agent: b.add_text_field("agent", STRING),
         workspace: b.add_text_field("workspace", STRING),
         role: b.add_text_field("role", STRING),
-        created_at: b.add_i64_field("created_at", INDEXED | FAST),
+        created_at: b.add_i64_field("created_at", FAST),
         conversation_id: b.add_i64_field("conversation_id", INDEXED | FAST),
         message_id: b.add_i64_field("message_id", INDEXED | FAST | STORED),
         // Last, so the other fields keep their numbers in an index built
