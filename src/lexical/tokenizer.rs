@@ -561,10 +561,12 @@ mod tests {
         for text in ["Fix useEffect loop", "Fix useEffect loop", "Add parseHTTP test", "", "Fix useEffect loop"] {
             assert_eq!(stream_texts(&mut tk, text), fresh(text), "{text:?}");
         }
-        // A text too long to keep is tokenized every time.
+        // A text too long to keep is tokenized every time, and the short
+        // text kept before it is not reused over the long one's tokens.
         let long = "word ".repeat(200);
         assert_eq!(stream_texts(&mut tk, &long), fresh(&long));
         assert_eq!(stream_texts(&mut tk, &long), fresh(&long));
+        assert_eq!(stream_texts(&mut tk, "Fix useEffect loop"), fresh("Fix useEffect loop"));
     }
 
     #[test]
