@@ -1,8 +1,6 @@
 //! The lexical index's schema: one document per message.
 
-use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
-};
+use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 
 /// Name under which [`super::tokenizer::CodeTokenizer`] is registered.
 pub const TOKENIZER: &str = "cass_code";
@@ -35,7 +33,9 @@ pub struct Fields {
     pub created_at: Field,
     /// Conversation id, for deleting a conversation's documents on re-derive.
     pub conversation_id: Field,
-    /// Message id, the only stored field: hits are hydrated from the store.
+    /// Message id: hits are read by it from its column and hydrated from the
+    /// store, and a message is deleted by its term. Nothing is stored in
+    /// the index (v5; v4 stored this id, which nothing read).
     pub message_id: Field,
 }
 
@@ -55,7 +55,7 @@ pub fn build() -> (Schema, Fields) {
         role: b.add_text_field("role", STRING),
         created_at: b.add_i64_field("created_at", FAST),
         conversation_id: b.add_i64_field("conversation_id", INDEXED | FAST),
-        message_id: b.add_i64_field("message_id", INDEXED | FAST | STORED),
+        message_id: b.add_i64_field("message_id", INDEXED | FAST),
         // Last, so the other fields keep their numbers in an index built
         // before it (read until the next sync rebuilds it).
         source: b.add_text_field("source", STRING),
