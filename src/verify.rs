@@ -138,8 +138,8 @@ pub fn deep(data: &DataDir) -> DeepReport {
     }
 }
 
-/// The lexical index's live document count (`None`: no index), or why it
-/// is damaged. Guarded: tantivy may panic on corrupted files.
+/// The lexical index's live message documents (`None`: no index), or why
+/// it is damaged. Guarded: tantivy may panic on corrupted files.
 fn lexical(data: &DataDir) -> Result<Option<u64>, String> {
     let idx = match LexicalIndex::open(&data.lexical()) {
         Ok(idx) => idx,
@@ -156,7 +156,14 @@ fn lexical(data: &DataDir) -> Result<Option<u64>, String> {
         // Opening every segment reader opens every file the index lists,
         // so a deleted one shows here.
         let reader = idx.index.reader().map_err(|e| e.to_string())?;
-        Ok(Some(reader.searcher().num_docs()))
+        let searcher = reader.searcher();
+        // Messages only: a titled conversation's title has a document too.
+        let title_docs = tantivy::query::TermQuery::new(
+            tantivy::Term::from_field_text(idx.fields.kind, crate::lexical::TITLE_KIND),
+            tantivy::schema::IndexRecordOption::Basic,
+        );
+        let titles = searcher.search(&title_docs, &tantivy::collector::Count).map_err(|e| e.to_string())?;
+        Ok(Some(searcher.num_docs() - titles as u64))
     })
     .unwrap_or_else(|panic| Err(format!("reading it panicked: {panic}")))
 }

@@ -74,20 +74,46 @@ fn key_of_id(db: &Path) -> HashMap<i64, (String, String, i64)> {
     stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))).unwrap().map(Result::unwrap).collect()
 }
 
-/// The message ids of every live document in the lexical index.
-fn lexical_ids(data: &Path) -> Vec<i64> {
+/// The message ids of every live message document in the lexical index,
+/// and the conversation of every live title document; each document is
+/// one or the other.
+fn lexical_docs(data: &Path) -> (Vec<i64>, Vec<i64>) {
     let idx = cass::lexical::LexicalIndex::open(&data.join("lexical")).unwrap();
     let reader = idx.index.reader().unwrap();
     let searcher = reader.searcher();
-    let mut ids = Vec::new();
+    let (mut ids, mut titles) = (Vec::new(), Vec::new());
     for seg in searcher.segment_readers() {
         let col = seg.fast_fields().i64("message_id").unwrap();
+        let title_of = seg.fast_fields().i64("title_of").unwrap();
         for doc in seg.doc_ids_alive() {
-            ids.push(col.first(doc).unwrap());
+            match (col.first(doc), title_of.first(doc)) {
+                (Some(id), None) => ids.push(id),
+                (None, Some(conversation)) => titles.push(conversation),
+                other => panic!("a document is neither a message nor a title: {other:?}"),
+            }
         }
     }
     ids.sort_unstable();
-    ids
+    titles.sort_unstable();
+    (ids, titles)
+}
+
+/// The message ids of every live message document in the lexical index.
+fn lexical_ids(data: &Path) -> Vec<i64> {
+    lexical_docs(data).0
+}
+
+/// The conversations whose title the lexical index must hold once: a
+/// title and at least one message.
+fn titled_conversations(db: &Path) -> Vec<i64> {
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT id FROM conversations c WHERE title <> ''
+               AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id) ORDER BY id",
+        )
+        .unwrap();
+    stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
 /// The message ids in a tier's published segments (dead rows included).
@@ -118,6 +144,9 @@ fn assert_same_index(got: &Path, want: &Path) {
     let mut store_ids: Vec<i64> = got_keys.keys().copied().collect();
     store_ids.sort_unstable();
     assert_eq!(lex, store_ids, "the lexical index holds each stored message exactly once");
+    let titles = lexical_docs(got).1;
+    assert!(!titles.is_empty(), "the corpus has titled conversations");
+    assert_eq!(titles, titled_conversations(&got.join("cass.db")), "each title exactly once");
     // Fast tier: each live message at most once, and the same messages as
     // the clean run embedded (dead rows of replaced messages may remain
     // until compaction; they never match a live id).
@@ -290,7 +319,9 @@ fn derived_agree(data: &Path) -> bool {
     let keys = key_of_id(&data.join("cass.db"));
     let mut store: Vec<i64> = keys.keys().copied().collect();
     store.sort_unstable();
-    let lexical_ok = std::panic::catch_unwind(|| lexical_ids(data)).is_ok_and(|lex| lex == store);
+    let titled = titled_conversations(&data.join("cass.db"));
+    let lexical_ok =
+        std::panic::catch_unwind(|| lexical_docs(data)).is_ok_and(|(lex, titles)| lex == store && titles == titled);
     let mut tier: Vec<i64> = tier_ids(data, "fast").into_iter().filter(|id| keys.contains_key(id)).collect();
     let n = tier.len();
     tier.dedup();

@@ -433,3 +433,48 @@ fn many_small_runs_do_not_pile_up_segments() {
     assert!(segments <= 12, "{segments} segments after 40 incremental runs");
     assert_eq!(hits(&sb, &["incremental"]).len(), 40);
 }
+
+/// A conversation's title is indexed once (v6), not on each message, and
+/// still ranks that conversation's hits higher: two messages alike in
+/// text and time tie on content, and the one whose title holds the query's
+/// words comes first although its id is higher (a tie goes to the lower
+/// id). A title alone matches nothing. When the title changes, the old
+/// one no longer counts, and `health --deep` counts messages, not titles.
+#[test]
+fn a_title_ranks_its_conversations_hits_higher_but_never_matches_alone() {
+    let sb = Sandbox::new();
+    let dir = sb.home().join(".claude/projects/-srv");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ts = "2026-02-01T09:00:00Z";
+    let text = "the consumer lag grew after the deploy";
+    let plain = claude_line("p1", "user", "what happened overnight", ts, "/srv")
+        + &claude_line("p1", "assistant", text, ts, "/srv");
+    std::fs::write(dir.join("p1.jsonl"), plain).unwrap();
+    sb.json(&["index"]);
+    let titled = |title: &str| {
+        format!("{{\"type\":\"summary\",\"summary\":\"{title}\"}}\n")
+            + &claude_line("t1", "user", "look at this please", ts, "/srv")
+            + &claude_line("t1", "assistant", text, ts, "/srv")
+    };
+    std::fs::write(dir.join("t1.jsonl"), titled("consumer lag during rebalance")).unwrap();
+    sb.json(&["index"]);
+    let first = |sb: &Sandbox| {
+        let found = hits(sb, &["consumer lag"]);
+        assert_eq!(found.len(), 2, "{found:?}");
+        found[0]["title"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(first(&sb), "consumer lag during rebalance", "the titled conversation's hit ranks first");
+    assert!(hits(&sb, &["rebalance"]).is_empty(), "a word only in a title matches no message");
+
+    // A new title: the old one's words no longer raise the hit.
+    std::fs::write(dir.join("t1.jsonl"), titled("weekly notes about the deploy")).unwrap();
+    sb.json(&["index"]);
+    let found = hits(&sb, &["consumer lag"]);
+    assert_eq!(found[1]["title"], "weekly notes about the deploy", "the new title is stored: {found:?}");
+    assert_eq!(found[0]["title"], "what happened overnight", "a tie again: the lower id first");
+
+    let health = sb.cass().args(["health", "--deep", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&health.stdout).unwrap();
+    assert!(health.status.success(), "{v}");
+    assert_eq!(v.to_string().matches("count_mismatch").count(), 0, "{v}");
+}

@@ -1,4 +1,12 @@
-//! The lexical index's schema: one document per message.
+//! The lexical index's schema: one document per message, and one per
+//! titled conversation holding its title.
+//!
+//! A title is indexed once per conversation, not on each of its messages:
+//! repeated on every message it was an eighth of the build's instructions
+//! (docs/performance-history.md, session 14), for a field that only ever
+//! raises the rank of messages that match on their content. A search reads
+//! the title documents first and adds their score to each hit of the same
+//! conversation ([`crate::search`]).
 
 use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
 
@@ -7,14 +15,18 @@ pub const TOKENIZER: &str = "cass_code";
 
 /// Bumped when the schema or tokenizer changes: an index of another version
 /// is rebuilt from the store.
-pub const LEXICAL_VERSION: i64 = 5;
+pub const LEXICAL_VERSION: i64 = 6;
+
+/// The value of [`Fields::kind`] on a title document.
+pub const TITLE_KIND: &str = "title";
 
 /// Handles to every field.
 #[derive(Clone)]
 pub struct Fields {
     /// Message text, tokenized with [`TOKENIZER`], with positions for phrases.
     pub content: Field,
-    /// Conversation title, tokenized like `content`, repeated on each message.
+    /// Conversation title, tokenized like `content`: on title documents
+    /// only, one per titled conversation (v6; v5 repeated it on each message).
     pub title: Field,
     /// Agent slug, matched exactly.
     pub agent: Field,
@@ -37,6 +49,14 @@ pub struct Fields {
     /// store, and a message is deleted by its term. Nothing is stored in
     /// the index (v5; v4 stored this id, which nothing read).
     pub message_id: Field,
+    /// On a title document, the id of its conversation: read from its
+    /// column to give the title's score to that conversation's hits, and
+    /// its term replaces the document when the conversation is indexed again.
+    pub title_of: Field,
+    /// [`TITLE_KIND`] on title documents, absent on messages: browsing and
+    /// counting leave title documents out by it, and its document frequency
+    /// is the number of titles for their BM25 statistics.
+    pub kind: Field,
 }
 
 /// The schema and the handles of its fields; the same on every call.
@@ -59,6 +79,8 @@ pub fn build() -> (Schema, Fields) {
         // Last, so the other fields keep their numbers in an index built
         // before it (read until the next sync rebuilds it).
         source: b.add_text_field("source", STRING),
+        title_of: b.add_i64_field("title_of", INDEXED | FAST),
+        kind: b.add_text_field("kind", STRING),
     };
     (b.build(), fields)
 }

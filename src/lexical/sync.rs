@@ -171,6 +171,9 @@ pub struct Build {
     /// before they are added.
     maybe_present: i64,
     added: usize,
+    /// Conversations whose title document this build wrote: one per
+    /// conversation, however many of its messages are added.
+    titled: rustc_hash::FxHashSet<i64>,
 }
 
 impl Build {
@@ -195,6 +198,7 @@ impl Build {
             fed: start.high,
             maybe_present,
             added: 0,
+            titled: rustc_hash::FxHashSet::default(),
         })
     }
 
@@ -202,7 +206,7 @@ impl Build {
     fn feed(&mut self, store: &Store, upto: i64) -> Result<()> {
         if upto > self.fed {
             let rows = Rows::Range { after: self.fed, upto };
-            self.added += add_rows(&self.writer, &self.idx, store, rows, self.maybe_present)?;
+            self.added += add_rows(&self.writer, &self.idx, store, rows, self.maybe_present, &mut self.titled)?;
             self.fed = upto;
         }
         Ok(())
@@ -221,7 +225,12 @@ impl Build {
         let f = self.idx.fields.clone();
         for &conv in &dirty {
             self.writer.delete_term(Term::from_field_i64(f.conversation_id, conv));
-            self.added += add_rows(&self.writer, &self.idx, store, Rows::Conversation { id: conv, upto: max_id }, 0)?;
+            // Its title document goes too, and comes back with its messages
+            // (a title that changed or went is what made many dirty).
+            self.writer.delete_term(Term::from_field_i64(f.title_of, conv));
+            self.titled.remove(&conv);
+            let rows = Rows::Conversation { id: conv, upto: max_id };
+            self.added += add_rows(&self.writer, &self.idx, store, rows, 0, &mut self.titled)?;
             report.rederived_conversations += 1;
         }
         report.added = self.added;
@@ -322,12 +331,39 @@ fn merge_policy(bulk: bool) -> Box<dyn MergePolicy> {
 
 /// Streams the selected messages into the writer. Messages with an id at
 /// or below `delete_upto` are deleted by id first (they may be present).
-fn add_rows(writer: &IndexWriter, idx: &LexicalIndex, store: &Store, rows: Rows, delete_upto: i64) -> Result<usize> {
+///
+/// The first message of a titled conversation not in `titled` also writes
+/// its conversation's title document, replacing the one an earlier sync
+/// wrote (its term is deleted first): a conversation has one title
+/// document whichever syncs added its messages, and after a crash between
+/// tantivy's commit and the store's.
+fn add_rows(
+    writer: &IndexWriter,
+    idx: &LexicalIndex,
+    store: &Store,
+    rows: Rows,
+    delete_upto: i64,
+    titled: &mut rustc_hash::FxHashSet<i64>,
+) -> Result<usize> {
     let f = &idx.fields;
     let mut n = 0;
+    let add = |doc: TantivyDocument| -> Result<()> {
+        writer.add_document(doc).map_err(|source| LexicalError::Tantivy { path: "lexical".into(), source })?;
+        Ok(())
+    };
     crate::store::lexical::for_each_row(store, rows, |r| -> Result<()> {
         if r.id <= delete_upto {
             writer.delete_term(Term::from_field_i64(f.message_id, r.id));
+        }
+        if let Some(t) = r.title.filter(|t| !t.is_empty())
+            && titled.insert(r.conversation_id)
+        {
+            writer.delete_term(Term::from_field_i64(f.title_of, r.conversation_id));
+            let mut doc = TantivyDocument::default();
+            doc.add_i64(f.title_of, r.conversation_id);
+            doc.add_text(f.kind, super::TITLE_KIND);
+            doc.add_text(f.title, t);
+            add(doc)?;
         }
         let mut doc = TantivyDocument::default();
         doc.add_i64(f.message_id, r.id);
@@ -342,10 +378,7 @@ fn add_rows(writer: &IndexWriter, idx: &LexicalIndex, store: &Store, rows: Rows,
         if let Some(ws) = r.workspace {
             doc.add_text(f.workspace, ws);
         }
-        if let Some(t) = r.title {
-            doc.add_text(f.title, t);
-        }
-        writer.add_document(doc).map_err(|source| LexicalError::Tantivy { path: "lexical".into(), source })?;
+        add(doc)?;
         n += 1;
         Ok(())
     })?;

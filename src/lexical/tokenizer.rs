@@ -353,43 +353,23 @@ pub fn tokens(text: &str) -> Vec<CodeToken> {
 ///
 /// Indexing spends most of its time here and in tantivy's postings, so the
 /// stream reuses one buffer of tokens and their strings across documents
-/// instead of allocating a `String` per token. tantivy gives each field its
-/// own tokenizer, and the title field sees the same text for every message
-/// of a conversation in a row: a short text equal to the last one reuses
-/// its tokens, still in the buffer, instead of tokenizing it again.
+/// instead of allocating a `String` per token.
 #[derive(Clone, Default)]
 pub struct CodeTokenizer {
     buf: Vec<Token>,
-    /// The last text tokenized, if at most [`REUSE_MAX_BYTES`] long; empty
-    /// when its tokens in `buf` cannot be reused.
-    last: String,
-    /// How many tokens `last` has at the front of `buf`.
-    last_len: usize,
 }
-
-/// Texts up to this long are kept for reuse: a conversation title is ~100
-/// bytes, and copying a short message costs far less than tokenizing it.
-const REUSE_MAX_BYTES: usize = 512;
 
 /// The tokens of one text, borrowed from the tokenizer's reused buffer.
 pub struct CodeTokenStream<'a> {
     tokens: &'a mut Vec<Token>,
     len: usize,
     index: usize,
-    /// The tokenizer's kept text, cleared if a token is handed out mutably
-    /// (a filter could change it, and the buffer would no longer hold the
-    /// kept text's tokens).
-    last: &'a mut String,
 }
 
 impl Tokenizer for CodeTokenizer {
     type TokenStream<'a> = CodeTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> CodeTokenStream<'a> {
-        if !text.is_empty() && self.last == text {
-            let len = self.last_len;
-            return CodeTokenStream { tokens: &mut self.buf, len, index: usize::MAX, last: &mut self.last };
-        }
         let mut len = 0;
         let buf = &mut self.buf;
         scan(text, |sp| {
@@ -415,12 +395,7 @@ impl Tokenizer for CodeTokenizer {
         if self.buf.len() > 1 << 16 && len < 1 << 12 {
             self.buf.truncate(1 << 12);
         }
-        self.last.clear();
-        if text.len() <= REUSE_MAX_BYTES {
-            self.last.push_str(text);
-            self.last_len = len;
-        }
-        CodeTokenStream { tokens: &mut self.buf, len, index: usize::MAX, last: &mut self.last }
+        CodeTokenStream { tokens: &mut self.buf, len, index: usize::MAX }
     }
 }
 
@@ -433,7 +408,6 @@ impl TokenStream for CodeTokenStream<'_> {
         &self.tokens[self.index]
     }
     fn token_mut(&mut self) -> &mut Token {
-        self.last.clear();
         &mut self.tokens[self.index]
     }
 }
@@ -553,24 +527,20 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_text_reuses_its_tokens_and_only_its_own() {
+    fn each_text_gets_its_own_tokens_from_the_shared_buffer() {
         let fresh = |text: &str| stream_texts(&mut CodeTokenizer::default(), text);
         let mut tk = CodeTokenizer::default();
-        // The same title again, another of the same length, an empty one,
-        // then the first again: each gives its own tokens.
-        for text in ["Fix useEffect loop", "Fix useEffect loop", "Add parseHTTP test", "", "Fix useEffect loop"] {
+        // The same text again, another of the same length, an empty one, a
+        // long one, then a short one over the long one's leftover tokens.
+        let long = "word ".repeat(200);
+        for text in ["Fix useEffect loop", "Fix useEffect loop", "Add parseHTTP test", "", &long, "Fix useEffect loop"]
+        {
             assert_eq!(stream_texts(&mut tk, text), fresh(text), "{text:?}");
         }
-        // A text too long to keep is tokenized every time, and the short
-        // text kept before it is not reused over the long one's tokens.
-        let long = "word ".repeat(200);
-        assert_eq!(stream_texts(&mut tk, &long), fresh(&long));
-        assert_eq!(stream_texts(&mut tk, &long), fresh(&long));
-        assert_eq!(stream_texts(&mut tk, "Fix useEffect loop"), fresh("Fix useEffect loop"));
     }
 
     #[test]
-    fn a_token_changed_through_the_stream_is_not_reused() {
+    fn a_token_changed_through_the_stream_does_not_change_the_next_text() {
         let mut tk = CodeTokenizer::default();
         {
             let mut stream = tk.token_stream("Alpha beta");

@@ -12,6 +12,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocId, Executor, Order, Searcher, SegmentReader, Term};
 
 use super::query::{Atom, ParsedQuery};
+use super::titles::TitleBonus;
 use super::top::RecencyTop;
 use super::walks::{FormWalks, Found};
 use crate::filters::{Filters, workspace_matches};
@@ -19,7 +20,7 @@ use crate::lexical::fold::folded;
 use crate::lexical::stem;
 use crate::lexical::terms::TermList;
 use crate::lexical::tokenizer::tokens;
-use crate::lexical::{Fields, LexicalError, LexicalIndex};
+use crate::lexical::{Fields, LexicalError, LexicalIndex, TITLE_KIND};
 
 /// Weight of a title match relative to a content match.
 const TITLE_BOOST: f32 = 0.5;
@@ -105,7 +106,12 @@ pub fn search(
     let q = build(&idx.fields, query, filters, &workspaces, wild, partial);
     match order {
         HitOrder::Relevance { now } => {
-            let (total, mut kept) = run(searcher, &q, &RecencyTop { keep: offset + limit, now }).map_err(err)?;
+            let titles = match title_query(&idx.fields, query, wild) {
+                Some(t) => TitleBonus::find(searcher, &idx.fields, &t, executor(searcher)).map_err(err)?,
+                None => TitleBonus::default(),
+            };
+            let top = RecencyTop { keep: offset + limit, now, titles: std::sync::Arc::new(titles) };
+            let (total, mut kept) = run(searcher, &q, &top).map_err(err)?;
             let page = kept.split_off(offset.min(kept.len()));
             Ok((
                 page.into_iter().map(|r| ScoredId { message_id: r.message_id, score: r.score as f32 }).collect(),
@@ -138,7 +144,9 @@ pub fn browse(
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
     let workspaces = workspace_terms(searcher, idx.fields.workspace, filters).map_err(err)?;
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(AllQuery))];
+    let title_docs = TermQuery::new(Term::from_field_text(idx.fields.kind, TITLE_KIND), IndexRecordOption::Basic);
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+        vec![(Occur::Must, Box::new(AllQuery)), (Occur::MustNot, Box::new(title_docs))];
     add_filters(&idx.fields, filters, &workspaces, &mut clauses);
     let newest = TopDocs::with_limit(limit).and_offset(offset).order_by(|segment: &SegmentReader| {
         let fast = segment.fast_fields();
@@ -418,13 +426,6 @@ pub fn build(
         }
         if !clause.negated {
             positive += 1;
-            // A match in the conversation's title ranks a hit higher but never
-            // makes a message match on its own.
-            for atom in &clause.any_of {
-                if let Some(t) = atom_query(f.title, atom, wild) {
-                    clauses.push((Occur::Should, Box::new(BoostQuery::new(t, TITLE_BOOST))));
-                }
-            }
         }
     }
     if positive == 0 {
@@ -437,6 +438,22 @@ pub fn build(
     }
     add_filters(f, filters, workspaces, &mut clauses);
     Box::new(BooleanQuery::new(clauses))
+}
+
+/// The query of a request over titles ([`TitleBonus`]): each alternative
+/// of each wanted clause, weighted by [`TITLE_BOOST`], any of them. A match
+/// in the conversation's title ranks a hit higher but never makes a message
+/// match on its own. `None` when nothing is wanted.
+fn title_query(f: &Fields, query: &ParsedQuery, wild: &Expansions) -> Option<BooleanQuery> {
+    let atoms: Vec<(Occur, Box<dyn Query>)> = query
+        .clauses
+        .iter()
+        .filter(|c| !c.negated)
+        .flat_map(|c| &c.any_of)
+        .filter_map(|atom| atom_query(f.title, atom, wild))
+        .map(|t| (Occur::Should, Box::new(BoostQuery::new(t, TITLE_BOOST)) as Box<dyn Query>))
+        .collect();
+    (!atoms.is_empty()).then(|| BooleanQuery::new(atoms))
 }
 
 /// A clause's alternatives as one query; `None` when none of them has a
@@ -764,6 +781,14 @@ mod tests {
             }
             doc.add_text(f.content, text.join(" "));
             writer.add_document(doc).unwrap();
+            // Every third conversation has a title, in a document of its own.
+            if i % 10 == 0 && (i / 10) % 3 == 0 {
+                let mut title = TantivyDocument::default();
+                title.add_i64(f.title_of, (i / 10) as i64 + 1);
+                title.add_text(f.kind, TITLE_KIND);
+                title.add_text(f.title, format!("{} {}", WORDS[i % WORDS.len()], WORDS[(i / 7) % WORDS.len()]));
+                writer.add_document(title).unwrap();
+            }
             if i % 150 == 149 {
                 writer.commit().unwrap();
             }
@@ -779,6 +804,10 @@ mod tests {
             let query = super::super::query::parse(text).unwrap();
             let wild = Expansions::find(&searcher, &idx, &query, &FormWalks::default()).unwrap();
             let q = build(&f, &query, &Filters::default(), &[], &wild, None);
+            let titles = match title_query(&f, &query, &wild) {
+                Some(t) => TitleBonus::find(&searcher, &f, &t, &Executor::SingleThread).unwrap(),
+                None => TitleBonus::default(),
+            };
             // Every match, ranked by hand.
             let all = searcher.search(&q, &TopDocs::with_limit(10_000).order_by_score()).unwrap();
             let mut every: Vec<Ranked> = all
@@ -787,13 +816,20 @@ mod tests {
                     let fast = searcher.segment_reader(addr.segment_ord).fast_fields();
                     let created = fast.i64("created_at").unwrap().first(addr.doc_id);
                     let message_id = fast.i64("message_id").unwrap().first(addr.doc_id).unwrap();
+                    let conversation = fast.i64("conversation_id").unwrap().first(addr.doc_id).unwrap();
+                    let score = score + titles.of(conversation);
                     Ranked { score: f64::from(score) * recency_boost(now, created), message_id }
                 })
                 .collect();
+            if text == "retry fox" {
+                assert!(!titles.is_empty(), "some titles match, so the bound is tested with them");
+            }
+            let titles = std::sync::Arc::new(titles);
             every.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.message_id.cmp(&b.message_id)));
             for (limit, offset) in [(10, 0), (1, 0), (25, 7), (500, 0), (10, 10_000)] {
                 let want: Vec<Ranked> = every.iter().skip(offset).take(limit).copied().collect();
-                let (total, mut kept) = searcher.search(&q, &RecencyTop { keep: offset + limit, now }).unwrap();
+                let top = RecencyTop { keep: offset + limit, now, titles: std::sync::Arc::clone(&titles) };
+                let (total, mut kept) = searcher.search(&q, &top).unwrap();
                 let got = kept.split_off(offset.min(kept.len()));
                 assert_eq!(total, every.len(), "{text}: total");
                 assert_eq!(got, want, "{text} limit {limit} offset {offset}: same hits, scores, order");

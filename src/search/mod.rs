@@ -7,6 +7,7 @@ pub mod query;
 pub mod semantic;
 pub mod snippet;
 pub mod stopwords;
+mod titles;
 mod top;
 mod walks;
 

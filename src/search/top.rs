@@ -9,6 +9,10 @@
 //! whose score times that bound stays below the worst of them cannot enter,
 //! and its time is never read.
 //!
+//! A hit's score is its BM25 on content plus its conversation's title
+//! score ([`TitleBonus`]), read only for a hit that could enter at the
+//! largest title score.
+//!
 //! Hits are ordered by boosted score in `f64`, then by message id: an
 //! order that depends on neither the moment of the search (see
 //! [`recency_boost`]) nor how the index happens to be cut into segments, so
@@ -16,12 +20,14 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
 use tantivy::{DocId, Score, SegmentReader};
 
 use super::lexical::{MAX_RECENCY_BOOST, recency_boost};
+use super::titles::TitleBonus;
 
 /// The `keep` best hits by BM25 × [`recency_boost`] and how many matched.
 pub struct RecencyTop {
@@ -29,6 +35,8 @@ pub struct RecencyTop {
     pub keep: usize,
     /// The instant ages are measured from (ms since the epoch).
     pub now: i64,
+    /// What each conversation's title adds to its hits.
+    pub titles: Arc<TitleBonus>,
 }
 
 /// A kept hit: its boosted score and its message id.
@@ -56,6 +64,8 @@ impl Collector for RecencyTop {
         Ok(SegmentTop {
             created: fast.i64("created_at").ok(),
             ids: fast.i64("message_id")?,
+            conversations: if self.titles.is_empty() { None } else { Some(fast.i64("conversation_id")?) },
+            titles: Arc::clone(&self.titles),
             now: self.now,
             keep: self.keep,
             heap: BinaryHeap::with_capacity(self.keep + 1),
@@ -107,6 +117,9 @@ impl Eq for Held {}
 pub struct SegmentTop {
     created: Option<Column<i64>>,
     ids: Column<i64>,
+    /// Read only when some title matched.
+    conversations: Option<Column<i64>>,
+    titles: Arc<TitleBonus>,
     now: i64,
     keep: usize,
     heap: BinaryHeap<Held>,
@@ -122,11 +135,16 @@ impl SegmentCollector for SegmentTop {
             return;
         }
         let full = self.heap.len() >= self.keep;
-        // Below the worst kept hit even at the largest boost: cannot enter.
-        // (Equal to it may still win on a lower id.)
-        if full && self.heap.peek().is_some_and(|worst| f64::from(score) * MAX_RECENCY_BOOST < worst.0.score) {
+        // Below the worst kept hit even with the largest title score and
+        // boost: cannot enter. (Equal to it may still win on a lower id.)
+        let bound = f64::from(score + self.titles.max()) * MAX_RECENCY_BOOST;
+        if full && self.heap.peek().is_some_and(|worst| bound < worst.0.score) {
             return;
         }
+        let score = match &self.conversations {
+            Some(c) => score + c.first(doc).map_or(0.0, |id| self.titles.of(id)),
+            None => score,
+        };
         let created = self.created.as_ref().and_then(|c| c.first(doc));
         let boosted = f64::from(score) * recency_boost(self.now, created);
         // The id is read only for a hit that enters (or ties the worst).

@@ -91,7 +91,8 @@ pub struct LexicalRow<'a> {
     pub agent: &'a str,
     /// The conversation's working directory, when known.
     pub workspace: Option<&'a str>,
-    /// The conversation's title, indexed with every message: a match there ranks it higher.
+    /// The conversation's title: indexed once per conversation, a match there
+    /// ranks the conversation's hits higher.
     pub title: Option<&'a str>,
     /// The machine the conversation was read on (`local` or a machine's name).
     pub source: &'a str,
