@@ -107,7 +107,9 @@ pub fn search(
     match order {
         HitOrder::Relevance { now } => {
             let titles = match title_query(&idx.fields, query, wild) {
-                Some(t) => TitleBonus::find(searcher, &idx.fields, &t, executor(searcher)).map_err(err)?,
+                // On this thread: titles are about a hundredth of the
+                // documents, too little work to hand to the search threads.
+                Some(t) => TitleBonus::find(searcher, &idx.fields, &t, &Executor::SingleThread).map_err(err)?,
                 None => TitleBonus::default(),
             };
             let top = RecencyTop { keep: offset + limit, now, titles: std::sync::Arc::new(titles) };

@@ -129,7 +129,7 @@ pub struct SegmentTop {
 impl SegmentCollector for SegmentTop {
     type Fruit = (usize, Vec<Ranked>);
 
-    fn collect(&mut self, doc: DocId, score: Score) {
+    fn collect(&mut self, doc: DocId, mut score: Score) {
         self.count += 1;
         if self.keep == 0 {
             return;
@@ -141,10 +141,14 @@ impl SegmentCollector for SegmentTop {
         if full && self.heap.peek().is_some_and(|worst| bound < worst.0.score) {
             return;
         }
-        let score = match &self.conversations {
-            Some(c) => score + c.first(doc).map_or(0.0, |id| self.titles.of(id)),
-            None => score,
-        };
+        if let Some(c) = &self.conversations {
+            score += c.first(doc).map_or(0.0, |id| self.titles.of(id));
+            // Its own title score known: the time is read only if it can enter.
+            let bound = f64::from(score) * MAX_RECENCY_BOOST;
+            if full && self.heap.peek().is_some_and(|worst| bound < worst.0.score) {
+                return;
+            }
+        }
         let created = self.created.as_ref().and_then(|c| c.first(doc));
         let boosted = f64::from(score) * recency_boost(self.now, created);
         // The id is read only for a hit that enters (or ties the worst).
