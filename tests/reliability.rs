@@ -87,8 +87,9 @@ fn lexical_docs(data: &Path) -> (Vec<i64>, Vec<i64>) {
         let title_of = seg.fast_fields().i64("title_of").unwrap();
         for doc in seg.doc_ids_alive() {
             match (col.first(doc), title_of.first(doc)) {
-                (Some(id), None) => ids.push(id),
-                (None, Some(conversation)) => titles.push(conversation),
+                (Some(id), None) if id > 0 => ids.push(id),
+                // A title document: message id 0 (no message's).
+                (Some(0), Some(conversation)) => titles.push(conversation),
                 other => panic!("a document is neither a message nor a title: {other:?}"),
             }
         }

@@ -43,11 +43,14 @@ pub struct Fields {
     /// a term per message (each time is nearly unique) would only slow the
     /// build and grow the index (v5).
     pub created_at: Field,
-    /// Conversation id, for deleting a conversation's documents on re-derive.
+    /// Conversation id, for deleting a conversation's documents (its title
+    /// document's too) on re-derive, and for its title's score on a hit.
     pub conversation_id: Field,
     /// Message id: hits are read by it from its column and hydrated from the
     /// store, and a message is deleted by its term. Nothing is stored in
-    /// the index (v5; v4 stored this id, which nothing read).
+    /// the index (v5; v4 stored this id, which nothing read). 0 on title
+    /// documents, which no message query matches: with a value on every
+    /// document, the column is read without a rank lookup.
     pub message_id: Field,
     /// On a title document, the id of its conversation: read from its
     /// column to give the title's score to that conversation's hits, and

@@ -224,10 +224,9 @@ impl Build {
         let dirty = marks::dirty_conversations(store)?;
         let f = self.idx.fields.clone();
         for &conv in &dirty {
+            // Its title document goes too (it carries the conversation id),
+            // and comes back with its messages.
             self.writer.delete_term(Term::from_field_i64(f.conversation_id, conv));
-            // Its title document goes too, and comes back with its messages
-            // (a title that changed or went is what made many dirty).
-            self.writer.delete_term(Term::from_field_i64(f.title_of, conv));
             self.titled.remove(&conv);
             let rows = Rows::Conversation { id: conv, upto: max_id };
             self.added += add_rows(&self.writer, &self.idx, store, rows, 0, &mut self.titled)?;
@@ -360,6 +359,11 @@ fn add_rows(
         {
             writer.delete_term(Term::from_field_i64(f.title_of, r.conversation_id));
             let mut doc = TantivyDocument::default();
+            // Every document has a message and a conversation id, so their
+            // columns are dense (read without a rank lookup per hit); 0 is
+            // no message's id.
+            doc.add_i64(f.message_id, 0);
+            doc.add_i64(f.conversation_id, r.conversation_id);
             doc.add_i64(f.title_of, r.conversation_id);
             doc.add_text(f.kind, super::TITLE_KIND);
             doc.add_text(f.title, t);

@@ -98,6 +98,7 @@ pub fn search(
     filters: &Filters,
     window: Window,
     wild: &Expansions,
+    columns: &std::sync::Arc<super::columns::ColumnCache>,
 ) -> Result<(Vec<ScoredId>, usize), LexicalError> {
     let Window { limit, offset, order, partial } = window;
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
@@ -112,7 +113,8 @@ pub fn search(
                 Some(t) => TitleBonus::find(searcher, &idx.fields, &t, &Executor::SingleThread).map_err(err)?,
                 None => TitleBonus::default(),
             };
-            let top = RecencyTop { keep: offset + limit, now, titles: std::sync::Arc::new(titles) };
+            let titles = std::sync::Arc::new(titles);
+            let top = RecencyTop { keep: offset + limit, now, titles, columns: std::sync::Arc::clone(columns) };
             let (total, mut kept) = run(searcher, &q, &top).map_err(err)?;
             let page = kept.split_off(offset.min(kept.len()));
             Ok((
@@ -689,6 +691,7 @@ mod tests {
     use super::super::top::Ranked;
     use super::*;
     use crate::lexical::LexicalIndex;
+    use std::sync::Arc;
     use tantivy::indexer::NoMergePolicy;
     use tantivy::{IndexWriter, TantivyDocument};
 
@@ -736,8 +739,11 @@ mod tests {
             let one_wild = Expansions::find(&one_s, &one, &query, &FormWalks::default()).unwrap();
             for order in [HitOrder::Relevance { now }, HitOrder::Recent] {
                 let window = Window { limit: 20, offset: 5, order, partial: None };
-                let (a, total_a) = search(&many, &many_s, &query, &Filters::default(), window, &many_wild).unwrap();
-                let (b, total_b) = search(&one, &one_s, &query, &Filters::default(), window, &one_wild).unwrap();
+                let cols = (Arc::default(), Arc::default());
+                let (a, total_a) =
+                    search(&many, &many_s, &query, &Filters::default(), window, &many_wild, &cols.0).unwrap();
+                let (b, total_b) =
+                    search(&one, &one_s, &query, &Filters::default(), window, &one_wild, &cols.1).unwrap();
                 assert!(total_a > 0, "{text}: the corpus holds matches");
                 assert_eq!(total_a, total_b, "{text}: same total");
                 let ids = |v: &[ScoredId]| v.iter().map(|s| s.message_id).collect::<Vec<_>>();
@@ -786,6 +792,8 @@ mod tests {
             // Every third conversation has a title, in a document of its own.
             if i % 10 == 0 && (i / 10) % 3 == 0 {
                 let mut title = TantivyDocument::default();
+                title.add_i64(f.message_id, 0);
+                title.add_i64(f.conversation_id, (i / 10) as i64 + 1);
                 title.add_i64(f.title_of, (i / 10) as i64 + 1);
                 title.add_text(f.kind, TITLE_KIND);
                 title.add_text(f.title, format!("{} {}", WORDS[i % WORDS.len()], WORDS[(i / 7) % WORDS.len()]));
@@ -800,6 +808,7 @@ mod tests {
         }
         writer.commit().unwrap();
         let searcher = idx.index.reader().unwrap().searcher();
+        let columns = std::sync::Arc::new(super::super::columns::ColumnCache::default());
         assert!(searcher.segment_readers().len() >= 6);
         assert!(searcher.segment_readers().iter().any(|s| s.has_deletes()));
         for text in ["crate", "parser timeout", "retry fox", "crat*", "timeout OR fox", "nothingmatches"] {
@@ -830,7 +839,9 @@ mod tests {
             every.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.message_id.cmp(&b.message_id)));
             for (limit, offset) in [(10, 0), (1, 0), (25, 7), (500, 0), (10, 10_000)] {
                 let want: Vec<Ranked> = every.iter().skip(offset).take(limit).copied().collect();
-                let top = RecencyTop { keep: offset + limit, now, titles: std::sync::Arc::clone(&titles) };
+                // One column cache across queries and windows, as a reused searcher has.
+                let columns = std::sync::Arc::clone(&columns);
+                let top = RecencyTop { keep: offset + limit, now, titles: std::sync::Arc::clone(&titles), columns };
                 let (total, mut kept) = searcher.search(&q, &top).unwrap();
                 let got = kept.split_off(offset.min(kept.len()));
                 assert_eq!(total, every.len(), "{text}: total");

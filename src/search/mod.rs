@@ -2,6 +2,7 @@
 //! later semantic and hybrid) yields message ids; hydration reads everything
 //! shown from the store, so results never show stale or deleted text.
 
+mod columns;
 pub mod lexical;
 pub mod query;
 pub mod semantic;
@@ -320,6 +321,8 @@ pub struct Searcher {
     tiers: Mutex<HashMap<Tier, Arc<LoadedTier>>>,
     /// Word-form walks of the segments, reused by later queries.
     walks: walks::FormWalks,
+    /// Ranking columns of the segments, opened once.
+    columns: Arc<columns::ColumnCache>,
 }
 
 impl Searcher {
@@ -365,6 +368,7 @@ impl Searcher {
             reader,
             tiers: Mutex::new(HashMap::new()),
             walks: walks::FormWalks::default(),
+            columns: Arc::default(),
         })
     }
 
@@ -664,7 +668,7 @@ impl Searcher {
             Sort::Oldest => lexical::HitOrder::Oldest,
         };
         let window = lexical::Window { limit, offset, order, partial };
-        guarded(|| lexical::search(&self.index, searcher, &req.query, &req.filters, window, wild))
+        guarded(|| lexical::search(&self.index, searcher, &req.query, &req.filters, window, wild, &self.columns))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -23,9 +23,9 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::Column;
 use tantivy::{DocId, Score, SegmentReader};
 
+use super::columns::{ColumnCache, SegmentColumns};
 use super::lexical::{MAX_RECENCY_BOOST, recency_boost};
 use super::titles::TitleBonus;
 
@@ -37,6 +37,8 @@ pub struct RecencyTop {
     pub now: i64,
     /// What each conversation's title adds to its hits.
     pub titles: Arc<TitleBonus>,
+    /// The searcher's opened columns.
+    pub columns: Arc<ColumnCache>,
 }
 
 /// A kept hit: its boosted score and its message id.
@@ -60,11 +62,10 @@ impl Collector for RecencyTop {
     type Child = SegmentTop;
 
     fn for_segment(&self, _segment_ord: u32, reader: &SegmentReader) -> tantivy::Result<SegmentTop> {
-        let fast = reader.fast_fields();
         Ok(SegmentTop {
-            created: fast.i64("created_at").ok(),
-            ids: fast.i64("message_id")?,
-            conversations: if self.titles.is_empty() { None } else { Some(fast.i64("conversation_id")?) },
+            columns: self.columns.get(reader)?,
+            // Read only when some title matched.
+            with_titles: !self.titles.is_empty(),
             titles: Arc::clone(&self.titles),
             now: self.now,
             keep: self.keep,
@@ -115,10 +116,8 @@ impl Eq for Held {}
 
 /// One segment's share of [`RecencyTop`].
 pub struct SegmentTop {
-    created: Option<Column<i64>>,
-    ids: Column<i64>,
-    /// Read only when some title matched.
-    conversations: Option<Column<i64>>,
+    columns: Arc<SegmentColumns>,
+    with_titles: bool,
     titles: Arc<TitleBonus>,
     now: i64,
     keep: usize,
@@ -141,7 +140,9 @@ impl SegmentCollector for SegmentTop {
         if full && self.heap.peek().is_some_and(|worst| bound < worst.0.score) {
             return;
         }
-        if let Some(c) = &self.conversations {
+        if self.with_titles
+            && let Some(c) = &self.columns.conversations
+        {
             score += c.first(doc).map_or(0.0, |id| self.titles.of(id));
             // Its own title score known: the time is read only if it can enter.
             let bound = f64::from(score) * MAX_RECENCY_BOOST;
@@ -149,13 +150,13 @@ impl SegmentCollector for SegmentTop {
                 return;
             }
         }
-        let created = self.created.as_ref().and_then(|c| c.first(doc));
+        let created = self.columns.created.as_ref().and_then(|c| c.first(doc));
         let boosted = f64::from(score) * recency_boost(self.now, created);
         // The id is read only for a hit that enters (or ties the worst).
         if full && self.heap.peek().is_some_and(|worst| boosted < worst.0.score) {
             return;
         }
-        let ranked = Ranked { score: boosted, message_id: self.ids.first(doc).unwrap_or(0) };
+        let ranked = Ranked { score: boosted, message_id: self.columns.ids.first(doc).unwrap_or(0) };
         if !full {
             self.heap.push(Held(ranked));
         } else if let Some(mut worst) = self.heap.peek_mut()
