@@ -158,10 +158,7 @@ fn lexical(data: &DataDir) -> Result<Option<u64>, String> {
         let reader = idx.index.reader().map_err(|e| e.to_string())?;
         let searcher = reader.searcher();
         // Messages only: a titled conversation's title has a document too.
-        let title_docs = tantivy::query::TermQuery::new(
-            tantivy::Term::from_field_text(idx.fields.kind, crate::lexical::TITLE_KIND),
-            tantivy::schema::IndexRecordOption::Basic,
-        );
+        let title_docs = crate::lexical::title_documents(&idx.fields);
         let titles = searcher.search(&title_docs, &tantivy::collector::Count).map_err(|e| e.to_string())?;
         Ok(Some(searcher.num_docs() - titles as u64))
     })

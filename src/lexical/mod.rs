@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use tantivy::Index;
 use tantivy::directory::MmapDirectory;
 
-pub use schema::{Fields, LEXICAL_VERSION, TITLE_KIND, TOKENIZER};
+pub use schema::{Fields, LEXICAL_VERSION, TITLE_KIND, TOKENIZER, title_documents};
 pub use sync::{
     BULK_ROWS, Build, LexicalState, SyncReport, build_beside_ingest, committed_generation, committed_high,
     purge_deleted, state, sync,

@@ -20,6 +20,11 @@ pub const LEXICAL_VERSION: i64 = 6;
 /// The value of [`Fields::kind`] on a title document.
 pub const TITLE_KIND: &str = "title";
 
+/// The query matching every title document (and no message).
+pub fn title_documents(fields: &Fields) -> tantivy::query::TermQuery {
+    tantivy::query::TermQuery::new(tantivy::Term::from_field_text(fields.kind, TITLE_KIND), IndexRecordOption::Basic)
+}
+
 /// Handles to every field.
 #[derive(Clone)]
 pub struct Fields {

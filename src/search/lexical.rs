@@ -20,7 +20,7 @@ use crate::lexical::fold::folded;
 use crate::lexical::stem;
 use crate::lexical::terms::TermList;
 use crate::lexical::tokenizer::tokens;
-use crate::lexical::{Fields, LexicalError, LexicalIndex, TITLE_KIND};
+use crate::lexical::{Fields, LexicalError, LexicalIndex};
 
 /// Weight of a title match relative to a content match.
 const TITLE_BOOST: f32 = 0.5;
@@ -148,7 +148,7 @@ pub fn browse(
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
     let workspaces = workspace_terms(searcher, idx.fields.workspace, filters).map_err(err)?;
-    let title_docs = TermQuery::new(Term::from_field_text(idx.fields.kind, TITLE_KIND), IndexRecordOption::Basic);
+    let title_docs = crate::lexical::title_documents(&idx.fields);
     let mut clauses: Vec<(Occur, Box<dyn Query>)> =
         vec![(Occur::Must, Box::new(AllQuery)), (Occur::MustNot, Box::new(title_docs))];
     add_filters(&idx.fields, filters, &workspaces, &mut clauses);
@@ -795,7 +795,7 @@ mod tests {
                 title.add_i64(f.message_id, 0);
                 title.add_i64(f.conversation_id, (i / 10) as i64 + 1);
                 title.add_i64(f.title_of, (i / 10) as i64 + 1);
-                title.add_text(f.kind, TITLE_KIND);
+                title.add_text(f.kind, crate::lexical::TITLE_KIND);
                 title.add_text(f.title, format!("{} {}", WORDS[i % WORDS.len()], WORDS[(i / 7) % WORDS.len()]));
                 writer.add_document(title).unwrap();
             }

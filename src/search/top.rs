@@ -64,8 +64,6 @@ impl Collector for RecencyTop {
     fn for_segment(&self, _segment_ord: u32, reader: &SegmentReader) -> tantivy::Result<SegmentTop> {
         Ok(SegmentTop {
             columns: self.columns.get(reader)?,
-            // Read only when some title matched.
-            with_titles: !self.titles.is_empty(),
             titles: Arc::clone(&self.titles),
             now: self.now,
             keep: self.keep,
@@ -117,7 +115,6 @@ impl Eq for Held {}
 /// One segment's share of [`RecencyTop`].
 pub struct SegmentTop {
     columns: Arc<SegmentColumns>,
-    with_titles: bool,
     titles: Arc<TitleBonus>,
     now: i64,
     keep: usize,
@@ -140,7 +137,8 @@ impl SegmentCollector for SegmentTop {
         if full && self.heap.peek().is_some_and(|worst| bound < worst.0.score) {
             return;
         }
-        if self.with_titles
+        // A hit's conversation is read only when some title matched.
+        if !self.titles.is_empty()
             && let Some(c) = &self.columns.conversations
         {
             score += c.first(doc).map_or(0.0, |id| self.titles.of(id));
