@@ -84,10 +84,10 @@ fn lexical_docs(data: &Path) -> (Vec<i64>, Vec<i64>) {
     let (mut ids, mut titles) = (Vec::new(), Vec::new());
     for seg in searcher.segment_readers() {
         let col = seg.fast_fields().i64("message_id").unwrap();
-        let title_of = seg.fast_fields().i64("title_of").unwrap();
+        let conversations = seg.fast_fields().i64("conversation_id").unwrap();
         for doc in seg.doc_ids_alive() {
-            match (col.first(doc), title_of.first(doc)) {
-                (Some(id), None) if id > 0 => ids.push(id),
+            match (col.first(doc), conversations.first(doc)) {
+                (Some(id), Some(_)) if id > 0 => ids.push(id),
                 // A title document: message id 0 (no message's).
                 (Some(0), Some(conversation)) => titles.push(conversation),
                 other => panic!("a document is neither a message nor a title: {other:?}"),

@@ -57,9 +57,10 @@ pub struct Fields {
     /// documents, which no message query matches: with a value on every
     /// document, the column is read without a rank lookup.
     pub message_id: Field,
-    /// On a title document, the id of its conversation: read from its
-    /// column to give the title's score to that conversation's hits, and
-    /// its term replaces the document when the conversation is indexed again.
+    /// On a title document, the id of its conversation, as a term only:
+    /// it replaces the document when the conversation is indexed again
+    /// (the conversation's own term would take its messages too). Which
+    /// conversation a title scores for is read from `conversation_id`.
     pub title_of: Field,
     /// [`TITLE_KIND`] on title documents, absent on messages: browsing and
     /// counting leave title documents out by it, and its document frequency
@@ -87,7 +88,7 @@ pub fn build() -> (Schema, Fields) {
         // Last, so the other fields keep their numbers in an index built
         // before it (read until the next sync rebuilds it).
         source: b.add_text_field("source", STRING),
-        title_of: b.add_i64_field("title_of", INDEXED | FAST),
+        title_of: b.add_i64_field("title_of", INDEXED),
         kind: b.add_text_field("kind", STRING),
     };
     (b.build(), fields)

@@ -26,7 +26,7 @@ pub struct SegmentColumns {
     pub created: Option<Column<i64>>,
     /// Message ids.
     pub ids: Column<i64>,
-    /// Conversation ids, for the title bonus.
+    /// Conversation ids: a title document's, and a hit's for its title bonus.
     pub conversations: Option<Column<i64>>,
 }
 

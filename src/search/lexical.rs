@@ -110,7 +110,9 @@ pub fn search(
             let titles = match title_query(&idx.fields, query, wild) {
                 // On this thread: titles are about a hundredth of the
                 // documents, too little work to hand to the search threads.
-                Some(t) => TitleBonus::find(searcher, &idx.fields, &t, &Executor::SingleThread).map_err(err)?,
+                Some(t) => {
+                    TitleBonus::find(searcher, &idx.fields, &t, &Executor::SingleThread, columns).map_err(err)?
+                }
                 None => TitleBonus::default(),
             };
             let titles = std::sync::Arc::new(titles);
@@ -816,7 +818,7 @@ mod tests {
             let wild = Expansions::find(&searcher, &idx, &query, &FormWalks::default()).unwrap();
             let q = build(&f, &query, &Filters::default(), &[], &wild, None);
             let titles = match title_query(&f, &query, &wild) {
-                Some(t) => TitleBonus::find(&searcher, &f, &t, &Executor::SingleThread).unwrap(),
+                Some(t) => TitleBonus::find(&searcher, &f, &t, &Executor::SingleThread, &columns).unwrap(),
                 None => TitleBonus::default(),
             };
             // Every match, ranked by hand.

@@ -13,13 +13,15 @@
 //! number of title documents, so a word's rarity and a title's length
 //! are measured against other titles, not against every message.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::Column;
 use tantivy::query::{Bm25StatisticsProvider, EnableScoring, Query};
 use tantivy::schema::Field;
 use tantivy::{DocId, Executor, Score, Searcher, SegmentReader, Term};
 
+use super::columns::{ColumnCache, SegmentColumns};
 use crate::lexical::{Fields, TITLE_KIND};
 
 /// Each matching conversation's title score, and the largest of them.
@@ -45,14 +47,22 @@ impl TitleBonus {
         self.by_conversation.is_empty()
     }
 
-    /// Scores `query` (over the title field) on every title document.
-    pub fn find(searcher: &Searcher, fields: &Fields, query: &dyn Query, executor: &Executor) -> tantivy::Result<Self> {
+    /// Scores `query` (over the title field) on every title document; a
+    /// title document's conversation is read from `columns`, the
+    /// searcher's opened columns.
+    pub fn find(
+        searcher: &Searcher,
+        fields: &Fields,
+        query: &dyn Query,
+        executor: &Executor,
+        columns: &Arc<ColumnCache>,
+    ) -> tantivy::Result<Self> {
         let stats = TitleStats::read(searcher, fields)?;
         if stats.titles == 0 {
             return Ok(Self::default());
         }
         let scoring = EnableScoring::enabled_from_statistics_provider(&stats, searcher);
-        searcher.search_with_executor(query, &TitleScores, executor, scoring)
+        searcher.search_with_executor(query, &TitleScores { columns: Arc::clone(columns) }, executor, scoring)
     }
 }
 
@@ -86,10 +96,12 @@ impl Bm25StatisticsProvider for TitleStats<'_> {
 }
 
 /// Collects the conversation and score of every matching title document.
-struct TitleScores;
+struct TitleScores {
+    columns: Arc<ColumnCache>,
+}
 
 struct SegmentTitles {
-    conversations: Column<i64>,
+    columns: Arc<SegmentColumns>,
     found: Vec<(i64, Score)>,
 }
 
@@ -98,7 +110,7 @@ impl Collector for TitleScores {
     type Child = SegmentTitles;
 
     fn for_segment(&self, _segment_ord: u32, reader: &SegmentReader) -> tantivy::Result<SegmentTitles> {
-        Ok(SegmentTitles { conversations: reader.fast_fields().i64("title_of")?, found: Vec::new() })
+        Ok(SegmentTitles { columns: self.columns.get(reader)?, found: Vec::new() })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -123,7 +135,7 @@ impl SegmentCollector for SegmentTitles {
     type Fruit = Vec<(i64, Score)>;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        if let Some(id) = self.conversations.first(doc) {
+        if let Some(id) = self.columns.conversations.as_ref().and_then(|c| c.first(doc)) {
             self.found.push((id, score));
         }
     }
