@@ -59,6 +59,22 @@ fn tantivy_err(path: &Path) -> impl FnOnce(tantivy::TantivyError) -> LexicalErro
     move |source| LexicalError::Tantivy { path: path.display().to_string(), source }
 }
 
+/// Deletes the message documents whose ids lie in `ids` (title documents,
+/// id 0, never do): one query over the message id column, run on every
+/// segment at the writer's next commit, against documents added before
+/// this call only.
+pub fn delete_messages(
+    writer: &tantivy::IndexWriter,
+    fields: &Fields,
+    ids: std::ops::RangeInclusive<i64>,
+) -> Result<()> {
+    use std::ops::Bound::Included;
+    let term = |id: i64| tantivy::Term::from_field_i64(fields.message_id, id.max(1));
+    let range = tantivy::query::RangeQuery::new(Included(term(*ids.start())), Included(term(*ids.end())));
+    writer.delete_query(Box::new(range)).map_err(|source| LexicalError::Tantivy { path: "lexical".into(), source })?;
+    Ok(())
+}
+
 /// An open lexical index with cass's tokenizer registered.
 pub struct LexicalIndex {
     /// The tantivy index.

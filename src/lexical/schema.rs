@@ -15,7 +15,7 @@ pub const TOKENIZER: &str = "cass_code";
 
 /// Bumped when the schema or tokenizer changes: an index of another version
 /// is rebuilt from the store.
-pub const LEXICAL_VERSION: i64 = 6;
+pub const LEXICAL_VERSION: i64 = 7;
 
 /// The value of [`Fields::kind`] on a title document.
 pub const TITLE_KIND: &str = "title";
@@ -51,9 +51,13 @@ pub struct Fields {
     /// Conversation id, for deleting a conversation's documents (its title
     /// document's too) on re-derive, and for its title's score on a hit.
     pub conversation_id: Field,
-    /// Message id: hits are read by it from its column and hydrated from the
-    /// store, and a message is deleted by its term. Nothing is stored in
-    /// the index (v5; v4 stored this id, which nothing read). 0 on title
+    /// Message id, a column only: hits are read by it and hydrated from
+    /// the store, and messages that may already be in the index are
+    /// deleted by a range of it ([`super::delete_messages`]). Not a term
+    /// (v7): a new term per message grew the indexing threads' hash table
+    /// by a million entries per million messages, and the build took ~5 %
+    /// longer for a lookup done once per crash (docs/performance-history.md,
+    /// session 16). Nothing is stored in the index (v5). 0 on title
     /// documents, which no message query matches: with a value on every
     /// document, the column is read without a rank lookup.
     pub message_id: Field,
@@ -84,7 +88,7 @@ pub fn build() -> (Schema, Fields) {
         role: b.add_text_field("role", STRING),
         created_at: b.add_i64_field("created_at", FAST),
         conversation_id: b.add_i64_field("conversation_id", INDEXED | FAST),
-        message_id: b.add_i64_field("message_id", INDEXED | FAST),
+        message_id: b.add_i64_field("message_id", FAST),
         // Last, so the other fields keep their numbers in an index built
         // before it (read until the next sync rebuilds it).
         source: b.add_text_field("source", STRING),

@@ -205,8 +205,14 @@ impl Build {
     /// Adds the messages past what was fed, up to `upto`.
     fn feed(&mut self, store: &Store, upto: i64) -> Result<()> {
         if upto > self.fed {
+            // Messages up to `maybe_present` may be in the index already
+            // (a crash between tantivy's commit and the store's): their
+            // documents go first, whether the store still holds them or not.
+            if self.fed < self.maybe_present {
+                super::delete_messages(&self.writer, &self.idx.fields, self.fed + 1..=upto.min(self.maybe_present))?;
+            }
             let rows = Rows::Range { after: self.fed, upto };
-            self.added += add_rows(&self.writer, &self.idx, store, rows, self.maybe_present, &mut self.titled)?;
+            self.added += add_rows(&self.writer, &self.idx, store, rows, &mut self.titled)?;
             self.fed = upto;
         }
         Ok(())
@@ -229,7 +235,7 @@ impl Build {
             self.writer.delete_term(Term::from_field_i64(f.conversation_id, conv));
             self.titled.remove(&conv);
             let rows = Rows::Conversation { id: conv, upto: max_id };
-            self.added += add_rows(&self.writer, &self.idx, store, rows, 0, &mut self.titled)?;
+            self.added += add_rows(&self.writer, &self.idx, store, rows, &mut self.titled)?;
             report.rederived_conversations += 1;
         }
         report.added = self.added;
@@ -328,8 +334,7 @@ fn merge_policy(bulk: bool) -> Box<dyn MergePolicy> {
     Box::new(policy)
 }
 
-/// Streams the selected messages into the writer. Messages with an id at
-/// or below `delete_upto` are deleted by id first (they may be present).
+/// Streams the selected messages into the writer.
 ///
 /// The first message of a titled conversation not in `titled` also writes
 /// its conversation's title document, replacing the one an earlier sync
@@ -341,7 +346,6 @@ fn add_rows(
     idx: &LexicalIndex,
     store: &Store,
     rows: Rows,
-    delete_upto: i64,
     titled: &mut rustc_hash::FxHashSet<i64>,
 ) -> Result<usize> {
     let f = &idx.fields;
@@ -351,9 +355,6 @@ fn add_rows(
         Ok(())
     };
     crate::store::lexical::for_each_row(store, rows, |r| -> Result<()> {
-        if r.id <= delete_upto {
-            writer.delete_term(Term::from_field_i64(f.message_id, r.id));
-        }
         if let Some(t) = r.title.filter(|t| !t.is_empty())
             && titled.insert(r.conversation_id)
         {

@@ -806,7 +806,7 @@ mod tests {
             }
         }
         for id in (1..900).step_by(7) {
-            writer.delete_term(Term::from_field_i64(f.message_id, id));
+            crate::lexical::delete_messages(&writer, &f, id..=id).unwrap();
         }
         writer.commit().unwrap();
         let searcher = idx.index.reader().unwrap().searcher();
