@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 
 /// The directory holding `sshd`, after installing it if needed.
 fn sshd_program() -> PathBuf {
+    // The tests of this file run in parallel: two `apt-get install`s at
+    // once fail on dpkg's lock, so one installs while the other waits.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     let find =
         || ["/usr/sbin/sshd", "/usr/local/sbin/sshd", "/sbin/sshd"].iter().map(PathBuf::from).find(|p| p.exists());
     let have = |tool: &str| {
