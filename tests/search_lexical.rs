@@ -367,11 +367,17 @@ fn a_crash_between_store_and_index_commits_heals_on_the_next_run() {
         assert_eq!(hits(&sb, &["ECONNREFUSED"]).len(), 3, "{point}");
         // Hits are one per message even when a message has two documents:
         // the deep check counts the documents themselves.
-        let deep = sb.cass().args(["health", "--deep", "--json"]).output().unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&deep.stdout).unwrap();
-        assert!(deep.status.success(), "{point}: {v}");
-        assert_eq!(v.to_string().matches("count_mismatch").count(), 0, "{point}: {v}");
+        assert_deep_health_counts_agree(&sb, point);
     }
+}
+
+/// `cass health --deep` passes and finds the lexical index's message
+/// documents as many as the store's messages.
+fn assert_deep_health_counts_agree(sb: &Sandbox, context: &str) {
+    let deep = sb.cass().args(["health", "--deep", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&deep.stdout).unwrap();
+    assert!(deep.status.success(), "{context}: {v}");
+    assert_eq!(v.to_string().matches("count_mismatch").count(), 0, "{context}: {v}");
 }
 
 /// A bulk build beside ingest (`--bulk-rows 0`) over a `--full` re-read
@@ -479,8 +485,5 @@ fn a_title_ranks_its_conversations_hits_higher_but_never_matches_alone() {
     assert_eq!(found[1]["title"], "weekly notes about the deploy", "the new title is stored: {found:?}");
     assert_eq!(found[0]["title"], "what happened overnight", "a tie again: the lower id first");
 
-    let health = sb.cass().args(["health", "--deep", "--json"]).output().unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&health.stdout).unwrap();
-    assert!(health.status.success(), "{v}");
-    assert_eq!(v.to_string().matches("count_mismatch").count(), 0, "{v}");
+    assert_deep_health_counts_agree(&sb, "titles");
 }

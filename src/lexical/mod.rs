@@ -65,13 +65,13 @@ fn tantivy_err(path: &Path) -> impl FnOnce(tantivy::TantivyError) -> LexicalErro
 /// this call only.
 pub fn delete_messages(
     writer: &tantivy::IndexWriter,
-    fields: &Fields,
+    idx: &LexicalIndex,
     ids: std::ops::RangeInclusive<i64>,
 ) -> Result<()> {
     use std::ops::Bound::Included;
-    let term = |id: i64| tantivy::Term::from_field_i64(fields.message_id, id.max(1));
+    let term = |id: i64| tantivy::Term::from_field_i64(idx.fields.message_id, id.max(1));
     let range = tantivy::query::RangeQuery::new(Included(term(*ids.start())), Included(term(*ids.end())));
-    writer.delete_query(Box::new(range)).map_err(|source| LexicalError::Tantivy { path: "lexical".into(), source })?;
+    writer.delete_query(Box::new(range)).map_err(tantivy_err(&idx.dir))?;
     Ok(())
 }
 

@@ -209,7 +209,7 @@ impl Build {
             // (a crash between tantivy's commit and the store's): their
             // documents go first, whether the store still holds them or not.
             if self.fed < self.maybe_present {
-                super::delete_messages(&self.writer, &self.idx.fields, self.fed + 1..=upto.min(self.maybe_present))?;
+                super::delete_messages(&self.writer, &self.idx, self.fed + 1..=upto.min(self.maybe_present))?;
             }
             let rows = Rows::Range { after: self.fed, upto };
             self.added += add_rows(&self.writer, &self.idx, store, rows, &mut self.titled)?;

@@ -806,7 +806,7 @@ mod tests {
             }
         }
         for id in (1..900).step_by(7) {
-            crate::lexical::delete_messages(&writer, &f, id..=id).unwrap();
+            crate::lexical::delete_messages(&writer, &idx, id..=id).unwrap();
         }
         writer.commit().unwrap();
         let searcher = idx.index.reader().unwrap().searcher();
