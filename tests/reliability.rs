@@ -372,9 +372,17 @@ fn a_full_reindex_killed_in_every_phase_converges_after_each_rerun() {
         .chain(["lexical.beside_ingest", "lexical.before_commit", "lexical.after_commit", "index.after_store_commit"])
         .collect();
     let mut killed_in: BTreeMap<String, usize> = BTreeMap::new();
+    let kills_in = |killed_in: &BTreeMap<String, usize>, prefixes: &[&str]| {
+        killed_in.iter().filter(|(k, _)| prefixes.iter().any(|p| k.starts_with(p))).map(|(_, n)| n).sum::<usize>()
+    };
+    let backfill = ["staging", "manifest", "segment", "publish"];
     let (mut killed, mut finished, mut round) = (0usize, 0usize, 0usize);
     let started = Instant::now();
-    while killed < instants {
+    // A backfill point is not reached when a run has nothing to publish,
+    // and the points are drawn at random: rounds go on (up to the cap)
+    // until three kills landed in the backfill, rather than leaving that
+    // to the draw.
+    while killed < instants || kills_in(&killed_in, &backfill) < 3 {
         assert!(round < instants * 4, "runs keep finishing before their kill instant: {killed_in:?}");
         round += 1;
         // Change a few files, so --full has real work: rewritten messages
@@ -435,13 +443,8 @@ fn a_full_reindex_killed_in_every_phase_converges_after_each_rerun() {
     );
     let in_ingest = killed_in.get("ingest").copied().unwrap_or(0);
     assert!(in_ingest >= 20, "at least 20 kills inside ingest: {killed_in:?}");
-    let kills_in =
-        |prefix: &str| killed_in.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, n)| n).sum::<usize>();
-    assert!(kills_in("lexical") >= 3, "kills in the lexical sync: {killed_in:?}");
-    assert!(
-        kills_in("staging") + kills_in("manifest") + kills_in("segment") + kills_in("publish") >= 3,
-        "kills in the backfill: {killed_in:?}"
-    );
+    assert!(kills_in(&killed_in, &["lexical"]) >= 3, "kills in the lexical sync: {killed_in:?}");
+    assert!(kills_in(&killed_in, &backfill) >= 3, "kills in the backfill: {killed_in:?}");
 }
 
 /// After a kill: `health` may be green only if every index agrees with the
