@@ -2,6 +2,7 @@
 //! query, so filters narrow before the top-K cut, never after.
 
 use std::ops::Bound as RangeBound;
+use std::sync::Arc;
 
 use tantivy::collector::{Collector, Count, TopDocs};
 use tantivy::query::{
@@ -11,6 +12,7 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocId, Executor, Order, Searcher, SegmentReader, Term};
 
+use super::columns::ColumnCache;
 use super::query::{Atom, ParsedQuery};
 use super::titles::TitleBonus;
 use super::top::RecencyTop;
@@ -98,7 +100,7 @@ pub fn search(
     filters: &Filters,
     window: Window,
     wild: &Expansions,
-    columns: &std::sync::Arc<super::columns::ColumnCache>,
+    columns: &Arc<ColumnCache>,
 ) -> Result<(Vec<ScoredId>, usize), LexicalError> {
     let Window { limit, offset, order, partial } = window;
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
@@ -115,8 +117,7 @@ pub fn search(
                 }
                 None => TitleBonus::default(),
             };
-            let titles = std::sync::Arc::new(titles);
-            let top = RecencyTop { keep: offset + limit, now, titles, columns: std::sync::Arc::clone(columns) };
+            let top = RecencyTop { keep: offset + limit, now, titles: Arc::new(titles), columns: Arc::clone(columns) };
             let (total, mut kept) = run(searcher, &q, &top).map_err(err)?;
             let page = kept.split_off(offset.min(kept.len()));
             Ok((
@@ -693,7 +694,6 @@ mod tests {
     use super::super::top::Ranked;
     use super::*;
     use crate::lexical::LexicalIndex;
-    use std::sync::Arc;
     use tantivy::indexer::NoMergePolicy;
     use tantivy::{IndexWriter, TantivyDocument};
 
@@ -810,7 +810,7 @@ mod tests {
         }
         writer.commit().unwrap();
         let searcher = idx.index.reader().unwrap().searcher();
-        let columns = std::sync::Arc::new(super::super::columns::ColumnCache::default());
+        let columns = Arc::new(ColumnCache::default());
         assert!(searcher.segment_readers().len() >= 6);
         assert!(searcher.segment_readers().iter().any(|s| s.has_deletes()));
         for text in ["crate", "parser timeout", "retry fox", "crat*", "timeout OR fox", "nothingmatches"] {
@@ -837,13 +837,13 @@ mod tests {
             if text == "retry fox" {
                 assert!(!titles.is_empty(), "some titles match, so the bound is tested with them");
             }
-            let titles = std::sync::Arc::new(titles);
+            let titles = Arc::new(titles);
             every.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.message_id.cmp(&b.message_id)));
             for (limit, offset) in [(10, 0), (1, 0), (25, 7), (500, 0), (10, 10_000)] {
                 let want: Vec<Ranked> = every.iter().skip(offset).take(limit).copied().collect();
                 // One column cache across queries and windows, as a reused searcher has.
-                let columns = std::sync::Arc::clone(&columns);
-                let top = RecencyTop { keep: offset + limit, now, titles: std::sync::Arc::clone(&titles), columns };
+                let columns = Arc::clone(&columns);
+                let top = RecencyTop { keep: offset + limit, now, titles: Arc::clone(&titles), columns };
                 let (total, mut kept) = searcher.search(&q, &top).unwrap();
                 let got = kept.split_off(offset.min(kept.len()));
                 assert_eq!(total, every.len(), "{text}: total");
