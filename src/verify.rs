@@ -157,10 +157,10 @@ fn lexical(data: &DataDir) -> Result<Option<u64>, String> {
         // so a deleted one shows here.
         let reader = idx.index.reader().map_err(|e| e.to_string())?;
         let searcher = reader.searcher();
-        // Messages only: a titled conversation's title has a document too.
-        let title_docs = crate::lexical::title_documents(&idx.fields);
-        let titles = searcher.search(&title_docs, &tantivy::collector::Count).map_err(|e| e.to_string())?;
-        Ok(Some(searcher.num_docs() - titles as u64))
+        // Messages only: each conversation has a document too.
+        let others = crate::lexical::conversation_documents(&idx.fields);
+        let others = searcher.search(&others, &tantivy::collector::Count).map_err(|e| e.to_string())?;
+        Ok(Some(searcher.num_docs() - others as u64))
     })
     .unwrap_or_else(|panic| Err(format!("reading it panicked: {panic}")))
 }

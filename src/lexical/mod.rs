@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 use tantivy::Index;
 use tantivy::directory::MmapDirectory;
 
-pub use schema::{Fields, LEXICAL_VERSION, TITLE_KIND, TOKENIZER, title_documents};
+pub use schema::{
+    CONVERSATION_KIND, ConversationValues, Fields, LEXICAL_VERSION, TITLE_KIND, TOKENIZER, conversation_document,
+    conversation_documents,
+};
 pub use sync::{
     BULK_ROWS, Build, LexicalState, SyncReport, build_beside_ingest, committed_generation, committed_high,
     purge_deleted, state, sync,
@@ -59,8 +62,8 @@ fn tantivy_err(path: &Path) -> impl FnOnce(tantivy::TantivyError) -> LexicalErro
     move |source| LexicalError::Tantivy { path: path.display().to_string(), source }
 }
 
-/// Deletes the message documents whose ids lie in `ids` (title documents,
-/// id 0, never do): one query over the message id column, run on every
+/// Deletes the message documents whose ids lie in `ids` (conversation
+/// documents, id 0, never do): one query over the message id column, run on every
 /// segment at the writer's next commit, against documents added before
 /// this call only.
 pub fn delete_messages(

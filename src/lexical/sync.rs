@@ -171,9 +171,9 @@ pub struct Build {
     /// before they are added.
     maybe_present: i64,
     added: usize,
-    /// Conversations whose title document this build wrote: one per
-    /// conversation, however many of its messages are added.
-    titled: rustc_hash::FxHashSet<i64>,
+    /// Conversations whose conversation document this build wrote: one
+    /// per conversation, however many of its messages are added.
+    described: rustc_hash::FxHashSet<i64>,
 }
 
 impl Build {
@@ -198,7 +198,7 @@ impl Build {
             fed: start.high,
             maybe_present,
             added: 0,
-            titled: rustc_hash::FxHashSet::default(),
+            described: rustc_hash::FxHashSet::default(),
         })
     }
 
@@ -212,7 +212,7 @@ impl Build {
                 super::delete_messages(&self.writer, &self.idx, self.fed + 1..=upto.min(self.maybe_present))?;
             }
             let rows = Rows::Range { after: self.fed, upto };
-            self.added += add_rows(&self.writer, &self.idx, store, rows, &mut self.titled)?;
+            self.added += add_rows(&self.writer, &self.idx, store, rows, &mut self.described)?;
             self.fed = upto;
         }
         Ok(())
@@ -230,12 +230,12 @@ impl Build {
         let dirty = marks::dirty_conversations(store)?;
         let f = self.idx.fields.clone();
         for &conv in &dirty {
-            // Its title document goes too (it carries the conversation id),
-            // and comes back with its messages.
+            // Its conversation document goes too (it carries the
+            // conversation id), and comes back with its messages.
             self.writer.delete_term(Term::from_field_i64(f.conversation_id, conv));
-            self.titled.remove(&conv);
+            self.described.remove(&conv);
             let rows = Rows::Conversation { id: conv, upto: max_id };
-            self.added += add_rows(&self.writer, &self.idx, store, rows, &mut self.titled)?;
+            self.added += add_rows(&self.writer, &self.idx, store, rows, &mut self.described)?;
             report.rederived_conversations += 1;
         }
         report.added = self.added;
@@ -336,17 +336,17 @@ fn merge_policy(bulk: bool) -> Box<dyn MergePolicy> {
 
 /// Streams the selected messages into the writer.
 ///
-/// The first message of a titled conversation not in `titled` also writes
-/// its conversation's title document, replacing the one an earlier sync
-/// wrote (its term is deleted first): a conversation has one title
-/// document whichever syncs added its messages, and after a crash between
-/// tantivy's commit and the store's.
+/// The first message of a conversation not in `described` also writes its
+/// conversation document ([`super::conversation_document`]), replacing the
+/// one an earlier sync wrote (its term is deleted first): a conversation
+/// has one conversation document whichever syncs added its messages, and
+/// after a crash between tantivy's commit and the store's.
 fn add_rows(
     writer: &IndexWriter,
     idx: &LexicalIndex,
     store: &Store,
     rows: Rows,
-    titled: &mut rustc_hash::FxHashSet<i64>,
+    described: &mut rustc_hash::FxHashSet<i64>,
 ) -> Result<usize> {
     let f = &idx.fields;
     let mut n = 0;
@@ -355,20 +355,16 @@ fn add_rows(
         Ok(())
     };
     crate::store::lexical::for_each_row(store, rows, |r| -> Result<()> {
-        if let Some(t) = r.title.filter(|t| !t.is_empty())
-            && titled.insert(r.conversation_id)
-        {
+        if described.insert(r.conversation_id) {
             writer.delete_term(Term::from_field_i64(f.title_of, r.conversation_id));
-            let mut doc = TantivyDocument::default();
-            // Every document has a message and a conversation id, so their
-            // columns are dense (read without a rank lookup per hit); 0 is
-            // no message's id.
-            doc.add_i64(f.message_id, 0);
-            doc.add_i64(f.conversation_id, r.conversation_id);
-            doc.add_i64(f.title_of, r.conversation_id);
-            doc.add_text(f.kind, super::TITLE_KIND);
-            doc.add_text(f.title, t);
-            add(doc)?;
+            let values = super::ConversationValues {
+                id: r.conversation_id,
+                agent: r.agent,
+                source: r.source,
+                workspace: r.workspace,
+                title: r.title,
+            };
+            add(super::conversation_document(f, values))?;
         }
         let mut doc = TantivyDocument::default();
         doc.add_i64(f.message_id, r.id);
@@ -378,11 +374,6 @@ fn add_rows(
             doc.add_i64(f.created_at, ts);
         }
         doc.add_text(f.content, r.content);
-        doc.add_text(f.agent, r.agent);
-        doc.add_text(f.source, r.source);
-        if let Some(ws) = r.workspace {
-            doc.add_text(f.workspace, ws);
-        }
         add(doc)?;
         n += 1;
         Ok(())

@@ -13,11 +13,12 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocId, Executor, Order, Searcher, SegmentReader, Term};
 
 use super::columns::ColumnCache;
+use super::conversations::InConversations;
 use super::query::{Atom, ParsedQuery};
 use super::titles::TitleBonus;
 use super::top::RecencyTop;
 use super::walks::{FormWalks, Found};
-use crate::filters::{Filters, workspace_matches};
+use crate::filters::Filters;
 use crate::lexical::fold::folded;
 use crate::lexical::stem;
 use crate::lexical::terms::TermList;
@@ -105,8 +106,8 @@ pub fn search(
     let Window { limit, offset, order, partial } = window;
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
-    let workspaces = workspace_terms(searcher, idx.fields.workspace, filters).map_err(err)?;
-    let q = build(&idx.fields, query, filters, &workspaces, wild, partial);
+    let within = InConversations::find(searcher, &idx.fields, filters, columns).map_err(err)?;
+    let q = build(&idx.fields, query, filters, within.as_ref(), wild, partial);
     match order {
         HitOrder::Relevance { now } => {
             let titles = match title_query(&idx.fields, query, wild) {
@@ -147,14 +148,15 @@ pub fn browse(
     filters: &Filters,
     limit: usize,
     offset: usize,
+    columns: &Arc<ColumnCache>,
 ) -> Result<(Vec<ScoredId>, usize), LexicalError> {
     debug_assert!(limit > 0, "requests are validated to ask for at least one hit");
     let err = |source| LexicalError::Tantivy { path: "lexical".into(), source };
-    let workspaces = workspace_terms(searcher, idx.fields.workspace, filters).map_err(err)?;
-    let title_docs = crate::lexical::title_documents(&idx.fields);
+    let within = InConversations::find(searcher, &idx.fields, filters, columns).map_err(err)?;
+    let conversations = crate::lexical::conversation_documents(&idx.fields);
     let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-        vec![(Occur::Must, Box::new(AllQuery)), (Occur::MustNot, Box::new(title_docs))];
-    add_filters(&idx.fields, filters, &workspaces, &mut clauses);
+        vec![(Occur::Must, Box::new(AllQuery)), (Occur::MustNot, Box::new(conversations))];
+    add_filters(&idx.fields, filters, within.as_ref(), &mut clauses);
     let newest = TopDocs::with_limit(limit).and_offset(offset).order_by(|segment: &SegmentReader| {
         let fast = segment.fast_fields();
         let (created, ids) = (fast.i64("created_at").ok(), fast.i64("message_id").ok());
@@ -198,27 +200,6 @@ fn run<C: Collector>(searcher: &Searcher, query: &dyn Query, collector: &C) -> t
 fn message_id(searcher: &Searcher, addr: DocAddress) -> tantivy::Result<i64> {
     let col = searcher.segment_reader(addr.segment_ord).fast_fields().i64("message_id")?;
     Ok(col.first(addr.doc_id).unwrap_or(0))
-}
-
-/// The indexed workspaces that `filters.workspace` selects (none without
-/// one), read from the term dictionary of each segment and judged by
-/// [`workspace_matches`], the one rule every front end and the store
-/// share. A few hundred distinct workspaces at most: microseconds.
-fn workspace_terms(searcher: &Searcher, field: Field, filters: &Filters) -> tantivy::Result<Vec<String>> {
-    let Some(filter) = &filters.workspace else { return Ok(Vec::new()) };
-    let mut found = std::collections::BTreeSet::new();
-    for segment in searcher.segment_readers() {
-        let inverted = segment.inverted_index(field)?;
-        let mut terms = inverted.terms().stream()?;
-        while terms.advance() {
-            if let Ok(ws) = std::str::from_utf8(terms.key())
-                && workspace_matches(filter, ws)
-            {
-                found.insert(ws.to_string());
-            }
-        }
-    }
-    Ok(found.into_iter().collect())
 }
 
 /// A clause that is one stopword (`how`, `to`, `in`): it helps a match
@@ -411,13 +392,14 @@ impl Wanted {
 /// stopword must match (stopwords only add to the score), no excluded one
 /// may. With `partial = Some(n)`, any `n` of the words suffice.
 ///
-/// `workspaces` are the indexed workspaces `filters.workspace` selects
-/// ([`workspace_terms`]); `wild` the wildcards' terms ([`Expansions::find`]).
+/// `within` holds the conversations that `filters`' agent, workspace and
+/// machine accept ([`InConversations::find`]); `wild` the wildcards' terms
+/// ([`Expansions::find`]).
 pub fn build(
     f: &Fields,
     query: &ParsedQuery,
     filters: &Filters,
-    workspaces: &[String],
+    within: Option<&InConversations>,
     wild: &Expansions,
     partial: Option<usize>,
 ) -> Box<dyn Query> {
@@ -443,7 +425,7 @@ pub fn build(
     if let Some(minimum) = partial {
         clauses.push((Occur::Must, Box::new(BooleanQuery::union_with_minimum_required_clauses(words, minimum))));
     }
-    add_filters(f, filters, workspaces, &mut clauses);
+    add_filters(f, filters, within, &mut clauses);
     Box::new(BooleanQuery::new(clauses))
 }
 
@@ -501,41 +483,27 @@ fn occur_in(query: &ParsedQuery) -> impl Fn(&super::query::Clause) -> Occur {
     }
 }
 
-fn add_filters(f: &Fields, filters: &Filters, workspaces: &[String], clauses: &mut Vec<(Occur, Box<dyn Query>)>) {
-    let any_of = |field: Field, values: &mut dyn Iterator<Item = String>| -> Box<dyn Query> {
-        let qs: Vec<Box<dyn Query>> = values
-            .map(|v| {
-                Box::new(TermQuery::new(Term::from_field_text(field, &v), IndexRecordOption::Basic)) as Box<dyn Query>
-            })
-            .collect();
-        Box::new(BooleanQuery::union(qs))
-    };
-    if !filters.agents.is_empty() {
-        clauses.push((Occur::Must, any_of(f.agent, &mut filters.agents.iter().cloned())));
+/// The filters on each message (role, time) as its own clauses, and those
+/// on its conversation as one clause over the conversation ids `within`.
+fn add_filters(
+    f: &Fields,
+    filters: &Filters,
+    within: Option<&InConversations>,
+    clauses: &mut Vec<(Occur, Box<dyn Query>)>,
+) {
+    if let Some(within) = within {
+        clauses.push((Occur::Must, within.query()));
     }
     if !filters.roles.is_empty() {
-        clauses.push((Occur::Must, any_of(f.role, &mut filters.roles.iter().map(|r| r.as_str().to_string()))));
-    }
-    if filters.workspace.is_some() {
-        let q: Box<dyn Query> = if workspaces.is_empty() {
-            Box::new(EmptyQuery)
-        } else {
-            Box::new(TermSetQuery::new(workspaces.iter().map(|w| Term::from_field_text(f.workspace, w))))
-        };
-        clauses.push((Occur::Must, q));
-    }
-    // Every query this is added to has a positive clause, so `remote` can
-    // be "not local" without listing the machines.
-    if let Some(source) = &filters.source {
-        use crate::filters::{LOCAL_SOURCE, SourceFilter};
-        let term = |s: &str| -> Box<dyn Query> {
-            Box::new(TermQuery::new(Term::from_field_text(f.source, s), IndexRecordOption::Basic))
-        };
-        clauses.push(match source {
-            SourceFilter::Local => (Occur::Must, term(LOCAL_SOURCE)),
-            SourceFilter::Remote => (Occur::MustNot, term(LOCAL_SOURCE)),
-            SourceFilter::Named(name) => (Occur::Must, term(name)),
-        });
+        let roles: Vec<Box<dyn Query>> = filters
+            .roles
+            .iter()
+            .map(|r| {
+                Box::new(TermQuery::new(Term::from_field_text(f.role, r.as_str()), IndexRecordOption::Basic))
+                    as Box<dyn Query>
+            })
+            .collect();
+        clauses.push((Occur::Must, Box::new(BooleanQuery::union(roles))));
     }
     if filters.since.is_some() || filters.until.is_some() {
         let lo = filters
@@ -816,7 +784,7 @@ mod tests {
         for text in ["crate", "parser timeout", "retry fox", "crat*", "timeout OR fox", "nothingmatches"] {
             let query = super::super::query::parse(text).unwrap();
             let wild = Expansions::find(&searcher, &idx, &query, &FormWalks::default()).unwrap();
-            let q = build(&f, &query, &Filters::default(), &[], &wild, None);
+            let q = build(&f, &query, &Filters::default(), None, &wild, None);
             let titles = match title_query(&f, &query, &wild) {
                 Some(t) => TitleBonus::find(&searcher, &f, &t, &Executor::SingleThread, &columns).unwrap(),
                 None => TitleBonus::default(),

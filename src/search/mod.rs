@@ -3,6 +3,7 @@
 //! shown from the store, so results never show stale or deleted text.
 
 mod columns;
+mod conversations;
 pub mod lexical;
 pub mod query;
 pub mod semantic;
@@ -597,7 +598,8 @@ impl Searcher {
             return Err(SearchError::BrowseByMeaning);
         }
         let searcher = self.reader.searcher();
-        let (ids, total) = guarded(|| lexical::browse(&self.index, &searcher, &req.filters, req.limit, req.offset))?;
+        let (ids, total) =
+            guarded(|| lexical::browse(&self.index, &searcher, &req.filters, req.limit, req.offset, &self.columns))?;
         let hits = self.hydrate(&ids.iter().map(|s| (s.message_id, s.score)).collect::<Vec<_>>(), &req.query)?;
         let next = req.offset + ids.len();
         Ok(self.results(req, Mode::Lexical, None, None, total, hits, (next < total).then_some(next), started))

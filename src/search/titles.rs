@@ -1,11 +1,11 @@
 //! The title bonus: what a query scores in each conversation's title, added
 //! to the score of that conversation's hits.
 //!
-//! The index holds a title once, in a title document per conversation
+//! The index holds a title once, on its conversation's document
 //! ([`crate::lexical::schema`]), not on each message. A relevance search
-//! first scores the title documents, keeping each conversation's score,
-//! then [`super::top::RecencyTop`] adds a hit's conversation's score to its
-//! own. A title alone never makes a message match: only hits on content
+//! first scores the title documents (conversation documents with a
+//! title), keeping each conversation's score, then
+//! [`super::top::RecencyTop`] adds a hit's conversation's score to its own. A title alone never makes a message match: only hits on content
 //! receive it. The title documents are few (one per conversation), so this
 //! pass reads a hundredth of the postings the per-message titles did.
 //!
@@ -120,8 +120,8 @@ impl Collector for TitleScores {
     fn merge_fruits(&self, fruits: Vec<Vec<(i64, Score)>>) -> tantivy::Result<TitleBonus> {
         let mut out = TitleBonus::default();
         for (id, score) in fruits.into_iter().flatten() {
-            // A conversation has one title document (each is replaced, by
-            // its term, before it is written again); were there two, the
+            // A conversation has one document (each is replaced, by its
+            // term, before it is written again); were there two, the
             // bonus is still one title's, never their sum.
             let kept = out.by_conversation.entry(id).or_insert(score);
             *kept = kept.max(score);
