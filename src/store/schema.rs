@@ -378,6 +378,15 @@ const MIGRATIONS: &[&str] = &[
     -- table (15 MB), 5 ms instead of 60-100 ms.
     CREATE INDEX conversations_agent_messages ON conversations (agent, message_count);
     "#,
+    // v7: one index fewer to keep up on every message written.
+    r#"
+    -- Only the rewind after a crash mid-append deleted by (conversation,
+    -- line offset), and the conversation's index finds those rows too (it
+    -- reads the conversation's messages, then their offsets). Kept, it was
+    -- ~2.6 % of the instructions of a first index run (docs/performance-history.md,
+    -- session 17).
+    DROP INDEX IF EXISTS messages_line;
+    "#,
 ];
 
 /// The schema version this build writes and reads: one per migration.
