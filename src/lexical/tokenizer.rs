@@ -84,6 +84,9 @@ pub struct Span {
     /// True for the whole of a compound, which the index does not hold
     /// ([`CodeToken::compound`]).
     pub compound: bool,
+    /// The span is ASCII with no capital letter: folded, it is itself
+    /// (most words of most messages), so it is copied as it is.
+    pub folded: bool,
 }
 
 /// Calls `emit` for every token of `text`, in position order.
@@ -125,7 +128,7 @@ pub fn scan(text: &str, mut emit: impl FnMut(Span)) {
                 continue;
             }
             let (end, shape) = match ascii_run_end(bytes, i) {
-                Some((end, has_parts)) => (end, Shape::Ascii { has_parts }),
+                Some((end, has_parts, lowercase)) => (end, Shape::Ascii { has_parts, lowercase }),
                 None => (char_run_end(text, i), Shape::Unicode),
             };
             position = emit_run(text, i, end, position, shape, &mut parts, &mut emit);
@@ -148,7 +151,7 @@ fn scan_char(
 ) -> (usize, usize) {
     let Some(c) = text[i..].chars().next() else { return (text.len(), position) };
     if is_cjk(c) {
-        emit(Span { from: i, to: i + c.len_utf8(), position, whole: true, compound: false });
+        emit(Span { from: i, to: i + c.len_utf8(), position, whole: true, compound: false, folded: false });
         (i + c.len_utf8(), position + 1)
     } else if is_word(c) {
         let end = char_run_end(text, i);
@@ -162,43 +165,83 @@ fn scan_char(
 #[derive(Debug, Clone, Copy)]
 enum Shape {
     /// All ASCII; `has_parts` when it holds a joiner or a capital letter
+    /// after its first (`Word` has one part, `useEffect` two), `lowercase`
+    /// when it holds no capital at all
     /// (else it is a plain word or number with no parts).
-    Ascii { has_parts: bool },
+    Ascii { has_parts: bool, lowercase: bool },
     /// Not known to be ASCII: looked at by characters.
     Unicode,
 }
 
+/// What [`ascii_run_end`] needs to know of a byte, looked up in one load.
+const WORD: u8 = 1;
+const UPPER: u8 = 2;
+const JOINER: u8 = 4;
+const NOT_ASCII: u8 = 8;
+
+/// [`WORD`], [`UPPER`], [`JOINER`] and [`NOT_ASCII`] of every byte.
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if !c.is_ascii() {
+            NOT_ASCII
+        } else if c.is_ascii_uppercase() {
+            WORD | UPPER
+        } else if c.is_ascii_alphanumeric() {
+            WORD
+        } else if matches!(c, b'_' | b'-' | b'.' | b'/' | b':' | b'\\') {
+            JOINER
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
+
+/// The class of the byte at `i`; 0 past the end.
+fn class_at(bytes: &[u8], i: usize) -> u8 {
+    bytes.get(i).map_or(0, |&b| CLASS[b as usize])
+}
+
 /// The end of the run of ASCII words and joiners starting at `start` (an
-/// ASCII letter or digit), ending on a word character, and whether it may
-/// have parts (it holds a joiner or a capital); `None` when a non-ASCII
-/// character could continue it.
-fn ascii_run_end(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
+/// ASCII letter or digit), ending on a word character; whether it may have
+/// parts (it holds a joiner, or a capital after its first byte: a
+/// capitalised word is one part) and whether it is all lowercase. `None`
+/// when a non-ASCII character could continue it.
+fn ascii_run_end(bytes: &[u8], start: usize) -> Option<(usize, bool, bool)> {
     let mut j = start + 1;
-    let mut has_parts = bytes[start].is_ascii_uppercase();
+    let mut has_parts = false;
+    let first_upper = CLASS[bytes[start] as usize] & UPPER != 0;
     loop {
-        match bytes.get(j) {
-            Some(b) if b.is_ascii_alphanumeric() => {
-                has_parts |= b.is_ascii_uppercase();
-                j += 1;
-            }
-            Some(&b) if b.is_ascii() && is_joiner(b as char) => {
-                // Only join when a word character follows the joiners.
-                let mut k = j + 1;
-                while bytes.get(k).is_some_and(|&b| b.is_ascii() && is_joiner(b as char)) {
-                    k += 1;
-                }
-                match bytes.get(k) {
-                    Some(b) if b.is_ascii_alphanumeric() => {
-                        has_parts = true;
-                        j = k;
-                    }
-                    Some(b) if !b.is_ascii() => return None,
-                    _ => return Some((j, has_parts)),
-                }
-            }
-            Some(b) if !b.is_ascii() => return None,
-            _ => return Some((j, has_parts)),
+        let mut c = class_at(bytes, j);
+        while c & WORD != 0 {
+            has_parts |= c & UPPER != 0;
+            j += 1;
+            c = class_at(bytes, j);
         }
+        if c & NOT_ASCII != 0 {
+            return None;
+        }
+        if c & JOINER == 0 {
+            return Some((j, has_parts, !has_parts && !first_upper));
+        }
+        // Only join when a word character follows the joiners.
+        let mut k = j + 1;
+        while class_at(bytes, k) & JOINER != 0 {
+            k += 1;
+        }
+        let next = class_at(bytes, k);
+        if next & NOT_ASCII != 0 {
+            return None;
+        }
+        if next & WORD == 0 {
+            return Some((j, has_parts, !has_parts && !first_upper));
+        }
+        has_parts = true;
+        j = k;
     }
 }
 
@@ -248,13 +291,15 @@ fn emit_run(
     let run = &text[start..end];
     let whole_fits = run.len() <= MAX_TOKEN_BYTES;
     let has_parts = match shape {
-        Shape::Ascii { has_parts } => has_parts,
+        Shape::Ascii { has_parts, .. } => has_parts,
         Shape::Unicode => run.contains(|c: char| is_joiner(c) || c.is_uppercase()),
     };
     if !has_parts {
-        // The common case: a plain lowercase word or number has no parts.
+        // The common case: a plain word or number, or a capitalised word,
+        // has no parts.
         if whole_fits {
-            emit(Span { from: start, to: end, position, whole: true, compound: false });
+            let folded = matches!(shape, Shape::Ascii { lowercase: true, .. });
+            emit(Span { from: start, to: end, position, whole: true, compound: false, folded });
         }
         return position + 1;
     }
@@ -265,14 +310,15 @@ fn emit_run(
     }
     if whole_fits {
         let compound = parts.len() > 1 && run.contains(|c: char| is_joiner(c) && c != '_');
-        emit(Span { from: start, to: end, position, whole: true, compound });
+        emit(Span { from: start, to: end, position, whole: true, compound, folded: false });
     }
     if parts.len() <= 1 {
         return position + 1;
     }
     for (i, &(a, b)) in parts.iter().enumerate() {
         if b - a <= MAX_TOKEN_BYTES {
-            emit(Span { from: start + a, to: start + b, position: position + i, whole: false, compound: false });
+            let (from, to) = (start + a, start + b);
+            emit(Span { from, to, position: position + i, whole: false, compound: false, folded: false });
         }
     }
     position + parts.len()
@@ -318,7 +364,8 @@ fn split_parts(run: &str, parts: &mut Vec<(usize, usize)>) {
 fn split_ascii_parts(run: &[u8], parts: &mut Vec<(usize, usize)>) {
     let mut part_start: Option<usize> = None;
     for (i, &c) in run.iter().enumerate() {
-        if is_joiner(c as char) {
+        let class = CLASS[c as usize];
+        if class & JOINER != 0 {
             if let Some(s) = part_start.take() {
                 parts.push((s, i));
             }
@@ -328,10 +375,13 @@ fn split_ascii_parts(run: &[u8], parts: &mut Vec<(usize, usize)>) {
             part_start = Some(i);
             continue;
         };
+        // Only a capital starts a part inside a word.
+        if class & UPPER == 0 {
+            continue;
+        }
         let prev = run[i - 1];
-        let lower_to_upper = prev.is_ascii_lowercase() && c.is_ascii_uppercase();
-        let acronym_end =
-            prev.is_ascii_uppercase() && c.is_ascii_uppercase() && run.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+        let lower_to_upper = prev.is_ascii_lowercase();
+        let acronym_end = prev.is_ascii_uppercase() && run.get(i + 1).is_some_and(u8::is_ascii_lowercase);
         if lower_to_upper || acronym_end {
             parts.push((s, i));
             part_start = Some(i);
@@ -385,7 +435,11 @@ impl Tokenizer for CodeTokenizer {
             t.position = sp.position;
             t.position_length = 1;
             t.text.clear();
-            push_folded(&mut t.text, &text[sp.from..sp.to]);
+            if sp.folded {
+                t.text.push_str(&text[sp.from..sp.to]);
+            } else {
+                push_folded(&mut t.text, &text[sp.from..sp.to]);
+            }
             // A word of only marks folds to nothing: not a token.
             if !t.text.is_empty() {
                 len += 1;
@@ -488,8 +542,23 @@ mod tests {
         for s in samples.iter().copied().chain([long.as_str()]) {
             let mut fast = Vec::new();
             scan(s, |sp| fast.push(sp));
-            assert_eq!(fast, scan_by_chars(s), "{s:?}");
+            // The ASCII path also knows which spans need no folding; the
+            // scan by characters never claims it. Such a span is its own
+            // folded form.
+            for sp in fast.iter().filter(|sp| sp.folded) {
+                assert_eq!(crate::lexical::fold::folded(&s[sp.from..sp.to]), &s[sp.from..sp.to], "{s:?}");
+            }
+            let unflagged: Vec<Span> = fast.iter().map(|&sp| Span { folded: false, ..sp }).collect();
+            assert_eq!(unflagged, scan_by_chars(s), "{s:?}");
         }
+        assert!(
+            samples.iter().any(|s| {
+                let mut any = false;
+                scan(s, |sp| any |= sp.folded);
+                any
+            }),
+            "some spans are taken as they are"
+        );
     }
 
     #[test]
