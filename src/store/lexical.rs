@@ -1,7 +1,7 @@
 //! What the lexical sync reads and records: the conversations changed
 //! under the index, the messages to add, and the index's marks.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, StoreError};
 
@@ -99,38 +99,69 @@ pub struct LexicalRow<'a> {
 }
 
 /// Streams the selected messages, by id, into `f` (one row in memory at a time).
+///
+/// A conversation's values (agent, workspace, title, machine) are read once
+/// per run of its messages, not joined onto each row: messages come in runs
+/// of one conversation (ingest writes a file at a time), and the lookup per
+/// row was a B-tree search per message of a build. A message whose
+/// conversation is gone is skipped, as a join would.
 pub fn for_each_row<E: From<StoreError>>(
     store: &Store,
     rows: Rows,
     mut f: impl FnMut(LexicalRow<'_>) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
     let (filter, a, b) = match rows {
-        Rows::Conversation { id, upto } => ("m.conversation_id = ?1 AND m.id <= ?2", id, upto),
-        Rows::Range { after, upto } => ("m.id > ?1 AND m.id <= ?2", after, upto),
+        Rows::Conversation { id, upto } => ("conversation_id = ?1 AND id <= ?2", id, upto),
+        Rows::Range { after, upto } => ("id > ?1 AND id <= ?2", after, upto),
     };
-    let sql = format!(
-        "SELECT m.id, m.conversation_id, m.role, m.created_at, m.content, c.agent, c.workspace, c.title, c.source
-         FROM messages m JOIN conversations c ON c.id = m.conversation_id
-         WHERE {filter} ORDER BY m.id"
-    );
+    let sql = format!("SELECT id, conversation_id, role, created_at, content FROM messages WHERE {filter} ORDER BY id");
     let mut stmt = store.conn.prepare(&sql).map_err(StoreError::from)?;
+    let mut lookup = store
+        .conn
+        .prepare_cached("SELECT agent, workspace, title, source FROM conversations WHERE id = ?1")
+        .map_err(StoreError::from)?;
+    let mut conversation: Option<(i64, Option<ConversationColumns>)> = None;
     let mut cursor = stmt.query(params![a, b]).map_err(StoreError::from)?;
     while let Some(r) = cursor.next().map_err(StoreError::from)? {
         let text = |i: usize| -> std::result::Result<Option<&str>, StoreError> {
             Ok(r.get_ref(i)?.as_str_or_null().map_err(rusqlite::Error::from)?)
         };
+        let conversation_id: i64 = r.get(1).map_err(StoreError::from)?;
+        if conversation.as_ref().is_none_or(|(id, _)| *id != conversation_id) {
+            let found = lookup
+                .query_row([conversation_id], |c| {
+                    Ok(ConversationColumns {
+                        agent: c.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                        workspace: c.get(1)?,
+                        title: c.get(2)?,
+                        source: c.get(3)?,
+                    })
+                })
+                .optional()
+                .map_err(StoreError::from)?;
+            conversation = Some((conversation_id, found));
+        }
+        let Some((_, Some(c))) = &conversation else { continue };
         let row = LexicalRow {
             id: r.get(0).map_err(StoreError::from)?,
-            conversation_id: r.get(1).map_err(StoreError::from)?,
+            conversation_id,
             role: text(2)?.unwrap_or_default(),
             created_at: r.get(3).map_err(StoreError::from)?,
             content: text(4)?.unwrap_or_default(),
-            agent: text(5)?.unwrap_or_default(),
-            workspace: text(6)?,
-            title: text(7)?,
-            source: text(8)?.unwrap_or(crate::filters::LOCAL_SOURCE),
+            agent: &c.agent,
+            workspace: c.workspace.as_deref(),
+            title: c.title.as_deref(),
+            source: c.source.as_deref().unwrap_or(crate::filters::LOCAL_SOURCE),
         };
         f(row)?;
     }
     Ok(())
+}
+
+/// A conversation's values that its messages' rows carry.
+struct ConversationColumns {
+    agent: String,
+    workspace: Option<String>,
+    title: Option<String>,
+    source: Option<String>,
 }
