@@ -63,9 +63,9 @@ fn tantivy_err(path: &Path) -> impl FnOnce(tantivy::TantivyError) -> LexicalErro
 }
 
 /// Deletes the message documents whose ids lie in `ids` (conversation
-/// documents, id 0, never do): one query over the message id column, run on every
-/// segment at the writer's next commit, against documents added before
-/// this call only.
+/// documents, id 0, never do): one query over the message id column, run
+/// on every segment at the writer's next commit, against documents added
+/// before this call only.
 pub fn delete_messages(
     writer: &tantivy::IndexWriter,
     idx: &LexicalIndex,

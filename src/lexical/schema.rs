@@ -5,7 +5,7 @@
 //! on its conversation document, not on each of its messages. Repeated on
 //! every message, the title was an eighth of the build's instructions
 //! (docs/performance-history.md, session 14) and the three filter fields
-//! another ~6 % (session 17), for values that only ever raise the rank of
+//! another ~3 % (session 17), for values that only ever raise the rank of
 //! a message ([`crate::search`] adds a title's score to each hit of its
 //! conversation) or select the conversations a search looks in (a filter
 //! reads the matching conversation documents first, then keeps the
@@ -114,8 +114,8 @@ pub struct Fields {
     /// (v7): a new term per message grew the indexing threads' hash table
     /// by a million entries per million messages, and the build took ~5 %
     /// longer for a lookup done once per crash (docs/performance-history.md,
-    /// session 16). Nothing is stored in the index (v5). 0 on
-    /// conversation documents, which no message query matches: with a value on every
+    /// session 16). Nothing is stored in the index (v5). 0 on conversation
+    /// documents, which no message query matches: with a value on every
     /// document, the column is read without a rank lookup.
     pub message_id: Field,
     /// On a conversation document, the id of its conversation, as a term

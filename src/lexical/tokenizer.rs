@@ -66,7 +66,7 @@ fn is_mark(c: char) -> bool {
 }
 
 /// Characters that join the parts of one identifier.
-fn is_joiner(c: char) -> bool {
+const fn is_joiner(c: char) -> bool {
     matches!(c, '_' | '-' | '.' | '/' | ':' | '\\')
 }
 
@@ -164,10 +164,9 @@ fn scan_char(
 /// What the scan learned about a run while finding its end.
 #[derive(Debug, Clone, Copy)]
 enum Shape {
-    /// All ASCII; `has_parts` when it holds a joiner or a capital letter
-    /// after its first (`Word` has one part, `useEffect` two), `lowercase`
-    /// when it holds no capital at all
-    /// (else it is a plain word or number with no parts).
+    /// All ASCII; `has_parts` when it joins words or holds a capital after
+    /// its first byte (`Word` is one part, `useEffect` two), `lowercase`
+    /// when it holds no capital at all (then it is its own folded form).
     Ascii { has_parts: bool, lowercase: bool },
     /// Not known to be ASCII: looked at by characters.
     Unicode,
@@ -191,7 +190,7 @@ static CLASS: [u8; 256] = {
             WORD | UPPER
         } else if c.is_ascii_alphanumeric() {
             WORD
-        } else if matches!(c, b'_' | b'-' | b'.' | b'/' | b':' | b'\\') {
+        } else if is_joiner(c as char) {
             JOINER
         } else {
             0
@@ -212,13 +211,15 @@ fn class_at(bytes: &[u8], i: usize) -> u8 {
 /// capitalised word is one part) and whether it is all lowercase. `None`
 /// when a non-ASCII character could continue it.
 fn ascii_run_end(bytes: &[u8], start: usize) -> Option<(usize, bool, bool)> {
-    let mut j = start + 1;
-    let mut has_parts = false;
     let first_upper = CLASS[bytes[start] as usize] & UPPER != 0;
+    let (mut j, mut joined, mut upper_after_first) = (start + 1, false, false);
+    let end = |j, joined: bool, upper_after_first: bool| {
+        Some((j, joined || upper_after_first, !first_upper && !upper_after_first))
+    };
     loop {
         let mut c = class_at(bytes, j);
         while c & WORD != 0 {
-            has_parts |= c & UPPER != 0;
+            upper_after_first |= c & UPPER != 0;
             j += 1;
             c = class_at(bytes, j);
         }
@@ -226,7 +227,7 @@ fn ascii_run_end(bytes: &[u8], start: usize) -> Option<(usize, bool, bool)> {
             return None;
         }
         if c & JOINER == 0 {
-            return Some((j, has_parts, !has_parts && !first_upper));
+            return end(j, joined, upper_after_first);
         }
         // Only join when a word character follows the joiners.
         let mut k = j + 1;
@@ -238,9 +239,9 @@ fn ascii_run_end(bytes: &[u8], start: usize) -> Option<(usize, bool, bool)> {
             return None;
         }
         if next & WORD == 0 {
-            return Some((j, has_parts, !has_parts && !first_upper));
+            return end(j, joined, upper_after_first);
         }
-        has_parts = true;
+        joined = true;
         j = k;
     }
 }

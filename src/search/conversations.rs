@@ -2,13 +2,12 @@
 //!
 //! These are the same on every message of a conversation, so the index
 //! holds them once, on the conversation's document
-//! ([`crate::lexical::conversation_document`]), not on each message: on a
-//! million messages that spared the build ~6 % of its CPU
-//! (docs/performance-history.md, session 17). A search with such a filter
-//! first reads which conversation documents match it — one per
-//! conversation, a hundredth of the documents — then keeps the messages
-//! whose conversation id is one of theirs, read from the id column only for
-//! the documents the rest of the query matches.
+//! ([`crate::lexical::conversation_document`]), not on each message: that
+//! spared the build ~3 % of its instructions (docs/performance-history.md,
+//! session 17). A search with such a filter first reads which conversation
+//! documents match it — one per conversation, a hundredth of the documents
+//! — then keeps the messages whose conversation id is one of theirs, read
+//! from the id column only for the documents the rest of the query matches.
 
 use std::sync::Arc;
 

@@ -5,7 +5,8 @@
 //! ([`crate::lexical::schema`]), not on each message. A relevance search
 //! first scores the title documents (conversation documents with a
 //! title), keeping each conversation's score, then
-//! [`super::top::RecencyTop`] adds a hit's conversation's score to its own. A title alone never makes a message match: only hits on content
+//! [`super::top::RecencyTop`] adds a hit's conversation's score to its
+//! own. A title alone never makes a message match: only hits on content
 //! receive it. The title documents are few (one per conversation), so this
 //! pass reads a hundredth of the postings the per-message titles did.
 //!
