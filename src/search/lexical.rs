@@ -156,7 +156,7 @@ pub fn browse(
     let conversations = crate::lexical::conversation_documents(&idx.fields);
     let mut clauses: Vec<(Occur, Box<dyn Query>)> =
         vec![(Occur::Must, Box::new(AllQuery)), (Occur::MustNot, Box::new(conversations))];
-    add_filters(&idx.fields, filters, within.as_ref(), &mut clauses);
+    add_filters(&idx.fields, filters, within.as_ref(), true, &mut clauses);
     let newest = TopDocs::with_limit(limit).and_offset(offset).order_by(|segment: &SegmentReader| {
         let fast = segment.fast_fields();
         let (created, ids) = (fast.i64("created_at").ok(), fast.i64("message_id").ok());
@@ -425,7 +425,7 @@ pub fn build(
     if let Some(minimum) = partial {
         clauses.push((Occur::Must, Box::new(BooleanQuery::union_with_minimum_required_clauses(words, minimum))));
     }
-    add_filters(f, filters, within, &mut clauses);
+    add_filters(f, filters, within, false, &mut clauses);
     Box::new(BooleanQuery::new(clauses))
 }
 
@@ -484,15 +484,17 @@ fn occur_in(query: &ParsedQuery) -> impl Fn(&super::query::Clause) -> Occur {
 }
 
 /// The filters on each message (role, time) as its own clauses, and those
-/// on its conversation as one clause over the conversation ids `within`.
+/// on its conversation as one clause over the conversation ids `within`;
+/// `browse` when the other clauses match every message.
 fn add_filters(
     f: &Fields,
     filters: &Filters,
     within: Option<&InConversations>,
+    browse: bool,
     clauses: &mut Vec<(Occur, Box<dyn Query>)>,
 ) {
     if let Some(within) = within {
-        clauses.push((Occur::Must, within.query()));
+        clauses.push((Occur::Must, within.query(browse)));
     }
     if !filters.roles.is_empty() {
         let roles: Vec<Box<dyn Query>> = filters
