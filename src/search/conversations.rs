@@ -448,8 +448,7 @@ mod tests {
         let idx = index(tmp.path(), true);
         let searcher = idx.index.reader().unwrap().searcher();
         let columns = Arc::new(ColumnCache::default());
-        let mut every = Filters::default();
-        every.agents = vec!["codex".into(), "claude_code".into()];
+        let every = Filters { agents: vec!["codex".into(), "claude_code".into()], ..Filters::default() };
         let within = InConversations::find(&searcher, &idx.fields, &every, &columns).unwrap().unwrap();
         let words = || TermQuery::new(Term::from_field_text(idx.fields.content, "words"), IndexRecordOption::WithFreqs);
         let top = tantivy::collector::TopDocs::with_limit(100).order_by_score();
