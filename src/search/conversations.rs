@@ -109,8 +109,8 @@ impl InConversations {
     /// document the rest of the query matches by its conversation id
     /// column, which a search with words and a broad filter (an agent)
     /// asks of few documents. At 1M messages a browse of one agent took
-    /// 13 ms by the column against 7 ms by the postings, and one of a
-    /// workspace 9 against 3.5 ms (docs/performance-history.md, session 17).
+    /// 13.0 ms by the column against 9.7 ms by the postings, and one of a
+    /// workspace 9.2 against 3.2 ms (docs/performance-history.md, session 17).
     pub fn query(&self, every_match: bool) -> Box<dyn Query> {
         let keep: Box<dyn Query> = if self.members.is_empty() {
             Box::new(EmptyQuery)
