@@ -92,7 +92,7 @@ impl InConversations {
         let conversations = searcher.doc_freq(&Term::from_field_text(f.kind, CONVERSATION_KIND))?;
         let few = ids.len().saturating_mul(FEW) as u64 <= conversations;
         Ok(Some(InConversations {
-            members: Arc::new(Members::new(ids.clone())),
+            members: Arc::new(Members::new(&ids)),
             columns: Arc::clone(columns),
             ids: Arc::new(ids),
             field: f.conversation_id,
@@ -201,16 +201,16 @@ const MAX_BIT: i64 = 1 << 27;
 
 impl Members {
     /// `ids` sorted, without repeats.
-    fn new(ids: Vec<i64>) -> Members {
+    fn new(ids: &[i64]) -> Members {
         match (ids.first(), ids.last()) {
             (Some(&lo), Some(&hi)) if lo >= 0 && hi <= MAX_BIT => {
                 let mut bits = vec![0u64; hi as usize / 64 + 1];
-                for id in ids {
+                for &id in ids {
                     bits[id as usize / 64] |= 1u64 << (id % 64);
                 }
                 Members::Bits(bits)
             }
-            _ => Members::Sorted(ids),
+            _ => Members::Sorted(ids.to_vec()),
         }
     }
 
@@ -315,7 +315,7 @@ mod tests {
     fn members_answer_like_the_list_they_hold() {
         let ids = vec![1, 63, 64, 65, 127, 300, 301, 1_000];
         // One id past the bit limit makes the list kind.
-        let sets = [Members::new(ids.clone()), Members::new([ids.clone(), vec![MAX_BIT + 5]].concat())];
+        let sets = [Members::new(&ids), Members::new(&[ids.clone(), vec![MAX_BIT + 5]].concat())];
         assert!(matches!(sets[0], Members::Bits(_)) && matches!(sets[1], Members::Sorted(_)));
         for set in &sets {
             for id in -3..1_100 {
@@ -328,8 +328,8 @@ mod tests {
                 }
             }
         }
-        assert!(Members::new(Vec::new()).is_empty());
-        assert!(!Members::new(vec![0]).is_empty());
+        assert!(Members::new(&[]).is_empty());
+        assert!(!Members::new(&[0]).is_empty());
     }
 
     /// Messages of conversations `1..=6`: agents alternate, conversations
