@@ -47,10 +47,15 @@ pub fn parse_str(s: &str) -> Option<TimestampMs> {
 /// Parses a JSON value holding a timestamp of any supported shape.
 pub fn parse_value(v: &Value) -> Option<TimestampMs> {
     match v {
-        Value::Number(n) => n.as_f64().and_then(from_epoch_number),
+        Value::Number(n) => parse_number(n),
         Value::String(s) => parse_str(s),
         _ => None,
     }
+}
+
+/// Parses a JSON number holding epoch seconds or milliseconds.
+pub fn parse_number(n: &serde_json::Number) -> Option<TimestampMs> {
+    n.as_f64().and_then(from_epoch_number)
 }
 
 /// Formats epoch milliseconds as RFC 3339 UTC with millisecond precision.

@@ -13,9 +13,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::content::{self, str_field};
+use super::json::{Json, JsonView};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
 use crate::model::{Agent, ConversationHeader, Message, Role, Usage};
-use crate::time;
 
 /// Reads Claude Code's JSONL sessions, subagent transcripts included.
 pub struct ClaudeCode;
@@ -57,8 +57,9 @@ impl Connector for ClaudeCode {
             current: Current::Main,
             titled_sidechains: Vec::new(),
         };
-        let end =
-            super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| state.record(rec, line, offset, sink))?;
+        let end = super::lines::parse_jsonl_borrowed(req, sink, |rec, line, offset, sink| {
+            state.record(rec, line, offset, sink)
+        })?;
         Ok(end.into_parse_end(json!({ "external_id": state.external_id })))
     }
 }
@@ -89,12 +90,12 @@ enum Current {
 }
 
 impl ClaudeState {
-    fn record(&mut self, rec: &Value, line: u64, offset: u64, sink: &mut dyn ParseSink) {
-        let Some(obj) = rec.as_object() else {
+    fn record(&mut self, rec: &Json<'_>, line: u64, offset: u64, sink: &mut dyn ParseSink) {
+        if !rec.is_object() {
             sink.malformed(line, "record is not a JSON object".into());
             return;
-        };
-        let rtype = obj.get("type").and_then(Value::as_str).unwrap_or("");
+        }
+        let rtype = rec.get("type").and_then(Json::as_str).unwrap_or("");
         match rtype {
             "summary" | "custom-title" => {
                 let title = str_field(rec, "summary")
@@ -108,7 +109,7 @@ impl ClaudeState {
             "user" | "assistant" | "system" | "tool" | "message" | "" => {}
             _ => return, // file-history-snapshot, queue-operation, …: not conversation text
         }
-        let message = match obj.get("message") {
+        let message = match rec.get("message") {
             Some(m) => m,
             None if rtype == "system" || rtype.is_empty() => return,
             None => {
@@ -116,7 +117,7 @@ impl ClaudeState {
                 return;
             }
         };
-        let label = message.get("role").and_then(Value::as_str).unwrap_or(rtype);
+        let label = message.get("role").and_then(Json::as_str).unwrap_or(rtype);
         let Some(mut role) = Role::from_agent_label(label) else {
             sink.malformed(line, format!("unknown role '{label}'"));
             return;
@@ -126,22 +127,22 @@ impl ClaudeState {
         // (`isCompactSummary`, the user record that follows a `system` record
         // of subtype `compact_boundary`) are logged as the user's but are not
         // their words: system messages, never the title.
-        let flag = |k: &str| obj.get(k).and_then(Value::as_bool) == Some(true);
+        let flag = |k: &str| rec.get(k).and_then(JsonView::boolean) == Some(true);
         if flag("isMeta") || flag("isCompactSummary") {
             role = Role::System;
         }
-        let created_at = obj.get("timestamp").and_then(time::parse_value);
+        let created_at = rec.get("timestamp").and_then(JsonView::timestamp);
         let author = str_field(message, "model").map(str::to_string);
         let mut texts: Vec<(Role, String)> = Vec::new();
         match message {
-            Value::String(s) => texts.push((role, s.clone())),
-            Value::Object(m) => match m.get("content") {
-                Some(Value::String(s)) => texts.push((role, s.clone())),
-                Some(Value::Array(blocks)) => split_blocks(role, blocks, &mut texts),
-                Some(Value::Null) | None if m.contains_key("tool_name") => {
-                    let name = m.get("tool_name").and_then(Value::as_str).unwrap_or("tool");
-                    let mut text = content::tool_call_line(name, m.get("tool_input"));
-                    if let Some(out) = m.get("tool_output").and_then(content::tool_output) {
+            Json::String(s) => texts.push((role, s.to_string())),
+            Json::Object(_) => match message.get("content") {
+                Some(Json::String(s)) => texts.push((role, s.to_string())),
+                Some(Json::Array(blocks)) => split_blocks(role, blocks, &mut texts),
+                Some(Json::Null) | None if message.get("tool_name").is_some() => {
+                    let name = message.get("tool_name").and_then(Json::as_str).unwrap_or("tool");
+                    let mut text = content::tool_call_line(name, message.get("tool_input"));
+                    if let Some(out) = message.get("tool_output").and_then(content::tool_output) {
                         text.push('\n');
                         text.push_str(&out);
                     }
@@ -161,7 +162,7 @@ impl ClaudeState {
                 return;
             }
         }
-        let sidechain = self.sidechain_id(obj);
+        let sidechain = self.sidechain_id(rec);
         for (role, text) in texts {
             if text.trim().is_empty() {
                 continue;
@@ -195,7 +196,7 @@ impl ClaudeState {
             });
         }
         if rtype == "assistant"
-            && let Some(usage) = call_usage(obj, message, created_at, offset)
+            && let Some(usage) = call_usage(rec, message, created_at, offset)
         {
             self.enter(sidechain.as_deref(), rec, sink);
             sink.usage(usage);
@@ -205,18 +206,18 @@ impl ClaudeState {
     /// The conversation a sidechain record inside a main session file goes
     /// to, or None for the session's own records. A file of its own
     /// (`agent-<id>.jsonl`) is already the subagent's conversation.
-    fn sidechain_id(&self, obj: &serde_json::Map<String, Value>) -> Option<String> {
-        if obj.get("isSidechain").and_then(Value::as_bool) != Some(true) || self.fallback_id.starts_with("agent-") {
+    fn sidechain_id(&self, rec: &Json<'_>) -> Option<String> {
+        if rec.get("isSidechain").and_then(JsonView::boolean) != Some(true) || self.fallback_id.starts_with("agent-") {
             return None;
         }
-        let session = obj.get("sessionId").and_then(Value::as_str).unwrap_or(&self.fallback_id);
-        let agent = obj.get("agentId").and_then(Value::as_str).filter(|a| !a.is_empty()).unwrap_or("sidechain");
+        let session = rec.get("sessionId").and_then(Json::as_str).unwrap_or(&self.fallback_id);
+        let agent = rec.get("agentId").and_then(Json::as_str).filter(|a| !a.is_empty()).unwrap_or("sidechain");
         Some(format!("{session}/agent-{agent}"))
     }
 
     /// Makes the sink's current conversation the record's, sending a header
     /// when it changes.
-    fn enter(&mut self, sidechain: Option<&str>, rec: &Value, sink: &mut dyn ParseSink) {
+    fn enter(&mut self, sidechain: Option<&str>, rec: &Json<'_>, sink: &mut dyn ParseSink) {
         let want = sidechain.map_or(Current::Main, |id| Current::Sidechain(id.to_string()));
         let Some(id) = sidechain else {
             let was_sent = self.header_sent;
@@ -249,7 +250,7 @@ impl ClaudeState {
         self.external_id.clone().unwrap_or_else(|| self.fallback_id.clone())
     }
 
-    fn ensure_header(&mut self, rec: &Value, sink: &mut dyn ParseSink) {
+    fn ensure_header(&mut self, rec: &Json<'_>, sink: &mut dyn ParseSink) {
         if self.header_sent {
             return;
         }
@@ -294,12 +295,12 @@ impl ClaudeState {
 /// One response is logged as one line per content block, each repeating
 /// the call's usage, and resumed sessions copy earlier lines into a new
 /// file: the message id and request id name the call, so it counts once.
-fn call_usage(rec: &serde_json::Map<String, Value>, message: &Value, at: Option<i64>, offset: u64) -> Option<Usage> {
-    let usage = message.get("usage")?.as_object()?;
-    let count = |o: &serde_json::Map<String, Value>, k: &str| o.get(k).and_then(Value::as_u64).unwrap_or(0);
+fn call_usage(rec: &Json<'_>, message: &Json<'_>, at: Option<i64>, offset: u64) -> Option<Usage> {
+    let usage = message.get("usage").filter(|u| u.is_object())?;
+    let count = |o: &Json<'_>, k: &str| o.get(k).and_then(JsonView::as_u64).unwrap_or(0);
     let input = usage.get("input_tokens")?.as_u64()?;
     let output = usage.get("output_tokens")?.as_u64()?;
-    let (cache_write, cache_write_1h) = match usage.get("cache_creation").and_then(Value::as_object) {
+    let (cache_write, cache_write_1h) = match usage.get("cache_creation").filter(|s| s.is_object()) {
         Some(split) => {
             let h1 = count(split, "ephemeral_1h_input_tokens");
             (count(split, "ephemeral_5m_input_tokens") + h1, h1)
@@ -307,13 +308,13 @@ fn call_usage(rec: &serde_json::Map<String, Value>, message: &Value, at: Option<
         None => (count(usage, "cache_creation_input_tokens"), 0),
     };
     let message_id = str_field(message, "id").filter(|s| !s.is_empty());
-    let request_key = match (message_id, rec.get("requestId").and_then(Value::as_str).filter(|s| !s.is_empty())) {
+    let request_key = match (message_id, rec.get("requestId").and_then(Json::as_str).filter(|s| !s.is_empty())) {
         (Some(id), Some(req)) => Some(format!("claude:{id}:{req}")),
         // Without a request id the same message id may be a later call
         // (a retried stream); only a copy of the same line is the same call.
         (Some(id), None) => {
-            let session = rec.get("sessionId").and_then(Value::as_str).unwrap_or("");
-            let ts = rec.get("timestamp").and_then(Value::as_str).unwrap_or("");
+            let session = rec.get("sessionId").and_then(Json::as_str).unwrap_or("");
+            let ts = rec.get("timestamp").and_then(Json::as_str).unwrap_or("");
             Some(format!("claude:{id}:{session}:{ts}"))
         }
         (None, _) => None,
@@ -334,31 +335,17 @@ fn call_usage(rec: &serde_json::Map<String, Value>, message: &Value, at: Option<
 
 /// Splits Anthropic content blocks: tool results become `tool` messages of
 /// their own; everything else flattens into one message of the record's role.
-pub(crate) fn split_blocks(role: Role, blocks: &[Value], out: &mut Vec<(Role, String)>) {
-    let (results, rest): (Vec<&Value>, Vec<&Value>) =
-        blocks.iter().partition(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"));
-    let rest: Vec<Value> = rest.into_iter().cloned().collect();
-    if let Some(text) = content::flatten(&Value::Array(rest)) {
-        out.push((role, text));
-    }
-    for r in results {
-        let body = r.get("content").and_then(content::tool_output).unwrap_or_default();
-        let text = if r.get("is_error").and_then(Value::as_bool) == Some(true) {
-            format!("[tool error] {body}")
-        } else {
-            body
-        };
+pub(crate) fn split_blocks<J: JsonView>(role: Role, blocks: &[J], out: &mut Vec<(Role, String)>) {
+    let is_result = |b: &&J| b.field("type").and_then(J::text) == Some("tool_result");
+    out.push((role, content::flatten_parts(blocks.iter().filter(|b| !is_result(b)))));
+    for r in blocks.iter().filter(is_result) {
+        let body = r.field("content").and_then(content::tool_output).unwrap_or_default();
+        let text =
+            if r.field("is_error").and_then(J::boolean) == Some(true) { format!("[tool error] {body}") } else { body };
         out.push((Role::Tool, text));
     }
 }
 
-pub(crate) fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+pub(crate) fn json_kind<J: JsonView>(v: &J) -> &'static str {
+    v.kind().described()
 }

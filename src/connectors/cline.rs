@@ -195,7 +195,7 @@ fn read_optional(path: &Path, sink: &mut dyn ParseSink) -> Option<Value> {
 fn history_cwd(task: &Path, task_id: &str) -> Option<String> {
     let history = task.parent()?.parent()?.join("state/taskHistory.json");
     let doc = super::document::read_json(&history).ok()?;
-    let item = doc.as_array()?.iter().find(|i| str_field(i, "id") == Some(task_id))?;
+    let item = doc.as_array()?.iter().find(|i| str_field(*i, "id") == Some(task_id))?;
     str_field(item, "cwdOnTaskInitialization").map(str::to_string)
 }
 

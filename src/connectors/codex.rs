@@ -16,9 +16,9 @@ use std::path::{Component, Path};
 use serde_json::{Value, json};
 
 use super::content::{self, str_field};
+use super::json::{Json, JsonView};
 use super::{AgentEnv, Connector, ParseEnd, ParseError, ParseRequest, ParseSink, Root, SourceLayout};
 use crate::model::{Agent, ConversationHeader, Message, Role, Usage};
-use crate::time;
 
 /// Reads Codex CLI rollouts, JSONL and legacy JSON.
 pub struct Codex;
@@ -58,7 +58,7 @@ impl Connector for Codex {
         if self.layout(req.path) == SourceLayout::WholeFile {
             return parse_legacy(req, &mut state, sink);
         }
-        let end = super::lines::parse_jsonl(req, sink, |rec, line, offset, sink| {
+        let end = super::lines::parse_jsonl_borrowed(req, sink, |rec, line, offset, sink| {
             state.record(rec, line, Some(offset), sink)
         })?;
         Ok(end.into_parse_end(state.save()))
@@ -72,14 +72,14 @@ fn parse_legacy(
 ) -> Result<ParseEnd, ParseError> {
     let bytes = super::lines::read_whole(req.path, LEGACY_JSON_LIMIT)
         .map_err(|source| ParseError::Io { path: req.path.to_path_buf(), source })?;
-    let doc: Value = serde_json::from_slice(&bytes)
+    let doc: Json<'_> = serde_json::from_slice(&bytes)
         .map_err(|e| ParseError::Format { path: req.path.to_path_buf(), message: format!("invalid JSON: {e}") })?;
     if let Some(session) = doc.get("session") {
         state.meta(session);
     }
-    let fallback_ts = doc.get("session").and_then(|s| s.get("timestamp")).cloned();
-    for item in doc.get("items").and_then(Value::as_array).into_iter().flatten() {
-        let ts = item.get("timestamp").or(fallback_ts.as_ref()).and_then(time::parse_value);
+    let fallback_ts = doc.get("session").and_then(|s| s.get("timestamp"));
+    for item in doc.get("items").and_then(Json::as_array).into_iter().flatten() {
+        let ts = item.get("timestamp").or(fallback_ts).and_then(JsonView::timestamp);
         state.response_item(item, ts, None, sink);
     }
     Ok(ParseEnd { offset: bytes.len() as u64, next_line: 1, resume: None, partial_tail: false })
@@ -117,8 +117,8 @@ struct Tokens {
 }
 
 impl Tokens {
-    fn read(v: &Value) -> Option<Tokens> {
-        let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    fn read(v: &Json<'_>) -> Option<Tokens> {
+        let n = |k: &str| v.get(k).and_then(JsonView::as_u64).unwrap_or(0);
         v.is_object().then(|| Tokens {
             input: n("input_tokens"),
             cached: n("cached_input_tokens"),
@@ -180,20 +180,25 @@ impl CodexState {
                 "total": self.total.map(Tokens::to_json) })
     }
 
-    fn meta(&mut self, payload: &Value) {
+    fn meta(&mut self, payload: &Json<'_>) {
         if let Some(id) = str_field(payload, "id")
             && !self.header_sent
         {
             self.external_id = id.to_string();
         }
+        self.workspace_from(payload);
+    }
+
+    /// The first `cwd` seen is the session's workspace.
+    fn workspace_from(&mut self, payload: &Json<'_>) {
         if let Some(cwd) = str_field(payload, "cwd") {
             self.workspace.get_or_insert_with(|| cwd.to_string());
         }
     }
 
-    fn record(&mut self, rec: &Value, line: u64, offset: Option<u64>, sink: &mut dyn ParseSink) {
-        let ts = rec.get("timestamp").and_then(time::parse_value);
-        let kind = rec.get("type").and_then(Value::as_str).unwrap_or("");
+    fn record(&mut self, rec: &Json<'_>, line: u64, offset: Option<u64>, sink: &mut dyn ParseSink) {
+        let ts = rec.get("timestamp").and_then(JsonView::timestamp);
+        let kind = rec.get("type").and_then(Json::as_str).unwrap_or("");
         let Some(payload) = rec.get("payload").filter(|p| p.is_object()) else {
             if !kind.is_empty() {
                 sink.malformed(line, format!("'{kind}' record has no payload object"));
@@ -206,10 +211,10 @@ impl CodexState {
                 if let Some(m) = str_field(payload, "model") {
                     self.model = Some(m.to_string());
                 }
-                self.meta(&json!({ "cwd": payload.get("cwd") }));
+                self.workspace_from(payload);
             }
             "response_item" => self.response_item(payload, ts, offset, sink),
-            "event_msg" if payload.get("type").and_then(Value::as_str) == Some("token_count") => {
+            "event_msg" if payload.get("type").and_then(Json::as_str) == Some("token_count") => {
                 self.token_count(payload, rec.get("timestamp"), ts, offset, sink)
             }
             "event_msg" => self.event(payload, ts, offset, sink),
@@ -224,17 +229,17 @@ impl CodexState {
     /// neither the user's words nor a reply. `replacement_history` is the
     /// model's new context, made of copies of turns already read above (and
     /// of the summary): replaying it would index them twice.
-    fn compacted(&mut self, p: &Value, ts: Option<i64>, offset: Option<u64>, sink: &mut dyn ParseSink) {
+    fn compacted(&mut self, p: &Json<'_>, ts: Option<i64>, offset: Option<u64>, sink: &mut dyn ParseSink) {
         if let Some(summary) = str_field(p, "message") {
             self.emit(Role::System, summary.to_string(), ts, offset, Origin::ResponseItem, sink);
         }
     }
 
-    fn response_item(&mut self, p: &Value, ts: Option<i64>, offset: Option<u64>, sink: &mut dyn ParseSink) {
-        let ptype = p.get("type").and_then(Value::as_str).unwrap_or("message");
+    fn response_item(&mut self, p: &Json<'_>, ts: Option<i64>, offset: Option<u64>, sink: &mut dyn ParseSink) {
+        let ptype = p.get("type").and_then(Json::as_str).unwrap_or("message");
         let (role, text) = match ptype {
             "message" => {
-                let label = p.get("role").and_then(Value::as_str).unwrap_or("assistant");
+                let label = p.get("role").and_then(Json::as_str).unwrap_or("assistant");
                 let Some(mut role) = Role::from_agent_label(label) else {
                     return;
                 };
@@ -261,8 +266,8 @@ impl CodexState {
         self.emit(role, text, ts, offset, Origin::ResponseItem, sink);
     }
 
-    fn event(&mut self, p: &Value, ts: Option<i64>, offset: Option<u64>, sink: &mut dyn ParseSink) {
-        let (role, text) = match p.get("type").and_then(Value::as_str).unwrap_or("") {
+    fn event(&mut self, p: &Json<'_>, ts: Option<i64>, offset: Option<u64>, sink: &mut dyn ParseSink) {
+        let (role, text) = match p.get("type").and_then(Json::as_str).unwrap_or("") {
             "user_message" => match str_field(p, "message") {
                 Some(m) => (Role::User, m.to_string()),
                 None => return,
@@ -288,8 +293,8 @@ impl CodexState {
     /// reasoning inside `output_tokens`.
     fn token_count(
         &mut self,
-        p: &Value,
-        raw_ts: Option<&Value>,
+        p: &Json<'_>,
+        raw_ts: Option<&Json<'_>>,
         ts: Option<i64>,
         offset: Option<u64>,
         sink: &mut dyn ParseSink,
@@ -315,7 +320,7 @@ impl CodexState {
         // is the same call: the time and the counts name it.
         let request_key = format!(
             "codex:{}:{}:{}:{}:{}:{}:{}",
-            raw_ts.and_then(Value::as_str).unwrap_or(""),
+            raw_ts.and_then(Json::as_str).unwrap_or(""),
             model.as_deref().unwrap_or(""),
             call.input,
             call.cached,
@@ -389,9 +394,9 @@ impl CodexState {
 }
 
 /// Tool output is a string that is often itself JSON (`{"output": …, "metadata": …}`).
-fn codex_output(out: &Value) -> String {
-    if let Value::String(s) = out
-        && let Ok(Value::Object(inner)) = serde_json::from_str::<Value>(s)
+fn codex_output(out: &Json<'_>) -> String {
+    if let Json::String(s) = out
+        && let Ok(inner @ Json::Object(_)) = Json::parse(s)
         && let Some(o) = inner.get("output")
     {
         return content::tool_output(o).unwrap_or_default();

@@ -2,8 +2,7 @@
 //! flattened, tool calls as one compact line, tool output capped, reasoning
 //! kept out.
 
-use serde_json::Value;
-
+use super::json::{Json, JsonView, Kind};
 use crate::model::Role;
 
 /// Tool output beyond this is cut (and the cut marked): long logs drown search.
@@ -19,37 +18,39 @@ const TOOL_ARG_CHARS: usize = 200;
 /// `tool_use` / `toolCall` parts as `[tool: Name] summary`; drops reasoning
 /// (`thinking`, `reasoning`), images and tool results (which connectors emit
 /// as their own `tool` messages).
-pub fn flatten(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(parts) => {
-            let mut pieces: Vec<String> = Vec::new();
-            for part in parts {
-                if let Some(text) = flatten_part(part)
-                    && !text.trim().is_empty()
-                {
-                    pieces.push(text);
-                }
-            }
-            Some(pieces.join("\n"))
-        }
-        Value::Object(_) => flatten_part(value),
+pub fn flatten<J: JsonView>(value: &J) -> Option<String> {
+    match value.kind() {
+        Kind::String => value.text().map(str::to_string),
+        Kind::Array => Some(flatten_parts(value.items().unwrap_or_default())),
+        Kind::Object => flatten_part(value),
         _ => None,
     }
 }
 
-fn flatten_part(part: &Value) -> Option<String> {
-    match part {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(map) => {
-            let kind = map.get("type").and_then(Value::as_str).unwrap_or("");
+/// The text of `parts`, as [`flatten`] reads an array of them: each
+/// part's text that is not blank, one per line.
+pub fn flatten_parts<'j, J: JsonView + 'j>(parts: impl IntoIterator<Item = &'j J>) -> String {
+    let mut pieces = parts.into_iter().filter_map(flatten_part).filter(|t| !t.trim().is_empty());
+    // Most bodies have one part: its text is the body, with no copy.
+    let Some(first) = pieces.next() else { return String::new() };
+    let mut out = first;
+    for piece in pieces {
+        out.push('\n');
+        out.push_str(&piece);
+    }
+    out
+}
+
+fn flatten_part<J: JsonView>(part: &J) -> Option<String> {
+    match part.kind() {
+        Kind::String => part.text().map(str::to_string),
+        Kind::Object => {
+            let kind = part.field("type").and_then(J::text).unwrap_or("");
             match kind {
-                "text" | "input_text" | "output_text" | "" => {
-                    map.get("text").and_then(Value::as_str).map(str::to_string)
-                }
+                "text" | "input_text" | "output_text" | "" => part.field("text").and_then(J::text).map(str::to_string),
                 "tool_use" | "toolCall" | "tool_call" | "function_call" => {
-                    let name = map.get("name").and_then(Value::as_str).unwrap_or("tool");
-                    let args = map.get("input").or_else(|| map.get("arguments"));
+                    let name = part.field("name").and_then(J::text).unwrap_or("tool");
+                    let args = part.field("input").or_else(|| part.field("arguments"));
                     Some(tool_call_line(name, args))
                 }
                 _ => None,
@@ -63,58 +64,61 @@ fn flatten_part(part: &Value) -> Option<String> {
 ///
 /// The summary is the argument a person would recognise (command, path,
 /// pattern, query, URL, description), else the arguments as compact JSON.
-pub fn tool_call_line(name: &str, args: Option<&Value>) -> String {
+pub fn tool_call_line<J: JsonView>(name: &str, args: Option<&J>) -> String {
     let summary = args.map(tool_args_summary).unwrap_or_default();
     if summary.is_empty() { format!("[tool: {name}]") } else { format!("[tool: {name}] {summary}") }
 }
 
-fn tool_args_summary(args: &Value) -> String {
+fn tool_args_summary<J: JsonView>(args: &J) -> String {
     // Codex encodes arguments as a JSON string.
-    if let Value::String(s) = args {
-        return match serde_json::from_str::<Value>(s) {
-            Ok(v @ Value::Object(_)) => tool_args_summary(&v),
+    if let Some(s) = args.text() {
+        return match Json::parse(s) {
+            Ok(v @ Json::Object(_)) => tool_args_summary(&v),
             _ => truncate_chars(&one_line(s), TOOL_ARG_CHARS),
         };
     }
     const KEYS: &[&str] =
         &["command", "cmd", "file_path", "filePath", "path", "pattern", "query", "url", "description", "prompt"];
-    if let Value::Object(map) = args {
+    if args.is_object() {
         for key in KEYS {
-            match map.get(*key) {
-                Some(Value::String(s)) if !s.trim().is_empty() => {
-                    return truncate_chars(&one_line(s), TOOL_ARG_CHARS);
+            let Some(v) = args.field(key) else { continue };
+            if let Some(s) = v.text().filter(|s| !s.trim().is_empty()) {
+                return truncate_chars(&one_line(s), TOOL_ARG_CHARS);
+            }
+            if let Some(items) = v.items().filter(|items| !items.is_empty()) {
+                let joined: Vec<&str> = items.iter().filter_map(J::text).collect();
+                if !joined.is_empty() {
+                    return truncate_chars(&one_line(&joined.join(" ")), TOOL_ARG_CHARS);
                 }
-                Some(Value::Array(items)) if !items.is_empty() => {
-                    let joined: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-                    if !joined.is_empty() {
-                        return truncate_chars(&one_line(&joined.join(" ")), TOOL_ARG_CHARS);
-                    }
-                }
-                _ => {}
             }
         }
-        if map.is_empty() {
+        if args.is_empty_object() {
             return String::new();
         }
     }
-    truncate_chars(&args.to_string(), TOOL_ARG_CHARS)
+    truncate_chars(&args.compact(), TOOL_ARG_CHARS)
 }
 
 /// Text of a tool result, capped at [`TOOL_OUTPUT_CAP`] bytes with the cut marked.
-pub fn tool_output(value: &Value) -> Option<String> {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        Value::Array(_) => flatten(value)?,
-        Value::Object(map) => {
-            if let Some(inner) = map.get("content").or_else(|| map.get("output")) {
+pub fn tool_output<J: JsonView>(value: &J) -> Option<String> {
+    let text = match value.kind() {
+        Kind::String => value.text().unwrap_or_default().to_string(),
+        Kind::Array => flatten(value)?,
+        Kind::Object => {
+            if let Some(inner) = value.field("content").or_else(|| value.field("output")) {
                 return tool_output(inner);
             }
-            value.to_string()
+            value.compact()
         }
-        Value::Null => return None,
-        other => other.to_string(),
+        Kind::Null => return None,
+        _ => value.compact(),
     };
-    Some(cap_bytes(&text, TOOL_OUTPUT_CAP))
+    Some(cap_owned(text, TOOL_OUTPUT_CAP))
+}
+
+/// [`cap_bytes`] of a text owned already: returned as it is when it fits.
+fn cap_owned(text: String, cap: usize) -> String {
+    if text.len() <= cap { text } else { cap_bytes(&text, cap) }
 }
 
 /// Cuts text to at most `cap` bytes on a char boundary, saying how much was cut.
@@ -180,8 +184,8 @@ pub fn title_from_user_text(text: &str) -> Option<String> {
 /// The `message` object of a `{"type": "message", "message": {role,
 /// content}}` record (Factory, Pi-Agent) and its role. A record without a
 /// usable one is reported on `line` and yields nothing.
-pub fn role_message<'a>(rec: &'a Value, line: u64, sink: &mut dyn super::ParseSink) -> Option<(&'a Value, Role)> {
-    let Some(msg) = rec.get("message").filter(|m| m.is_object()) else {
+pub fn role_message<'a, J: JsonView>(rec: &'a J, line: u64, sink: &mut dyn super::ParseSink) -> Option<(&'a J, Role)> {
+    let Some(msg) = rec.field("message").filter(|m| m.is_object()) else {
         sink.malformed(line, "message record has no message object".into());
         return None;
     };
@@ -195,8 +199,8 @@ pub fn role_message<'a>(rec: &'a Value, line: u64, sink: &mut dyn super::ParseSi
 
 /// A string field, ignoring values of the wrong type (a number where a string
 /// belongs is treated as absent, not as text).
-pub fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str).filter(|s| !s.trim().is_empty())
+pub fn str_field<'a, J: JsonView>(v: &'a J, key: &str) -> Option<&'a str> {
+    v.field(key).and_then(J::text).filter(|s| !s.trim().is_empty())
 }
 
 #[cfg(test)]

@@ -177,7 +177,7 @@ fn kimi_json_workdir(share: &Path, sid: &str) -> Option<String> {
     doc.get("work_dirs")?
         .as_array()?
         .iter()
-        .find(|w| str_field(w, "last_session_id") == Some(sid))
+        .find(|w| str_field(*w, "last_session_id") == Some(sid))
         .and_then(|w| str_field(w, "path"))
         .map(str::to_string)
 }

@@ -23,6 +23,7 @@ pub mod gemini;
 pub mod goose;
 pub mod grok;
 pub mod hermes;
+pub mod json;
 pub mod kimi;
 pub mod kiro;
 pub mod lines;
