@@ -217,12 +217,16 @@ fn ascii_run_end(bytes: &[u8], start: usize) -> Option<(usize, bool, bool)> {
         Some((j, joined || upper_after_first, !first_upper && !upper_after_first))
     };
     loop {
+        // The classes of the word's bytes, or-ed: one test for a capital
+        // after the loop instead of one per byte (words are most of a text).
+        let mut seen = 0;
         let mut c = class_at(bytes, j);
         while c & WORD != 0 {
-            upper_after_first |= c & UPPER != 0;
+            seen |= c;
             j += 1;
             c = class_at(bytes, j);
         }
+        upper_after_first |= seen & UPPER != 0;
         if c & NOT_ASCII != 0 {
             return None;
         }
@@ -295,23 +299,25 @@ fn emit_run(
         Shape::Ascii { has_parts, .. } => has_parts,
         Shape::Unicode => run.contains(|c: char| is_joiner(c) || c.is_uppercase()),
     };
+    // A lowercase ASCII run, its parts too, is its own folded form.
+    let folded = matches!(shape, Shape::Ascii { lowercase: true, .. });
     if !has_parts {
         // The common case: a plain word or number, or a capitalised word,
         // has no parts.
         if whole_fits {
-            let folded = matches!(shape, Shape::Ascii { lowercase: true, .. });
             emit(Span { from: start, to: end, position, whole: true, compound: false, folded });
         }
         return position + 1;
     }
     parts.clear();
     match shape {
-        Shape::Ascii { .. } => split_ascii_parts(run.as_bytes(), parts),
+        Shape::Ascii { lowercase: true, .. } => split_at_joiners(run.as_bytes(), parts),
+        Shape::Ascii { lowercase: false, .. } => split_ascii_parts(run.as_bytes(), parts),
         Shape::Unicode => split_parts(run, parts),
     }
     if whole_fits {
         let compound = parts.len() > 1 && run.contains(|c: char| is_joiner(c) && c != '_');
-        emit(Span { from: start, to: end, position, whole: true, compound, folded: false });
+        emit(Span { from: start, to: end, position, whole: true, compound, folded });
     }
     if parts.len() <= 1 {
         return position + 1;
@@ -319,7 +325,7 @@ fn emit_run(
     for (i, &(a, b)) in parts.iter().enumerate() {
         if b - a <= MAX_TOKEN_BYTES {
             let (from, to) = (start + a, start + b);
-            emit(Span { from, to, position: position + i, whole: false, compound: false, folded: false });
+            emit(Span { from, to, position: position + i, whole: false, compound: false, folded });
         }
     }
     position + parts.len()
@@ -390,6 +396,23 @@ fn split_ascii_parts(run: &[u8], parts: &mut Vec<(usize, usize)>) {
     }
     if let Some(s) = part_start {
         parts.push((s, run.len()));
+    }
+}
+
+/// [`split_ascii_parts`] for an ASCII run without capitals (paths, most
+/// compounds): its parts are what lies between its joiners.
+fn split_at_joiners(run: &[u8], parts: &mut Vec<(usize, usize)>) {
+    let mut start = 0;
+    for (i, &c) in run.iter().enumerate() {
+        if CLASS[c as usize] & JOINER != 0 {
+            if start < i {
+                parts.push((start, i));
+            }
+            start = i + 1;
+        }
+    }
+    if start < run.len() {
+        parts.push((start, run.len()));
     }
 }
 
@@ -532,6 +555,7 @@ mod tests {
             "\u{65e5}\u{672c}abc\u{8a9e} \u{2014}dash\u{2014}word \u{1f600}emoji_ok",
             "trailing joiner. and:: ::leading and_\u{e9} \u{e9}_and x.\u{3042}",
             "Ａ full-width ﬁle ligature ok_Ö_ok AbcDEFGhi 123abc-9",
+            "longwordsovereightbytes parseHTTPResponseHeaders abcdefgh\u{e9}ijk abcdefghijklmnoP_q src/abcdefghij/klmnopqr.rs",
         ];
         let mut long = String::new();
         for i in 0..400u32 {
@@ -581,6 +605,11 @@ mod tests {
             split_ascii_parts(run.as_bytes(), &mut by_bytes);
             split_parts(run, &mut by_chars);
             assert_eq!(by_bytes, by_chars, "{run:?}");
+            if !run.bytes().any(|b| b.is_ascii_uppercase()) {
+                let mut at_joiners = Vec::new();
+                split_at_joiners(run.as_bytes(), &mut at_joiners);
+                assert_eq!(at_joiners, by_chars, "{run:?}");
+            }
             checked += usize::from(by_chars.len() > 1);
         }
         assert!(checked > 1000, "the runs split into parts: {checked}");
