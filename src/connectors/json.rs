@@ -271,7 +271,10 @@ impl<'de> Visitor<'de> for JsonVisitor {
         Ok(Json::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
-        let mut pairs: Vec<(Cow<'de, str>, Json<'de>)> = Vec::new();
+        // serde_json gives no size hint for objects; session records have
+        // up to a dozen keys, and growing the list 4, 8, 16 reallocated it
+        // twice per record.
+        let mut pairs: Vec<(Cow<'de, str>, Json<'de>)> = Vec::with_capacity(map.size_hint().unwrap_or(OBJECT_KEYS));
         while let Some(Key(key)) = map.next_key()? {
             let value = map.next_value()?;
             match pairs.iter_mut().find(|(k, _)| *k == key) {
@@ -282,6 +285,9 @@ impl<'de> Visitor<'de> for JsonVisitor {
         Ok(Json::Object(pairs))
     }
 }
+
+/// Room an object's list starts with.
+const OBJECT_KEYS: usize = 12;
 
 /// An object key, borrowed unless it holds an escape.
 struct Key<'a>(Cow<'a, str>);
