@@ -241,11 +241,19 @@ impl Role {
 
     /// Maps the many spellings agents use onto the four roles.
     pub fn from_agent_label(label: &str) -> Option<Role> {
-        match label.to_ascii_lowercase().as_str() {
-            "user" | "human" => Some(Role::User),
-            "assistant" | "model" | "gemini" | "ai" | "bot" | "qwen" => Some(Role::Assistant),
-            "system" | "developer" | "info" | "error" => Some(Role::System),
-            "tool" | "toolresult" | "tool_result" | "function" => Some(Role::Tool),
+        // Called for every message read: lowercased on the stack, not in a
+        // new string (no label it knows is longer than the buffer).
+        let mut buf = [0u8; 16];
+        let lower = buf.get_mut(..label.len()).map(|b| {
+            b.copy_from_slice(label.as_bytes());
+            b.make_ascii_lowercase();
+            &*b
+        })?;
+        match lower {
+            b"user" | b"human" => Some(Role::User),
+            b"assistant" | b"model" | b"gemini" | b"ai" | b"bot" | b"qwen" => Some(Role::Assistant),
+            b"system" | b"developer" | b"info" | b"error" => Some(Role::System),
+            b"tool" | b"toolresult" | b"tool_result" | b"function" => Some(Role::Tool),
             _ => None,
         }
     }
@@ -466,6 +474,29 @@ impl TokenSums {
             cache_write_1h: self.cache_write_1h_over,
             cache_read: self.cache_read_over,
             ..TokenSums::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_labels_match_in_any_case_and_nothing_else_does() {
+        for (label, role) in [
+            ("user", Role::User),
+            ("Human", Role::User),
+            ("ASSISTANT", Role::Assistant),
+            ("Model", Role::Assistant),
+            ("developer", Role::System),
+            ("Tool_Result", Role::Tool),
+            ("toolResult", Role::Tool),
+        ] {
+            assert_eq!(Role::from_agent_label(label), Some(role), "{label}");
+        }
+        for label in ["", "users", "assistant ", "a-very-long-label-indeed", "usér", "tool\u{0}"] {
+            assert_eq!(Role::from_agent_label(label), None, "{label:?}");
         }
     }
 }
