@@ -16,6 +16,7 @@
 //! [`super::content`] are written once for both trees.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -275,11 +276,27 @@ impl<'de> Visitor<'de> for JsonVisitor {
         // up to a dozen keys, and growing the list 4, 8, 16 reallocated it
         // twice per record.
         let mut pairs: Vec<(Cow<'de, str>, Json<'de>)> = Vec::with_capacity(map.size_hint().unwrap_or(OBJECT_KEYS));
+        // A duplicate key is found by a scan of the few keys a record has;
+        // past OBJECT_KEYS by an index, so a damaged line with a million
+        // keys costs what it costs `Value`, not a million scans.
+        let mut index: Option<HashMap<Cow<'de, str>, usize>> = None;
         while let Some(Key(key)) = map.next_key()? {
             let value = map.next_value()?;
-            match pairs.iter_mut().find(|(k, _)| *k == key) {
-                Some(slot) => slot.1 = value,
-                None => pairs.push((key, value)),
+            let seen = match &index {
+                Some(index) => index.get(&key).copied(),
+                None => pairs.iter().position(|(k, _)| *k == key),
+            };
+            match seen {
+                Some(at) => pairs[at].1 = value,
+                None => {
+                    if let Some(index) = &mut index {
+                        index.insert(key.clone(), pairs.len());
+                    }
+                    pairs.push((key, value));
+                    if index.is_none() && pairs.len() > OBJECT_KEYS {
+                        index = Some(pairs.iter().enumerate().map(|(at, (k, _))| (k.clone(), at)).collect());
+                    }
+                }
             }
         }
         Ok(Json::Object(pairs))
@@ -372,6 +389,19 @@ mod tests {
         assert_eq!(json.field("a").and_then(JsonView::as_u64), Some(3));
         assert_eq!(json.compact(), value.compact());
         assert_eq!(json.compact(), r#"{"a":3,"b":2}"#);
+    }
+
+    #[test]
+    fn a_wide_object_keeps_the_last_duplicate_in_the_first_place_too() {
+        // Past the keys a record has, duplicates are found by an index.
+        let keys: Vec<String> = (0..300).map(|i| format!("\"k{i}\":{i}")).collect();
+        let line = format!("{{{},\"k7\":\"late\",\"k250\":null,\"new\":1}}", keys.join(","));
+        let value: Value = serde_json::from_str(&line).unwrap();
+        let json = Json::parse(&line).unwrap();
+        assert_eq!(json.compact(), value.compact());
+        assert_eq!(json.get("k7").and_then(Json::as_str), Some("late"));
+        let Json::Object(pairs) = &json else { panic!("not an object") };
+        assert_eq!((pairs.len(), pairs[7].0.as_ref(), pairs[300].0.as_ref()), (301, "k7", "new"));
     }
 
     #[test]
