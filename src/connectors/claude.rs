@@ -127,7 +127,7 @@ impl ClaudeState {
         // (`isCompactSummary`, the user record that follows a `system` record
         // of subtype `compact_boundary`) are logged as the user's but are not
         // their words: system messages, never the title.
-        let flag = |k: &str| rec.get(k).and_then(JsonView::boolean) == Some(true);
+        let flag = |k: &str| rec.get(k).and_then(JsonView::as_bool) == Some(true);
         if flag("isMeta") || flag("isCompactSummary") {
             role = Role::System;
         }
@@ -153,12 +153,12 @@ impl ClaudeState {
                     return;
                 }
                 Some(other) => {
-                    sink.malformed(line, format!("message.content is {}, not text", json_kind(other)));
+                    sink.malformed(line, format!("message.content is {}, not text", other.kind().described()));
                     return;
                 }
             },
             other => {
-                sink.malformed(line, format!("message is {}, not an object", json_kind(other)));
+                sink.malformed(line, format!("message is {}, not an object", other.kind().described()));
                 return;
             }
         }
@@ -207,7 +207,7 @@ impl ClaudeState {
     /// to, or None for the session's own records. A file of its own
     /// (`agent-<id>.jsonl`) is already the subagent's conversation.
     fn sidechain_id(&self, rec: &Json<'_>) -> Option<String> {
-        if rec.get("isSidechain").and_then(JsonView::boolean) != Some(true) || self.fallback_id.starts_with("agent-") {
+        if rec.get("isSidechain").and_then(JsonView::as_bool) != Some(true) || self.fallback_id.starts_with("agent-") {
             return None;
         }
         let session = rec.get("sessionId").and_then(Json::as_str).unwrap_or(&self.fallback_id);
@@ -336,16 +336,12 @@ fn call_usage(rec: &Json<'_>, message: &Json<'_>, at: Option<i64>, offset: u64) 
 /// Splits Anthropic content blocks: tool results become `tool` messages of
 /// their own; everything else flattens into one message of the record's role.
 pub(crate) fn split_blocks<J: JsonView>(role: Role, blocks: &[J], out: &mut Vec<(Role, String)>) {
-    let is_result = |b: &&J| b.field("type").and_then(J::text) == Some("tool_result");
+    let is_result = |b: &&J| b.get("type").and_then(J::as_str) == Some("tool_result");
     out.push((role, content::flatten_parts(blocks.iter().filter(|b| !is_result(b)))));
     for r in blocks.iter().filter(is_result) {
-        let body = r.field("content").and_then(content::tool_output).unwrap_or_default();
+        let body = r.get("content").and_then(content::tool_output).unwrap_or_default();
         let text =
-            if r.field("is_error").and_then(J::boolean) == Some(true) { format!("[tool error] {body}") } else { body };
+            if r.get("is_error").and_then(J::as_bool) == Some(true) { format!("[tool error] {body}") } else { body };
         out.push((Role::Tool, text));
     }
-}
-
-pub(crate) fn json_kind<J: JsonView>(v: &J) -> &'static str {
-    v.kind().described()
 }

@@ -20,8 +20,8 @@ const TOOL_ARG_CHARS: usize = 200;
 /// as their own `tool` messages).
 pub fn flatten<J: JsonView>(value: &J) -> Option<String> {
     match value.kind() {
-        Kind::String => value.text().map(str::to_string),
-        Kind::Array => Some(flatten_parts(value.items().unwrap_or_default())),
+        Kind::String => value.as_str().map(str::to_string),
+        Kind::Array => Some(flatten_parts(value.as_array().unwrap_or_default())),
         Kind::Object => flatten_part(value),
         _ => None,
     }
@@ -43,14 +43,14 @@ pub fn flatten_parts<'j, J: JsonView + 'j>(parts: impl IntoIterator<Item = &'j J
 
 fn flatten_part<J: JsonView>(part: &J) -> Option<String> {
     match part.kind() {
-        Kind::String => part.text().map(str::to_string),
+        Kind::String => part.as_str().map(str::to_string),
         Kind::Object => {
-            let kind = part.field("type").and_then(J::text).unwrap_or("");
+            let kind = part.get("type").and_then(J::as_str).unwrap_or("");
             match kind {
-                "text" | "input_text" | "output_text" | "" => part.field("text").and_then(J::text).map(str::to_string),
+                "text" | "input_text" | "output_text" | "" => part.get("text").and_then(J::as_str).map(str::to_string),
                 "tool_use" | "toolCall" | "tool_call" | "function_call" => {
-                    let name = part.field("name").and_then(J::text).unwrap_or("tool");
-                    let args = part.field("input").or_else(|| part.field("arguments"));
+                    let name = part.get("name").and_then(J::as_str).unwrap_or("tool");
+                    let args = part.get("input").or_else(|| part.get("arguments"));
                     Some(tool_call_line(name, args))
                 }
                 _ => None,
@@ -71,7 +71,7 @@ pub fn tool_call_line<J: JsonView>(name: &str, args: Option<&J>) -> String {
 
 fn tool_args_summary<J: JsonView>(args: &J) -> String {
     // Codex encodes arguments as a JSON string.
-    if let Some(s) = args.text() {
+    if let Some(s) = args.as_str() {
         return match Json::parse(s) {
             Ok(v @ Json::Object(_)) => tool_args_summary(&v),
             _ => truncate_chars(&one_line(s), TOOL_ARG_CHARS),
@@ -81,12 +81,12 @@ fn tool_args_summary<J: JsonView>(args: &J) -> String {
         &["command", "cmd", "file_path", "filePath", "path", "pattern", "query", "url", "description", "prompt"];
     if args.is_object() {
         for key in KEYS {
-            let Some(v) = args.field(key) else { continue };
-            if let Some(s) = v.text().filter(|s| !s.trim().is_empty()) {
+            let Some(v) = args.get(key) else { continue };
+            if let Some(s) = v.as_str().filter(|s| !s.trim().is_empty()) {
                 return truncate_chars(&one_line(s), TOOL_ARG_CHARS);
             }
-            if let Some(items) = v.items().filter(|items| !items.is_empty()) {
-                let joined: Vec<&str> = items.iter().filter_map(J::text).collect();
+            if let Some(items) = v.as_array().filter(|items| !items.is_empty()) {
+                let joined: Vec<&str> = items.iter().filter_map(J::as_str).collect();
                 if !joined.is_empty() {
                     return truncate_chars(&one_line(&joined.join(" ")), TOOL_ARG_CHARS);
                 }
@@ -102,10 +102,10 @@ fn tool_args_summary<J: JsonView>(args: &J) -> String {
 /// Text of a tool result, capped at [`TOOL_OUTPUT_CAP`] bytes with the cut marked.
 pub fn tool_output<J: JsonView>(value: &J) -> Option<String> {
     let text = match value.kind() {
-        Kind::String => value.text().unwrap_or_default().to_string(),
+        Kind::String => value.as_str().unwrap_or_default().to_string(),
         Kind::Array => flatten(value)?,
         Kind::Object => {
-            if let Some(inner) = value.field("content").or_else(|| value.field("output")) {
+            if let Some(inner) = value.get("content").or_else(|| value.get("output")) {
                 return tool_output(inner);
             }
             value.compact()
@@ -185,7 +185,7 @@ pub fn title_from_user_text(text: &str) -> Option<String> {
 /// content}}` record (Factory, Pi-Agent) and its role. A record without a
 /// usable one is reported on `line` and yields nothing.
 pub fn role_message<'a, J: JsonView>(rec: &'a J, line: u64, sink: &mut dyn super::ParseSink) -> Option<(&'a J, Role)> {
-    let Some(msg) = rec.field("message").filter(|m| m.is_object()) else {
+    let Some(msg) = rec.get("message").filter(|m| m.is_object()) else {
         sink.malformed(line, "message record has no message object".into());
         return None;
     };
@@ -200,7 +200,7 @@ pub fn role_message<'a, J: JsonView>(rec: &'a J, line: u64, sink: &mut dyn super
 /// A string field, ignoring values of the wrong type (a number where a string
 /// belongs is treated as absent, not as text).
 pub fn str_field<'a, J: JsonView>(v: &'a J, key: &str) -> Option<&'a str> {
-    v.field(key).and_then(J::text).filter(|s| !s.trim().is_empty())
+    v.get(key).and_then(J::as_str).filter(|s| !s.trim().is_empty())
 }
 
 #[cfg(test)]

@@ -171,7 +171,9 @@ fn jsonl_record(rec: &Value, line: u64, sink: &mut dyn ParseSink) -> Vec<(Role, 
         Some(Value::String(s)) => out.push((role, s.clone())),
         Some(Value::Array(blocks)) => super::claude::split_blocks(role, blocks, &mut out),
         Some(Value::Null) | None => {}
-        Some(other) => sink.malformed(line, format!("content is {}, not text", super::claude::json_kind(other))),
+        Some(other) => {
+            sink.malformed(line, format!("content is {}, not text", super::json::JsonView::kind(other).described()))
+        }
     }
     out.into_iter()
         .map(|(r, t)| (r, if r == Role::User { user_words(&t) } else { t }))

@@ -46,30 +46,6 @@ impl<'a> Json<'a> {
     pub fn parse(text: &'a str) -> serde_json::Result<Json<'a>> {
         serde_json::from_str(text)
     }
-
-    /// The value under `key`, when this is an object that has it.
-    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
-        match self {
-            Json::Object(pairs) => pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    /// The string, when this is one.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Json::String(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The elements, when this is an array.
-    pub fn as_array(&self) -> Option<&[Json<'a>]> {
-        match self {
-            Json::Array(items) => Some(items),
-            _ => None,
-        }
-    }
 }
 
 /// The kind of a JSON value, for messages that say what was found.
@@ -104,20 +80,21 @@ impl Kind {
 }
 
 /// What the connectors' shared rules read of a JSON value, answered alike
-/// by `serde_json::Value` and [`Json`].
+/// by `serde_json::Value` and [`Json`], under `Value`'s own names (on a
+/// `Value` its inherent methods answer first, with the same answers).
 pub trait JsonView: Sized {
     /// Its kind.
     fn kind(&self) -> Kind;
     /// The value under `key`, when this is an object that has it.
-    fn field(&self, key: &str) -> Option<&Self>;
+    fn get(&self, key: &str) -> Option<&Self>;
     /// The string, when this is one.
-    fn text(&self) -> Option<&str>;
+    fn as_str(&self) -> Option<&str>;
     /// The elements, when this is an array.
-    fn items(&self) -> Option<&[Self]>;
+    fn as_array(&self) -> Option<&[Self]>;
     /// The number, when this is one.
     fn number(&self) -> Option<&Number>;
     /// The boolean, when this is one.
-    fn boolean(&self) -> Option<bool>;
+    fn as_bool(&self) -> Option<bool>;
     /// True for an object without keys.
     fn is_empty_object(&self) -> bool;
     /// The value as compact JSON text, as `serde_json` prints it.
@@ -136,7 +113,7 @@ pub trait JsonView: Sized {
     fn timestamp(&self) -> Option<crate::model::TimestampMs> {
         match self.number() {
             Some(n) => crate::time::parse_number(n),
-            None => self.text().and_then(crate::time::parse_str),
+            None => self.as_str().and_then(crate::time::parse_str),
         }
     }
 }
@@ -152,14 +129,14 @@ impl JsonView for Value {
             Value::Object(_) => Kind::Object,
         }
     }
-    fn field(&self, key: &str) -> Option<&Self> {
-        self.as_object()?.get(key)
+    fn get(&self, key: &str) -> Option<&Self> {
+        Value::as_object(self)?.get(key)
     }
-    fn text(&self) -> Option<&str> {
-        self.as_str()
+    fn as_str(&self) -> Option<&str> {
+        Value::as_str(self)
     }
-    fn items(&self) -> Option<&[Self]> {
-        self.as_array().map(Vec::as_slice)
+    fn as_array(&self) -> Option<&[Self]> {
+        Value::as_array(self).map(Vec::as_slice)
     }
     fn number(&self) -> Option<&Number> {
         match self {
@@ -167,8 +144,8 @@ impl JsonView for Value {
             _ => None,
         }
     }
-    fn boolean(&self) -> Option<bool> {
-        self.as_bool()
+    fn as_bool(&self) -> Option<bool> {
+        Value::as_bool(self)
     }
     fn is_empty_object(&self) -> bool {
         self.as_object().is_some_and(serde_json::Map::is_empty)
@@ -189,14 +166,23 @@ impl JsonView for Json<'_> {
             Json::Object(_) => Kind::Object,
         }
     }
-    fn field(&self, key: &str) -> Option<&Self> {
-        self.get(key)
+    fn get(&self, key: &str) -> Option<&Self> {
+        match self {
+            Json::Object(pairs) => pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
     }
-    fn text(&self) -> Option<&str> {
-        self.as_str()
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
     }
-    fn items(&self) -> Option<&[Self]> {
-        self.as_array()
+    fn as_array(&self) -> Option<&[Self]> {
+        match self {
+            Json::Array(items) => Some(items),
+            _ => None,
+        }
     }
     fn number(&self) -> Option<&Number> {
         match self {
@@ -204,7 +190,7 @@ impl JsonView for Json<'_> {
             _ => None,
         }
     }
-    fn boolean(&self) -> Option<bool> {
+    fn as_bool(&self) -> Option<bool> {
         match self {
             Json::Bool(b) => Some(*b),
             _ => None,
@@ -386,7 +372,7 @@ mod tests {
         let line = r#"{"a":1,"b":2,"a":3}"#;
         let value: Value = serde_json::from_str(line).unwrap();
         let json = Json::parse(line).unwrap();
-        assert_eq!(json.field("a").and_then(JsonView::as_u64), Some(3));
+        assert_eq!(json.get("a").and_then(JsonView::as_u64), Some(3));
         assert_eq!(json.compact(), value.compact());
         assert_eq!(json.compact(), r#"{"a":3,"b":2}"#);
     }
@@ -427,9 +413,9 @@ mod tests {
         let line = LINES[0];
         let value: Value = serde_json::from_str(line).unwrap();
         let json = Json::parse(line).unwrap();
-        let (vm, jm) = (value.field("message").unwrap(), json.field("message").unwrap());
-        assert_eq!(vm.field("content").and_then(JsonView::text), jm.field("content").and_then(JsonView::text));
-        let (vn, jn) = (value.field("n").unwrap().items().unwrap(), json.field("n").unwrap().items().unwrap());
+        let (vm, jm) = (value.get("message").unwrap(), json.get("message").unwrap());
+        assert_eq!(vm.get("content").and_then(JsonView::as_str), jm.get("content").and_then(JsonView::as_str));
+        let (vn, jn) = (value.get("n").unwrap().as_array().unwrap(), json.get("n").unwrap().as_array().unwrap());
         assert_eq!(vn.len(), jn.len());
         for (v, j) in vn.iter().zip(jn) {
             assert_eq!((v.as_u64(), v.kind()), (j.as_u64(), j.kind()));

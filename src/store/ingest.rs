@@ -292,6 +292,9 @@ fn insert_rows<'n>(
     sums: &[i64],
     redaction: impl Fn(usize) -> (u32, Option<&'n str>),
 ) -> Result<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
     // Binds the values of message `k` as the `row`-th row of `stmt`.
     let bind = |stmt: &mut rusqlite::CachedStatement<'_>, row: usize, k: usize| -> rusqlite::Result<()> {
         let m = &messages[k];
@@ -308,9 +311,6 @@ fn insert_rows<'n>(
         stmt.raw_bind_parameter(at + 9, redacted)?;
         stmt.raw_bind_parameter(at + 10, kinds)
     };
-    if messages.is_empty() {
-        return Ok(());
-    }
     let whole = messages.len() - messages.len() % ROWS_PER_INSERT;
     if whole > 0 {
         let mut stmt = tx.0.prepare_cached(&INSERT_MESSAGES)?;
